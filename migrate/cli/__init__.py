@@ -1,0 +1,46 @@
+"""Command line: one module per command; only ``main`` maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from migrate import __version__
+from migrate.cli import backup_cmd, plan_cmd, restore_cmd, run_cmd, verify_cmd
+from migrate.errors import ExitCode, MigrateError
+
+COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, restore_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailmigrate",
+        description="Move mail from local POP-era stores into an IMAP account, safely.")
+    parser.add_argument("--version", action="version", version=f"mailmigrate {__version__}")
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        p = module.add_parser(sub)
+        p.set_defaults(func=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from migrate.cli.common import setup_logging
+    setup_logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except MigrateError as e:
+        print(f"mailmigrate: {e}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("mailmigrate: interrupted; state is saved, run the same command again "
+              "to continue", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except Exception:  # noqa: BLE001 - last resort: a bug
+        logging.getLogger("migrate").exception("unexpected error (a bug; please report it)")
+        return int(ExitCode.INTERNAL)

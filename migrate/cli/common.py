@@ -1,0 +1,71 @@
+"""Arguments and set-up shared by the commands (sources, target, logging)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from migrate import credentials
+from migrate.errors import UsageError
+from migrate.sources import STORE_TYPES, Store, open_store
+from migrate.target.imap import IMAPTarget, TargetConfig
+
+log = logging.getLogger("migrate")
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", metavar="SOURCE", type=Path,
+                   help="a local mail store: mbox file, maildir, Thunderbird profile, ...")
+    p.add_argument("--source-type", choices=sorted(STORE_TYPES),
+                   help="skip detection and read every SOURCE as this kind")
+
+
+def add_target_args(p: argparse.ArgumentParser, required: bool) -> None:
+    g = p.add_argument_group("target IMAP account")
+    g.add_argument("--host", required=required, help="IMAP server name")
+    g.add_argument("--port", type=int, help="default 993 for --tls ssl, 143 otherwise")
+    g.add_argument("--tls", choices=["ssl", "starttls", "none"], default="ssl",
+                   help="ssl (default), starttls, or none (plaintext: explicit only)")
+    g.add_argument("--ca-file", help="trust this CA certificate (PEM) for a private CA")
+    g.add_argument("--user", help="account user name")
+    g.add_argument("--password-env", metavar="VAR", help="read the password from env var VAR")
+    g.add_argument("--password-file", metavar="FILE",
+                   help="read the password from FILE (must be private to you)")
+    g.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+
+
+def add_state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", type=Path, metavar="FILE",
+                   help="state database (default: per account in your data directory)")
+
+
+def open_stores(args) -> list[Store]:
+    return [open_store(path, args.source_type) for path in args.sources]
+
+
+def has_target(args) -> bool:
+    return bool(getattr(args, "host", None))
+
+
+def target_config(args) -> TargetConfig:
+    if not args.user:
+        raise UsageError("--user is required with --host")
+    if args.tls == "none":
+        log.warning("--tls none: the password and mail cross the network unencrypted")
+    password = credentials.resolve(args.host, args.user, args.password_env, args.password_file,
+                                   interactive=None if not getattr(args, "yes", False) else False)
+    return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
+                        ca_file=args.ca_file, timeout=args.timeout, password=password)
+
+
+def connector(config: TargetConfig):
+    """A function that returns a new logged-in target (used for reconnects)."""
+    return lambda: IMAPTarget(config).connect()
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("imapclient").setLevel(logging.WARNING)  # its debug log shows LOGIN

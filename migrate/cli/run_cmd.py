@@ -1,0 +1,130 @@
+"""``mailmigrate run``: back up, plan, upload, verify, summarise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from migrate import backup, report
+from migrate.cli import common
+from migrate.errors import ExitCode, MigrateError
+from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, build_plan
+from migrate.progress import Progress
+from migrate.state import State, default_state_path
+from migrate.upload import Uploader
+from migrate.verify import verify_plan
+
+log = logging.getLogger("migrate")
+
+
+def add_parser(sub):
+    p = sub.add_parser("run", help="back up the sources, then upload them to the account")
+    common.add_source_args(p)
+    common.add_target_args(p, required=True)
+    p.add_argument("--backup-dir", required=True, type=Path, metavar="DIR",
+                   help="where the verified backup of the sources is found or written")
+    common.add_state_arg(p)
+    p.add_argument("--yes", action="store_true",
+                   help="answer confirmations with yes (unattended runs); never prompts")
+    p.add_argument("--batch-size", type=int, default=50, help=argparse_suppress())
+    return p
+
+
+def argparse_suppress():
+    import argparse
+    return argparse.SUPPRESS
+
+
+def ensure_backup(stores, backup_dir: Path) -> backup.BackupResult:
+    """The gate: find a verified backup of exactly these sources, or make one."""
+    found = backup.find_verified_backup(stores, backup_dir)
+    if found:
+        log.info("using verified backup %s", found.archive)
+        return found
+    log.info("writing a backup of the sources to %s", backup_dir)
+    return backup.create_backup(stores, backup_dir)
+
+
+def run(args) -> int:
+    stores = common.open_stores(args)
+    config = common.target_config(args)
+    state_path = args.state or default_state_path(config.host, config.user)
+    state = State(state_path)
+    run_id = state.start_run("run")
+    summary: dict = {"state": str(state_path)}
+    code = ExitCode.INTERNAL
+    try:
+        result = ensure_backup(stores, args.backup_dir)
+        state.record_backup(result.manifest_sha256, str(result.archive))
+        summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
+                             "verified": result.verified}
+        print(f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
+        connect = common.connector(config)
+        first = connect()
+        plan = build_plan(stores, first.layout)
+        first.close()
+        if not args.yes and sys.stdin.isatty():
+            total = plan.totals()
+            answer = input(f"Upload up to {total.get(UPLOAD, 0)} messages to {config.user} at "
+                           f"{config.host}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing uploaded")
+                code = ExitCode.SUCCESS
+                return code
+        with Progress(plan) as progress:
+            uploader = Uploader(connect, state, plan, progress=progress.message_done)
+            uploader.options.batch_messages = args.batch_size
+            try:
+                uploader.run()
+            except MigrateError as e:
+                code = e.exit_code
+                summary["error"] = str(e)
+                raise
+        with connect() as target:
+            checks = verify_plan(target, plan)
+        summary.update(run_summary(plan, uploader, checks))
+        print(render_summary(summary))
+        bad = summary["totals"].get(SKIP, 0) + summary["totals"].get(REFUSE, 0) + \
+            summary["totals"].get(FAILED, 0)
+        code = ExitCode.VERIFY_FAILED if summary["missing"] else (
+            ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
+        return code
+    finally:
+        state.end_run(run_id, int(code), summary)
+        report.write_json(Path(state_path).with_suffix(".run.json"), summary)
+        state.close()
+
+
+def run_summary(plan, uploader, checks) -> dict:
+    totals = dict(plan.totals())
+    return {
+        "totals": totals,
+        "uploaded_bytes": sum(uploader.outcome.uploaded_bytes.values()),
+        "folders": report.plan_rows(plan),
+        "failed": [{"mailbox": m, "source": loc, "reason": r}
+                   for m, loc, r in uploader.outcome.failed],
+        "verification": [{"mailbox": c.mailbox, "expected": c.expected,
+                          "on_server": c.on_server, "missing": len(c.missing),
+                          "duplicated": c.duplicated} for c in checks],
+        "missing": sum(len(c.missing) for c in checks),
+    }
+
+
+def render_summary(summary: dict) -> str:
+    t = summary["totals"]
+    lines = ["", "Summary:",
+             f"  uploaded now:        {t.get(UPLOAD, 0)}",
+             f"  done in earlier runs:{t.get(DONE, 0):>5}",
+             f"  already on server:   {t.get(PRESENT, 0)}",
+             f"  duplicates skipped:  {t.get('duplicate', 0)}",
+             f"  skipped (source):    {t.get(SKIP, 0)}",
+             f"  refused (too large): {t.get(REFUSE, 0)}",
+             f"  failed (server):     {t.get(FAILED, 0)}"]
+    for f in summary["failed"]:
+        lines.append(f"    {f['source']}: {f['reason']}")
+    for row in summary["folders"]:
+        for reason, n in row["reasons"].items():
+            lines.append(f"    {row['folder']}: {n} x {reason}")
+    lines.append(f"  verification: {summary['missing']} missing")
+    return "\n".join(lines)

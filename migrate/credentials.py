@@ -1,0 +1,78 @@
+"""Find the target password without it ever touching argv, logs or state.
+
+Order: ``--password-env VAR``, ``--password-file F``, the OS keyring (service
+``mailmigrate``, user ``USER@HOST``), then a prompt when on a TTY. ``keyring``
+is imported only here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import stat
+import sys
+from pathlib import Path
+
+from migrate.errors import UsageError
+from migrate.target.imap import Secret
+
+KEYRING_SERVICE = "mailmigrate"
+
+
+def keyring_name(host: str, user: str) -> str:
+    return f"{user}@{host}"
+
+
+def from_env(var: str) -> Secret:
+    value = os.environ.get(var)
+    if not value:
+        raise UsageError(f"the environment variable {var} (from --password-env) is not set or empty")
+    return Secret(value)
+
+
+def from_file(path: str) -> Secret:
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+        if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise UsageError(f"{p} can be read by other users; run 'chmod 600 {p}' first")
+        value = p.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as e:
+        raise UsageError(f"cannot read the password file {p}: {e.strerror}") from None
+    if not value:
+        raise UsageError(f"the password file {p} is empty")
+    return Secret(value)
+
+
+def from_keyring(host: str, user: str) -> Secret | None:
+    try:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        return None
+    try:
+        value = keyring.get_password(KEYRING_SERVICE, keyring_name(host, user))
+    except (NoKeyringError, KeyringError, RuntimeError):
+        return None
+    return Secret(value) if value else None
+
+
+def resolve(host: str, user: str, env: str | None = None, file: str | None = None,
+            interactive: bool | None = None) -> Secret:
+    """The password for *user* at *host*, from the first source that has it."""
+    if env:
+        return from_env(env)
+    if file:
+        return from_file(file)
+    found = from_keyring(host, user)
+    if found:
+        return found
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        value = getpass.getpass(f"Password for {user} at {host}: ")
+        if value:
+            return Secret(value)
+    raise UsageError(f"no password found for {user} at {host}: store it with "
+                     f"'mailmigrate credentials set --host {host} --user {user}', or use "
+                     "--password-env VAR or --password-file FILE")

@@ -1,0 +1,59 @@
+"""Error classes, each carrying its own exit code.
+
+Only ``migrate.cli.main`` turns these into a process exit status; the rest of
+the code raises them with a message that tells the user what to do next.
+Exit codes are documented in docs/exit-codes.md.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    SUCCESS = 0
+    SKIPPED = 1  # finished, but some messages were skipped or refused (see report)
+    USAGE = 2  # bad arguments, configuration, or a source that cannot be read
+    CONNECTION = 3  # network or TLS failure reaching the server
+    AUTH = 4  # the server refused the credentials
+    QUOTA = 5  # the account is full; what was uploaded stays uploaded
+    VERIFY_FAILED = 6  # verify found messages missing from the server
+    BACKUP = 7  # no verified backup, or backup verification failed
+    INTERNAL = 70  # a bug: please report it with the log file
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM; state is saved, re-run to continue
+
+
+class MigrateError(Exception):
+    """Base class: an error the user can act on."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+class UsageError(MigrateError):
+    exit_code = ExitCode.USAGE
+
+
+class SourceError(MigrateError):
+    """A store that cannot be read at all (one clear error naming the path)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConnectionFailed(MigrateError):
+    exit_code = ExitCode.CONNECTION
+
+
+class AuthFailed(MigrateError):
+    exit_code = ExitCode.AUTH
+
+
+class QuotaExceeded(MigrateError):
+    exit_code = ExitCode.QUOTA
+
+
+class BackupError(MigrateError):
+    exit_code = ExitCode.BACKUP
+
+
+class Interrupted(MigrateError):
+    exit_code = ExitCode.INTERRUPTED

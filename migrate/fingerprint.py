@@ -1,0 +1,89 @@
+"""Message identity: what makes two copies "the same message".
+
+Two keys, computed the same way from a source message and from a server copy:
+
+* ``content_hash``: SHA-256 of the exact bytes sent (CRLF line endings). Byte
+  identity; used to tie state rows to messages.
+* ``header_key``: SHA-256 over the normalised Message-ID, Date, From and
+  Subject. It survives changes a store or server makes outside those fields
+  (Status/X-Mozilla-* headers, a server adding Received lines), so a message
+  exported twice, or uploaded before by another client, is recognised. A
+  message with none of those four fields gets its content hash mixed in, so
+  empty-header garbage never collides.
+
+The full rule, and why, is in docs/fingerprint.md. Two copies are treated as
+duplicates only when ``header_key`` matches *and* the bodies agree (same body
+hash in the sources; same size, or a Message-ID, on the server).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from migrate import headers
+
+FINGERPRINT_FIELDS = ("message-id", "date", "from", "subject")
+IMAP_HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"
+_SPACE = re.compile(rb"\s+")
+_ANGLE = re.compile(rb"<([^<>]*)>")
+
+
+def content_hash(crlf_data: bytes) -> str:
+    return hashlib.sha256(crlf_data).hexdigest()
+
+
+def body_hash(crlf_data: bytes) -> str:
+    """Hash of the body only, trailing blank lines ignored."""
+    _, body = headers.split_headers(crlf_data)
+    return hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
+
+
+def normalise_message_id(value: bytes | None) -> bytes:
+    if not value:
+        return b""
+    m = _ANGLE.search(value)
+    ident = m.group(1) if m else value
+    return _SPACE.sub(b"", ident).lower()
+
+
+def _normalise_date(value: bytes | None) -> bytes:
+    if not value:
+        return b""
+    when = headers.parse_rfc_date(value)
+    if when is not None:
+        return str(int(when.astimezone(dt.timezone.utc).timestamp())).encode()
+    return _SPACE.sub(b" ", value.strip())
+
+
+def _normalise_text(value: bytes | None) -> bytes:
+    return _SPACE.sub(b" ", value.strip()) if value else b""
+
+
+def header_key_from_block(block: bytes, fallback: str = "") -> str:
+    """header_key from a header block (or a HEADER.FIELDS fetch)."""
+    found: dict[str, bytes] = {}
+    for name, value in headers.iter_headers(block):
+        if name in FINGERPRINT_FIELDS and name not in found:
+            found[name] = value
+    parts = [
+        normalise_message_id(found.get("message-id")),
+        _normalise_date(found.get("date")),
+        _normalise_text(found.get("from")).lower(),
+        _normalise_text(found.get("subject")),
+    ]
+    if not any(parts):
+        parts.append(fallback.encode())
+    return hashlib.sha256(b"v1\0" + b"\0".join(parts)).hexdigest()
+
+
+def has_message_id(block: bytes) -> bool:
+    return any(name == "message-id" and value.strip()
+               for name, value in headers.iter_headers(block))
+
+
+def header_key(crlf_data: bytes, content: str | None = None) -> str:
+    """header_key of a whole message."""
+    return header_key_from_block(headers.header_block(crlf_data),
+                                 content or content_hash(crlf_data))

@@ -1,0 +1,166 @@
+"""Header access on raw message bytes, without parse-and-reserialise.
+
+The stdlib ``email`` parser rewrites bytes and is slow; readers and
+fingerprints only need a few header values, so they are read straight from the
+header block here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+
+# "Mon Oct 16 16:18:56 2023", "Thu Jan  1 00:00:00 1970", optionally with a zone
+# after the time or the year ("GMT-0700", "+0200", "PDT").
+_CTIME = re.compile(
+    rb"(?:[A-Za-z]{3},?\s+)?(?P<mon>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+"
+    rb"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?"
+    rb"(?:\s+(?P<zone1>[A-Za-z]{1,5}(?:[+-]\d{4})?|[+-]\d{4}))?"
+    rb"\s+(?P<year>\d{4})"
+    rb"(?:\s+(?P<zone2>[A-Za-z]{1,5}(?:[+-]\d{4})?|[+-]\d{4}))?"
+)
+_OFFSET = re.compile(rb"([+-])(\d{2})(\d{2})$")
+
+# Plausible range for a mail date; anything else is treated as missing.
+_MIN_YEAR, _MAX_YEAR = 1971, 2100
+
+
+def to_crlf(data: bytes) -> bytes:
+    """Return *data* with every line ending (LF, CR, CRLF) made CRLF."""
+    if b"\r" not in data:
+        return data.replace(b"\n", b"\r\n")
+    return _EOL.sub(b"\r\n", data)
+
+
+def header_block(data: bytes) -> bytes:
+    """Return the header section of a raw message (without the blank line)."""
+    m = _HEADER_END.search(data)
+    return data[: m.start()] if m else data
+
+
+def split_headers(data: bytes) -> tuple[bytes, bytes]:
+    """Split a raw message into (header block, body)."""
+    m = _HEADER_END.search(data)
+    if not m:
+        return data, b""
+    return data[: m.start()], data[m.end():]
+
+
+def iter_headers(block: bytes):
+    """Yield (lowercase name, unfolded raw value) pairs from a header block."""
+    name = None
+    value: list[bytes] = []
+    for line in _EOL.split(block):
+        if line[:1] in (b" ", b"\t") and name is not None:
+            value.append(line)
+            continue
+        if name is not None:
+            yield name, b" ".join(v.strip() for v in value)
+        colon = line.find(b":")
+        if colon <= 0 or b" " in line[:colon].strip():
+            name = None
+            continue
+        name = line[:colon].strip().lower().decode("ascii", "replace")
+        value = [line[colon + 1:]]
+    if name is not None:
+        yield name, b" ".join(v.strip() for v in value)
+
+
+def get_headers(data: bytes, names: set[str]) -> dict[str, list[bytes]]:
+    """Return {name: [values...]} for the wanted lowercase header *names*."""
+    found: dict[str, list[bytes]] = {}
+    for name, value in iter_headers(header_block(data)):
+        if name in names:
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def get_header(data: bytes, name: str) -> bytes | None:
+    """Return the first value of header *name* (lowercase), or None."""
+    values = get_headers(data, {name}).get(name)
+    return values[0] if values else None
+
+
+def _plausible(when: dt.datetime | None) -> dt.datetime | None:
+    if when is None or not (_MIN_YEAR <= when.year <= _MAX_YEAR):
+        return None
+    return when
+
+
+def _zone_offset(zone: bytes | None) -> dt.timezone:
+    if zone:
+        m = _OFFSET.search(zone)
+        if m:
+            sign = -1 if m.group(1) == b"-" else 1
+            delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+            if delta <= dt.timedelta(hours=14):
+                return dt.timezone(sign * delta)
+    return dt.timezone.utc
+
+
+def has_ctime(text: bytes) -> bool:
+    """True if *text* contains a ctime-style date (any year: separators only)."""
+    return _CTIME.search(text) is not None
+
+
+def parse_ctime(text: bytes) -> dt.datetime | None:
+    """Parse the date of an mbox From_ line leniently; None if absent or absurd.
+
+    RFC 4155 says the From_ date is UTC; a trailing numeric zone is honoured.
+    readpst's fallback date (1 Jan 1970) counts as absent.
+    """
+    m = _CTIME.search(text)
+    if not m:
+        return None
+    mon = _MONTHS.get(m.group("mon").decode("ascii").lower())
+    if mon is None:
+        return None
+    try:
+        when = dt.datetime(int(m.group("year")), mon, int(m.group("day")),
+                           int(m.group("h")), int(m.group("m")), int(m.group("s") or 0),
+                           tzinfo=_zone_offset(m.group("zone1") or m.group("zone2")))
+    except ValueError:
+        return None
+    return _plausible(when)
+
+
+def parse_rfc_date(value: bytes | None) -> dt.datetime | None:
+    """Parse an RFC 5322 date (Date:, or the part after ';' of Received:)."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return _plausible(when)
+
+
+def header_date(data: bytes) -> dt.datetime | None:
+    """Best delivery date from the headers: the topmost Received:, then Date:.
+
+    The topmost Received: is the last hop, i.e. the delivery into the mailbox,
+    which is what INTERNALDATE means.
+    """
+    headers = get_headers(data, {"received", "date"})
+    for received in headers.get("received", []):
+        _, _, when = received.rpartition(b";")
+        parsed = parse_rfc_date(when)
+        if parsed:
+            return parsed
+    for value in headers.get("date", []):
+        parsed = parse_rfc_date(value)
+        if parsed:
+            return parsed
+    return None

@@ -1,0 +1,85 @@
+"""Map source folder names onto server mailbox names.
+
+Pure functions: the server's shape (namespace prefix, delimiter, special-use
+folders) comes in as a :class:`ServerLayout`, read by ``target`` or assumed
+(``/``, no prefix) when planning without a server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+INBOX = "INBOX"
+
+# Well-known top-level folder names (lowercase) -> RFC 6154 special use.
+SPECIAL_NAMES = {
+    "\\Sent": ["sent", "sent items", "sent messages", "sent mail", "outbox sent",
+               "gesendet", "gesendete elemente", "gesendete objekte", "éléments envoyés",
+               "messages envoyés", "envoyés", "elementos enviados", "enviados",
+               "posta inviata", "inviati", "verzonden items", "skickat", "skickade objekt"],
+    "\\Drafts": ["drafts", "draft", "entwürfe", "brouillons", "borradores", "bozze", "concepten",
+                 "utkast"],
+    "\\Trash": ["trash", "deleted items", "deleted messages", "bin", "papierkorb",
+                "gelöschte elemente", "gelöschte objekte", "éléments supprimés", "corbeille",
+                "elementos eliminados", "papelera", "cestino", "posta eliminata",
+                "verwijderde items", "borttaget", "borttagna objekt"],
+    "\\Junk": ["junk", "junk e-mail", "junk email", "junk mail", "spam", "bulk mail",
+               "junk-e-mail", "spam-verdacht", "courrier indésirable", "correo no deseado",
+               "posta indesiderata", "ongewenste e-mail", "skräppost"],
+    "\\Archive": ["archive", "archives", "archiv", "archivo", "archivio"],
+}
+DEFAULT_SPECIAL_NAMES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash",
+                         "\\Junk": "Junk", "\\Archive": "Archive"}
+_NAME_TO_USE = {name: use for use, names in SPECIAL_NAMES.items() for name in names}
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerLayout:
+    """What the server told us about its mailbox names."""
+
+    prefix: str = ""  # personal namespace prefix, e.g. "INBOX."
+    delimiter: str = "/"
+    special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
+    existing: frozenset = frozenset()  # mailbox names that exist
+
+
+@dataclasses.dataclass(frozen=True)
+class MappedFolder:
+    target: str
+    note: str | None = None  # why the name differs from the source, for the plan
+
+
+def special_use_of(name: str) -> str | None:
+    """The RFC 6154 use a top-level folder name suggests, e.g. "Sent Items" -> \\Sent."""
+    return _NAME_TO_USE.get(" ".join(name.split()).casefold())
+
+
+def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
+    notes = []
+    cleaned = " ".join(part.split()) if part.strip() != part or "  " in part else part
+    if cleaned != part:
+        notes.append(f"blanks trimmed in {part!r}")
+    if delimiter and delimiter in cleaned:
+        cleaned = cleaned.replace(delimiter, "_")
+        notes.append(f"{delimiter!r} in {part!r} replaced by '_'")
+    return cleaned or "_", notes
+
+
+def map_folder(name: tuple[str, ...], layout: ServerLayout) -> MappedFolder:
+    """Server mailbox name for source folder *name* (path components)."""
+    if not name or (len(name) == 1 and name[0].casefold() == "inbox"):
+        return MappedFolder(INBOX)
+    if len(name) == 1:
+        use = special_use_of(name[0])
+        if use:
+            target = layout.special_use.get(use) or layout.prefix + DEFAULT_SPECIAL_NAMES[use]
+            note = None if target == name[0] else f"special folder {use}"
+            return MappedFolder(target, note)
+    parts, notes = [], []
+    for part in name:
+        safe, why = _safe_component(part, layout.delimiter)
+        parts.append(safe)
+        notes.extend(why)
+    if parts[0].casefold() == "inbox":
+        return MappedFolder(layout.delimiter.join([INBOX] + parts[1:]), "; ".join(notes) or None)
+    return MappedFolder(layout.prefix + layout.delimiter.join(parts), "; ".join(notes) or None)

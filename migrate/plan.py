@@ -1,0 +1,186 @@
+"""Plan a migration: which message goes where, and which does not, and why.
+
+Pure decisions over what the readers yield (one streaming pass; message bytes
+are dropped as soon as they are hashed) and, when a server is known, what it
+already holds. ``plan`` and ``run`` both build the same :class:`Plan`, so the
+numbers in a dry run are the numbers of the run.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+from typing import Iterable
+
+from migrate import fingerprint, headers
+from migrate.mapping import ServerLayout, map_folder
+from migrate.sources.base import Folder, SourceMessage, Store
+
+UPLOAD = "upload"
+SKIP = "skip"  # the source says not to migrate it (reason in SKIP_REASONS)
+DUPLICATE = "duplicate"  # the same message is already planned for the same target
+PRESENT = "present"  # already on the server
+REFUSE = "refuse"  # the server would refuse it (too large, ...)
+DONE = "done"  # uploaded by an earlier run (state database)
+FAILED = "failed"  # the server refused it during the run (reason from the server)
+
+
+@dataclasses.dataclass(slots=True)
+class PlannedMessage:
+    key: str
+    location: str
+    size: int  # bytes as sent (CRLF)
+    content_hash: str
+    header_key: str
+    body_hash: str
+    has_message_id: bool
+    internaldate: dt.datetime | None
+    flags: frozenset
+    keywords: frozenset
+    action: str = UPLOAD
+    reason: str | None = None
+    notes: tuple = ()
+
+
+@dataclasses.dataclass
+class FolderPlan:
+    store: Store
+    folder: Folder
+    target: str
+    mapping_note: str | None
+    messages: list[PlannedMessage]
+
+    def counts(self) -> collections.Counter:
+        return collections.Counter(m.action for m in self.messages)
+
+    def reasons(self) -> collections.Counter:
+        return collections.Counter(m.reason for m in self.messages if m.reason)
+
+    def bytes_for(self, action: str) -> int:
+        return sum(m.size for m in self.messages if m.action == action)
+
+
+@dataclasses.dataclass
+class Plan:
+    folders: list[FolderPlan]
+    layout: ServerLayout
+
+    def totals(self) -> collections.Counter:
+        total = collections.Counter()
+        for f in self.folders:
+            total.update(f.counts())
+        return total
+
+    def by_target(self) -> dict[str, list[FolderPlan]]:
+        groups: dict[str, list[FolderPlan]] = {}
+        for f in self.folders:
+            groups.setdefault(f.target, []).append(f)
+        return groups
+
+
+def plan_message(msg: SourceMessage) -> PlannedMessage:
+    """Hash one source message; the bytes are not kept."""
+    data = headers.to_crlf(msg.data)
+    content = fingerprint.content_hash(data)
+    block = headers.header_block(data)
+    planned = PlannedMessage(
+        key=msg.key,
+        location=msg.location,
+        size=len(data),
+        content_hash=content,
+        header_key=fingerprint.header_key_from_block(block, content),
+        body_hash=fingerprint.body_hash(data),
+        has_message_id=fingerprint.has_message_id(block),
+        internaldate=msg.internaldate,
+        flags=msg.flags,
+        keywords=msg.keywords,
+        notes=msg.notes,
+    )
+    if msg.skip_reason:
+        planned.action, planned.reason = SKIP, msg.skip_reason
+    return planned
+
+
+def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
+               progress=None) -> Plan:
+    """Read every folder of every store once and decide each message's action.
+
+    Within one target mailbox, a message is uploaded once: a second copy with
+    the same content hash, or the same header key and body hash, is a
+    DUPLICATE (see docs/fingerprint.md).
+    """
+    layout = layout or ServerLayout()
+    folders: list[FolderPlan] = []
+    seen: dict[str, dict] = collections.defaultdict(dict)
+    for store in stores:
+        for folder in store.folders():
+            mapped = map_folder(folder.name, layout)
+            planned = []
+            for msg in folder.messages():
+                p = plan_message(msg)
+                if p.action == UPLOAD:
+                    first = _first_copy(seen[mapped.target], p)
+                    if first is not None:
+                        p.action, p.reason = DUPLICATE, f"same message as {first}"
+                planned.append(p)
+                if progress:
+                    progress(p)
+            folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned))
+    return Plan(folders, layout)
+
+
+def _first_copy(seen: dict, p: PlannedMessage) -> str | None:
+    """Location of an earlier copy planned for the same target, registering *p* if new."""
+    for ident in (("c", p.content_hash), ("h", p.header_key, p.body_hash)):
+        if ident in seen:
+            return seen[ident]
+    seen[("c", p.content_hash)] = p.location
+    seen[("h", p.header_key, p.body_hash)] = p.location
+    return None
+
+
+@dataclasses.dataclass
+class ServerFolderIndex:
+    """What one server mailbox holds, by fingerprint (from a header fetch)."""
+
+    by_key: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # key -> sizes
+
+    def add(self, key: str, size: int) -> None:
+        self.by_key.setdefault(key, []).append(size)
+
+    def claim(self, p: PlannedMessage) -> bool:
+        """Take one server copy matching *p*, if any (each copy vouches once)."""
+        sizes = self.by_key.get(p.header_key)
+        if not sizes:
+            return False
+        if p.size in sizes:
+            sizes.remove(p.size)
+            return True
+        if p.has_message_id:
+            sizes.pop()
+            return True
+        return False
+
+
+def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
+                      done_hashes: set[str], limit: int | None = None) -> None:
+    """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (over *limit*).
+
+    *fplans* all map to one server mailbox, described by *index*. Server copies
+    that our own earlier uploads account for are claimed first, so they cannot
+    vouch for a different message.
+    """
+    for f in fplans:
+        for p in f.messages:
+            if p.action == UPLOAD and p.content_hash in done_hashes:
+                p.action, p.reason = DONE, None
+                index.claim(p)
+    for f in fplans:
+        for p in f.messages:
+            if p.action != UPLOAD:
+                continue
+            if index.claim(p):
+                p.action, p.reason = PRESENT, "already on the server"
+            elif limit is not None and p.size > limit:
+                p.action, p.reason = REFUSE, f"larger than the server's limit of {limit} bytes"

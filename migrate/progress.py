@@ -1,0 +1,56 @@
+"""Progress for people: tqdm bars on a terminal, periodic log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from migrate.plan import UPLOAD, Plan
+
+log = logging.getLogger("migrate")
+LOG_EVERY = 30.0  # seconds between log lines when not on a TTY
+
+
+class Progress:
+    """Count uploaded messages and bytes against the plan's totals."""
+
+    def __init__(self, plan: Plan, stream=None):
+        self.total_msgs = plan.totals().get(UPLOAD, 0)
+        self.total_bytes = sum(f.bytes_for(UPLOAD) for f in plan.folders)
+        self.stream = stream or sys.stderr
+        self.done_msgs = self.done_bytes = 0
+        self.started = time.monotonic()
+        self.last_log = self.started
+        self.bar = None
+
+    def __enter__(self):
+        if self.stream.isatty() and self.total_msgs:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total_bytes, unit="B", unit_scale=True,
+                            desc="uploading", file=self.stream, smoothing=0.1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        elapsed = time.monotonic() - self.started
+        if self.done_msgs:
+            log.info("uploaded %d messages, %.1f MB in %.0fs", self.done_msgs,
+                     self.done_bytes / 1e6, elapsed)
+
+    def message_done(self, p) -> None:
+        self.done_msgs += 1
+        self.done_bytes += p.size
+        if self.bar is not None:
+            self.bar.update(p.size)
+            self.bar.set_postfix_str(f"{self.done_msgs}/{self.total_msgs} msgs", refresh=False)
+            return
+        now = time.monotonic()
+        if now - self.last_log >= LOG_EVERY:
+            self.last_log = now
+            rate = self.done_msgs / max(now - self.started, 1e-9)
+            left = (self.total_msgs - self.done_msgs) / rate if rate else 0
+            log.info("progress: %d/%d messages, %.1f/%.1f MB, %.1f msg/s, about %.0f min left",
+                     self.done_msgs, self.total_msgs, self.done_bytes / 1e6,
+                     self.total_bytes / 1e6, rate, left / 60)

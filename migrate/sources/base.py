@@ -1,0 +1,96 @@
+"""The reader interface every store kind implements.
+
+A :class:`Store` yields :class:`Folder` objects; a folder yields
+:class:`SourceMessage` objects one at a time, with the raw bytes as they are in
+the store. Readers never write, lock or index anything beside a source.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+# Skip reasons: short stable codes, used in state, reports and tests.
+SKIP_DELETED = "deleted"  # expunged-but-not-compacted, \Deleted, IMAP-deleted
+SKIP_TRASHED = "trashed"  # maildir T flag: pending expunge
+SKIP_UNREADABLE = "unreadable"  # cannot be read as a message at all
+SKIP_EMPTY = "empty"  # zero bytes of message
+
+SKIP_REASONS = {
+    SKIP_DELETED: "deleted in the mail client but not yet compacted",
+    SKIP_TRASHED: "marked trashed (pending expunge)",
+    SKIP_UNREADABLE: "not readable as a mail message",
+    SKIP_EMPTY: "empty message",
+}
+
+
+@dataclasses.dataclass(slots=True)
+class SourceMessage:
+    """One message as read from a store.
+
+    ``key`` is stable within its folder for an unchanged store (an offset, a
+    file name); ``location`` tells a human where to find it.
+    """
+
+    key: str
+    location: str
+    data: bytes
+    flags: frozenset[str] = frozenset()
+    keywords: frozenset[str] = frozenset()
+    internaldate: dt.datetime | None = None
+    skip_reason: str | None = None
+    notes: tuple[str, ...] = ()  # e.g. "partial" (POP body truncated)
+
+
+@dataclasses.dataclass(slots=True)
+class NonMail:
+    """A file in a store that is not mail (calendar, contacts, ...), counted."""
+
+    path: Path
+    kind: str
+
+
+class Folder(abc.ABC):
+    """A folder of a store: a name path and a way to stream its messages."""
+
+    def __init__(self, store: "Store", name: tuple[str, ...], path: Path):
+        self.store = store
+        self.name = name  # path components, () for the store root
+        self.path = path
+
+    @property
+    def display_name(self) -> str:
+        return "/".join(self.name) if self.name else "(root)"
+
+    @abc.abstractmethod
+    def messages(self) -> Iterator[SourceMessage]:
+        """Yield every message of the folder in store order, skipped ones too."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.display_name!r} at {self.path}>"
+
+
+class Store(abc.ABC):
+    """A local mail store rooted at a path."""
+
+    kind = "?"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.non_mail: list[NonMail] = []
+
+    @abc.abstractmethod
+    def folders(self) -> list[Folder]:
+        """Return the store's folders, parents before children."""
+
+    def files(self) -> list[Path]:
+        """Every file that belongs to the store (for backup), sorted."""
+        if self.path.is_file():
+            return [self.path]
+        return sorted(p for p in self.path.rglob("*") if p.is_file())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path}>"

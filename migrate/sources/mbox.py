@@ -1,0 +1,271 @@
+"""mbox files: mboxo, mboxrd, mboxcl/mboxcl2, LF or CRLF, Thunderbird's.
+
+Why not ``mailbox.mbox``: it opens files ``rb+`` (and locks on ``with`` in new
+Pythons), never unquotes ``>From``, ignores Content-Length, and splits on any
+``From `` line. This reader opens files read-only and streams them in chunks,
+so memory stays bounded by the largest single message.
+
+Splitting rule (see docs/sources/mbox.md):
+
+* A separator is a line starting ``From `` whose rest is empty, a single token
+  (``From -``, ``From 123@xxx``), or contains a ctime-style date; and either the
+  next line is a header line, or it has a date and follows a blank line (or
+  starts the file). This rejects body lines such as ``From time to time`` or
+  ``From Russia with love`` and accepts Netscape's files, which have no blank
+  line between messages.
+* A Content-Length header that lands exactly on the next separator (or the end
+  of the file) wins over scanning, so mboxcl2 bodies may contain ``From `` lines.
+* Quoting: one ``>`` is removed from ``^>+From `` lines (mboxrd), except in
+  files written by Dovecot/UW-IMAP (mboxcl2, recognised by ``X-IMAPbase:`` or
+  ``X-IMAP:`` in the first message), which do not quote at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from migrate import headers
+from migrate.errors import SourceError
+from migrate.sources import flags as flagmap
+from migrate.sources.base import SKIP_EMPTY, Folder, SourceMessage, Store
+
+CHUNK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+_UNQUOTE = re.compile(rb"(?m)^>(>*From )")
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r?$")
+_MBOXCL2_MARKER = re.compile(rb"(?im)^x-imap(base)?:")
+
+
+class NotAnMbox(SourceError):
+    """The file does not start with a From_ line."""
+
+
+class _Buffer:
+    """A sliding window over a read-only file, addressed by absolute offsets."""
+
+    def __init__(self, f: BinaryIO, start: int = 0):
+        self.f = f
+        self.buf = bytearray()
+        self.base = start
+        self.eof = False
+        try:
+            self.size = os.fstat(f.fileno()).st_size
+        except (OSError, AttributeError, ValueError):
+            self.size = None
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill(self, upto: int) -> None:
+        """Read until the window reaches absolute offset *upto*, or EOF."""
+        while not self.eof and self.end < upto:
+            more = self.f.read(max(CHUNK, upto - self.end))
+            if not more:
+                self.eof = True
+            self.buf += more
+
+    def find(self, needle: bytes, pos: int) -> int:
+        """Absolute offset of *needle* at or after *pos*, reading on; -1 at EOF."""
+        scanned = pos
+        while True:
+            i = self.buf.find(needle, scanned - self.base)
+            if i >= 0:
+                return self.base + i
+            if self.eof:
+                return -1
+            scanned = max(pos, self.end - len(needle) + 1)
+            self.fill(self.end + CHUNK)
+
+    def get(self, start: int, stop: int) -> bytes:
+        self.fill(stop)
+        return bytes(self.buf[start - self.base: stop - self.base])
+
+    def discard(self, before: int) -> None:
+        del self.buf[: before - self.base]
+        self.base = before
+
+
+def _line_at(buf: _Buffer, pos: int) -> tuple[bytes, int]:
+    """Return (line without its terminator, offset after the terminator)."""
+    nl = buf.find(b"\n", pos)
+    if nl < 0:
+        buf.fill(buf.end + 1)
+        return buf.get(pos, buf.end).rstrip(b"\r"), buf.end
+    return buf.get(pos, nl).rstrip(b"\r"), nl + 1
+
+
+def is_envelope(rest: bytes) -> tuple[bool, bool]:
+    """Judge the text after ``From ``: (could be a separator, is a strong one)."""
+    if headers.has_ctime(rest):
+        return True, True
+    return len(rest.split()) <= 1, False
+
+
+def _is_separator(buf: _Buffer, pos: int) -> bool:
+    """True if the ``From `` line at *pos* starts a new message.
+
+    The envelope must be plausible; then either the next line is a header, or
+    the envelope carries a date and follows a blank line (or starts the file).
+    """
+    line, after = _line_at(buf, pos)
+    maybe, strong = is_envelope(line[5:])
+    if not maybe:
+        return False
+    following, _ = _line_at(buf, after)
+    if _HEADER_LINE.match(following):
+        return True
+    return strong and (pos == 0 or _after_blank_line(buf, pos))
+
+
+def _after_blank_line(buf: _Buffer, pos: int) -> bool:
+    before = buf.get(pos - 3, pos) if pos >= 3 else buf.get(0, pos)
+    return before.endswith(b"\n\n") or before.endswith(b"\n\r\n")
+
+
+def _strip_one_eol(buf: _Buffer, stop: int, start: int) -> int:
+    """Offset that drops one line terminator before *stop* (the separator's blank line)."""
+    tail = buf.get(max(start, stop - 2), stop)
+    if tail.endswith(b"\r\n"):
+        return stop - 2
+    if tail.endswith(b"\n"):
+        return stop - 1
+    return stop
+
+
+def split_mbox(f: BinaryIO) -> Iterator[tuple[int, bytes, bytes]]:
+    """Yield (offset of From_ line, From_ line, message bytes) from a binary file.
+
+    Message bytes are exactly as stored (still quoted); the blank line that
+    separates messages is removed. Raises NotAnMbox if the file has content but
+    does not start with a From_ line.
+    """
+    buf = _Buffer(f)
+    buf.fill(len(_BOM) + 5)
+    start = len(_BOM) if bytes(buf.buf[:3]) == _BOM else 0
+    head = buf.get(start, start + 5)
+    if not head.strip():
+        return
+    if head != b"From ":
+        raise NotAnMbox("does not start with a 'From ' line")
+    while True:
+        from_line, msg_start = _line_at(buf, start)
+        content_end, next_start = _find_end(buf, msg_start)
+        yield start, from_line, buf.get(msg_start, content_end)
+        if next_start < 0:
+            return
+        buf.discard(next_start)
+        start = next_start
+
+
+def _find_end(buf: _Buffer, msg_start: int) -> tuple[int, int]:
+    """Return (end of message content, start of next From_ line or -1)."""
+    by_length = _end_by_content_length(buf, msg_start)
+    if by_length is not None:
+        return by_length
+    pos = msg_start
+    while True:
+        i = buf.find(b"\nFrom ", pos - 1)
+        if i < 0:
+            buf.fill(buf.end + 1)
+            end = buf.end
+            if buf.get(max(msg_start, end - 2), end).endswith(b"\n"):
+                before = buf.get(max(msg_start, end - 4), end)
+                if before.endswith(b"\n\n") or before.endswith(b"\n\r\n"):
+                    end = _strip_one_eol(buf, end, msg_start)
+            return end, -1
+        sep = i + 1
+        if sep > msg_start and _is_separator(buf, sep):
+            return _strip_one_eol(buf, sep, msg_start), sep
+        pos = sep + 1
+
+
+def _end_by_content_length(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
+    """Use a Content-Length header if it lands exactly on a separator or EOF."""
+    header_end = buf.find(b"\n\n", msg_start)
+    crlf_end = buf.find(b"\r\n\r\n", msg_start)
+    if header_end < 0 and crlf_end < 0:
+        return None
+    if crlf_end >= 0 and (header_end < 0 or crlf_end < header_end):
+        body_start = crlf_end + 4
+    else:
+        body_start = header_end + 2
+    m = _CONTENT_LENGTH.search(buf.get(msg_start, body_start))
+    if not m:
+        return None
+    end = body_start + int(m.group(1))
+    if buf.size is not None and end > buf.size:
+        return None
+    buf.fill(end + 8)
+    if end > buf.end:
+        return None
+    rest = buf.get(end, min(buf.end, end + 7))
+    if not rest:
+        return end, -1
+    if rest.startswith(b"From ") and buf.get(end - 1, end) == b"\n" and _is_separator(buf, end):
+        return end, end
+    for eol in (b"\r\n", b"\n"):
+        if rest.startswith(eol + b"From ") and _is_separator(buf, end + len(eol)):
+            return end, end + len(eol)
+        if rest == eol and buf.eof and buf.end == end + len(eol):
+            return end, -1
+    return None
+
+
+class MboxFolder(Folder):
+    """One mbox file as a folder."""
+
+    def messages(self) -> Iterator[SourceMessage]:
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
+        with f:
+            unquote = True
+            for index, (offset, from_line, data) in enumerate(split_mbox(f)):
+                if index == 0 and _MBOXCL2_MARKER.search(headers.header_block(data)):
+                    unquote = False
+                if unquote and b">From " in data:
+                    data = _UNQUOTE.sub(rb"\1", data)
+                yield self._message(offset, from_line, data)
+
+    def _message(self, offset: int, from_line: bytes, data: bytes) -> SourceMessage:
+        flags, keywords, skip, notes = flagmap.from_mbox_headers(data)
+        when = headers.parse_ctime(from_line[5:]) or headers.header_date(data)
+        if skip is None and not data.strip():
+            skip = SKIP_EMPTY
+        return SourceMessage(
+            key=f"@{offset}",
+            location=f"{self.path} at byte {offset}",
+            data=data,
+            flags=flags,
+            keywords=keywords,
+            internaldate=when,
+            skip_reason=skip,
+            notes=notes,
+        )
+
+
+class MboxStore(Store):
+    """A single mbox file: one folder, the store root."""
+
+    kind = "mbox"
+
+    def folders(self) -> list[Folder]:
+        return [MboxFolder(self, (), self.path)]
+
+
+def looks_like_mbox(path: Path) -> bool:
+    """True if *path* is a file that starts with a From_ line (after a BOM) or is empty."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    if head.startswith(_BOM):
+        head = head[3:]
+    return head.startswith(b"From ") or head == b""

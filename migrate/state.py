@@ -1,0 +1,231 @@
+"""The state database: what is uploaded, what is in flight, what failed.
+
+One SQLite file per (account, server), WAL mode, ``synchronous=FULL``: a
+commit is on disk before the next APPEND is sent. The protocol, as in mbsync's
+journal:
+
+1. ``begin_batch``: the batch's messages are recorded as *inflight* together
+   with a lower bound for the UIDs the server will give them (UIDNEXT), and
+   committed;
+2. APPEND;
+3. ``finish_batch``: the rows become *uploaded* with their UIDs.
+
+A crash between 1 and 3 leaves inflight rows; before anything else is sent to
+that mailbox, ``upload`` resolves them against the server (UIDs >= the lower
+bound, matched by fingerprint). Identity is the content hash, never a path, so
+a moved source does not upload again. Schema: docs/state.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed"
+
+_MIGRATIONS = [
+    # version 1
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE messages (
+        mailbox      TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        header_key   TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        batch        INTEGER,
+        uidvalidity  INTEGER,
+        uid          INTEGER,
+        reason       TEXT,
+        source       TEXT,
+        updated      REAL NOT NULL,
+        PRIMARY KEY (mailbox, content_hash)
+    );
+    CREATE INDEX messages_status ON messages (mailbox, status);
+    CREATE TABLE batches (
+        id          INTEGER PRIMARY KEY,
+        mailbox     TEXT NOT NULL,
+        uidvalidity INTEGER,
+        uidnext     INTEGER,
+        created     REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id        INTEGER PRIMARY KEY,
+        command   TEXT NOT NULL,
+        started   REAL NOT NULL,
+        ended     REAL,
+        exit_code INTEGER,
+        summary   TEXT
+    );
+    CREATE TABLE backups (
+        manifest_sha256 TEXT PRIMARY KEY,
+        path            TEXT NOT NULL,
+        verified        REAL NOT NULL,
+        forced_skip     INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+
+
+def default_state_path(host: str, user: str) -> Path:
+    """Per-user data directory: %LOCALAPPDATA%, ~/Library/Application Support, XDG."""
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in f"{user}@{host}")
+    return base / "mailmigrate" / f"{safe}.sqlite"
+
+
+class State:
+    """Open (creating if needed) the state database at *path*."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+        if os.name != "nt":
+            os.chmod(self.path, 0o600)
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(_MIGRATIONS[version:], version + 1):
+            with self.db:
+                self.db.execute("BEGIN")
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- journal -----------------------------------------------------------
+
+    def begin_batch(self, mailbox: str, uidvalidity: int | None, uidnext: int | None,
+                    messages) -> int:
+        """Record *messages* (PlannedMessage) as in flight; durable on return."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            batch = self.db.execute(
+                "INSERT INTO batches (mailbox, uidvalidity, uidnext, created) VALUES (?,?,?,?)",
+                (mailbox, uidvalidity, uidnext, now)).lastrowid
+            self.db.executemany(
+                "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
+                " batch, reason, source, updated) VALUES (?,?,?,?,?,?,NULL,?,?)",
+                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now)
+                 for m in messages])
+        return batch
+
+    def finish_batch(self, batch: int, uidvalidity: int | None, uids: list[int] | None) -> None:
+        """Mark the batch uploaded; *uids* in APPEND order when the server said (UIDPLUS)."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            rows = self.db.execute(
+                "SELECT rowid FROM messages WHERE batch=? AND status=? ORDER BY rowid",
+                (batch, INFLIGHT)).fetchall()
+            if uids is not None and len(uids) == len(rows):
+                self.db.executemany(
+                    "UPDATE messages SET status=?, uidvalidity=?, uid=?, updated=? WHERE rowid=?",
+                    [(UPLOADED, uidvalidity, uid, now, r[0]) for r, uid in zip(rows, uids)])
+            else:
+                self.db.execute(
+                    "UPDATE messages SET status=?, uidvalidity=?, updated=? WHERE batch=? AND status=?",
+                    (UPLOADED, uidvalidity, now, batch, INFLIGHT))
+            self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
+
+    def abandon_batch(self, batch: int) -> None:
+        """The server refused the whole batch: nothing of it was stored."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM messages WHERE batch=? AND status=?", (batch, INFLIGHT))
+            self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
+
+    def record_failed(self, mailbox: str, message, reason: str) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
+                " reason, source, updated) VALUES (?,?,?,?,?,?,?,?)",
+                (mailbox, message.content_hash, message.header_key, message.size, FAILED,
+                 reason, message.location, time.time()))
+
+    def inflight_batches(self, mailbox: str) -> list[tuple[int, int | None, int | None]]:
+        return self.db.execute(
+            "SELECT id, uidvalidity, uidnext FROM batches WHERE mailbox=? ORDER BY id",
+            (mailbox,)).fetchall()
+
+    def batch_rows(self, batch: int) -> list[tuple[int, str, str, int]]:
+        """(rowid, content_hash, header_key, size) of a batch's inflight rows."""
+        return self.db.execute(
+            "SELECT rowid, content_hash, header_key, size FROM messages"
+            " WHERE batch=? AND status=? ORDER BY rowid", (batch, INFLIGHT)).fetchall()
+
+    def resolve_batch(self, batch: int, found: dict[int, int | None],
+                      uidvalidity: int | None) -> None:
+        """Rows in *found* (rowid -> uid) are on the server; the rest go back to pending."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "UPDATE messages SET status=?, uid=?, uidvalidity=?, updated=? WHERE rowid=?",
+                [(UPLOADED, uid, uidvalidity, now, rowid) for rowid, uid in found.items()])
+            self.db.execute("DELETE FROM messages WHERE batch=? AND status=?", (batch, INFLIGHT))
+            self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
+
+    # -- queries -----------------------------------------------------------
+
+    def done_hashes(self, mailbox: str) -> set[str]:
+        """Content hashes our runs put (or found) in *mailbox*."""
+        return {r[0] for r in self.db.execute(
+            "SELECT content_hash FROM messages WHERE mailbox=? AND status IN (?,?)",
+            (mailbox, UPLOADED, PRESENT))}
+
+    def mark_present(self, mailbox: str, messages) -> None:
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
+                " source, updated) VALUES (?,?,?,?,?,?,?)",
+                [(mailbox, m.content_hash, m.header_key, m.size, PRESENT, m.location, now)
+                 for m in messages])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for mailbox, status, n in self.db.execute(
+                "SELECT mailbox, status, count(*) FROM messages GROUP BY mailbox, status"):
+            out.setdefault(mailbox, {})[status] = n
+        return out
+
+    def uploaded_uids(self, mailbox: str) -> list[tuple[str, int | None, int | None]]:
+        return self.db.execute(
+            "SELECT content_hash, uidvalidity, uid FROM messages WHERE mailbox=? AND status=?",
+            (mailbox, UPLOADED)).fetchall()
+
+    # -- runs and backups --------------------------------------------------
+
+    def start_run(self, command: str) -> int:
+        with self.db:
+            return self.db.execute("INSERT INTO runs (command, started) VALUES (?,?)",
+                                   (command, time.time())).lastrowid
+
+    def end_run(self, run: int, exit_code: int, summary: dict) -> None:
+        with self.db:
+            self.db.execute("UPDATE runs SET ended=?, exit_code=?, summary=? WHERE id=?",
+                            (time.time(), exit_code, json.dumps(summary, default=str), run))
+
+    def record_backup(self, manifest_sha256: str, path: str, forced_skip: bool = False) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO backups VALUES (?,?,?,?)",
+                            (manifest_sha256, path, time.time(), int(forced_skip)))

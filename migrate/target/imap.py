@@ -1,0 +1,338 @@
+"""The IMAP server as a migration target. imapclient is used only here.
+
+Operations are the few a migration needs: log in, learn the namespace and
+special-use folders, create mailboxes, APPEND batches (MULTIAPPEND where
+offered), and read fingerprints back. Nothing here deletes, expunges or
+changes existing messages: the server only gains mail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import socket
+import ssl
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from migrate import fingerprint
+from migrate.errors import AuthFailed, ConnectionFailed, UsageError
+from migrate.mapping import ServerLayout
+
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
+_RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
+_SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
+QUOTA_CODES = {"OVERQUOTA"}
+DEFAULT_TIMEOUT = 60.0
+
+
+class Secret:
+    """A password that never shows itself in repr, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclasses.dataclass
+class TargetConfig:
+    host: str
+    user: str
+    port: int | None = None
+    tls: str = "ssl"  # ssl | starttls | none
+    ca_file: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    password: Secret | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "ssl" else 143)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.effective_port}"
+
+
+@dataclasses.dataclass
+class AppendItem:
+    data: bytes  # CRLF already
+    flags: tuple[str, ...]
+    internaldate: dt.datetime | None
+
+
+@dataclasses.dataclass
+class AppendResult:
+    ok: bool
+    uidvalidity: int | None = None
+    uids: list[int] | None = None
+    code: str | None = None  # response code, e.g. OVERQUOTA, LIMIT, TRYCREATE
+    text: str = ""
+
+    @property
+    def over_quota(self) -> bool:
+        return self.code in QUOTA_CODES or "quota" in self.text.lower()
+
+
+@dataclasses.dataclass
+class SelectInfo:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+    permanent_flags: frozenset
+
+
+def _parse_uid_set(text: bytes) -> list[int]:
+    uids: list[int] = []
+    for part in text.split(b","):
+        lo, _, hi = part.partition(b":")
+        a, b = int(lo), int(hi or lo)
+        uids.extend(range(min(a, b), max(a, b) + 1))
+    return uids
+
+
+def parse_append_response(typ: str, data) -> AppendResult:
+    """Turn an APPEND's (typ, data) into an AppendResult (APPENDUID parsed)."""
+    text = b" ".join(d if isinstance(d, bytes) else str(d).encode() for d in (data or []) if d)
+    ok = typ == "OK"
+    m = _APPENDUID.search(text)
+    code = _RESP_CODE.match(text)
+    return AppendResult(
+        ok=ok,
+        uidvalidity=int(m.group(1)) if m else None,
+        uids=_parse_uid_set(m.group(2)) if m else None,
+        code=code.group(1).decode() if code else None,
+        text=text.decode("utf-8", "replace"),
+    )
+
+
+def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as e:
+        raise UsageError(f"cannot load CA file {ca_file}: {e}") from e
+
+
+class IMAPTarget:
+    """A logged-in connection to the target account."""
+
+    def __init__(self, config: TargetConfig):
+        self.config = config
+        self.client: imapclient.IMAPClient | None = None
+        self.capabilities: frozenset[str] = frozenset()
+        self.layout = ServerLayout()
+        self.selected: str | None = None
+
+    # -- connection --------------------------------------------------------
+
+    def connect(self) -> "IMAPTarget":
+        cfg = self.config
+        if cfg.password is None:
+            raise UsageError("no password for the target account (see --password-env, "
+                             "--password-file, or 'mailmigrate credentials set')")
+        try:
+            if cfg.tls == "ssl":
+                client = imapclient.IMAPClient(cfg.host, cfg.effective_port, ssl=True,
+                                               ssl_context=_ssl_context(cfg.ca_file),
+                                               timeout=cfg.timeout)
+            else:
+                client = imapclient.IMAPClient(cfg.host, cfg.effective_port, ssl=False,
+                                               timeout=cfg.timeout)
+                if cfg.tls == "starttls":
+                    client.starttls(_ssl_context(cfg.ca_file))
+        except ssl.SSLCertVerificationError as e:
+            raise ConnectionFailed(
+                f"the certificate of {cfg.address} is not trusted ({e.verify_message}); "
+                "if this server uses a private CA, pass --ca-file") from None
+        except (OSError, ssl.SSLError, IMAPClientError) as e:
+            raise ConnectionFailed(f"cannot connect to {cfg.address}: {e}; check --host, "
+                                   "--port and --tls, and that the server is reachable") from None
+        try:
+            client.login(cfg.user, cfg.password.reveal())
+        except LoginError:
+            _quietly_logout(client)
+            raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r}; "
+                             "check the user name and the stored password") from None
+        except (OSError, IMAPClientError) as e:
+            raise ConnectionFailed(f"connection to {cfg.address} failed during login: "
+                                   f"{type(e).__name__}") from None
+        self.client = client
+        self.capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+        self.layout = self._read_layout()
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            _quietly_logout(self.client)
+            self.client = None
+            self.selected = None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.capabilities
+
+    @property
+    def append_limit(self) -> int | None:
+        for cap in self.capabilities:
+            if cap.startswith("APPENDLIMIT="):
+                return int(cap.split("=", 1)[1])
+        return None
+
+    # -- mailboxes ---------------------------------------------------------
+
+    def _read_layout(self) -> ServerLayout:
+        prefix, delimiter = "", "/"
+        if self.has("NAMESPACE"):
+            personal = self.client.namespace().personal
+            if personal:
+                prefix, delimiter = personal[0][0] or "", personal[0][1] or "/"
+        folders = self.client.list_folders()
+        if folders and not self.has("NAMESPACE"):
+            delimiter = _decode(folders[0][1]) or "/"
+        special = {}
+        for flags, _, name in folders:
+            for flag in flags:
+                use = _decode(flag)
+                if use in _SPECIAL_USE and use not in special:
+                    special[use] = name
+        return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
+                            existing=frozenset(name for _, _, name in folders))
+
+    def ensure_mailbox(self, name: str) -> bool:
+        """Create *name* (and subscribe it) unless it exists. True if created."""
+        if name.upper() == "INBOX" or self.client.folder_exists(name):
+            return False
+        try:
+            self.client.create_folder(name)
+        except IMAPClientError as e:
+            if not self.client.folder_exists(name):
+                raise UsageError(f"the server refused to create mailbox {name!r}: {e}") from None
+            return False
+        try:
+            self.client.subscribe_folder(name)
+        except IMAPClientError:
+            pass  # subscription is a convenience; the mailbox exists
+        return True
+
+    def select(self, name: str) -> SelectInfo:
+        info = self.client.select_folder(name)
+        self.selected = name
+        return SelectInfo(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+            permanent_flags=frozenset(_decode(f) for f in info.get(b"PERMANENTFLAGS", ())),
+        )
+
+    def examine(self, name: str) -> SelectInfo:
+        """Read-only SELECT (no \\Recent change, no flag change)."""
+        info = self.client.select_folder(name, readonly=True)
+        self.selected = name
+        return SelectInfo(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+            permanent_flags=frozenset(),
+        )
+
+    def max_uid(self) -> int | None:
+        """Highest UID in the selected mailbox, or None if empty."""
+        uids = self.client.search(["UID", "*"])
+        return max(uids) if uids else None
+
+    # -- reading back ------------------------------------------------------
+
+    def fingerprints(self, uid_from: int = 1, chunk: int = 2000):
+        """Yield (uid, header_key, size, has_message_id) for UIDs >= *uid_from* (selected)."""
+        uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
+        for i in range(0, len(uids), chunk):
+            part = uids[i:i + chunk]
+            resp = self.client.fetch(part, [fingerprint.IMAP_HEADER_FIELDS, "RFC822.SIZE"])
+            for uid in part:
+                item = resp.get(uid)
+                if not item:
+                    continue
+                block = _header_item(item)
+                yield (uid, fingerprint.header_key_from_block(block, f"uid:{uid}"),
+                       int(item[b"RFC822.SIZE"]), fingerprint.has_message_id(block))
+
+    # -- writing -----------------------------------------------------------
+
+    def append_batch(self, mailbox: str, items: list[AppendItem]) -> AppendResult:
+        """APPEND *items* to *mailbox*: one MULTIAPPEND if offered, else one by one.
+
+        A refusal comes back as a result (not an exception); connection errors
+        raise ConnectionFailed and leave the outcome unknown.
+        """
+        try:
+            if len(items) > 1 and self.has("MULTIAPPEND"):
+                msgs = [_append_dict(item) for item in items]
+                typ, data = self.client.multiappend(mailbox, msgs)
+                return parse_append_response(typ, data)
+            results = [self._append_one(mailbox, item) for item in items[:1]]
+            return results[0]
+        except (OSError, socket.timeout, IMAPClientError) as e:
+            if isinstance(e, IMAPClientError) and not _is_connection_error(e):
+                return AppendResult(ok=False, text=str(e))
+            raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
+                                   f"{type(e).__name__}: {e}") from None
+
+    def _append_one(self, mailbox: str, item: AppendItem) -> AppendResult:
+        try:
+            text = self.client.append(mailbox, item.data, flags=item.flags,
+                                      msg_time=item.internaldate)
+        except IMAPClientError as e:
+            if _is_connection_error(e):
+                raise
+            message = str(e).encode()
+            inner = re.search(rb"\[[A-Z-]+.*", message)
+            return parse_append_response("NO", [inner.group(0) if inner else message])
+        return parse_append_response("OK", [text])
+
+
+def _append_dict(item: AppendItem) -> dict:
+    d = {"msg": item.data, "flags": item.flags}
+    if item.internaldate is not None:
+        d["date"] = item.internaldate
+    return d
+
+
+def _is_connection_error(e: Exception) -> bool:
+    return isinstance(e, (imapclient.exceptions.IMAPClientAbortError, OSError)) or \
+        "socket" in str(e).lower() or "EOF" in str(e)
+
+
+def _header_item(item: dict) -> bytes:
+    for key, value in item.items():
+        if key.startswith(b"BODY[HEADER.FIELDS"):
+            return value or b""
+    return b""
+
+
+def _decode(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _quietly_logout(client) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection is going away either way
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass

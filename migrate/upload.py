@@ -1,0 +1,246 @@
+"""The upload engine: put planned messages on the server exactly once.
+
+Per target mailbox: make sure it exists, resolve batches a crash left in flight,
+skip what earlier runs uploaded (state) or what the server already holds
+(fingerprints), then send the rest in batches, each journaled before APPEND
+and committed after (see ``state``). A refused batch is split until the
+refused message is isolated; a lost connection is re-opened with backoff and
+the in-flight batch resolved against the server before anything is re-sent.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import random
+import time
+from typing import Callable
+
+from migrate import fingerprint, headers
+from migrate.errors import AuthFailed, ConnectionFailed, QuotaExceeded, SourceError
+from migrate.plan import (FAILED, PRESENT, UPLOAD, FolderPlan, Plan, PlannedMessage,
+                          ServerFolderIndex, apply_server_view)
+from migrate.state import State
+from migrate.target.imap import AppendItem, IMAPTarget, SelectInfo
+
+log = logging.getLogger(__name__)
+
+SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted"}
+
+
+@dataclasses.dataclass
+class UploadOptions:
+    batch_messages: int = 50
+    batch_bytes: int = 16 * 1024 * 1024
+    max_reconnects: int = 10
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+
+@dataclasses.dataclass
+class UploadOutcome:
+    """Counts per target mailbox, filled as the run goes."""
+
+    uploaded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+
+
+def filter_flags(p: PlannedMessage, permanent: frozenset) -> tuple[str, ...]:
+    """Flags the server will keep: system flags in PERMANENTFLAGS, keywords if allowed."""
+    if not permanent:
+        permanent = frozenset(SYSTEM_FLAGS)
+    flags = [f for f in sorted(p.flags) if f in permanent and f != "\\Deleted"]
+    flags += [k for k in sorted(p.keywords) if "\\*" in permanent or k in permanent]
+    return tuple(flags)
+
+
+class Uploader:
+    def __init__(self, connect: Callable[[], IMAPTarget], state: State, plan: Plan,
+                 options: UploadOptions | None = None, progress=None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.connect = connect
+        self.state = state
+        self.plan = plan
+        self.options = options or UploadOptions()
+        self.progress = progress
+        self.sleep = sleep
+        self.target: IMAPTarget | None = None
+        self.outcome = UploadOutcome()
+
+    # -- connection handling -----------------------------------------------
+
+    def _reconnect(self, mailbox: str, error: Exception | None = None) -> SelectInfo:
+        """(Re)open the connection and select *mailbox*, retrying with backoff."""
+        for attempt in range(self.options.max_reconnects + 1):
+            if error is not None or attempt:
+                delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** attempt)
+                delay *= random.uniform(0.5, 1.0)
+                log.warning("connection problem (%s); reconnecting in %.1fs", error, delay)
+                self.sleep(delay)
+            if self.target is not None:
+                self.target.close()
+            try:
+                self.target = self.connect()
+                info = self.target.select(mailbox)
+                self._resolve_inflight(mailbox, info)
+                return info
+            except AuthFailed:
+                raise
+            except ConnectionFailed as e:
+                error = e
+        raise ConnectionFailed(f"gave up after {self.options.max_reconnects} reconnects: {error}")
+
+    # -- the run -------------------------------------------------------------
+
+    def run(self) -> UploadOutcome:
+        try:
+            for mailbox, fplans in self.plan.by_target().items():
+                self._upload_mailbox(mailbox, fplans)
+        finally:
+            if self.target is not None:
+                self.target.close()
+        return self.outcome
+
+    def _upload_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> None:
+        if self.target is None:
+            self.target = self.connect()
+        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
+            return
+        self.target.ensure_mailbox(mailbox)
+        info = self.target.select(mailbox)
+        self._resolve_inflight(mailbox, info)
+        self._mark_known(mailbox, fplans, info)
+        todo = {p.key: p for f in fplans for p in f.messages if p.action == UPLOAD}
+        if not todo:
+            return
+        sender = _BatchSender(self, mailbox, info)
+        for f in fplans:
+            wanted = {p.key: p for p in f.messages if p.action == UPLOAD}
+            if not wanted:
+                continue
+            for msg in f.folder.messages():
+                p = wanted.get(msg.key)
+                if p is None:
+                    continue
+                data = headers.to_crlf(msg.data)
+                if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:
+                    raise SourceError(f"{p.location} changed while it was being migrated; "
+                                      "run the same command again to re-plan")
+                sender.add(p, data)
+        sender.flush()
+
+    def _mark_known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
+        """Mark DONE / PRESENT / REFUSE from the state and the server's fingerprints."""
+        index = ServerFolderIndex()
+        done = self.state.done_hashes(mailbox)
+        pending = [p for f in fplans for p in f.messages
+                   if p.action == UPLOAD and p.content_hash not in done]
+        if pending and info.exists:
+            for _, key, size, _ in self.target.fingerprints(1):
+                index.add(key, size)
+        apply_server_view(fplans, index, done, self.target.append_limit)
+        present = [p for f in fplans for p in f.messages if p.action == PRESENT]
+        if present:
+            self.state.mark_present(mailbox, present)
+
+    def _resolve_inflight(self, mailbox: str, info: SelectInfo) -> None:
+        """Settle batches a crash or lost connection left in flight (see ``state``)."""
+        for batch, uidvalidity, uidnext in self.state.inflight_batches(mailbox):
+            rows = self.state.batch_rows(batch)
+            start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
+            known = {uid for _, v, uid in self.state.uploaded_uids(mailbox)
+                     if v == info.uidvalidity and uid}
+            pool: dict[str, list[tuple[int, int]]] = {}
+            for uid, key, size, _ in self.target.fingerprints(start):
+                if uid not in known:
+                    pool.setdefault(key, []).append((uid, size))
+            found: dict[int, int | None] = {}
+            for rowid, _, key, size in rows:
+                candidates = pool.get(key)
+                if not candidates:
+                    continue
+                pick = next((c for c in candidates if c[1] == size), candidates[0])
+                candidates.remove(pick)
+                found[rowid] = pick[0]
+            log.info("resolved in-flight batch %s in %s: %d of %d already on the server",
+                     batch, mailbox, len(found), len(rows))
+            self.state.resolve_batch(batch, found, info.uidvalidity)
+
+
+class _BatchSender:
+    """Collects messages into batches and sends them with the journal protocol."""
+
+    def __init__(self, uploader: Uploader, mailbox: str, info: SelectInfo):
+        self.up = uploader
+        self.mailbox = mailbox
+        self.info = info
+        self.uidnext = info.uidnext
+        self.items: list[tuple[PlannedMessage, bytes]] = []
+        self.size = 0
+        target = uploader.target
+        self.limit = uploader.options.batch_messages if target.has("MULTIAPPEND") else 1
+
+    def add(self, p: PlannedMessage, data: bytes) -> None:
+        if self.items and (len(self.items) >= self.limit or
+                           self.size + len(data) > self.up.options.batch_bytes):
+            self.flush()
+        self.items.append((p, data))
+        self.size += len(data)
+
+    def flush(self) -> None:
+        items, self.items, self.size = self.items, [], 0
+        if items:
+            self._send(items)
+
+    def _send(self, items: list[tuple[PlannedMessage, bytes]]) -> None:
+        up, mailbox = self.up, self.mailbox
+        while items:
+            batch = up.state.begin_batch(mailbox, self.info.uidvalidity, self.uidnext,
+                                         [p for p, _ in items])
+            append = [AppendItem(d, filter_flags(p, self.info.permanent_flags), p.internaldate)
+                      for p, d in items]
+            try:
+                result = up.target.append_batch(mailbox, append)
+            except ConnectionFailed as e:
+                self.info = up._reconnect(mailbox, e)  # resolves this batch
+                self.uidnext = self.info.uidnext
+                done = up.state.done_hashes(mailbox)
+                items = [(p, d) for p, d in items if p.content_hash not in done]
+                self.limit = up.options.batch_messages if up.target.has("MULTIAPPEND") else 1
+                continue
+            if result.ok:
+                uidvalidity = result.uidvalidity or self.info.uidvalidity
+                up.state.finish_batch(batch, uidvalidity, result.uids)
+                self._advance(result.uids)
+                for p, d in items:
+                    up.outcome.uploaded[mailbox] += 1
+                    up.outcome.uploaded_bytes[mailbox] += len(d)
+                    if up.progress:
+                        up.progress(p)
+                return
+            up.state.abandon_batch(batch)
+            if result.over_quota:
+                raise QuotaExceeded(
+                    f"the account is full: the server refused more mail in {mailbox!r} "
+                    f"({result.text.strip()}); everything uploaded so far is kept. Free space "
+                    "or raise the quota, then run the same command again")
+            if len(items) == 1:
+                p = items[0][0]
+                reason = f"server refused: {result.text.strip()}"
+                up.state.record_failed(mailbox, p, reason)
+                up.outcome.failed.append((mailbox, p.location, reason))
+                p.action, p.reason = FAILED, reason
+                return
+            half = len(items) // 2
+            self._send(items[:half])
+            items = items[half:]
+
+    def _advance(self, uids: list[int] | None) -> None:
+        """Tighten the UID lower bound for the next batch's journal entry."""
+        if uids:
+            self.uidnext = max(uids) + 1
+        else:
+            highest = self.up.target.max_uid()
+            self.uidnext = (highest + 1) if highest else self.uidnext

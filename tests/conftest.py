@@ -1,0 +1,77 @@
+"""Shared fixtures: real Dovecot servers, fresh accounts, a CLI runner, corpus paths."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.dovecot import Account, Dovecot
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(scope="session")
+def dovecot_servers():
+    """Start each server variant once, on first use; stop them all at the end."""
+    servers: dict[str, Dovecot] = {}
+
+    def get(variant: str = "default") -> Dovecot:
+        if variant not in servers:
+            servers[variant] = Dovecot(variant)
+        return servers[variant]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def make_account(dovecot_servers):
+    """make_account(variant="default", quota_kb=None, max_mail_size=None) -> Account."""
+    def make(variant: str = "default", **kwargs) -> Account:
+        return dovecot_servers(variant).add_user(**kwargs)
+    return make
+
+
+@pytest.fixture
+def account(make_account) -> Account:
+    return make_account()
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"real-world corpus not found at {CORPUS} (it sits beside the repository "
+                    "in CI and on the developers' machines)")
+    return CORPUS
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def mm(tmp_path):
+    """Run the mailmigrate CLI as a real process: mm(*args, account=None) -> Result."""
+    def run(*args, account: Account | None = None, env=None, timeout=300) -> Result:
+        full_env = dict(os.environ)
+        full_env.pop("MM_TEST_PASSWORD", None)
+        full_env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
+        if account is not None:
+            full_env["MM_TEST_PASSWORD"] = account.password
+        full_env.update(env or {})
+        proc = subprocess.run([sys.executable, "-m", "migrate", *map(str, args)],
+                              capture_output=True, text=True, env=full_env, timeout=timeout,
+                              stdin=subprocess.DEVNULL, cwd=ROOT)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run

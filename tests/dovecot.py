@@ -1,0 +1,296 @@
+"""A real Dovecot for the tests: own config in a temp dir, loopback, ephemeral ports.
+
+One server per *variant* (server shape) is started once per test session;
+each test gets a fresh user from a passwd-file. TLS uses a CA made for the
+run. Quotas and ``quota_max_mail_size`` are per user (userdb extra fields).
+
+Variants:
+  default  - ``/`` separator, no prefix, special-use Sent/Drafts/Trash/Junk
+  courier  - ``INBOX.`` prefix with ``.`` separator (Courier/Cyrus-like)
+  reduced  - no MULTIAPPEND, UIDPLUS, LITERAL+ (plain RFC 3501 APPEND only)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import imapclient
+
+REDUCED_CAPABILITY = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE NAMESPACE CHILDREN"
+_counter = itertools.count(1)
+
+
+class DovecotUnavailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for localhost/127.0.0.1."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=mailmigrate test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=localhost")
+    (directory / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
+
+
+def make_self_signed(directory: Path) -> Path:
+    """A certificate no CA vouches for (for the 'untrusted certificate' test)."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    "rogue.key", "-out", "rogue.pem", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   cwd=directory, check=True, capture_output=True)
+    return directory / "rogue.pem"
+
+
+@dataclasses.dataclass
+class Account:
+    server: "Dovecot"
+    user: str
+    password: str
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def cli_args(self, tls: str = "ssl", port: int | None = None, ca: bool = True) -> list[str]:
+        """TARGET arguments for mailmigrate (password via $MM_TEST_PASSWORD)."""
+        if port is None:
+            port = self.server.imaps_port if tls == "ssl" else self.server.imap_port
+        args = ["--host", self.host, "--port", str(port), "--tls", tls, "--user", self.user,
+                "--password-env", "MM_TEST_PASSWORD"]
+        if ca and tls != "none":
+            args += ["--ca-file", str(self.server.ca_file)]
+        return args
+
+    def client(self) -> imapclient.IMAPClient:
+        ctx = ssl.create_default_context(cafile=str(self.server.ca_file))
+        c = imapclient.IMAPClient(self.host, self.server.imaps_port, ssl=True, ssl_context=ctx,
+                                  timeout=30)
+        c.normalise_times = False
+        c.login(self.user, self.password)
+        return c
+
+    def read_back(self) -> dict[str, list["ServerMessage"]]:
+        """Every mailbox and message of the account: bytes, flags, INTERNALDATE."""
+        out = {}
+        c = self.client()
+        try:
+            for _, _, name in c.list_folders():
+                c.select_folder(name, readonly=True)
+                msgs = []
+                uids = c.search(["ALL"])
+                if uids:
+                    resp = c.fetch(uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
+                    for uid in sorted(resp):
+                        item = resp[uid]
+                        msgs.append(ServerMessage(
+                            uid=uid, data=item[b"BODY[]"],
+                            flags=frozenset(f.decode() if isinstance(f, bytes) else str(f)
+                                            for f in item[b"FLAGS"]),
+                            internaldate=item[b"INTERNALDATE"]))
+                out[name] = msgs
+        finally:
+            c.logout()
+        return out
+
+    def append(self, mailbox: str, data: bytes, flags=(), when=None) -> None:
+        """Put mail there as another client would."""
+        c = self.client()
+        try:
+            if not c.folder_exists(mailbox):
+                c.create_folder(mailbox)
+            c.append(mailbox, data, flags=flags, msg_time=when)
+        finally:
+            c.logout()
+
+
+@dataclasses.dataclass
+class ServerMessage:
+    uid: int
+    data: bytes
+    flags: frozenset
+    internaldate: dt.datetime
+
+    @property
+    def keyflags(self) -> frozenset:
+        return frozenset(f for f in self.flags if f != "\\Recent")
+
+
+class Dovecot:
+    """One running Dovecot instance of a given variant."""
+
+    def __init__(self, variant: str = "default"):
+        if shutil.which("dovecot") is None:
+            raise DovecotUnavailable(
+                "Dovecot is not installed: the integration tests need a real server. "
+                "Run the README test command (it installs dovecot-imapd and dovecot-pop3d), "
+                "or: sudo apt-get install -y dovecot-imapd dovecot-pop3d")
+        self.variant = variant
+        self.root = Path(tempfile.mkdtemp(prefix=f"mm-dovecot-{variant}-"))
+        os.chmod(self.root, 0o755)
+        self.ca_file, self.cert, self.key = make_ca(self.root)
+        os.chmod(self.key, 0o644)
+        self.passwd = self.root / "passwd.d"  # one file per user: no reload timing issues
+        self.passwd.mkdir()
+        self.homes = self.root / "homes"
+        self.homes.mkdir()
+        if os.geteuid() == 0:
+            self.mail_uid = self.mail_gid = 65534
+            os.chown(self.homes, 65534, 65534)
+            self.internal_user, self.login_user = "dovecot", "dovenull"
+        else:
+            self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
+            import pwd  # POSIX only, like Dovecot itself
+            self.internal_user = self.login_user = pwd.getpwuid(os.getuid()).pw_name
+        self.imap_port, self.imaps_port, self.pop3_port = free_port(), free_port(), free_port()
+        self.conf = self.root / "dovecot.conf"
+        self.conf.write_text(self._config())
+        self._start()
+
+    def _config(self) -> str:
+        if self.variant == "courier":
+            namespace = 'prefix = INBOX.\n  separator = .'
+        else:
+            namespace = 'separator = /'
+        capability = f"imap_capability = {REDUCED_CAPABILITY}" if self.variant == "reduced" else ""
+        return textwrap.dedent(f"""\
+            base_dir = {self.root}/run
+            state_dir = {self.root}/state
+            instance_name = mm-{self.variant}-{os.getpid()}
+            listen = 127.0.0.1
+            protocols = imap pop3
+            log_path = {self.root}/dovecot.log
+            ssl = yes
+            ssl_cert = <{self.cert}
+            ssl_key = <{self.key}
+            disable_plaintext_auth = no
+            auth_mechanisms = plain login
+            first_valid_uid = 1
+            default_internal_user = {self.internal_user}
+            default_login_user = {self.login_user}
+            mail_location = maildir:~/Maildir
+            mail_plugins = quota
+            passdb {{
+              driver = passwd-file
+              args = scheme=PLAIN {self.passwd}/%u
+            }}
+            userdb {{
+              driver = passwd-file
+              args = {self.passwd}/%u
+            }}
+            namespace inbox {{
+              inbox = yes
+              {namespace}
+              mailbox Drafts {{
+                auto = subscribe
+                special_use = \\Drafts
+              }}
+              mailbox Sent {{
+                auto = subscribe
+                special_use = \\Sent
+              }}
+              mailbox Trash {{
+                auto = subscribe
+                special_use = \\Trash
+              }}
+              mailbox Junk {{
+                auto = subscribe
+                special_use = \\Junk
+              }}
+            }}
+            protocol imap {{
+              mail_plugins = $mail_plugins imap_quota
+              {capability}
+            }}
+            plugin {{
+              quota = maildir:User quota
+            }}
+            service imap-login {{
+              inet_listener imap {{
+                port = {self.imap_port}
+              }}
+              inet_listener imaps {{
+                port = {self.imaps_port}
+                ssl = yes
+              }}
+            }}
+            service pop3-login {{
+              inet_listener pop3 {{
+                port = {self.pop3_port}
+              }}
+              inet_listener pop3s {{
+                port = 0
+              }}
+            }}
+            service stats {{
+              unix_listener stats-reader {{
+                mode = 0666
+              }}
+              unix_listener stats-writer {{
+                mode = 0666
+              }}
+            }}
+            """)
+
+    def _start(self) -> None:
+        # The daemon inherits stdout/stderr: give it a file, not a pipe we would wait on.
+        out = self.root / "startup.log"
+        with open(out, "wb") as f:
+            run = subprocess.run(["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
+                                 stdout=f, stderr=subprocess.STDOUT)
+        if run.returncode != 0:
+            raise DovecotUnavailable(f"Dovecot did not start: {out.read_text().strip()}\n"
+                                     f"{self.log()}")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.imaps_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise DovecotUnavailable(f"Dovecot did not open port {self.imaps_port}\n{self.log()}")
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else "(no log)"
+
+    def stop(self) -> None:
+        subprocess.run(["doveadm", "-c", str(self.conf), "stop"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def add_user(self, quota_kb: int | None = None, max_mail_size: str | None = None,
+                 password: str | None = None) -> Account:
+        user = f"user{next(_counter)}"
+        password = password or f"pw-{os.urandom(6).hex()}"
+        home = self.homes / user
+        extra = []
+        if quota_kb is not None:
+            extra.append(f"userdb_quota_rule=*:storage={quota_kb}K")
+        if max_mail_size is not None:
+            extra.append(f"userdb_quota_max_mail_size={max_mail_size}")
+        line = f"{user}:{{PLAIN}}{password}:{self.mail_uid}:{self.mail_gid}::{home}::{' '.join(extra)}\n"
+        (self.passwd / user).write_text(line)
+        return Account(self, user, password)

@@ -1,0 +1,78 @@
+"""One mbox file into INBOX of a real Dovecot: bytes, flags, dates, and a read-only source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from migrate.errors import ExitCode
+from tests.builders import crlf, message, snapshot, write_mbox
+
+UTC = dt.timezone.utc
+
+
+def sample_mbox(path):
+    msgs = [
+        message("read", extra="Status: RO"),
+        message("answered", extra="Status: RO\nX-Status: A"),
+        message("flagged", extra="X-Status: F"),
+        message("quoted", body="Line one\nFrom the start, a body line.\n>From already quoted\n"),
+        message("unread no id", msgid=None, body="No Message-ID here.\n"),
+        message("deleted", extra="Status: RO\nX-Status: D"),
+    ]
+    dates = [dt.datetime(2019, 3, 4, 5, 6, 7 + i) for i in range(len(msgs))]
+    write_mbox(path, msgs, dates)
+    return msgs, dates
+
+
+def test_run_uploads_mbox_into_inbox_exactly(tmp_path, account, mm):
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    msgs, dates = sample_mbox(src_dir / "one.mbox")
+    before = snapshot(src_dir)
+
+    r = mm("run", src_dir / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "state.sqlite", "--yes", account=account)
+    assert r.code == ExitCode.SKIPPED, r.err  # one message skipped as deleted
+    assert "deleted" in r.out
+
+    inbox = account.read_back()["INBOX"]
+    assert [m.data for m in inbox] == [crlf(m) for m in msgs[:5]]
+    assert inbox[3].data.count(b"\r\nFrom the start") == 1
+    assert b"\r\n>From already quoted" in inbox[3].data
+    assert [m.keyflags for m in inbox] == [
+        {"\\Seen"}, {"\\Seen", "\\Answered"}, {"\\Flagged"}, set(), set()]
+    assert [m.internaldate for m in inbox] == [d.replace(tzinfo=UTC) for d in dates[:5]]
+
+    assert snapshot(src_dir) == before  # byte-identical, and no new file beside it
+
+
+def test_second_run_uploads_nothing(tmp_path, account, mm):
+    msgs, _ = sample_mbox(tmp_path / "one.mbox")
+    args = ["run", tmp_path / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+            "--state", tmp_path / "state.sqlite", "--yes"]
+    assert mm(*args, account=account).code == ExitCode.SKIPPED
+    again = mm(*args, account=account)
+    assert again.code == ExitCode.SKIPPED, again.err
+    assert len(account.read_back()["INBOX"]) == 5
+    assert "uploaded now:        0" in again.out
+
+
+def test_plan_prints_table_and_changes_nothing(tmp_path, account, mm):
+    sample_mbox(tmp_path / "one.mbox")
+    before = snapshot(tmp_path)
+    r = mm("plan", tmp_path / "one.mbox", *account.cli_args(), account=account)
+    assert r.code == 0, r.err
+    assert "INBOX" in r.out and "TOTAL" in r.out
+    assert snapshot(tmp_path) == before
+    server = account.read_back()
+    assert server["INBOX"] == []
+
+
+def test_plan_without_server(tmp_path, mm):
+    sample_mbox(tmp_path / "one.mbox")
+    r = mm("plan", tmp_path / "one.mbox")
+    assert r.code == 0, r.err
+    lines = [line.split() for line in r.out.splitlines()]
+    total = next(line for line in lines if line and line[0] == "TOTAL")
+    assert total[1] == "6"  # messages
+    assert "deleted" in r.out
