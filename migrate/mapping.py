@@ -66,20 +66,45 @@ def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
 
 
 def map_folder(name: tuple[str, ...], layout: ServerLayout) -> MappedFolder:
-    """Server mailbox name for source folder *name* (path components)."""
+    """Server mailbox name for source folder *name* (path components).
+
+    The store root and "Inbox" become INBOX; a well-known top-level name goes to
+    the server's special-use folder (children follow it); everything else is
+    recreated under the personal namespace with the server's delimiter.
+    """
     if not name or (len(name) == 1 and name[0].casefold() == "inbox"):
         return MappedFolder(INBOX)
-    if len(name) == 1:
-        use = special_use_of(name[0])
-        if use:
-            target = layout.special_use.get(use) or layout.prefix + DEFAULT_SPECIAL_NAMES[use]
-            note = None if target == name[0] else f"special folder {use}"
-            return MappedFolder(target, note)
-    parts, notes = [], []
-    for part in name:
+    notes: list[str] = []
+    first = name[0]
+    use = special_use_of(first)
+    if first.casefold() == "inbox":
+        head = INBOX
+    elif use:
+        head = layout.special_use.get(use) or layout.prefix + DEFAULT_SPECIAL_NAMES[use]
+        if head != layout.prefix + first:
+            notes.append(f"{first!r} is the special folder {use}")
+    else:
+        safe, why = _safe_component(first, layout.delimiter)
+        head = layout.prefix + safe
+        notes.extend(why)
+    parts = [head]
+    for part in name[1:]:
         safe, why = _safe_component(part, layout.delimiter)
         parts.append(safe)
         notes.extend(why)
-    if parts[0].casefold() == "inbox":
-        return MappedFolder(layout.delimiter.join([INBOX] + parts[1:]), "; ".join(notes) or None)
-    return MappedFolder(layout.prefix + layout.delimiter.join(parts), "; ".join(notes) or None)
+    return MappedFolder(layout.delimiter.join(parts), "; ".join(notes) or None)
+
+
+_OFTEN_REFUSED = ".~%*\\\"&"
+
+
+def fallback_name(target: str, delimiter: str) -> str:
+    """A safer spelling of *target*, used when the server refuses to CREATE it.
+
+    Characters servers often reject inside a name (Dovecot's maildir refuses
+    '.') become '_'. Deterministic, so re-runs and ``verify`` find the same name.
+    """
+    parts = target.split(delimiter) if delimiter else [target]
+    safe = ["".join("_" if c in _OFTEN_REFUSED and c != delimiter else c for c in part)
+            for part in parts]
+    return delimiter.join(safe) if delimiter else safe[0]

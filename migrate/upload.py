@@ -108,7 +108,12 @@ class Uploader:
             self.target = self.connect()
         if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
-        self.target.ensure_mailbox(mailbox)
+        used = self.target.ensure_mailbox(mailbox)
+        if used != mailbox:
+            log.warning("the server refused the name %r; using %r", mailbox, used)
+            for f in fplans:
+                f.target, f.mapping_note = used, f"server refused {mailbox!r}"
+            mailbox = used
         info = self.target.select(mailbox)
         self._resolve_inflight(mailbox, info)
         self._mark_known(mailbox, fplans, info)

@@ -35,14 +35,14 @@ class MailboxCheck:
 def verify_plan(target: IMAPTarget, plan: Plan) -> list[MailboxCheck]:
     """Check every mailbox *plan* sends mail to; read-only on the server."""
     checks = []
-    existing = {name.casefold() for name in target.layout.existing}
-    for mailbox, fplans in plan.by_target().items():
+    for planned_name, fplans in plan.by_target().items():
+        mailbox = target.existing_name(planned_name) or planned_name
         expected = [p for f in fplans for p in f.messages if p.action in SHOULD_BE_THERE]
         if not expected:
             continue
         server: dict[str, list[int]] = collections.defaultdict(list)
         total = 0
-        if mailbox.casefold() in existing or mailbox.upper() == "INBOX":
+        if target.existing_name(mailbox):
             target.examine(mailbox)
             for _, key, size, _ in target.fingerprints(1):
                 server[key].append(size)

@@ -22,11 +22,11 @@ def run(args) -> int:
     else:
         with common.IMAPTarget(common.target_config(args)) as target:
             plan = build_plan(stores, target.layout)
-            existing = {n.casefold() for n in target.layout.existing}
             for mailbox, fplans in plan.by_target().items():
                 index = ServerFolderIndex()
-                if mailbox.casefold() in existing:
-                    target.examine(mailbox)
+                existing = target.existing_name(mailbox)
+                if existing:
+                    target.examine(existing)
                     for _, key, size, _ in target.fingerprints(1):
                         index.add(key, size)
                 apply_server_view(fplans, index, set(), target.append_limit)

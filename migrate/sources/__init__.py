@@ -11,9 +11,11 @@ from pathlib import Path
 from migrate.errors import SourceError
 from migrate.sources.base import Folder, SourceMessage, Store
 from migrate.sources.mbox import MboxStore, looks_like_mbox
+from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 
 STORE_TYPES = {
     "mbox": MboxStore,
+    "mbox-tree": MboxTreeStore,
 }
 
 
@@ -26,6 +28,8 @@ def detect(path: Path) -> str:
             return "mbox"
         raise SourceError(f"{path} is not a mail store this tool can read (it does not start "
                           "with an mbox 'From ' line); pass --source-type to force a kind")
+    if looks_like_mbox_tree(path):
+        return "mbox-tree"
     raise SourceError(f"no mail store recognised in directory {path}")
 
 

@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from migrate import headers
+from migrate.mapping import special_use_of
 from migrate.errors import SourceError
 from migrate.sources import flags as flagmap
 from migrate.sources.base import SKIP_EMPTY, Folder, SourceMessage, Store
 
 CHUNK = 1 << 20
+MBOX_SUFFIXES = {".mbox", ".mbx", ".mbs"}
 _BOM = b"\xef\xbb\xbf"
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:")
 _UNQUOTE = re.compile(rb"(?m)^>(>*From )")
@@ -251,12 +253,18 @@ class MboxFolder(Folder):
 
 
 class MboxStore(Store):
-    """A single mbox file: one folder, the store root."""
+    """A single mbox file: one folder, mapped to INBOX.
+
+    A file named like a special folder ("Sent.mbox", "Drafts") keeps that name,
+    so it lands in the server's Sent/Drafts/... folder instead.
+    """
 
     kind = "mbox"
 
     def folders(self) -> list[Folder]:
-        return [MboxFolder(self, (), self.path)]
+        stem = self.path.stem if self.path.suffix.lower() in MBOX_SUFFIXES else self.path.name
+        name = (stem,) if special_use_of(stem) else ()
+        return [MboxFolder(self, name, self.path)]
 
 
 def looks_like_mbox(path: Path) -> bool:

@@ -19,7 +19,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from migrate import fingerprint
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
-from migrate.mapping import ServerLayout
+from migrate.mapping import ServerLayout, fallback_name
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
@@ -213,21 +213,35 @@ class IMAPTarget:
         return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
                             existing=frozenset(name for _, _, name in folders))
 
-    def ensure_mailbox(self, name: str) -> bool:
-        """Create *name* (and subscribe it) unless it exists. True if created."""
+    def ensure_mailbox(self, name: str) -> str:
+        """Create *name* (and subscribe it) unless it exists; return the name used.
+
+        If the server refuses the name, its ``fallback_name`` is used instead.
+        """
         if name.upper() == "INBOX" or self.client.folder_exists(name):
-            return False
+            return name
         try:
             self.client.create_folder(name)
         except IMAPClientError as e:
-            if not self.client.folder_exists(name):
-                raise UsageError(f"the server refused to create mailbox {name!r}: {e}") from None
-            return False
+            if self.client.folder_exists(name):
+                return name
+            other = fallback_name(name, self.layout.delimiter)
+            if other == name:
+                raise UsageError(f"the server refused to create mailbox {name!r}: {e}; map "
+                                 "the folder to another name") from None
+            return self.ensure_mailbox(other)
         try:
             self.client.subscribe_folder(name)
         except IMAPClientError:
             pass  # subscription is a convenience; the mailbox exists
-        return True
+        return name
+
+    def existing_name(self, name: str) -> str | None:
+        """*name*, or its fallback spelling, if either exists on the server."""
+        for candidate in (name, fallback_name(name, self.layout.delimiter)):
+            if candidate.upper() == "INBOX" or self.client.folder_exists(candidate):
+                return candidate
+        return None
 
     def select(self, name: str) -> SelectInfo:
         info = self.client.select_folder(name)

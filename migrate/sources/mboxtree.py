@@ -1,0 +1,60 @@
+"""A directory tree of mbox files: exported folders, readpst's flat mode, Thunderbird-like.
+
+Each mbox file is a folder named by its path relative to the root, without a
+``.mbox`` suffix; a ``Name.sbd/`` directory holds the subfolders of ``Name``
+(Thunderbird's layout). Index files (``.msf``, ``.dat``, ``.ibex``...) are part
+of the store (backed up) but not mail; any other file that is not an mbox is
+counted as not mail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrate.errors import SourceError
+from migrate.sources.base import Folder, NonMail, Store
+from migrate.sources.mbox import MBOX_SUFFIXES, MboxFolder, looks_like_mbox
+
+INDEX_SUFFIXES = {".msf", ".dat", ".ibex", ".idx", ".toc", ".json", ".sqlite", ".ini", ".txt"}
+SUBFOLDER_DIR = ".sbd"
+
+
+def folder_name(root: Path, path: Path) -> tuple[str, ...]:
+    parts = list(path.relative_to(root).parts)
+    parts = [p[: -len(SUBFOLDER_DIR)] if p.endswith(SUBFOLDER_DIR) else p for p in parts[:-1]] \
+        + [parts[-1]]
+    if Path(parts[-1]).suffix.lower() in MBOX_SUFFIXES:
+        parts[-1] = Path(parts[-1]).stem
+    return tuple(parts)
+
+
+def is_mbox_file(path: Path) -> bool:
+    """An mbox with content (empty files are only mbox by Thunderbird's naming)."""
+    if path.suffix.lower() in INDEX_SUFFIXES:
+        return False
+    if path.stat().st_size == 0:
+        return path.suffix.lower() in MBOX_SUFFIXES or path.with_name(path.name + ".msf").exists()
+    return looks_like_mbox(path)
+
+
+class MboxTreeStore(Store):
+    kind = "mbox-tree"
+
+    def folders(self) -> list[Folder]:
+        if not self.path.is_dir():
+            raise SourceError(f"{self.path} is not a directory")
+        found = []
+        for path in sorted(self.path.rglob("*")):
+            if not path.is_file():
+                continue
+            if is_mbox_file(path):
+                found.append(MboxFolder(self, folder_name(self.path, path), path))
+            elif path.suffix.lower() not in INDEX_SUFFIXES:
+                self.non_mail.append(NonMail(path, "not mail"))
+        found.sort(key=lambda f: f.name)
+        return found
+
+
+def looks_like_mbox_tree(path: Path) -> bool:
+    return path.is_dir() and any(p.is_file() and p.stat().st_size and is_mbox_file(p)
+                                 for p in path.rglob("*"))
