@@ -39,6 +39,7 @@ _BOM = b"\xef\xbb\xbf"
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:")
 _UNQUOTE = re.compile(rb"(?m)^>(>*From )")
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r?$")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 _MBOXCL2_MARKER = re.compile(rb"(?im)^x-imap(base)?:")
 
 
@@ -81,6 +82,18 @@ class _Buffer:
             if self.eof:
                 return -1
             scanned = max(pos, self.end - len(needle) + 1)
+            self.fill(self.end + CHUNK)
+
+    def search(self, pattern: re.Pattern, pos: int, overlap: int = 4) -> re.Match | None:
+        """First match of *pattern* at or after *pos* (offsets relative to ``base``)."""
+        scanned = pos
+        while True:
+            m = pattern.search(self.buf, scanned - self.base)
+            if m:
+                return m
+            if self.eof:
+                return None
+            scanned = max(pos, self.end - overlap)
             self.fill(self.end + CHUNK)
 
     def get(self, start: int, stop: int) -> bytes:
@@ -188,14 +201,10 @@ def _find_end(buf: _Buffer, msg_start: int) -> tuple[int, int]:
 
 def _end_by_content_length(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
     """Use a Content-Length header if it lands exactly on a separator or EOF."""
-    header_end = buf.find(b"\n\n", msg_start)
-    crlf_end = buf.find(b"\r\n\r\n", msg_start)
-    if header_end < 0 and crlf_end < 0:
+    blank = buf.search(_BLANK_LINE, msg_start)
+    if blank is None:
         return None
-    if crlf_end >= 0 and (header_end < 0 or crlf_end < header_end):
-        body_start = crlf_end + 4
-    else:
-        body_start = header_end + 2
+    body_start = buf.base + blank.end()
     m = _CONTENT_LENGTH.search(buf.get(msg_start, body_start))
     if not m:
         return None

@@ -1,0 +1,102 @@
+"""Backups: round trip, damage detection, the gate before upload, permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from migrate import backup
+from migrate.errors import BackupError, ExitCode
+from migrate.sources import open_store
+from tests.builders import message, snapshot, write_mbox
+
+
+def make_store(root):
+    (root / "Archive.sbd").mkdir(parents=True)
+    write_mbox(root / "Inbox", [message("a"), message("b")])
+    write_mbox(root / "Archive.sbd" / "2019", [message("c")])
+    (root / "Inbox.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n")
+    return root
+
+
+def test_round_trip_is_byte_identical(tmp_path):
+    src = make_store(tmp_path / "src")
+    result = backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert result.verified
+    roots = backup.restore_backup(result.archive, tmp_path / "restored")
+    assert snapshot(roots[0]) == snapshot(src)  # the .msf index too
+
+
+def test_single_file_round_trip(tmp_path):
+    write_mbox(tmp_path / "one.mbox", [message("a")])
+    result = backup.create_backup([open_store(tmp_path / "one.mbox")], tmp_path / "bk")
+    [root] = backup.restore_backup(result.archive, tmp_path / "restored")
+    assert (root / "one.mbox").read_bytes() == (tmp_path / "one.mbox").read_bytes()
+
+
+def test_one_flipped_byte_fails_verification(tmp_path):
+    src = make_store(tmp_path / "src")
+    result = backup.create_backup([open_store(src)], tmp_path / "bk")
+    data = bytearray(result.archive.read_bytes())
+    where = data.find(b"Subject: b")
+    data[where] ^= 0x01
+    result.archive.write_bytes(bytes(data))
+    with pytest.raises(BackupError, match="damaged"):
+        backup.verify_backup(result.archive)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_owner_only_permissions(tmp_path):
+    src = make_store(tmp_path / "src")
+    result = backup.create_backup([open_store(src)], tmp_path / "bk")
+    for path in (result.archive, result.archive.with_suffix(".manifest.json"),
+                 result.archive.with_suffix(".verified")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE((tmp_path / "bk").stat().st_mode) == 0o700
+
+
+def test_refuses_destination_inside_source(tmp_path):
+    src = make_store(tmp_path / "src")
+    with pytest.raises(BackupError, match="inside the source"):
+        backup.create_backup([open_store(src)], src / "bk")
+    assert not (src / "bk").exists()
+
+
+def test_insufficient_space_reported_before_writing(tmp_path, monkeypatch):
+    src = make_store(tmp_path / "src")
+    import shutil
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1000))
+    with pytest.raises(BackupError, match="not enough free space"):
+        backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert not (tmp_path / "bk").exists()
+
+
+def test_find_verified_backup_requires_same_files(tmp_path):
+    src = make_store(tmp_path / "src")
+    backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert backup.find_verified_backup([open_store(src)], tmp_path / "bk")
+    write_mbox(src / "Inbox", [message("a"), message("b"), message("new")])
+    assert backup.find_verified_backup([open_store(src)], tmp_path / "bk") is None
+
+
+def test_run_refuses_with_damaged_backup_and_makes_a_new_one(tmp_path, account, mm):
+    src = make_store(tmp_path / "src")
+    r = mm("backup", src, "--backup-dir", tmp_path / "bk")
+    assert r.code == 0, r.err
+    [archive] = (tmp_path / "bk").glob("*.tar")
+    archive.with_suffix(".verified").unlink()  # not verified: must not count
+    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
+           tmp_path / "s.sqlite", "--yes", account=account)
+    assert r.code == 0, r.err
+    assert len(list((tmp_path / "bk").glob("*.tar"))) == 2  # run wrote a fresh one first
+    assert "verified" in r.out
+
+
+def test_run_fails_cleanly_when_backup_impossible(tmp_path, account, mm):
+    src = make_store(tmp_path / "src")
+    r = mm("run", src, *account.cli_args(), "--backup-dir", src / "inside", "--state",
+           tmp_path / "s.sqlite", "--yes", account=account)
+    assert r.code == ExitCode.BACKUP
+    assert account.read_back()["INBOX"] == []  # nothing uploaded without a backup
