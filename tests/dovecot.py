@@ -115,6 +115,20 @@ class Account:
             c.logout()
         return out
 
+    def set_limits(self, quota_kb: int | None = None, max_mail_size: str | None = None) -> None:
+        """Change this user's quota (takes effect at the next login)."""
+        self.server.write_user(self.user, self.password, quota_kb, max_mail_size)
+
+    def delete_as_other_client(self, mailbox: str, uid: int) -> None:
+        """Another client deletes (and expunges) one message; tests only."""
+        c = self.client()
+        try:
+            c.select_folder(mailbox)
+            c.delete_messages([uid])
+            c.expunge()
+        finally:
+            c.logout()
+
     def append(self, mailbox: str, data: bytes, flags=(), when=None) -> None:
         """Put mail there as another client would."""
         c = self.client()
@@ -285,6 +299,11 @@ class Dovecot:
                  password: str | None = None) -> Account:
         user = f"user{next(_counter)}"
         password = password or f"pw-{os.urandom(6).hex()}"
+        self.write_user(user, password, quota_kb, max_mail_size)
+        return Account(self, user, password)
+
+    def write_user(self, user: str, password: str, quota_kb: int | None,
+                   max_mail_size: str | None) -> None:
         home = self.homes / user
         extra = []
         if quota_kb is not None:
@@ -293,4 +312,3 @@ class Dovecot:
             extra.append(f"userdb_quota_max_mail_size={max_mail_size}")
         line = f"{user}:{{PLAIN}}{password}:{self.mail_uid}:{self.mail_gid}::{home}::{' '.join(extra)}\n"
         (self.passwd / user).write_text(line)
-        return Account(self, user, password)

@@ -1,0 +1,53 @@
+"""Server limits: a full account, an oversized message, and verify after tampering."""
+
+from __future__ import annotations
+
+from migrate.errors import ExitCode
+from tests.builders import crlf, message, write_mbox
+
+
+def run(mm, account, src, tmp_path):
+    return mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
+              "--state", tmp_path / "state.sqlite", "--yes", account=account)
+
+
+def test_quota_stops_cleanly_then_rerun_completes(tmp_path, make_account, mm):
+    account = make_account(quota_kb=40)
+    msgs = [message(f"big {i}", body=("q" * 70 + "\n") * 100) for i in range(20)]  # ~7 KB each
+    write_mbox(tmp_path / "one.mbox", msgs)
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == ExitCode.QUOTA, r.err
+    assert "full" in r.err and "run the same command again" in r.err
+    first = account.read_back()["INBOX"]
+    assert len(first) < 20
+    assert [m.data for m in first] == [crlf(m) for m in msgs[:len(first)]]
+
+    account.set_limits(quota_kb=10_000)
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == 0, r.err
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(m) for m in msgs]
+
+
+def test_oversized_message_is_reported_and_the_rest_uploaded(tmp_path, make_account, mm):
+    account = make_account(max_mail_size="20k")
+    msgs = [message(f"m{i}") for i in range(9)]
+    msgs.insert(4, message("huge", body="h" * 40_000 + "\n"))
+    write_mbox(tmp_path / "one.mbox", msgs)
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == ExitCode.SKIPPED, r.err
+    assert "one.mbox at byte" in r.out  # named with its location
+    inbox = account.read_back()["INBOX"]
+    assert [m.data for m in inbox] == [crlf(m) for m in msgs if b"huge" not in m]
+
+
+def test_verify_names_a_message_deleted_by_another_client(tmp_path, account, mm):
+    msgs = [message(f"keep {i}") for i in range(4)]
+    write_mbox(tmp_path / "one.mbox", msgs)
+    assert run(mm, account, tmp_path / "one.mbox", tmp_path).code == 0
+    v = mm("verify", tmp_path / "one.mbox", *account.cli_args(), account=account)
+    assert v.code == 0, v.err + v.out
+    victim = account.read_back()["INBOX"][2]
+    account.delete_as_other_client("INBOX", victim.uid)
+    v = mm("verify", tmp_path / "one.mbox", *account.cli_args(), account=account)
+    assert v.code == ExitCode.VERIFY_FAILED
+    assert "keep 2" in v.out and "1 missing" in v.out
