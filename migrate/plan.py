@@ -65,6 +65,11 @@ class FolderPlan:
 class Plan:
     folders: list[FolderPlan]
     layout: ServerLayout
+    stores: list[Store] = dataclasses.field(default_factory=list)
+
+    def non_mail(self) -> list:
+        """Files in the stores that are not mail (listed, never uploaded)."""
+        return [item for store in self.stores for item in store.non_mail]
 
     def totals(self) -> collections.Counter:
         total = collections.Counter()
@@ -111,6 +116,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     DUPLICATE (see docs/fingerprint.md).
     """
     layout = layout or ServerLayout()
+    stores = list(stores)
     folders: list[FolderPlan] = []
     seen: dict[str, dict] = collections.defaultdict(dict)
     for store in stores:
@@ -127,7 +133,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                 if progress:
                     progress(p)
             folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned))
-    return Plan(folders, layout)
+    return Plan(folders, layout, stores)
 
 
 def _first_copy(seen: dict, p: PlannedMessage) -> str | None:

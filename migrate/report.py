@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -64,7 +65,15 @@ def render_plan_text(plan: Plan) -> str:
             notes.append(f"  {r['folder']}: {n} x {SKIP_REASONS.get(reason, reason)}")
     if notes:
         lines += ["", "Notes:"] + notes
+    non_mail = collections.Counter(item.kind for item in plan.non_mail())
+    if non_mail:
+        lines += ["", "Not mail (listed, not uploaded): " +
+                  ", ".join(f"{n} x {kind}" for kind, n in sorted(non_mail.items()))]
     return "\n".join(lines)
+
+
+def non_mail_rows(plan: Plan) -> list[dict]:
+    return [{"path": str(item.path), "kind": item.kind} for item in plan.non_mail()]
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -44,6 +44,7 @@ def write_mbox(path: Path, messages: list[bytes], dates: list[dt.datetime] | Non
         if not body.endswith(eol):
             body += eol
         out += body + eol
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(out))
     return path
 

@@ -97,7 +97,9 @@ class Account:
         out = {}
         c = self.client()
         try:
-            for _, _, name in c.list_folders():
+            for flags, _, name in c.list_folders():
+                if {b"\\NOSELECT", b"\\NONEXISTENT"} & {f.upper() for f in flags}:
+                    continue
                 c.select_folder(name, readonly=True)
                 msgs = []
                 uids = c.search(["ALL"])

@@ -35,5 +35,6 @@ def run(args) -> int:
         from pathlib import Path
         report.write_json(Path(args.report) / "plan.json",
                           {"schema": "mailmigrate-plan/1", "folders": report.plan_rows(plan),
-                           "totals": dict(plan.totals())})
+                           "totals": dict(plan.totals()),
+                           "non_mail": report.non_mail_rows(plan)})
     return 0

@@ -11,11 +11,17 @@ from pathlib import Path
 from migrate.errors import SourceError
 from migrate.sources.base import Folder, SourceMessage, Store
 from migrate.sources.mbox import MboxStore, looks_like_mbox
+from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
+from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
+from migrate.sources.thunderbird import ThunderbirdStore, is_profile
 
 STORE_TYPES = {
     "mbox": MboxStore,
     "mbox-tree": MboxTreeStore,
+    "maildir": MaildirStore,
+    "eml-tree": EmlTreeStore,
+    "thunderbird": ThunderbirdStore,
 }
 
 
@@ -26,11 +32,27 @@ def detect(path: Path) -> str:
     if path.is_file():
         if looks_like_mbox(path):
             return "mbox"
+        if path.suffix.lower() == ".pst":
+            raise SourceError(f"{path} is an Outlook .pst file: export it first with "
+                              f"'readpst -r -D -j 0 -o OUTDIR {path}' (Debian/Ubuntu: apt-get "
+                              "install pst-utils) and pass OUTDIR")
         raise SourceError(f"{path} is not a mail store this tool can read (it does not start "
                           "with an mbox 'From ' line); pass --source-type to force a kind")
-    if looks_like_mbox_tree(path):
-        return "mbox-tree"
-    raise SourceError(f"no mail store recognised in directory {path}")
+    try:
+        if is_profile(path):
+            return "thunderbird"
+        if looks_like_maildir_tree(path):
+            return "maildir"
+        if any(p.suffix.lower() == ".eml" for p in path.rglob("*.[eE][mM][lL]")):
+            return "eml-tree"
+        if looks_like_mbox_tree(path):
+            return "mbox-tree"
+        if looks_like_eml_tree(path):
+            return "eml-tree"
+    except OSError as e:
+        raise SourceError(f"cannot read the directory {path}: {e.strerror}") from None
+    raise SourceError(f"no mail store recognised in directory {path} (looked for a "
+                      "Thunderbird profile, maildir, mbox files and .eml files)")
 
 
 def open_store(path, source_type: str | None = None) -> Store:

@@ -1,10 +1,12 @@
-"""A directory tree of mbox files: exported folders, readpst's flat mode, Thunderbird-like.
+"""A directory tree of mbox files: Thunderbird folders, readpst output, Apple Mail exports.
 
 Each mbox file is a folder named by its path relative to the root, without a
 ``.mbox`` suffix; a ``Name.sbd/`` directory holds the subfolders of ``Name``
-(Thunderbird's layout). Index files (``.msf``, ``.dat``, ``.ibex``...) are part
-of the store (backed up) but not mail; any other file that is not an mbox is
-counted as not mail.
+(Thunderbird's layout). A file named exactly ``mbox`` is the folder of its
+directory (``readpst -r`` output, Apple Mail's ``Name.mbox/mbox``), and a lone
+wrapper directory at the top (readpst's PST root) is unwrapped. readpst's
+``calendar``, ``contacts`` and ``journal`` files are counted as not mail. Index
+files (``.msf``...) are part of the store (backed up) but not mail.
 """
 
 from __future__ import annotations
@@ -15,12 +17,26 @@ from migrate.errors import SourceError
 from migrate.sources.base import Folder, NonMail, Store
 from migrate.sources.mbox import MBOX_SUFFIXES, MboxFolder, looks_like_mbox
 
-INDEX_SUFFIXES = {".msf", ".dat", ".ibex", ".idx", ".toc", ".json", ".sqlite", ".ini", ".txt"}
+INDEX_SUFFIXES = {".eml", ".msf", ".dat", ".ibex", ".idx", ".toc", ".json", ".sqlite", ".ini", ".txt"}
 SUBFOLDER_DIR = ".sbd"
+
+
+READPST_NON_MAIL = {"calendar": "calendar items", "contacts": "contacts",
+                    "journal": "journal entries", "table_of_contents": "index"}
+
+
+def _strip_suffix(part: str) -> str:
+    if part.endswith(SUBFOLDER_DIR):
+        return part[: -len(SUBFOLDER_DIR)]
+    if Path(part).suffix.lower() in MBOX_SUFFIXES:
+        return Path(part).stem
+    return part
 
 
 def folder_name(root: Path, path: Path) -> tuple[str, ...]:
     parts = list(path.relative_to(root).parts)
+    if parts[-1] == "mbox":
+        return tuple(_strip_suffix(p) for p in parts[:-1])
     parts = [p[: -len(SUBFOLDER_DIR)] if p.endswith(SUBFOLDER_DIR) else p for p in parts[:-1]] \
         + [parts[-1]]
     if Path(parts[-1]).suffix.lower() in MBOX_SUFFIXES:
@@ -32,6 +48,8 @@ def is_mbox_file(path: Path) -> bool:
     """An mbox with content (empty files are only mbox by Thunderbird's naming)."""
     if path.suffix.lower() in INDEX_SUFFIXES:
         return False
+    if path.name == "mbox":
+        return True
     if path.stat().st_size == 0:
         return path.suffix.lower() in MBOX_SUFFIXES or path.with_name(path.name + ".msf").exists()
     return looks_like_mbox(path)
@@ -43,12 +61,16 @@ class MboxTreeStore(Store):
     def folders(self) -> list[Folder]:
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a directory")
+        from migrate.sources.emltree import unwrap
+        root = unwrap(self.path)
         found = []
-        for path in sorted(self.path.rglob("*")):
+        for path in sorted(root.rglob("*")):
             if not path.is_file():
                 continue
-            if is_mbox_file(path):
-                found.append(MboxFolder(self, folder_name(self.path, path), path))
+            if path.name in READPST_NON_MAIL:
+                self.non_mail.append(NonMail(path, READPST_NON_MAIL[path.name]))
+            elif is_mbox_file(path):
+                found.append(MboxFolder(self, folder_name(root, path), path))
             elif path.suffix.lower() not in INDEX_SUFFIXES:
                 self.non_mail.append(NonMail(path, "not mail"))
         found.sort(key=lambda f: f.name)

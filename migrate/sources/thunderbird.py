@@ -1,0 +1,52 @@
+"""Thunderbird profiles: every POP and Local Folders account of a profile.
+
+A profile holds ``Mail/<account>/`` directories (``Local Folders``, one per POP
+server), each a tree of mbox files (``Name`` + ``Name.msf``, subfolders in
+``Name.sbd/``) or, with the maildir store, of maildir folders. Folder names
+are relative to the account, so every account's Inbox goes to INBOX (the
+fingerprint dedup keeps overlapping copies from doubling). ``ImapMail/`` is a
+cache of mail already on an IMAP server: listed, not migrated.
+
+Not done: Thunderbird hashes over-long or illegal folder names on disk and
+keeps the real name only in the Mork ``.msf`` index; such folders keep their
+hashed file name (rename with ``--map``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrate.sources.base import Folder, NonMail, Store
+from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
+from migrate.sources.mboxtree import MboxTreeStore
+
+
+def account_dirs(profile: Path) -> list[Path]:
+    mail = profile / "Mail" if (profile / "Mail").is_dir() else profile
+    return sorted(p for p in mail.iterdir() if p.is_dir())
+
+
+def is_profile(path: Path) -> bool:
+    return (path / "prefs.js").is_file() or (path / "Mail").is_dir() or \
+        (path.name == "Mail" and (path / "Local Folders").is_dir())
+
+
+class ThunderbirdStore(Store):
+    kind = "thunderbird"
+
+    def folders(self) -> list[Folder]:
+        found: list[Folder] = []
+        for account in account_dirs(self.path):
+            if looks_like_maildir_tree(account):
+                inner: Store = MaildirStore(account)
+            else:
+                inner = MboxTreeStore(account)
+            for folder in inner.folders():
+                folder.store = self
+                found.append(folder)
+            self.non_mail.extend(inner.non_mail)
+        imap = self.path / "ImapMail"
+        if imap.is_dir():
+            for path in sorted(imap.iterdir()):
+                self.non_mail.append(NonMail(path, "IMAP account cache (already on a server)"))
+        return found
