@@ -8,8 +8,8 @@ Two keys, computed the same way from a source message and from a server copy:
   Subject. It survives changes a store or server makes outside those fields
   (Status/X-Mozilla-* headers, a server adding Received lines), so a message
   exported twice, or uploaded before by another client, is recognised. A
-  message with none of those four fields gets its content hash mixed in, so
-  empty-header garbage never collides.
+  message with none of those four fields gets its size mixed in (known on both
+  sides: RFC822.SIZE on the server), so header-less messages rarely collide.
 
 The full rule, and why, is in docs/fingerprint.md. Two copies are treated as
 duplicates only when ``header_key`` matches *and* the bodies agree (same body
@@ -83,7 +83,10 @@ def has_message_id(block: bytes) -> bool:
                for name, value in headers.iter_headers(block))
 
 
-def header_key(crlf_data: bytes, content: str | None = None) -> str:
-    """header_key of a whole message."""
-    return header_key_from_block(headers.header_block(crlf_data),
-                                 content or content_hash(crlf_data))
+def size_fallback(size: int) -> str:
+    return f"size:{size}"
+
+
+def header_key(crlf_data: bytes) -> str:
+    """header_key of a whole message (CRLF bytes, as sent)."""
+    return header_key_from_block(headers.header_block(crlf_data), size_fallback(len(crlf_data)))

@@ -41,6 +41,7 @@ class PlannedMessage:
     action: str = UPLOAD
     reason: str | None = None
     notes: tuple = ()
+    has_nul: bool = False  # needs a BINARY literal (RFC 3516)
 
 
 @dataclasses.dataclass
@@ -94,13 +95,14 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
         location=msg.location,
         size=len(data),
         content_hash=content,
-        header_key=fingerprint.header_key_from_block(block, content),
+        header_key=fingerprint.header_key_from_block(block, fingerprint.size_fallback(len(data))),
         body_hash=fingerprint.body_hash(data),
         has_message_id=fingerprint.has_message_id(block),
         internaldate=msg.internaldate,
         flags=msg.flags,
         keywords=msg.keywords,
         notes=msg.notes,
+        has_nul=b"\x00" in data,
     )
     if msg.skip_reason:
         planned.action, planned.reason = SKIP, msg.skip_reason
@@ -170,8 +172,12 @@ class ServerFolderIndex:
 
 
 def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
-                      done_hashes: set[str], limit: int | None = None) -> None:
-    """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (over *limit*).
+                      done_hashes: set[str], limit: int | None = None,
+                      binary: bool = True) -> None:
+    """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE.
+
+    REFUSE: larger than the server's APPENDLIMIT (*limit*), or containing NUL
+    bytes when the server cannot take a BINARY literal (*binary* false).
 
     *fplans* all map to one server mailbox, described by *index*. Server copies
     that our own earlier uploads account for are claimed first, so they cannot
@@ -190,3 +196,5 @@ def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
                 p.action, p.reason = PRESENT, "already on the server"
             elif limit is not None and p.size > limit:
                 p.action, p.reason = REFUSE, f"larger than the server's limit of {limit} bytes"
+            elif p.has_nul and not binary:
+                p.action, p.reason = REFUSE, "contains NUL bytes and the server has no BINARY"

@@ -145,7 +145,8 @@ class Uploader:
         if pending and info.exists:
             for _, key, size, _ in self.target.fingerprints(1):
                 index.add(key, size)
-        apply_server_view(fplans, index, done, self.target.append_limit)
+        apply_server_view(fplans, index, done, self.target.append_limit,
+                          binary=self.target.has("BINARY"))
         present = [p for f in fplans for p in f.messages if p.action == PRESENT]
         if present:
             self.state.mark_present(mailbox, present)
@@ -188,6 +189,10 @@ class _BatchSender:
         self.limit = uploader.options.batch_messages if target.has("MULTIAPPEND") else 1
 
     def add(self, p: PlannedMessage, data: bytes) -> None:
+        if p.has_nul:  # a BINARY literal, alone (imapclient's batches cannot carry one)
+            self.flush()
+            self._send([(p, data)])
+            return
         if self.items and (len(self.items) >= self.limit or
                            self.size + len(data) > self.up.options.batch_bytes):
             self.flush()

@@ -29,7 +29,8 @@ def run(args) -> int:
                     target.examine(existing)
                     for _, key, size, _ in target.fingerprints(1):
                         index.add(key, size)
-                apply_server_view(fplans, index, set(), target.append_limit)
+                apply_server_view(fplans, index, set(), target.append_limit,
+                                  binary=target.has("BINARY"))
     print(report.render_plan_text(plan))
     if args.report:
         from pathlib import Path

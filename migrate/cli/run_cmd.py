@@ -108,6 +108,10 @@ def run_summary(plan, uploader, checks) -> dict:
                           "on_server": c.on_server, "missing": len(c.missing),
                           "duplicated": c.duplicated} for c in checks],
         "missing": sum(len(c.missing) for c in checks),
+        "not_uploaded": [
+            {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
+             "action": p.action, "reason": p.reason}
+            for f in plan.folders for p in f.messages if p.action in (SKIP, REFUSE, FAILED)],
     }
 
 

@@ -81,7 +81,7 @@ class EmlTreeStore(Store):
         root = unwrap(self.path)
         by_dir: dict[Path, list[Path]] = {}
         for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
+            if path.is_dir() or path.name.startswith("."):
                 continue
             kind = NON_MAIL_KINDS.get(path.suffix.lower())
             if kind is None and looks_like_message(path):

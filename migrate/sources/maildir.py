@@ -120,8 +120,8 @@ class MaildirFolder(Folder):
             if not directory.is_dir():
                 continue
             for path in sorted(directory.iterdir(), key=lambda p: p.name):
-                if not path.is_file() or path.name.startswith("."):
-                    continue
+                if path.is_dir() or path.name.startswith("."):
+                    continue  # a broken link is not skipped: reading it reports why
                 if part is None and (path.name in METADATA or path.name.startswith("dovecot")
                                      or not looks_like_message(path)):
                     continue

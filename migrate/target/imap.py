@@ -282,8 +282,9 @@ class IMAPTarget:
                 if not item:
                     continue
                 block = _header_item(item)
-                yield (uid, fingerprint.header_key_from_block(block, f"uid:{uid}"),
-                       int(item[b"RFC822.SIZE"]), fingerprint.has_message_id(block))
+                size = int(item[b"RFC822.SIZE"])
+                yield (uid, fingerprint.header_key_from_block(block, fingerprint.size_fallback(size)),
+                       size, fingerprint.has_message_id(block))
 
     # -- writing -----------------------------------------------------------
 
@@ -294,6 +295,8 @@ class IMAPTarget:
         raise ConnectionFailed and leave the outcome unknown.
         """
         try:
+            if len(items) == 1 and b"\x00" in items[0].data:
+                return self._append_binary(mailbox, items[0])
             if len(items) > 1 and self.has("MULTIAPPEND"):
                 msgs = [_append_dict(item) for item in items]
                 typ, data = self.client.multiappend(mailbox, msgs)
@@ -305,6 +308,29 @@ class IMAPTarget:
                 return AppendResult(ok=False, text=str(e))
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None
+
+    def _append_binary(self, mailbox: str, item: AppendItem) -> AppendResult:
+        """APPEND with a BINARY literal8 (RFC 3516), for a message containing NUL bytes.
+
+        imapclient has no literal8; the command is written on its connection,
+        waiting for the continuation as a synchronising literal requires.
+        """
+        imap = self.client._imap
+        args = [self.client._normalise_folder(mailbox)]
+        if item.flags:
+            args.append(imapclient.imapclient.seq_to_parenstr(item.flags).encode())
+        if item.internaldate is not None:
+            args.append(b'"' + imapclient.imapclient.datetime_to_INTERNALDATE(
+                item.internaldate).encode() + b'"')
+        tag = imap._new_tag()
+        imap.send(tag + b" APPEND " + b" ".join(args) + b" ~{%d}\r\n" % len(item.data))
+        while imap._get_response():  # wait for "+", or the tagged refusal
+            if imap.tagged_commands.get(tag):
+                typ, data = imap.tagged_commands.pop(tag)
+                return parse_append_response(typ, data)
+        imap.send(item.data + b"\r\n")
+        typ, data = imap._command_complete("APPEND", tag)
+        return parse_append_response(typ, data)
 
     def _append_one(self, mailbox: str, item: AppendItem) -> AppendResult:
         try:

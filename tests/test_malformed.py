@@ -1,0 +1,58 @@
+"""Malformed input never crashes a run and never disappears."""
+
+from __future__ import annotations
+
+import json
+
+from migrate.headers import to_crlf
+from tests.builders import message, write_mbox
+
+MALFORMED = [
+    message("nul byte", body="before\x00after\n"),
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary garbage \xff\xfe\n",
+    message("absurd date", date="Fri, 31 Dec 9999 23:59:59 +0000"),
+    b"Subject: broken headers\nthis line is not a header\nX-Bad: \xff\xfe\n\nbody\n",
+    message("truncated", body="the multipart boundary never closes\n",
+            extra="Content-Type: multipart/mixed; boundary=zzz"),
+    message("fine"),
+]
+
+
+def test_malformed_messages_are_uploaded_or_reported(tmp_path, account, mm):
+    write_mbox(tmp_path / "bad.mbox", MALFORMED)
+    plan = mm("plan", tmp_path / "bad.mbox")
+    assert plan.code == 0, plan.err
+    r = mm("run", tmp_path / "bad.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "s.sqlite", "--yes", account=account)
+    assert r.code in (0, 1), r.err
+    summary = json.loads((tmp_path / "s.run.json").read_text())
+    on_server = {m.data for m in account.read_back()["INBOX"]}
+    reported = {f["source"] for f in summary["failed"]}
+    for data in MALFORMED:
+        # Dovecot stores NUL as 0x80 (its documented limit), even from a BINARY literal
+        uploaded = to_crlf(data).replace(b"\x00", b"\x80") in on_server
+        assert uploaded or any("bad.mbox" in s for s in reported), data[:40]
+    assert summary["missing"] == 0
+
+
+def test_nul_message_refused_in_plan_without_binary(tmp_path, make_account, mm):
+    account = make_account("reduced")  # no BINARY either
+    write_mbox(tmp_path / "bad.mbox", [MALFORMED[0], message("fine")])
+    r = mm("plan", tmp_path / "bad.mbox", *account.cli_args(), account=account)
+    assert r.code == 0, r.err
+    assert "NUL bytes" in r.out
+
+
+def test_unreadable_message_file_is_reported(tmp_path):
+    """A maildir file that cannot be opened is skipped with a reason, not fatal."""
+    import pytest
+    from migrate.sources import open_store
+    root = tmp_path / "Maildir"
+    (root / "cur").mkdir(parents=True)
+    (root / "new").mkdir()
+    (root / "cur" / "1:2,S").write_bytes(message("ok"))
+    (root / "cur" / "2:2,S").symlink_to(tmp_path / "missing-target")
+    store = open_store(root)
+    msgs = [m for f in store.folders() for m in f.messages()]
+    assert [m.skip_reason for m in msgs] == [None, "unreadable"] or \
+        pytest.fail(f"got {[(m.location, m.skip_reason) for m in msgs]}")
