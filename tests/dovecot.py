@@ -120,6 +120,7 @@ class Account:
     def set_limits(self, quota_kb: int | None = None, max_mail_size: str | None = None) -> None:
         """Change this user's quota (takes effect at the next login)."""
         self.server.write_user(self.user, self.password, quota_kb, max_mail_size)
+        time.sleep(1.1)  # Dovecot stats a passwd-file at most once a second
 
     def delete_as_other_client(self, mailbox: str, uid: int) -> None:
         """Another client deletes (and expunges) one message; tests only."""
@@ -313,4 +314,9 @@ class Dovecot:
         if max_mail_size is not None:
             extra.append(f"userdb_quota_max_mail_size={max_mail_size}")
         line = f"{user}:{{PLAIN}}{password}:{self.mail_uid}:{self.mail_gid}::{home}::{' '.join(extra)}\n"
-        (self.passwd / user).write_text(line)
+        path = self.passwd / user
+        old = path.stat().st_mtime if path.exists() else 0
+        path.write_text(line)
+        # Dovecot re-reads a passwd-file only when its mtime (in seconds) changes
+        new = max(time.time(), old + 1)
+        os.utime(path, (new, new))
