@@ -61,12 +61,16 @@ def _normalise_text(value: bytes | None) -> bytes:
     return _SPACE.sub(b" ", value.strip()) if value else b""
 
 
-def header_key_from_block(block: bytes, fallback: str = "") -> str:
-    """header_key from a header block (or a HEADER.FIELDS fetch)."""
+def fingerprint_fields(block: bytes) -> dict[str, bytes]:
+    """The first value of each fingerprint field in a header block."""
     found: dict[str, bytes] = {}
     for name, value in headers.iter_headers(block):
         if name in FINGERPRINT_FIELDS and name not in found:
             found[name] = value
+    return found
+
+
+def header_key_from_fields(found: dict[str, bytes], fallback: str = "") -> str:
     parts = [
         normalise_message_id(found.get("message-id")),
         _normalise_date(found.get("date")),
@@ -78,9 +82,13 @@ def header_key_from_block(block: bytes, fallback: str = "") -> str:
     return hashlib.sha256(b"v1\0" + b"\0".join(parts)).hexdigest()
 
 
+def header_key_from_block(block: bytes, fallback: str = "") -> str:
+    """header_key from a header block (or a HEADER.FIELDS fetch)."""
+    return header_key_from_fields(fingerprint_fields(block), fallback)
+
+
 def has_message_id(block: bytes) -> bool:
-    return any(name == "message-id" and value.strip()
-               for name, value in headers.iter_headers(block))
+    return bool(fingerprint_fields(block).get("message-id", b"").strip())
 
 
 def size_fallback(size: int) -> str:

@@ -89,15 +89,15 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     """Hash one source message; the bytes are not kept."""
     data = headers.to_crlf(msg.data)
     content = fingerprint.content_hash(data)
-    block = headers.header_block(data)
+    fields = fingerprint.fingerprint_fields(headers.header_block(data))
     planned = PlannedMessage(
         key=msg.key,
         location=msg.location,
         size=len(data),
         content_hash=content,
-        header_key=fingerprint.header_key_from_block(block, fingerprint.size_fallback(len(data))),
+        header_key=fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
         body_hash=fingerprint.body_hash(data),
-        has_message_id=fingerprint.has_message_id(block),
+        has_message_id=bool(fields.get("message-id", b"").strip()),
         internaldate=msg.internaldate,
         flags=msg.flags,
         keywords=msg.keywords,

@@ -24,6 +24,7 @@ MOZ2_IMAP_DELETED = 0x00200000
 NOTE_PARTIAL = "partial"  # POP download was truncated: only part of the body exists
 
 _KEYWORD = re.compile(r"^[!#-'*+\-/-9;<=>?@A-Z^-z|~]+$")  # IMAP atom without ()%*"\]{
+_ANY_STATE_HEADER = re.compile(rb"(?im)^(?:x-)?(?:status|mozilla-|keywords)")
 _MOZ_HEADERS = {"status", "x-status", "x-mozilla-status", "x-mozilla-status2",
                 "x-mozilla-keys", "x-keywords"}
 
@@ -45,7 +46,13 @@ def from_mbox_headers(data: bytes):
 
     Returns (flags, keywords, skip_reason or None, notes).
     """
-    found = headers.get_headers(data, _MOZ_HEADERS)
+    block = headers.header_block(data)
+    if not _ANY_STATE_HEADER.search(block):
+        return frozenset(), frozenset(), None, ()
+    found = {}
+    for name, value in headers.iter_headers(block):
+        if name in _MOZ_HEADERS:
+            found.setdefault(name, []).append(value)
     first = {name: values[0] for name, values in found.items()}
     flags: set[str] = set()
     keywords: set[str] = set()

@@ -281,10 +281,10 @@ class IMAPTarget:
                 item = resp.get(uid)
                 if not item:
                     continue
-                block = _header_item(item)
+                fields = fingerprint.fingerprint_fields(_header_item(item))
                 size = int(item[b"RFC822.SIZE"])
-                yield (uid, fingerprint.header_key_from_block(block, fingerprint.size_fallback(size)),
-                       size, fingerprint.has_message_id(block))
+                yield (uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
+                       size, bool(fields.get("message-id", b"").strip()))
 
     # -- writing -----------------------------------------------------------
 
