@@ -151,8 +151,7 @@ def test_eml_tree(tmp_path):
 
 
 def test_eml_file_holding_several_messages_is_split(tmp_path):
-    write_mbox(tmp_path / "x" / "two.eml", [message("one"), message("two")]) \
-        if (tmp_path / "x").mkdir() is None else None
+    write_mbox(tmp_path / "x" / "two.eml", [message("one"), message("two")])
     _, folders = read_all(tmp_path / "x", "eml-tree")
     assert [m.data for m in folders[()]] == [message("one"), message("two")]
 
@@ -161,15 +160,22 @@ def test_eml_file_holding_several_messages_is_split(tmp_path):
 
 def test_every_kind_reads_without_changing_a_byte(tmp_path):
     make_maildirpp(tmp_path / "maildir")
-    test_thunderbird_profile.__wrapped__ if False else None
     write_mbox(tmp_path / "tree" / "Inbox", [message("t")])
     put(tmp_path / "eml" / "a.eml", message("e"))
     roots = [tmp_path / "maildir", tmp_path / "tree", tmp_path / "eml"]
     before = {r: snapshot(r) for r in roots}
     mtimes = {p: p.stat().st_mtime for r in roots for p in r.rglob("*")}
-    for r in roots:
-        read_all(r)
+    entries = sorted(p for r in roots for p in r.rglob("*"))
+    for p in entries:  # read-only, as a user's copied-off store may be
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        for r in roots:
+            read_all(r)
+    finally:
+        for p in entries:
+            p.chmod(0o755 if p.is_dir() else 0o644)
     assert {r: snapshot(r) for r in roots} == before
+    assert sorted(p for r in roots for p in r.rglob("*")) == entries  # no lock/index files
     assert {p: p.stat().st_mtime for r in roots for p in r.rglob("*")} == mtimes
 
 
