@@ -18,6 +18,7 @@ from migrate.mapping import ServerLayout, map_folder
 from migrate.sources.base import Folder, SourceMessage, Store
 
 UPLOAD = "upload"
+UPLOADED = "uploaded"  # sent by this run and confirmed by the server
 SKIP = "skip"  # the source says not to migrate it (reason in SKIP_REASONS)
 DUPLICATE = "duplicate"  # the same message is already planned for the same target
 PRESENT = "present"  # already on the server

@@ -6,10 +6,10 @@ import collections
 import json
 from pathlib import Path
 
-from migrate.plan import DONE, DUPLICATE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, Plan
+from migrate.plan import DONE, DUPLICATE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, Plan
 from migrate.sources.base import SKIP_REASONS
 
-COLUMNS = [(UPLOAD, "to upload"), (DONE, "done"), (PRESENT, "on server"),
+COLUMNS = [(UPLOAD, "to upload"), (UPLOADED, "uploaded"), (DONE, "done"), (PRESENT, "on server"),
            (DUPLICATE, "duplicates"), (SKIP, "skipped"), (REFUSE, "refused"),
            (FAILED, "failed")]
 

@@ -18,8 +18,8 @@ import time
 from typing import Callable
 
 from migrate import fingerprint, headers
-from migrate.errors import AuthFailed, ConnectionFailed, QuotaExceeded, SourceError
-from migrate.plan import (FAILED, PRESENT, UPLOAD, FolderPlan, Plan, PlannedMessage,
+from migrate.errors import ConnectionFailed, QuotaExceeded, SourceError
+from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
                           ServerFolderIndex, apply_server_view)
 from migrate.state import State
 from migrate.target.imap import AppendItem, IMAPTarget, SelectInfo
@@ -68,57 +68,78 @@ class Uploader:
         self.sleep = sleep
         self.target: IMAPTarget | None = None
         self.outcome = UploadOutcome()
+        self.sent: set[str] = set()  # content hashes this run put in a batch
 
     # -- connection handling -----------------------------------------------
 
-    def _reconnect(self, mailbox: str, error: Exception | None = None) -> SelectInfo:
-        """(Re)open the connection and select *mailbox*, retrying with backoff."""
-        for attempt in range(self.options.max_reconnects + 1):
-            if error is not None or attempt:
-                delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** attempt)
-                delay *= random.uniform(0.5, 1.0)
-                log.warning("connection problem (%s); reconnecting in %.1fs", error, delay)
-                self.sleep(delay)
-            if self.target is not None:
-                self.target.close()
+    def _connected(self) -> IMAPTarget:
+        if self.target is None:
+            self.target = self.connect()
+        return self.target
+
+    def _drop_connection(self) -> None:
+        if self.target is not None:
+            self.target.close()
+            self.target = None
+
+    def with_retries(self, step: Callable[[], object]):
+        """Run *step*, reconnecting with backoff when the connection is lost.
+
+        Every step is idempotent: it starts by resolving in-flight batches and
+        skipping what is done, so running it again after a drop is safe. Gives
+        up after ``max_reconnects`` failures in a row without progress.
+        """
+        failures = 0
+        last_progress = -1
+        while True:
             try:
-                self.target = self.connect()
-                info = self.target.select(mailbox)
-                self._resolve_inflight(mailbox, info)
-                return info
-            except AuthFailed:
-                raise
+                return step()
             except ConnectionFailed as e:
-                error = e
-        raise ConnectionFailed(f"gave up after {self.options.max_reconnects} reconnects: {error}")
+                progress = sum(self.outcome.uploaded.values())
+                failures = 1 if progress != last_progress else failures + 1
+                last_progress = progress
+                self._drop_connection()
+                if failures > self.options.max_reconnects:
+                    raise ConnectionFailed(f"gave up after {failures - 1} reconnects without "
+                                           f"progress; last error: {e}") from None
+                delay = min(self.options.backoff_max,
+                            self.options.backoff_base * 2 ** (failures - 1))
+                delay *= random.uniform(0.5, 1.0)
+                log.warning("connection problem (%s); reconnecting in %.1fs", e, delay)
+                self.sleep(delay)
 
     # -- the run -------------------------------------------------------------
 
     def run(self) -> UploadOutcome:
         try:
             for mailbox, fplans in self.plan.by_target().items():
-                self._upload_mailbox(mailbox, fplans)
+                self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
         finally:
-            if self.target is not None:
-                self.target.close()
+            self._drop_connection()
         return self.outcome
 
+    def verify(self):
+        """The end-of-run check (see ``verify``), with the same reconnect policy."""
+        from migrate.verify import verify_plan
+        try:
+            return self.with_retries(lambda: verify_plan(self._connected(), self.plan))
+        finally:
+            self._drop_connection()
+
     def _upload_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> None:
-        if self.target is None:
-            self.target = self.connect()
         if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
-        used = self.target.ensure_mailbox(mailbox)
+        target = self._connected()
+        used = target.ensure_mailbox(mailbox)
         if used != mailbox:
             log.warning("the server refused the name %r; using %r", mailbox, used)
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
-        info = self.target.select(mailbox)
+        info = target.select(mailbox)
         self._resolve_inflight(mailbox, info)
         self._mark_known(mailbox, fplans, info)
-        todo = {p.key: p for f in fplans for p in f.messages if p.action == UPLOAD}
-        if not todo:
+        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
         sender = _BatchSender(self, mailbox, info)
         for f in fplans:
@@ -147,6 +168,10 @@ class Uploader:
                 index.add(key, size)
         apply_server_view(fplans, index, done, self.target.append_limit,
                           binary=self.target.has("BINARY"))
+        for f in fplans:  # sent by this run before a reconnect: ours, not an earlier run's
+            for p in f.messages:
+                if p.action == DONE and p.content_hash in self.sent:
+                    p.action = UPLOADED
         present = [p for f in fplans for p in f.messages if p.action == PRESENT]
         if present:
             self.state.mark_present(mailbox, present)
@@ -211,20 +236,16 @@ class _BatchSender:
                                          [p for p, _ in items])
             append = [AppendItem(d, filter_flags(p, self.info.permanent_flags), p.internaldate)
                       for p, d in items]
-            try:
-                result = up.target.append_batch(mailbox, append)
-            except ConnectionFailed as e:
-                self.info = up._reconnect(mailbox, e)  # resolves this batch
-                self.uidnext = self.info.uidnext
-                done = up.state.done_hashes(mailbox)
-                items = [(p, d) for p, d in items if p.content_hash not in done]
-                self.limit = up.options.batch_messages if up.target.has("MULTIAPPEND") else 1
-                continue
+            up.sent.update(p.content_hash for p, _ in items)
+            # A lost connection raises out of here with the batch still in flight;
+            # the retried mailbox step resolves it against the server first.
+            result = up.target.append_batch(mailbox, append)
             if result.ok:
                 uidvalidity = result.uidvalidity or self.info.uidvalidity
                 up.state.finish_batch(batch, uidvalidity, result.uids)
                 self._advance(result.uids)
                 for p, d in items:
+                    p.action = UPLOADED
                     up.outcome.uploaded[mailbox] += 1
                     up.outcome.uploaded_bytes[mailbox] += len(d)
                     if up.progress:

@@ -12,10 +12,10 @@ import collections
 import dataclasses
 
 from migrate import headers
-from migrate.plan import DONE, PRESENT, UPLOAD, Plan, PlannedMessage
+from migrate.plan import DONE, PRESENT, UPLOAD, UPLOADED, Plan, PlannedMessage
 from migrate.target.imap import IMAPTarget
 
-SHOULD_BE_THERE = (UPLOAD, DONE, PRESENT)
+SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
 
 
 @dataclasses.dataclass

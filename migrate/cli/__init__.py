@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         p = module.add_parser(sub)
         p.set_defaults(func=module.run)
+        p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                       default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # also after COMMAND
     return parser
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrate import backup
-from migrate.cli import common  # noqa: F401 - shared set-up
 
 
 def add_parser(sub):

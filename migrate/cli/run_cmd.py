@@ -9,11 +9,10 @@ from pathlib import Path
 from migrate import backup, report
 from migrate.cli import common
 from migrate.errors import ExitCode, MigrateError
-from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, build_plan
+from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.progress import Progress
 from migrate.state import State, default_state_path
 from migrate.upload import Uploader
-from migrate.verify import verify_plan
 
 log = logging.getLogger("migrate")
 
@@ -28,6 +27,7 @@ def add_parser(sub):
     p.add_argument("--yes", action="store_true",
                    help="answer confirmations with yes (unattended runs); never prompts")
     p.add_argument("--batch-size", type=int, default=50, help=argparse_suppress())
+    p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse_suppress())
     return p
 
 
@@ -75,18 +75,20 @@ def run(args) -> int:
         with Progress(plan) as progress:
             uploader = Uploader(connect, state, plan, progress=progress.message_done)
             uploader.options.batch_messages = args.batch_size
+            uploader.options.backoff_base = args.retry_backoff
             try:
                 uploader.run()
             except MigrateError as e:
                 code = e.exit_code
                 summary["error"] = str(e)
                 raise
-        with connect() as target:
-            checks = verify_plan(target, plan)
+        checks = uploader.verify()
         summary.update(run_summary(plan, uploader, checks))
         print(render_summary(summary))
         bad = summary["totals"].get(SKIP, 0) + summary["totals"].get(REFUSE, 0) + \
             summary["totals"].get(FAILED, 0)
+        if summary["totals"].get(UPLOAD):  # defensive: every planned upload must be settled
+            summary["missing"] += summary["totals"][UPLOAD]
         code = ExitCode.VERIFY_FAILED if summary["missing"] else (
             ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
         return code
@@ -118,7 +120,7 @@ def run_summary(plan, uploader, checks) -> dict:
 def render_summary(summary: dict) -> str:
     t = summary["totals"]
     lines = ["", "Summary:",
-             f"  uploaded now:        {t.get(UPLOAD, 0)}",
+             f"  uploaded now:        {t.get(UPLOADED, 0)}",
              f"  done in earlier runs:{t.get(DONE, 0):>5}",
              f"  already on server:   {t.get(PRESENT, 0)}",
              f"  duplicates skipped:  {t.get('duplicate', 0)}",

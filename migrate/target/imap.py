@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import imaplib
 import re
 import socket
 import ssl
@@ -123,6 +125,26 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
         raise UsageError(f"cannot load CA file {ca_file}: {e}") from e
 
 
+def _lost_connection(e: BaseException) -> bool:
+    return isinstance(e, (OSError, imaplib.IMAP4.abort, ssl.SSLError))
+
+
+def connection_guard(method):
+    """Turn a lost connection inside *method* into ConnectionFailed (retryable)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ConnectionFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - classified below, re-raised otherwise
+            if _lost_connection(e):
+                raise ConnectionFailed(f"connection to {self.config.address} lost during "
+                                       f"{method.__name__}: {type(e).__name__}: {e}") from None
+            raise
+    return wrapper
+
+
 class IMAPTarget:
     """A logged-in connection to the target account."""
 
@@ -213,6 +235,7 @@ class IMAPTarget:
         return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
                             existing=frozenset(name for _, _, name in folders))
 
+    @connection_guard
     def ensure_mailbox(self, name: str) -> str:
         """Create *name* (and subscribe it) unless it exists; return the name used.
 
@@ -236,6 +259,7 @@ class IMAPTarget:
             pass  # subscription is a convenience; the mailbox exists
         return name
 
+    @connection_guard
     def existing_name(self, name: str) -> str | None:
         """*name*, or its fallback spelling, if either exists on the server."""
         for candidate in (name, fallback_name(name, self.layout.delimiter)):
@@ -243,6 +267,7 @@ class IMAPTarget:
                 return candidate
         return None
 
+    @connection_guard
     def select(self, name: str) -> SelectInfo:
         info = self.client.select_folder(name)
         self.selected = name
@@ -253,6 +278,7 @@ class IMAPTarget:
             permanent_flags=frozenset(_decode(f) for f in info.get(b"PERMANENTFLAGS", ())),
         )
 
+    @connection_guard
     def examine(self, name: str) -> SelectInfo:
         """Read-only SELECT (no \\Recent change, no flag change)."""
         info = self.client.select_folder(name, readonly=True)
@@ -264,6 +290,7 @@ class IMAPTarget:
             permanent_flags=frozenset(),
         )
 
+    @connection_guard
     def max_uid(self) -> int | None:
         """Highest UID in the selected mailbox, or None if empty."""
         uids = self.client.search(["UID", "*"])
@@ -271,8 +298,12 @@ class IMAPTarget:
 
     # -- reading back ------------------------------------------------------
 
-    def fingerprints(self, uid_from: int = 1, chunk: int = 2000):
-        """Yield (uid, header_key, size, has_message_id) for UIDs >= *uid_from* (selected)."""
+    @connection_guard
+    def fingerprints(self, uid_from: int = 1, chunk: int = 2000) -> list:
+        """(uid, header_key, size, has_message_id) for UIDs >= *uid_from* (selected mailbox)."""
+        return list(self._fingerprints(uid_from, chunk))
+
+    def _fingerprints(self, uid_from: int, chunk: int):
         uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
         for i in range(0, len(uids), chunk):
             part = uids[i:i + chunk]
@@ -303,8 +334,8 @@ class IMAPTarget:
                 return parse_append_response(typ, data)
             results = [self._append_one(mailbox, item) for item in items[:1]]
             return results[0]
-        except (OSError, socket.timeout, IMAPClientError) as e:
-            if isinstance(e, IMAPClientError) and not _is_connection_error(e):
+        except (OSError, socket.timeout, IMAPClientError, imaplib.IMAP4.error) as e:
+            if not _lost_connection(e) and not _is_connection_error(e):
                 return AppendResult(ok=False, text=str(e))
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None

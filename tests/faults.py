@@ -1,0 +1,137 @@
+"""A TCP proxy on loopback for fault injection: cut connections, add latency.
+
+    proxy = FaultProxy(upstream_port).start()
+    proxy.cut_after = 50_000      # close each new connection after N client->server bytes
+    proxy.delay = 0.025           # one-way delay per direction (50 ms round trip)
+
+Bytes are forwarded unchanged (TLS passes through), so the client still checks
+the server's certificate.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import socket
+import threading
+import time
+
+
+class FaultProxy:
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1"):
+        self.upstream = (upstream_host, upstream_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.port = self.listener.getsockname()[1]
+        self.cut_after: int | None = None  # per connection, client->server bytes
+        self.cut_range: tuple[int, int] | None = None  # or a random offset in this range
+        self.delay = 0.0
+        self.cuts = 0
+        self.connections = 0
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self.rng = random.Random(1234)
+
+    def start(self) -> "FaultProxy":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for s in [self.listener] + self._sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sockets += [client, server]
+            self.connections += 1
+            limit = self.cut_after
+            if self.cut_range:
+                limit = self.rng.randint(*self.cut_range)
+            state = {"sent": 0, "limit": limit, "closed": False}
+            threading.Thread(target=self._pipe, args=(client, server, state, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, state, False),
+                             daemon=True).start()
+
+    def _close(self, a, b, state) -> None:
+        if not state["closed"]:
+            state["closed"] = True
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        if self.delay:
+            return self._delayed_pipe(src, dst, state)
+        while not self._stop.is_set() and not state["closed"]:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            if upstream and state["limit"] is not None:
+                room = state["limit"] - state["sent"]
+                if room <= len(data):
+                    if room > 0:
+                        try:
+                            dst.sendall(data[:room])
+                        except OSError:
+                            pass
+                    self.cuts += 1
+                    break
+                state["sent"] += len(data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        self._close(src, dst, state)
+
+    def _delayed_pipe(self, src, dst, state) -> None:
+        """Deliver each chunk *delay* seconds after it arrived: latency without a bandwidth cap."""
+        q: queue.Queue = queue.Queue()
+
+        def sender():
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                due, data = item
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    break
+            self._close(src, dst, state)
+
+        threading.Thread(target=sender, daemon=True).start()
+        while not self._stop.is_set() and not state["closed"]:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            q.put((time.monotonic() + self.delay, data))
+        q.put(None)

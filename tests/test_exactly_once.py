@@ -1,0 +1,161 @@
+"""Exactly once, whatever happens: kill -9 at random points, connections cut mid-batch.
+
+Each test ends by reading the whole account back and comparing it, message by
+message, with what the sources say should be there.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.builders import crlf, message, write_mbox
+from tests.conftest import ROOT
+from tests.faults import FaultProxy
+
+UTC = dt.timezone.utc
+
+
+def make_store(root, sizes=(("Inbox", 500), ("Sent", 300), ("Archive.sbd/2019", 300))):
+    rng = random.Random(42)
+    expected = {}
+    mailboxes = {"Inbox": "INBOX", "Sent": "Sent", "Archive.sbd/2019": "Archive/2019"}
+    for name, count in sizes:
+        msgs, dates = [], []
+        for i in range(count):
+            status = rng.choice(["", "Status: RO", "Status: RO\nX-Status: A", "X-Status: F"])
+            body = "".join(f"line {j} of message {i} in {name}\n"
+                           for j in range(rng.randint(5, 60)))
+            msgs.append(message(f"{name} {i}", body=body, extra=status))
+            dates.append(dt.datetime(2015, 1, 1) + dt.timedelta(hours=7 * i + len(name)))
+        write_mbox(root / name, msgs, dates)
+        expected[mailboxes[name]] = [(crlf(m), d.replace(tzinfo=UTC)) for m, d in zip(msgs, dates)]
+    return expected
+
+
+def assert_exactly_once(account, expected):
+    server = account.read_back()
+    for mailbox, want in expected.items():
+        got = collections.Counter((m.data, m.internaldate) for m in server.get(mailbox, []))
+        assert got == collections.Counter(want), (
+            f"{mailbox}: {sum(got.values())} on server, {len(want)} expected, "
+            f"{sum((got - collections.Counter(want)).values())} extra, "
+            f"{sum((collections.Counter(want) - got).values())} missing")
+    for mailbox in server:
+        if mailbox not in expected:
+            assert server[mailbox] == [], mailbox
+
+
+def run_args(account, store, tmp_path, port=None):
+    args = ["run", store, *account.cli_args(port=port), "--backup-dir", tmp_path / "bk",
+            "--state", tmp_path / "state.sqlite", "--yes", "--retry-backoff", "0.05"]
+    return [sys.executable, "-m", "migrate", *map(str, args)]
+
+
+def env_for(account, tmp_path):
+    env = dict(os.environ, MM_TEST_PASSWORD=account.password,
+               XDG_DATA_HOME=str(tmp_path / "xdg"))
+    return env
+
+
+def inflight_rows(tmp_path) -> int:
+    path = tmp_path / "state.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(path)
+        n = db.execute("SELECT count(*) FROM messages WHERE status='inflight'").fetchone()[0]
+        db.close()
+        return n
+    except sqlite3.DatabaseError:
+        return 0
+
+
+def kill_runs(cmd, env, delays, tmp_path):
+    """Start the run, kill -9 it after each delay; return how many kills hit a batch in flight."""
+    mid_batch = 0
+    for delay in delays:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        mid_batch += inflight_rows(tmp_path) > 0
+    return mid_batch
+
+
+def finish(cmd, env):
+    done = subprocess.run(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_rerun(tmp_path, account):
+    expected = make_store(tmp_path / "store")
+    rng = random.Random(7)
+    env = env_for(account, tmp_path)
+    cmd = run_args(account, tmp_path / "store", tmp_path)
+    kills = [rng.uniform(0.3, 2.0) for _ in range(12)]
+    kill_runs(cmd, env, kills, tmp_path)
+    finish(cmd, env)
+    assert_exactly_once(account, expected)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_over_a_slow_link(tmp_path, account):
+    """Latency makes every batch take a while, so the kills land inside batches."""
+    expected = make_store(tmp_path / "store", sizes=(("Inbox", 1200), ("Sent", 800)))
+    proxy = FaultProxy(account.server.imaps_port)
+    proxy.delay = 0.02
+    proxy.start()
+    try:
+        rng = random.Random(11)
+        env = env_for(account, tmp_path)
+        cmd = run_args(account, tmp_path / "store", tmp_path, port=proxy.port)
+        mid_batch = kill_runs(cmd, env, [rng.uniform(0.6, 1.6) for _ in range(10)], tmp_path)
+        finish(cmd, env)
+    finally:
+        proxy.stop()
+    assert mid_batch >= 3, f"only {mid_batch} kills hit a batch in flight"
+    assert_exactly_once(account, expected)
+
+
+@pytest.mark.slow
+def test_connection_cut_at_random_byte_offsets(tmp_path, account):
+    expected = make_store(tmp_path / "store")
+    proxy = FaultProxy(account.server.imaps_port)
+    proxy.cut_range = (3_000, 150_000)
+    proxy.start()
+    try:
+        env = env_for(account, tmp_path)
+        done = finish(run_args(account, tmp_path / "store", tmp_path, port=proxy.port), env)
+    finally:
+        proxy.stop()
+    assert proxy.cuts >= 10, proxy.cuts
+    assert "reconnecting" in done.stderr
+    assert_exactly_once(account, expected)
+
+
+def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
+    expected = make_store(tmp_path / "store")
+    env = env_for(account, tmp_path)
+    cmd = run_args(account, tmp_path / "store", tmp_path)
+    finish(cmd, env)
+    started = time.monotonic()
+    again = finish(cmd, env)
+    elapsed = time.monotonic() - started
+    assert "uploaded now:        0" in again.stdout
+    assert elapsed < 15, elapsed
+    assert_exactly_once(account, expected)
