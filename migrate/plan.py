@@ -111,12 +111,13 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
 
 
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
-               progress=None) -> Plan:
+               progress=None, across_folders: bool = False) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
     the same content hash, or the same header key and body hash, is a
-    DUPLICATE (see docs/fingerprint.md).
+    DUPLICATE (see docs/fingerprint.md). With *across_folders*, a copy already
+    planned for any other mailbox is a DUPLICATE too.
     """
     layout = layout or ServerLayout()
     stores = list(stores)
@@ -129,7 +130,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
             for msg in folder.messages():
                 p = plan_message(msg)
                 if p.action == UPLOAD:
-                    first = _first_copy(seen[mapped.target], p)
+                    first = _first_copy(seen["*" if across_folders else mapped.target], p)
                     if first is not None:
                         p.action, p.reason = DUPLICATE, f"same message as {first}"
                 planned.append(p)

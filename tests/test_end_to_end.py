@@ -76,3 +76,14 @@ def test_plan_without_server(tmp_path, mm):
     total = next(line for line in lines if line and line[0] == "TOTAL")
     assert total[1] == "6"  # messages
     assert "deleted" in r.out
+
+
+def test_status_shows_the_state_per_mailbox(tmp_path, account, mm):
+    sample_mbox(tmp_path / "one.mbox")
+    mm("run", tmp_path / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+       "--state", tmp_path / "state.sqlite", "--yes", account=account)
+    r = mm("status", "--state", tmp_path / "state.sqlite")
+    assert r.code == 0, r.err
+    inbox = next(line.split() for line in r.out.splitlines() if line.startswith("INBOX"))
+    assert inbox[1:] == ["5", "0", "0", "0"]
+    assert "exit 1" in r.out

@@ -7,10 +7,10 @@ import logging
 import sys
 
 from migrate import __version__
-from migrate.cli import backup_cmd, plan_cmd, restore_cmd, run_cmd, verify_cmd
+from migrate.cli import backup_cmd, plan_cmd, restore_cmd, run_cmd, status_cmd, verify_cmd
 from migrate.errors import ExitCode, MigrateError
 
-COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, restore_cmd]
+COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, status_cmd, restore_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,9 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    help="a local mail store: mbox file, maildir, Thunderbird profile, ...")
     p.add_argument("--source-type", choices=sorted(STORE_TYPES),
                    help="skip detection and read every SOURCE as this kind")
+    p.add_argument("--dedup-across-folders", action="store_true",
+                   help="upload a message found in several folders only once (default: "
+                        "keep it in every folder)")
 
 
 def add_target_args(p: argparse.ArgumentParser, required: bool) -> None:

@@ -18,10 +18,10 @@ def add_parser(sub):
 def run(args) -> int:
     stores = common.open_stores(args)
     if not common.has_target(args):
-        plan = build_plan(stores)
+        plan = build_plan(stores, across_folders=args.dedup_across_folders)
     else:
         with common.IMAPTarget(common.target_config(args)) as target:
-            plan = build_plan(stores, target.layout)
+            plan = build_plan(stores, target.layout, across_folders=args.dedup_across_folders)
             for mailbox, fplans in plan.by_target().items():
                 index = ServerFolderIndex()
                 existing = target.existing_name(mailbox)

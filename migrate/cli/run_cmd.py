@@ -62,7 +62,7 @@ def run(args) -> int:
         print(f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
         connect = common.connector(config)
         first = connect()
-        plan = build_plan(stores, first.layout)
+        plan = build_plan(stores, first.layout, across_folders=args.dedup_across_folders)
         first.close()
         if not args.yes and sys.stdin.isatty():
             total = plan.totals()

@@ -1,0 +1,54 @@
+"""``mailmigrate status``: what the state database says, per mailbox. Offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from migrate.errors import UsageError
+from migrate.state import FAILED, INFLIGHT, PRESENT, UPLOADED, State, default_state_path
+
+
+def add_parser(sub):
+    p = sub.add_parser("status", help="show what earlier runs did (from the state database)")
+    p.add_argument("--state", type=Path, metavar="FILE")
+    p.add_argument("--host", help="with --user: find the default state file of that account")
+    p.add_argument("--user")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+def run(args) -> int:
+    path = args.state
+    if path is None:
+        if not (args.host and args.user):
+            raise UsageError("give --state FILE, or --host and --user to find the default one")
+        path = default_state_path(args.host, args.user)
+    if not Path(path).exists():
+        raise UsageError(f"no state database at {path}: nothing has been run for this account")
+    state = State(path)
+    try:
+        counts = state.counts()
+        failed = state.db.execute(
+            "SELECT mailbox, source, reason FROM messages WHERE status=? ORDER BY mailbox",
+            (FAILED,)).fetchall()
+        runs = state.db.execute(
+            "SELECT id, command, datetime(started, 'unixepoch'), datetime(ended, 'unixepoch'),"
+            " exit_code FROM runs ORDER BY id DESC LIMIT 5").fetchall()
+    finally:
+        state.close()
+    if args.json:
+        print(json.dumps({"mailboxes": counts, "failed": [list(f) for f in failed],
+                          "runs": [list(r) for r in runs]}, indent=2))
+        return 0
+    cols = [UPLOADED, PRESENT, INFLIGHT, FAILED]
+    width = max([len("mailbox")] + [len(m) for m in counts])
+    print("mailbox".ljust(width) + "".join(c.rjust(10) for c in cols))
+    for mailbox in sorted(counts):
+        print(mailbox.ljust(width) + "".join(str(counts[mailbox].get(c, 0)).rjust(10) for c in cols))
+    for mailbox, source, reason in failed:
+        print(f"  failed in {mailbox}: {source}: {reason}")
+    print("\nlast runs:")
+    for run_id, command, started, ended, code in runs:
+        print(f"  #{run_id} {command} {started} -> {ended or 'did not finish'} exit {code}")
+    return 0
