@@ -52,9 +52,14 @@ class FaultProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
-            for s in (client, server):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                server = socket.create_connection(self.upstream, timeout=10)
+                server.settimeout(None)
+                for s in (client, server):
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                client.close()  # one failed set-up must not stop the proxy
+                continue
             self._sockets += [client, server]
             self.connections += 1
             limit = self.cut_after

@@ -58,7 +58,8 @@ def assert_exactly_once(account, expected):
 
 def run_args(account, store, tmp_path, port=None):
     args = ["run", store, *account.cli_args(port=port), "--backup-dir", tmp_path / "bk",
-            "--state", tmp_path / "state.sqlite", "--yes", "--retry-backoff", "0.05"]
+            "--state", tmp_path / "state.sqlite", "--yes", "--retry-backoff", "0.05",
+            "--timeout", "10"]
     return [sys.executable, "-m", "migrate", *map(str, args)]
 
 
