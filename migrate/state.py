@@ -68,6 +68,31 @@ _MIGRATIONS = [
         forced_skip     INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # version 2: what the sources were, where their folders go, what was not uploaded
+    """
+    CREATE TABLE sources (
+        path      TEXT PRIMARY KEY,
+        kind      TEXT NOT NULL,
+        files     INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE TABLE folders (
+        source  TEXT NOT NULL,
+        folder  TEXT NOT NULL,
+        mailbox TEXT NOT NULL,
+        note    TEXT,
+        PRIMARY KEY (source, folder)
+    );
+    CREATE TABLE skipped (
+        mailbox TEXT NOT NULL,
+        source  TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        reason  TEXT,
+        run     INTEGER
+    );
+    CREATE INDEX skipped_mailbox ON skipped (mailbox);
+    """,
 ]
 
 
@@ -84,10 +109,18 @@ def default_state_path(host: str, user: str) -> Path:
 
 
 class State:
-    """Open (creating if needed) the state database at *path*."""
+    """Open (creating if needed) the state database at *path*.
 
-    def __init__(self, path: Path):
+    ``readonly=True`` opens an existing database without changing it (for
+    ``plan`` and ``status``).
+    """
+
+    def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
+        if readonly:
+            self.db = sqlite3.connect(f"file:{self.path.resolve().as_posix()}?mode=ro", uri=True,
+                                      isolation_level=None, timeout=30)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -212,6 +245,33 @@ class State:
         return self.db.execute(
             "SELECT content_hash, uidvalidity, uid FROM messages WHERE mailbox=? AND status=?",
             (mailbox, UPLOADED)).fetchall()
+
+    def record_plan(self, run: int, plan) -> None:
+        """Sources, folder mapping, and every message not to be uploaded, for ``status``."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for store in plan.stores:
+                files = store.files()
+                self.db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
+                                (str(store.path.resolve()), store.kind, len(files),
+                                 sum(f.stat().st_size for f in files), now))
+            self.db.execute("DELETE FROM skipped")
+            for f in plan.folders:
+                self.db.execute("INSERT OR REPLACE INTO folders VALUES (?,?,?,?)",
+                                (str(f.store.path.resolve()), f.folder.display_name, f.target,
+                                 f.mapping_note))
+                self.db.executemany(
+                    "INSERT INTO skipped VALUES (?,?,?,?,?)",
+                    [(f.target, p.location, p.action, p.reason, run) for p in f.messages
+                     if p.action in ("skip", "duplicate", "refuse", "failed")])
+
+    def skipped_counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for mailbox, action, n in self.db.execute(
+                "SELECT mailbox, action, count(*) FROM skipped GROUP BY mailbox, action"):
+            out.setdefault(mailbox, {})[action] = n
+        return out
 
     # -- runs and backups --------------------------------------------------
 

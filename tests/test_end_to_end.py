@@ -55,6 +55,10 @@ def test_second_run_uploads_nothing(tmp_path, account, mm):
     assert again.code == ExitCode.SKIPPED, again.err
     assert len(account.read_back()["INBOX"]) == 5
     assert "uploaded now:        0" in again.out
+    plan = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--state",
+              tmp_path / "state.sqlite", account=account)
+    total = next(line.split() for line in plan.out.splitlines() if line.startswith("TOTAL"))
+    assert total[4:7] == ["0", "0", "5"]  # nothing to upload, 5 done by earlier runs
 
 
 def test_plan_prints_table_and_changes_nothing(tmp_path, account, mm):
@@ -85,5 +89,5 @@ def test_status_shows_the_state_per_mailbox(tmp_path, account, mm):
     r = mm("status", "--state", tmp_path / "state.sqlite")
     assert r.code == 0, r.err
     inbox = next(line.split() for line in r.out.splitlines() if line.startswith("INBOX"))
-    assert inbox[1:] == ["5", "0", "0", "0"]
+    assert inbox[1:] == ["5", "0", "0", "0", "0", "1", "0"]  # uploaded ... skipped (deleted)
     assert "exit 1" in r.out

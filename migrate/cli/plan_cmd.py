@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from migrate import report
 from migrate.cli import common
+from pathlib import Path
+
 from migrate.plan import ServerFolderIndex, apply_server_view, build_plan
+from migrate.state import State, default_state_path
 
 
 def add_parser(sub):
     p = sub.add_parser("plan", help="dry run: show what would move where (changes nothing)")
     common.add_source_args(p)
     common.add_target_args(p, required=False)
+    common.add_state_arg(p)
     p.add_argument("--report", metavar="DIR", help="also write plan.json into DIR")
     return p
+
+
+def open_state_readonly(path):
+    """The state database if it exists, opened read-only: plan writes nothing."""
+    return State(path, readonly=True) if Path(path).exists() else None
 
 
 def run(args) -> int:
@@ -20,20 +29,22 @@ def run(args) -> int:
     if not common.has_target(args):
         plan = build_plan(stores, across_folders=args.dedup_across_folders)
     else:
-        with common.IMAPTarget(common.target_config(args)) as target:
+        config = common.target_config(args)
+        state = open_state_readonly(args.state or default_state_path(config.host, config.user))
+        with common.IMAPTarget(config) as target:
             plan = build_plan(stores, target.layout, across_folders=args.dedup_across_folders)
             for mailbox, fplans in plan.by_target().items():
+                done = state.done_hashes(mailbox) if state else set()
                 index = ServerFolderIndex()
                 existing = target.existing_name(mailbox)
                 if existing:
                     target.examine(existing)
                     for _, key, size, _ in target.fingerprints(1):
                         index.add(key, size)
-                apply_server_view(fplans, index, set(), target.append_limit,
+                apply_server_view(fplans, index, done, target.append_limit,
                                   binary=target.has("BINARY"))
     print(report.render_plan_text(plan))
     if args.report:
-        from pathlib import Path
         report.write_json(Path(args.report) / "plan.json",
                           {"schema": "mailmigrate-plan/1", "folders": report.plan_rows(plan),
                            "totals": dict(plan.totals()),

@@ -84,6 +84,7 @@ def run(args) -> int:
                 raise
         checks = uploader.verify()
         summary.update(run_summary(plan, uploader, checks))
+        state.record_plan(run_id, plan)
         print(render_summary(summary))
         bad = summary["totals"].get(SKIP, 0) + summary["totals"].get(REFUSE, 0) + \
             summary["totals"].get(FAILED, 0)

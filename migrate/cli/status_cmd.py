@@ -26,9 +26,11 @@ def run(args) -> int:
         path = default_state_path(args.host, args.user)
     if not Path(path).exists():
         raise UsageError(f"no state database at {path}: nothing has been run for this account")
-    state = State(path)
+    state = State(path, readonly=True)
     try:
         counts = state.counts()
+        for mailbox, skipped in state.skipped_counts().items():
+            counts.setdefault(mailbox, {}).update(skipped)
         failed = state.db.execute(
             "SELECT mailbox, source, reason FROM messages WHERE status=? ORDER BY mailbox",
             (FAILED,)).fetchall()
@@ -41,7 +43,7 @@ def run(args) -> int:
         print(json.dumps({"mailboxes": counts, "failed": [list(f) for f in failed],
                           "runs": [list(r) for r in runs]}, indent=2))
         return 0
-    cols = [UPLOADED, PRESENT, INFLIGHT, FAILED]
+    cols = [UPLOADED, PRESENT, INFLIGHT, FAILED, "duplicate", "skip", "refuse"]
     width = max([len("mailbox")] + [len(m) for m in counts])
     print("mailbox".ljust(width) + "".join(c.rjust(10) for c in cols))
     for mailbox in sorted(counts):
