@@ -162,3 +162,17 @@ def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
     assert "uploaded now:        0" in again.stdout
     assert elapsed < 15, elapsed
     assert_exactly_once(account, expected)
+
+
+def test_second_concurrent_run_is_refused(tmp_path, account):
+    from migrate.errors import UsageError
+    from migrate.lock import RunLock
+    with RunLock(tmp_path / "state.sqlite.lock"):
+        with pytest.raises(UsageError, match="another mailmigrate run"):
+            RunLock(tmp_path / "state.sqlite.lock").acquire()
+        make_store(tmp_path / "store", sizes=(("Inbox", 3),))
+        done = subprocess.run(run_args(account, tmp_path / "store", tmp_path),
+                              env=env_for(account, tmp_path), cwd=ROOT, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and "another mailmigrate run" in done.stderr
+    assert account.read_back()["INBOX"] == []

@@ -9,6 +9,7 @@ from pathlib import Path
 from migrate import backup, report
 from migrate.cli import common
 from migrate.errors import ExitCode, MigrateError
+from migrate.lock import RunLock
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.progress import Progress
 from migrate.state import State, default_state_path
@@ -50,6 +51,7 @@ def run(args) -> int:
     stores = common.open_stores(args)
     config = common.target_config(args)
     state_path = args.state or default_state_path(config.host, config.user)
+    lock = RunLock(Path(str(state_path) + ".lock")).acquire()
     state = State(state_path)
     run_id = state.start_run("run")
     summary: dict = {"state": str(state_path)}
@@ -97,6 +99,7 @@ def run(args) -> int:
         state.end_run(run_id, int(code), summary)
         report.write_json(Path(state_path).with_suffix(".run.json"), summary)
         state.close()
+        lock.release()
 
 
 def run_summary(plan, uploader, checks) -> dict:
