@@ -32,7 +32,8 @@ SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted"}
 @dataclasses.dataclass
 class UploadOptions:
     batch_messages: int = 50
-    batch_bytes: int = 16 * 1024 * 1024
+    batch_bytes: int = 8 * 1024 * 1024
+    pipeline_depth: int = 8  # APPENDs in flight on one connection (needs LITERAL+)
     max_reconnects: int = 10
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -45,6 +46,11 @@ class UploadOutcome:
     uploaded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+    resolved: int = 0  # in-flight messages found on the server after a drop or crash
+
+    def settled(self) -> int:
+        """Messages known to be on the server thanks to this run: the retry loop's progress."""
+        return sum(self.uploaded.values()) + self.resolved
 
 
 def filter_flags(p: PlannedMessage, permanent: frozenset) -> tuple[str, ...]:
@@ -95,7 +101,7 @@ class Uploader:
             try:
                 return step()
             except ConnectionFailed as e:
-                progress = sum(self.outcome.uploaded.values())
+                progress = self.outcome.settled()
                 failures = 1 if progress != last_progress else failures + 1
                 last_progress = progress
                 self._drop_connection()
@@ -197,11 +203,18 @@ class Uploader:
                 found[rowid] = pick[0]
             log.info("resolved in-flight batch %s in %s: %d of %d already on the server",
                      batch, mailbox, len(found), len(rows))
+            self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
 
 
 class _BatchSender:
-    """Collects messages into batches and sends them with the journal protocol."""
+    """Collects messages into batches and sends them with the journal protocol.
+
+    With LITERAL+ the batches are pipelined: up to ``pipeline_depth`` APPENDs
+    are in flight on the one connection, each journaled before it is sent, and
+    their answers are taken in order. A refused batch drains the pipeline and
+    is then split synchronously to isolate the refused message.
+    """
 
     def __init__(self, uploader: Uploader, mailbox: str, info: SelectInfo):
         self.up = uploader
@@ -212,51 +225,91 @@ class _BatchSender:
         self.size = 0
         target = uploader.target
         self.limit = uploader.options.batch_messages if target.has("MULTIAPPEND") else 1
+        self.depth = uploader.options.pipeline_depth if target.can_pipeline else 0
+        self.pending: collections.deque = collections.deque()  # (tag, batch, items)
 
     def add(self, p: PlannedMessage, data: bytes) -> None:
-        if p.has_nul:  # a BINARY literal, alone (imapclient's batches cannot carry one)
+        if p.has_nul:  # a BINARY literal, alone and synchronously
             self.flush()
             self._send([(p, data)])
             return
         if self.items and (len(self.items) >= self.limit or
                            self.size + len(data) > self.up.options.batch_bytes):
-            self.flush()
+            self._dispatch()
         self.items.append((p, data))
         self.size += len(data)
 
     def flush(self) -> None:
+        self._dispatch()
+        while self.pending:
+            self._complete_oldest()
+
+    def _append_items(self, items) -> list[AppendItem]:
+        return [AppendItem(d, filter_flags(p, self.info.permanent_flags), p.internaldate)
+                for p, d in items]
+
+    def _dispatch(self) -> None:
         items, self.items, self.size = self.items, [], 0
-        if items:
+        if not items:
+            return
+        if not self.depth:
             self._send(items)
+            return
+        up = self.up
+        batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
+                                     [p for p, _ in items])
+        up.sent.update(p.content_hash for p, _ in items)
+        tag = up.target.append_start(self.mailbox, self._append_items(items))
+        self.pending.append((tag, batch, items))
+        if len(self.pending) >= self.depth:
+            self._complete_oldest()
+
+    def _complete_oldest(self) -> None:
+        tag, batch, items = self.pending.popleft()
+        result = self.up.target.append_finish(tag)
+        if result.ok:
+            self._record_ok(batch, result, items)
+            return
+        self.up.state.abandon_batch(batch)
+        while self.pending:  # later batches have their answers too: record them first
+            self._complete_oldest()
+        if result.over_quota:
+            self._quota(result)
+        self._send(items)  # split to find the refused message(s)
+
+    def _record_ok(self, batch: int, result, items) -> None:
+        up = self.up
+        up.state.finish_batch(batch, result.uidvalidity or self.info.uidvalidity, result.uids)
+        self._advance(result.uids)
+        for p, d in items:
+            p.action = UPLOADED
+            up.outcome.uploaded[self.mailbox] += 1
+            up.outcome.uploaded_bytes[self.mailbox] += len(d)
+            if up.progress:
+                up.progress(p)
+
+    def _quota(self, result) -> None:
+        raise QuotaExceeded(
+            f"the account is full: the server refused more mail in {self.mailbox!r} "
+            f"({result.text.strip()}); everything uploaded so far is kept. Free space "
+            "or raise the quota, then run the same command again")
 
     def _send(self, items: list[tuple[PlannedMessage, bytes]]) -> None:
+        """Send synchronously; on refusal split until the refused message is alone."""
         up, mailbox = self.up, self.mailbox
         while items:
             batch = up.state.begin_batch(mailbox, self.info.uidvalidity, self.uidnext,
                                          [p for p, _ in items])
-            append = [AppendItem(d, filter_flags(p, self.info.permanent_flags), p.internaldate)
-                      for p, d in items]
             up.sent.update(p.content_hash for p, _ in items)
             # A lost connection raises out of here with the batch still in flight;
             # the retried mailbox step resolves it against the server first.
-            result = up.target.append_batch(mailbox, append)
+            result = up.target.append_batch(mailbox, self._append_items(items))
             if result.ok:
-                uidvalidity = result.uidvalidity or self.info.uidvalidity
-                up.state.finish_batch(batch, uidvalidity, result.uids)
-                self._advance(result.uids)
-                for p, d in items:
-                    p.action = UPLOADED
-                    up.outcome.uploaded[mailbox] += 1
-                    up.outcome.uploaded_bytes[mailbox] += len(d)
-                    if up.progress:
-                        up.progress(p)
+                self._record_ok(batch, result, items)
                 return
             up.state.abandon_batch(batch)
             if result.over_quota:
-                raise QuotaExceeded(
-                    f"the account is full: the server refused more mail in {mailbox!r} "
-                    f"({result.text.strip()}); everything uploaded so far is kept. Free space "
-                    "or raise the quota, then run the same command again")
+                self._quota(result)
             if len(items) == 1:
                 p = items[0][0]
                 reason = f"server refused: {result.text.strip()}"
@@ -272,6 +325,6 @@ class _BatchSender:
         """Tighten the UID lower bound for the next batch's journal entry."""
         if uids:
             self.uidnext = max(uids) + 1
-        else:
+        elif not self.pending and not self.depth:
             highest = self.up.target.max_uid()
             self.uidnext = (highest + 1) if highest else self.uidnext

@@ -340,6 +340,38 @@ class IMAPTarget:
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None
 
+    @property
+    def can_pipeline(self) -> bool:
+        """Several APPENDs may be in flight: LITERAL+ removes the wait for '+'."""
+        return self.has("LITERAL+")
+
+    @connection_guard
+    def append_start(self, mailbox: str, items: list[AppendItem]) -> bytes:
+        """Send one (MULTI)APPEND without waiting for its answer; returns its tag.
+
+        Needs LITERAL+ (``can_pipeline``); several items need MULTIAPPEND.
+        Collect the answer with :meth:`append_finish`, in the order sent.
+        """
+        imap = self.client._imap
+        tag = imap._new_tag()
+        parts = [tag + b" APPEND " + self.client._normalise_folder(mailbox)]
+        for item in items:
+            parts.append(_append_args(item) + b" {%d+}\r\n" % len(item.data) + item.data)
+        imap.send(b"".join(parts) + b"\r\n")
+        return tag
+
+    @connection_guard
+    def append_finish(self, tag: bytes) -> AppendResult:
+        """The server's answer to the APPEND sent with *tag* (BAD counts as a refusal)."""
+        imap = self.client._imap
+        try:
+            typ, data = imap._command_complete("APPEND", tag)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as e:
+            return parse_append_response("BAD", [str(e).encode()])
+        return parse_append_response(typ, data)
+
     def _append_binary(self, mailbox: str, item: AppendItem) -> AppendResult:
         """APPEND with a BINARY literal8 (RFC 3516), for a message containing NUL bytes.
 
@@ -347,14 +379,9 @@ class IMAPTarget:
         waiting for the continuation as a synchronising literal requires.
         """
         imap = self.client._imap
-        args = [self.client._normalise_folder(mailbox)]
-        if item.flags:
-            args.append(imapclient.imapclient.seq_to_parenstr(item.flags).encode())
-        if item.internaldate is not None:
-            args.append(b'"' + imapclient.imapclient.datetime_to_INTERNALDATE(
-                item.internaldate).encode() + b'"')
         tag = imap._new_tag()
-        imap.send(tag + b" APPEND " + b" ".join(args) + b" ~{%d}\r\n" % len(item.data))
+        imap.send(tag + b" APPEND " + self.client._normalise_folder(mailbox) +
+                  _append_args(item) + b" ~{%d}\r\n" % len(item.data))
         while imap._get_response():  # wait for "+", or the tagged refusal
             if imap.tagged_commands.get(tag):
                 typ, data = imap.tagged_commands.pop(tag)
@@ -374,6 +401,17 @@ class IMAPTarget:
             inner = re.search(rb"\[[A-Z-]+.*", message)
             return parse_append_response("NO", [inner.group(0) if inner else message])
         return parse_append_response("OK", [text])
+
+
+def _append_args(item: AppendItem) -> bytes:
+    """ the ' (flags) "date"' part of an APPEND, for one message."""
+    out = b""
+    if item.flags:
+        out += b" " + imapclient.imapclient.seq_to_parenstr(item.flags).encode()
+    if item.internaldate is not None:
+        out += b' "' + imapclient.imapclient.datetime_to_INTERNALDATE(
+            item.internaldate).encode() + b'"'
+    return out
 
 
 def _append_dict(item: AppendItem) -> dict:
