@@ -140,3 +140,21 @@ class FaultProxy:
                 break
             q.put((time.monotonic() + self.delay, data))
         q.put(None)
+
+
+def main() -> None:
+    """Run a latency proxy in its own process: python -m tests.faults UPSTREAM_PORT DELAY.
+
+    Prints the listening port, then serves until killed. A separate process keeps
+    the proxy's threads from competing for the GIL with the client it measures.
+    """
+    import sys
+    proxy = FaultProxy(int(sys.argv[1]))
+    proxy.delay = float(sys.argv[2])
+    proxy.start()
+    print(proxy.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
