@@ -28,25 +28,31 @@ SEED = int(os.environ.get("MM_FAULT_SEED", "7"))  # vary to explore other kill p
 
 def make_store(root, sizes=(("Inbox", 500), ("Sent", 300), ("Archive.sbd/2019", 300))):
     rng = random.Random(42)
+    flags_of = {"": frozenset(), "Status: RO": frozenset({"\\Seen"}),
+                "Status: RO\nX-Status: A": frozenset({"\\Seen", "\\Answered"}),
+                "X-Status: F": frozenset({"\\Flagged"})}
     expected = {}
     mailboxes = {"Inbox": "INBOX", "Sent": "Sent", "Archive.sbd/2019": "Archive/2019"}
     for name, count in sizes:
-        msgs, dates = [], []
+        msgs, dates, flags = [], [], []
         for i in range(count):
-            status = rng.choice(["", "Status: RO", "Status: RO\nX-Status: A", "X-Status: F"])
+            status = rng.choice(sorted(flags_of))
+            flags.append(flags_of[status])
             body = "".join(f"line {j} of message {i} in {name}\n"
                            for j in range(rng.randint(5, 60)))
             msgs.append(message(f"{name} {i}", body=body, extra=status))
             dates.append(dt.datetime(2015, 1, 1) + dt.timedelta(hours=7 * i + len(name)))
         write_mbox(root / name, msgs, dates)
-        expected[mailboxes[name]] = [(crlf(m), d.replace(tzinfo=UTC)) for m, d in zip(msgs, dates)]
+        expected[mailboxes[name]] = [(crlf(m), d.replace(tzinfo=UTC), f)
+                                     for m, d, f in zip(msgs, dates, flags)]
     return expected
 
 
 def assert_exactly_once(account, expected):
     server = account.read_back()
     for mailbox, want in expected.items():
-        got = collections.Counter((m.data, m.internaldate) for m in server.get(mailbox, []))
+        got = collections.Counter((m.data, m.internaldate, m.keyflags)
+                                  for m in server.get(mailbox, []))
         assert got == collections.Counter(want), (
             f"{mailbox}: {sum(got.values())} on server, {len(want)} expected, "
             f"{sum((got - collections.Counter(want)).values())} extra, "
