@@ -156,6 +156,14 @@ class ServerFolderIndex:
 
     by_key: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # key -> sizes
 
+    @classmethod
+    def from_fingerprints(cls, rows) -> "ServerFolderIndex":
+        """Build from ``IMAPTarget.fingerprints`` rows (uid, key, size, has_message_id)."""
+        index = cls()
+        for _, key, size, _ in rows:
+            index.add(key, size)
+        return index
+
     def add(self, key: str, size: int) -> None:
         self.by_key.setdefault(key, []).append(size)
 

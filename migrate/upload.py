@@ -165,13 +165,11 @@ class Uploader:
 
     def _mark_known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
         """Mark DONE / PRESENT / REFUSE from the state and the server's fingerprints."""
-        index = ServerFolderIndex()
         done = self.state.done_hashes(mailbox)
         pending = [p for f in fplans for p in f.messages
                    if p.action == UPLOAD and p.content_hash not in done]
-        if pending and info.exists:
-            for _, key, size, _ in self.target.fingerprints(1):
-                index.add(key, size)
+        index = ServerFolderIndex.from_fingerprints(
+            self.target.fingerprints(1) if pending and info.exists else [])
         apply_server_view(fplans, index, done, self.target.append_limit,
                           binary=self.target.has("BINARY"))
         for f in fplans:  # sent by this run before a reconnect: ours, not an earlier run's

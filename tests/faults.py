@@ -84,16 +84,21 @@ class FaultProxy:
             except OSError:
                 pass
 
-    def _pipe(self, src, dst, state, upstream: bool) -> None:
-        if self.delay:
-            return self._delayed_pipe(src, dst, state)
+    def _chunks(self, src, state):
+        """Yield what *src* sends until it closes, the proxy stops, or the pair is cut."""
         while not self._stop.is_set() and not state["closed"]:
             try:
                 data = src.recv(65536)
             except OSError:
-                break
+                return
             if not data:
-                break
+                return
+            yield data
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        if self.delay:
+            return self._delayed_pipe(src, dst, state)
+        for data in self._chunks(src, state):
             if upstream and state["limit"] is not None:
                 room = state["limit"] - state["sent"]
                 if room <= len(data):
@@ -131,13 +136,7 @@ class FaultProxy:
             self._close(src, dst, state)
 
         threading.Thread(target=sender, daemon=True).start()
-        while not self._stop.is_set() and not state["closed"]:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                break
-            if not data:
-                break
+        for data in self._chunks(src, state):
             q.put((time.monotonic() + self.delay, data))
         q.put(None)
 

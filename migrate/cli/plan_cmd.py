@@ -35,12 +35,11 @@ def run(args) -> int:
             plan = build_plan(stores, target.layout, across_folders=args.dedup_across_folders)
             for mailbox, fplans in plan.by_target().items():
                 done = state.done_hashes(mailbox) if state else set()
-                index = ServerFolderIndex()
                 existing = target.existing_name(mailbox)
                 if existing:
                     target.examine(existing)
-                    for _, key, size, _ in target.fingerprints(1):
-                        index.add(key, size)
+                index = ServerFolderIndex.from_fingerprints(
+                    target.fingerprints(1) if existing else [])
                 apply_server_view(fplans, index, done, target.append_limit,
                                   binary=target.has("BINARY"))
     print(report.render_plan_text(plan))

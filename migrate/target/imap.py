@@ -268,27 +268,21 @@ class IMAPTarget:
         return None
 
     @connection_guard
-    def select(self, name: str) -> SelectInfo:
-        info = self.client.select_folder(name)
+    def select(self, name: str, readonly: bool = False) -> SelectInfo:
+        """SELECT *name*; ``readonly`` uses EXAMINE (no \\Recent or flag change)."""
+        info = self.client.select_folder(name, readonly=readonly)
         self.selected = name
         return SelectInfo(
             uidvalidity=int(info[b"UIDVALIDITY"]),
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
-            permanent_flags=frozenset(_decode(f) for f in info.get(b"PERMANENTFLAGS", ())),
+            permanent_flags=frozenset() if readonly else frozenset(
+                _decode(f) for f in info.get(b"PERMANENTFLAGS", ())),
         )
 
-    @connection_guard
     def examine(self, name: str) -> SelectInfo:
-        """Read-only SELECT (no \\Recent change, no flag change)."""
-        info = self.client.select_folder(name, readonly=True)
-        self.selected = name
-        return SelectInfo(
-            uidvalidity=int(info[b"UIDVALIDITY"]),
-            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
-            exists=int(info.get(b"EXISTS", 0)),
-            permanent_flags=frozenset(),
-        )
+        """Read-only SELECT (EXAMINE): what ``plan`` and ``verify`` use."""
+        return self.select(name, readonly=True)
 
     @connection_guard
     def max_uid(self) -> int | None:
