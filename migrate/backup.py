@@ -115,26 +115,56 @@ class _HashingReader:
         return data
 
 
-def create_backup(stores: list[Store], backup_dir: Path, progress=None) -> BackupResult:
-    """Write and verify an archive of every file of *stores* into *backup_dir*."""
+def sidecar(archive: Path, kind: str) -> Path:
+    """``x.tar`` / ``x.tar.gz`` -> ``x.manifest.json`` or ``x.verified``."""
+    name = archive.name
+    for ext in (".tar.gz", ".tar"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return archive.with_name(name + kind)
+
+
+def count_messages(store: Store) -> dict:
+    """Messages per store, as the manifest records them (one read of the store)."""
+    total = skipped = 0
+    for folder in store.folders():
+        for msg in folder.messages():
+            total += 1
+            skipped += msg.skip_reason is not None
+    return {"messages": total, "skipped_by_source": skipped, "not_mail": len(store.non_mail)}
+
+
+def create_backup(stores: list[Store], backup_dir: Path, progress=None,
+                  counts: dict | None = None, compress: bool = False) -> BackupResult:
+    """Write and verify an archive of every file of *stores* into *backup_dir*.
+
+    *counts* (store path -> message counts) comes from the plan when ``run``
+    has one; otherwise the stores are counted here. *compress* writes
+    ``.tar.gz`` (gzip level 1) instead of plain ``.tar``.
+    """
     backup_dir = Path(backup_dir)
     sources = describe_sources(stores, hashes=False)
     needed = sum(f["size"] + 1024 for s in sources for f in s["files"])
     check_destination(stores, backup_dir, needed)
     backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    archive = backup_dir / f"mailmigrate-backup-{stamp}.tar"
+    ext = ".tar.gz" if compress else ".tar"
+    archive = backup_dir / f"mailmigrate-backup-{stamp}{ext}"
     n = 1
-    while archive.exists():
+    while archive.exists() or sidecar(archive, ".manifest.json").exists():
         n += 1
-        archive = backup_dir / f"mailmigrate-backup-{stamp}-{n}.tar"
+        archive = backup_dir / f"mailmigrate-backup-{stamp}-{n}{ext}"
     manifest = {"format": FORMAT, "version": 1, "tool_version": __version__,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(), "stores": []}
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "compressed": compress, "stores": []}
+    mode = "w:gz" if compress else "w"
+    extra = {"compresslevel": 1} if compress else {}
     try:
-        with _private_open(archive) as raw, tarfile.open(fileobj=raw, mode="w",
-                                                        format=tarfile.PAX_FORMAT) as tar:
+        with _private_open(archive) as raw, tarfile.open(fileobj=raw, mode=mode,
+                                                        format=tarfile.PAX_FORMAT, **extra) as tar:
             for store, desc in zip(stores, sources):
                 entry = dict(desc, files=[])
+                entry["counts"] = (counts or {}).get(str(store.path)) or count_messages(store)
                 for (path, rel), f in zip(_store_files(store), desc["files"]):
                     entry["files"].append(_add_file(tar, path, f"{desc['archive_prefix']}/{rel}",
                                                     f, progress))
@@ -145,7 +175,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None) -> Backu
             tar.addfile(info, io.BytesIO(data))
     except OSError as e:
         raise BackupError(f"writing the backup {archive} failed: {e}") from e
-    manifest_path = archive.with_suffix(".manifest.json")
+    manifest_path = sidecar(archive, ".manifest.json")
     with _private_open(manifest_path) as f:
         f.write(data)
     verify_backup(archive)
@@ -169,14 +199,14 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progre
 
 
 def _verified_marker(archive: Path) -> Path:
-    return archive.with_suffix(".verified")
+    return sidecar(archive, ".verified")
 
 
 def verify_backup(archive: Path) -> dict:
     """Re-read *archive*, check every member against its manifest; mark it verified."""
     archive = Path(archive)
     try:
-        with tarfile.open(archive, mode="r:") as tar:
+        with tarfile.open(archive, mode="r:*") as tar:
             member = tar.getmember(MANIFEST_NAME)
             manifest = json.loads(tar.extractfile(member).read())
             if manifest.get("format") != FORMAT:
@@ -195,7 +225,7 @@ def verify_backup(archive: Path) -> dict:
                                           "its manifest; make a new backup")
     except (tarfile.TarError, KeyError, OSError, ValueError, EOFError) as e:
         raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
-    side = archive.with_suffix(".manifest.json")
+    side = sidecar(archive, ".manifest.json")
     if side.exists() and json.loads(side.read_bytes()) != manifest:
         raise BackupError(f"{side} does not match the manifest inside {archive}")
     marker = _verified_marker(archive)
@@ -212,7 +242,7 @@ def _manifest_digest(manifest: dict) -> str:
 
 def load_backup(archive: Path) -> BackupResult:
     archive = Path(archive)
-    manifest = json.loads(archive.with_suffix(".manifest.json").read_bytes())
+    manifest = json.loads(sidecar(archive, ".manifest.json").read_bytes())
     marker = _verified_marker(archive)
     digest = _manifest_digest(manifest)
     verified = marker.exists() and json.loads(marker.read_bytes()).get("manifest_sha256") == digest
@@ -232,7 +262,9 @@ def find_verified_backup(stores: list[Store], backup_dir: Path) -> BackupResult 
     if not backup_dir.is_dir():
         return None
     current = describe_sources(stores)
-    for archive in sorted(backup_dir.glob("mailmigrate-backup-*.tar"), reverse=True):
+    archives = [p for p in backup_dir.glob("mailmigrate-backup-*")
+                if p.name.endswith((".tar", ".tar.gz"))]
+    for archive in sorted(archives, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             result = load_backup(archive)
         except (OSError, ValueError):
@@ -242,13 +274,26 @@ def find_verified_backup(stores: list[Store], backup_dir: Path) -> BackupResult 
     return None
 
 
+def use_backup(stores: list[Store], archive: Path) -> BackupResult:
+    """An archive the user points at: re-verified, and it must hold exactly the current sources."""
+    archive = Path(archive)
+    if not archive.exists():
+        raise BackupError(f"the backup {archive} does not exist")
+    verify_backup(archive)
+    result = load_backup(archive)
+    if not _same_files(result.manifest, describe_sources(stores)):
+        raise BackupError(f"the backup {archive} does not hold the current sources (they changed "
+                          "since, or it is another store's); make a new one with --backup-dir")
+    return result
+
+
 def restore_backup(archive: Path, to: Path) -> list[Path]:
     """Verify *archive*, then extract its stores under *to*; returns the store roots."""
     manifest = verify_backup(archive)
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
     roots = []
-    with tarfile.open(archive, mode="r:") as tar:
+    with tarfile.open(archive, mode="r:*") as tar:
         for store in manifest["stores"]:
             root = to / store["archive_prefix"]
             for f in store["files"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -54,3 +55,15 @@ class Progress:
             log.info("progress: %d/%d messages, %.1f/%.1f MB, %.1f msg/s, about %.0f min left",
                      self.done_msgs, self.total_msgs, self.done_bytes / 1e6,
                      self.total_bytes / 1e6, rate, left / 60)
+
+
+@contextlib.contextmanager
+def byte_bar(total: int, desc: str, stream=None):
+    """A bytes progress bar on a terminal (yields its update function), else None."""
+    stream = stream or sys.stderr
+    if not stream.isatty() or not total:
+        yield None
+        return
+    from tqdm import tqdm
+    with tqdm(total=total, unit="B", unit_scale=True, desc=desc, file=stream) as bar:
+        yield bar.update

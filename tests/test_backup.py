@@ -100,3 +100,73 @@ def test_run_fails_cleanly_when_backup_impossible(tmp_path, account, mm):
            tmp_path / "s.sqlite", "--yes", account=account)
     assert r.code == ExitCode.BACKUP
     assert account.read_back()["INBOX"] == []  # nothing uploaded without a backup
+
+
+def make_kind(kind, root):
+    """One small store of each kind the readers know."""
+    from tests.test_readers import make_maildirpp, put
+    if kind == "mbox":
+        write_mbox(root / "one.mbox", [message("a"), message("b")])
+        return root / "one.mbox"
+    if kind == "mbox-tree":
+        return make_store(root / "tree")
+    if kind == "maildir":
+        make_maildirpp(root / "Maildir")
+        return root / "Maildir"
+    if kind == "eml-tree":
+        put(root / "eml" / "Inbox" / "a.eml", message("a"))
+        put(root / "eml" / "Inbox" / "notes.txt", b"not mail\n")
+        return root / "eml"
+    profile = root / "profile"
+    (profile / "prefs.js").parent.mkdir(parents=True)
+    (profile / "prefs.js").write_text("// prefs\n")
+    write_mbox(profile / "Mail" / "Local Folders" / "Inbox", [message("tb")])
+    (profile / "Mail" / "Local Folders" / "Inbox.msf").write_text("// mork\n")
+    return profile
+
+
+@pytest.mark.parametrize("kind", ["mbox", "mbox-tree", "maildir", "eml-tree", "thunderbird"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_round_trip_every_store_kind(tmp_path, kind, compress):
+    src = make_kind(kind, tmp_path / "src")
+    store = open_store(src)
+    assert store.kind == kind
+    result = backup.create_backup([store], tmp_path / "bk", compress=compress)
+    assert result.verified and result.archive.name.endswith(".tar.gz" if compress else ".tar")
+    assert result.manifest["stores"][0]["counts"]["messages"] >= 1
+    [root] = backup.restore_backup(result.archive, tmp_path / "restored")
+    expected = snapshot(src)
+    got = snapshot(root / src.name) if src.is_file() else snapshot(root)
+    assert got == expected
+
+
+def test_compressed_archive_damage_is_detected(tmp_path):
+    src = make_store(tmp_path / "src")
+    result = backup.create_backup([open_store(src)], tmp_path / "bk", compress=True)
+    data = bytearray(result.archive.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    result.archive.write_bytes(bytes(data))
+    with pytest.raises(BackupError):
+        backup.verify_backup(result.archive)
+
+
+def test_use_backup_must_match_current_sources(tmp_path, account, mm):
+    src = make_store(tmp_path / "src")
+    assert mm("backup", src, "--backup-dir", tmp_path / "bk").code == 0
+    [archive] = (tmp_path / "bk").glob("*.tar")
+    write_mbox(src / "Inbox", [message("a"), message("b"), message("changed since")])
+    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "other", "--use-backup",
+           archive, "--state", tmp_path / "s.sqlite", "--yes", account=account)
+    assert r.code == ExitCode.BACKUP
+    assert "does not hold the current sources" in r.err
+    assert account.read_back()["INBOX"] == []
+    assert not (tmp_path / "other").exists()  # it did not quietly write another
+
+
+def test_plan_shows_the_backup_step(tmp_path, mm):
+    src = make_store(tmp_path / "src")
+    r = mm("plan", src, "--backup-dir", tmp_path / "bk")
+    assert "run will first write and verify" in r.out
+    assert mm("backup", src, "--backup-dir", tmp_path / "bk").code == 0
+    r = mm("plan", src, "--backup-dir", tmp_path / "bk")
+    assert "is verified; run will use it" in r.out

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from migrate import report
-from migrate.cli import common
+import shutil
 from pathlib import Path
 
+from migrate import backup, report
+from migrate.cli import common
 from migrate.plan import ServerFolderIndex, apply_server_view, build_plan
 from migrate.state import State, default_state_path
 
@@ -15,8 +16,26 @@ def add_parser(sub):
     common.add_source_args(p)
     common.add_target_args(p, required=False)
     common.add_state_arg(p)
+    p.add_argument("--backup-dir", type=Path, metavar="DIR",
+                   help="also say whether a verified backup of these sources is there")
     p.add_argument("--report", metavar="DIR", help="also write plan.json into DIR")
     return p
+
+
+def backup_status(stores, backup_dir: Path) -> str:
+    """The backup step as the plan shows it: found and verified, or what run will write."""
+    found = backup.find_verified_backup(stores, backup_dir)
+    if found:
+        return (f"Backup: {found.archive} ({report.human_size(found.size)}) holds exactly these "
+                "sources and is verified; run will use it.")
+    total = sum(f.stat().st_size for s in stores for f in s.files())
+    probe = Path(backup_dir)
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    fits = "fits" if free > total else "DOES NOT FIT"
+    return (f"Backup: none of these sources yet in {backup_dir}; run will first write and verify "
+            f"one of {report.human_size(total)} ({report.human_size(free)} free there: {fits}).")
 
 
 def open_state_readonly(path):
@@ -43,6 +62,8 @@ def run(args) -> int:
                 apply_server_view(fplans, index, done, target.append_limit,
                                   binary=target.has("BINARY"))
     print(report.render_plan_text(plan))
+    if args.backup_dir:
+        print("\n" + backup_status(stores, args.backup_dir))
     if args.report:
         report.write_json(Path(args.report) / "plan.json",
                           {"schema": "mailmigrate-plan/1", "folders": report.plan_rows(plan),

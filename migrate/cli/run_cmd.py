@@ -11,7 +11,8 @@ from migrate.cli import common
 from migrate.errors import ExitCode, MigrateError
 from migrate.lock import RunLock
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
-from migrate.progress import Progress
+from migrate.cli.backup_cmd import source_bytes
+from migrate.progress import Progress, byte_bar
 from migrate.state import State, default_state_path
 from migrate.upload import Uploader
 
@@ -24,6 +25,11 @@ def add_parser(sub):
     common.add_target_args(p, required=True)
     p.add_argument("--backup-dir", required=True, type=Path, metavar="DIR",
                    help="where the verified backup of the sources is found or written")
+    p.add_argument("--use-backup", type=Path, metavar="ARCHIVE",
+                   help="rely on this existing backup (it is verified again, and must hold "
+                        "exactly the current sources)")
+    p.add_argument("--compress-backup", action="store_true",
+                   help="if a backup has to be written, write .tar.gz")
     common.add_state_arg(p)
     p.add_argument("--yes", action="store_true",
                    help="answer confirmations with yes (unattended runs); never prompts")
@@ -37,14 +43,31 @@ def argparse_suppress():
     return argparse.SUPPRESS
 
 
-def ensure_backup(stores, backup_dir: Path) -> backup.BackupResult:
-    """The gate: find a verified backup of exactly these sources, or make one."""
-    found = backup.find_verified_backup(stores, backup_dir)
+def ensure_backup(stores, args, plan) -> backup.BackupResult:
+    """The gate: a verified backup of exactly these sources, found or made, or an error."""
+    if args.use_backup:
+        log.info("verifying the backup %s", args.use_backup)
+        return backup.use_backup(stores, args.use_backup)
+    found = backup.find_verified_backup(stores, args.backup_dir)
     if found:
         log.info("using verified backup %s", found.archive)
         return found
-    log.info("writing a backup of the sources to %s", backup_dir)
-    return backup.create_backup(stores, backup_dir)
+    log.info("writing a backup of the sources to %s", args.backup_dir)
+    counts = plan_counts(plan)
+    with byte_bar(source_bytes(stores), "backing up") as bar:
+        return backup.create_backup(stores, args.backup_dir, progress=bar, counts=counts,
+                                    compress=args.compress_backup)
+
+
+def plan_counts(plan) -> dict:
+    """Per store: messages, and those the source itself says not to migrate (for the manifest)."""
+    counts: dict = {}
+    for f in plan.folders:
+        c = counts.setdefault(str(f.store.path), {"messages": 0, "skipped_by_source": 0,
+                                                  "not_mail": len(f.store.non_mail)})
+        c["messages"] += len(f.messages)
+        c["skipped_by_source"] += sum(1 for p in f.messages if p.action == SKIP)
+    return counts
 
 
 def run(args) -> int:
@@ -57,15 +80,15 @@ def run(args) -> int:
     summary: dict = {"state": str(state_path)}
     code = ExitCode.INTERNAL
     try:
-        result = ensure_backup(stores, args.backup_dir)
+        connect = common.connector(config)
+        first = connect()
+        first.close()
+        plan = build_plan(stores, first.layout, across_folders=args.dedup_across_folders)
+        result = ensure_backup(stores, args, plan)  # nothing is uploaded before this succeeds
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
                              "verified": result.verified}
         print(f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
-        connect = common.connector(config)
-        first = connect()
-        plan = build_plan(stores, first.layout, across_folders=args.dedup_across_folders)
-        first.close()
         if not args.yes and sys.stdin.isatty():
             total = plan.totals()
             answer = input(f"Upload up to {total.get(UPLOAD, 0)} messages to {config.user} at "
