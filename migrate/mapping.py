@@ -44,6 +44,41 @@ class ServerLayout:
 
 
 @dataclasses.dataclass(frozen=True)
+class MappingRules:
+    """The user's say: ``--map OLD=NEW`` rules and an ``--into`` parent.
+
+    Names use "/" between levels whatever the server's delimiter. A rule for
+    ``Old`` also moves ``Old/Child``; the longest matching rule wins.
+    """
+
+    renames: tuple = ()  # ((source path tuple, target path tuple), ...)
+    into: tuple = ()  # target parent path, e.g. ("Imported", "Desktop")
+
+    @classmethod
+    def parse(cls, maps=(), into: str | None = None) -> "MappingRules":
+        renames = []
+        for rule in maps or ():
+            old, sep, new = rule.partition("=")
+            if not sep or not old.strip("/") or not new.strip("/"):
+                from migrate.errors import UsageError
+                raise UsageError(f"--map {rule!r}: write it as 'Old/Name=New/Name'")
+            renames.append((_path(old), _path(new)))
+        renames.sort(key=lambda r: -len(r[0]))
+        return cls(tuple(renames), _path(into) if into else ())
+
+    def apply(self, name: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+        """(renamed source path, note) before the server mapping."""
+        for old, new in self.renames:
+            if tuple(p.casefold() for p in name[:len(old)]) == tuple(p.casefold() for p in old):
+                return new + name[len(old):], f"--map {'/'.join(old)}={'/'.join(new)}"
+        return name, None
+
+
+def _path(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split("/") if part)
+
+
+@dataclasses.dataclass(frozen=True)
 class MappedFolder:
     target: str
     note: str | None = None  # why the name differs from the source, for the plan
@@ -65,16 +100,27 @@ def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
     return cleaned or "_", notes
 
 
-def map_folder(name: tuple[str, ...], layout: ServerLayout) -> MappedFolder:
+def map_folder(name: tuple[str, ...], layout: ServerLayout,
+               rules: MappingRules | None = None) -> MappedFolder:
     """Server mailbox name for source folder *name* (path components).
 
-    The store root and "Inbox" become INBOX; a well-known top-level name goes to
+    User rules come first (``--map``). With ``--into PARENT`` every folder,
+    Inbox and Sent included, goes under PARENT, keeping its own name. Otherwise
+    the store root and "Inbox" become INBOX; a well-known top-level name goes to
     the server's special-use folder (children follow it); everything else is
     recreated under the personal namespace with the server's delimiter.
     """
-    if not name or (len(name) == 1 and name[0].casefold() == "inbox"):
-        return MappedFolder(INBOX)
     notes: list[str] = []
+    if rules:
+        name, why = rules.apply(name)
+        if why:
+            notes.append(why)
+        if rules.into:
+            name = rules.into + (name or ("Inbox",))
+            notes.append(f"under --into {'/'.join(rules.into)}")
+            return _plain(name, layout, notes)
+    if not name or (len(name) == 1 and name[0].casefold() == "inbox"):
+        return MappedFolder(INBOX, "; ".join(notes) or None)
     first = name[0]
     use = special_use_of(first)
     if first.casefold() == "inbox":
@@ -84,11 +130,18 @@ def map_folder(name: tuple[str, ...], layout: ServerLayout) -> MappedFolder:
         if head != layout.prefix + first:
             notes.append(f"{first!r} is the special folder {use}")
     else:
-        safe, why = _safe_component(first, layout.delimiter)
-        head = layout.prefix + safe
-        notes.extend(why)
-    parts = [head]
-    for part in name[1:]:
+        return _plain(name, layout, notes)
+    return _join([head], name[1:], layout, notes)
+
+
+def _plain(name: tuple[str, ...], layout: ServerLayout, notes: list[str]) -> MappedFolder:
+    """*name* recreated as is under the personal namespace (no special-use mapping)."""
+    safe, why = _safe_component(name[0], layout.delimiter)
+    return _join([layout.prefix + safe], name[1:], layout, notes + why)
+
+
+def _join(parts: list[str], rest, layout: ServerLayout, notes: list[str]) -> MappedFolder:
+    for part in rest:
         safe, why = _safe_component(part, layout.delimiter)
         parts.append(safe)
         notes.extend(why)

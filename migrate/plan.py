@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Iterable
 
 from migrate import fingerprint, headers
-from migrate.mapping import ServerLayout, map_folder
+from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.sources.base import Folder, SourceMessage, Store
 
 UPLOAD = "upload"
@@ -111,21 +111,25 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
 
 
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
-               progress=None, across_folders: bool = False) -> Plan:
+               progress=None, across_folders: bool = False,
+               rules: MappingRules | None = None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
     the same content hash, or the same header key and body hash, is a
     DUPLICATE (see docs/fingerprint.md). With *across_folders*, a copy already
-    planned for any other mailbox is a DUPLICATE too.
+    planned for any other mailbox is a DUPLICATE too. Two folders whose server
+    names differ only in case are merged into the first one, with a note
+    (case-insensitive servers would merge them anyway, silently).
     """
     layout = layout or ServerLayout()
     stores = list(stores)
     folders: list[FolderPlan] = []
     seen: dict[str, dict] = collections.defaultdict(dict)
+    spelling: dict[str, str] = {}
     for store in stores:
         for folder in store.folders():
-            mapped = map_folder(folder.name, layout)
+            mapped = _merge_case(map_folder(folder.name, layout, rules), spelling)
             planned = []
             for msg in folder.messages():
                 p = plan_message(msg)
@@ -138,6 +142,14 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                     progress(p)
             folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned))
     return Plan(folders, layout, stores)
+
+
+def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:
+    first = spelling.setdefault(mapped.target.casefold(), mapped.target)
+    if first == mapped.target:
+        return mapped
+    note = f"merged into {first!r} (the names differ only in case)"
+    return MappedFolder(first, "; ".join(filter(None, [mapped.note, note])))
 
 
 def _first_copy(seen: dict, p: PlannedMessage) -> str | None:

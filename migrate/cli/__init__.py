@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from migrate import __version__
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except MigrateError as e:
         print(f"mailmigrate: {e}", file=sys.stderr)
         return int(e.exit_code)
+    except BrokenPipeError:  # output piped into head/less that closed early: not an error
+        sys.stdout = open(os.devnull, "w")
+        return int(ExitCode.SUCCESS)
     except KeyboardInterrupt:
         print("mailmigrate: interrupted; state is saved, run the same command again "
               "to continue", file=sys.stderr)

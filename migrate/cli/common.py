@@ -9,6 +9,7 @@ from pathlib import Path
 
 from migrate import credentials
 from migrate.errors import UsageError
+from migrate.mapping import MappingRules
 from migrate.sources import STORE_TYPES, Store, open_store
 from migrate.target.imap import IMAPTarget, TargetConfig
 
@@ -20,6 +21,12 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    help="a local mail store: mbox file, maildir, Thunderbird profile, ...")
     p.add_argument("--source-type", choices=sorted(STORE_TYPES),
                    help="skip detection and read every SOURCE as this kind")
+    p.add_argument("--map", action="append", metavar="OLD=NEW", default=[],
+                   help="put source folder OLD (and its subfolders) into NEW; '/' between "
+                        "levels; repeatable")
+    p.add_argument("--into", metavar="PARENT",
+                   help="put every folder, Inbox and Sent included, under PARENT "
+                        "(e.g. 'Imported/Desktop')")
     p.add_argument("--dedup-across-folders", action="store_true",
                    help="upload a message found in several folders only once (default: "
                         "keep it in every folder)")
@@ -42,6 +49,12 @@ def add_target_args(p: argparse.ArgumentParser, required: bool) -> None:
 def add_state_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, metavar="FILE",
                    help="state database (default: per account in your data directory)")
+
+
+def plan_options(args) -> dict:
+    """build_plan's keyword arguments from the shared source options."""
+    return {"across_folders": args.dedup_across_folders,
+            "rules": MappingRules.parse(args.map, args.into)}
 
 
 def open_stores(args) -> list[Store]:

@@ -46,12 +46,12 @@ def open_state_readonly(path):
 def run(args) -> int:
     stores = common.open_stores(args)
     if not common.has_target(args):
-        plan = build_plan(stores, across_folders=args.dedup_across_folders)
+        plan = build_plan(stores, **common.plan_options(args))
     else:
         config = common.target_config(args)
         state = open_state_readonly(args.state or default_state_path(config.host, config.user))
         with common.IMAPTarget(config) as target:
-            plan = build_plan(stores, target.layout, across_folders=args.dedup_across_folders)
+            plan = build_plan(stores, target.layout, **common.plan_options(args))
             for mailbox, fplans in plan.by_target().items():
                 done = state.done_hashes(mailbox) if state else set()
                 existing = target.existing_name(mailbox)

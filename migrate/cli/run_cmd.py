@@ -83,7 +83,7 @@ def run(args) -> int:
         connect = common.connector(config)
         first = connect()
         first.close()
-        plan = build_plan(stores, first.layout, across_folders=args.dedup_across_folders)
+        plan = build_plan(stores, first.layout, **common.plan_options(args))
         result = ensure_backup(stores, args, plan)  # nothing is uploaded before this succeeds
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,

@@ -19,7 +19,7 @@ def add_parser(sub):
 def run(args) -> int:
     stores = common.open_stores(args)
     with common.IMAPTarget(common.target_config(args)) as target:
-        plan = build_plan(stores, target.layout, across_folders=args.dedup_across_folders)
+        plan = build_plan(stores, target.layout, **common.plan_options(args))
         checks = verify_plan(target, plan)
     missing = [p for c in checks for p in c.missing]
     details = describe(plan, missing) if missing else {}

@@ -1,0 +1,79 @@
+"""Folder mapping on the real server: user rules, --into, case merges, non-ASCII names."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrate.mapping import MappingRules, ServerLayout, map_folder
+from tests.builders import crlf, message, write_mbox
+
+
+def run(mm, account, tmp_path, src, *extra):
+    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "state.sqlite", "--yes", *extra, account=account)
+    assert r.code == 0, r.err + r.out
+    return r
+
+
+@pytest.mark.parametrize("variant,expect", [
+    ("default", {"Projekte/Überblick", "Проекты", "INBOX"}),
+    ("courier", {"INBOX.Projekte.Überblick", "INBOX.Проекты", "INBOX"}),
+])
+def test_non_ascii_folder_names(tmp_path, make_account, mm, variant, expect):
+    account = make_account(variant)
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Inbox", [message("in")])
+    write_mbox(root / "Projekte.sbd" / "Überblick", [message("ü")])
+    write_mbox(root / "Проекты", [message("ru")])
+    run(mm, account, tmp_path, root)
+    server = account.read_back()
+    assert expect <= set(server)
+    for name in expect:
+        assert len(server[name]) == 1, name
+
+
+def test_map_rules_and_into(tmp_path, make_account, mm):
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Inbox", [message("in")])
+    write_mbox(root / "Sent", [message("sent")])
+    write_mbox(root / "Clients.sbd" / "Acme", [message("acme")])
+    account = make_account()
+    run(mm, account, tmp_path, root, "--map", "Clients=Customers", "--map", "Sent=Old Sent")
+    server = account.read_back()
+    assert [m.data for m in server["Customers/Acme"]] == [crlf(message("acme"))]
+    assert [m.data for m in server["Old Sent"]] == [crlf(message("sent"))]
+    assert server["Sent"] == []
+
+    other = make_account()
+    run(mm, other, tmp_path / "second", root, "--into", "Imported/Desktop")
+    server = other.read_back()
+    assert {"Imported/Desktop/Inbox", "Imported/Desktop/Sent",
+            "Imported/Desktop/Clients/Acme"} <= set(server)
+    assert server["INBOX"] == [] and server["Sent"] == []
+
+
+def test_folders_differing_only_in_case_are_merged_knowingly(tmp_path, account, mm):
+    root = tmp_path / "mail"
+    write_mbox(root / "Projects", [message("upper")])
+    write_mbox(root / "projects", [message("lower")])
+    plan = mm("plan", root)
+    assert "differ only in case" in plan.out
+    run(mm, account, tmp_path, root)
+    server = account.read_back()
+    assert sorted(m.data for m in server["Projects"]) == sorted(
+        [crlf(message("upper")), crlf(message("lower"))])
+    assert "projects" not in server
+
+
+def test_map_rule_syntax_error_is_a_usage_error(tmp_path, mm):
+    write_mbox(tmp_path / "m.mbox", [message("x")])
+    r = mm("plan", tmp_path / "m.mbox", "--map", "no-equals-sign")
+    assert r.code == 2 and "Old/Name=New/Name" in r.err
+
+
+def test_longest_rule_wins_and_children_follow():
+    rules = MappingRules.parse(["A=X", "A/B=Y"])
+    layout = ServerLayout(delimiter=".")
+    assert map_folder(("A", "B", "C"), layout, rules).target == "Y.C"
+    assert map_folder(("A", "D"), layout, rules).target == "X.D"
+    assert map_folder(("Sent Items",), layout).target == "Sent"
