@@ -34,6 +34,7 @@ def test_run_uploads_mbox_into_inbox_exactly(tmp_path, account, mm):
            "--state", tmp_path / "state.sqlite", "--yes", account=account)
     assert r.code == ExitCode.SKIPPED, r.err  # one message skipped as deleted
     assert "deleted" in r.out
+    assert "  backup: " in r.out and "verified)" in r.out.split("Summary:")[1]
 
     inbox = account.read_back()["INBOX"]
     assert [m.data for m in inbox] == [crlf(m) for m in msgs[:5]]

@@ -160,4 +160,8 @@ def render_summary(summary: dict) -> str:
         for reason, n in row["reasons"].items():
             lines.append(f"    {row['folder']}: {n} x {reason}")
     lines.append(f"  verification: {summary['missing']} missing")
+    b = summary.get("backup")
+    if b:
+        lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "
+                     f"{'verified' if b['verified'] else 'NOT verified'})")
     return "\n".join(lines)
