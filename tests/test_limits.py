@@ -51,3 +51,27 @@ def test_verify_names_a_message_deleted_by_another_client(tmp_path, account, mm)
     v = mm("verify", tmp_path / "one.mbox", *account.cli_args(), account=account)
     assert v.code == ExitCode.VERIFY_FAILED
     assert "keep 2" in v.out and "1 missing" in v.out
+
+
+def test_rate_caps_slow_the_run_down(tmp_path, account, mm):
+    import time
+    msgs = [message(f"slow {i}") for i in range(30)]
+    write_mbox(tmp_path / "one.mbox", msgs)
+    started = time.monotonic()
+    r = mm("run", tmp_path / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "s.sqlite", "--yes", "--max-messages-per-second", "20",
+           "--batch-size", "5", account=account)
+    elapsed = time.monotonic() - started
+    assert r.code == 0, r.err
+    assert elapsed >= 1.2  # 30 messages at <= 20/s: the last batch leaves after 1.5 s
+    assert len(account.read_back()["INBOX"]) == 30
+
+
+def test_rate_limiter_arithmetic():
+    from migrate.upload import RateLimiter
+    now = [0.0]
+    slept = []
+    limiter = RateLimiter(None, 1000, clock=lambda: now[0], sleep=slept.append)
+    limiter.wait(1, 500)  # 0.5 s worth at t=0: ahead of the cap
+    limiter.wait(1, 500)
+    assert slept == [0.5, 1.0]

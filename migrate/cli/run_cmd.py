@@ -14,7 +14,7 @@ from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, 
 from migrate.cli.backup_cmd import source_bytes
 from migrate.progress import Progress, byte_bar
 from migrate.state import State, default_state_path
-from migrate.upload import Uploader
+from migrate.upload import RateLimiter, Uploader
 
 log = logging.getLogger("migrate")
 
@@ -33,6 +33,11 @@ def add_parser(sub):
     common.add_state_arg(p)
     p.add_argument("--yes", action="store_true",
                    help="answer confirmations with yes (unattended runs); never prompts")
+    p.add_argument("--max-messages-per-second", type=float, metavar="N",
+                   help="never send faster than N messages a second on average")
+    p.add_argument("--max-bytes-per-second", type=float, metavar="N",
+                   help="never send faster than N bytes a second on average (Gmail takes "
+                        "about 500 MB a day: 5800)")
     p.add_argument("--batch-size", type=int, default=50, help=argparse_suppress())
     p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse_suppress())
     return p
@@ -101,6 +106,9 @@ def run(args) -> int:
             uploader = Uploader(connect, state, plan, progress=progress.message_done)
             uploader.options.batch_messages = args.batch_size
             uploader.options.backoff_base = args.retry_backoff
+            uploader.options.max_messages_per_second = args.max_messages_per_second
+            uploader.options.max_bytes_per_second = args.max_bytes_per_second
+            uploader.rate = RateLimiter(args.max_messages_per_second, args.max_bytes_per_second)
             try:
                 uploader.run()
             except MigrateError as e:
