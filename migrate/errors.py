@@ -43,6 +43,14 @@ class ConnectionFailed(MigrateError):
     exit_code = ExitCode.CONNECTION
 
 
+class Throttled(ConnectionFailed):
+    """The server asked us to slow down (Office 365); retried after *delay* seconds."""
+
+    def __init__(self, message: str, delay: float):
+        super().__init__(message)
+        self.delay = delay
+
+
 class AuthFailed(MigrateError):
     exit_code = ExitCode.AUTH
 

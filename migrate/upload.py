@@ -18,7 +18,7 @@ import time
 from typing import Callable
 
 from migrate import fingerprint, headers
-from migrate.errors import ConnectionFailed, QuotaExceeded, SourceError
+from migrate.errors import ConnectionFailed, QuotaExceeded, SourceError, Throttled
 from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
                           ServerFolderIndex, apply_server_view)
 from migrate.state import State
@@ -66,6 +66,7 @@ class UploadOptions:
     max_messages_per_second: float | None = None
     max_bytes_per_second: float | None = None
     max_reconnects: int = 10
+    max_throttles: int = 200  # in a row without progress; a throttled run slows, not stops
     backoff_base: float = 1.0
     backoff_max: float = 60.0
 
@@ -128,11 +129,22 @@ class Uploader:
         skipping what is done, so running it again after a drop is safe. Gives
         up after ``max_reconnects`` failures in a row without progress.
         """
-        failures = 0
+        failures = throttles = 0
         last_progress = -1
         while True:
             try:
                 return step()
+            except Throttled as e:
+                progress = self.outcome.settled()
+                throttles = 1 if progress != last_progress else throttles + 1
+                last_progress = progress
+                self._drop_connection()
+                if throttles > self.options.max_throttles:
+                    raise ConnectionFailed(f"the server kept throttling without progress: {e}")
+                delay = e.delay if e.delay is not None else min(
+                    self.options.backoff_max, self.options.backoff_base * 2 ** (throttles - 1))
+                log.warning("the server asks us to slow down; waiting %.1fs", delay)
+                self.sleep(delay)
             except ConnectionFailed as e:
                 progress = self.outcome.settled()
                 failures = 1 if progress != last_progress else failures + 1
@@ -303,11 +315,18 @@ class _BatchSender:
             self._record_ok(batch, result, items)
             return
         self.up.state.abandon_batch(batch)
+        if result.throttled:  # batches still in flight are resolved when the step is retried
+            self._throttled(result)
         while self.pending:  # later batches have their answers too: record them first
             self._complete_oldest()
         if result.over_quota:
             self._quota(result)
         self._send(items)  # split to find the refused message(s)
+
+    def _throttled(self, result) -> None:
+        """Not a refusal: the batch is pending again; the mailbox step is retried later."""
+        raise Throttled(f"throttled by the server ({result.text.strip()})",
+                        result.suggested_delay)
 
     def _record_ok(self, batch: int, result, items) -> None:
         up = self.up
@@ -343,6 +362,8 @@ class _BatchSender:
             up.state.abandon_batch(batch)
             if result.over_quota:
                 self._quota(result)
+            if result.throttled:
+                self._throttled(result)
             if len(items) == 1:
                 p = items[0][0]
                 reason = f"server refused: {result.text.strip()}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import random
+import re
 import socket
 import threading
 import time
@@ -157,3 +158,94 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class ThrottleProxy(FaultProxy):
+    """Plaintext IMAP proxy that answers chosen APPENDs as Office 365 does when throttling.
+
+    The Nth APPEND commands (counted over all connections, ``throttle_at``) are
+    swallowed, never reaching the server: the client gets
+    ``TAG NO ... Request is throttled. Suggested Backoff Time: N milliseconds``
+    and then the connection is dropped. Literals ({n} and {n+}) are parsed so a
+    swallowed command is consumed whole.
+    """
+
+    def __init__(self, upstream_port: int, throttle_at: set[int], backoff_ms: int = 300):
+        super().__init__(upstream_port)
+        self.throttle_at = set(throttle_at)
+        self.backoff_ms = backoff_ms
+        self.appends = 0
+        self.throttled = 0
+        self._count_lock = threading.Lock()
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        if not upstream:
+            return super()._pipe(src, dst, state, upstream)
+        buf = bytearray()
+        chunks = self._chunks(src, state)
+
+        def need(n: int) -> bool:
+            while len(buf) < n:
+                data = next(chunks, None)
+                if data is None:
+                    return False
+                buf.extend(data)
+            return True
+
+        def line() -> bytes | None:
+            while b"\r\n" not in buf:
+                data = next(chunks, None)
+                if data is None:
+                    return None
+                buf.extend(data)
+            end = buf.index(b"\r\n") + 2
+            out = bytes(buf[:end])
+            del buf[:end]
+            return out
+
+        while True:
+            first = line()
+            if first is None:
+                break
+            words = first.split(b" ", 2)
+            swallow = False
+            if len(words) > 1 and words[1].upper() == b"APPEND":
+                with self._count_lock:
+                    self.appends += 1
+                    swallow = self.appends in self.throttle_at
+            current = first
+            while True:  # the rest of this command: literals and continuation lines
+                m = re.search(rb"\{(\d+)(\+?)\}\r\n$", current)
+                if not swallow:
+                    try:
+                        dst.sendall(current)
+                    except OSError:
+                        return self._close(src, dst, state)
+                if not m:
+                    break
+                size, plus = int(m.group(1)), m.group(2)
+                if swallow and not plus:
+                    src.sendall(b"+ go ahead\r\n")
+                if not need(size):
+                    return self._close(src, dst, state)
+                literal = bytes(buf[:size])
+                del buf[:size]
+                if not swallow:
+                    try:
+                        dst.sendall(literal)
+                    except OSError:
+                        return self._close(src, dst, state)
+                current = line()
+                if current is None:
+                    return self._close(src, dst, state)
+            if swallow:
+                time.sleep(0.3)  # let the server's answers to earlier commands reach the client
+                self.throttled += 1
+                try:
+                    src.sendall(words[0] + b" NO Request is throttled. Suggested Backoff Time: "
+                                + str(self.backoff_ms).encode() + b" milliseconds\r\n")
+                except OSError:
+                    pass
+                time.sleep(0.05)
+                return self._close(src, dst, state)
+        self._close(src, dst, state)

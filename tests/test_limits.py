@@ -75,3 +75,27 @@ def test_rate_limiter_arithmetic():
     limiter.wait(1, 500)  # 0.5 s worth at t=0: ahead of the cap
     limiter.wait(1, 500)
     assert slept == [0.5, 1.0]
+
+
+def test_office365_throttling_is_honoured(tmp_path, account, mm):
+    """A scripted throttling reply (what Dovecot cannot show): wait as asked, lose nothing."""
+    import time
+    from tests.builders import crlf
+    from tests.faults import ThrottleProxy
+    msgs = [message(f"t{i}") for i in range(120)]
+    write_mbox(tmp_path / "one.mbox", msgs)
+    proxy = ThrottleProxy(account.server.imap_port, throttle_at={2, 4}, backoff_ms=700).start()
+    try:
+        started = time.monotonic()
+        r = mm("run", tmp_path / "one.mbox", *account.cli_args("none", port=proxy.port),
+               "--backup-dir", tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes",
+               "--batch-size", "20", account=account)
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.stop()
+    assert r.code == 0, r.err
+    assert proxy.throttled == 2
+    assert r.err.count("asks us to slow down; waiting 0.7s") == 2
+    assert elapsed >= 1.4
+    inbox = account.read_back()["INBOX"]
+    assert sorted(m.data for m in inbox) == sorted(crlf(m) for m in msgs)  # each exactly once

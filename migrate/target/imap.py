@@ -25,6 +25,7 @@ from migrate.mapping import ServerLayout, fallback_name
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
+_BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
 QUOTA_CODES = {"OVERQUOTA"}
 DEFAULT_TIMEOUT = 60.0
@@ -84,6 +85,16 @@ class AppendResult:
     @property
     def over_quota(self) -> bool:
         return self.code in QUOTA_CODES or "quota" in self.text.lower()
+
+    @property
+    def throttled(self) -> bool:
+        """Office 365: "Request is throttled. Suggested Backoff Time: N milliseconds"."""
+        return "throttl" in self.text.lower()
+
+    @property
+    def suggested_delay(self) -> float | None:
+        m = _BACKOFF.search(self.text)
+        return int(m.group(1)) / 1000 if m else None
 
 
 @dataclasses.dataclass
