@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,3 +78,22 @@ def resolve(host: str, user: str, env: str | None = None, file: str | None = Non
     raise UsageError(f"no password found for {user} at {host}: store it with "
                      f"'mailmigrate credentials set --host {host} --user {user}', or use "
                      "--password-env VAR or --password-file FILE")
+
+
+def token_from_command(command: str) -> Secret:
+    """Run the user's OAuth2 token command (no shell) and return its output as a secret.
+
+    Run again at every connection, so a long run picks up refreshed tokens. Its
+    output never reaches logs or errors.
+    """
+    try:
+        argv = shlex.split(command, posix=os.name != "nt")
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+        raise UsageError(f"the --oauth2-token-command could not run: {type(e).__name__}") from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        raise UsageError(f"the --oauth2-token-command exited {done.returncode} without a token; "
+                         "run it by hand to see why")
+    return Secret(token)

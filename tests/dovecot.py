@@ -64,11 +64,40 @@ def make_self_signed(directory: Path) -> Path:
     return directory / "rogue.pem"
 
 
+def start_introspection(tokens: dict[str, str]) -> int:
+    """A minimal OAuth2 token introspection endpoint (RFC 7662) on loopback."""
+    import http.server
+    import json
+    import urllib.parse
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            token = urllib.parse.parse_qs(body).get("token", [""])[0]
+            user = tokens.get(token)
+            answer = {"active": "true", "username": user} if user else {"active": "false"}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    import threading
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
 @dataclasses.dataclass
 class Account:
     server: "Dovecot"
     user: str
     password: str
+    token: str | None = None
 
     @property
     def host(self) -> str:
@@ -182,6 +211,9 @@ class Dovecot:
             import pwd  # POSIX only, like Dovecot itself
             self.internal_user = self.login_user = pwd.getpwuid(os.getuid()).pw_name
         self.imap_port, self.imaps_port, self.pop3_port = free_port(), free_port(), free_port()
+        self.tokens: dict[str, str] = {}  # OAuth2 access token -> user (oauth2 variant)
+        if variant == "oauth2":
+            self.introspection_port = start_introspection(self.tokens)
         self.conf = self.root / "dovecot.conf"
         self.conf.write_text(self._config())
         self._start()
@@ -209,6 +241,7 @@ class Dovecot:
             default_login_user = {self.login_user}
             mail_location = maildir:~/Maildir
             mail_plugins = quota
+            {self._oauth2_passdb()}
             passdb {{
               driver = passwd-file
               args = scheme=PLAIN {self.passwd}/%u
@@ -271,6 +304,23 @@ class Dovecot:
             }}
             """)
 
+    def _oauth2_passdb(self) -> str:
+        """XOAUTH2 checked against a local introspection endpoint (oauth2 variant only)."""
+        if self.variant != "oauth2":
+            return ""
+        ext = self.root / "dovecot-oauth2.conf.ext"
+        ext.write_text(textwrap.dedent(f"""\
+            introspection_mode = post
+            introspection_url = http://127.0.0.1:{self.introspection_port}/introspect
+            force_introspection = yes
+            username_attribute = username
+            active_attribute = active
+            active_value = true
+            """))
+        return (f"auth_mechanisms = plain login xoauth2 oauthbearer\n"
+                f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {ext}\n}}")
+
     def _start(self) -> None:
         # The daemon inherits stdout/stderr: give it a file, not a pipe we would wait on.
         out = self.root / "startup.log"
@@ -303,7 +353,11 @@ class Dovecot:
         user = f"user{next(_counter)}"
         password = password or f"pw-{os.urandom(6).hex()}"
         self.write_user(user, password, quota_kb, max_mail_size)
-        return Account(self, user, password)
+        account = Account(self, user, password)
+        if self.variant == "oauth2":
+            account.token = f"tok-{os.urandom(8).hex()}"
+            self.tokens[account.token] = user
+        return account
 
     def write_user(self, user: str, password: str, quota_kb: int | None,
                    max_mail_size: str | None) -> None:

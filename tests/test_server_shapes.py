@@ -115,3 +115,23 @@ def test_wrong_password_is_an_auth_error(tmp_path, account, mm):
            env={"MM_TEST_PASSWORD": "wrong"})
     assert r.code == ExitCode.AUTH
     assert "refused the login" in r.err
+
+
+def test_xoauth2_with_a_token_command(tmp_path, make_account, mm):
+    import sys
+    account = make_account("oauth2")
+    token_file = tmp_path / "token"
+    token_file.write_text(account.token + "\n")
+    command = f"{sys.executable} -c \"print(open(r'{token_file}').read())\""
+    write_mbox(tmp_path / "one.mbox", [message("oauth")])
+    base = ["--host", "127.0.0.1", "--port", str(account.server.imaps_port), "--ca-file",
+            str(account.server.ca_file), "--user", account.user]
+    r = mm("run", tmp_path / "one.mbox", *base, "--oauth2-token-command", command,
+           "--backup-dir", tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes")
+    assert r.code == 0, r.err
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("oauth"))]
+    assert account.token not in r.out + r.err
+
+    token_file.write_text("not-a-valid-token\n")
+    r = mm("plan", tmp_path / "one.mbox", *base, "--oauth2-token-command", command)
+    assert r.code == ExitCode.AUTH, r.err

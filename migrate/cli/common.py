@@ -43,6 +43,9 @@ def add_target_args(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--password-env", metavar="VAR", help="read the password from env var VAR")
     g.add_argument("--password-file", metavar="FILE",
                    help="read the password from FILE (must be private to you)")
+    g.add_argument("--oauth2-token-command", metavar="CMD",
+                   help="log in with XOAUTH2 using the access token CMD prints (Office 365, "
+                        "Gmail); run again at every connection")
     g.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
 
 
@@ -70,6 +73,11 @@ def target_config(args) -> TargetConfig:
         raise UsageError("--user is required with --host")
     if args.tls == "none":
         log.warning("--tls none: the password and mail cross the network unencrypted")
+    if args.oauth2_token_command:
+        command = args.oauth2_token_command
+        return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
+                            ca_file=args.ca_file, timeout=args.timeout,
+                            token_source=lambda: credentials.token_from_command(command))
     password = credentials.resolve(args.host, args.user, args.password_env, args.password_file,
                                    interactive=None if not getattr(args, "yes", False) else False)
     return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,

@@ -57,6 +57,7 @@ class TargetConfig:
     ca_file: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     password: Secret | None = dataclasses.field(default=None, repr=False)
+    token_source: object = dataclasses.field(default=None, repr=False)  # () -> Secret (XOAUTH2)
 
     @property
     def effective_port(self) -> int:
@@ -170,7 +171,7 @@ class IMAPTarget:
 
     def connect(self) -> "IMAPTarget":
         cfg = self.config
-        if cfg.password is None:
+        if cfg.password is None and cfg.token_source is None:
             raise UsageError("no password for the target account (see --password-env, "
                              "--password-file, or 'mailmigrate credentials set')")
         try:
@@ -191,7 +192,10 @@ class IMAPTarget:
             raise ConnectionFailed(f"cannot connect to {cfg.address}: {e}; check --host, "
                                    "--port and --tls, and that the server is reachable") from None
         try:
-            client.login(cfg.user, cfg.password.reveal())
+            if cfg.token_source is not None:
+                client.oauth2_login(cfg.user, cfg.token_source().reveal())
+            else:
+                client.login(cfg.user, cfg.password.reveal())
         except LoginError:
             _quietly_logout(client)
             raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r}; "
