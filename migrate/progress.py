@@ -24,6 +24,11 @@ class Progress:
         self.started = time.monotonic()
         self.last_log = self.started
         self.bar = None
+        self.per_mailbox = {f.target: 0 for f in plan.folders}
+        for f in plan.folders:
+            self.per_mailbox[f.target] += sum(1 for p in f.messages if p.action == UPLOAD)
+        self.mailbox = None
+        self.mailbox_done = 0
 
     def __enter__(self):
         if self.stream.isatty() and self.total_msgs:
@@ -40,12 +45,22 @@ class Progress:
             log.info("uploaded %d messages, %.1f MB in %.0fs", self.done_msgs,
                      self.done_bytes / 1e6, elapsed)
 
-    def message_done(self, p) -> None:
+    def message_done(self, p, mailbox: str | None = None) -> None:
         self.done_msgs += 1
         self.done_bytes += p.size
+        if mailbox != self.mailbox:
+            self.mailbox, self.mailbox_done = mailbox, 0
+            if self.bar is not None:
+                self.bar.set_description(f"uploading {mailbox}")
+            else:
+                log.info("uploading into %s (%d messages)", mailbox,
+                         self.per_mailbox.get(mailbox, 0))
+        self.mailbox_done += 1
         if self.bar is not None:
             self.bar.update(p.size)
-            self.bar.set_postfix_str(f"{self.done_msgs}/{self.total_msgs} msgs", refresh=False)
+            self.bar.set_postfix_str(
+                f"{self.mailbox_done}/{self.per_mailbox.get(mailbox, 0)} here, "
+                f"{self.done_msgs}/{self.total_msgs} in all", refresh=False)
             return
         now = time.monotonic()
         if now - self.last_log >= LOG_EVERY:

@@ -337,7 +337,7 @@ class _BatchSender:
             up.outcome.uploaded[self.mailbox] += 1
             up.outcome.uploaded_bytes[self.mailbox] += len(d)
             if up.progress:
-                up.progress(p)
+                up.progress(p, self.mailbox)
 
     def _quota(self, result) -> None:
         raise QuotaExceeded(

@@ -99,3 +99,22 @@ def test_office365_throttling_is_honoured(tmp_path, account, mm):
     assert elapsed >= 1.4
     inbox = account.read_back()["INBOX"]
     assert sorted(m.data for m in inbox) == sorted(crlf(m) for m in msgs)  # each exactly once
+
+
+def test_known_provider_limit_applies_without_appendlimit():
+    from migrate.target.imap import IMAPTarget, TargetConfig
+    office = IMAPTarget(TargetConfig(host="outlook.office365.com", user="u"))
+    assert office.append_limit == 35 * 1024 * 1024
+    office.capabilities = frozenset({"APPENDLIMIT=1000"})
+    assert office.append_limit == 1000  # what the server says wins
+    assert IMAPTarget(TargetConfig(host="imap.example.org", user="u")).append_limit is None
+
+
+def test_progress_is_logged_per_mailbox_when_not_on_a_terminal(tmp_path, account, mm):
+    write_mbox(tmp_path / "s" / "Inbox", [message("a"), message("b")])
+    write_mbox(tmp_path / "s" / "Projects", [message("c")])
+    r = mm("run", tmp_path / "s", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "st.sqlite", "--yes", account=account)
+    assert r.code == 0, r.err
+    assert "uploading into INBOX (2 messages)" in r.err
+    assert "uploading into Projects (1 messages)" in r.err

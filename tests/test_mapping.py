@@ -77,3 +77,17 @@ def test_longest_rule_wins_and_children_follow():
     assert map_folder(("A", "B", "C"), layout, rules).target == "Y.C"
     assert map_folder(("A", "D"), layout, rules).target == "X.D"
     assert map_folder(("Sent Items",), layout).target == "Sent"
+
+
+def test_config_file_rules(tmp_path, account, mm):
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Clients.sbd" / "Acme", [message("acme")])
+    write_mbox(root / "Inbox", [message("in")])
+    cfg = tmp_path / "mailmigrate.toml"
+    cfg.write_text('[map]\n"Clients" = "Customers"\n')
+    run(mm, account, tmp_path, root, "--config", cfg)
+    assert len(account.read_back()["Customers/Acme"]) == 1
+
+    cfg.write_text('intto = "typo"\n')
+    r = mm("plan", root, "--config", cfg)
+    assert r.code == 2 and "unknown key 'intto'" in r.err

@@ -21,6 +21,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    help="a local mail store: mbox file, maildir, Thunderbird profile, ...")
     p.add_argument("--source-type", choices=sorted(STORE_TYPES),
                    help="skip detection and read every SOURCE as this kind")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file with defaults: [map], into, rate caps (docs/mapping.md)")
     p.add_argument("--map", action="append", metavar="OLD=NEW", default=[],
                    help="put source folder OLD (and its subfolders) into NEW; '/' between "
                         "levels; repeatable")
@@ -56,8 +58,17 @@ def add_state_arg(p: argparse.ArgumentParser) -> None:
 
 def plan_options(args) -> dict:
     """build_plan's keyword arguments from the shared source options."""
+    load_config(args)
     return {"across_folders": args.dedup_across_folders,
             "rules": MappingRules.parse(args.map, args.into)}
+
+
+def load_config(args) -> None:
+    """Merge ``--config FILE`` into *args* once (command-line options win)."""
+    if getattr(args, "config", None) and not getattr(args, "_config_loaded", False):
+        from migrate import config
+        config.apply(args, config.load(args.config))
+        args._config_loaded = True
 
 
 def open_stores(args) -> list[Store]:

@@ -76,6 +76,7 @@ def plan_counts(plan) -> dict:
 
 
 def run(args) -> int:
+    common.load_config(args)
     stores = common.open_stores(args)
     config = common.target_config(args)
     state_path = args.state or default_state_path(config.host, config.user)

@@ -30,6 +30,11 @@ _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All",
 QUOTA_CODES = {"OVERQUOTA"}
 DEFAULT_TIMEOUT = 60.0
 
+# Message size limits of providers that do not advertise APPENDLIMIT (RFC 7889).
+# Office 365's default maximum message size is 35 MB; Gmail advertises its own.
+PROVIDER_LIMITS = {"outlook.office365.com": 35 * 1024 * 1024,
+                   "imap-mail.outlook.com": 35 * 1024 * 1024}
+
 
 class Secret:
     """A password that never shows itself in repr, logs or tracebacks."""
@@ -225,10 +230,11 @@ class IMAPTarget:
 
     @property
     def append_limit(self) -> int | None:
+        """Largest message the server takes: APPENDLIMIT, else a known provider's limit."""
         for cap in self.capabilities:
             if cap.startswith("APPENDLIMIT="):
                 return int(cap.split("=", 1)[1])
-        return None
+        return PROVIDER_LIMITS.get(self.config.host.lower().rstrip("."))
 
     # -- mailboxes ---------------------------------------------------------
 
