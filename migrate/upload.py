@@ -127,36 +127,37 @@ class Uploader:
 
         Every step is idempotent: it starts by resolving in-flight batches and
         skipping what is done, so running it again after a drop is safe. Gives
-        up after ``max_reconnects`` failures in a row without progress.
+        up after ``max_reconnects`` failures in a row without progress. A
+        throttling reply waits as long as the server asks, on its own, larger
+        budget (``max_throttles``): a throttled overnight run slows, it does not stop.
         """
         failures = throttles = 0
         last_progress = -1
         while True:
             try:
                 return step()
-            except Throttled as e:
-                progress = self.outcome.settled()
-                throttles = 1 if progress != last_progress else throttles + 1
-                last_progress = progress
-                self._drop_connection()
-                if throttles > self.options.max_throttles:
-                    raise ConnectionFailed(f"the server kept throttling without progress: {e}")
-                delay = e.delay if e.delay is not None else min(
-                    self.options.backoff_max, self.options.backoff_base * 2 ** (throttles - 1))
-                log.warning("the server asks us to slow down; waiting %.1fs", delay)
-                self.sleep(delay)
             except ConnectionFailed as e:
+                throttled = isinstance(e, Throttled)
                 progress = self.outcome.settled()
-                failures = 1 if progress != last_progress else failures + 1
+                if progress != last_progress:
+                    failures = throttles = 0
                 last_progress = progress
+                throttles += throttled
+                failures += not throttled
                 self._drop_connection()
                 if failures > self.options.max_reconnects:
                     raise ConnectionFailed(f"gave up after {failures - 1} reconnects without "
                                            f"progress; last error: {e}") from None
-                delay = min(self.options.backoff_max,
-                            self.options.backoff_base * 2 ** (failures - 1))
-                delay *= random.uniform(0.5, 1.0)
-                log.warning("connection problem (%s); reconnecting in %.1fs", e, delay)
+                if throttles > self.options.max_throttles:
+                    raise ConnectionFailed(f"the server kept throttling without progress: {e}")
+                tries = throttles if throttled else failures
+                delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** (tries - 1))
+                if throttled and e.delay is not None:
+                    delay = e.delay  # what the server asked for
+                    log.warning("the server asks us to slow down; waiting %.1fs", delay)
+                else:
+                    delay *= random.uniform(0.5, 1.0)
+                    log.warning("connection problem (%s); reconnecting in %.1fs", e, delay)
                 self.sleep(delay)
 
     # -- the run -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -38,14 +39,9 @@ def add_parser(sub):
     p.add_argument("--max-bytes-per-second", type=float, metavar="N",
                    help="never send faster than N bytes a second on average (Gmail takes "
                         "about 500 MB a day: 5800)")
-    p.add_argument("--batch-size", type=int, default=50, help=argparse_suppress())
-    p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse_suppress())
+    p.add_argument("--batch-size", type=int, default=50, help=argparse.SUPPRESS)
+    p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse.SUPPRESS)
     return p
-
-
-def argparse_suppress():
-    import argparse
-    return argparse.SUPPRESS
 
 
 def ensure_backup(stores, args, plan) -> backup.BackupResult:
