@@ -92,3 +92,21 @@ def test_status_shows_the_state_per_mailbox(tmp_path, account, mm):
     inbox = next(line.split() for line in r.out.splitlines() if line.startswith("INBOX"))
     assert inbox[1:] == ["5", "0", "0", "0", "0", "1", "0"]  # uploaded ... skipped (deleted)
     assert "exit 1" in r.out
+
+
+def test_password_never_written_anywhere(tmp_path, account, mm):
+    """Non-negotiable 6: the secret is in no file the run wrote, and not in its output."""
+    sample_mbox(tmp_path / "src.mbox")
+    work = tmp_path / "work"
+    r = mm("run", tmp_path / "src.mbox", *account.cli_args(), "--backup-dir", work / "bk",
+           "--state", work / "state.sqlite", "--yes", "--log-level", "debug", account=account)
+    assert r.code == 1, r.err
+    bad = mm("plan", tmp_path / "src.mbox", *account.cli_args(), "--log-level", "debug",
+             account=account, env={"MM_TEST_PASSWORD": account.password + "-wrong"})
+    secret = account.password.encode()
+    assert secret not in (r.out + r.err + bad.out + bad.err).encode()
+    written = [p for p in work.rglob("*") if p.is_file()] + \
+        [p for p in (tmp_path / "xdg-data").rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        assert secret not in path.read_bytes(), path
