@@ -42,7 +42,7 @@ from tests.builders import message, write_mbox  # noqa: E402
 from tests.dovecot import Dovecot  # noqa: E402
 
 
-OPTIONS = types.SimpleNamespace(depth=None, batch=None)
+OPTIONS = types.SimpleNamespace(depth=None, batch=None, connections=1, mailboxes=1)
 
 
 def corpus(n: int, seed: int = 3) -> list[bytes]:
@@ -118,17 +118,21 @@ def mailmigrate_upload(account, port, msgs, work: Path) -> tuple[float, float]:
     from migrate.target.imap import IMAPTarget, Secret, TargetConfig
     from migrate.upload import Uploader
     work.mkdir(parents=True, exist_ok=True)
-    write_mbox(work / "bench.mbox", [m.replace(b"\r\n", b"\n") for m in msgs])
+    folders = max(1, OPTIONS.mailboxes)
+    for i in range(folders):  # a tree of mbox files: one mailbox each
+        write_mbox(work / "tree" / f"Folder{i}", [m.replace(b"\r\n", b"\n")
+                                                 for m in msgs[i::folders]])
     config = TargetConfig(host="127.0.0.1", user=account.user, port=port,
                           ca_file=str(account.server.ca_file), password=Secret(account.password))
     t0 = time.perf_counter()
     target = IMAPTarget(config).connect()
-    plan = build_plan([open_store(work / "bench.mbox")], target.layout)
+    plan = build_plan([open_store(work / "tree")], target.layout)
     target.close()
     state = State(work / "bench-state.sqlite")
     uploader = Uploader(lambda: IMAPTarget(config).connect(), state, plan)
     uploader.options.pipeline_depth = OPTIONS.depth or uploader.options.pipeline_depth
     uploader.options.batch_messages = OPTIONS.batch or uploader.options.batch_messages
+    uploader.options.connections = OPTIONS.connections
     t1 = time.perf_counter()
     uploader.run()
     t2 = time.perf_counter()
@@ -145,8 +149,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--depth", type=int, help="mailmigrate pipeline depth (default: its own)")
     ap.add_argument("--batch", type=int, help="mailmigrate batch size (default: its own)")
+    ap.add_argument("--connections", type=int, default=1, help="mailmigrate connections")
+    ap.add_argument("--mailboxes", type=int, default=1, help="spread the messages over N")
     args = ap.parse_args()
     OPTIONS.depth, OPTIONS.batch = args.depth, args.batch
+    OPTIONS.connections, OPTIONS.mailboxes = args.connections, args.mailboxes
     msgs = corpus(args.messages)
     mb = sum(len(m) for m in msgs) / 1e6
     work = Path(tempfile.mkdtemp(prefix="mm-bench-"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import time
 
 from migrate.plan import UPLOAD, Plan
@@ -29,6 +30,7 @@ class Progress:
             self.per_mailbox[f.target] += sum(1 for p in f.messages if p.action == UPLOAD)
         self.mailbox = None
         self.mailbox_done = 0
+        self.lock = threading.Lock()
 
     def __enter__(self):
         if self.stream.isatty() and self.total_msgs:
@@ -46,6 +48,10 @@ class Progress:
                      self.done_bytes / 1e6, elapsed)
 
     def message_done(self, p, mailbox: str | None = None) -> None:
+        with self.lock:  # called from several connections in a parallel run
+            self._message_done(p, mailbox)
+
+    def _message_done(self, p, mailbox: str | None) -> None:
         self.done_msgs += 1
         self.done_bytes += p.size
         if mailbox != self.mailbox:

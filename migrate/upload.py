@@ -11,9 +11,11 @@ the in-flight batch resolved against the server before anything is re-sent.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import random
+import threading
 import time
 from typing import Callable
 
@@ -42,18 +44,20 @@ class RateLimiter:
         self.clock, self.sleep = clock, sleep
         self.started = None
         self.messages = self.bytes = 0
+        self.lock = threading.Lock()
 
     def wait(self, messages: int, size: int) -> None:
         if not (self.max_messages or self.max_bytes):
             return
-        now = self.clock()
-        if self.started is None:
-            self.started = now
-        self.messages += messages
-        self.bytes += size
-        due = max(self.messages / self.max_messages if self.max_messages else 0,
-                  self.bytes / self.max_bytes if self.max_bytes else 0)
-        ahead = self.started + due - now
+        with self.lock:  # shared by the connections of a parallel run
+            now = self.clock()
+            if self.started is None:
+                self.started = now
+            self.messages += messages
+            self.bytes += size
+            due = max(self.messages / self.max_messages if self.max_messages else 0,
+                      self.bytes / self.max_bytes if self.max_bytes else 0)
+            ahead = self.started + due - now
         if ahead > 0:
             self.sleep(ahead)
 
@@ -65,6 +69,7 @@ class UploadOptions:
     pipeline_depth: int = 8  # APPENDs in flight on one connection (needs LITERAL+)
     max_messages_per_second: float | None = None
     max_bytes_per_second: float | None = None
+    connections: int = 1  # mailboxes uploaded at once, one connection each (CLI default: 3)
     max_reconnects: int = 10
     max_throttles: int = 200  # in a row without progress; a throttled run slows, not stops
     backoff_base: float = 1.0
@@ -79,6 +84,12 @@ class UploadOutcome:
     uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     resolved: int = 0  # in-flight messages found on the server after a drop or crash
+
+    def merge(self, other: "UploadOutcome") -> None:
+        self.uploaded.update(other.uploaded)
+        self.uploaded_bytes.update(other.uploaded_bytes)
+        self.failed.extend(other.failed)
+        self.resolved += other.resolved
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
@@ -163,11 +174,42 @@ class Uploader:
     # -- the run -------------------------------------------------------------
 
     def run(self) -> UploadOutcome:
+        groups = list(self.plan.by_target().items())
+        if self.options.connections > 1 and len(groups) > 1:
+            return self._run_parallel(groups)
         try:
-            for mailbox, fplans in self.plan.by_target().items():
+            for mailbox, fplans in groups:
                 self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
         finally:
             self._drop_connection()
+        return self.outcome
+
+    def _run_parallel(self, groups) -> UploadOutcome:
+        """Upload several mailboxes at once, each on its own connection and state handle.
+
+        The journal protocol is per mailbox, so workers never share a batch.
+        Every worker finishes (or fails) before the first error is raised.
+        """
+        def work(mailbox, fplans):
+            worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
+                              self.progress, self.sleep)
+            worker.rate = self.rate
+            try:
+                worker.with_retries(lambda: worker._upload_mailbox(mailbox, fplans))
+            finally:
+                worker._drop_connection()
+                worker.state.close()
+                with self._merge_lock:
+                    self.outcome.merge(worker.outcome)
+                    self.sent |= worker.sent
+
+        self._merge_lock = threading.Lock()
+        with concurrent.futures.ThreadPoolExecutor(self.options.connections) as pool:
+            futures = [pool.submit(work, mailbox, fplans) for mailbox, fplans in groups]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        quota = [e for e in errors if isinstance(e, QuotaExceeded)]
+        if errors:
+            raise (quota or errors)[0]
         return self.outcome
 
     def verify(self):

@@ -62,10 +62,10 @@ def assert_exactly_once(account, expected):
             assert server[mailbox] == [], mailbox
 
 
-def run_args(account, store, tmp_path, port=None):
+def run_args(account, store, tmp_path, port=None, connections=1):
     args = ["run", store, *account.cli_args(port=port), "--backup-dir", tmp_path / "bk",
             "--state", tmp_path / "state.sqlite", "--yes", "--retry-backoff", "0.05",
-            "--timeout", "10"]
+            "--timeout", "10", "--connections", str(connections)]
     return [sys.executable, "-m", "migrate", *map(str, args)]
 
 
@@ -110,12 +110,13 @@ def finish(cmd, env):
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_then_rerun(tmp_path, account):
+@pytest.mark.parametrize("connections,kills", [(1, 12), (3, 8)])
+def test_kill_9_at_random_points_then_rerun(tmp_path, account, connections, kills):
     expected = make_store(tmp_path / "store")
-    rng = random.Random(SEED)
+    rng = random.Random(SEED + connections)
     env = env_for(account, tmp_path)
-    cmd = run_args(account, tmp_path / "store", tmp_path)
-    kills = [rng.uniform(0.3, 2.0) for _ in range(12)]
+    cmd = run_args(account, tmp_path / "store", tmp_path, connections=connections)
+    kills = [rng.uniform(0.3, 2.0) for _ in range(kills)]
     kill_runs(cmd, env, kills, tmp_path)
     finish(cmd, env)
     assert_exactly_once(account, expected)
@@ -141,7 +142,8 @@ def test_kill_9_mid_batch_over_a_slow_link(tmp_path, account):
 
 
 @pytest.mark.slow
-def test_connection_cut_at_random_byte_offsets(tmp_path, account):
+@pytest.mark.parametrize("connections", [1, 3])
+def test_connection_cut_at_random_byte_offsets(tmp_path, account, connections):
     expected = make_store(tmp_path / "store")
     proxy = FaultProxy(account.server.imaps_port)
     proxy.cut_range = (3_000, 150_000)
@@ -149,7 +151,8 @@ def test_connection_cut_at_random_byte_offsets(tmp_path, account):
     proxy.start()
     try:
         env = env_for(account, tmp_path)
-        done = finish(run_args(account, tmp_path / "store", tmp_path, port=proxy.port), env)
+        done = finish(run_args(account, tmp_path / "store", tmp_path, port=proxy.port,
+                               connections=connections), env)
     finally:
         proxy.stop()
     assert proxy.cuts >= 10, proxy.cuts
