@@ -41,6 +41,7 @@ class ServerLayout:
     delimiter: str = "/"
     special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
     existing: frozenset = frozenset()  # mailbox names that exist
+    reserved: frozenset = frozenset()  # casefolded top-level names the provider keeps for itself
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +79,19 @@ def _path(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split("/") if part)
 
 
+# Top-level names a provider keeps for non-mail folders; mail there would be lost
+# or refused. Office 365 (Exchange Online): "Files" and the non-mail folders.
+PROVIDER_RESERVED = {
+    "outlook.office365.com": frozenset({"files", "calendar", "contacts", "tasks", "notes",
+                                         "journal", "conversation history", "sync issues"}),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class MappedFolder:
     target: str
     note: str | None = None  # why the name differs from the source, for the plan
+    special_use: str | None = None  # create with this RFC 6154 use (CREATE-SPECIAL-USE)
 
 
 def special_use_of(name: str) -> str | None:
@@ -129,6 +139,10 @@ def map_folder(name: tuple[str, ...], layout: ServerLayout,
         head = layout.special_use.get(use) or layout.prefix + DEFAULT_SPECIAL_NAMES[use]
         if head != layout.prefix + first:
             notes.append(f"{first!r} is the special folder {use}")
+        mapped = _join([head], name[1:], layout, notes)
+        if len(name) == 1 and use not in layout.special_use:
+            return dataclasses.replace(mapped, special_use=use)  # to be created with its use
+        return mapped
     else:
         return _plain(name, layout, notes)
     return _join([head], name[1:], layout, notes)
@@ -137,6 +151,9 @@ def map_folder(name: tuple[str, ...], layout: ServerLayout,
 def _plain(name: tuple[str, ...], layout: ServerLayout, notes: list[str]) -> MappedFolder:
     """*name* recreated as is under the personal namespace (no special-use mapping)."""
     safe, why = _safe_component(name[0], layout.delimiter)
+    if safe.casefold() in layout.reserved:
+        why.append(f"{safe!r} is reserved by the server for non-mail items")
+        safe += " (imported)"
     return _join([layout.prefix + safe], name[1:], layout, notes + why)
 
 

@@ -52,6 +52,7 @@ class FolderPlan:
     target: str
     mapping_note: str | None
     messages: list[PlannedMessage]
+    special_use: str | None = None  # create the mailbox with this use, if the server can
 
     def counts(self) -> collections.Counter:
         return collections.Counter(m.action for m in self.messages)
@@ -140,7 +141,8 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                 planned.append(p)
                 if progress:
                     progress(p)
-            folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned))
+            folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned,
+                                      mapped.special_use))
     return Plan(folders, layout, stores)
 
 

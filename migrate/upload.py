@@ -224,7 +224,8 @@ class Uploader:
         if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
         target = self._connected()
-        used = target.ensure_mailbox(mailbox)
+        used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
+                                                     if f.special_use), None))
         if used != mailbox:
             log.warning("the server refused the name %r; using %r", mailbox, used)
             for f in fplans:

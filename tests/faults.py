@@ -249,3 +249,32 @@ class ThrottleProxy(FaultProxy):
                 time.sleep(0.05)
                 return self._close(src, dst, state)
         self._close(src, dst, state)
+
+
+class SpecialUseShim(FaultProxy):
+    """Make a real Dovecot 2.3 look like it offers CREATE-SPECIAL-USE (RFC 6154).
+
+    Server -> client: ``CREATE-SPECIAL-USE`` is added to every capability list.
+    Client -> server: ``CREATE name (USE (\\Flag))`` is recorded in ``created``
+    and forwarded as a plain ``CREATE name``. Plaintext connections only.
+    """
+
+    _CREATE = re.compile(rb'(CREATE (?:"[^"]*"|\S+)) \(USE \((\\\w+)\)\)')
+
+    def __init__(self, upstream_port: int):
+        super().__init__(upstream_port)
+        self.created: list[tuple[bytes, bytes]] = []
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        for data in self._chunks(src, state):
+            if upstream:
+                for m in self._CREATE.finditer(data):
+                    self.created.append((m.group(1)[7:], m.group(2)))
+                data = self._CREATE.sub(rb"\1", data)
+            else:
+                data = data.replace(b"IMAP4rev1 ", b"IMAP4rev1 CREATE-SPECIAL-USE ")
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        self._close(src, dst, state)

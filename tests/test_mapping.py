@@ -91,3 +91,28 @@ def test_config_file_rules(tmp_path, account, mm):
     cfg.write_text('intto = "typo"\n')
     r = mm("plan", root, "--config", cfg)
     assert r.code == 2 and "unknown key 'intto'" in r.err
+
+
+def test_missing_special_folder_is_created_with_its_use(tmp_path, account, mm):
+    from tests.faults import SpecialUseShim
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Archives", [message("old")])  # Dovecot here has no \Archive folder
+    write_mbox(root / "Projects", [message("p")])
+    shim = SpecialUseShim(account.server.imap_port).start()
+    try:
+        r = mm("run", root, *account.cli_args("none", port=shim.port), "--backup-dir",
+               tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes", account=account)
+    finally:
+        shim.stop()
+    assert r.code == 0, r.err
+    assert shim.created == [(b'"Archive"', b"\\Archive")] or \
+        shim.created == [(b"Archive", b"\\Archive")], shim.created
+    assert [m.data for m in account.read_back()["Archive"]] == [crlf(message("old"))]
+
+
+def test_provider_reserved_names_are_renamed():
+    from migrate.mapping import PROVIDER_RESERVED
+    layout = ServerLayout(reserved=PROVIDER_RESERVED["outlook.office365.com"])
+    mapped = map_folder(("Files", "2019"), layout)
+    assert mapped.target == "Files (imported)/2019" and "reserved" in mapped.note
+    assert map_folder(("Files",), ServerLayout()).target == "Files"  # elsewhere: as is

@@ -21,7 +21,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from migrate import fingerprint
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
-from migrate.mapping import ServerLayout, fallback_name
+from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
@@ -254,18 +254,27 @@ class IMAPTarget:
                 if use in _SPECIAL_USE and use not in special:
                     special[use] = name
         return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
-                            existing=frozenset(name for _, _, name in folders))
+                            existing=frozenset(name for _, _, name in folders),
+                            reserved=PROVIDER_RESERVED.get(self.config.host.lower(), frozenset()))
 
     @connection_guard
-    def ensure_mailbox(self, name: str) -> str:
+    def ensure_mailbox(self, name: str, special_use: str | None = None) -> str:
         """Create *name* (and subscribe it) unless it exists; return the name used.
 
-        If the server refuses the name, its ``fallback_name`` is used instead.
+        With *special_use* and CREATE-SPECIAL-USE (RFC 6154) the server is told
+        what the folder is for. If the server refuses the name, its
+        ``fallback_name`` is used instead.
         """
         if name.upper() == "INBOX" or self.client.folder_exists(name):
             return name
         try:
-            self.client.create_folder(name)
+            if special_use and self.has("CREATE-SPECIAL-USE"):
+                typ, data = self.client._imap._simple_command(
+                    "CREATE", self.client._normalise_folder(name), f"(USE ({special_use}))")
+                if typ != "OK":
+                    raise IMAPClientError(f"create failed: {data}")
+            else:
+                self.client.create_folder(name)
         except IMAPClientError as e:
             if self.client.folder_exists(name):
                 return name
