@@ -135,3 +135,23 @@ def test_xoauth2_with_a_token_command(tmp_path, make_account, mm):
     token_file.write_text("not-a-valid-token\n")
     r = mm("plan", tmp_path / "one.mbox", *base, "--oauth2-token-command", command)
     assert r.code == ExitCode.AUTH, r.err
+
+
+@pytest.mark.parametrize("variant,child,parent", [
+    ("default", "Archive/2019", "Archive"), ("courier", "INBOX.Archive.2019", "INBOX.Archive")])
+def test_parent_created_after_its_child_is_a_real_mailbox(make_account, variant, child, parent):
+    """With parallel connections a child may be created first; its parent is then only a
+    placeholder (\\NonExistent) that must still be created before mail goes in."""
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    account = make_account(variant)
+    server = account.server
+    config = TargetConfig(host="127.0.0.1", user=account.user, port=server.imaps_port,
+                          ca_file=str(server.ca_file), password=Secret(account.password))
+    target = IMAPTarget(config).connect()
+    try:
+        assert target.ensure_mailbox(child) == child
+        assert target.existing_name(parent) is None  # a placeholder holds no mail
+        assert target.ensure_mailbox(parent) == parent
+        assert target.select(parent).uidvalidity
+    finally:
+        target.close()

@@ -265,7 +265,7 @@ class IMAPTarget:
         what the folder is for. If the server refuses the name, its
         ``fallback_name`` is used instead.
         """
-        if name.upper() == "INBOX" or self.client.folder_exists(name):
+        if name.upper() == "INBOX" or self._selectable(name):
             return name
         try:
             if special_use and self.has("CREATE-SPECIAL-USE"):
@@ -276,7 +276,7 @@ class IMAPTarget:
             else:
                 self.client.create_folder(name)
         except IMAPClientError as e:
-            if self.client.folder_exists(name):
+            if self._selectable(name):  # another connection created it meanwhile
                 return name
             other = fallback_name(name, self.layout.delimiter)
             if other == name:
@@ -289,11 +289,22 @@ class IMAPTarget:
             pass  # subscription is a convenience; the mailbox exists
         return name
 
+    def _selectable(self, name: str) -> bool:
+        """True if *name* exists and can hold mail.
+
+        A parent that only exists because a child was created (Dovecot lists it
+        \\NonExistent or \\Noselect) does not count: it must still be CREATEd.
+        """
+        for flags, _, found in self.client.list_folders("", name):
+            if found == name:
+                return not ({b"\\NOSELECT", b"\\NONEXISTENT"} & {f.upper() for f in flags})
+        return False
+
     @connection_guard
     def existing_name(self, name: str) -> str | None:
-        """*name*, or its fallback spelling, if either exists on the server."""
+        """*name*, or its fallback spelling, if either exists on the server and holds mail."""
         for candidate in (name, fallback_name(name, self.layout.delimiter)):
-            if candidate.upper() == "INBOX" or self.client.folder_exists(candidate):
+            if candidate.upper() == "INBOX" or self._selectable(candidate):
                 return candidate
         return None
 
