@@ -199,11 +199,11 @@ class Uploader:
             finally:
                 worker._drop_connection()
                 worker.state.close()
-                with self._merge_lock:
+                with merge_lock:
                     self.outcome.merge(worker.outcome)
                     self.sent |= worker.sent
 
-        self._merge_lock = threading.Lock()
+        merge_lock = threading.Lock()
         with concurrent.futures.ThreadPoolExecutor(self.options.connections) as pool:
             futures = [pool.submit(work, mailbox, fplans) for mailbox, fplans in groups]
         errors = [f.exception() for f in futures if f.exception() is not None]
@@ -342,15 +342,20 @@ class _BatchSender:
         if not self.depth:
             self._send(items)
             return
+        batch = self._journal(items)
+        tag = self.up.target.append_start(self.mailbox, self._append_items(items))
+        self.pending.append((tag, batch, items))
+        if len(self.pending) >= self.depth:
+            self._complete_oldest()
+
+    def _journal(self, items) -> int:
+        """Before a batch is sent: honour the rate caps, record it in flight (durably)."""
         up = self.up
         up.rate.wait(len(items), sum(len(d) for _, d in items))
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
         up.sent.update(p.content_hash for p, _ in items)
-        tag = up.target.append_start(self.mailbox, self._append_items(items))
-        self.pending.append((tag, batch, items))
-        if len(self.pending) >= self.depth:
-            self._complete_oldest()
+        return batch
 
     def _complete_oldest(self) -> None:
         tag, batch, items = self.pending.popleft()
@@ -393,10 +398,7 @@ class _BatchSender:
         """Send synchronously; on refusal split until the refused message is alone."""
         up, mailbox = self.up, self.mailbox
         while items:
-            up.rate.wait(len(items), sum(len(d) for _, d in items))
-            batch = up.state.begin_batch(mailbox, self.info.uidvalidity, self.uidnext,
-                                         [p for p, _ in items])
-            up.sent.update(p.content_hash for p, _ in items)
+            batch = self._journal(items)
             # A lost connection raises out of here with the batch still in flight;
             # the retried mailbox step resolves it against the server first.
             result = up.target.append_batch(mailbox, self._append_items(items))

@@ -36,14 +36,15 @@ def verify_plan(target: IMAPTarget, plan: Plan) -> list[MailboxCheck]:
     """Check every mailbox *plan* sends mail to; read-only on the server."""
     checks = []
     for planned_name, fplans in plan.by_target().items():
-        mailbox = target.existing_name(planned_name) or planned_name
         expected = [p for f in fplans for p in f.messages if p.action in SHOULD_BE_THERE]
         if not expected:
             continue
+        existing = target.existing_name(planned_name)  # or its fallback spelling
+        mailbox = existing or planned_name
         server: dict[str, list[int]] = collections.defaultdict(list)
         total = 0
-        if target.existing_name(mailbox):
-            target.examine(mailbox)
+        if existing:
+            target.examine(existing)
             for _, key, size, _ in target.fingerprints(1):
                 server[key].append(size)
                 total += 1

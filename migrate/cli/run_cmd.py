@@ -11,11 +11,11 @@ from migrate import backup, report
 from migrate.cli import common
 from migrate.errors import ExitCode, MigrateError
 from migrate.lock import RunLock
-from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.cli.backup_cmd import source_bytes
+from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.progress import Progress, byte_bar
 from migrate.state import State, default_state_path
-from migrate.upload import RateLimiter, Uploader
+from migrate.upload import UploadOptions, Uploader
 
 log = logging.getLogger("migrate")
 DEFAULT_CONNECTIONS = 3  # measured: docs/performance.md (many folders: 69% -> 101% of raw)
@@ -104,13 +104,12 @@ def run(args) -> int:
                 code = ExitCode.SUCCESS
                 return code
         with Progress(plan) as progress:
-            uploader = Uploader(connect, state, plan, progress=progress.message_done)
-            uploader.options.batch_messages = args.batch_size
-            uploader.options.backoff_base = args.retry_backoff
-            uploader.options.connections = max(1, args.connections)
-            uploader.options.max_messages_per_second = args.max_messages_per_second
-            uploader.options.max_bytes_per_second = args.max_bytes_per_second
-            uploader.rate = RateLimiter(args.max_messages_per_second, args.max_bytes_per_second)
+            options = UploadOptions(
+                batch_messages=args.batch_size, backoff_base=args.retry_backoff,
+                connections=max(1, args.connections),
+                max_messages_per_second=args.max_messages_per_second,
+                max_bytes_per_second=args.max_bytes_per_second)
+            uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
             try:
                 uploader.run()
             except MigrateError as e:
