@@ -8,6 +8,7 @@ header block here.
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import email.utils
 import re
 
@@ -164,3 +165,12 @@ def header_date(data: bytes) -> dt.datetime | None:
         if parsed:
             return parsed
     return None
+
+
+def decode_words(value: bytes) -> str:
+    """A header value for people: unfolded, RFC 2047 words decoded, never raising."""
+    text = re.sub(r"\r?\n[ \t]+", " ", value.decode("utf-8", "replace")).strip()
+    try:
+        return str(email.header.make_header(email.header.decode_header(text)))
+    except (ValueError, LookupError, UnicodeError):
+        return text

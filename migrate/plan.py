@@ -43,6 +43,7 @@ class PlannedMessage:
     reason: str | None = None
     notes: tuple = ()
     has_nul: bool = False  # needs a BINARY literal (RFC 3516)
+    longest_line: int = 0  # characters, without CRLF (some providers refuse long lines)
 
 
 @dataclasses.dataclass
@@ -63,6 +64,11 @@ class FolderPlan:
     def bytes_for(self, action: str) -> int:
         return sum(m.size for m in self.messages if m.action == action)
 
+    def date_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """Oldest and newest message date (the INTERNALDATE that will be sent)."""
+        dates = [m.internaldate for m in self.messages if m.internaldate]
+        return (min(dates), max(dates)) if dates else (None, None)
+
 
 @dataclasses.dataclass
 class Plan:
@@ -79,6 +85,12 @@ class Plan:
         for f in self.folders:
             total.update(f.counts())
         return total
+
+    def per_year(self) -> dict[str, int]:
+        """Messages per year of their date ("unknown" when a message has none)."""
+        years = collections.Counter(str(m.internaldate.year) if m.internaldate else "unknown"
+                                    for f in self.folders for m in f.messages)
+        return dict(sorted(years.items()))
 
     def by_target(self) -> dict[str, list[FolderPlan]]:
         groups: dict[str, list[FolderPlan]] = {}
@@ -105,6 +117,7 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
         keywords=msg.keywords,
         notes=msg.notes,
         has_nul=b"\x00" in data,
+        longest_line=max(map(len, data.split(b"\r\n"))),
     )
     if msg.skip_reason:
         planned.action, planned.reason = SKIP, msg.skip_reason
@@ -197,11 +210,12 @@ class ServerFolderIndex:
 
 def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
                       done_hashes: set[str], limit: int | None = None,
-                      binary: bool = True) -> None:
+                      binary: bool = True, line_limit: int | None = None) -> None:
     """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE.
 
-    REFUSE: larger than the server's APPENDLIMIT (*limit*), or containing NUL
-    bytes when the server cannot take a BINARY literal (*binary* false).
+    REFUSE: larger than the server's APPENDLIMIT (*limit*), containing NUL
+    bytes when the server cannot take a BINARY literal (*binary* false), or
+    with a line longer than the provider takes (*line_limit*).
 
     *fplans* all map to one server mailbox, described by *index*. Server copies
     that our own earlier uploads account for are claimed first, so they cannot
@@ -222,3 +236,6 @@ def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
                 p.action, p.reason = REFUSE, f"larger than the server's limit of {limit} bytes"
             elif p.has_nul and not binary:
                 p.action, p.reason = REFUSE, "contains NUL bytes and the server has no BINARY"
+            elif line_limit is not None and p.longest_line > line_limit:
+                p.action, p.reason = REFUSE, (f"has a line of {p.longest_line} characters; the "
+                                              f"server takes at most {line_limit}")

@@ -1,20 +1,39 @@
-"""Render plans and run results for people (terminal text) and scripts (JSON)."""
+"""Plans and run results for people (terminal text) and scripts (JSON, CSV).
+
+The plan document (``plan.json``) follows the versioned schema in
+``migrate/schemas/plan-1.json`` (explained in docs/plan-report.md). The HTML
+page is rendered from the same document by :mod:`migrate.report_html`.
+"""
 
 from __future__ import annotations
 
 import collections
+import csv
+import datetime as dt
 import json
 from pathlib import Path
 
+from migrate import __version__
+from migrate.estimate import human_range
 from migrate.plan import DONE, DUPLICATE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, Plan
 from migrate.sources.base import SKIP_REASONS
 
+PLAN_SCHEMA = "mailmigrate-plan/1"
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
 COLUMNS = [(UPLOAD, "to upload"), (UPLOADED, "uploaded"), (DONE, "done"), (PRESENT, "on server"),
            (DUPLICATE, "duplicates"), (SKIP, "skipped"), (REFUSE, "refused"),
            (FAILED, "failed")]
+ACTIONS = [action for action, _ in COLUMNS]
+# What a person reads for each action that leaves a message where it is.
+NOT_MOVING = {DUPLICATE: "duplicate of a message already planned",
+              PRESENT: "already on the server", DONE: "uploaded by an earlier run",
+              SKIP: "skipped", REFUSE: "the server would refuse it",
+              FAILED: "the server refused it"}
+CSV_FIELDS = ["folder", "source", "store_type", "target", "target_exists", "messages", "bytes",
+              "upload_bytes", "oldest", "newest", *ACTIONS, "reasons", "mapping_note"]
 
 
-def human_size(n: int) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -22,39 +41,131 @@ def human_size(n: int) -> str:
     return f"{n:.1f} TB"
 
 
-def plan_rows(plan: Plan) -> list[dict]:
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def plan_rows(plan: Plan, existing: dict | None = None) -> list[dict]:
+    """One dict per source folder (the ``folders`` of plan.json and run.json)."""
     rows = []
     for f in plan.folders:
         counts = f.counts()
+        oldest, newest = f.date_range()
         rows.append({
+            "folder": f.folder.display_name,
             "source": str(f.folder.path),
             "store_type": f.store.kind,
-            "folder": f.folder.display_name,
             "target": f.target,
+            "target_exists": (existing.get(f.target) is not None) if existing else None,
             "mapping_note": f.mapping_note,
             "messages": len(f.messages),
             "bytes": sum(m.size for m in f.messages),
             "upload_bytes": f.bytes_for(UPLOAD),
-            **{action: counts.get(action, 0) for action, _ in COLUMNS},
+            "oldest": _iso(oldest),
+            "newest": _iso(newest),
+            **{action: counts.get(action, 0) for action in ACTIONS},
             "reasons": dict(f.reasons()),
         })
     return rows
 
 
-def render_plan_text(plan: Plan) -> str:
-    rows = plan_rows(plan)
-    header = ["folder", "-> target", "msgs", "size"] + [label for _, label in COLUMNS]
-    table = [header]
-    for r in rows:
-        table.append([r["folder"], r["target"], str(r["messages"]), human_size(r["bytes"])]
-                     + [str(r[action]) for action, _ in COLUMNS])
+def not_moving(plan: Plan) -> list[dict]:
+    """Why messages stay behind: one entry per (action, reason), largest first."""
+    counter = collections.Counter()
+    for f in plan.folders:
+        for m in f.messages:
+            if m.action in NOT_MOVING:
+                reason = m.reason or NOT_MOVING[m.action]
+                if m.action == DUPLICATE:
+                    reason = NOT_MOVING[DUPLICATE]
+                counter[(m.action, SKIP_REASONS.get(reason, reason))] += 1
+    return [{"action": a, "reason": r, "messages": n}
+            for (a, r), n in counter.most_common()]
+
+
+def plan_document(plan: Plan, survey=None, backup_note: str | None = None) -> dict:
+    """The whole plan as data: what plan.json holds and the HTML page shows."""
+    rows = plan_rows(plan, survey.existing if survey else None)
     totals = plan.totals()
-    table.append(["TOTAL", "", str(sum(r["messages"] for r in rows)),
-                  human_size(sum(r["bytes"] for r in rows))]
-                 + [str(totals.get(action, 0)) for action, _ in COLUMNS])
+    upload_bytes = sum(r["upload_bytes"] for r in rows)
+    summary = {
+        "folders": len(rows),
+        "messages": sum(r["messages"] for r in rows),
+        "bytes": sum(r["bytes"] for r in rows),
+        "upload_messages": totals.get(UPLOAD, 0),
+        "upload_bytes": upload_bytes,
+        "counts": {action: totals.get(action, 0) for action in ACTIONS},
+        "not_moving": not_moving(plan),
+        "not_mail": len(plan.non_mail()),
+        "fits": None,
+        "estimate": None,
+    }
+    target = None
+    if survey is not None:
+        summary["fits"] = survey.fits(upload_bytes)
+        target = {
+            "host": survey.host, "user": survey.user, "prefix": survey.prefix,
+            "delimiter": survey.delimiter, "append_limit": survey.append_limit,
+            "binary": survey.binary, "line_limit": survey.line_limit,
+            "quota": None if survey.quota_limit is None else {
+                "used_bytes": survey.quota_used, "limit_bytes": survey.quota_limit,
+                "headroom_after_bytes": survey.headroom(upload_bytes)},
+            "mailboxes_to_create": sorted(m for m, found in survey.existing.items()
+                                          if found is None and any(
+                                              r["upload"] for r in rows if r["target"] == m)),
+        }
+        if survey.estimate:
+            e = survey.estimate
+            summary["estimate"] = {"low_seconds": round(e.low_seconds, 1),
+                                   "high_seconds": round(e.high_seconds, 1),
+                                   "text": human_range(e),
+                                   "round_trip_ms": round(e.round_trip * 1000, 1),
+                                   "send_rate_bytes_per_second":
+                                       round(e.send_rate) if e.send_rate else None,
+                                   "assumptions": e.assumptions}
+    return {
+        "schema": PLAN_SCHEMA,
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mailmigrate_version": __version__,
+        "target": target,
+        "summary": summary,
+        "backup": backup_note,
+        "folders": rows,
+        "per_year": plan.per_year(),
+        "non_mail": [{"path": str(item.path), "kind": item.kind} for item in plan.non_mail()],
+    }
+
+
+def render_plan_text(plan: Plan, document: dict | None = None) -> str:
+    """The terminal table, then the notes, then (with a target) fit and time."""
+    document = document or plan_document(plan)
+    rows = document["folders"]
+    s = document["summary"]
+    if document["target"] is None:  # what the stores hold
+        columns = [("store_type", "type"), ("oldest", "oldest"), ("newest", "newest"),
+                   (DUPLICATE, "duplicates"), (SKIP, "skipped"), (UPLOAD, "to upload")]
+    else:  # what the server will get
+        columns = [("target", "-> target"), (UPLOAD, "to upload"), (PRESENT, "on server"),
+                   (DONE, "done"), (DUPLICATE, "duplicates"), (SKIP, "skipped"),
+                   (REFUSE, "refused")]
+
+    def cell(r: dict, key: str) -> str:
+        if key in ("oldest", "newest"):
+            return (r[key] or "-")[:10]
+        if key == "target":
+            return r["target"] + (" (new)" if r["target_exists"] is False else "")
+        return str(r[key])
+
+    header = ["folder", "msgs", "size"] + [label for _, label in columns]
+    table = [header] + [[r["folder"], str(r["messages"]), human_size(r["bytes"])]
+                        + [cell(r, key) for key, _ in columns] for r in rows]
+    table.append(["TOTAL", str(s["messages"]), human_size(s["bytes"])]
+                 + [str(s["counts"][key]) if key in s["counts"] else "" for key, _ in columns])
+    left = {0} | {3 + i for i, (key, _) in enumerate(columns)
+                  if key in ("target", "store_type")}
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                       for i, (cell, w) in enumerate(zip(row, widths))) for row in table]
+    lines = ["  ".join(c.ljust(w) if i in left else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths))) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
     notes = []
@@ -65,17 +176,59 @@ def render_plan_text(plan: Plan) -> str:
             notes.append(f"  {r['folder']}: {n} x {SKIP_REASONS.get(reason, reason)}")
     if notes:
         lines += ["", "Notes:"] + notes
-    non_mail = collections.Counter(item.kind for item in plan.non_mail())
+    non_mail = collections.Counter(item["kind"] for item in document["non_mail"])
     if non_mail:
         lines += ["", "Not mail (listed, not uploaded): " +
                   ", ".join(f"{n} x {kind}" for kind, n in sorted(non_mail.items()))]
+    lines += ["", headline(document)]
+    if document["target"] is not None:
+        lines.append(fit_sentence(document))
+        if s["estimate"]:
+            lines.append(f"Time: {s['estimate']['text']} "
+                         f"({'; '.join(s['estimate']['assumptions'])}).")
     return "\n".join(lines)
 
 
-def non_mail_rows(plan: Plan) -> list[dict]:
-    return [{"path": str(item.path), "kind": item.kind} for item in plan.non_mail()]
+def headline(document: dict) -> str:
+    s = document["summary"]
+    return (f"{s['upload_messages']} of {s['messages']} messages "
+            f"({human_size(s['upload_bytes'])}) will be uploaded; "
+            f"{s['messages'] - s['upload_messages']} will not (reasons below the table).")
+
+
+def fit_sentence(document: dict) -> str:
+    quota = document["target"]["quota"]
+    if quota is None:
+        return "Quota: the server reports no storage limit."
+    fits = document["summary"]["fits"]
+    left = quota["headroom_after_bytes"]
+    return (f"Quota: {human_size(quota['used_bytes'])} of {human_size(quota['limit_bytes'])} "
+            "used; " + (f"the upload fits, leaving {human_size(left)} free." if fits else
+                        f"the upload does NOT fit: {human_size(-left)} short."))
 
 
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """One row per folder; reasons as "reason=count; ..." (opens in any spreadsheet)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**r, "reasons": "; ".join(f"{k}={v}"
+                                                       for k, v in r["reasons"].items())})
+
+
+def write_plan_report(directory: Path, document: dict) -> list[Path]:
+    """plan.json, plan.csv and plan.html into *directory*."""
+    from migrate.report_html import render_plan_html
+    directory = Path(directory)
+    paths = [directory / "plan.json", directory / "plan.csv", directory / "plan.html"]
+    write_json(paths[0], document)
+    write_csv(paths[1], document["folders"])
+    paths[2].write_text(render_plan_html(document), encoding="utf-8")
+    return paths

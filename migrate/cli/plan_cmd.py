@@ -7,8 +7,9 @@ from pathlib import Path
 
 from migrate import backup, report
 from migrate.cli import common
-from migrate.plan import ServerFolderIndex, apply_server_view, build_plan
+from migrate.plan import build_plan
 from migrate.state import State, default_state_path
+from migrate.survey import survey
 
 
 def add_parser(sub):
@@ -18,7 +19,12 @@ def add_parser(sub):
     common.add_state_arg(p)
     p.add_argument("--backup-dir", type=Path, metavar="DIR",
                    help="also say whether a verified backup of these sources is there")
-    p.add_argument("--report", metavar="DIR", help="also write plan.json into DIR")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="also write plan.json, plan.csv and plan.html into DIR")
+    p.add_argument("--connections", type=int, default=3, metavar="N",
+                   help="connections the run will use (for the time estimate; default 3)")
+    p.add_argument("--no-speed-probe", action="store_true",
+                   help="skip measuring the link (no time estimate)")
     return p
 
 
@@ -45,6 +51,7 @@ def open_state_readonly(path):
 
 def run(args) -> int:
     stores = common.open_stores(args)
+    seen = None
     if not common.has_target(args):
         plan = build_plan(stores, **common.plan_options(args))
     else:
@@ -52,21 +59,17 @@ def run(args) -> int:
         state = open_state_readonly(args.state or default_state_path(config.host, config.user))
         with common.IMAPTarget(config) as target:
             plan = build_plan(stores, target.layout, **common.plan_options(args))
-            for mailbox, fplans in plan.by_target().items():
-                done = state.done_hashes(mailbox) if state else set()
-                existing = target.existing_name(mailbox)
-                if existing:
-                    target.examine(existing)
-                index = ServerFolderIndex.from_fingerprints(
-                    target.fingerprints(1) if existing else [])
-                apply_server_view(fplans, index, done, target.append_limit,
-                                  binary=target.has("BINARY"))
-    print(report.render_plan_text(plan))
-    if args.backup_dir:
-        print("\n" + backup_status(stores, args.backup_dir))
+            seen = survey(target, plan, state.done_hashes if state else None,
+                          connections=max(1, args.connections),
+                          measure=not args.no_speed_probe)
+        if state:
+            state.close()
+    backup_note = backup_status(stores, args.backup_dir) if args.backup_dir else None
+    document = report.plan_document(plan, seen, backup_note)
+    print(report.render_plan_text(plan, document))
+    if backup_note:
+        print("\n" + backup_note)
     if args.report:
-        report.write_json(Path(args.report) / "plan.json",
-                          {"schema": "mailmigrate-plan/1", "folders": report.plan_rows(plan),
-                           "totals": dict(plan.totals()),
-                           "non_mail": report.non_mail_rows(plan)})
+        for path in report.write_plan_report(args.report, document):
+            print(f"wrote {path}")
     return 0

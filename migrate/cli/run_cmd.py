@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -128,23 +129,36 @@ def run(args) -> int:
             ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
         return code
     finally:
+        summary["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        summary["exit_code"] = int(code)
         state.end_run(run_id, int(code), summary)
-        report.write_json(Path(state_path).with_suffix(".run.json"), summary)
+        write_run_report(Path(state_path), summary)
         state.close()
         lock.release()
+
+
+def write_run_report(state_path: Path, summary: dict) -> None:
+    """run.json and run.html beside the state database (the morning report)."""
+    from migrate.report_html import render_run_html
+    report.write_json(state_path.with_suffix(".run.json"), summary)
+    if "totals" in summary:
+        state_path.with_suffix(".run.html").write_text(render_run_html(summary),
+                                                        encoding="utf-8")
 
 
 def run_summary(plan, uploader, checks) -> dict:
     totals = dict(plan.totals())
     return {
         "totals": totals,
+        "not_moving": report.not_moving(plan),
         "uploaded_bytes": sum(uploader.outcome.uploaded_bytes.values()),
         "folders": report.plan_rows(plan),
         "failed": [{"mailbox": m, "source": loc, "reason": r}
                    for m, loc, r in uploader.outcome.failed],
         "verification": [{"mailbox": c.mailbox, "expected": c.expected,
                           "on_server": c.on_server, "missing": len(c.missing),
-                          "duplicated": c.duplicated} for c in checks],
+                          "duplicated": c.duplicated, "unexpected": c.unexpected}
+                         for c in checks],
         "missing": sum(len(c.missing) for c in checks),
         "not_uploaded": [
             {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
@@ -163,12 +177,17 @@ def render_summary(summary: dict) -> str:
              f"  skipped (source):    {t.get(SKIP, 0)}",
              f"  refused (too large): {t.get(REFUSE, 0)}",
              f"  failed (server):     {t.get(FAILED, 0)}"]
+    lines.append("  why messages did not move:" if summary["not_moving"] else "")
+    for item in summary["not_moving"]:
+        if item["action"] not in (DONE, PRESENT):
+            lines.append(f"    {item['messages']} x {item['reason']}")
     for f in summary["failed"]:
-        lines.append(f"    {f['source']}: {f['reason']}")
-    for row in summary["folders"]:
-        for reason, n in row["reasons"].items():
-            lines.append(f"    {row['folder']}: {n} x {reason}")
-    lines.append(f"  verification: {summary['missing']} missing")
+        lines.append(f"    failed: {f['source']}: {f['reason']}")
+    checked = summary["verification"]
+    lines.append(f"  verification: {len(checked)} mailboxes re-read, "
+                 f"{sum(c['expected'] for c in checked)} messages expected, "
+                 f"{summary['missing']} missing, "
+                 f"{sum(c['duplicated'] for c in checked)} duplicated")
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "

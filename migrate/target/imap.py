@@ -15,15 +15,18 @@ import imaplib
 import re
 import socket
 import ssl
+import statistics
+import time
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from migrate import fingerprint
+from migrate import fingerprint, headers
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
 from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
+_QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
 _BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
@@ -34,6 +37,10 @@ DEFAULT_TIMEOUT = 60.0
 # Office 365's default maximum message size is 35 MB; Gmail advertises its own.
 PROVIDER_LIMITS = {"outlook.office365.com": 35 * 1024 * 1024,
                    "imap-mail.outlook.com": 35 * 1024 * 1024}
+# Longest line a provider takes (Office 365 answers BAD for lines over ~10,000
+# characters, then drops the connection after ten errors).
+PROVIDER_LINE_LIMITS = {"outlook.office365.com": 9_998, "imap-mail.outlook.com": 9_998}
+PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
 
 
 class Secret:
@@ -236,6 +243,74 @@ class IMAPTarget:
                 return int(cap.split("=", 1)[1])
         return PROVIDER_LIMITS.get(self.config.host.lower().rstrip("."))
 
+    @property
+    def line_limit(self) -> int | None:
+        """Longest line (without CRLF) the server takes, where known."""
+        return PROVIDER_LINE_LIMITS.get(self.config.host.lower().rstrip("."))
+
+    # -- read-only measurements (plan) ---------------------------------------
+
+    @connection_guard
+    def quota(self) -> tuple[int, int] | None:
+        """(used bytes, limit bytes) of the quota root holding INBOX, or None if unlimited."""
+        if not self.has("QUOTA"):
+            return None
+        imap = self.client._imap  # imapclient's parser fails on a root with no limits
+        typ, _ = imap._simple_command("GETQUOTAROOT", "INBOX")
+        imap.untagged_responses.pop("QUOTAROOT", None)
+        answers = imap.untagged_responses.pop("QUOTA", [])
+        if typ != "OK":
+            return None
+        for answer in answers:
+            found = _QUOTA_STORAGE.search(answer or b"")
+            if found:  # RFC 9208: units of 1024 octets
+                return int(found.group(1)) * 1024, int(found.group(2)) * 1024
+        return None
+
+    @connection_guard
+    def round_trip(self, samples: int = 5) -> float:
+        """Median seconds for a NOOP and its answer."""
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            self.client.noop()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    @connection_guard
+    def probe_send_rate(self, seconds: float = 1.5, chunk: int = 16 * 1024) -> float | None:
+        """Bytes a second the server reads from us, measured without storing anything.
+
+        Sends pipelined ``UID SEARCH UID 4294967295 BODY {n+}`` commands whose
+        literal the server must read (and which match nothing), doubling the
+        amount until the probe takes *seconds*/3 or more. Needs LITERAL+; the
+        mailbox is EXAMINEd (read-only). Returns None if it cannot be measured.
+        """
+        if not self.has("LITERAL+"):
+            return None
+        self.examine("INBOX")
+        imap = self.client._imap
+        count, rate = 4, None
+        pad = b"x" * chunk
+        while True:
+            start = time.perf_counter()
+            tags = []
+            for _ in range(count):
+                tag = imap._new_tag()
+                tags.append(tag)
+                imap.send(tag + b" UID SEARCH UID %d BODY {%d+}\r\n" % (PROBE_UID, chunk)
+                          + pad + b"\r\n")
+            for tag in tags:
+                typ, _ = imap._command_complete("SEARCH", tag)
+                if typ != "OK":
+                    return None
+            imap.untagged_responses.pop("SEARCH", None)
+            elapsed = time.perf_counter() - start
+            rate = count * chunk / max(elapsed, 1e-6)
+            if elapsed >= seconds / 3 or count >= 1024:
+                return rate
+            count *= 2
+
     # -- mailboxes ---------------------------------------------------------
 
     def _read_layout(self) -> ServerLayout:
@@ -351,6 +426,19 @@ class IMAPTarget:
                 size = int(item[b"RFC822.SIZE"])
                 yield (uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
                        size, bool(fields.get("message-id", b"").strip()))
+
+    @connection_guard
+    def header_fields(self, uids: list[int], chunk: int = 500) -> dict[int, dict[str, str]]:
+        """Message-ID, Date, From, Subject of *uids* in the selected mailbox, for people."""
+        out = {}
+        for i in range(0, len(uids), chunk):
+            resp = self.client.fetch(uids[i:i + chunk], [fingerprint.IMAP_HEADER_FIELDS])
+            for uid, item in resp.items():
+                found = headers.get_headers(_header_item(item),
+                                            {"message-id", "date", "from", "subject"})
+                out[uid] = {name: headers.decode_words(values[0])
+                            for name, values in found.items()}
+        return out
 
     # -- writing -----------------------------------------------------------
 

@@ -1,0 +1,188 @@
+"""Self-contained HTML pages for the client: the plan before, the run after.
+
+One file each, no scripts, no external fonts or images: CSS and charts (SVG)
+are inline, so the page opens offline and prints as it looks.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from migrate.plan import FAILED, UPLOADED
+from migrate.report import COLUMNS, fit_sentence, headline, human_size
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
+max-width:70em;padding:0 1em;color:#1d2733;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em}
+.meta{color:#5b6670}.cards{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
+.card{flex:1 1 14em;border:1px solid #d5dbe1;border-radius:8px;padding:.8em 1em}
+.card b{display:block;font-size:1.3em}.ok{border-left:6px solid #2e8b57}
+.warn{border-left:6px solid #d9822b}.bad{border-left:6px solid #c0392b}
+table{border-collapse:collapse;width:100%;font-size:.9em}
+th,td{border-bottom:1px solid #e3e7eb;padding:.3em .5em;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
+tfoot td{font-weight:bold}svg text{font-size:11px;fill:#1d2733}
+"""
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
+    return (f'<div class="card {tone}">{escape(title)}<b>{escape(value)}</b>'
+            f'{escape(detail)}</div>')
+
+
+def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None) -> str:
+    out = ["<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
+    out.append("</tbody>")
+    if footer:
+        out.append("<tfoot><tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in footer)
+                   + "</tr></tfoot>")
+    return "".join(out) + "</table>"
+
+
+def bar_chart_horizontal(items: list[tuple[str, float]], label=str, width: int = 640) -> str:
+    """Labelled horizontal bars (size per folder)."""
+    if not items:
+        return "<p>(nothing to chart)</p>"
+    row, left = 20, 180
+    biggest = max(v for _, v in items) or 1
+    height = row * len(items) + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="chart">']
+    for i, (name, value) in enumerate(items):
+        y = 5 + i * row
+        w = max(1, (width - left - 90) * value / biggest)
+        short = name if len(name) <= 28 else name[:27] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(short)}</text>'
+                     f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" '
+                     f'fill="#3b7dd8"/><text x="{left + w + 4:.1f}" y="{y + 13}">'
+                     f'{escape(label(value))}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def bar_chart_vertical(items: list[tuple[str, int]], width: int = 640, height: int = 180) -> str:
+    """Columns with labels underneath (messages per year)."""
+    if not items:
+        return "<p>(nothing to chart)</p>"
+    biggest = max(v for _, v in items) or 1
+    step = min(60, (width - 20) / len(items))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
+             f'role="img" aria-label="chart">']
+    for i, (name, value) in enumerate(items):
+        h = max(1, (height - 20) * value / biggest)
+        x = 10 + i * step
+        parts.append(f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{step * 0.7:.1f}" '
+                     f'height="{h:.1f}" fill="#3b7dd8"/>'
+                     f'<text x="{x + step * 0.35:.1f}" y="{height - h - 4:.1f}" '
+                     f'text-anchor="middle">{value}</text>'
+                     f'<text x="{x + step * 0.35:.1f}" y="{height + 16}" '
+                     f'text-anchor="middle">{escape(name)}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def render_plan_html(document: dict) -> str:
+    """The plan for the client: summary first, then folders, then charts."""
+    s, target = document["summary"], document["target"]
+    where = (f"To {target['user']} at {target['host']}" if target else
+             "What the mail stores hold (no server chosen yet)")
+    body = [f"<h1>Mail migration plan</h1><p class=\"meta\">{escape(where)}; made "
+            f"{escape(document['generated'])} by mailmigrate "
+            f"{escape(document['mailmigrate_version'])}. Nothing has been changed yet.</p>",
+            "<h2>Summary</h2>", f"<p>{escape(headline(document))}</p>", '<div class="cards">']
+    body.append(_card("Will move", messages(s["upload_messages"]),
+                      f" {human_size(s['upload_bytes'])} of {human_size(s['bytes'])} found"))
+    if target:
+        fits = s["fits"]
+        body.append(_card("Will it fit?", {True: "Yes", False: "No", None: "No limit"}[fits],
+                          " " + fit_sentence(document).removeprefix("Quota: "),
+                          "bad" if fits is False else "ok"))
+        if s["estimate"]:
+            body.append(_card("How long?", s["estimate"]["text"],
+                              " estimated from a measured round trip and upload speed", "ok"))
+    stay = sum(item["messages"] for item in s["not_moving"])
+    body.append(_card("Will not move", messages(stay), " reasons below",
+                      "warn" if stay else "ok"))
+    body.append("</div>")
+    if s["not_moving"]:
+        body += ["<h2>What will not move, and why</h2>",
+                 _table(["reason", "messages"],
+                        [[i["reason"], i["messages"]] for i in s["not_moving"]])]
+    if s["not_mail"]:
+        body.append(f"<p>{s['not_mail']} files in the stores are not mail (address books, "
+                    "indexes, ...): listed in plan.json, not uploaded.</p>")
+    if s["estimate"]:
+        body.append("<p class=\"meta\">Time estimate: " +
+                    escape("; ".join(s["estimate"]["assumptions"])) + ".</p>")
+    if document.get("backup"):
+        body.append(f"<p>{escape(document['backup'])}</p>")
+    columns = [c for c in COLUMNS if c[0] not in (UPLOADED, FAILED)]
+    body += ["<h2>Folders</h2>", _folder_table(document["folders"], s, columns)]
+    body += ["<h2>Size per folder</h2>",
+             bar_chart_horizontal([(r["folder"], r["bytes"]) for r in document["folders"]],
+                                  label=human_size),
+             "<h2>Messages per year</h2>",
+             bar_chart_vertical(list(document["per_year"].items()))]
+    return _page("Mail migration plan", body)
+
+
+def messages(n: int) -> str:
+    return f"{n} message" + ("" if n == 1 else "s")
+
+
+def _folder_table(rows: list[dict], s: dict, columns=COLUMNS) -> str:
+    header = ["folder", "goes to", "messages", "size"] + [label for _, label in columns] + \
+        ["oldest", "newest"]
+    table = []
+    for r in rows:
+        target = r["target"] + (" (new)" if r.get("target_exists") is False else "")
+        table.append([r["folder"], target, r["messages"], human_size(r["bytes"])]
+                     + [r[action] for action, _ in columns]
+                     + [(r.get("oldest") or "-")[:10], (r.get("newest") or "-")[:10]])
+    footer = ["Total", "", s["messages"], human_size(s["bytes"])] + \
+        [s["counts"][action] for action, _ in columns] + ["", ""]
+    return _table(header, table, footer)
+
+
+def render_run_html(summary: dict) -> str:
+    """The morning report: what moved, what did not and why, and the check afterwards."""
+    t = summary["totals"]
+    ok = not summary.get("missing") and not summary.get("error")
+    body = ["<h1>Mail migration result</h1>",
+            f"<p class=\"meta\">{escape(summary.get('finished', ''))} "
+            f"state {escape(summary.get('state', ''))}</p>", '<div class="cards">',
+            _card("Uploaded now", str(t.get("uploaded", 0)),
+                  f" {human_size(summary.get('uploaded_bytes', 0))}"),
+            _card("Already there", str(t.get("present", 0) + t.get("done", 0)),
+                  " on the server before, or from an earlier run"),
+            _card("Verification", "passed" if ok else "PROBLEM",
+                  f" {summary.get('missing', 0)} missing", "ok" if ok else "bad"),
+            "</div>"]
+    if summary.get("error"):
+        body.append(f"<p><b>The run stopped:</b> {escape(summary['error'])}</p>")
+    left = summary.get("not_uploaded", [])
+    if left:
+        body += ["<h2>Not uploaded, and why</h2>",
+                 _table(["folder", "source", "kind", "reason"],
+                        [[i["folder"], i["source"], i["action"], i["reason"] or ""]
+                         for i in left])]
+    if summary.get("verification"):
+        body += ["<h2>Check after upload (per mailbox)</h2>",
+                 _table(["mailbox", "expected", "on server", "missing", "duplicated"],
+                        [[v["mailbox"], v["expected"], v["on_server"], v["missing"],
+                          v["duplicated"]] for v in summary["verification"]])]
+    if summary.get("folders"):
+        counts = {action: sum(r[action] for r in summary["folders"]) for action, _ in COLUMNS}
+        s = {"messages": sum(r["messages"] for r in summary["folders"]),
+             "bytes": sum(r["bytes"] for r in summary["folders"]), "counts": counts}
+        body += ["<h2>Folders</h2>", _folder_table(summary["folders"], s)]
+    return _page("Mail migration result", body)
+

@@ -1,0 +1,79 @@
+"""Read-only look at the target before a run: what ``plan`` needs to know.
+
+Only LIST, STATUS-like EXAMINE, header FETCH, GETQUOTAROOT, NOOP and a
+SEARCH speed probe are sent: no CREATE, APPEND, STORE or SELECT, so no
+mailbox, message, flag or ``\\Recent`` state changes on the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from migrate import estimate as estimating
+from migrate.plan import UPLOAD, Plan, ServerFolderIndex, apply_server_view
+from migrate.target.imap import IMAPTarget
+
+
+@dataclasses.dataclass
+class ServerSurvey:
+    host: str
+    user: str
+    prefix: str
+    delimiter: str
+    append_limit: int | None
+    binary: bool
+    line_limit: int | None
+    existing: dict[str, str | None]  # planned mailbox -> name found on the server, or None
+    quota_used: int | None = None  # bytes
+    quota_limit: int | None = None
+    estimate: estimating.Estimate | None = None
+
+    def fits(self, upload_bytes: int) -> bool | None:
+        """Whether *upload_bytes* more fit in the quota (None: no quota known)."""
+        if self.quota_limit is None:
+            return None
+        return self.quota_used + upload_bytes <= self.quota_limit
+
+    def headroom(self, upload_bytes: int) -> int | None:
+        """Quota left after the upload (negative: the shortfall)."""
+        if self.quota_limit is None:
+            return None
+        return self.quota_limit - self.quota_used - upload_bytes
+
+
+def survey(target: IMAPTarget, plan: Plan, done_hashes=None, connections: int = 3,
+           measure: bool = True) -> ServerSurvey:
+    """Mark what the server already holds or will refuse in *plan*; learn quota and speed.
+
+    *done_hashes(mailbox)* gives the content hashes a state database says were
+    uploaded (or None without a state).
+    """
+    existing: dict[str, str | None] = {}
+    for mailbox, fplans in plan.by_target().items():
+        found = target.existing_name(mailbox)
+        existing[mailbox] = found
+        rows = []
+        if found:
+            info = target.examine(found)
+            rows = target.fingerprints(1) if info.exists else []
+        done = done_hashes(mailbox) if done_hashes else set()
+        apply_server_view(fplans, ServerFolderIndex.from_fingerprints(rows), done,
+                          target.append_limit, binary=target.has("BINARY"),
+                          line_limit=target.line_limit)
+    result = ServerSurvey(
+        host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
+        delimiter=target.layout.delimiter, append_limit=target.append_limit,
+        binary=target.has("BINARY"), line_limit=target.line_limit, existing=existing)
+    quota = target.quota()
+    if quota:
+        result.quota_used, result.quota_limit = quota
+    if measure:
+        upload = [p for f in plan.folders for p in f.messages if p.action == UPLOAD]
+        mailboxes = {f.target for f in plan.folders
+                     if any(p.action == UPLOAD for p in f.messages)}
+        rate = target.probe_send_rate() if upload else None
+        result.estimate = estimating.estimate(
+            len(upload), sum(p.size for p in upload), len(mailboxes), target.round_trip(),
+            rate, connections=connections, pipelining=target.can_pipeline,
+            multiappend=target.has("MULTIAPPEND"), host=target.config.host)
+    return result
