@@ -153,7 +153,8 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
         if key in ("oldest", "newest"):
             return (r[key] or "-")[:10]
         if key == "target":
-            return r["target"] + (" (new)" if r["target_exists"] is False else "")
+            new = r["target_exists"] is False and r[UPLOAD]
+            return r["target"] + (" (new)" if new else "")
         return str(r[key])
 
     header = ["folder", "msgs", "size"] + [label for _, label in columns]
@@ -184,8 +185,12 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     if document["target"] is not None:
         lines.append(fit_sentence(document))
         if s["estimate"]:
-            lines.append(f"Time: {s['estimate']['text']} "
-                         f"({'; '.join(s['estimate']['assumptions'])}).")
+            e = s["estimate"]
+            rate = e["send_rate_bytes_per_second"]
+            lines.append(f"Time: {e['text']} (measured: round trip {e['round_trip_ms']:.0f} ms"
+                         + (f", upload {human_size(rate)}/s" if rate else ", upload speed "
+                            "not measurable") + "; the model and its assumptions are in "
+                         "plan.html and docs/plan-report.md).")
     return "\n".join(lines)
 
 

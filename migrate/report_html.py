@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from html import escape
 
-from migrate.plan import FAILED, UPLOADED
+from migrate.plan import FAILED, UPLOAD, UPLOADED
 from migrate.report import COLUMNS, fit_sentence, headline, human_size
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
-max-width:70em;padding:0 1em;color:#1d2733;line-height:1.4}
+max-width:80em;padding:0 1em;color:#1d2733;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em}
 .meta{color:#5b6670}.cards{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
 .card{flex:1 1 14em;border:1px solid #d5dbe1;border-radius:8px;padding:.8em 1em}
@@ -22,7 +22,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em}
 table{border-collapse:collapse;width:100%;font-size:.9em}
 th,td{border-bottom:1px solid #e3e7eb;padding:.3em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
-tfoot td{font-weight:bold}svg text{font-size:11px;fill:#1d2733}
+tfoot td{font-weight:bold}.scroll{overflow-x:auto}svg text{font-size:11px;fill:#1d2733}
 """
 
 
@@ -38,7 +38,7 @@ def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None) -> str:
-    out = ["<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
+    out = ['<div class="scroll"><table><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in header)
            + "</tr></thead><tbody>"]
     for row in rows:
         out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
@@ -46,7 +46,7 @@ def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = 
     if footer:
         out.append("<tfoot><tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in footer)
                    + "</tr></tfoot>")
-    return "".join(out) + "</table>"
+    return "".join(out) + "</table></div>"
 
 
 def bar_chart_horizontal(items: list[tuple[str, float]], label=str, width: int = 640) -> str:
@@ -143,7 +143,8 @@ def _folder_table(rows: list[dict], s: dict, columns=COLUMNS) -> str:
         ["oldest", "newest"]
     table = []
     for r in rows:
-        target = r["target"] + (" (new)" if r.get("target_exists") is False else "")
+        new = r.get("target_exists") is False and r[UPLOAD]
+        target = r["target"] + (" (new)" if new else "")
         table.append([r["folder"], target, r["messages"], human_size(r["bytes"])]
                      + [r[action] for action, _ in columns]
                      + [(r.get("oldest") or "-")[:10], (r.get("newest") or "-")[:10]])

@@ -9,6 +9,8 @@ need_apt=()
 command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd dovecot-pop3d)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v readpst >/dev/null 2>&1 || need_apt+=(pst-utils)  # .pst export tests
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # plan.html rendered headless
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)  # ... and read back (OCR)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     echo "ERROR: the tests need ${need_apt[*]} and this user cannot install them." >&2

@@ -8,6 +8,8 @@ Variants:
   default  - ``/`` separator, no prefix, special-use Sent/Drafts/Trash/Junk
   courier  - ``INBOX.`` prefix with ``.`` separator (Courier/Cyrus-like)
   reduced  - no MULTIAPPEND, UIDPLUS, LITERAL+ (plain RFC 3501 APPEND only)
+  appendlimit - announces APPENDLIMIT=20480 (RFC 7889) and enforces it with
+             ``quota_max_mail_size`` (Dovecot 2.3 does not announce the limit itself)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import imapclient
 
 REDUCED_CAPABILITY = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE NAMESPACE CHILDREN"
+APPEND_LIMIT = 20480
 _counter = itertools.count(1)
 
 
@@ -224,6 +227,10 @@ class Dovecot:
         else:
             namespace = 'separator = /'
         capability = f"imap_capability = {REDUCED_CAPABILITY}" if self.variant == "reduced" else ""
+        max_size = ""
+        if self.variant == "appendlimit":
+            capability = f"imap_capability = +APPENDLIMIT={APPEND_LIMIT}"
+            max_size = f"quota_max_mail_size = {APPEND_LIMIT}"
         return textwrap.dedent(f"""\
             base_dir = {self.root}/run
             state_dir = {self.root}/state
@@ -276,6 +283,7 @@ class Dovecot:
             }}
             plugin {{
               quota = maildir:User quota
+              {max_size}
             }}
             service imap-login {{
               inet_listener imap {{
