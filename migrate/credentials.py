@@ -46,6 +46,54 @@ def from_file(path: str) -> Secret:
     return Secret(value)
 
 
+NO_KEYRING_ADVICE = (
+    "no usable OS keyring on this machine (keyring backend: {backend}). Use "
+    "--password-env VAR or --password-file FILE (chmod 600) instead, or install a keyring "
+    "service (Windows Credential Manager and the macOS Keychain work out of the box; on "
+    "Linux: GNOME Keyring / KWallet with a desktop session)")
+
+
+def _keyring():
+    """The keyring module if a real backend is there, else UsageError with advice."""
+    import keyring
+    from keyring.backends import chainer, fail
+    backend = keyring.get_keyring()
+    usable = not isinstance(backend, fail.Keyring) and not (
+        isinstance(backend, chainer.ChainerBackend) and not backend.backends)
+    if not usable:
+        name = f"{type(backend).__module__}.{type(backend).__name__}"
+        raise UsageError(NO_KEYRING_ADVICE.format(backend=name))
+    return keyring
+
+
+def check_keyring() -> None:
+    """Raise UsageError (with what to use instead) when there is no usable keyring."""
+    _keyring()
+
+
+def store(host: str, user: str, password: Secret) -> None:
+    """Save the password for (host, user) in the OS keyring."""
+    from keyring.errors import KeyringError
+    try:
+        _keyring().set_password(KEYRING_SERVICE, keyring_name(host, user), password.reveal())
+    except KeyringError as e:
+        raise UsageError(f"the keyring refused to store the password: {type(e).__name__}; "
+                         "use --password-env or --password-file instead") from None
+
+
+def delete(host: str, user: str) -> bool:
+    """Remove the stored password; False if there was none."""
+    from keyring.errors import KeyringError, PasswordDeleteError
+    try:
+        _keyring().delete_password(KEYRING_SERVICE, keyring_name(host, user))
+    except PasswordDeleteError:
+        return False
+    except KeyringError as e:
+        raise UsageError(f"the keyring refused to delete the password: {type(e).__name__}") \
+            from None
+    return True
+
+
 def from_keyring(host: str, user: str) -> Secret | None:
     try:
         import keyring

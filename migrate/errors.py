@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     QUOTA = 5  # the account is full; what was uploaded stays uploaded
     VERIFY_FAILED = 6  # verify found messages missing from the server
     BACKUP = 7  # no verified backup, or backup verification failed
+    STOPPED = 8  # --stop-at / --max-duration reached; run again to continue
     INTERNAL = 70  # a bug: please report it with the log file
     INTERRUPTED = 130  # Ctrl-C / SIGTERM; state is saved, re-run to continue
 

@@ -24,6 +24,7 @@ from migrate.errors import ConnectionFailed, QuotaExceeded, SourceError, Throttl
 from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
                           ServerFolderIndex, apply_server_view)
 from migrate.state import State
+from migrate.stopping import StopRequest
 from migrate.target.imap import AppendItem, IMAPTarget, SelectInfo
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class UploadOptions:
     max_throttles: int = 200  # in a row without progress; a throttled run slows, not stops
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    stop: StopRequest | None = None  # Ctrl-C, SIGTERM, --stop-at: stop between batches
 
 
 @dataclasses.dataclass
@@ -114,12 +116,17 @@ class Uploader:
         self.plan = plan
         self.options = options or UploadOptions()
         self.progress = progress
+        self.stop = self.options.stop
+        pace = sleep
+        if self.stop is not None and sleep is time.sleep:
+            sleep = self.stop.sleep  # backoff and throttling waits end (raise) on a stop
+            pace = self.stop.wait  # a rate-cap wait ends early; the next message stops
         self.sleep = sleep
         self.target: IMAPTarget | None = None
         self.outcome = UploadOutcome()
         self.sent: set[str] = set()  # content hashes this run put in a batch
         self.rate = RateLimiter(self.options.max_messages_per_second,
-                                self.options.max_bytes_per_second, sleep=sleep)
+                                self.options.max_bytes_per_second, sleep=pace)
 
     # -- connection handling -----------------------------------------------
 
@@ -220,9 +227,14 @@ class Uploader:
         finally:
             self._drop_connection()
 
+    def check_stop(self) -> None:
+        if self.stop is not None:
+            self.stop.check()
+
     def _upload_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> None:
         if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
+        self.check_stop()
         target = self._connected()
         used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
                                                      if f.special_use), None))
@@ -317,6 +329,9 @@ class _BatchSender:
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
 
     def add(self, p: PlannedMessage, data: bytes) -> None:
+        if self.up.stop is not None and self.up.stop.is_set():
+            self.flush()  # let the batches in flight finish and be recorded
+            self.up.check_stop()
         if p.has_nul:  # a BINARY literal, alone and synchronously
             self.flush()
             self._send([(p, data)])

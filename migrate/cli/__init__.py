@@ -6,12 +6,16 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from migrate import __version__
-from migrate.cli import backup_cmd, plan_cmd, restore_cmd, run_cmd, status_cmd, verify_cmd
+from migrate.cli import (backup_cmd, credentials_cmd, plan_cmd, restore_cmd, run_cmd,
+                         status_cmd, verify_cmd)
 from migrate.errors import ExitCode, MigrateError
+from migrate.logs import redact
 
-COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, status_cmd, restore_cmd]
+COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, status_cmd, restore_cmd,
+            credentials_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,13 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move mail from local POP-era stores into an IMAP account, safely.")
     parser.add_argument("--version", action="version", version=f"mailmigrate {__version__}")
     parser.add_argument("--log-level", default="info",
-                        choices=["debug", "info", "warning", "error"])
+                        choices=["debug", "info", "warning", "error"],
+                        help="what the terminal shows (a log file always gets everything)")
+    parser.add_argument("--log-file", type=Path, metavar="FILE",
+                        help="also log everything, with timestamps, to FILE (run: default a "
+                             "new file per run beside the state database)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         p = module.add_parser(sub)
         p.set_defaults(func=module.run)
         p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # also after COMMAND
+        p.add_argument("--log-file", type=Path, default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
     return parser
 
 
@@ -34,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from migrate.cli.common import setup_logging
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_file)
     try:
         return int(args.func(args))
     except MigrateError as e:
-        print(f"mailmigrate: {e}", file=sys.stderr)
+        logging.getLogger("migrate").debug("stopping: %s", e)
+        print(f"mailmigrate: {redact(str(e))}", file=sys.stderr)
         return int(e.exit_code)
     except BrokenPipeError:  # output piped into head/less that closed early: not an error
         sys.stdout = open(os.devnull, "w")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from migrate import credentials
@@ -49,6 +48,18 @@ def add_target_args(p: argparse.ArgumentParser, required: bool) -> None:
                    help="log in with XOAUTH2 using the access token CMD prints (Office 365, "
                         "Gmail); run again at every connection")
     g.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+
+
+def add_overnight_args(p: argparse.ArgumentParser) -> None:
+    """Options for unattended runs: time limits and machine-readable output."""
+    g = p.add_argument_group("unattended runs")
+    g.add_argument("--stop-at", metavar="HH:MM",
+                   help="stop cleanly at this local time (e.g. 06:30, before business "
+                        "hours); the rest is left for the next run (exit code 8)")
+    g.add_argument("--max-duration", metavar="TIME",
+                   help="stop cleanly after this long (e.g. 6h, 90m, 1h30m)")
+    g.add_argument("--json", action="store_true",
+                   help="print the final summary as JSON on stdout (for scripts)")
 
 
 def add_state_arg(p: argparse.ArgumentParser) -> None:
@@ -100,7 +111,6 @@ def connector(config: TargetConfig):
     return lambda: IMAPTarget(config).connect()
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("imapclient").setLevel(logging.WARNING)  # its debug log shows LOGIN
+def setup_logging(level: str, log_file=None) -> None:
+    from migrate import logs
+    logs.setup(level, log_file)

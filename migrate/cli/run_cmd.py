@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import sys
 from pathlib import Path
 
-from migrate import backup, report
+from migrate import backup, logs, report
 from migrate.cli import common
 from migrate.errors import ExitCode, MigrateError
 from migrate.lock import RunLock
@@ -16,6 +17,7 @@ from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.progress import Progress, byte_bar
 from migrate.state import State, default_state_path
+from migrate.stopping import StopRequest, Stopped, arm_deadline, install_signal_handlers
 from migrate.upload import UploadOptions, Uploader
 
 log = logging.getLogger("migrate")
@@ -44,6 +46,7 @@ def add_parser(sub):
     p.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, metavar="N",
                    help=f"upload N mailboxes at once, one connection each (default "
                         f"{DEFAULT_CONNECTIONS}; docs/performance.md)")
+    common.add_overnight_args(p)
     p.add_argument("--batch-size", type=int, default=50, help=argparse.SUPPRESS)
     p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse.SUPPRESS)
     return p
@@ -82,9 +85,15 @@ def run(args) -> int:
     config = common.target_config(args)
     state_path = args.state or default_state_path(config.host, config.user)
     lock = RunLock(Path(str(state_path) + ".lock")).acquire()
+    if not args.log_file:  # one log file per run beside the state, with every detail
+        log_path = logs.add_file(logs.run_log_path(Path(state_path)))
+        log.debug("log file %s", log_path)
+    stop = StopRequest()
+    install_signal_handlers(stop)
+    arm_deadline(stop, args.stop_at, args.max_duration)
     state = State(state_path)
     run_id = state.start_run("run")
-    summary: dict = {"state": str(state_path)}
+    summary: dict = {"state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
     try:
         connect = common.connector(config)
@@ -95,8 +104,8 @@ def run(args) -> int:
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
                              "verified": result.verified}
-        print(f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
-        if not args.yes and sys.stdin.isatty():
+        say(args, f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
+        if not args.yes and sys.stdin.isatty() and not args.json:
             total = plan.totals()
             answer = input(f"Upload up to {total.get(UPLOAD, 0)} messages to {config.user} at "
                            f"{config.host}? [y/N] ")
@@ -104,37 +113,65 @@ def run(args) -> int:
                 print("nothing uploaded")
                 code = ExitCode.SUCCESS
                 return code
+        stop.check()
+        stopped = None
         with Progress(plan) as progress:
             options = UploadOptions(
                 batch_messages=args.batch_size, backoff_base=args.retry_backoff,
                 connections=max(1, args.connections),
                 max_messages_per_second=args.max_messages_per_second,
-                max_bytes_per_second=args.max_bytes_per_second)
+                max_bytes_per_second=args.max_bytes_per_second, stop=stop)
             uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
             try:
                 uploader.run()
+            except Stopped as e:
+                stopped = e
             except MigrateError as e:
                 code = e.exit_code
                 summary["error"] = str(e)
+                summary.update(run_summary(plan, uploader, []))
                 raise
-        checks = uploader.verify()
+        checks = [] if stopped else uploader.verify()
         summary.update(run_summary(plan, uploader, checks))
         state.record_plan(run_id, plan)
-        print(render_summary(summary))
-        bad = summary["totals"].get(SKIP, 0) + summary["totals"].get(REFUSE, 0) + \
-            summary["totals"].get(FAILED, 0)
-        if summary["totals"].get(UPLOAD):  # defensive: every planned upload must be settled
-            summary["missing"] += summary["totals"][UPLOAD]
-        code = ExitCode.VERIFY_FAILED if summary["missing"] else (
-            ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
+        left = summary["totals"].get(UPLOAD, 0)
+        if stopped:
+            summary["stopped"] = str(stopped)
+            summary["left_for_next_run"] = left
+            code = stopped.exit_code
+        else:
+            summary["missing"] += left  # defensive: every planned upload must be settled
+            bad = sum(summary["totals"].get(a, 0) for a in (SKIP, REFUSE, FAILED))
+            code = ExitCode.VERIFY_FAILED if summary["missing"] else (
+                ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
         return code
+    except MigrateError as e:
+        code = e.exit_code
+        summary.setdefault("error", str(e))
+        raise
     finally:
-        summary["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        summary["finished"] = _now()
         summary["exit_code"] = int(code)
         state.end_run(run_id, int(code), summary)
         write_run_report(Path(state_path), summary)
         state.close()
         lock.release()
+        if args.json:
+            print(json.dumps(summary, indent=2, default=str))
+        elif "totals" in summary:
+            print(render_summary(summary))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def say(args, text: str) -> None:
+    """A line for people on stdout (with --json, stdout carries only the JSON)."""
+    if args.json:
+        log.info("%s", text)
+    else:
+        print(text)
 
 
 def write_run_report(state_path: Path, summary: dict) -> None:
@@ -169,14 +206,19 @@ def run_summary(plan, uploader, checks) -> dict:
 
 def render_summary(summary: dict) -> str:
     t = summary["totals"]
-    lines = ["", "Summary:",
-             f"  uploaded now:        {t.get(UPLOADED, 0)}",
-             f"  done in earlier runs:{t.get(DONE, 0):>5}",
-             f"  already on server:   {t.get(PRESENT, 0)}",
-             f"  duplicates skipped:  {t.get('duplicate', 0)}",
-             f"  skipped (source):    {t.get(SKIP, 0)}",
-             f"  refused (too large): {t.get(REFUSE, 0)}",
-             f"  failed (server):     {t.get(FAILED, 0)}"]
+    lines = ["", "Summary:"]
+    if summary.get("stopped"):
+        lines.append(f"  STOPPED EARLY: {summary['stopped']}")
+        lines.append(f"  left for the next run: {summary['left_for_next_run']} messages")
+    if summary.get("error"):
+        lines.append(f"  STOPPED BY AN ERROR: {summary['error']}")
+    lines += [f"  uploaded now:        {t.get(UPLOADED, 0)}",
+              f"  done in earlier runs:{t.get(DONE, 0):>5}",
+              f"  already on server:   {t.get(PRESENT, 0)}",
+              f"  duplicates skipped:  {t.get('duplicate', 0)}",
+              f"  skipped (source):    {t.get(SKIP, 0)}",
+              f"  refused (limits):    {t.get(REFUSE, 0)}",
+              f"  failed (server):     {t.get(FAILED, 0)}"]
     lines.append("  why messages did not move:" if summary["not_moving"] else "")
     for item in summary["not_moving"]:
         if item["action"] not in (DONE, PRESENT):
@@ -184,10 +226,13 @@ def render_summary(summary: dict) -> str:
     for f in summary["failed"]:
         lines.append(f"    failed: {f['source']}: {f['reason']}")
     checked = summary["verification"]
-    lines.append(f"  verification: {len(checked)} mailboxes re-read, "
-                 f"{sum(c['expected'] for c in checked)} messages expected, "
-                 f"{summary['missing']} missing, "
-                 f"{sum(c['duplicated'] for c in checked)} duplicated")
+    if summary.get("stopped") or summary.get("error"):
+        lines.append("  verification: not run (the run did not finish)")
+    else:
+        lines.append(f"  verification: {len(checked)} mailboxes re-read, "
+                     f"{sum(c['expected'] for c in checked)} messages expected, "
+                     f"{summary['missing']} missing, "
+                     f"{sum(c['duplicated'] for c in checked)} duplicated")
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "

@@ -21,7 +21,7 @@ import time
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from migrate import fingerprint, headers
+from migrate import fingerprint, headers, logs
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
 from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
 
@@ -50,6 +50,7 @@ class Secret:
 
     def __init__(self, value: str):
         self._value = value
+        logs.register_secret(value)  # redacted from every log line
 
     def reveal(self) -> str:
         return self._value
