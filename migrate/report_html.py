@@ -187,3 +187,21 @@ def render_run_html(summary: dict) -> str:
         body += ["<h2>Folders</h2>", _folder_table(summary["folders"], s)]
     return _page("Mail migration result", body)
 
+
+
+def render_jobs_html(summary: dict) -> str:
+    """One line per job: the page a technician opens in the morning."""
+    good = sum(1 for j in summary["jobs"] if j["exit_code"] in (0, 1))
+    total = len(summary["jobs"])
+    body = [f"<h1>mailmigrate jobs {escape(summary['command'])}</h1>",
+            f"<p class=\"meta\">{escape(summary['jobs_file'])}</p>", '<div class="cards">',
+            _card("Completed", f"{good} of {total} jobs", "",
+                  "ok" if good == total else "bad"),
+            _card("Exit code", str(summary["exit_code"]), " the highest of the jobs",
+                  "ok" if summary["exit_code"] in (0, 1) else "bad"), "</div>"]
+    rows = []
+    for j in summary["jobs"]:
+        details = ", ".join(f"{k} {v}" for k, v in j["counts"].items() if v is not None)
+        rows.append([j["job"], j["state"], details, j["error"] or "", j["log"]])
+    body.append(_table(["job", "state", "numbers", "error", "log file"], rows))
+    return _page(f"mailmigrate jobs {summary['command']}", body)

@@ -1,0 +1,109 @@
+"""``mailmigrate jobs plan|run|verify|status FILE``: many accounts from one jobs file."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from migrate import jobs as jobs_mod
+from migrate import report
+from migrate.errors import ExitCode
+
+
+def add_parser(sub):
+    p = sub.add_parser("jobs", help="plan, run, verify or check many migrations from a jobs "
+                                    "file (docs/msp-runbook.md)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (("plan", "plan every job (reports per job)"),
+                       ("run", "run every job: back up, upload, verify"),
+                       ("verify", "verify every job against its server"),
+                       ("status", "what the state databases say (offline)"),
+                       ("check", "only check the jobs file")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("jobs_file", type=Path, metavar="FILE", help="the jobs file (TOML)")
+        a.add_argument("--only", action="append", metavar="JOB", default=[],
+                       help="only this job (repeatable)")
+        if name != "check":
+            a.add_argument("--parallel", type=int, default=1, metavar="N",
+                           help="run N jobs at once, each its own process (default 1)")
+            a.add_argument("--json", action="store_true",
+                           help="print the combined summary as JSON on stdout")
+    return p
+
+
+def run(args) -> int:
+    jobs = jobs_mod.load(args.jobs_file, check_sources=args.action != "status")
+    if args.only:
+        unknown = set(args.only) - {j.name for j in jobs}
+        if unknown:
+            from migrate.errors import UsageError
+            raise UsageError(f"no such job in {args.jobs_file}: {', '.join(sorted(unknown))}")
+        jobs = [j for j in jobs if j.name in args.only]
+    if args.action == "check":
+        print(f"{args.jobs_file}: {len(jobs)} jobs, no problems found")
+        for job in jobs:
+            print(f"  {job.name}: {len(job.sources)} sources -> {job.settings['user']} at "
+                  f"{job.settings['host']}")
+        return int(ExitCode.SUCCESS)
+    _install_forwarding()
+    lock = threading.Lock()
+
+    def done(result: jobs_mod.JobResult) -> None:
+        with lock:
+            print(f"{result.name}: {result.state}", file=sys.stderr, flush=True)
+
+    results = jobs_mod.run_jobs(jobs, args.action, args.parallel, on_done=done)
+    summary = combined_summary(args.action, args.jobs_file, results)
+    out_dir = jobs[0].work_dir.parent if jobs else args.jobs_file.parent
+    report.write_json(out_dir / "summary.json", summary)
+    from migrate.report_html import render_jobs_html
+    (out_dir / "summary.html").write_text(render_jobs_html(summary), encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(render_text(summary))
+        print(f"\nsummary: {out_dir / 'summary.json'} and summary.html")
+    return summary["exit_code"]
+
+
+def combined_summary(command: str, jobs_file: Path, results) -> dict:
+    return {
+        "schema": "mailmigrate-jobs-summary/1",
+        "command": command,
+        "jobs_file": str(jobs_file),
+        "exit_code": jobs_mod.worst_exit_code(results),
+        "jobs": [{"job": r.name, "state": r.state, "exit_code": r.exit_code,
+                  "counts": r.counts(), "error": r.error, "log": str(r.log_file),
+                  "output": str(r.output_file)} for r in results],
+    }
+
+
+def render_text(summary: dict) -> str:
+    width = max([3] + [len(j["job"]) for j in summary["jobs"]])
+    lines = [f"{'job'.ljust(width)}  {'state':<24}  details"]
+    for j in summary["jobs"]:
+        details = ", ".join(f"{k} {v}" for k, v in j["counts"].items() if v is not None)
+        if j["error"]:
+            details = (details + "; " if details else "") + j["error"]
+        lines.append(f"{j['job'].ljust(width)}  {j['state']:<24}  {details}")
+    ok = sum(1 for j in summary["jobs"] if j["exit_code"] in (0, 1))
+    lines.append(f"\n{ok} of {len(summary['jobs'])} jobs completed; exit code "
+                 f"{summary['exit_code']} (the highest of the jobs, docs/exit-codes.md)")
+    return "\n".join(lines)
+
+
+def _install_forwarding() -> None:
+    """Ctrl-C/SIGTERM: pass it on to the running jobs and start no more; twice: again."""
+    def handler(signum, frame):
+        n = jobs_mod.forward_signal(signum if signum != getattr(signal, "SIGINT", -1)
+                                    else signal.SIGTERM)
+        print(f"\nmailmigrate jobs: {signal.Signals(signum).name}: passed on to {n} running "
+              "job(s); no further job starts", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), handler)

@@ -1,0 +1,418 @@
+"""Many migrations from one TOML jobs file, for MSP technicians.
+
+    # clients.toml
+    [defaults]                       # shared by every job; a job's own keys win
+    host = "imap.example.net"
+    backup_dir = "D:/mm/{job}/backup"   # {job} is the job's name
+    stop_at = "06:30"
+
+    [jobs.acme-ann]
+    sources = ["C:/Users/ann/AppData/Roaming/Thunderbird/Profiles/x.default"]
+    user = "ann@acme.example"
+    password = "keyring"             # or "env:VAR", "file:PATH"; never the password itself
+
+Every job runs as its own ``mailmigrate`` process (one failing never stops
+the others) with its own state, log files and reports under
+``work_dir/<job>/``. The whole file is checked before anything starts, and
+every problem is reported with its line and key.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+from migrate.errors import UsageError
+
+# key -> (type(s), what it is). Paths are relative to the jobs file.
+KEYS: dict[str, tuple[type | tuple, str]] = {
+    "sources": ((list, str), "local stores or pop3:// URLs"),
+    "source_type": (str, "skip detection: mbox, maildir, ..."),
+    "host": (str, "IMAP server"),
+    "port": (int, "IMAP port"),
+    "tls": (str, "ssl, starttls or none"),
+    "ca_file": (str, "CA certificate (PEM) for a private CA"),
+    "user": (str, "account user name"),
+    "password": (str, "where the password is: keyring (default), env:VAR or file:PATH"),
+    "oauth2_token_command": (str, "command printing an OAuth2 access token"),
+    "map": (dict, "folder rules OLD = NEW"),
+    "into": (str, "put every folder under this parent"),
+    "dedup_across_folders": (bool, "upload a message found in several folders once"),
+    "max_messages_per_second": ((int, float), "rate cap"),
+    "max_bytes_per_second": ((int, float), "rate cap"),
+    "connections": (int, "connections per job"),
+    "backup_dir": (str, "where the verified backup is written or found"),
+    "state": (str, "state database file"),
+    "work_dir": (str, "where states, logs and reports go (default: <jobs file>-work/)"),
+    "stop_at": (str, "local time HH:MM to stop cleanly"),
+    "max_duration": (str, "stop cleanly after e.g. 6h"),
+}
+REQUIRED = ("sources", "host", "user")
+STATES = {0: "ok", 1: "ok (some not uploaded)", 2: "usage error", 3: "connection error",
+          4: "auth error", 5: "account full", 6: "verify failed", 7: "backup error",
+          8: "stopped at time limit", 70: "internal error", 130: "interrupted"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclasses.dataclass
+class Job:
+    name: str
+    settings: dict
+    base: Path  # the jobs file's directory
+
+    def path(self, key: str, default: Path | None = None) -> Path | None:
+        value = self.settings.get(key)
+        if value is None:
+            return default
+        path = Path(str(value).replace("{job}", self.name)).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    @property
+    def work_dir(self) -> Path:
+        return self.path("work_dir") / self.name if "work_dir" in self.settings else \
+            self.base / "work" / self.name
+
+    @property
+    def state(self) -> Path:
+        return self.path("state", self.work_dir / "state.sqlite")
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path("backup_dir", self.work_dir / "backup")
+
+    @property
+    def sources(self) -> list[str]:
+        found = self.settings["sources"]
+        found = [found] if isinstance(found, str) else found
+        return [s if "://" in s else str(self.path_of(s)) for s in found]
+
+    def path_of(self, value: str) -> Path:
+        path = Path(value.replace("{job}", self.name)).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    # -- the command lines (never with a secret in them) --------------------
+
+    def target_args(self) -> list[str]:
+        s = self.settings
+        args = ["--host", s["host"], "--user", s["user"]]
+        if "port" in s:
+            args += ["--port", str(s["port"])]
+        if "tls" in s:
+            args += ["--tls", s["tls"]]
+        if "ca_file" in s:
+            args += ["--ca-file", str(self.path_of(s["ca_file"]))]
+        if "oauth2_token_command" in s:
+            args += ["--oauth2-token-command", s["oauth2_token_command"]]
+        ref = s.get("password", "keyring")
+        if ref.startswith("env:"):
+            args += ["--password-env", ref[4:]]
+        elif ref.startswith("file:"):
+            args += ["--password-file", str(self.path_of(ref[5:]))]
+        return args
+
+    def source_args(self) -> list[str]:
+        s = self.settings
+        args = list(self.sources)
+        if "source_type" in s:
+            args += ["--source-type", s["source_type"]]
+        for old, new in s.get("map", {}).items():
+            args += ["--map", f"{old}={new}"]
+        if "into" in s:
+            args += ["--into", s["into"]]
+        if s.get("dedup_across_folders"):
+            args.append("--dedup-across-folders")
+        return args
+
+    def command(self, name: str, log_file: Path) -> list[str]:
+        argv = [sys.executable, "-m", "migrate", "--log-file", str(log_file), name]
+        s = self.settings
+        if name == "status":
+            return argv + ["--state", str(self.state), "--json"]
+        argv += self.source_args() + self.target_args() + ["--state", str(self.state)]
+        if name == "plan":
+            argv += ["--report", str(self.work_dir / "plan"), "--backup-dir",
+                     str(self.backup_dir)]
+            if "connections" in s:
+                argv += ["--connections", str(s["connections"])]
+        elif name == "verify":
+            argv += ["--report", str(self.work_dir / "verify")]
+        elif name == "run":
+            argv += ["--backup-dir", str(self.backup_dir), "--yes", "--json"]
+            for key in ("connections", "max_messages_per_second", "max_bytes_per_second",
+                        "stop_at", "max_duration"):
+                if key in s:
+                    argv += ["--" + key.replace("_", "-"), str(s[key])]
+        return argv
+
+
+# -- reading and checking the file ------------------------------------------
+
+
+def load(path: Path, check_sources: bool = True) -> list[Job]:
+    """Read and check the whole jobs file; UsageError lists every problem with its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read the jobs file {path}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: not valid TOML: {e}") from None
+    lines = text.splitlines()
+    problems: list[str] = []
+
+    def problem(table: str, key: str | None, message: str) -> None:
+        line = _line_of(lines, table, key)
+        where = f"{path}:{line}" if line else str(path)
+        problems.append(f"{where}: [{table}]{' ' + key if key else ''}: {message}")
+
+    for key in data:
+        if key not in ("defaults", "jobs"):
+            problem(key, None, "unknown table; a jobs file has [defaults] and [jobs.NAME]")
+    defaults = data.get("defaults", {})
+    _check_keys("defaults", defaults, problem)
+    jobs_table = data.get("jobs", {})
+    if not isinstance(jobs_table, dict) or not jobs_table:
+        problems.append(f"{path}: no jobs: add at least one [jobs.NAME] table")
+        jobs_table = {}
+    jobs = []
+    for name, own in jobs_table.items():
+        table = f"jobs.{name}"
+        if not isinstance(own, dict):
+            problem("jobs", name, "must be a table [jobs.NAME]")
+            continue
+        if not _NAME.match(name):
+            problem(table, None, "job names may use letters, digits, '.', '_' and '-'")
+        _check_keys(table, own, problem)
+        settings = {**defaults, **own}
+        for key in REQUIRED:
+            if key not in settings:
+                problem(table, None, f"missing {key!r} ({KEYS[key][1]}); add it here or in "
+                                     "[defaults]")
+        job = Job(name, settings, path.parent.resolve())
+        if "sources" in settings and check_sources:
+            for source in job.sources:
+                if "://" in source:
+                    continue
+                if not Path(source).exists():
+                    problem(table, "sources", f"{source} does not exist; fix the path")
+                elif not os.access(source, os.R_OK):
+                    problem(table, "sources", f"{source} is not readable by this user")
+        jobs.append(job)
+    if problems:
+        raise UsageError(f"the jobs file has {len(problems)} problem(s); nothing was started:\n  "
+                         + "\n  ".join(problems))
+    return jobs
+
+
+def _check_keys(table: str, values: dict, problem) -> None:
+    from migrate.stopping import parse_duration, seconds_until
+    for key, value in values.items():
+        if key not in KEYS:
+            near = difflib.get_close_matches(key, KEYS, n=1)
+            problem(table, key, "unknown key" + (f" (did you mean {near[0]!r}?)" if near else
+                                                 f"; known keys: {', '.join(sorted(KEYS))}"))
+            continue
+        kinds = KEYS[key][0]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is int):
+            problem(table, key, f"should be {_type_name(kinds)}, not {type(value).__name__}")
+            continue
+        try:
+            if key == "port" and not 0 < value < 65536:
+                raise UsageError("a port is a number from 1 to 65535")
+            if key == "connections" and value < 1:
+                raise UsageError("at least 1")
+            if key == "tls" and value not in ("ssl", "starttls", "none"):
+                raise UsageError("use ssl, starttls or none")
+            if key in ("max_messages_per_second", "max_bytes_per_second") and value <= 0:
+                raise UsageError("must be more than 0")
+            if key == "sources" and isinstance(value, list) and (
+                    not value or not all(isinstance(v, str) for v in value)):
+                raise UsageError("a list of paths (strings), at least one")
+            if key == "map" and not all(isinstance(v, str) for v in value.values()):
+                raise UsageError("every folder must map to a folder name (a string)")
+            if key == "password":
+                _check_password_ref(value)
+            if key == "stop_at":
+                seconds_until(value)
+            if key == "max_duration":
+                parse_duration(value)
+        except UsageError as e:  # a mistyped password is never repeated back
+            shown = "" if key == "password" else f"{value!r}: "
+            problem(table, key, f"{shown}{e}")
+
+
+def _check_password_ref(value: str) -> None:
+    if value == "keyring":
+        return
+    if value.startswith("env:") and value[4:]:
+        if not os.environ.get(value[4:]):
+            raise UsageError(f"the environment variable {value[4:]} is not set here")
+        return
+    if value.startswith("file:") and value[5:]:
+        return
+    raise UsageError("write where the password is, not the password: 'keyring', 'env:VAR' or "
+                     "'file:PATH' (store it with 'mailmigrate credentials set')")
+
+
+def _type_name(kinds) -> str:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    names = {str: "text in quotes", int: "a whole number", float: "a number", bool: "true or "
+             "false", list: "a list [...]", dict: "a table"}
+    return " or ".join(names[k] for k in kinds)
+
+
+def _line_of(lines: list[str], table: str, key: str | None) -> int | None:
+    """Line number (1-based) of *key* in [*table*], or of the table header."""
+    header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(
+        '"?' + re.escape(part) + '"?' for part in table.split(".", 1)) + r"\s*\]")
+    start = None
+    for number, line in enumerate(lines, 1):
+        if start is None:
+            if header.match(line):
+                start = number
+                if key is None:
+                    return number
+            continue
+        if re.match(r"^\s*\[", line):
+            break
+        if key is not None and re.match(r'^\s*"?' + re.escape(key) + r'"?\s*=', line):
+            return number
+    return start
+
+
+# -- running ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class JobResult:
+    name: str
+    command: str
+    exit_code: int
+    log_file: Path
+    output_file: Path
+    data: dict  # what the job's JSON said (run summary, plan.json, verify.json, status)
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        return STATES.get(self.exit_code, f"failed (exit {self.exit_code})")
+
+    def counts(self) -> dict:
+        """The few numbers of the one-line summary, by command."""
+        d = self.data or {}
+        if self.command == "run":
+            t = d.get("totals", {})
+            return {"uploaded": t.get("uploaded", 0),
+                    "already there": t.get("present", 0) + t.get("done", 0),
+                    "not uploaded": sum(t.get(a, 0) for a in ("skip", "refuse", "failed")),
+                    "duplicates": t.get("duplicate", 0), "missing": d.get("missing", 0),
+                    "left": d.get("left_for_next_run", t.get("upload", 0))} if t else {}
+        if self.command == "plan" and "summary" in d:
+            s = d["summary"]
+            return {"to upload": s["upload_messages"], "bytes": s["upload_bytes"],
+                    "stay": s["messages"] - s["upload_messages"],
+                    "fits": s["fits"], "time": (s["estimate"] or {}).get("text")}
+        if self.command == "verify" and "mailboxes" in d:
+            return {"missing": d["missing"], "duplicated": d["duplicated"],
+                    "not from sources": d["unexpected"]}
+        if self.command == "status" and "mailboxes" in d:
+            return {"mailboxes": len(d["mailboxes"]),
+                    "uploaded": sum(c.get("uploaded", 0) for c in d["mailboxes"].values())}
+        return {}
+
+
+def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
+    """Run one job as its own process; its output goes to files under its work dir."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    logs = job.work_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{command}-{stamp}.log"
+    output_file = logs / f"{command}-{stamp}.output.txt"
+    argv = job.command(command, log_file)
+    with open(output_file, "w", encoding="utf-8") as err:
+        if stopping.is_set():
+            err.write("mailmigrate: not started: the jobs run was stopped\n")
+            return JobResult(job.name, command, 130, log_file, output_file, {},
+                             "not started: the jobs run was stopped")
+        # own process group: a Ctrl-C reaches the jobs runner only, which passes it on once
+        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
+                 else {"start_new_session": True})
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err,
+                                 stdin=subprocess.DEVNULL, text=True, env=env, **group)
+        with _children_lock:
+            _children.add(child)
+        try:
+            stdout, _ = child.communicate()
+        finally:
+            with _children_lock:
+                _children.discard(child)
+    done = subprocess.CompletedProcess(argv, child.returncode, stdout)
+    with open(output_file, "a", encoding="utf-8") as out:
+        out.write(done.stdout)
+    data: dict = {}
+    if command in ("run", "status"):
+        try:
+            data = json.loads(done.stdout) if done.stdout.strip() else {}
+        except ValueError:
+            data = {}
+    else:
+        found = job.work_dir / command / f"{command}.json"
+        if found.exists() and found.stat().st_mtime >= log_file.stat().st_mtime - 1:
+            data = json.loads(found.read_text(encoding="utf-8"))
+    error = data.get("error") if isinstance(data, dict) else None
+    if done.returncode not in (0, 1) and not error:
+        error = _last_error(output_file)
+    return JobResult(job.name, command, done.returncode, log_file, output_file, data, error)
+
+
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+stopping = threading.Event()  # set on the first stop signal: start no further job
+
+
+def forward_signal(signum: int) -> int:
+    """Pass a stop signal on to every running job (each stops cleanly on its own)."""
+    stopping.set()
+    with _children_lock:
+        running = [c for c in _children if c.poll() is None]
+    for child in running:
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+    return len(running)
+
+
+def _last_error(path: Path) -> str | None:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.startswith("mailmigrate:")]
+    return lines[-1].removeprefix("mailmigrate:").strip() if lines else None
+
+
+def run_jobs(jobs: list[Job], command: str, parallel: int = 1, on_done=None) -> list[JobResult]:
+    """Run *command* for every job, *parallel* at a time; results in the jobs' order."""
+    results: dict[str, JobResult] = {}
+    with concurrent.futures.ThreadPoolExecutor(max(1, parallel)) as pool:
+        futures = {pool.submit(run_job, job, command): job for job in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            results[result.name] = result
+            if on_done:
+                on_done(result)
+    return [results[job.name] for job in jobs]
+
+
+def worst_exit_code(results: list[JobResult]) -> int:
+    return max((r.exit_code for r in results), default=0)
