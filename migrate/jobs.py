@@ -45,6 +45,7 @@ KEYS: dict[str, tuple[type | tuple, str]] = {
     "user": (str, "account user name"),
     "password": (str, "where the password is: keyring (default), env:VAR or file:PATH"),
     "oauth2_token_command": (str, "command printing an OAuth2 access token"),
+    "pop_password": (str, "for pop3:// sources: keyring (default), env:VAR or file:PATH"),
     "map": (dict, "folder rules OLD = NEW"),
     "into": (str, "put every folder under this parent"),
     "dedup_across_folders": (bool, "upload a message found in several folders once"),
@@ -113,12 +114,15 @@ class Job:
             args += ["--ca-file", str(self.path_of(s["ca_file"]))]
         if "oauth2_token_command" in s:
             args += ["--oauth2-token-command", s["oauth2_token_command"]]
-        ref = s.get("password", "keyring")
+        return args + self._password_args("password", "--password")
+
+    def _password_args(self, key: str, option: str) -> list[str]:
+        ref = self.settings.get(key, "keyring")
         if ref.startswith("env:"):
-            args += ["--password-env", ref[4:]]
-        elif ref.startswith("file:"):
-            args += ["--password-file", str(self.path_of(ref[5:]))]
-        return args
+            return [option + "-env", ref[4:]]
+        if ref.startswith("file:"):
+            return [option + "-file", str(self.path_of(ref[5:]))]
+        return []  # keyring: looked up by (host, user) in the child
 
     def source_args(self) -> list[str]:
         s = self.settings
@@ -131,7 +135,7 @@ class Job:
             args += ["--into", s["into"]]
         if s.get("dedup_across_folders"):
             args.append("--dedup-across-folders")
-        return args
+        return args + self._password_args("pop_password", "--pop-password")
 
     def command(self, name: str, log_file: Path) -> list[str]:
         argv = [sys.executable, "-m", "migrate", "--log-file", str(log_file), name]
@@ -242,14 +246,14 @@ def _check_keys(table: str, values: dict, problem) -> None:
                 raise UsageError("a list of paths (strings), at least one")
             if key == "map" and not all(isinstance(v, str) for v in value.values()):
                 raise UsageError("every folder must map to a folder name (a string)")
-            if key == "password":
+            if key in ("password", "pop_password"):
                 _check_password_ref(value)
             if key == "stop_at":
                 seconds_until(value)
             if key == "max_duration":
                 parse_duration(value)
         except UsageError as e:  # a mistyped password is never repeated back
-            shown = "" if key == "password" else f"{value!r}: "
+            shown = "" if key in ("password", "pop_password") else f"{value!r}: "
             problem(table, key, f"{shown}{e}")
 
 

@@ -213,7 +213,8 @@ class Dovecot:
             self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
             import pwd  # POSIX only, like Dovecot itself
             self.internal_user = self.login_user = pwd.getpwuid(os.getuid()).pw_name
-        self.imap_port, self.imaps_port, self.pop3_port = free_port(), free_port(), free_port()
+        self.imap_port, self.imaps_port = free_port(), free_port()
+        self.pop3_port, self.pop3s_port = free_port(), free_port()
         self.tokens: dict[str, str] = {}  # OAuth2 access token -> user (oauth2 variant)
         if variant == "oauth2":
             self.introspection_port = start_introspection(self.tokens)
@@ -299,7 +300,8 @@ class Dovecot:
                 port = {self.pop3_port}
               }}
               inet_listener pop3s {{
-                port = 0
+                port = {self.pop3s_port}
+                ssl = yes
               }}
             }}
             service stats {{

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from migrate import __version__
-from migrate.cli import (backup_cmd, credentials_cmd, jobs_cmd, plan_cmd, restore_cmd, run_cmd,
+from migrate.cli import (backup_cmd, credentials_cmd, discover_cmd, jobs_cmd, plan_cmd, restore_cmd, run_cmd,
                          status_cmd, verify_cmd)
 from migrate.errors import ExitCode, MigrateError
 from migrate.logs import redact
 
 COMMANDS = [plan_cmd, backup_cmd, run_cmd, verify_cmd, status_cmd, restore_cmd,
-            credentials_cmd, jobs_cmd]
+            credentials_cmd, discover_cmd, jobs_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

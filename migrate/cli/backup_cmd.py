@@ -23,7 +23,7 @@ def source_bytes(stores) -> int:
 
 
 def run(args) -> int:
-    stores = common.open_stores(args)
+    stores = common.open_stores(args, take=True)
     with byte_bar(source_bytes(stores), "backing up") as bar:
         result = backup.create_backup(stores, args.backup_dir, progress=bar,
                                       compress=args.compress)

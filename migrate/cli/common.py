@@ -16,8 +16,9 @@ log = logging.getLogger("migrate")
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SOURCE", type=Path,
-                   help="a local mail store: mbox file, maildir, Thunderbird profile, ...")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="a local mail store (mbox file, maildir, Thunderbird profile, ...) or "
+                        "pop3://USER@HOST for mail still waiting on a POP server")
     p.add_argument("--source-type", choices=sorted(STORE_TYPES),
                    help="skip detection and read every SOURCE as this kind")
     p.add_argument("--config", type=Path, metavar="FILE",
@@ -28,6 +29,10 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--into", metavar="PARENT",
                    help="put every folder, Inbox and Sent included, under PARENT "
                         "(e.g. 'Imported/Desktop')")
+    p.add_argument("--pop-password-env", metavar="VAR",
+                   help="password of a pop3:// source from env var VAR (else the keyring)")
+    p.add_argument("--pop-password-file", metavar="FILE",
+                   help="password of a pop3:// source from FILE (must be private to you)")
     p.add_argument("--dedup-across-folders", action="store_true",
                    help="upload a message found in several folders only once (default: "
                         "keep it in every folder)")
@@ -82,8 +87,27 @@ def load_config(args) -> None:
         args._config_loaded = True
 
 
-def open_stores(args) -> list[Store]:
-    return [open_store(path, args.source_type) for path in args.sources]
+def open_stores(args, take: bool = False) -> list[Store]:
+    """The stores named on the command line; *take*: POP leftovers are downloaded (run)."""
+    from migrate.sources.pop3 import Pop3Store, is_pop_url
+    stores: list[Store] = []
+    for source in args.sources:
+        if is_pop_url(str(source)):
+            store = Pop3Store(str(source), take=take)
+            store.password = _pop_password(args, store.address)
+            stores.append(store)
+        else:
+            stores.append(open_store(Path(source), args.source_type))
+    return stores
+
+
+def _pop_password(args, address):
+    def find():
+        return credentials.resolve(address.host, address.user,
+                                   getattr(args, "pop_password_env", None),
+                                   getattr(args, "pop_password_file", None),
+                                   interactive=None if not getattr(args, "yes", False) else False)
+    return find
 
 
 def has_target(args) -> bool:

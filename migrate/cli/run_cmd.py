@@ -81,7 +81,7 @@ def plan_counts(plan) -> dict:
 
 def run(args) -> int:
     common.load_config(args)
-    stores = common.open_stores(args)
+    stores = common.open_stores(args, take=True)
     config = common.target_config(args)
     state_path = args.state or default_state_path(config.host, config.user)
     lock = RunLock(Path(str(state_path) + ".lock")).acquire()

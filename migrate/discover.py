@@ -1,0 +1,214 @@
+"""Find the mail stores on a machine: where mail clients keep them, or under a folder.
+
+Thunderbird is found through its ``profiles.ini`` in every place it lives on
+Windows (``%APPDATA%\\Thunderbird``), macOS (``~/Library/Thunderbird``) and
+Linux (``~/.thunderbird``, snap and flatpak), whatever system this runs on, so
+a copied home folder is searched the same way. Outlook .pst/.ost files are
+reported (with how to read them), maildir and mbox trees and readpst output
+are found by looking at the files themselves.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from pathlib import Path
+
+from migrate.sources.maildir import looks_like_maildir_tree
+from migrate.sources.mbox import looks_like_mbox
+from migrate.sources.thunderbird import is_profile
+
+MAX_DEPTH = 6
+OUTLOOK_HOW = ("Outlook data file: read it directly with 'pip install mailmigrate[pst]' where "
+               "available, or export it with 'readpst -r -D -j 0 -o OUTDIR FILE' and use OUTDIR "
+               "(docs/sources/eml-and-readpst.md). An .ost is a cache of a server mailbox: "
+               "usually nothing to migrate.")
+
+
+@dataclasses.dataclass
+class Found:
+    path: Path
+    kind: str  # a store type (thunderbird, maildir, mbox, mbox-tree, eml-tree) or "outlook"
+    how_found: str
+    folders: int | None = None
+    messages: int | None = None
+    size: int | None = None
+    note: str | None = None
+
+
+def thunderbird_roots(home: Path, env: dict) -> list[Path]:
+    """Where Thunderbird keeps profiles.ini on Windows, macOS and Linux (all are checked)."""
+    roots = []
+    if env.get("APPDATA"):
+        roots.append(Path(env["APPDATA"]) / "Thunderbird")
+    roots += [home / "AppData" / "Roaming" / "Thunderbird",  # Windows
+              home / "Library" / "Thunderbird",  # macOS
+              home / ".thunderbird",  # Linux
+              home / "snap" / "thunderbird" / "common" / ".thunderbird",
+              home / ".var" / "app" / "org.mozilla.Thunderbird" / ".thunderbird",
+              home / ".mozilla-thunderbird"]  # old Debian/Ubuntu (Icedove era)
+    unique = []
+    for root in roots:
+        if root not in unique:
+            unique.append(root)
+    return unique
+
+
+def profiles_from_ini(root: Path) -> list[Path]:
+    """Profile directories listed in *root*/profiles.ini (relative or absolute paths)."""
+    ini = root / "profiles.ini"
+    if not ini.is_file():
+        return []
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(ini, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return []
+    found = []
+    for section in parser.sections():
+        if not section.lower().startswith("profile") or "path" not in parser[section]:
+            continue
+        raw = parser[section]["path"]
+        relative = parser[section].get("isrelative", "1").strip() == "1"
+        path = root.joinpath(*raw.replace("\\", "/").split("/")) if relative else Path(raw)
+        if path.is_dir() and path not in found:
+            found.append(path)
+    return found
+
+
+def outlook_places(home: Path, env: dict) -> list[Path]:
+    places = []
+    if env.get("LOCALAPPDATA"):
+        places.append(Path(env["LOCALAPPDATA"]) / "Microsoft" / "Outlook")
+    places += [home / "AppData" / "Local" / "Microsoft" / "Outlook",
+               home / "Documents" / "Outlook Files", home / "My Documents" / "Outlook Files",
+               home / "Documents" / "Outlook-Dateien", home / "Documents" / "Fichiers Outlook"]
+    return places
+
+
+def mail_places(home: Path, env: dict) -> list[Path]:
+    """Usual places of maildir and mbox stores on Unix-like systems."""
+    user = env.get("USER") or env.get("USERNAME") or ""
+    places = [home / "Maildir", home / "mail", home / "Mail", home / ".mail",
+              home / ".local" / "share" / "evolution" / "mail" / "local"]
+    if user:
+        places.append(Path("/var/mail") / user)
+    return places
+
+
+def discover(paths: list[Path] | None = None, home: Path | None = None,
+             env: dict | None = None) -> list[Found]:
+    """Stores under *paths*, or (without paths) in the usual places of this user."""
+    env = dict(os.environ if env is None else env)
+    home = home or Path.home()
+    found: list[Found] = []
+    if paths:
+        for path in paths:
+            found += scan(Path(path))
+        return _unique(found)
+    for root in thunderbird_roots(home, env):
+        for profile in profiles_from_ini(root):
+            found.append(Found(profile, "thunderbird", f"Thunderbird {root / 'profiles.ini'}"))
+    for place in outlook_places(home, env):
+        if place.is_dir():
+            for item in sorted(place.iterdir()):
+                if item.suffix.lower() in (".pst", ".ost") and item.is_file():
+                    found.append(Found(item, "outlook", f"Outlook folder {place}",
+                                       note=OUTLOOK_HOW))
+    for place in mail_places(home, env):
+        if place.exists():
+            found += scan(place, how="usual mail folder")
+    return _unique(found)
+
+
+def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
+    """Stores at or below *root* (a store is not searched inside)."""
+    if root.is_file():
+        if root.suffix.lower() in (".pst", ".ost"):
+            return [Found(root, "outlook", how, note=OUTLOOK_HOW)]
+        return [Found(root, "mbox", how)] if looks_like_mbox(root) else []
+    if not root.is_dir() or depth > MAX_DEPTH or root.is_symlink():
+        return []
+    try:
+        if is_profile(root):
+            return [Found(root, "thunderbird", how)]
+        if looks_like_maildir_tree(root):
+            return [Found(root, "maildir", how)]
+        entries = sorted(root.iterdir())
+    except OSError:
+        return []
+    files = [e for e in entries if e.is_file()]
+    if any(e.suffix.lower() == ".eml" for e in files):
+        return [Found(root, "eml-tree", how)]
+    mboxes = [f for f in files if looks_like_mbox(f)]
+    found = []
+    if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)):
+        return [Found(root, "mbox-tree", how)]
+    found += [Found(f, "mbox", how) for f in mboxes]
+    found += [Found(f, "outlook", how, note=OUTLOOK_HOW) for f in files
+              if f.suffix.lower() in (".pst", ".ost")]
+    for entry in entries:
+        if entry.is_dir() and entry.name not in ("cur", "new", "tmp"):
+            found += scan(entry, how, depth + 1)
+    return found
+
+
+def _unique(found: list[Found]) -> list[Found]:
+    seen, out = set(), []
+    for f in found:
+        key = f.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def measure(found: Found) -> Found:
+    """Fill in folders, messages and size by reading the store once (read-only)."""
+    if found.kind == "outlook":
+        found.size = found.path.stat().st_size
+        return found
+    from migrate.plan import build_plan
+    from migrate.sources import open_store
+    try:
+        store = open_store(found.path, found.kind)
+        plan = build_plan([store])
+    except Exception as e:  # noqa: BLE001 - report the store, keep discovering
+        found.note = f"could not be read: {e}"
+        return found
+    found.folders = len(plan.folders)
+    found.messages = sum(len(f.messages) for f in plan.folders)
+    found.size = sum(m.size for f in plan.folders for m in f.messages)
+    return found
+
+
+def jobs_skeleton(found: list[Found], machine: str) -> str:
+    """A jobs file to edit: one job per store (Outlook files as comments)."""
+    lines = [f"# Made by 'mailmigrate discover' on {machine}. Fill in host and user, then check",
+             "# it with 'mailmigrate jobs check THIS-FILE'. Passwords: 'mailmigrate credentials "
+             "set'.", "", "[defaults]", 'host = "imap.example.net"  # CHANGE: the IMAP server',
+             '# tls = "ssl"', '# stop_at = "06:30"', ""]
+    names: set[str] = set()
+    for f in found:
+        if f.kind == "outlook":
+            lines += [f"# Outlook file {f.path}: {OUTLOOK_HOW}", ""]
+            continue
+        base = "".join(c if c.isalnum() else "-" for c in f"{f.kind}-{f.path.name}".lower())
+        base = "-".join(filter(None, base.split("-")))[:40] or f.kind
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names.add(name)
+        count = f" ({f.messages} messages)" if f.messages is not None else ""
+        lines += [f"[jobs.{name}]  # {f.kind}{count}, found by {f.how_found}",
+                  f"sources = [{_toml_string(str(f.path))}]",
+                  'user = "CHANGE-ME@example.net"', 'password = "keyring"', ""]
+    return "\n".join(lines)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML literal string when possible (Windows paths keep their backslashes)."""
+    if "'" not in text and "\n" not in text:
+        return f"'{text}'"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
