@@ -17,7 +17,8 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 _secrets: set[str] = set()
 _lock = threading.Lock()
-_PROTOCOL = re.compile(r"(?i)\b(LOGIN\s+\S+\s+|AUTHENTICATE\s+\S+\s+)\S+")
+# imaplib's protocol lines: "TAG LOGIN user pass", "TAG AUTHENTICATE MECH data" (upper case)
+_PROTOCOL = re.compile(r'\b(LOGIN\s+\S+\s+|AUTHENTICATE\s+\S+\s+)("(?:[^"\\]|\\.)*"|[^\s\']+)')
 
 
 def register_secret(value: str) -> None:

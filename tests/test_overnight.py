@@ -164,3 +164,14 @@ def test_no_prompt_without_a_terminal(tmp_path, account, mm):
     assert r.code == ExitCode.USAGE
     assert "no password found" in r.err and "credentials set" in r.err
     assert not Path(tmp_path / "bk").exists() or not any((tmp_path / "bk").iterdir())
+
+
+def test_redaction_of_protocol_lines_and_known_secrets():
+    from migrate.logs import redact
+    from migrate.target.imap import Secret
+    Secret("correct horse battery")  # every Secret registers itself
+    assert redact("> b'NPEA3 LOGIN ann \"p\\\"w\"'") == "> b'NPEA3 LOGIN ann ***'"
+    assert redact("> NPEA4 AUTHENTICATE XOAUTH2 dXNlcj1h") == "> NPEA4 AUTHENTICATE XOAUTH2 ***"
+    assert redact("oops: correct horse battery in a message") == "oops: *** in a message"
+    assert redact("the server refused the login for 'ann'") == \
+        "the server refused the login for 'ann'"

@@ -91,7 +91,7 @@ class Pop3Store(Store):
                  cache_root: Path | None = None, take: bool = True):
         self.address = PopAddress(url)
         safe = "".join(c if c.isalnum() or c in "-_.@" else "_"
-                       for c in f"{self.address.user}@{self.address.host}_{self.address.port}")
+                       for c in f"{self.address.user}@{self.address.host}")  # any port
         super().__init__((cache_root or default_cache_root()) / safe)
         self.password = password
         self.take = take  # False (plan, verify): read, but write no cache
