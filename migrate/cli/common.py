@@ -29,6 +29,12 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--into", metavar="PARENT",
                    help="put every folder, Inbox and Sent included, under PARENT "
                         "(e.g. 'Imported/Desktop')")
+    p.add_argument("--pst-codepage", metavar="CODEPAGE",
+                   help="code page of an old (ANSI) .pst file, e.g. cp932 for Japanese; "
+                        "default: guessed from the file")
+    p.add_argument("--pst-reports", choices=["upload", "skip"], default="upload",
+                   help="Outlook delivery/read reports in a .pst: upload them (default) or "
+                        "skip them (counted in the plan)")
     p.add_argument("--pop-password-env", metavar="VAR",
                    help="password of a pop3:// source from env var VAR (else the keyring)")
     p.add_argument("--pop-password-file", metavar="FILE",
@@ -97,7 +103,9 @@ def open_stores(args, take: bool = False) -> list[Store]:
             store.password = _pop_password(args, store.address)
             stores.append(store)
         else:
-            stores.append(open_store(Path(source), args.source_type))
+            stores.append(open_store(Path(source), args.source_type,
+                                     pst_codepage=getattr(args, "pst_codepage", None),
+                                     pst_reports=getattr(args, "pst_reports", "upload")))
     return stores
 
 

@@ -14,6 +14,7 @@ from migrate.sources.mbox import MboxStore, looks_like_mbox
 from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
+from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
 
 STORE_TYPES = {
@@ -22,6 +23,7 @@ STORE_TYPES = {
     "maildir": MaildirStore,
     "eml-tree": EmlTreeStore,
     "thunderbird": ThunderbirdStore,
+    "pst": PstStore,
 }
 
 
@@ -33,9 +35,11 @@ def detect(path: Path) -> str:
         if looks_like_mbox(path):
             return "mbox"
         if path.suffix.lower() == ".pst":
-            raise SourceError(f"{path} is an Outlook .pst file: export it first with "
-                              f"'readpst -r -D -j 0 -o OUTDIR {path}' (Debian/Ubuntu: apt-get "
-                              "install pst-utils) and pass OUTDIR")
+            return "pst"
+        if path.suffix.lower() == ".ost":
+            raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
+                              "that lives on a server (Exchange, Office 365); its mail is "
+                              "already there. Migrate that server mailbox instead")
         raise SourceError(f"{path} is not a mail store this tool can read (it does not start "
                           "with an mbox 'From ' line); pass --source-type to force a kind")
     try:
@@ -55,7 +59,8 @@ def detect(path: Path) -> str:
                       "Thunderbird profile, maildir, mbox files and .eml files)")
 
 
-def open_store(path, source_type: str | None = None) -> Store:
+def open_store(path, source_type: str | None = None, pst_codepage: str | None = None,
+               pst_reports: str = "upload") -> Store:
     path = Path(path)
     kind = source_type or detect(path)
     try:
@@ -63,6 +68,8 @@ def open_store(path, source_type: str | None = None) -> Store:
     except KeyError:
         raise SourceError(f"unknown source type {kind!r}; choose one of "
                           f"{', '.join(sorted(STORE_TYPES))}") from None
+    if cls is PstStore:
+        return PstStore(path, codepage=pst_codepage, reports=pst_reports)
     return cls(path)
 
 

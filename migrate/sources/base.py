@@ -18,12 +18,14 @@ SKIP_DELETED = "deleted"  # expunged-but-not-compacted, \Deleted, IMAP-deleted
 SKIP_TRASHED = "trashed"  # maildir T flag: pending expunge
 SKIP_UNREADABLE = "unreadable"  # cannot be read as a message at all
 SKIP_EMPTY = "empty"  # zero bytes of message
+SKIP_REPORT = "report"  # an Outlook delivery/read report, with --pst-reports skip
 
 SKIP_REASONS = {
     SKIP_DELETED: "deleted in the mail client but not yet compacted",
     SKIP_TRASHED: "marked trashed (pending expunge)",
     SKIP_UNREADABLE: "not readable as a mail message",
     SKIP_EMPTY: "empty message",
+    SKIP_REPORT: "a delivery or read report (--pst-reports skip)",
 }
 
 
