@@ -38,7 +38,8 @@ def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None) -> str:
-    out = ['<div class="scroll"><table><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in header)
+    out = ['<div class="scroll"><table><thead><tr>'
+           + "".join(f"<th>{escape(h)}</th>" for h in header)
            + "</tr></thead><tbody>"]
     for row in rows:
         out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")

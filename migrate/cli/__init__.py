@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from migrate import __version__
-from migrate.cli import (backup_cmd, credentials_cmd, discover_cmd, jobs_cmd, plan_cmd, restore_cmd, run_cmd,
-                         status_cmd, verify_cmd)
+from migrate.cli import (backup_cmd, credentials_cmd, discover_cmd, jobs_cmd, plan_cmd,
+                         restore_cmd, run_cmd, status_cmd, verify_cmd)
 from migrate.errors import ExitCode, MigrateError
 from migrate.logs import redact
 
