@@ -249,3 +249,21 @@ def test_without_the_extra_the_message_says_what_to_do(tmp_path, corpus):
                           capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == ExitCode.USAGE
     assert "pip install 'mailmigrate[pst]'" in done.stderr and "readpst -r" in done.stderr
+
+
+@pytest.mark.parametrize("name", MAIL_PSTS)
+def test_same_item_same_bytes_and_clean_mime(corpus, name):
+    """Exactly-once needs identical bytes on every read; one MIME-Version, at the top."""
+    def read():
+        store = open_store(corpus / "pst" / name)
+        return [m.data for f in store.folders() for m in f.messages()]
+    first, second = read(), read()
+    assert first == second
+    for data in first:
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert sum(1 for line in head.split(b"\r\n") if line.startswith(b"MIME-Version:")) == 1
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        for part in msg.walk():
+            if part.get_content_type() == "message/rfc822":
+                assert part.get_param("boundary") is None
+        assert not msg.defects, msg.defects

@@ -21,7 +21,7 @@ import email.utils
 import hashlib
 import mimetypes
 from email.headerregistry import Address, Group
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 
 from migrate import headers as header_tools
 
@@ -176,19 +176,19 @@ def _text(props, tag: int, fallback: bytes | None) -> str | None:
     return value
 
 
-def _body(props, plain_bytes, html_bytes, rtf_bytes) -> EmailMessage:
+def _body(props, plain_bytes, html_bytes, rtf_bytes) -> MIMEPart:
     plain = _text(props, BODY, plain_bytes)
     html = props.raw(HTML) if props.raw(HTML) is not None else html_bytes
     has_plain = bool(plain and plain.strip())
     has_html = bool(html and html.strip(b"\0 \r\n\t"))
     parts = []
     if has_plain:
-        part = EmailMessage(policy=POLICY)
+        part = MIMEPart(policy=POLICY)
         part.set_content(plain.replace("\r\n", "\n"), subtype="plain", charset="utf-8",
                          cte="quoted-printable")
         parts.append(part)
     if has_html:
-        part = EmailMessage(policy=POLICY)
+        part = MIMEPart(policy=POLICY)
         kind = props.values.get(HTML, (0x102,))[0]
         if kind == 0x1F:  # stored as Unicode text
             part.set_content(html.decode("utf-16-le", "replace").rstrip("\0"), subtype="html",
@@ -199,20 +199,16 @@ def _body(props, plain_bytes, html_bytes, rtf_bytes) -> EmailMessage:
             part.set_param("charset", _codec_for(props))
         parts.append(part)
     if not parts and rtf_bytes and rtf_bytes.strip(b"\0 \r\n"):
-        part = EmailMessage(policy=POLICY)
+        part = MIMEPart(policy=POLICY)
         part.set_content(rtf_bytes.rstrip(b"\0"), maintype="text", subtype="rtf", cte="base64")
         parts.append(part)
     if not parts:
-        part = EmailMessage(policy=POLICY)
+        part = MIMEPart(policy=POLICY)
         part.set_content(plain or "", subtype="plain", charset="utf-8")
         return part
     if len(parts) == 1:
         return parts[0]
-    alternative = EmailMessage(policy=POLICY)
-    alternative.make_alternative()
-    for part in parts:
-        alternative.attach(part)
-    return alternative
+    return _container("alternative", parts)
 
 
 def _attachment_part(attachment, index: int, seed: str) -> Message:
@@ -223,7 +219,7 @@ def _attachment_part(attachment, index: int, seed: str) -> Message:
     data = attachment.read_buffer(size) if size else b""
     if props.integer(ATTACH_METHOD) == 5:  # an embedded message
         inner = build_embedded(data, f"{seed}.{index}", props.codepage)
-        part = EmailMessage(policy=POLICY)
+        part = MIMEPart(policy=POLICY)
         part.set_content(email.message_from_bytes(inner, policy=POLICY))
         part.add_header("Content-Disposition", "attachment",
                         filename=name if name.lower().endswith(".eml") else name + ".eml")
@@ -231,7 +227,7 @@ def _attachment_part(attachment, index: int, seed: str) -> Message:
     mime = props.string(ATTACH_MIME) or mimetypes.guess_type(name)[0] or \
         "application/octet-stream"
     maintype, _, subtype = mime.partition("/")
-    part = EmailMessage(policy=POLICY)
+    part = MIMEPart(policy=POLICY)
     part.set_content(data, maintype=maintype or "application",
                      subtype=subtype or "octet-stream", cte="base64",
                      disposition="inline" if props.string(ATTACH_CID) else "attachment",
@@ -240,26 +236,16 @@ def _attachment_part(attachment, index: int, seed: str) -> Message:
     return part
 
 
-def _assemble(props, recipients, body: EmailMessage, parts: list, seed: str,
+def _assemble(props, recipients, body: MIMEPart, parts: list, seed: str,
               subject_hint: str | None) -> bytes:
     if parts:
         inline = [p for p in parts if p.get("Content-ID") and body.get_content_type() in
                   ("text/html", "multipart/alternative")]
         if inline:
-            related = EmailMessage(policy=POLICY)
-            related.make_related()
-            related.attach(body)
-            for p in inline:
-                related.attach(p)
-            body = related
+            body = _container("related", [body, *inline])
         rest = [p for p in parts if not any(p is q for q in inline)]
         if rest:
-            mixed = EmailMessage(policy=POLICY)
-            mixed.make_mixed()
-            mixed.attach(body)
-            for p in rest:
-                mixed.attach(p)
-            body = mixed
+            body = _container("mixed", [body, *rest])
     _fix_boundaries(body, seed)
     content = body.as_bytes(policy=POLICY)
     transport = props.string(TRANSPORT_HEADERS)
@@ -268,10 +254,19 @@ def _assemble(props, recipients, body: EmailMessage, parts: list, seed: str,
     return _synthesised_headers(props, recipients, seed, subject_hint) + content
 
 
+def _container(subtype: str, parts: list) -> MIMEPart:
+    """A multipart/*subtype* holding *parts* in order."""
+    container = MIMEPart(policy=POLICY)
+    container["Content-Type"] = f"multipart/{subtype}"  # set_type would add MIME-Version
+    for part in parts:
+        container.attach(part)
+    return container
+
+
 def _fix_boundaries(msg: Message, seed: str) -> None:
     """Boundaries derived from the item: the same item always gives the same bytes."""
     for n, part in enumerate(msg.walk()):
-        if part.is_multipart():
+        if part.get_content_maintype() == "multipart":
             digest = hashlib.sha256(f"{seed}/{n}".encode()).hexdigest()[:24]
             part.set_boundary(f"=_mailmigrate_{digest}")
 
