@@ -249,3 +249,44 @@ def test_pop_leftovers_land_in_inbox_and_stay_on_the_pop_server(tmp_path, make_a
     assert len(index) == 4
     assert old.password.encode() not in b"".join(p.read_bytes() for p in tmp_path.rglob("*")
                                                  if p.is_file())
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import ROOT
+    from tests.test_exactly_once import assert_exactly_once, make_store
+    from tests.test_overnight import messages_on_server
+    expected = make_store(tmp_path / "client", (("Inbox", 150),))
+    jobs = tmp_path / "night.toml"
+    jobs.write_text(textwrap.dedent(f"""\
+        [jobs.slow]
+        sources = ["client"]
+        host = "127.0.0.1"
+        port = {account.server.imaps_port}
+        ca_file = '{account.server.ca_file}'
+        user = "{account.user}"
+        password = "env:MM_TEST_PASSWORD"
+        max_messages_per_second = 40
+        """))
+    env = dict(os.environ, MM_TEST_PASSWORD=account.password,
+               XDG_DATA_HOME=str(tmp_path / "xdg"))
+    proc = subprocess.Popen([sys.executable, "-m", "migrate", "jobs", "run", str(jobs)],
+                            cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while messages_on_server(account) < 20:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, out + err
+    assert "passed on to 1 running job" in err and "interrupted" in out
+    summary = json.loads((tmp_path / "work" / "summary.json").read_text())
+    assert summary["jobs"][0]["counts"]["left"] > 0
+    again = mm("jobs", "run", jobs, env={"MM_TEST_PASSWORD": account.password})
+    assert again.code == 0, again.out + again.err
+    assert_exactly_once(account, expected)

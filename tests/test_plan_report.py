@@ -289,3 +289,19 @@ def test_estimate_is_a_range_that_grows_with_the_work():
     gmail = estimate(10_000, 1_500_000_000, 3, 0.05, 50_000_000, host="imap.gmail.com")
     assert gmail.low_seconds >= 2.9 * 86400 and "a day" in gmail.assumptions[-1]
     assert estimate(0, 0, 0, 0.05, None).high_seconds == 0
+
+
+def test_lines_too_long_for_the_provider_are_refused_in_plan_and_run(tmp_path):
+    """Office 365 refuses lines over ~10,000 characters: planned as refused, with the reason."""
+    from migrate.plan import REFUSE, UPLOAD, ServerFolderIndex, apply_server_view, build_plan
+    from migrate.sources import open_store
+    msgs = [message("short"), message("long", body="y" * 12_000 + "\n")]
+    write_mbox(tmp_path / "one.mbox", msgs)
+    plan = build_plan([open_store(tmp_path / "one.mbox")])
+    apply_server_view(plan.folders, ServerFolderIndex(), set(), line_limit=9_998)
+    actions = [(p.action, p.reason) for p in plan.folders[0].messages]
+    assert actions[0] == (UPLOAD, None)
+    assert actions[1][0] == REFUSE and "line of 12000 characters" in actions[1][1]
+    from migrate.target.imap import IMAPTarget, TargetConfig
+    assert IMAPTarget(TargetConfig("outlook.office365.com", "u")).line_limit == 9_998
+    assert IMAPTarget(TargetConfig("imap.example.org", "u")).line_limit is None
