@@ -1,20 +1,25 @@
-"""How long an upload will take: an honest range from two measurements.
+"""How long a run will take: an honest range from two measurements.
 
 ``plan`` measures the round trip (NOOP) and how fast the server reads what we
 send (``IMAPTarget.probe_send_rate``: data the server reads and discards).
-The model follows the upload engine (docs/plan-report.md, "Time"):
+The model follows what ``run`` does, start to end (docs/plan-report.md, "Time"):
 
-* transfer: bytes to upload / measured send rate;
-* round trips: one per batch of 50 messages or 8 MB, divided by the 8
-  batches in flight when the server has LITERAL+ (else one per message and
-  two per message without MULTIAPPEND), plus ~6 per mailbox (LIST, CREATE,
-  SELECT, SEARCH, FETCH);
+* local work: the sources are read twice (plan, upload) and backed up once
+  (measured here: ~200 MB/s reading, ~250 MB/s backup; 3 times slower at worst);
+* connections: ~6 round trips each (TCP, TLS, login, capabilities, namespace,
+  list) for the first check, the upload connections and the verification;
+* per mailbox: ~6 round trips to prepare the upload (LIST, CREATE, SELECT,
+  fingerprints) and ~4 to verify it afterwards (on one connection);
+* the upload: bytes / measured send rate, plus one round trip per batch (50
+  messages or 8 MB) divided by the 8 batches in flight with LITERAL+ (one per
+  message with MULTIAPPEND alone, two without either);
 * the server's own work: 1 ms a message at best (Dovecot on this project's
   machines stores ~1,000 a second) to 5 ms at worst (busy hosted servers).
 
-The low end assumes mailboxes spread over the connections; the high end
-assumes no gain from them and the slow server. A provider's daily upload
-cap (Gmail: about 500 MB a day) overrides both when it is the real limit.
+The low end spreads mailboxes over the connections with the quick server; the
+high end gets no help from extra connections, the slow server, slow disks and
+a transfer 1.5 times slower than measured. A provider's daily upload cap
+(Gmail: about 500 MB a day) overrides both when it is the real limit.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ BATCH_MESSAGES = 50
 BATCH_BYTES = 8 * 1024 * 1024
 PIPELINE_DEPTH = 8
 ROUND_TRIPS_PER_MAILBOX = 6
+ROUND_TRIPS_PER_CONNECTION = 6
+ROUND_TRIPS_VERIFY_MAILBOX = 4
+LOCAL_SECONDS_PER_BYTE = 2 / 200e6 + 1 / 250e6  # read twice, back up once
 SERVER_SECONDS_PER_MESSAGE = (0.001, 0.005)
 ASSUMED_SEND_RATE = 1_000_000  # bytes/s when the probe cannot run (no LITERAL+)
 DAILY_CAPS = {"imap.gmail.com": 500 * 1000 * 1000}
@@ -45,8 +53,9 @@ class Estimate:
 
 def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
              send_rate: float | None, connections: int = 3, pipelining: bool = True,
-             multiappend: bool = True, host: str = "") -> Estimate:
-    """Seconds to upload *messages* (*size* bytes) into *mailboxes*, as (low, high)."""
+             multiappend: bool = True, host: str = "", source_bytes: int | None = None
+             ) -> Estimate:
+    """Seconds for a whole ``run`` uploading *messages* (*size* bytes) into *mailboxes*."""
     assumptions = []
     rate = send_rate
     if not rate:
@@ -64,18 +73,23 @@ def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
         trips = 2 * messages
         assumptions.append("the server has neither MULTIAPPEND nor LITERAL+: two round "
                            "trips per message")
-    trips += ROUND_TRIPS_PER_MAILBOX * mailboxes
-    transfer = size / rate
-    fast, slow = SERVER_SECONDS_PER_MESSAGE
     parallel = max(1, min(connections, mailboxes))
-    low = transfer + (trips * round_trip + messages * fast) / parallel
-    high = 1.5 * transfer + trips * round_trip + messages * slow
+    prepare = ROUND_TRIPS_PER_MAILBOX * mailboxes
+    fixed = 3 * ROUND_TRIPS_PER_CONNECTION + ROUND_TRIPS_VERIFY_MAILBOX * mailboxes
+    transfer = size / rate
+    local = (source_bytes if source_bytes is not None else size) * LOCAL_SECONDS_PER_BYTE
+    fast, slow = SERVER_SECONDS_PER_MESSAGE
+    low = local + transfer + round_trip * (fixed + (prepare + trips) / parallel) + \
+        messages * fast / parallel
+    high = 3 * local + 1.5 * transfer + round_trip * (fixed + prepare + trips) + \
+        messages * slow
     assumptions.append(f"measured: round trip {round_trip * 1000:.0f} ms"
                        + (f", the server reads {rate / 1e6:.1f} MB/s from this machine"
                           if send_rate else ""))
-    assumptions.append("low end: mailboxes spread over connections and a quick server "
-                       "(1 ms a message); high end: one connection's worth and a busy "
-                       "server (5 ms a message), transfer 1.5 times slower")
+    assumptions.append("for the whole run (backup, upload, check); low end: mailboxes "
+                       "spread over connections and a quick server (1 ms a message); high "
+                       "end: one connection's worth, a busy server (5 ms a message), slow "
+                       "disks and a transfer 1.5 times slower")
     cap = DAILY_CAPS.get(host.lower().rstrip("."))
     if cap and size > cap:
         days = size / cap * 86400

@@ -75,5 +75,6 @@ def survey(target: IMAPTarget, plan: Plan, done_hashes=None, connections: int = 
         result.estimate = estimating.estimate(
             len(upload), sum(p.size for p in upload), len(mailboxes), target.round_trip(),
             rate, connections=connections, pipelining=target.can_pipeline,
-            multiappend=target.has("MULTIAPPEND"), host=target.config.host)
+            multiappend=target.has("MULTIAPPEND"), host=target.config.host,
+            source_bytes=sum(m.size for f in plan.folders for m in f.messages))
     return result
