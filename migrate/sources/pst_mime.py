@@ -5,7 +5,9 @@ mail), minus the MIME headers that described the original body structure;
 otherwise headers made from MAPI properties (From, To/Cc/Bcc folded by the
 email package, Date, Subject, Message-ID, In-Reply-To, References); see
 docs/sources/pst.md. Body: text/plain and text/html as stored (HTML keeps its
-bytes and declares its code page), RTF only when neither has content.
+bytes and declares its code page); HTML that Outlook kept only inside the RTF
+body is unpacked (:mod:`migrate.sources.rtf_html`); plain RTF only when
+nothing else has content.
 Attachments keep their names, MIME types and Content-IDs; embedded messages
 become message/rfc822 parts. Every MIME boundary is derived from the item, so
 the same item always gives the same bytes (exactly-once relies on that).
@@ -24,6 +26,7 @@ from email.headerregistry import Address, Group
 from email.message import EmailMessage, Message, MIMEPart
 
 from migrate import headers as header_tools
+from migrate.sources import rtf_html
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
 
@@ -181,6 +184,9 @@ def _body(props, plain_bytes, html_bytes, rtf_bytes) -> MIMEPart:
     html = props.raw(HTML) if props.raw(HTML) is not None else html_bytes
     has_plain = bool(plain and plain.strip())
     has_html = bool(html and html.strip(b"\0 \r\n\t"))
+    unpacked = None
+    if not has_html and rtf_bytes:  # HTML mail that Outlook kept only as RTF
+        unpacked = rtf_html.extract_html(rtf_bytes)
     parts = []
     if has_plain:
         part = MIMEPart(policy=POLICY)
@@ -197,6 +203,10 @@ def _body(props, plain_bytes, html_bytes, rtf_bytes) -> MIMEPart:
             part.set_content(html.rstrip(b"\0"), maintype="text", subtype="html",
                              cte="base64")
             part.set_param("charset", _codec_for(props))
+        parts.append(part)
+    if unpacked:
+        part = MIMEPart(policy=POLICY)
+        part.set_content(unpacked, subtype="html", charset="utf-8", cte="quoted-printable")
         parts.append(part)
     if not parts and rtf_bytes and rtf_bytes.strip(b"\0 \r\n"):
         part = MIMEPart(policy=POLICY)
