@@ -151,7 +151,13 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def _lost_connection(e: BaseException) -> bool:
-    return isinstance(e, (OSError, imaplib.IMAP4.abort, ssl.SSLError))
+    """True when *e* means the connection is gone (retry on a new one), not a refusal."""
+    if isinstance(e, (OSError, imaplib.IMAP4.abort, ssl.SSLError,
+                      imapclient.exceptions.IMAPClientAbortError)):
+        return True
+    text = str(e)  # imaplib turns some socket failures into plain errors
+    return isinstance(e, (IMAPClientError, imaplib.IMAP4.error)) and (
+        "socket" in text.lower() or "EOF" in text)
 
 
 def connection_guard(method):
@@ -459,7 +465,7 @@ class IMAPTarget:
             results = [self._append_one(mailbox, item) for item in items[:1]]
             return results[0]
         except (OSError, socket.timeout, IMAPClientError, imaplib.IMAP4.error) as e:
-            if not _lost_connection(e) and not _is_connection_error(e):
+            if not _lost_connection(e):
                 return AppendResult(ok=False, text=str(e))
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None
@@ -519,7 +525,7 @@ class IMAPTarget:
             text = self.client.append(mailbox, item.data, flags=item.flags,
                                       msg_time=item.internaldate)
         except IMAPClientError as e:
-            if _is_connection_error(e):
+            if _lost_connection(e):
                 raise
             message = str(e).encode()
             inner = re.search(rb"\[[A-Z-]+.*", message)
@@ -543,11 +549,6 @@ def _append_dict(item: AppendItem) -> dict:
     if item.internaldate is not None:
         d["date"] = item.internaldate
     return d
-
-
-def _is_connection_error(e: Exception) -> bool:
-    return isinstance(e, (imapclient.exceptions.IMAPClientAbortError, OSError)) or \
-        "socket" in str(e).lower() or "EOF" in str(e)
 
 
 def _header_item(item: dict) -> bytes:
