@@ -34,6 +34,13 @@ class FaultProxy:
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
         self.rng = random.Random(1234)
+        self._states: list[dict] = []
+
+    def freeze(self) -> None:
+        """Every open connection goes silent, both ways, without closing: what a client
+        sees after a laptop slept and the server forgot it. New connections work."""
+        for state in self._states:
+            state["frozen"] = True
 
     def start(self) -> "FaultProxy":
         threading.Thread(target=self._accept, daemon=True).start()
@@ -66,7 +73,8 @@ class FaultProxy:
             limit = self.cut_after
             if self.cut_range:
                 limit = self.rng.randint(*self.cut_range)
-            state = {"sent": 0, "limit": limit, "closed": False}
+            state = {"sent": 0, "limit": limit, "closed": False, "frozen": False}
+            self._states.append(state)
             threading.Thread(target=self._pipe, args=(client, server, state, True),
                              daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, state, False),
@@ -100,6 +108,8 @@ class FaultProxy:
         if self.delay:
             return self._delayed_pipe(src, dst, state)
         for data in self._chunks(src, state):
+            if state["frozen"]:
+                continue  # swallowed: the peer never hears of it
             if upstream and state["limit"] is not None:
                 room = state["limit"] - state["sent"]
                 if room <= len(data):

@@ -175,3 +175,21 @@ def test_redaction_of_protocol_lines_and_known_secrets():
     assert redact("oops: correct horse battery in a message") == "oops: *** in a message"
     assert redact("the server refused the login for 'ann'") == \
         "the server refused the login for 'ann'"
+
+
+def test_connection_frozen_by_sleep_is_detected_and_recovered(tmp_path, account, mm):
+    """A laptop that slept: the connection stays open but silent; the timeout finds it."""
+    expected = make_store(tmp_path / "src", SIZES)
+    proxy = FaultProxy(account.server.imaps_port).start()
+    try:
+        proc = start_run(tmp_path, account, "--max-messages-per-second", "60", "--timeout",
+                         "3", port=proxy.port)
+        wait_for_uploads(account, proc, 20)
+        proxy.freeze()
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "reconnecting" in err
+        assert proxy.connections >= 2
+    finally:
+        proxy.stop()
+    assert_exactly_once(account, expected)
