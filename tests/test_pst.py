@@ -267,3 +267,25 @@ def test_same_item_same_bytes_and_clean_mime(corpus, name):
             if part.get_content_type() == "message/rfc822":
                 assert part.get_param("boundary") is None
         assert not msg.defects, msg.defects
+
+
+def test_non_mail_items_exported_as_vcard_and_icalendar(corpus, mm, tmp_path):
+    out = tmp_path / "export"
+    for name in ("java-libpst/dist-list.pst", "go-pst/32-bit.pst", "pst-extractor/contacts.pst",
+                 "pst-extractor/contacts97-2002.pst"):
+        r = mm("plan", corpus / "pst" / name, "--export-non-mail", out)
+        assert r.code == 0 and "exported 1 x" in r.out, r.err
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(files) == 6
+    for data in files.values():
+        assert data.endswith(b"\r\n") and all(len(line) <= 75 for line in data.split(b"\r\n"))
+    event = next(v for k, v in files.items() if k.startswith("dist-list/Calendar/")).decode()
+    assert "SUMMARY:Test appointment" in event and "DTSTART:20160802T150000Z" in event
+    ansi_event = next(v for k, v in files.items() if k.startswith("32-bit/")).decode()
+    assert "SUMMARY:Updated: Olympus training for new hires" in ansi_event
+    contacts = [v.decode() for k, v in files.items() if k.endswith(".vcf")]
+    assert any("EMAIL;TYPE=INTERNET:contact1@rjohnson.id.au" in c for c in contacts)
+    assert any("X-ADDRESSBOOKSERVER-KIND:group" in c for c in contacts)
+    japanese = [c for c in contacts if "test@example.com" in c]
+    assert len(japanese) == 2 and japanese[0] == japanese[1]  # ANSI cp932 == Unicode file
+    assert "FN:Mr. イグザンプル ドット コム 殿" in japanese[0]

@@ -23,6 +23,9 @@ def add_parser(sub):
                    help="also write plan.json, plan.csv and plan.html into DIR")
     p.add_argument("--connections", type=int, default=3, metavar="N",
                    help="connections the run will use (for the time estimate; default 3)")
+    p.add_argument("--export-non-mail", type=Path, metavar="DIR",
+                   help="write the contacts, calendar items, tasks and notes of .pst "
+                        "sources into DIR as .vcf and .ics files (they are never uploaded)")
     p.add_argument("--no-speed-probe", action="store_true",
                    help="skip measuring the link (no time estimate)")
     return p
@@ -72,4 +75,19 @@ def run(args) -> int:
     if args.report:
         for path in report.write_plan_report(args.report, document):
             print(f"wrote {path}")
+    if args.export_non_mail:
+        export_non_mail(stores, args.export_non_mail)
     return 0
+
+
+def export_non_mail(stores, directory: Path) -> None:
+    from migrate.sources.pst import PstStore
+    from migrate.sources.pst_export import export_non_mail as export
+    found = False
+    for store in stores:
+        if isinstance(store, PstStore):
+            found = True
+            for kind, n in sorted(export(store, directory).items()):
+                print(f"exported {n} x {kind} from {store.path.name} into {directory}")
+    if not found:
+        print("--export-non-mail: no .pst source; nothing to export")

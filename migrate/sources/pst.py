@@ -215,6 +215,19 @@ class PstStore(Store):
                 for _ in range(n):
                     self.non_mail.append(NonMail(folder.path, kind))
 
+    def non_mail_items(self):
+        """(folder, pypff item, kind) for every item that is not mail (for the export)."""
+        for folder in self.folders():
+            obj = self._folder_object(folder.node)
+            for i in range(obj.number_of_sub_messages):
+                try:
+                    item = obj.get_sub_message(i)
+                except (IOError, OSError):
+                    continue
+                kind = not_mail_kind(Props(item).string(PR_MESSAGE_CLASS) or "IPM.Note")
+                if kind:
+                    yield folder, item, kind
+
     def iter_messages(self, folder: PstFolder) -> Iterator[SourceMessage]:
         obj = self._folder_object(folder.node)
         where = folder.display_name
