@@ -48,7 +48,7 @@ def main() -> None:
         subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
                         "--no-first-run", "--disable-background-networking",
                         "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                        f"--user-data-dir={work / 'chromium'}", "--window-size=1100,1800",
+                        f"--user-data-dir={work / 'chromium'}", "--window-size=1280,1750",
                         f"--screenshot={shot}", (work / "report" / "plan.html").as_uri()],
                        capture_output=True, check=True)
         print(text)
