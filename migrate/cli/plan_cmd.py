@@ -21,8 +21,9 @@ def add_parser(sub):
                    help="also say whether a verified backup of these sources is there")
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="also write plan.json, plan.csv and plan.html into DIR")
-    p.add_argument("--connections", type=int, default=3, metavar="N",
-                   help="connections the run will use (for the time estimate; default 3)")
+    p.add_argument("--connections", type=int, default=common.DEFAULT_CONNECTIONS, metavar="N",
+                   help="connections the run will use (for the time estimate; default "
+                        f"{common.DEFAULT_CONNECTIONS})")
     p.add_argument("--export-non-mail", type=Path, metavar="DIR",
                    help="write the contacts, calendar items, tasks and notes of .pst "
                         "sources into DIR as .vcf and .ics files (they are never uploaded)")

@@ -21,7 +21,7 @@ from migrate.stopping import StopRequest, Stopped, arm_deadline, install_signal_
 from migrate.upload import UploadOptions, Uploader
 
 log = logging.getLogger("migrate")
-DEFAULT_CONNECTIONS = 3  # measured: docs/performance.md (many folders: 69% -> 101% of raw)
+DEFAULT_CONNECTIONS = common.DEFAULT_CONNECTIONS
 
 
 def add_parser(sub):

@@ -197,50 +197,39 @@ class PstStore(Store):
             stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
         raise SourceError(f"{self.path}: folder {node} vanished while reading")
 
-    def _count_not_mail(self) -> None:
-        """List calendar items, contacts, ... per folder as not mail (never uploaded)."""
-        for folder in self._folders:
-            obj = self._folder_object(folder.node)
-            kinds = collections.Counter()
-            for i in range(obj.number_of_sub_messages):
-                try:
-                    item = obj.get_sub_message(i)
-                except (IOError, OSError):
-                    continue
-                kind = not_mail_kind(Props(item).string(PR_MESSAGE_CLASS) or "IPM.Note")
-                if kind:
-                    kinds[kind] += 1
-            for kind, n in sorted(kinds.items()):
-                self.not_mail_counts[kind] += n
-                for _ in range(n):
-                    self.non_mail.append(NonMail(folder.path, kind))
-
-    def non_mail_items(self):
-        """(folder, pypff item, kind) for every item that is not mail (for the export)."""
-        for folder in self.folders():
-            obj = self._folder_object(folder.node)
-            for i in range(obj.number_of_sub_messages):
-                try:
-                    item = obj.get_sub_message(i)
-                except (IOError, OSError):
-                    continue
-                kind = not_mail_kind(Props(item).string(PR_MESSAGE_CLASS) or "IPM.Note")
-                if kind:
-                    yield folder, item, kind
-
-    def iter_messages(self, folder: PstFolder) -> Iterator[SourceMessage]:
+    def _items(self, folder: PstFolder):
+        """(index, item, message class) of a folder in order; item None if unreadable."""
         obj = self._folder_object(folder.node)
-        where = folder.display_name
         for i in range(obj.number_of_sub_messages):
             try:
                 item = obj.get_sub_message(i)
             except (IOError, OSError) as e:
+                yield i, None, str(e)
+                continue
+            yield i, item, Props(item).string(PR_MESSAGE_CLASS) or "IPM.Note"
+
+    def _count_not_mail(self) -> None:
+        """List calendar items, contacts, ... per folder as not mail (never uploaded)."""
+        for folder, _, kind in self.non_mail_items():
+            self.not_mail_counts[kind] += 1
+            self.non_mail.append(NonMail(folder.path, kind))
+
+    def non_mail_items(self):
+        """(folder, pypff item, kind) for every item that is not mail."""
+        for folder in self._folders if self._folders is not None else self.folders():
+            for _, item, cls in self._items(folder):
+                kind = not_mail_kind(cls) if item is not None else None
+                if kind:
+                    yield folder, item, kind
+
+    def iter_messages(self, folder: PstFolder) -> Iterator[SourceMessage]:
+        where = folder.display_name
+        for i, item, cls in self._items(folder):
+            if item is None:  # cls holds the error
                 yield SourceMessage(key=f"{folder.node}:{i}", data=b"",
                                     location=f"{self.path} {where} item {i}",
-                                    skip_reason=SKIP_UNREADABLE, notes=(str(e),))
+                                    skip_reason=SKIP_UNREADABLE, notes=(cls,))
                 continue
-            props = Props(item)
-            cls = props.string(PR_MESSAGE_CLASS) or "IPM.Note"
             if not_mail_kind(cls):
                 continue  # listed as not mail in folders()
             key = f"nid:{item.identifier}"
