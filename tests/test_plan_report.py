@@ -305,3 +305,18 @@ def test_lines_too_long_for_the_provider_are_refused_in_plan_and_run(tmp_path):
     from migrate.target.imap import IMAPTarget, TargetConfig
     assert IMAPTarget(TargetConfig("outlook.office365.com", "u")).line_limit == 9_998
     assert IMAPTarget(TargetConfig("imap.example.org", "u")).line_limit is None
+
+
+def test_longest_line_is_exact_where_it_matters_and_cheap_elsewhere():
+    from hypothesis import given, strategies as st
+    from migrate.plan import LONG_LINE, longest_line
+
+    @given(st.lists(st.integers(0, 13_000), min_size=1, max_size=8))
+    def check(lengths):
+        data = b"\r\n".join(b"a" * n for n in lengths)
+        found = longest_line(data)
+        if max(lengths) >= LONG_LINE:
+            assert found == max(lengths)
+        else:
+            assert found in (0, max(lengths))
+    check()
