@@ -71,7 +71,8 @@ class UploadOptions:
     max_messages_per_second: float | None = None
     max_bytes_per_second: float | None = None
     connections: int = 1  # mailboxes uploaded at once, one connection each (CLI default: 3)
-    max_reconnects: int = 10
+    max_reconnects: int = 10  # in a row without progress, and ...
+    give_up_after: float = 600.0  # ... seconds without progress: an outage may last a while
     max_throttles: int = 200  # in a row without progress; a throttled run slows, not stops
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -95,7 +96,7 @@ class UploadOutcome:
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
-        return sum(self.uploaded.values()) + self.resolved
+        return sum(list(self.uploaded.values())) + self.resolved  # list(): one atomic copy
 
 
 def filter_flags(p: PlannedMessage, permanent: frozenset) -> tuple[str, ...]:
@@ -124,6 +125,7 @@ class Uploader:
         self.sleep = sleep
         self.target: IMAPTarget | None = None
         self.outcome = UploadOutcome()
+        self.progress_of = self.outcome.settled  # with several connections: all of them
         self.sent: set[str] = set()  # content hashes this run put in a batch
         self.rate = RateLimiter(self.options.max_messages_per_second,
                                 self.options.max_bytes_per_second, sleep=pace)
@@ -145,25 +147,31 @@ class Uploader:
 
         Every step is idempotent: it starts by resolving in-flight batches and
         skipping what is done, so running it again after a drop is safe. Gives
-        up after ``max_reconnects`` failures in a row without progress. A
-        throttling reply waits as long as the server asks, on its own, larger
-        budget (``max_throttles``): a throttled overnight run slows, it does not stop.
+        up only after ``max_reconnects`` failures in a row *and*
+        ``give_up_after`` seconds without progress of any connection of this
+        run (a dropped Wi-Fi for a few minutes is survived; a message that
+        kills the connection every time is not retried forever). A throttling
+        reply waits as long as the server asks, on its own, larger budget
+        (``max_throttles``): a throttled overnight run slows, it does not stop.
         """
         failures = throttles = 0
         last_progress = -1
+        progress_at = time.monotonic()
         while True:
             try:
                 return step()
             except ConnectionFailed as e:
                 throttled = isinstance(e, Throttled)
-                progress = self.outcome.settled()
+                progress = self.progress_of()
                 if progress != last_progress:
                     failures = throttles = 0
+                    progress_at = time.monotonic()
                 last_progress = progress
                 throttles += throttled
                 failures += not throttled
                 self._drop_connection()
-                if failures > self.options.max_reconnects:
+                stalled = time.monotonic() - progress_at >= self.options.give_up_after
+                if failures > self.options.max_reconnects and stalled:
                     raise ConnectionFailed(f"gave up after {failures - 1} reconnects without "
                                            f"progress; last error: {e}") from None
                 if throttles > self.options.max_throttles:
@@ -197,10 +205,19 @@ class Uploader:
         The journal protocol is per mailbox, so workers never share a batch.
         Every worker finishes (or fails) before the first error is raised.
         """
+        workers: list[Uploader] = []
+
+        def settled_by_all() -> int:  # the link works if any connection gets mail through
+            with merge_lock:
+                return self.outcome.settled() + sum(w.outcome.settled() for w in workers)
+
         def work(mailbox, fplans):
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
             worker.rate = self.rate
+            worker.progress_of = settled_by_all
+            with merge_lock:
+                workers.append(worker)
             try:
                 worker.with_retries(lambda: worker._upload_mailbox(mailbox, fplans))
             finally:
@@ -209,6 +226,7 @@ class Uploader:
                 with merge_lock:
                     self.outcome.merge(worker.outcome)
                     self.sent |= worker.sent
+                    workers.remove(worker)  # its count now lives in self.outcome
 
         merge_lock = threading.Lock()
         with concurrent.futures.ThreadPoolExecutor(self.options.connections) as pool:
