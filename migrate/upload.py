@@ -77,6 +77,8 @@ class UploadOptions:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     stop: StopRequest | None = None  # Ctrl-C, SIGTERM, --stop-at: stop between batches
+    settle_seconds: float = 5.0  # after a drop: the mailbox must be still this long (see _settle)
+    settle_max: float = 120.0
 
 
 @dataclasses.dataclass
@@ -261,6 +263,7 @@ class Uploader:
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
+        self._settle(mailbox)
         info = target.select(mailbox)
         self._resolve_inflight(mailbox, info)
         self._mark_known(mailbox, fplans, info)
@@ -299,6 +302,28 @@ class Uploader:
         present = [p for f in fplans for p in f.messages if p.action == PRESENT]
         if present:
             self.state.mark_present(mailbox, present)
+
+    def _settle(self, mailbox: str) -> None:
+        """Before in-flight batches are resolved, let the server finish them.
+
+        A connection that dropped (or a process killed) right after the last
+        byte of an APPEND leaves the server still storing that batch for a
+        moment; looked at too soon, the batch seems lost and would be sent
+        twice. So, when batches are in flight, wait until the mailbox's
+        UIDNEXT and message count stay the same for ``settle_seconds``.
+        """
+        if not self.state.inflight_batches(mailbox):
+            return
+        deadline = time.monotonic() + self.options.settle_max
+        last = None
+        while True:
+            now = self.target.status(mailbox)
+            if now == last or time.monotonic() > deadline:
+                return
+            if last is not None:
+                log.info("the server is still storing mail in %s; waiting", mailbox)
+            last = now
+            self.sleep(self.options.settle_seconds)
 
     def _resolve_inflight(self, mailbox: str, info: SelectInfo) -> None:
         """Settle batches a crash or lost connection left in flight (see ``state``)."""

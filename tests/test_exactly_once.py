@@ -65,7 +65,7 @@ def assert_exactly_once(account, expected):
 def run_args(account, store, tmp_path, port=None, connections=1):
     args = ["run", store, *account.cli_args(port=port), "--backup-dir", tmp_path / "bk",
             "--state", tmp_path / "state.sqlite", "--yes", "--retry-backoff", "0.05",
-            "--timeout", "10", "--connections", str(connections)]
+            "--timeout", "10", "--connections", str(connections), "--settle-seconds", "1"]
     return [sys.executable, "-m", "migrate", *map(str, args)]
 
 

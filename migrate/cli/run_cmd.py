@@ -49,6 +49,7 @@ def add_parser(sub):
     common.add_overnight_args(p)
     p.add_argument("--batch-size", type=int, default=50, help=argparse.SUPPRESS)
     p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--settle-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
     return p
 
 
@@ -120,7 +121,8 @@ def run(args) -> int:
                 batch_messages=args.batch_size, backoff_base=args.retry_backoff,
                 connections=max(1, args.connections),
                 max_messages_per_second=args.max_messages_per_second,
-                max_bytes_per_second=args.max_bytes_per_second, stop=stop)
+                max_bytes_per_second=args.max_bytes_per_second, stop=stop,
+                settle_seconds=args.settle_seconds)
             uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
             try:
                 uploader.run()

@@ -391,6 +391,12 @@ class IMAPTarget:
         return None
 
     @connection_guard
+    def status(self, name: str) -> tuple[int, int, int]:
+        """(UIDVALIDITY, UIDNEXT, MESSAGES) of *name* without selecting it."""
+        found = self.client.folder_status(name, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
+        return (int(found[b"UIDVALIDITY"]), int(found[b"UIDNEXT"]), int(found[b"MESSAGES"]))
+
+    @connection_guard
     def select(self, name: str, readonly: bool = False) -> SelectInfo:
         """SELECT *name*; ``readonly`` uses EXAMINE (no \\Recent or flag change)."""
         info = self.client.select_folder(name, readonly=readonly)
