@@ -227,14 +227,29 @@ class ServerFolderIndex:
         return False
 
 
-def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
-                      done_hashes: set[str], limit: int | None = None,
-                      binary: bool = True, line_limit: int | None = None) -> None:
-    """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE.
+@dataclasses.dataclass(frozen=True)
+class ServerLimits:
+    """What a server refuses whatever the mailbox: size, NUL bytes, long lines."""
 
-    REFUSE: larger than the server's APPENDLIMIT (*limit*), containing NUL
-    bytes when the server cannot take a BINARY literal (*binary* false), or
-    with a line longer than the provider takes (*line_limit*).
+    append_limit: int | None = None  # APPENDLIMIT or a provider's known limit, bytes
+    binary: bool = True  # takes BINARY literals (messages with NUL bytes)
+    line_limit: int | None = None  # longest line a provider takes
+
+    def refusal(self, p: PlannedMessage) -> str | None:
+        """Why the server would refuse *p*, or None."""
+        if self.append_limit is not None and p.size > self.append_limit:
+            return f"larger than the server's limit of {self.append_limit} bytes"
+        if p.has_nul and not self.binary:
+            return "contains NUL bytes and the server has no BINARY"
+        if self.line_limit is not None and p.longest_line > self.line_limit:
+            return (f"has a line of {p.longest_line} characters; the server takes at most "
+                    f"{self.line_limit}")
+        return None
+
+
+def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
+                      done_hashes: set[str], limits: ServerLimits = ServerLimits()) -> None:
+    """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (see *limits*).
 
     *fplans* all map to one server mailbox, described by *index*. Server copies
     that our own earlier uploads account for are claimed first, so they cannot
@@ -251,10 +266,5 @@ def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
                 continue
             if index.claim(p):
                 p.action, p.reason = PRESENT, "already on the server"
-            elif limit is not None and p.size > limit:
-                p.action, p.reason = REFUSE, f"larger than the server's limit of {limit} bytes"
-            elif p.has_nul and not binary:
-                p.action, p.reason = REFUSE, "contains NUL bytes and the server has no BINARY"
-            elif line_limit is not None and p.longest_line > line_limit:
-                p.action, p.reason = REFUSE, (f"has a line of {p.longest_line} characters; the "
-                                              f"server takes at most {line_limit}")
+            elif (reason := limits.refusal(p)) is not None:
+                p.action, p.reason = REFUSE, reason

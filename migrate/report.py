@@ -105,8 +105,8 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None) -> di
         summary["fits"] = survey.fits(upload_bytes)
         target = {
             "host": survey.host, "user": survey.user, "prefix": survey.prefix,
-            "delimiter": survey.delimiter, "append_limit": survey.append_limit,
-            "binary": survey.binary, "line_limit": survey.line_limit,
+            "delimiter": survey.delimiter, "append_limit": survey.limits.append_limit,
+            "binary": survey.limits.binary, "line_limit": survey.limits.line_limit,
             "quota": None if survey.quota_limit is None else {
                 "used_bytes": survey.quota_used, "limit_bytes": survey.quota_limit,
                 "headroom_after_bytes": survey.headroom(upload_bytes)},

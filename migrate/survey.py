@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from migrate import estimate as estimating
-from migrate.plan import UPLOAD, Plan, ServerFolderIndex, apply_server_view
+from migrate.plan import UPLOAD, Plan, ServerFolderIndex, ServerLimits, apply_server_view
 from migrate.target.imap import IMAPTarget
 
 
@@ -20,9 +20,7 @@ class ServerSurvey:
     user: str
     prefix: str
     delimiter: str
-    append_limit: int | None
-    binary: bool
-    line_limit: int | None
+    limits: ServerLimits
     existing: dict[str, str | None]  # planned mailbox -> name found on the server, or None
     quota_used: int | None = None  # bytes
     quota_limit: int | None = None
@@ -58,12 +56,10 @@ def survey(target: IMAPTarget, plan: Plan, done_hashes=None, connections: int = 
             rows = target.fingerprints(1) if info.exists else []
         done = done_hashes(mailbox) if done_hashes else set()
         apply_server_view(fplans, ServerFolderIndex.from_fingerprints(rows), done,
-                          target.append_limit, binary=target.has("BINARY"),
-                          line_limit=target.line_limit)
+                          target.limits)
     result = ServerSurvey(
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
-        delimiter=target.layout.delimiter, append_limit=target.append_limit,
-        binary=target.has("BINARY"), line_limit=target.line_limit, existing=existing)
+        delimiter=target.layout.delimiter, limits=target.limits, existing=existing)
     quota = target.quota()
     if quota:
         result.quota_used, result.quota_limit = quota

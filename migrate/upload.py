@@ -292,9 +292,7 @@ class Uploader:
                    if p.action == UPLOAD and p.content_hash not in done]
         index = ServerFolderIndex.from_fingerprints(
             self.target.fingerprints(1) if pending and info.exists else [])
-        apply_server_view(fplans, index, done, self.target.append_limit,
-                          binary=self.target.has("BINARY"),
-                          line_limit=self.target.line_limit)
+        apply_server_view(fplans, index, done, self.target.limits)
         for f in fplans:  # sent by this run before a reconnect: ours, not an earlier run's
             for p in f.messages:
                 if p.action == DONE and p.content_hash in self.sent:

@@ -56,9 +56,7 @@ def expect_refusals(target: IMAPTarget, plan: Plan, done_hashes=None) -> None:
     """
     for mailbox, fplans in plan.by_target().items():
         apply_server_view(fplans, ServerFolderIndex(),
-                          done_hashes(mailbox) if done_hashes else set(),
-                          target.append_limit, binary=target.has("BINARY"),
-                          line_limit=target.line_limit)
+                          done_hashes(mailbox) if done_hashes else set(), target.limits)
 
 
 def verify_plan(target: IMAPTarget, plan: Plan, describe_server: bool = False

@@ -79,6 +79,14 @@ def add_state_arg(p: argparse.ArgumentParser) -> None:
                    help="state database (default: per account in your data directory)")
 
 
+def open_state_readonly(args, config: TargetConfig):
+    """The account's state database if it exists, opened read-only (plan and verify write
+    nothing); ``--state`` or the default path for the account."""
+    from migrate.state import State, default_state_path
+    path = args.state or default_state_path(config.host, config.user)
+    return State(path, readonly=True) if Path(path).exists() else None
+
+
 def plan_options(args) -> dict:
     """build_plan's keyword arguments from the shared source options."""
     load_config(args)

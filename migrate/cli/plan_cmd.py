@@ -8,7 +8,6 @@ from pathlib import Path
 from migrate import backup, report
 from migrate.cli import common
 from migrate.plan import build_plan
-from migrate.state import State, default_state_path
 from migrate.survey import survey
 
 
@@ -48,11 +47,6 @@ def backup_status(stores, backup_dir: Path) -> str:
             f"one of {report.human_size(total)} ({report.human_size(free)} free there: {fits}).")
 
 
-def open_state_readonly(path):
-    """The state database if it exists, opened read-only: plan writes nothing."""
-    return State(path, readonly=True) if Path(path).exists() else None
-
-
 def run(args) -> int:
     stores = common.open_stores(args)
     seen = None
@@ -60,7 +54,7 @@ def run(args) -> int:
         plan = build_plan(stores, **common.plan_options(args))
     else:
         config = common.target_config(args)
-        state = open_state_readonly(args.state or default_state_path(config.host, config.user))
+        state = common.open_state_readonly(args, config)
         with common.IMAPTarget(config) as target:
             plan = build_plan(stores, target.layout, **common.plan_options(args))
             seen = survey(target, plan, state.done_hashes if state else None,

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from migrate import report
 from migrate.cli import common
-from migrate.cli.plan_cmd import open_state_readonly
 from migrate.errors import ExitCode
 from migrate.plan import build_plan
-from migrate.state import default_state_path
 from migrate.verify import check_report, expect_refusals, verify_plan
 
 SHOWN = 20  # unexpected messages listed per mailbox in the terminal (all in verify.json)
@@ -27,7 +25,7 @@ def add_parser(sub):
 def run(args) -> int:
     stores = common.open_stores(args)
     config = common.target_config(args)
-    state = open_state_readonly(args.state or default_state_path(config.host, config.user))
+    state = common.open_state_readonly(args, config)
     with common.IMAPTarget(config) as target:
         plan = build_plan(stores, target.layout, **common.plan_options(args))
         expect_refusals(target, plan, state.done_hashes if state else None)

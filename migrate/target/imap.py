@@ -24,6 +24,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from migrate import fingerprint, headers, logs
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
 from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
+from migrate.plan import ServerLimits
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
@@ -249,6 +250,11 @@ class IMAPTarget:
             if cap.startswith("APPENDLIMIT="):
                 return int(cap.split("=", 1)[1])
         return PROVIDER_LIMITS.get(self.config.host.lower().rstrip("."))
+
+    @property
+    def limits(self) -> ServerLimits:
+        """What this server refuses whatever the mailbox (plan, run and verify use it)."""
+        return ServerLimits(self.append_limit, self.has("BINARY"), self.line_limit)
 
     @property
     def line_limit(self) -> int | None:
