@@ -72,11 +72,9 @@ class Job:
     base: Path  # the jobs file's directory
 
     def path(self, key: str, default: Path | None = None) -> Path | None:
+        """The setting *key* as a path (see :meth:`path_of`), or *default* if unset."""
         value = self.settings.get(key)
-        if value is None:
-            return default
-        path = Path(str(value).replace("{job}", self.name)).expanduser()
-        return path if path.is_absolute() else self.base / path
+        return default if value is None else self.path_of(str(value))
 
     @property
     def work_dir(self) -> Path:
@@ -98,6 +96,7 @@ class Job:
         return [s if "://" in s else str(self.path_of(s)) for s in found]
 
     def path_of(self, value: str) -> Path:
+        """{job} replaced, ~ expanded, relative to the jobs file."""
         path = Path(value.replace("{job}", self.name)).expanduser()
         return path if path.is_absolute() else self.base / path
 

@@ -128,9 +128,7 @@ def run(args) -> int:
                 uploader.run()
             except Stopped as e:
                 stopped = e
-            except MigrateError as e:
-                code = e.exit_code
-                summary["error"] = str(e)
+            except MigrateError:  # code and error are recorded below; keep the counts
                 summary.update(run_summary(plan, uploader, []))
                 raise
         checks = [] if stopped else uploader.verify()
