@@ -76,9 +76,14 @@ def install_signal_handlers(stop: StopRequest) -> None:
               "command again to continue", file=sys.stderr, flush=True)
         os._exit(int(ExitCode.INTERRUPTED))
 
+    on_stop_signals(handler)
+
+
+def on_stop_signals(handler) -> None:
+    """Call *handler(signum, frame)* on Ctrl-C, SIGTERM and (Windows) Ctrl-Break."""
     if threading.current_thread() is not threading.main_thread():
-        return
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
+        return  # Python takes signal handlers in the main thread only
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), handler)
 

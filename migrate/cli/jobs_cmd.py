@@ -11,6 +11,7 @@ from pathlib import Path
 from migrate import jobs as jobs_mod
 from migrate import report
 from migrate.errors import ExitCode
+from migrate.stopping import on_stop_signals
 
 
 def add_parser(sub):
@@ -103,7 +104,4 @@ def _install_forwarding() -> None:
         print(f"\nmailmigrate jobs: {signal.Signals(signum).name}: passed on to {n} running "
               "job(s); no further job starts", file=sys.stderr, flush=True)
 
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), handler)
+    on_stop_signals(handler)
