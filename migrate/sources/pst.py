@@ -66,9 +66,11 @@ def pst_version(path: Path) -> int | None:
 
 
 class PstFolder(Folder):
-    def __init__(self, store: "PstStore", name: tuple[str, ...], path: Path, node: int):
+    def __init__(self, store: "PstStore", name: tuple[str, ...], path: Path, node: int,
+                 route: tuple[int, ...] = ()):
         super().__init__(store, name, path)
         self.node = node
+        self.route = route  # sub-folder indexes from the IPM root: found again without a search
 
     def messages(self) -> Iterator[SourceMessage]:
         yield from self.store.iter_messages(self)
@@ -176,30 +178,32 @@ class PstStore(Store):
         if self._folders is None:
             found: list[PstFolder] = []
             top = self._ipm_root()
-            stack = [((), top)]
+            stack = [((), (), top)]
             while stack:
-                name, folder = stack.pop(0)
+                name, route, folder = stack.pop(0)
                 path = self.path.joinpath(*name) if name else self.path
-                found.append(PstFolder(self, name, path, folder.identifier))
+                found.append(PstFolder(self, name, path, folder.identifier, route))
                 for i in range(folder.number_of_sub_folders):
                     sub = folder.get_sub_folder(i)
-                    stack.append((name + (sub.name or f"folder {sub.identifier}",), sub))
+                    stack.append((name + (sub.name or f"folder {sub.identifier}",),
+                                  route + (i,), sub))
             self._folders = found
             self._count_not_mail()
         return list(self._folders)
 
-    def _folder_object(self, node: int):
-        stack = [self._ipm_root()]
-        while stack:
-            folder = stack.pop()
-            if folder.identifier == node:
-                return folder
-            stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
-        raise SourceError(f"{self.path}: folder {node} vanished while reading")
+    def _folder_object(self, folder: PstFolder):
+        """This thread's libpff folder for *folder*, by its route from the IPM root."""
+        obj = self._ipm_root()
+        for index in folder.route:
+            obj = obj.get_sub_folder(index)
+        if obj.identifier != folder.node:
+            raise SourceError(f"{self.path}: folder {folder.display_name!r} changed while "
+                              "reading; is Outlook still writing to this file?")
+        return obj
 
     def _items(self, folder: PstFolder):
         """(index, item, message class) of a folder in order; item None if unreadable."""
-        obj = self._folder_object(folder.node)
+        obj = self._folder_object(folder)
         for i in range(obj.number_of_sub_messages):
             try:
                 item = obj.get_sub_message(i)
