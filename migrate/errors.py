@@ -52,6 +52,16 @@ class Throttled(ConnectionFailed):
         self.delay = delay
 
 
+class MailboxError(MigrateError):
+    """One mailbox cannot be used (name refused, CREATE or SELECT failed).
+
+    The engine skips that folder, names it with this reason, and goes on
+    with the others (mbsync's mailbox-level error).
+    """
+
+    exit_code = ExitCode.SKIPPED
+
+
 class AuthFailed(MigrateError):
     exit_code = ExitCode.AUTH
 

@@ -87,6 +87,11 @@ def header_key_from_block(block: bytes, fallback: str = "") -> str:
     return header_key_from_fields(fingerprint_fields(block), fallback)
 
 
+def message_id_key(found: dict[str, bytes]) -> str:
+    """The normalised Message-ID of fingerprint fields, "" when there is none."""
+    return normalise_message_id(found.get("message-id")).decode("latin-1")
+
+
 def has_message_id(block: bytes) -> bool:
     return bool(fingerprint_fields(block).get("message-id", b"").strip())
 

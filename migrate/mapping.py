@@ -99,8 +99,28 @@ def special_use_of(name: str) -> str | None:
     return _NAME_TO_USE.get(" ".join(name.split()).casefold())
 
 
-def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
+def readable_name(part: str) -> tuple[str, list[str]]:
+    """*part* as text a server can take: undecodable bytes read as Windows-1252,
+    control characters replaced by '_' (each change noted)."""
     notes = []
+    if any("\udc80" <= c <= "\udcff" for c in part):  # os.fsdecode's undecodable bytes
+        raw = part.encode("utf-8", "surrogateescape")
+        try:
+            fixed = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            fixed = raw.decode("latin-1")
+        notes.append(f"name {raw!r} is not UTF-8; read as Windows-1252: {fixed!r}")
+        part = fixed
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or "\ud800" <= c <= "\udfff" for c in part):
+        fixed = "".join("_" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or "\ud800" <= c <= "\udfff"
+                        else c for c in part)
+        notes.append(f"control characters in {part!r} replaced by '_'")
+        part = fixed
+    return part, notes
+
+
+def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
+    part, notes = readable_name(part)
     cleaned = " ".join(part.split()) if part.strip() != part or "  " in part else part
     if cleaned != part:
         notes.append(f"blanks trimmed in {part!r}")

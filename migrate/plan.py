@@ -15,6 +15,7 @@ from typing import Iterable
 
 from migrate import fingerprint, headers
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
+from migrate.reconcile import ServerMailbox
 from migrate.sources.base import Folder, SourceMessage, Store
 
 UPLOAD = "upload"
@@ -35,7 +36,7 @@ class PlannedMessage:
     content_hash: str
     header_key: str
     body_hash: str
-    has_message_id: bool
+    message_id: str  # normalised; "" when the message has none
     internaldate: dt.datetime | None
     flags: frozenset
     keywords: frozenset
@@ -44,6 +45,11 @@ class PlannedMessage:
     notes: tuple = ()
     has_nul: bool = False  # needs a BINARY literal (RFC 3516)
     longest_line: int = 0  # characters without CRLF; 0 when all are short (see longest_line)
+    server_uid: int | None = None  # the server copy found for it (PRESENT), when known
+
+    @property
+    def has_message_id(self) -> bool:
+        return bool(self.message_id)
 
 
 @dataclasses.dataclass
@@ -111,7 +117,7 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
         content_hash=content,
         header_key=fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
         body_hash=fingerprint.body_hash(data),
-        has_message_id=bool(fields.get("message-id", b"").strip()),
+        message_id=fingerprint.message_id_key(fields),
         internaldate=msg.internaldate,
         flags=msg.flags,
         keywords=msg.keywords,
@@ -196,37 +202,6 @@ def _first_copy(seen: dict, p: PlannedMessage) -> str | None:
     return None
 
 
-@dataclasses.dataclass
-class ServerFolderIndex:
-    """What one server mailbox holds, by fingerprint (from a header fetch)."""
-
-    by_key: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # key -> sizes
-
-    @classmethod
-    def from_fingerprints(cls, rows) -> "ServerFolderIndex":
-        """Build from ``IMAPTarget.fingerprints`` rows (uid, key, size, has_message_id)."""
-        index = cls()
-        for _, key, size, _ in rows:
-            index.add(key, size)
-        return index
-
-    def add(self, key: str, size: int) -> None:
-        self.by_key.setdefault(key, []).append(size)
-
-    def claim(self, p: PlannedMessage) -> bool:
-        """Take one server copy matching *p*, if any (each copy vouches once)."""
-        sizes = self.by_key.get(p.header_key)
-        if not sizes:
-            return False
-        if p.size in sizes:
-            sizes.remove(p.size)
-            return True
-        if p.has_message_id:
-            sizes.pop()
-            return True
-        return False
-
-
 @dataclasses.dataclass(frozen=True)
 class ServerLimits:
     """What a server refuses whatever the mailbox: size, NUL bytes, long lines."""
@@ -247,24 +222,38 @@ class ServerLimits:
         return None
 
 
-def apply_server_view(fplans: list[FolderPlan], index: ServerFolderIndex,
-                      done_hashes: set[str], limits: ServerLimits = ServerLimits()) -> None:
+def apply_server_view(fplans: list[FolderPlan], server: ServerMailbox,
+                      recorded: dict | None = None, limits: ServerLimits = ServerLimits(),
+                      uidvalidity: int | None = None) -> None:
     """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (see *limits*).
 
-    *fplans* all map to one server mailbox, described by *index*. Server copies
-    that our own earlier uploads account for are claimed first, so they cannot
-    vouch for a different message.
+    *fplans* all map to one server mailbox, whose copies are *server*.
+    *recorded* maps content hashes to the (UIDVALIDITY, UID) our state recorded
+    for them; a record is trusted only under the mailbox's current
+    *uidvalidity* (None: no server looked at, trust it). Copies our own uploads
+    account for are claimed first (reconcile's rule), so they cannot vouch for
+    a different message.
     """
-    for f in fplans:
-        for p in f.messages:
-            if p.action == UPLOAD and p.content_hash in done_hashes:
-                p.action, p.reason = DONE, None
-                index.claim(p)
-    for f in fplans:
-        for p in f.messages:
-            if p.action != UPLOAD:
-                continue
-            if index.claim(p):
-                p.action, p.reason = PRESENT, "already on the server"
-            elif (reason := limits.refusal(p)) is not None:
-                p.action, p.reason = REFUSE, reason
+    recorded = recorded or {}
+
+    def trusted(p: PlannedMessage):
+        where = recorded.get(p.content_hash)
+        if where is None:
+            return None
+        valid, uid = where
+        return where if uidvalidity is None or valid is None or valid == uidvalidity else None
+
+    done = [p for f in fplans for p in f.messages if p.action == UPLOAD and trusted(p)]
+    for p in done:
+        p.action, p.reason = DONE, None
+    server.match(done, lambda p: trusted(p)[1])
+    rest = [p for f in fplans for p in f.messages if p.action == UPLOAD]
+    found = server.match(rest)
+    for p in rest:
+        hit = found.get(id(p))
+        if hit is not None:
+            p.action, p.server_uid = PRESENT, hit.copy.uid
+            p.reason = ("already on the server (the server changed it on arrival)"
+                        if hit.altered else "already on the server")
+        elif (reason := limits.refusal(p)) is not None:
+            p.action, p.reason = REFUSE, reason

@@ -111,8 +111,7 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None) -> di
                 "used_bytes": survey.quota_used, "limit_bytes": survey.quota_limit,
                 "headroom_after_bytes": survey.headroom(upload_bytes)},
             "mailboxes_to_create": sorted(m for m, found in survey.existing.items()
-                                          if found is None and any(
-                                              r["upload"] for r in rows if r["target"] == m)),
+                                          if found is None),
         }
         if survey.estimate:
             e = survey.estimate
@@ -153,8 +152,9 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
         if key in ("oldest", "newest"):
             return (r[key] or "-")[:10]
         if key == "target":
-            new = r["target_exists"] is False and r[UPLOAD]
-            return r["target"] + (" (new)" if new else "")
+            if r["target_exists"] is not False:
+                return r["target"]
+            return r["target"] + (" (new)" if r[UPLOAD] else " (new, empty)")
         return str(r[key])
 
     header = ["folder", "msgs", "size"] + [label for _, label in columns]

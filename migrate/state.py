@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 import sqlite3
 import sys
 import time
 from pathlib import Path
+
+from migrate.errors import UsageError
 
 INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed"
 
@@ -93,6 +96,10 @@ _MIGRATIONS = [
     );
     CREATE INDEX skipped_mailbox ON skipped (mailbox);
     """,
+    # version 3: the Message-ID key of each row (reconcile's rule needs it for in-flight rows)
+    """
+    ALTER TABLE messages ADD COLUMN message_id TEXT;
+    """,
 ]
 
 
@@ -117,17 +124,50 @@ class State:
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        try:
+            self._open(readonly)
+        except sqlite3.DatabaseError as e:
+            raise UsageError(
+                f"the state file {self.path} cannot be used ({e}); it is damaged or not a "
+                "mailmigrate state. Move it aside and run again: the run checks the server "
+                "before uploading, so nothing is sent twice") from None
+
+    def _open(self, readonly: bool) -> None:
         if readonly:
-            self.db = sqlite3.connect(f"file:{self.path.resolve().as_posix()}?mode=ro", uri=True,
-                                      isolation_level=None, timeout=30)
+            uri = "file:" + urllib.parse.quote(self.path.resolve().as_posix()) + "?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if self.db.execute("PRAGMA user_version").fetchone()[0] > len(_MIGRATIONS):
+                raise sqlite3.DatabaseError("written by a newer mailmigrate")
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] > len(_MIGRATIONS):
+            raise sqlite3.DatabaseError("written by a newer mailmigrate")
         self._migrate()
         if os.name != "nt":
             os.chmod(self.path, 0o600)
+
+    def bind(self, host: str, user: str) -> None:
+        """Tie the state to one account; refuse one written for another account.
+
+        A state copied from another account would call its messages uploaded
+        and they would never be sent. A state from before this check (no
+        account recorded) is adopted by the first run. Read-only states are
+        only checked.
+        """
+        account = f"{user}@{host.lower().rstrip('.')}"
+        row = self.db.execute("SELECT value FROM meta WHERE key='account'").fetchone()
+        if row is not None and row[0] != account:
+            raise UsageError(
+                f"the state file {self.path} belongs to {row[0]}, not {account}; use the "
+                "state of this account (or none: --state with a new file name)")
+        if row is None and not self.readonly:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('account', ?)", (account,))
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -155,9 +195,9 @@ class State:
                 (mailbox, uidvalidity, uidnext, now)).lastrowid
             self.db.executemany(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
-                " batch, reason, source, updated) VALUES (?,?,?,?,?,?,NULL,?,?)",
-                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now)
-                 for m in messages])
+                " batch, reason, source, updated, message_id) VALUES (?,?,?,?,?,?,NULL,?,?,?)",
+                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now,
+                  m.message_id) for m in messages])
         return batch
 
     def finish_batch(self, batch: int, uidvalidity: int | None, uids: list[int] | None) -> None:
@@ -189,20 +229,20 @@ class State:
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
-                " reason, source, updated) VALUES (?,?,?,?,?,?,?,?)",
+                " reason, source, updated, message_id) VALUES (?,?,?,?,?,?,?,?,?)",
                 (mailbox, message.content_hash, message.header_key, message.size, FAILED,
-                 reason, message.location, time.time()))
+                 reason, message.location, time.time(), message.message_id))
 
     def inflight_batches(self, mailbox: str) -> list[tuple[int, int | None, int | None]]:
         return self.db.execute(
             "SELECT id, uidvalidity, uidnext FROM batches WHERE mailbox=? ORDER BY id",
             (mailbox,)).fetchall()
 
-    def batch_rows(self, batch: int) -> list[tuple[int, str, str, int]]:
-        """(rowid, content_hash, header_key, size) of a batch's inflight rows."""
-        return self.db.execute(
-            "SELECT rowid, content_hash, header_key, size FROM messages"
-            " WHERE batch=? AND status=? ORDER BY rowid", (batch, INFLIGHT)).fetchall()
+    def batch_rows(self, batch: int) -> list["Row"]:
+        """A batch's inflight rows, in the order they were sent."""
+        return [Row(*r) for r in self.db.execute(
+            "SELECT rowid, content_hash, header_key, size, coalesce(message_id, '') FROM messages"
+            " WHERE batch=? AND status=? ORDER BY rowid", (batch, INFLIGHT))]
 
     def resolve_batch(self, batch: int, found: dict[int, int | None],
                       uidvalidity: int | None) -> None:
@@ -218,20 +258,28 @@ class State:
 
     # -- queries -----------------------------------------------------------
 
-    def done_hashes(self, mailbox: str) -> set[str]:
-        """Content hashes our runs put (or found) in *mailbox*."""
-        return {r[0] for r in self.db.execute(
-            "SELECT content_hash FROM messages WHERE mailbox=? AND status IN (?,?)",
-            (mailbox, UPLOADED, PRESENT))}
+    def recorded(self, mailbox: str) -> dict[str, tuple[int | None, int | None]]:
+        """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT content_hash, uidvalidity, uid FROM messages"
+            " WHERE mailbox=? AND status IN (?,?)", (mailbox, UPLOADED, PRESENT))}
 
-    def mark_present(self, mailbox: str, messages) -> None:
+    def refused(self, mailbox: str) -> dict[str, str]:
+        """content hash -> the server's words, for messages it refused in *mailbox*."""
+        return dict(self.db.execute(
+            "SELECT content_hash, reason FROM messages WHERE mailbox=? AND status=?",
+            (mailbox, FAILED)))
+
+    def mark_present(self, mailbox: str, messages, uidvalidity: int | None = None) -> None:
+        """*messages* were found on the server (their ``server_uid`` where known)."""
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
-                " source, updated) VALUES (?,?,?,?,?,?,?)",
-                [(mailbox, m.content_hash, m.header_key, m.size, PRESENT, m.location, now)
+                " source, updated, uidvalidity, uid, message_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(mailbox, m.content_hash, m.header_key, m.size, PRESENT, m.location, now,
+                  uidvalidity if m.server_uid else None, m.server_uid, m.message_id)
                  for m in messages])
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -289,3 +337,17 @@ class State:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO backups VALUES (?,?,?,?)",
                             (manifest_sha256, path, time.time(), int(forced_skip)))
+
+
+class Row:
+    """An in-flight row, shaped for ``reconcile`` (header key, size, Message-ID)."""
+
+    __slots__ = ("rowid", "content_hash", "header_key", "size", "message_id")
+
+    def __init__(self, rowid, content_hash, header_key, size, message_id):
+        self.rowid, self.content_hash, self.header_key = rowid, content_hash, header_key
+        self.size, self.message_id = size, message_id
+
+    @property
+    def has_message_id(self) -> bool:
+        return bool(self.message_id)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 from migrate import estimate as estimating
-from migrate.plan import UPLOAD, Plan, ServerFolderIndex, ServerLimits, apply_server_view
+from migrate.plan import UPLOAD, Plan, ServerLimits, apply_server_view
+from migrate.reconcile import ServerMailbox
 from migrate.target.imap import IMAPTarget
 
 
@@ -39,24 +40,23 @@ class ServerSurvey:
         return self.quota_limit - self.quota_used - upload_bytes
 
 
-def survey(target: IMAPTarget, plan: Plan, done_hashes=None, connections: int = 3,
+def survey(target: IMAPTarget, plan: Plan, recorded=None, connections: int = 3,
            measure: bool = True) -> ServerSurvey:
     """Mark what the server already holds or will refuse in *plan*; learn quota and speed.
 
-    *done_hashes(mailbox)* gives the content hashes a state database says were
-    uploaded (or None without a state).
+    *recorded(mailbox)* gives what a state database says was uploaded there
+    (content hash -> (UIDVALIDITY, UID)), or None without a state.
     """
     existing: dict[str, str | None] = {}
     for mailbox, fplans in plan.by_target().items():
         found = target.existing_name(mailbox)
         existing[mailbox] = found
-        rows = []
+        rows, uidvalidity = [], 0  # no mailbox: no record of ours can be there
         if found:
             info = target.examine(found)
-            rows = target.fingerprints(1) if info.exists else []
-        done = done_hashes(mailbox) if done_hashes else set()
-        apply_server_view(fplans, ServerFolderIndex.from_fingerprints(rows), done,
-                          target.limits)
+            rows, uidvalidity = (target.fingerprints(1) if info.exists else []), info.uidvalidity
+        apply_server_view(fplans, ServerMailbox(rows), recorded(mailbox) if recorded else {},
+                          target.limits, uidvalidity)
     result = ServerSurvey(
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
         delimiter=target.layout.delimiter, limits=target.limits, existing=existing)

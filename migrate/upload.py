@@ -20,9 +20,11 @@ import time
 from typing import Callable
 
 from migrate import fingerprint, headers
-from migrate.errors import ConnectionFailed, QuotaExceeded, SourceError, Throttled
+from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, SourceError, Throttled
 from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
-                          ServerFolderIndex, apply_server_view)
+                          apply_server_view)
+from migrate.keywords import imap_keyword
+from migrate.reconcile import ServerMailbox
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.imap import AppendItem, IMAPTarget, SelectInfo
@@ -88,12 +90,16 @@ class UploadOutcome:
     uploaded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+    failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
+    flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     resolved: int = 0  # in-flight messages found on the server after a drop or crash
 
     def merge(self, other: "UploadOutcome") -> None:
         self.uploaded.update(other.uploaded)
         self.uploaded_bytes.update(other.uploaded_bytes)
         self.failed.extend(other.failed)
+        self.failed_folders.extend(other.failed_folders)
+        self.flags_dropped.extend(other.flags_dropped)
         self.resolved += other.resolved
 
     def settled(self) -> int:
@@ -101,12 +107,18 @@ class UploadOutcome:
         return sum(list(self.uploaded.values())) + self.resolved  # list(): one atomic copy
 
 
-def filter_flags(p: PlannedMessage, permanent: frozenset) -> tuple[str, ...]:
-    """Flags the server will keep: system flags in PERMANENTFLAGS, keywords if allowed."""
+def filter_flags(p: PlannedMessage, permanent: frozenset,
+                 keywords: bool = True) -> tuple[str, ...]:
+    """Flags the server will keep: system flags in PERMANENTFLAGS, keywords if allowed.
+
+    Keywords are spelled as valid IMAP atoms first (``keywords.imap_keyword``).
+    """
     if not permanent:
         permanent = frozenset(SYSTEM_FLAGS)
     flags = [f for f in sorted(p.flags) if f in permanent and f != "\\Deleted"]
-    flags += [k for k in sorted(p.keywords) if "\\*" in permanent or k in permanent]
+    if keywords:
+        atoms = sorted({a for a in map(imap_keyword, p.keywords) if a})
+        flags += [k for k in atoms if "\\*" in permanent or k in permanent]
     return tuple(flags)
 
 
@@ -126,6 +138,7 @@ class Uploader:
             pace = self.stop.wait  # a rate-cap wait ends early; the next message stops
         self.sleep = sleep
         self.target: IMAPTarget | None = None
+        self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.outcome = UploadOutcome()
         self.progress_of = self.outcome.settled  # with several connections: all of them
         self.sent: set[str] = set()  # content hashes this run put in a batch
@@ -243,7 +256,8 @@ class Uploader:
         """The end-of-run check (see ``verify``), with the same reconnect policy."""
         from migrate.verify import verify_plan
         try:
-            return self.with_retries(lambda: verify_plan(self._connected(), self.plan))
+            return self.with_retries(lambda: verify_plan(self._connected(), self.plan,
+                                                         recorded=self.state.recorded))
         finally:
             self._drop_connection()
 
@@ -252,24 +266,20 @@ class Uploader:
             self.stop.check()
 
     def _upload_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> None:
-        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
-            return
+        """One mailbox: created even when it gets no mail (the tree is part of the mail).
+
+        A problem of this mailbox alone (a name the server refuses, a mailbox
+        it will not open) skips it with its reason; the run goes on.
+        """
         self.check_stop()
-        target = self._connected()
-        used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
-                                                     if f.special_use), None))
-        if used != mailbox:
-            log.warning("the server refused the name %r; using %r", mailbox, used)
-            for f in fplans:
-                f.target, f.mapping_note = used, f"server refused {mailbox!r}"
-            mailbox = used
-        self._settle(mailbox)
-        info = target.select(mailbox)
-        self._resolve_inflight(mailbox, info)
-        self._mark_known(mailbox, fplans, info)
+        try:
+            mailbox = self._open_mailbox(mailbox, fplans)
+        except MailboxError as e:
+            self._fail_folder(mailbox, fplans, str(e))
+            return
         if not any(p.action == UPLOAD for f in fplans for p in f.messages):
             return
-        sender = _BatchSender(self, mailbox, info)
+        sender = _BatchSender(self, mailbox, self.info)
         for f in fplans:
             wanted = {p.key: p for p in f.messages if p.action == UPLOAD}
             if not wanted:
@@ -285,21 +295,57 @@ class Uploader:
                 sender.add(p, data)
         sender.flush()
 
+    def _open_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> str:
+        """Create (if needed) and select *mailbox*; settle what earlier runs left. Its name."""
+        target = self._connected()
+        used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
+                                                     if f.special_use), None))
+        if used != mailbox:
+            log.warning("the server refused the name %r; using %r", mailbox, used)
+            for f in fplans:
+                f.target, f.mapping_note = used, f"server refused {mailbox!r}"
+            mailbox = used
+        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
+            return mailbox
+        self._settle(mailbox)
+        self.info = target.select(mailbox)
+        self._resolve_inflight(mailbox, self.info)
+        self._mark_known(mailbox, fplans, self.info)
+        return mailbox
+
+    def _fail_folder(self, mailbox: str, fplans: list[FolderPlan], reason: str) -> None:
+        log.error("folder %s skipped: %s", mailbox, reason)
+        self.outcome.failed_folders.append((mailbox, reason))
+        for f in fplans:
+            for p in f.messages:
+                if p.action == UPLOAD:
+                    p.action, p.reason = FAILED, f"its folder was not created: {reason}"
+
     def _mark_known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
-        """Mark DONE / PRESENT / REFUSE from the state and the server's fingerprints."""
-        done = self.state.done_hashes(mailbox)
-        pending = [p for f in fplans for p in f.messages
-                   if p.action == UPLOAD and p.content_hash not in done]
-        index = ServerFolderIndex.from_fingerprints(
-            self.target.fingerprints(1) if pending and info.exists else [])
-        apply_server_view(fplans, index, done, self.target.limits)
+        """Mark DONE / PRESENT / REFUSE from the state and the server (reconcile's rule).
+
+        State records are trusted only under the mailbox's current UIDVALIDITY:
+        a mailbox deleted and recreated on the server is checked again.
+        """
+        recorded = self.state.recorded(mailbox)
+
+        def trusted(p):
+            where = recorded.get(p.content_hash)
+            return where is not None and where[0] in (None, info.uidvalidity)
+
+        pending = [p for f in fplans for p in f.messages if p.action == UPLOAD and not trusted(p)]
+        if any(where[0] not in (None, info.uidvalidity) for where in recorded.values()):
+            log.warning("%s was recreated on the server (new UIDVALIDITY); checking it again",
+                        mailbox)
+        server = ServerMailbox(self.target.fingerprints(1) if pending and info.exists else [])
+        apply_server_view(fplans, server, recorded, self.target.limits, info.uidvalidity)
         for f in fplans:  # sent by this run before a reconnect: ours, not an earlier run's
             for p in f.messages:
                 if p.action == DONE and p.content_hash in self.sent:
                     p.action = UPLOADED
         present = [p for f in fplans for p in f.messages if p.action == PRESENT]
         if present:
-            self.state.mark_present(mailbox, present)
+            self.state.mark_present(mailbox, present, info.uidvalidity)
 
     def _settle(self, mailbox: str) -> None:
         """Before in-flight batches are resolved, let the server finish them.
@@ -324,24 +370,20 @@ class Uploader:
             self.sleep(self.options.settle_seconds)
 
     def _resolve_inflight(self, mailbox: str, info: SelectInfo) -> None:
-        """Settle batches a crash or lost connection left in flight (see ``state``)."""
+        """Settle batches a crash or lost connection left in flight (see ``state``).
+
+        The server's copies from the journaled UIDNEXT on, less those our state
+        already accounts for, are matched to the batch by reconcile's rule.
+        """
         for batch, uidvalidity, uidnext in self.state.inflight_batches(mailbox):
             rows = self.state.batch_rows(batch)
             start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
-            known = {uid for _, v, uid in self.state.uploaded_uids(mailbox)
+            known = {uid for v, uid in self.state.recorded(mailbox).values()
                      if v == info.uidvalidity and uid}
-            pool: dict[str, list[tuple[int, int]]] = {}
-            for uid, key, size, _ in self.target.fingerprints(start):
-                if uid not in known:
-                    pool.setdefault(key, []).append((uid, size))
-            found: dict[int, int | None] = {}
-            for rowid, _, key, size in rows:
-                candidates = pool.get(key)
-                if not candidates:
-                    continue
-                pick = next((c for c in candidates if c[1] == size), candidates[0])
-                candidates.remove(pick)
-                found[rowid] = pick[0]
+            server = ServerMailbox(c for c in self.target.fingerprints(start)
+                                   if c.uid not in known)
+            matches = server.match(rows)
+            found = {r.rowid: matches[id(r)].copy.uid for r in rows if id(r) in matches}
             log.info("resolved in-flight batch %s in %s: %d of %d already on the server",
                      batch, mailbox, len(found), len(rows))
             self.outcome.resolved += len(found)
@@ -368,6 +410,7 @@ class _BatchSender:
         self.limit = uploader.options.batch_messages if target.has("MULTIAPPEND") else 1
         self.depth = uploader.options.pipeline_depth if target.can_pipeline else 0
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
+        self.without_keywords: set[int] = set()  # id() of messages sent again without them
 
     def add(self, p: PlannedMessage, data: bytes) -> None:
         if self.up.stop is not None and self.up.stop.is_set():
@@ -389,7 +432,9 @@ class _BatchSender:
             self._complete_oldest()
 
     def _append_items(self, items) -> list[AppendItem]:
-        return [AppendItem(d, filter_flags(p, self.info.permanent_flags), p.internaldate)
+        return [AppendItem(d, filter_flags(p, self.info.permanent_flags,
+                                           keywords=id(p) not in self.without_keywords),
+                           p.internaldate)
                 for p, d in items]
 
     def _dispatch(self) -> None:
@@ -469,6 +514,12 @@ class _BatchSender:
                 self._throttled(result)
             if len(items) == 1:
                 p = items[0][0]
+                if self._keywords_refused(p):
+                    up.outcome.flags_dropped.append(
+                        (mailbox, p.location, f"sent without its keywords "
+                         f"{' '.join(sorted(p.keywords))}: the server refused them "
+                         f"({result.text.strip()})"))
+                    continue  # the same message again, without keywords
                 reason = f"server refused: {result.text.strip()}"
                 up.state.record_failed(mailbox, p, reason)
                 up.outcome.failed.append((mailbox, p.location, reason))
@@ -477,6 +528,20 @@ class _BatchSender:
             half = len(items) // 2
             self._send(items[:half])
             items = items[half:]
+
+    def _keywords_refused(self, p: PlannedMessage) -> bool:
+        """True if *p* was sent with keywords: the caller sends it once more without.
+
+        A message is never lost because of a flag; which flags were dropped is
+        reported (UploadOutcome.flags_dropped).
+        """
+        if id(p) in self.without_keywords:
+            return False
+        sent = filter_flags(p, self.info.permanent_flags)
+        if not any(not f.startswith("\\") for f in sent):
+            return False
+        self.without_keywords.add(id(p))
+        return True
 
     def _advance(self, uids: list[int] | None) -> None:
         """Tighten the UID lower bound for the next batch's journal entry."""

@@ -1,15 +1,22 @@
-"""Compare the sources with the server, mailbox by mailbox, by fingerprint.
+"""Compare the sources with the server, mailbox by mailbox: one verdict per message.
 
 Needs no state database: the plan is rebuilt from the sources and each
 mailbox's fingerprints are read back (headers only, EXAMINE: read-only).
-With a state database, messages it records as uploaded count as expected
-too (they are DONE in the plan). For each mailbox:
+With a state, the UIDs it recorded are matched first and the messages it
+records as refused keep the server's words. Matching is reconcile's rule.
+``run`` ends with the same check, so both say the same. Per message:
 
-* *missing*: a message the plan says belongs there, with no server copy;
-* *duplicated*: server copies beyond what the sources account for, of a
-  message that is expected there;
-* *unexpected*: server messages no source message accounts for (mail that
-  was there before, or was put there by someone else). Not an error.
+* *present*: on the server as sent;
+* *altered*: on the server, but the server changed it on arrival (found by
+  the UID it gave, or by reconcile's looser rule);
+* *refused*: the server will not take it (too large, NUL without BINARY,
+  refused in a run with its words): running again cannot help;
+* *missing*: belongs there, not found, and nothing says it would be refused:
+  running again uploads it.
+
+Per mailbox also: whether it exists at all (every planned folder must, empty
+or not), *duplicated* server copies of expected messages, and *unexpected*
+server messages no source message accounts for (not an error).
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ import collections
 import dataclasses
 
 from migrate import headers
-from migrate.plan import DONE, PRESENT, UPLOAD, UPLOADED, Plan, PlannedMessage, apply_server_view
-from migrate.plan import ServerFolderIndex
+from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
+                          apply_server_view)
+from migrate.reconcile import ServerMailbox
 from migrate.target.imap import IMAPTarget
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
+WILL_NOT_MOVE = (REFUSE, FAILED)
 DETAIL_LIMIT = 1000  # server messages described per mailbox and kind
 
 
@@ -35,6 +44,9 @@ class MailboxCheck:
     duplicated_uids: list[int]  # extra copies of expected messages
     unexpected_uids: list[int]  # server messages no source message accounts for
     details: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)  # uid -> headers
+    altered: list[PlannedMessage] = dataclasses.field(default_factory=list)
+    refused: list[PlannedMessage] = dataclasses.field(default_factory=list)  # reason in .reason
+    exists: bool = True
 
     @property
     def duplicated(self) -> int:
@@ -46,54 +58,78 @@ class MailboxCheck:
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.duplicated_uids
+        return self.exists and not self.missing and not self.duplicated_uids
 
 
-def expect_refusals(target: IMAPTarget, plan: Plan, done_hashes=None) -> None:
+def expect_refusals(target: IMAPTarget, plan: Plan, state=None) -> None:
     """Settle a fresh plan as a run would: what the server refuses is not expected.
 
-    Also marks DONE what the state database (*done_hashes(mailbox)*) records.
+    With a *state*: what it records as uploaded is DONE, and what a run saw
+    the server refuse is FAILED with the server's words.
     """
     for mailbox, fplans in plan.by_target().items():
-        apply_server_view(fplans, ServerFolderIndex(),
-                          done_hashes(mailbox) if done_hashes else set(), target.limits)
+        apply_server_view(fplans, ServerMailbox(), state.recorded(mailbox) if state else {},
+                          target.limits)
+        refused = state.refused(mailbox) if state else {}
+        for f in fplans:
+            for p in f.messages:
+                if p.action == UPLOAD and p.content_hash in refused:
+                    p.action, p.reason = FAILED, refused[p.content_hash]
 
 
-def verify_plan(target: IMAPTarget, plan: Plan, describe_server: bool = False
-                ) -> list[MailboxCheck]:
-    """Check every mailbox *plan* sends mail to; read-only on the server."""
+def verify_plan(target: IMAPTarget, plan: Plan, describe_server: bool = False,
+                recorded=None) -> list[MailboxCheck]:
+    """Check every mailbox *plan* maps a folder to; read-only on the server.
+
+    *recorded(mailbox)* gives the state's content hash -> (UIDVALIDITY, UID).
+    """
     checks = []
     for planned_name, fplans in plan.by_target().items():
-        expected = [p for f in fplans for p in f.messages if p.action in SHOULD_BE_THERE]
-        if not expected:
-            continue
+        wanted = [p for f in fplans for p in f.messages
+                  if p.action in SHOULD_BE_THERE + WILL_NOT_MOVE]
+        expected = [p for p in wanted if p.action in SHOULD_BE_THERE]
         existing = target.existing_name(planned_name)  # or its fallback spelling
         mailbox = existing or planned_name
-        server: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
-        total = 0
+        server = ServerMailbox()
+        uids: dict[str, int] = {}
         if existing:
-            target.examine(existing)
-            for uid, key, size, _ in target.fingerprints(1):
-                server[key].append((uid, size))
-                total += 1
-        missing = []
-        wanted = {p.header_key for p in expected}
-        for p in expected:
-            copies = server.get(p.header_key)
-            if not copies:
-                missing.append(p)
-                continue
-            same = [c for c in copies if c[1] == p.size]
-            copies.remove(same[0] if same else copies[0])
-        duplicated = sorted(uid for k in wanted for uid, _ in server.get(k, []))
-        unexpected = sorted(uid for k, copies in server.items() if k not in wanted
-                            for uid, _ in copies)
-        check = MailboxCheck(mailbox, len(expected), total, missing, duplicated, unexpected)
+            info = target.examine(existing)
+            server = ServerMailbox(target.fingerprints(1) if info.exists else [])
+            uids = {h: uid for h, (valid, uid) in (recorded(existing) if recorded else {}).items()
+                    if uid and valid == info.uidvalidity}
+        total = len(server)
+        found = server.match(wanted, lambda p: uids.get(p.content_hash))
+        missing = [p for p in expected if id(p) not in found]
+        refused = [p for p in wanted if p.action in WILL_NOT_MOVE and id(p) not in found]
+        altered = [p for p in wanted if id(p) in found and found[id(p)].altered]
+        duplicated, unexpected = server.related(wanted)
+        check = MailboxCheck(mailbox, len(expected), total, missing, duplicated, unexpected,
+                             altered=altered, refused=refused, exists=existing is not None)
         if describe_server and existing and (duplicated or unexpected):
             check.details = target.header_fields(
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
         checks.append(check)
     return checks
+
+
+def verdict(checks: list[MailboxCheck]) -> dict:
+    """The counts ``run`` and ``verify`` both report, and the exit code they imply."""
+    from migrate.errors import ExitCode
+    counts = {
+        "missing": sum(len(c.missing) for c in checks),
+        "folders_missing": [c.mailbox for c in checks if not c.exists],
+        "refused": sum(len(c.refused) for c in checks),
+        "altered": sum(len(c.altered) for c in checks),
+        "duplicated": sum(c.duplicated for c in checks),
+    }
+    if counts["missing"] or counts["folders_missing"]:
+        code = ExitCode.VERIFY_FAILED
+    elif counts["refused"]:
+        code = ExitCode.SKIPPED
+    else:
+        code = ExitCode.SUCCESS
+    counts["exit_code"] = int(code)
+    return counts
 
 
 def describe(plan: Plan, messages: list[PlannedMessage]) -> dict[str, dict]:
@@ -120,21 +156,34 @@ def describe(plan: Plan, messages: list[PlannedMessage]) -> dict[str, dict]:
 def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
     """The verification as data (verify.json): per mailbox, every problem named."""
     missing = [p for c in checks for p in c.missing]
-    source = describe(plan, missing) if missing else {}
+    named = missing + [p for c in checks for p in c.refused + c.altered]
+    source = describe(plan, named) if named else {}
 
     def server_rows(c: MailboxCheck, uids: list[int]) -> list[dict]:
         return [{"uid": uid, **_fields(c.details.get(uid, {}))} for uid in uids]
 
+    counts = verdict(checks)
+
+    def source_rows(messages, reason=False) -> list[dict]:
+        return [{"source": p.location, **_fields(source.get(p.location, {})),
+                 **({"reason": p.reason} if reason else {})} for p in messages]
+
     return {
-        "schema": "mailmigrate-verify/1",
-        "ok": not missing,
+        "schema": "mailmigrate-verify/2",
+        "ok": not missing and not counts["folders_missing"],
+        "exit_code": counts["exit_code"],
         "missing": len(missing),
-        "duplicated": sum(c.duplicated for c in checks),
+        "folders_missing": counts["folders_missing"],
+        "refused": counts["refused"],
+        "altered": counts["altered"],
+        "duplicated": counts["duplicated"],
         "unexpected": sum(c.unexpected for c in checks),
         "mailboxes": [{
-            "mailbox": c.mailbox, "expected": c.expected, "on_server": c.on_server,
-            "missing": [{"source": p.location, **_fields(source.get(p.location, {}))}
-                        for p in c.missing],
+            "mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
+            "on_server": c.on_server,
+            "missing": source_rows(c.missing),
+            "refused": source_rows(c.refused, reason=True),
+            "altered": source_rows(c.altered),
             "duplicated": server_rows(c, c.duplicated_uids),
             "unexpected": server_rows(c, c.unexpected_uids),
         } for c in checks],

@@ -84,7 +84,11 @@ def open_state_readonly(args, config: TargetConfig):
     nothing); ``--state`` or the default path for the account."""
     from migrate.state import State, default_state_path
     path = args.state or default_state_path(config.host, config.user)
-    return State(path, readonly=True) if Path(path).exists() else None
+    if not Path(path).exists():
+        return None
+    state = State(path, readonly=True)
+    state.bind(config.host, config.user)
+    return state
 
 
 def plan_options(args) -> dict:

@@ -57,7 +57,7 @@ def run(args) -> int:
         state = common.open_state_readonly(args, config)
         with common.IMAPTarget(config) as target:
             plan = build_plan(stores, target.layout, **common.plan_options(args))
-            seen = survey(target, plan, state.done_hashes if state else None,
+            seen = survey(target, plan, state.recorded if state else None,
                           connections=max(1, args.connections),
                           measure=not args.no_speed_probe)
         if state:

@@ -19,6 +19,7 @@ from migrate.progress import Progress, byte_bar
 from migrate.state import State, default_state_path
 from migrate.stopping import StopRequest, Stopped, arm_deadline, install_signal_handlers
 from migrate.upload import UploadOptions, Uploader
+from migrate.verify import verdict
 
 log = logging.getLogger("migrate")
 DEFAULT_CONNECTIONS = common.DEFAULT_CONNECTIONS
@@ -93,6 +94,12 @@ def run(args) -> int:
     install_signal_handlers(stop)
     arm_deadline(stop, args.stop_at, args.max_duration)
     state = State(state_path)
+    try:
+        state.bind(config.host, config.user)
+    except MigrateError:
+        state.close()
+        lock.release()
+        raise
     run_id = state.start_run("run")
     summary: dict = {"state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
@@ -142,8 +149,8 @@ def run(args) -> int:
         else:
             summary["missing"] += left  # defensive: every planned upload must be settled
             bad = sum(summary["totals"].get(a, 0) for a in (SKIP, REFUSE, FAILED))
-            code = ExitCode.VERIFY_FAILED if summary["missing"] else (
-                ExitCode.SKIPPED if bad else ExitCode.SUCCESS)
+            code = ExitCode.VERIFY_FAILED if summary["missing"] or summary["folders_missing"] \
+                else (ExitCode.SKIPPED if bad or summary["failed_folders"] else ExitCode.SUCCESS)
         return code
     except MigrateError as e:
         code = e.exit_code
@@ -185,6 +192,7 @@ def write_run_report(state_path: Path, summary: dict) -> None:
 
 def run_summary(plan, uploader, checks) -> dict:
     totals = dict(plan.totals())
+    counts = verdict(checks)
     return {
         "totals": totals,
         "not_moving": report.not_moving(plan),
@@ -192,11 +200,20 @@ def run_summary(plan, uploader, checks) -> dict:
         "folders": report.plan_rows(plan),
         "failed": [{"mailbox": m, "source": loc, "reason": r}
                    for m, loc, r in uploader.outcome.failed],
-        "verification": [{"mailbox": c.mailbox, "expected": c.expected,
+        "failed_folders": [{"mailbox": m, "reason": r}
+                           for m, r in uploader.outcome.failed_folders],
+        "flags_dropped": [{"mailbox": m, "source": loc, "reason": r}
+                          for m, loc, r in uploader.outcome.flags_dropped],
+        "verification": [{"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
                           "on_server": c.on_server, "missing": len(c.missing),
+                          "refused": len(c.refused), "altered": len(c.altered),
                           "duplicated": c.duplicated, "unexpected": c.unexpected}
                          for c in checks],
-        "missing": sum(len(c.missing) for c in checks),
+        "missing": counts["missing"],
+        "folders_missing": counts["folders_missing"],
+        "refused_on_check": counts["refused"],
+        "altered": [{"mailbox": c.mailbox, "source": p.location} for c in checks
+                    for p in c.altered],
         "not_uploaded": [
             {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
              "action": p.action, "reason": p.reason}
@@ -225,6 +242,13 @@ def render_summary(summary: dict) -> str:
             lines.append(f"    {item['messages']} x {item['reason']}")
     for f in summary["failed"]:
         lines.append(f"    failed: {f['source']}: {f['reason']}")
+    for f in summary.get("failed_folders", []):
+        lines.append(f"    folder not created: {f['mailbox']}: {f['reason']}")
+    for f in summary.get("flags_dropped", []):
+        lines.append(f"    stored without keywords: {f['source']}: {f['reason']}")
+    for f in summary.get("altered", []):
+        lines.append(f"    stored, changed by the server on arrival: {f['source']} "
+                     f"(in {f['mailbox']})")
     checked = summary["verification"]
     if summary.get("stopped") or summary.get("error"):
         lines.append("  verification: not run (the run did not finish)")
@@ -232,7 +256,11 @@ def render_summary(summary: dict) -> str:
         lines.append(f"  verification: {len(checked)} mailboxes re-read, "
                      f"{sum(c['expected'] for c in checked)} messages expected, "
                      f"{summary['missing']} missing, "
+                     f"{summary.get('refused_on_check', 0)} refused by the server, "
+                     f"{len(summary.get('altered', []))} changed by the server, "
                      f"{sum(c['duplicated'] for c in checked)} duplicated")
+        if summary.get("folders_missing"):
+            lines.append(f"  folders missing on the server: {', '.join(summary['folders_missing'])}")
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "

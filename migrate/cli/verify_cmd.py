@@ -6,7 +6,6 @@ from pathlib import Path
 
 from migrate import report
 from migrate.cli import common
-from migrate.errors import ExitCode
 from migrate.plan import build_plan
 from migrate.verify import check_report, expect_refusals, verify_plan
 
@@ -28,15 +27,16 @@ def run(args) -> int:
     state = common.open_state_readonly(args, config)
     with common.IMAPTarget(config) as target:
         plan = build_plan(stores, target.layout, **common.plan_options(args))
-        expect_refusals(target, plan, state.done_hashes if state else None)
-        checks = verify_plan(target, plan, describe_server=True)
+        expect_refusals(target, plan, state)
+        checks = verify_plan(target, plan, describe_server=True,
+                             recorded=state.recorded if state else None)
     if state:
         state.close()
     result = check_report(checks, plan)
     print(render(result, with_state=state is not None))
     if args.report:
         report.write_json(Path(args.report) / "verify.json", result)
-    return int(ExitCode.SUCCESS if result["ok"] else ExitCode.VERIFY_FAILED)
+    return result["exit_code"]
 
 
 def _who(m: dict) -> str:
@@ -47,13 +47,20 @@ def _who(m: dict) -> str:
 def render(result: dict, with_state: bool) -> str:
     lines = []
     for box in result["mailboxes"]:
-        problem = box["missing"] or box["duplicated"]
+        problem = box["missing"] or box["duplicated"] or not box["exists"]
         lines.append(f"{box['mailbox']}: {box['expected']} expected, {box['on_server']} on "
-                     f"server, {len(box['missing'])} missing, {len(box['duplicated'])} "
+                     f"server, {len(box['missing'])} missing, {len(box['refused'])} refused, "
+                     f"{len(box['altered'])} changed by the server, {len(box['duplicated'])} "
                      f"duplicated, {len(box['unexpected'])} not from these sources  "
                      f"[{'PROBLEM' if problem else 'ok'}]")
+        if not box["exists"]:
+            lines.append("  the folder does not exist on the server")
         for m in box["missing"]:
             lines.append(f"  missing: {m['source']}  {_who(m)}")
+        for m in box["refused"]:
+            lines.append(f"  refused by the server: {m['source']}: {m['reason']}  {_who(m)}")
+        for m in box["altered"]:
+            lines.append(f"  stored, changed by the server on arrival: {m['source']}  {_who(m)}")
         for m in box["duplicated"]:
             lines.append(f"  duplicate copy: UID {m['uid']}  {_who(m)}")
         for m in box["unexpected"][:SHOWN]:
@@ -61,11 +68,25 @@ def render(result: dict, with_state: bool) -> str:
         if len(box["unexpected"]) > SHOWN:
             lines.append(f"  ... and {len(box['unexpected']) - SHOWN} more (see --report)")
     lines.append("")
-    lines.append(("OK: every message that should be on the server is there."
-                  if result["ok"] else
-                  f"PROBLEM: {result['missing']} messages missing on the server; run the "
-                  "same 'mailmigrate run' command again to upload them.")
-                 + (f" {result['duplicated']} duplicate copies found." if result["duplicated"]
-                    else "")
+    lines.append(conclusion(result) + (f" {result['duplicated']} duplicate copies found."
+                                       if result["duplicated"] else "")
                  + ("" if with_state else " (checked without a state database)"))
     return "\n".join(lines)
+
+
+def conclusion(result: dict) -> str:
+    """The one-sentence verdict (``run`` ends with the same one)."""
+    folders = result["folders_missing"]
+    if result["missing"] or folders:
+        what = []
+        if result["missing"]:
+            what.append(f"{result['missing']} messages missing on the server")
+        if folders:
+            what.append(f"{len(folders)} folders missing ({', '.join(folders[:5])})")
+        return (f"PROBLEM: {' and '.join(what)}; run the same 'mailmigrate run' command again "
+                "to upload them (a folder the server refuses to create needs --map).")
+    if result["refused"]:
+        return (f"COMPLETE EXCEPT {result['refused']} messages the server refuses (listed "
+                "above with its reason; running again will not change that): everything "
+                "else is on the server.")
+    return "OK: every message that should be on the server is there."

@@ -28,9 +28,14 @@ READPST_NON_MAIL = {"calendar": "calendar items", "contacts": "contacts",
 def _strip_suffix(part: str) -> str:
     if part.endswith(SUBFOLDER_DIR):
         return part[: -len(SUBFOLDER_DIR)]
-    if Path(part).suffix.lower() in MBOX_SUFFIXES:
-        return Path(part).stem
-    return part
+    return _mbox_stem(part)
+
+
+def _mbox_stem(name: str) -> str:
+    """"Work.mbox" and exported "Work.mbox.txt" are the folder "Work"."""
+    if Path(name).suffix.lower() == ".txt" and Path(Path(name).stem).suffix.lower() in MBOX_SUFFIXES:
+        name = Path(name).stem
+    return Path(name).stem if Path(name).suffix.lower() in MBOX_SUFFIXES else name
 
 
 def folder_name(root: Path, path: Path) -> tuple[str, ...]:
@@ -38,14 +43,18 @@ def folder_name(root: Path, path: Path) -> tuple[str, ...]:
     if parts[-1] == "mbox":
         return tuple(_strip_suffix(p) for p in parts[:-1])
     parts = [p[: -len(SUBFOLDER_DIR)] if p.endswith(SUBFOLDER_DIR) else p for p in parts[:-1]] \
-        + [parts[-1]]
-    if Path(parts[-1]).suffix.lower() in MBOX_SUFFIXES:
-        parts[-1] = Path(parts[-1]).stem
+        + [_mbox_stem(parts[-1])]
     return tuple(parts)
 
 
 def is_mbox_file(path: Path) -> bool:
-    """An mbox with content (empty files are only mbox by Thunderbird's naming)."""
+    """An mbox with content (empty files are only mbox by Thunderbird's naming).
+
+    A ``.txt`` file is an mbox when it starts with a From_ line (exported
+    mailboxes are often saved so), other index suffixes never are.
+    """
+    if path.suffix.lower() == ".txt":
+        return path.stat().st_size > 0 and looks_like_mbox(path)
     if path.suffix.lower() in INDEX_SUFFIXES:
         return False
     if path.name == "mbox":
@@ -71,7 +80,7 @@ class MboxTreeStore(Store):
                 self.non_mail.append(NonMail(path, READPST_NON_MAIL[path.name]))
             elif is_mbox_file(path):
                 found.append(MboxFolder(self, folder_name(root, path), path))
-            elif path.suffix.lower() not in INDEX_SUFFIXES:
+            elif path.suffix.lower() not in INDEX_SUFFIXES or path.suffix.lower() == ".txt":
                 self.non_mail.append(NonMail(path, "not mail"))
         found.sort(key=lambda f: f.name)
         return found

@@ -22,9 +22,10 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from migrate import fingerprint, headers, logs
-from migrate.errors import AuthFailed, ConnectionFailed, UsageError
+from migrate.errors import AuthFailed, ConnectionFailed, MailboxError, UsageError
 from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
 from migrate.plan import ServerLimits
+from migrate.reconcile import ServerCopy
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
@@ -215,7 +216,7 @@ class IMAPTarget:
             if cfg.token_source is not None:
                 client.oauth2_login(cfg.user, cfg.token_source().reveal())
             else:
-                client.login(cfg.user, cfg.password.reveal())
+                _login(client, cfg.user, cfg.password.reveal())
         except LoginError:
             _quietly_logout(client)
             raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r}; "
@@ -353,6 +354,11 @@ class IMAPTarget:
         what the folder is for. If the server refuses the name, its
         ``fallback_name`` is used instead.
         """
+        try:
+            self.client._normalise_folder(name)
+        except (UnicodeError, ValueError) as e:
+            raise MailboxError(f"the name {name!r} cannot be sent to the server ({e}); map "
+                               "the folder to another name with --map") from None
         if name.upper() == "INBOX" or self._selectable(name):
             return name
         try:
@@ -366,10 +372,12 @@ class IMAPTarget:
         except IMAPClientError as e:
             if self._selectable(name):  # another connection created it meanwhile
                 return name
+            if _lost_connection(e):
+                raise
             other = fallback_name(name, self.layout.delimiter)
             if other == name:
-                raise UsageError(f"the server refused to create mailbox {name!r}: {e}; map "
-                                 "the folder to another name") from None
+                raise MailboxError(f"the server refused to create mailbox {name!r} ({e}); "
+                                   "map the folder to another name with --map") from None
             return self.ensure_mailbox(other)
         try:
             self.client.subscribe_folder(name)
@@ -405,7 +413,12 @@ class IMAPTarget:
     @connection_guard
     def select(self, name: str, readonly: bool = False) -> SelectInfo:
         """SELECT *name*; ``readonly`` uses EXAMINE (no \\Recent or flag change)."""
-        info = self.client.select_folder(name, readonly=readonly)
+        try:
+            info = self.client.select_folder(name, readonly=readonly)
+        except IMAPClientError as e:
+            if _lost_connection(e):
+                raise
+            raise MailboxError(f"the server will not open mailbox {name!r} ({e})") from None
         self.selected = name
         return SelectInfo(
             uidvalidity=int(info[b"UIDVALIDITY"]),
@@ -428,8 +441,8 @@ class IMAPTarget:
     # -- reading back ------------------------------------------------------
 
     @connection_guard
-    def fingerprints(self, uid_from: int = 1, chunk: int = 2000) -> list:
-        """(uid, header_key, size, has_message_id) for UIDs >= *uid_from* (selected mailbox)."""
+    def fingerprints(self, uid_from: int = 1, chunk: int = 2000) -> list[ServerCopy]:
+        """What matching needs of each message with UID >= *uid_from* (selected mailbox)."""
         return list(self._fingerprints(uid_from, chunk))
 
     def _fingerprints(self, uid_from: int, chunk: int):
@@ -443,8 +456,9 @@ class IMAPTarget:
                     continue
                 fields = fingerprint.fingerprint_fields(_header_item(item))
                 size = int(item[b"RFC822.SIZE"])
-                yield (uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
-                       size, bool(fields.get("message-id", b"").strip()))
+                yield ServerCopy(
+                    uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
+                    size, fingerprint.message_id_key(fields))
 
     @connection_guard
     def header_fields(self, uids: list[int], chunk: int = 500) -> dict[int, dict[str, str]]:
@@ -543,6 +557,35 @@ class IMAPTarget:
             inner = re.search(rb"\[[A-Z-]+.*", message)
             return parse_append_response("NO", [inner.group(0) if inner else message])
         return parse_append_response("OK", [text])
+
+
+def _login(client: imapclient.IMAPClient, user: str, password: str) -> None:
+    """LOGIN, or for a non-ASCII user or password AUTHENTICATE PLAIN in UTF-8 (RFC 4616).
+
+    imaplib sends LOGIN arguments as ASCII; without AUTH=PLAIN the UTF-8
+    bytes go in a LOGIN literal instead (RFC 9051 allows 8-bit literals).
+    """
+    if user.isascii() and password.isascii():
+        client.login(user, password)
+        return
+    caps = {c.upper() for c in client.capabilities()}
+    if b"AUTH=PLAIN" in caps:
+        client.plain_login(user, password)
+        return
+    imap = client._imap
+    imap.literal = password.encode("utf-8")
+    try:
+        typ, data = imap._simple_command("LOGIN", _quoted(user.encode("utf-8")))
+    except imaplib.IMAP4.error as e:
+        raise LoginError(str(e)) from None
+    if typ != "OK":
+        raise LoginError(str(data))
+    imap.state = "AUTH"
+
+
+def _quoted(value: bytes) -> bytes:
+    """An IMAP quoted string (for values without CR, LF or NUL)."""
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
 def _append_args(item: AppendItem) -> bytes:

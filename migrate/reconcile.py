@@ -1,0 +1,119 @@
+"""Which server copy is which expected message: the one matching rule.
+
+Plan (survey), the upload engine (before sending, and when it resolves
+batches a crash left in flight) and verify all ask the same question: of the
+messages a mailbox should hold, which are there? They all answer it here, by
+the rule of docs/fingerprint.md, in this order:
+
+1. **by UID**: our state recorded the UID the server gave the message
+   (APPENDUID, under the same UIDVALIDITY) and that UID is still there. Found
+   whatever the server did to its bytes.
+2. **exact**: same header key and same size.
+3. **altered**: same header key and the message has a Message-ID (the server
+   added or changed other headers), or the same Message-ID and the same size
+   (the server rewrote bytes in place, as Cyrus does with 8-bit header bytes).
+
+Each server copy vouches for one expected message. A pass takes every
+message it can before the next, looser pass starts, so a loose match never
+takes a copy an exact match needed. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerCopy:
+    """One message on the server, as far as matching needs it."""
+
+    uid: int
+    header_key: str
+    size: int
+    message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Match:
+    copy: ServerCopy
+    how: str  # BY_UID, EXACT or ALTERED
+
+    @property
+    def altered(self) -> bool:
+        return self.how == ALTERED
+
+
+class ServerMailbox:
+    """The copies one server mailbox holds; each can be claimed once."""
+
+    def __init__(self, copies: Iterable[ServerCopy] = ()):
+        self.copies: dict[int, ServerCopy] = {c.uid: c for c in copies}
+        self._by_key: dict[str, list[ServerCopy]] = {}
+        self._by_id: dict[str, list[ServerCopy]] = {}
+        for c in sorted(self.copies.values(), key=lambda c: c.uid):
+            self._by_key.setdefault(c.header_key, []).append(c)
+            if c.message_id:
+                self._by_id.setdefault(c.message_id, []).append(c)
+
+    def __len__(self) -> int:
+        return len(self.copies)
+
+    def _take(self, copy: ServerCopy) -> ServerCopy:
+        del self.copies[copy.uid]
+        self._by_key[copy.header_key].remove(copy)
+        if copy.message_id:
+            self._by_id[copy.message_id].remove(copy)
+        return copy
+
+    def claim_uid(self, uid: int | None) -> ServerCopy | None:
+        if uid is not None and uid in self.copies:
+            return self._take(self.copies[uid])
+        return None
+
+    def claim_exact(self, m) -> ServerCopy | None:
+        for c in self._by_key.get(m.header_key, ()):
+            if c.size == m.size:
+                return self._take(c)
+        return None
+
+    def claim_altered(self, m) -> ServerCopy | None:
+        same_key = self._by_key.get(m.header_key)
+        if same_key and m.has_message_id:
+            return self._take(same_key[0])
+        for c in self._by_id.get(getattr(m, "message_id", ""), ()) if m.has_message_id else ():
+            if c.size == m.size:
+                return self._take(c)
+        return None
+
+    def match(self, expected: Iterable, recorded_uid=lambda m: None) -> dict[int, Match]:
+        """Match *expected* messages (anything with header_key, size, has_message_id,
+        message_id): ``id(message) -> Match`` for those found. *recorded_uid(m)* is
+        the UID our state trusts for *m* (same UIDVALIDITY), or None."""
+        expected = list(expected)
+        found: dict[int, Match] = {}
+        for how, claim in ((BY_UID, lambda m: self.claim_uid(recorded_uid(m))),
+                           (EXACT, self.claim_exact), (ALTERED, self.claim_altered)):
+            for m in expected:
+                if id(m) not in found and (copy := claim(m)) is not None:
+                    found[id(m)] = Match(copy, how)
+        for m in expected:  # found by UID but the server changed it: say so
+            hit = found.get(id(m))
+            if hit and hit.how == BY_UID and (hit.copy.header_key, hit.copy.size) != (
+                    m.header_key, m.size):
+                found[id(m)] = Match(hit.copy, ALTERED)
+        return found
+
+    def related(self, expected: Iterable) -> tuple[list[int], list[int]]:
+        """Unclaimed copies split into (extra copies of expected messages, unrelated)."""
+        keys, ids = set(), set()
+        for m in expected:
+            keys.add(m.header_key)
+            if m.has_message_id:
+                ids.add(m.message_id)
+        extra = sorted(c.uid for c in self.copies.values()
+                       if c.header_key in keys or (c.message_id and c.message_id in ids))
+        taken = set(extra)
+        return extra, sorted(uid for uid in self.copies if uid not in taken)
