@@ -16,7 +16,7 @@ from typing import Iterable
 from migrate import fingerprint, headers
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ServerMailbox
-from migrate.sources.base import Folder, SourceMessage, Store
+from migrate.sources.base import Folder, SourceMessage, Store, printable
 
 UPLOAD = "upload"
 UPLOADED = "uploaded"  # sent by this run and confirmed by the server
@@ -112,7 +112,7 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     fields = fingerprint.fingerprint_fields(headers.header_block(data))
     planned = PlannedMessage(
         key=msg.key,
-        location=msg.location,
+        location=printable(msg.location),
         size=len(data),
         content_hash=content,
         header_key=fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),

@@ -121,7 +121,10 @@ class Account:
         c = imapclient.IMAPClient(self.host, self.server.imaps_port, ssl=True, ssl_context=ctx,
                                   timeout=30)
         c.normalise_times = False
-        c.login(self.user, self.password)
+        if self.password.isascii():
+            c.login(self.user, self.password)
+        else:
+            c.plain_login(self.user, self.password)
         return c
 
     def read_back(self) -> dict[str, list["ServerMessage"]]:

@@ -288,3 +288,31 @@ class SpecialUseShim(FaultProxy):
             except OSError:
                 break
         self._close(src, dst, state)
+
+
+class RewriteProxy(FaultProxy):
+    """A server that changes mail on arrival, as Cyrus does by default.
+
+    Client -> server: every occurrence of each ``old`` in ``rewrites`` is
+    replaced by ``new`` of the same length (literal sizes stay right), e.g.
+    8-bit header bytes by ``X``. Plaintext connections only. A pattern split
+    across two reads is not rewritten: keep test messages small.
+    """
+
+    def __init__(self, upstream_port: int, rewrites: dict[bytes, bytes]):
+        super().__init__(upstream_port)
+        assert all(len(old) == len(new) for old, new in rewrites.items())
+        self.rewrites = rewrites
+        self.rewritten = 0
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        for data in self._chunks(src, state):
+            if upstream:
+                for old, new in self.rewrites.items():
+                    self.rewritten += data.count(old)
+                    data = data.replace(old, new)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        self._close(src, dst, state)

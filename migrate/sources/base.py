@@ -65,7 +65,7 @@ class Folder(abc.ABC):
 
     @property
     def display_name(self) -> str:
-        return "/".join(self.name) if self.name else "(root)"
+        return printable("/".join(self.name)) if self.name else "(root)"
 
     @abc.abstractmethod
     def messages(self) -> Iterator[SourceMessage]:
@@ -73,6 +73,14 @@ class Folder(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.display_name!r} at {self.path}>"
+
+
+def printable(text: str) -> str:
+    """*text* with undecodable file-name bytes shown as escapes (\\xe9), so it can be
+    printed, logged and stored whatever the terminal or database takes."""
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class Store(abc.ABC):

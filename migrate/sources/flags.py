@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from migrate import headers
+from migrate.keywords import imap_keyword
 from migrate.sources.base import SKIP_DELETED, SKIP_TRASHED
 
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
@@ -23,7 +24,6 @@ MOZ2_IMAP_DELETED = 0x00200000
 
 NOTE_PARTIAL = "partial"  # POP download was truncated: only part of the body exists
 
-_KEYWORD = re.compile(r"^[!#-'*+\-/-9;<=>?@A-Z^-z|~]+$")  # IMAP atom without ()%*"\]{
 _ANY_STATE_HEADER = re.compile(rb"(?im)^(?:x-)?(?:status|mozilla-|keywords)")
 _MOZ_HEADERS = {"status", "x-status", "x-mozilla-status", "x-mozilla-status2",
                 "x-mozilla-keys", "x-keywords"}
@@ -37,8 +37,12 @@ def _hex(value: bytes | None) -> int:
 
 
 def valid_keywords(words) -> frozenset[str]:
-    """Keep only words that are legal IMAP keyword atoms (drop junk, not fail)."""
-    return frozenset(w for w in words if w and not w.startswith("\\") and _KEYWORD.match(w))
+    """The store's keywords as it spells them, less system-flag spellings.
+
+    Keywords that are not IMAP atoms (``50%``, ``Müll``) are kept: the upload
+    spells them as atoms (``migrate.keywords``), so no tag is lost.
+    """
+    return frozenset(w for w in words if imap_keyword(w))
 
 
 def from_mbox_headers(data: bytes):
