@@ -20,6 +20,7 @@ import os
 import shutil
 import tarfile
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable
 
@@ -173,8 +174,12 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
             tar.addfile(info, io.BytesIO(data))
-    except OSError as e:
-        raise BackupError(f"writing the backup {archive} failed: {e}") from e
+    except BaseException as e:
+        archive.unlink(missing_ok=True)  # never leave a partial archive behind
+        if isinstance(e, OSError):
+            raise BackupError(f"writing the backup {archive} failed: {e}; nothing was "
+                              "uploaded") from None
+        raise
     manifest_path = sidecar(archive, ".manifest.json")
     with _private_open(manifest_path) as f:
         f.write(data)
@@ -202,19 +207,91 @@ def _verified_marker(archive: Path) -> Path:
     return sidecar(archive, ".verified")
 
 
-def verify_backup(archive: Path) -> dict:
-    """Re-read *archive*, check every member against its manifest; mark it verified."""
+def _identity(archive: Path) -> dict:
+    """What the marker ties the verification to: any change means verify again."""
+    st = archive.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino,
+            "device": st.st_dev}
+
+
+def _damaged(archive: Path, why) -> BackupError:
+    return BackupError(f"the backup {archive} is damaged or not a mailmigrate backup ({why}); "
+                       "make a new one with --backup-dir")
+
+
+def check_manifest(manifest, archive: Path) -> dict:
+    """*manifest* if it is well formed, else BackupError: it drives what is read and written."""
+    def bad(why):
+        return _damaged(archive, f"manifest: {why}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise bad("not a mailmigrate manifest")
+    stores = manifest.get("stores")
+    if not isinstance(stores, list):
+        raise bad("no list of stores")
+    prefixes = set()
+    for store in stores:
+        if not isinstance(store, dict) or not isinstance(store.get("files"), list):
+            raise bad("a store entry is not an object with a list of files")
+        prefix = store.get("archive_prefix")
+        if not isinstance(prefix, str) or not prefix.startswith("store") \
+                or not prefix[5:].isdigit() or prefix in prefixes:
+            raise bad(f"bad archive prefix {prefix!r}")
+        prefixes.add(prefix)
+        for f in store["files"]:
+            if not isinstance(f, dict):
+                raise bad("a file entry is not an object")
+            _check_member_path(f.get("path"), bad)
+            if not isinstance(f.get("size"), int) or f["size"] < 0 or \
+                    not isinstance(f.get("mtime"), (int, float)) or \
+                    not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
+                raise bad(f"bad size, time or hash for {f.get('path')!r}")
+    return manifest
+
+
+def _check_member_path(path, bad) -> None:
+    """A relative path that stays inside its store: no '..', no root, no NUL or drive."""
+    if not isinstance(path, str) or not path or "\0" in path or "\\" in path:
+        raise bad(f"bad file path {path!r}")
+    parts = path.split("/")
+    if path.startswith("/") or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+        raise bad(f"file path {path!r} would leave the restore directory")
+
+
+def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
+    try:
+        member = tar.getmember(MANIFEST_NAME)
+    except KeyError:
+        raise _damaged(archive, f"no {MANIFEST_NAME} inside") from None
+    if not member.isfile():
+        raise _damaged(archive, f"{MANIFEST_NAME} is not a file")
+    try:
+        manifest = json.loads(tar.extractfile(member).read())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _damaged(archive, f"{MANIFEST_NAME} is not JSON: {e}") from None
+    return check_manifest(manifest, archive)
+
+
+def verify_backup(archive: Path, mark: bool = True) -> dict:
+    """Re-read *archive*, check every member against its manifest; return the manifest.
+
+    With *mark*, write the ``.verified`` marker tied to the archive's size,
+    time and identity (``restore`` reads without marking: a backup on
+    read-only media can be restored).
+    """
     archive = Path(archive)
     try:
         with tarfile.open(archive, mode="r:*") as tar:
-            member = tar.getmember(MANIFEST_NAME)
-            manifest = json.loads(tar.extractfile(member).read())
-            if manifest.get("format") != FORMAT:
-                raise BackupError(f"{archive} is not a mailmigrate backup")
+            manifest = _read_manifest(tar, archive)
             for store in manifest["stores"]:
                 for f in store["files"]:
                     name = f"{store['archive_prefix']}/{f['path']}"
-                    extracted = tar.extractfile(tar.getmember(name))
+                    try:
+                        member = tar.getmember(name)
+                    except KeyError:
+                        raise _damaged(archive, f"{name} is missing") from None
+                    if not member.isfile():
+                        raise _damaged(archive, f"{name} is not a regular file")
+                    extracted = tar.extractfile(member)
                     h = hashlib.sha256()
                     size = 0
                     while chunk := extracted.read(COPY_CHUNK):
@@ -223,16 +300,24 @@ def verify_backup(archive: Path) -> dict:
                     if size != f["size"] or h.hexdigest() != f["sha256"]:
                         raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                           "its manifest; make a new backup")
-    except (tarfile.TarError, KeyError, OSError, ValueError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
     side = sidecar(archive, ".manifest.json")
-    if side.exists() and json.loads(side.read_bytes()) != manifest:
-        raise BackupError(f"{side} does not match the manifest inside {archive}")
-    marker = _verified_marker(archive)
-    marker.unlink(missing_ok=True)
-    with _private_open(marker) as f:
-        f.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
-                            "manifest_sha256": _manifest_digest(manifest)}).encode())
+    if side.exists():
+        try:
+            same = json.loads(side.read_bytes()) == manifest
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            raise BackupError(f"{side} does not match the manifest inside {archive}; make a "
+                              "new backup")
+    if mark:
+        marker = _verified_marker(archive)
+        marker.unlink(missing_ok=True)
+        with _private_open(marker) as out:
+            out.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
+                                  "manifest_sha256": _manifest_digest(manifest),
+                                  "archive": _identity(archive)}).encode())
     return manifest
 
 
@@ -240,12 +325,27 @@ def _manifest_digest(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
-def load_backup(archive: Path) -> BackupResult:
+def load_backup(archive: Path, manifest: dict | None = None) -> BackupResult:
+    """The backup at *archive*, ``verified`` only if its marker matches this very archive.
+
+    The per-run gate: the marker records the archive's size, time and
+    identity at verification; a truncated, rewritten or replaced archive no
+    longer matches and counts as unverified (a stat, no re-read).
+    """
     archive = Path(archive)
-    manifest = json.loads(sidecar(archive, ".manifest.json").read_bytes())
+    if manifest is None:
+        manifest = check_manifest(json.loads(sidecar(archive, ".manifest.json").read_bytes()),
+                                  archive)
     marker = _verified_marker(archive)
     digest = _manifest_digest(manifest)
-    verified = marker.exists() and json.loads(marker.read_bytes()).get("manifest_sha256") == digest
+    verified = False
+    if marker.exists():
+        try:
+            mark = json.loads(marker.read_bytes())
+            verified = (mark.get("manifest_sha256") == digest
+                        and mark.get("archive") == _identity(archive))
+        except (OSError, ValueError, AttributeError):
+            verified = False
     return BackupResult(archive, manifest, digest, verified, archive.stat().st_size)
 
 
@@ -267,7 +367,7 @@ def find_verified_backup(stores: list[Store], backup_dir: Path) -> BackupResult 
     for archive in sorted(archives, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             result = load_backup(archive)
-        except (OSError, ValueError):
+        except (OSError, ValueError, BackupError):
             continue
         if result.verified and _same_files(result.manifest, current):
             return result
@@ -277,33 +377,69 @@ def find_verified_backup(stores: list[Store], backup_dir: Path) -> BackupResult 
 def use_backup(stores: list[Store], archive: Path) -> BackupResult:
     """An archive the user points at: re-verified, and it must hold exactly the current sources."""
     archive = Path(archive)
-    if not archive.exists():
-        raise BackupError(f"the backup {archive} does not exist")
-    verify_backup(archive)
-    result = load_backup(archive)
+    if not archive.is_file():
+        raise BackupError(f"the backup {archive} does not exist or is not a file")
+    manifest = verify_backup(archive)
+    result = load_backup(archive, manifest)
     if not _same_files(result.manifest, describe_sources(stores)):
         raise BackupError(f"the backup {archive} does not hold the current sources (they changed "
                           "since, or it is another store's); make a new one with --backup-dir")
     return result
 
 
-def restore_backup(archive: Path, to: Path) -> list[Path]:
-    """Verify *archive*, then extract its stores under *to*; returns the store roots."""
-    manifest = verify_backup(archive)
-    to = Path(to)
-    to.mkdir(parents=True, exist_ok=True)
+def restore_backup(archive: Path, to: Path, force: bool = False) -> list[Path]:
+    """Verify *archive*, then extract its stores under *to*; returns the store roots.
+
+    Like a careful archiver: every path is checked before anything is
+    created; *to* must be new or empty (unless *force*), and is not followed
+    if it is a link; nothing existing is overwritten unless *force*; files are
+    written 0600 in 0700 directories, with their original times.
+    """
+    archive, to = Path(archive), Path(to)
+    if not archive.is_file():
+        raise BackupError(f"the backup {archive} does not exist or is not a file")
+    if to.is_symlink():
+        raise BackupError(f"--to {to} is a symbolic link; give the real directory")
+    if to.exists() and not to.is_dir():
+        raise BackupError(f"--to {to} exists and is not a directory")
+    if to.is_dir() and any(to.iterdir()) and not force:
+        raise BackupError(f"--to {to} is not empty; restore into a new or empty directory "
+                          "(or pass --force to add to it, never overwriting)")
+    manifest = verify_backup(archive, mark=False)  # validates every path first
+    to.mkdir(parents=True, exist_ok=True, mode=0o700)
+    base = to.resolve()
     roots = []
-    with tarfile.open(archive, mode="r:*") as tar:
-        for store in manifest["stores"]:
-            root = to / store["archive_prefix"]
-            for f in store["files"]:
-                member = tar.getmember(f"{store['archive_prefix']}/{f['path']}")
-                dest = root / f["path"]
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if to.resolve() not in dest.resolve().parents:
-                    raise BackupError(f"refusing to restore {f['path']} outside {to}")
-                with tar.extractfile(member) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, COPY_CHUNK)
-                os.utime(dest, (f["mtime"], f["mtime"]))
-            roots.append(root)
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for store in manifest["stores"]:
+                root = to / store["archive_prefix"]
+                for f in store["files"]:
+                    name = f"{store['archive_prefix']}/{f['path']}"
+                    member = tar.getmember(name)
+                    dest = base.joinpath(*name.split("/"))
+                    _make_dirs(base, name.split("/")[:-1])
+                    try:
+                        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                                     getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0),
+                                     0o600)
+                    except FileExistsError:
+                        raise BackupError(f"{dest} already exists; nothing is overwritten. "
+                                          "Restore into an empty directory") from None
+                    with tar.extractfile(member) as src, os.fdopen(fd, "wb") as out:
+                        shutil.copyfileobj(src, out, COPY_CHUNK)
+                    os.utime(dest, (f["mtime"], f["mtime"]))
+                roots.append(root)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise BackupError(f"restoring {archive} into {to} failed: {e}") from None
     return roots
+
+
+def _make_dirs(base: Path, parts: list[str]) -> None:
+    """Create base/parts... (0700), refusing any link on the way."""
+    current = base
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise BackupError(f"{current} is a symbolic link; refusing to restore through it")
+        if not current.exists():
+            current.mkdir(mode=0o700)

@@ -76,3 +76,10 @@ class BackupError(MigrateError):
 
 class Interrupted(MigrateError):
     exit_code = ExitCode.INTERRUPTED
+
+
+def check_line(value: str | None, what: str) -> str | None:
+    """*value* unless it holds CR, LF or NUL: such a value would add protocol commands."""
+    if value is not None and any(c in value for c in "\r\n\0"):
+        raise UsageError(f"{what} {value!r} contains a line break or NUL; remove it")
+    return value

@@ -33,6 +33,7 @@ import tomllib
 from pathlib import Path
 
 from migrate.errors import UsageError
+from migrate.sources.pop3 import is_pop_url
 
 # key -> (type(s), what it is). Paths are relative to the jobs file.
 KEYS: dict[str, tuple[type | tuple, str]] = {
@@ -124,8 +125,9 @@ class Job:
         return []  # keyring: looked up by (host, user) in the child
 
     def source_args(self) -> list[str]:
+        """The source options; the sources themselves go last, after ``--`` (see command)."""
         s = self.settings
-        args = list(self.sources)
+        args = []
         if "source_type" in s:
             args += ["--source-type", s["source_type"]]
         for old, new in s.get("map", {}).items():
@@ -155,7 +157,7 @@ class Job:
                         "stop_at", "max_duration"):
                 if key in s:
                     argv += ["--" + key.replace("_", "-"), str(s[key])]
-        return argv
+        return argv + ["--"] + self.sources  # a source is never read as an option
 
 
 # -- reading and checking the file ------------------------------------------
@@ -207,6 +209,9 @@ def load(path: Path, check_sources: bool = True) -> list[Job]:
         if "sources" in settings and check_sources:
             for source in job.sources:
                 if "://" in source:
+                    if not is_pop_url(source) or any(c in source for c in "\r\n\0"):
+                        problem(table, "sources", f"{source!r}: only local paths and "
+                                "pop3:// or pop3s:// URLs are sources")
                     continue
                 if not Path(source).exists():
                     problem(table, "sources", f"{source} does not exist; fix the path")

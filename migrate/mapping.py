@@ -57,8 +57,11 @@ class MappingRules:
 
     @classmethod
     def parse(cls, maps=(), into: str | None = None) -> "MappingRules":
+        from migrate.errors import check_line
+        check_line(into, "--into")
         renames = []
         for rule in maps or ():
+            check_line(rule, "--map")
             old, sep, new = rule.partition("=")
             if not sep or not old.strip("/") or not new.strip("/"):
                 from migrate.errors import UsageError

@@ -39,11 +39,8 @@ class ServerCopy:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Match:
     copy: ServerCopy
-    how: str  # BY_UID, EXACT or ALTERED
-
-    @property
-    def altered(self) -> bool:
-        return self.how == ALTERED
+    how: str  # the pass that found it: BY_UID, EXACT or ALTERED
+    altered: bool = False  # the server's copy differs from what was sent
 
 
 class ServerMailbox:
@@ -98,12 +95,9 @@ class ServerMailbox:
                            (EXACT, self.claim_exact), (ALTERED, self.claim_altered)):
             for m in expected:
                 if id(m) not in found and (copy := claim(m)) is not None:
-                    found[id(m)] = Match(copy, how)
-        for m in expected:  # found by UID but the server changed it: say so
-            hit = found.get(id(m))
-            if hit and hit.how == BY_UID and (hit.copy.header_key, hit.copy.size) != (
-                    m.header_key, m.size):
-                found[id(m)] = Match(hit.copy, ALTERED)
+                    changed = how == ALTERED or (copy.header_key, copy.size) != (
+                        m.header_key, m.size)
+                    found[id(m)] = Match(copy, how, changed)
         return found
 
     def related(self, expected: Iterable) -> tuple[list[int], list[int]]:

@@ -224,8 +224,16 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(fh, CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for r in rows:
-            writer.writerow({**r, "reasons": "; ".join(f"{k}={v}"
-                                                       for k, v in r["reasons"].items())})
+            row = {**r, "reasons": "; ".join(f"{k}={v}" for k, v in r["reasons"].items())}
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make
+    it a live formula (``=HYPERLINK(...)`` in a folder name), so it gets a leading '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def write_plan_report(directory: Path, document: dict) -> list[Path]:

@@ -27,7 +27,7 @@ import dataclasses
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view)
-from migrate.reconcile import ServerMailbox
+from migrate.reconcile import BY_UID, ServerMailbox
 from migrate.target.imap import IMAPTarget
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -47,6 +47,7 @@ class MailboxCheck:
     altered: list[PlannedMessage] = dataclasses.field(default_factory=list)
     refused: list[PlannedMessage] = dataclasses.field(default_factory=list)  # reason in .reason
     exists: bool = True
+    matched_by: dict = dataclasses.field(default_factory=dict)  # reconcile pass -> messages
 
     @property
     def duplicated(self) -> int:
@@ -104,7 +105,10 @@ def verify_plan(target: IMAPTarget, plan: Plan, describe_server: bool = False,
         altered = [p for p in wanted if id(p) in found and found[id(p)].altered]
         duplicated, unexpected = server.related(wanted)
         check = MailboxCheck(mailbox, len(expected), total, missing, duplicated, unexpected,
-                             altered=altered, refused=refused, exists=existing is not None)
+                             altered=altered, refused=refused, exists=existing is not None,
+                             matched_by=dict(collections.Counter(
+                                 "uid" if m.how == BY_UID else "headers"
+                                 for m in found.values())))
         if describe_server and existing and (duplicated or unexpected):
             check.details = target.header_fields(
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
@@ -180,7 +184,7 @@ def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
         "unexpected": sum(c.unexpected for c in checks),
         "mailboxes": [{
             "mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
-            "on_server": c.on_server,
+            "on_server": c.on_server, "matched_by": c.matched_by,
             "missing": source_rows(c.missing),
             "refused": source_rows(c.refused, reason=True),
             "altered": source_rows(c.altered),

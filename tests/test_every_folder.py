@@ -154,6 +154,7 @@ def test_message_the_server_changes_is_present_and_never_sent_twice(tmp_path, ac
         checked = verify(mm, account, tmp_path / "one.mbox", tmp_path, target=target)
         assert checked.code == 0, checked.out
         assert "changed by the server on arrival" in checked.out
+        assert "UID recorded at upload" in checked.out
         fresh = verify(mm, account, tmp_path / "one.mbox", tmp_path, state="none.sqlite",
                        target=target)
         assert fresh.code == 0, fresh.out

@@ -53,9 +53,9 @@ def test_recorded_uid_wins_and_says_when_the_server_changed_the_message():
     m = Msg("k1", 100, "")
     server = ServerMailbox([ServerCopy(9, "other", 80, "")])
     found = server.match([m], lambda _: 9)
-    assert found[id(m)].how == ALTERED and found[id(m)].copy.uid == 9
+    assert found[id(m)].how == BY_UID and found[id(m)].altered and found[id(m)].copy.uid == 9
     same = ServerMailbox([copy_of(m, 9)]).match([m], lambda _: 9)
-    assert same[id(m)].how == BY_UID
+    assert same[id(m)].how == BY_UID and not same[id(m)].altered
 
 
 def test_a_loose_match_never_takes_the_copy_an_exact_match_needs():
@@ -94,9 +94,9 @@ def test_each_copy_vouches_once_and_the_rule_holds(expected, rows):
             continue
         c = hit.copy
         if hit.how == EXACT:
-            assert (c.header_key, c.size) == (m.header_key, m.size)
+            assert (c.header_key, c.size) == (m.header_key, m.size) and not hit.altered
         else:
-            assert hit.how == ALTERED and m.has_message_id
+            assert hit.how == ALTERED and hit.altered and m.has_message_id
             assert c.header_key == m.header_key or (c.message_id == m.message_id
                                                     and c.size == m.size)
     left = set(server.copies)

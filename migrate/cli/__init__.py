@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.name != "nt":
+        os.umask(0o077)  # everything written (state, -wal/-shm, logs, reports, caches) is private
     parser = build_parser()
     args = parser.parse_args(argv)
     from migrate.cli.common import setup_logging

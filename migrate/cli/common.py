@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from migrate import credentials
-from migrate.errors import UsageError
+from migrate.errors import UsageError, check_line
 from migrate.mapping import MappingRules
 from migrate.sources import STORE_TYPES, Store, open_store
 from migrate.target.imap import IMAPTarget, TargetConfig
@@ -138,6 +138,8 @@ def has_target(args) -> bool:
 def target_config(args) -> TargetConfig:
     if not args.user:
         raise UsageError("--user is required with --host")
+    check_line(args.user, "--user")
+    check_line(args.host, "--host")
     if args.tls == "none":
         log.warning("--tls none: the password and mail cross the network unencrypted")
     if args.oauth2_token_command:

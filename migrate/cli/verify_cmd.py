@@ -55,6 +55,10 @@ def render(result: dict, with_state: bool) -> str:
                      f"[{'PROBLEM' if problem else 'ok'}]")
         if not box["exists"]:
             lines.append("  the folder does not exist on the server")
+        if box["matched_by"]:
+            lines.append("  found by " + ", ".join(
+                f"{n} {'UID recorded at upload' if how == 'uid' else 'headers (docs/fingerprint.md)'}"
+                for how, n in sorted(box["matched_by"].items())))
         for m in box["missing"]:
             lines.append(f"  missing: {m['source']}  {_who(m)}")
         for m in box["refused"]:

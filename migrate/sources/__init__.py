@@ -16,6 +16,7 @@ from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
+from migrate.sources.walk import walk
 
 STORE_TYPES = {
     "mbox": MboxStore,
@@ -31,6 +32,9 @@ def detect(path: Path) -> str:
     """Name the store kind at *path*, or raise SourceError saying what was found."""
     if not path.exists():
         raise SourceError(f"source {path} does not exist")
+    if not path.is_file() and not path.is_dir():
+        raise SourceError(f"source {path} is not a file or a directory (a FIFO, socket or "
+                          "device is never read)")
     if path.is_file():
         if looks_like_mbox(path):
             return "mbox"
@@ -47,11 +51,12 @@ def detect(path: Path) -> str:
             return "thunderbird"
         if looks_like_maildir_tree(path):
             return "maildir"
-        if any(p.suffix.lower() == ".eml" for p in path.rglob("*.[eE][mM][lL]")):
+        listing = walk(path)
+        if any(p.suffix.lower() == ".eml" for p in listing.files):
             return "eml-tree"
-        if looks_like_mbox_tree(path):
+        if looks_like_mbox_tree(path, listing):
             return "mbox-tree"
-        if looks_like_eml_tree(path):
+        if looks_like_eml_tree(path, listing):
             return "eml-tree"
     except OSError as e:
         raise SourceError(f"cannot read the directory {path}: {e.strerror}") from None

@@ -91,16 +91,31 @@ class Store(abc.ABC):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.non_mail: list[NonMail] = []
+        self._listing = None
 
     @abc.abstractmethod
     def folders(self) -> list[Folder]:
         """Return the store's folders, parents before children."""
 
+    def listing(self):
+        """The store's files by the link policy (``sources.walk``), listed once.
+
+        Readers take folders and message files from here and the backup
+        archives its ``files``: what is uploaded is what is backed up.
+        """
+        if self._listing is None:
+            from migrate.sources.walk import walk
+            self._listing = walk(self.path)
+            self.non_mail.extend(NonMail(p, why) for p, why in self._listing.refused)
+        return self._listing
+
+    def share_listing(self, other: "Store") -> None:
+        """Read a sub-tree of *other* (a Thunderbird account) from its listing."""
+        self._listing = other.listing()
+
     def files(self) -> list[Path]:
         """Every file that belongs to the store (for backup), sorted."""
-        if self.path.is_file():
-            return [self.path]
-        return sorted(p for p in self.path.rglob("*") if p.is_file())
+        return list(self.listing().files)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path}>"

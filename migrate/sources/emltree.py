@@ -21,12 +21,14 @@ from migrate.sources.flags import from_mbox_headers
 NON_MAIL_KINDS = {".ics": "calendar item", ".vcf": "contact", ".vcs": "calendar item"}
 
 
-def unwrap(root: Path) -> Path:
+def unwrap(root: Path, listing) -> Path:
     """Descend through a lone wrapper directory (a PST's root folder, an export folder)."""
     while True:
-        entries = [p for p in root.iterdir() if not p.name.startswith(".")]
-        if len(entries) == 1 and entries[0].is_dir():
-            root = entries[0]
+        entries = {p.relative_to(root).parts[0] for p in listing.files_under(root)}
+        entries |= {d.name for d in listing.dirs if d.parent == root}
+        entries = [e for e in entries if not e.startswith(".")]
+        if len(entries) == 1 and listing.has_dir(root / entries[0]):
+            root = root / entries[0]
         else:
             return root
 
@@ -78,10 +80,11 @@ class EmlTreeStore(Store):
     kind = "eml-tree"
 
     def folders(self) -> list[Folder]:
-        root = unwrap(self.path)
+        listing = self.listing()
+        root = unwrap(self.path, listing)
         by_dir: dict[Path, list[Path]] = {}
-        for path in sorted(root.rglob("*")):
-            if path.is_dir() or path.name.startswith("."):
+        for path in listing.files_under(root):
+            if path.name.startswith("."):
                 continue
             kind = NON_MAIL_KINDS.get(path.suffix.lower())
             if kind is None and looks_like_message(path):
@@ -93,5 +96,6 @@ class EmlTreeStore(Store):
                 for directory, files in sorted(by_dir.items())]
 
 
-def looks_like_eml_tree(path: Path) -> bool:
-    return any(p.is_file() and looks_like_message(p) for p in path.rglob("*"))
+def looks_like_eml_tree(path: Path, listing=None) -> bool:
+    from migrate.sources.walk import walk
+    return any(looks_like_message(p) for p in (listing or walk(path)).files)

@@ -115,13 +115,15 @@ class MaildirFolder(Folder):
     def message_files(self) -> list[tuple[Path, str]]:
         """(file, key) for every message of this folder: new/, cur/, then loose files."""
         found = []
+        listing = self.store.listing()
         for part in ("new", "cur", None):
             directory = self.path / part if part else self.path
-            if not directory.is_dir():
+            if not listing.has_dir(directory):
                 continue
             for path in sorted(directory.iterdir(), key=lambda p: p.name):
-                if path.is_dir() or path.name.startswith("."):
-                    continue  # a broken link is not skipped: reading it reports why
+                if path.name.startswith(".") or not (listing.has_file(path) or
+                                                     listing.is_broken(path)):
+                    continue  # directories, and what the link policy refused (named)
                 if part is None and (path.name in METADATA or path.name.startswith("dovecot")
                                      or not looks_like_message(path)):
                     continue
@@ -167,12 +169,13 @@ class MaildirStore(Store):
         folder = MaildirFolder(self, name, directory)
         if is_maildir(directory) or folder.message_files():
             found.append(folder)
+        listing = self.listing()
         tmp = directory / "tmp"
-        if tmp.is_dir():
+        if listing.has_dir(tmp):
             for path in tmp.iterdir():
-                if path.is_file() and not path.name.startswith("."):
+                if listing.has_file(path) and not path.name.startswith("."):
                     self.non_mail.append(NonMail(path, "unfinished delivery (maildir tmp/)"))
-        for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        for sub in sorted(p for p in directory.iterdir() if listing.has_dir(p)):
             if sub.name in MAILDIR_PARTS or sub.name in METADATA_DIRS:
                 continue
             if top and sub.name.startswith(".") and is_maildir(sub):

@@ -71,11 +71,10 @@ class MboxTreeStore(Store):
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a directory")
         from migrate.sources.emltree import unwrap
-        root = unwrap(self.path)
+        listing = self.listing()
+        root = unwrap(self.path, listing)
         found = []
-        for path in sorted(root.rglob("*")):
-            if not path.is_file():
-                continue
+        for path in listing.files_under(root):
             if path.name in READPST_NON_MAIL:
                 self.non_mail.append(NonMail(path, READPST_NON_MAIL[path.name]))
             elif is_mbox_file(path):
@@ -86,6 +85,7 @@ class MboxTreeStore(Store):
         return found
 
 
-def looks_like_mbox_tree(path: Path) -> bool:
-    return path.is_dir() and any(p.is_file() and p.stat().st_size and is_mbox_file(p)
-                                 for p in path.rglob("*"))
+def looks_like_mbox_tree(path: Path, listing=None) -> bool:
+    from migrate.sources.walk import walk
+    files = (listing or walk(path)).files if path.is_dir() else []
+    return any(p.stat().st_size and is_mbox_file(p) for p in files)

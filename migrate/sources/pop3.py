@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import poplib
 import socket
@@ -44,6 +45,8 @@ def is_pop_url(text: str) -> bool:
 
 class PopAddress:
     def __init__(self, url: str):
+        if any(c in urllib.parse.unquote(url) for c in "\r\n\0"):
+            raise UsageError("a POP source contains a line break or NUL; remove it")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme.lower() not in ("pop3", "pop3s") or not parts.hostname:
             raise UsageError(f"{url!r}: write a POP source as pop3://USER@HOST[:PORT] or "
@@ -66,6 +69,12 @@ class PopAddress:
             raise UsageError(f"{url!r}: tls must be ssl, starttls or none")
         self.port = parts.port or (995 if self.tls == "ssl" else 110)
         self.ca_file = query.get("ca_file")
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise UsageError(f"{self.label}: the CA file {self.ca_file} does not exist")
+        if self.tls == "none":
+            logging.getLogger("migrate").warning(
+                "%s with tls=none: the POP password and mail cross the network unencrypted",
+                self.label)
 
     @property
     def label(self) -> str:
@@ -107,7 +116,18 @@ class Pop3Store(Store):
     def _index(self) -> dict[str, str]:
         if not self.index_path.exists():
             return {}
-        return json.loads(self.index_path.read_text(encoding="utf-8"))
+        try:
+            index = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"the POP download cache index {self.index_path} is damaged ({e}); "
+                             "move the folder aside and run again (mail is re-downloaded, "
+                             "never deleted on the server)") from None
+        if not isinstance(index, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and "/" not in v and v.endswith(".eml")
+                for k, v in index.items()):
+            raise UsageError(f"the POP download cache index {self.index_path} is damaged; move "
+                             "the folder aside and run again")
+        return index
 
     def _save_index(self, index: dict[str, str]) -> None:
         tmp = self.index_path.with_suffix(".tmp")

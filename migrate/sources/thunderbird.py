@@ -36,11 +36,15 @@ class ThunderbirdStore(Store):
 
     def folders(self) -> list[Folder]:
         found: list[Folder] = []
+        listing = self.listing()
         for account in account_dirs(self.path):
+            if not listing.has_dir(account):
+                continue  # a loop or a second path to the same folder: named in non_mail
             if looks_like_maildir_tree(account):
                 inner: Store = MaildirStore(account)
             else:
                 inner = MboxTreeStore(account)
+            inner.share_listing(self)
             for folder in inner.folders():
                 folder.store = self
                 found.append(folder)
