@@ -271,6 +271,19 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
     return check_manifest(manifest, archive)
 
 
+def _check_complete(tar: tarfile.TarFile, archive: Path) -> None:
+    """The archive ends as a tar must (two zero blocks): a cut file is damaged even
+    when every listed member happens to be whole."""
+    tar.getmembers()  # read to the end; a cut .tar.gz fails its CRC here
+    if tar.fileobj is not None and not archive.name.endswith(".gz"):
+        end = tar.offset
+        with open(archive, "rb") as f:
+            f.seek(end)
+            tail = f.read(2 * tarfile.BLOCKSIZE)
+        if len(tail) < 2 * tarfile.BLOCKSIZE or tail.strip(b"\0"):
+            raise _damaged(archive, "it ends before the end of the archive (cut short)")
+
+
 def verify_backup(archive: Path, mark: bool = True) -> dict:
     """Re-read *archive*, check every member against its manifest; return the manifest.
 
@@ -300,6 +313,7 @@ def verify_backup(archive: Path, mark: bool = True) -> dict:
                     if size != f["size"] or h.hexdigest() != f["sha256"]:
                         raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                           "its manifest; make a new backup")
+            _check_complete(tar, archive)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
     side = sidecar(archive, ".manifest.json")

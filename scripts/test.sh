@@ -32,8 +32,13 @@ if [ ${#need[@]} -gt 0 ] || [ ${#want[@]} -gt 0 ]; then
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
     fi
     if [ ${#want[@]} -gt 0 ]; then
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null ||
+      if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null; then
+        if [ -n "${CI:-}" ]; then
+          echo "ERROR (CI): could not install ${want[*]}; CI does not skip their tests." >&2
+          exit 2
+        fi
         echo "NOTE: could not install ${want[*]}; the tests that need them will skip." >&2
+      fi
     fi
   elif [ ${#need[@]} -gt 0 ]; then
     echo "ERROR: the tests need ${need[*]} and this user cannot install them." >&2
@@ -57,6 +62,16 @@ fi
 # Reading .pst directly is an optional extra (libpff-python has wheels for common
 # platforms); without it the .pst tests skip and say why.
 if ! .venv/bin/python -m pip install -q -e '.[test,pst]' >> .venv/pip-install.log 2>&1; then
+  if [ -n "${CI:-}" ]; then
+    cat .venv/pip-install.log >&2
+    echo "ERROR (CI): the [pst] extra (libpff-python) did not install; CI does not skip the .pst tests." >&2
+    exit 2
+  fi
   echo "NOTE: the [pst] extra (libpff-python) did not install here; .pst tests will skip." >&2
+fi
+# Planted data-safety bugs first: the suite must catch each one (docs/testing.md).
+# Skipped when pytest is asked for a subset (arguments other than -q).
+if [ "$*" = "" ] || [ "$*" = "-q" ]; then
+  .venv/bin/python scripts/check_mutants.py
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -10,9 +10,11 @@ the server's certificate.
 
 from __future__ import annotations
 
+import os
 import queue
 import random
 import re
+import signal
 import socket
 import threading
 import time
@@ -316,3 +318,136 @@ class RewriteProxy(FaultProxy):
             except OSError:
                 break
         self._close(src, dst, state)
+
+
+KILL_POINTS = ("command", "literal", "last-byte", "ok-held", "after-ok")
+
+
+class KillProxy(FaultProxy):
+    """SIGKILL the client at an exact point of the Nth APPEND (plaintext IMAP only).
+
+    Points: ``command`` (the APPEND line is at the server, no literal byte
+    yet), ``literal`` (half of the first literal forwarded), ``last-byte``
+    (the whole command forwarded, no answer yet), ``ok-held`` (the server's
+    tagged answer arrived and is never forwarded), ``after-ok`` (the answer
+    was forwarded). APPENDs are counted over all connections. With
+    ``literal_plus=False`` LITERAL+ is removed from the server's capabilities,
+    so the client cannot pipeline and waits for each continuation.
+
+    ``landed`` names the point where the kill happened (None: never), so a
+    test can assert that it hit what it meant to.
+    """
+
+    _LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
+
+    def __init__(self, upstream_port: int, point: str, nth: int, literal_plus: bool = True):
+        super().__init__(upstream_port)
+        assert point in KILL_POINTS
+        self.point, self.nth, self.literal_plus = point, nth, literal_plus
+        self.victim: int | None = None  # pid to kill
+        self.appends = 0
+        self.landed: str | None = None
+        self.lock = threading.Lock()
+        self.watched_tag: bytes | None = None
+
+    def _kill(self) -> None:
+        if self.landed is None and self.victim is not None:
+            self.landed = self.point
+            os.kill(self.victim, signal.SIGKILL)
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        if upstream:
+            self._client_to_server(src, dst, state)
+        else:
+            self._server_to_client(src, dst, state)
+        self._close(src, dst, state)
+
+    def _send(self, dst, data: bytes) -> bool:
+        try:
+            dst.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def _client_to_server(self, src, dst, state) -> None:
+        line = b""
+        literal = 0  # bytes of literal still to come
+        mine = False  # this command is the watched APPEND
+        half = None
+        for data in self._chunks(src, state):
+            out = bytearray()
+            i = 0
+            while i < len(data):
+                if self.landed:
+                    return  # nothing more reaches the server from a killed client
+                if literal:
+                    take = min(literal, len(data) - i)
+                    if mine and self.point == "literal" and half is not None:
+                        take = min(take, half)
+                    out += data[i:i + take]
+                    i += take
+                    literal -= take
+                    if mine and half is not None:
+                        half -= take
+                        if half == 0 and self.point == "literal":
+                            self._send(dst, bytes(out))
+                            self._kill()
+                            return
+                    continue
+                j = data.find(b"\n", i)
+                if j == -1:
+                    line += data[i:]
+                    out += data[i:]
+                    break
+                line += data[i:j + 1]
+                out += data[i:j + 1]
+                i = j + 1
+                first = not mine and b" APPEND " in line.upper()[:200]
+                if first:
+                    with self.lock:
+                        self.appends += 1
+                        mine = self.appends == self.nth
+                    if mine:
+                        self.watched_tag = line.split(b" ", 1)[0]
+                m = self._LITERAL.search(line)
+                if m:
+                    literal = int(m.group(1))
+                    if mine and self.point == "command" and half is None:
+                        self._send(dst, bytes(out))
+                        self._kill()
+                        return
+                    if mine and half is None:
+                        half = max(1, literal // 2)
+                elif mine:  # the command's last line: all of it is on its way
+                    if self.point == "last-byte":
+                        self._send(dst, bytes(out))
+                        self._kill()
+                        return
+                    mine = False
+                line = b""
+            if out and not self._send(dst, bytes(out)):
+                return
+
+    def _server_to_client(self, src, dst, state) -> None:
+        pending = b""
+        for data in self._chunks(src, state):
+            if not self.literal_plus:
+                data = data.replace(b" LITERAL+", b"").replace(b" LITERAL-", b"")
+            pending += data
+            lines = pending.split(b"\r\n")
+            pending = lines.pop()
+            out = bytearray()
+            for line in lines:
+                tag = self.watched_tag
+                if tag and line.startswith(tag + b" ") and self.point in ("ok-held", "after-ok"):
+                    if self.point == "ok-held":
+                        self._send(dst, bytes(out))
+                        self._kill()
+                        return
+                    out += line + b"\r\n"
+                    self._send(dst, bytes(out))
+                    self._kill()
+                    return
+                out += line + b"\r\n"
+            if out and not self._send(dst, bytes(out)):
+                return

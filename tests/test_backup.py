@@ -170,3 +170,56 @@ def test_plan_shows_the_backup_step(tmp_path, mm):
     assert mm("backup", src, "--backup-dir", tmp_path / "bk").code == 0
     r = mm("plan", src, "--backup-dir", tmp_path / "bk")
     assert "is verified; run will use it" in r.out
+
+
+def test_damage_between_writing_and_verifying_is_caught(tmp_path, monkeypatch):
+    """The new archive is re-read before it counts: damage it in that window."""
+    src = make_store(tmp_path / "src")
+    real = backup.verify_backup
+
+    def damaged_then_verified(archive, *args, **kwargs):
+        data = bytearray(archive.read_bytes())
+        data[data.find(b"Subject: b")] ^= 0x01
+        archive.write_bytes(bytes(data))
+        return real(archive, *args, **kwargs)
+
+    monkeypatch.setattr(backup, "verify_backup", damaged_then_verified)
+    with pytest.raises(BackupError, match="damaged"):
+        backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert not list((tmp_path / "bk").glob("*.verified"))
+
+
+def _truncate(archive):
+    os.truncate(archive, archive.stat().st_size // 2)
+
+
+def _flip(archive):
+    data = bytearray(archive.read_bytes())
+    data[data.find(b"Subject: c")] ^= 0x20
+    archive.write_bytes(bytes(data))
+
+
+def _remove_member(archive):
+    import tarfile
+    keep = tmp = archive.with_name("rewritten.tar")
+    with tarfile.open(archive) as old, tarfile.open(tmp, "w") as new:
+        for member in old.getmembers():
+            if not member.name.endswith("/2019"):
+                new.addfile(member, old.extractfile(member))
+    os.replace(keep, archive)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, _remove_member])
+def test_damage_after_verifying_is_refused_everywhere(tmp_path, damage):
+    src = make_store(tmp_path / "src")
+    stores = [open_store(src)]
+    result = backup.create_backup(stores, tmp_path / "bk")
+    assert backup.find_verified_backup(stores, tmp_path / "bk") is not None
+    damage(result.archive)
+    assert backup.find_verified_backup([open_store(src)], tmp_path / "bk") is None
+    with pytest.raises(BackupError):
+        backup.verify_backup(result.archive)
+    with pytest.raises(BackupError):
+        backup.use_backup([open_store(src)], result.archive)
+    with pytest.raises(BackupError):
+        backup.restore_backup(result.archive, tmp_path / "to")

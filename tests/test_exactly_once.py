@@ -21,6 +21,7 @@ import pytest
 from tests.builders import crlf, message, write_mbox
 from tests.conftest import ROOT
 from tests.faults import FaultProxy
+from tests.invariants import assert_state_matches
 
 UTC = dt.timezone.utc
 SEED = int(os.environ.get("MM_FAULT_SEED", "7"))  # vary to explore other kill points
@@ -48,7 +49,9 @@ def make_store(root, sizes=(("Inbox", 500), ("Sent", 300), ("Archive.sbd/2019", 
     return expected
 
 
-def assert_exactly_once(account, expected):
+def assert_exactly_once(account, expected, state=None):
+    """Every expected message on the server once, bytes, flags and date; with *state*,
+    the state database matches the server one to one (tests/invariants.py)."""
     server = account.read_back()
     for mailbox, want in expected.items():
         got = collections.Counter((m.data, m.internaldate, m.keyflags)
@@ -60,6 +63,8 @@ def assert_exactly_once(account, expected):
     for mailbox in server:
         if mailbox not in expected:
             assert server[mailbox] == [], mailbox
+    if state is not None:
+        assert_state_matches(state, account, expected)
 
 
 def run_args(account, store, tmp_path, port=None, connections=1):
@@ -80,13 +85,19 @@ def state_number(tmp_path, sql: str) -> int:
     path = tmp_path / "state.sqlite"
     if not path.exists():
         return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        n = db.execute(sql).fetchone()[0]
-        db.close()
-        return n or 0
-    except sqlite3.DatabaseError:
-        return 0
+    for _ in range(50):  # busy while the run writes: try again, never guess
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+            try:
+                n = db.execute(sql).fetchone()[0]
+            finally:
+                db.close()
+            return n or 0
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return 0  # created but not yet migrated
+            time.sleep(0.05)
+    raise AssertionError(f"the state database {path} could not be read")
 
 
 def inflight_rows(tmp_path) -> int:
@@ -138,7 +149,7 @@ def test_kill_9_at_random_points_then_rerun(tmp_path, account, connections, kill
     kills = [rng.uniform(0.3, 2.0) for _ in range(kills)]
     kill_runs(cmd, env, kills, tmp_path)
     finish(cmd, env)
-    assert_exactly_once(account, expected)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
 
 
 @pytest.mark.slow
@@ -158,7 +169,7 @@ def test_kill_9_mid_batch_over_a_slow_link(tmp_path, account):
     finally:
         proxy.stop()
     assert mid_batch >= 3, f"only {mid_batch} kills hit a batch in flight"
-    assert_exactly_once(account, expected)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
 
 
 @pytest.mark.slow
@@ -177,7 +188,7 @@ def test_connection_cut_at_random_byte_offsets(tmp_path, account, connections):
         proxy.stop()
     assert proxy.cuts >= 10, proxy.cuts
     assert "reconnecting" in done.stderr
-    assert_exactly_once(account, expected)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
 
 
 def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
@@ -190,7 +201,7 @@ def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
     elapsed = time.monotonic() - started
     assert "uploaded now:        0" in again.stdout
     assert elapsed < 15, elapsed
-    assert_exactly_once(account, expected)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
 
 
 def test_second_concurrent_run_is_refused(tmp_path, account):

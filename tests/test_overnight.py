@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.errors import ExitCode
+from migrate.errors import UsageError, ExitCode
 from migrate.stopping import parse_duration, seconds_until
 from tests.conftest import ROOT
 from tests.faults import FaultProxy
@@ -129,7 +129,7 @@ def test_time_limit_parsing():
     assert seconds_until("06:30", now) == 7.5 * 3600  # tomorrow morning
     assert seconds_until("23:30", now) == 1800
     for bad in ("7", "25:00", "6.30"):
-        with pytest.raises(Exception):
+        with pytest.raises(UsageError, match="HH:MM"):
             seconds_until(bad, now)
 
 

@@ -16,6 +16,7 @@ import pytest
 from migrate.errors import ExitCode
 from migrate.estimate import estimate
 from migrate.report import SCHEMA_FILE
+from tests.conftest import skip_or_fail
 from tests.builders import message, snapshot, write_mbox
 
 KINDS = ["mbox", "mbox-tree", "maildir", "eml-tree", "thunderbird"]
@@ -257,7 +258,7 @@ def _chromium() -> str | None:
 def test_plan_html_renders_in_headless_chromium(tmp_path, make_account, mm):
     browser, ocr = _chromium(), shutil.which("tesseract")
     if not browser or not ocr:
-        pytest.skip("needs Debian's chromium and tesseract-ocr (scripts/test.sh installs them)")
+        skip_or_fail("needs Debian's chromium and tesseract-ocr (scripts/test.sh installs them)")
     account = make_account(quota_kb=5000)
     src = mixed_sources(tmp_path / "src")
     r = mm("plan", src, *account.cli_args(), "--report", tmp_path / "rep", account=account)

@@ -1,0 +1,137 @@
+"""Plant data-safety bugs one at a time; the suite must catch every one.
+
+    python scripts/check_mutants.py [--only NAME] [--list]
+
+Each mutant is a small text change to one module (a bug a careless edit could
+make) and the tests that must fail because of it. The repository is copied
+to a temporary directory per mutant, so the working tree is never touched.
+Exit 0 only if every mutant was caught (its tests failed) and the same tests
+pass on the unmutated copy. docs/testing.md lists the mutants and how to add
+one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str  # file in the repository
+    old: str  # text that must occur exactly once
+    new: str
+    tests: tuple[str, ...]  # pytest arguments that must fail on the mutant
+
+
+MUTANTS = [
+    Mutant("commit only every other batch in the state", "migrate/state.py",
+           '        now = time.time()\n        with self.db:\n            self.db.execute("BEGIN IMMEDIATE")\n            rows = self.db.execute(\n                "SELECT rowid FROM messages WHERE batch=? AND status=? ORDER BY rowid",',
+           '        now = time.time()\n        if batch % 2 == 0:\n            return\n        with self.db:\n            self.db.execute("BEGIN IMMEDIATE")\n            rows = self.db.execute(\n                "SELECT rowid FROM messages WHERE batch=? AND status=? ORDER BY rowid",',
+           ("tests/test_exactly_once.py", "-k", "rerun_after_complete")),
+    Mutant("no journal entry before APPEND", "migrate/state.py",
+           '                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now,\n                  m.message_id) for m in messages])',
+           '                [])',
+           ("tests/test_kill_points.py", "-k", "pipelined and last-byte")),
+    Mutant("backup marked verified without re-reading it", "migrate/backup.py",
+           '            manifest = _read_manifest(tar, archive)\n            for store in manifest["stores"]:',
+           '            manifest = _read_manifest(tar, archive)\n            for store in []:',
+           ("tests/test_backup.py", "-k", "damage")),
+    Mutant("mboxrd unquoting applied to Dovecot/UW mboxcl2 files", "migrate/sources/mbox.py",
+           "                    unquote = False\n", "                    unquote = True\n",
+           ("tests/test_mbox_reader.py", "-k", "cl2")),
+    Mutant("duplicates by headers alone (no body check)", "migrate/plan.py",
+           'for ident in (("c", p.content_hash), ("h", p.header_key, p.body_hash)):',
+           'for ident in (("c", p.content_hash), ("h", p.header_key)):',
+           ("tests/test_dedup.py",)),
+    Mutant("a full account does not stop the run", "migrate/upload.py",
+           "    def _quota(self, result) -> None:\n        raise QuotaExceeded(",
+           "    def _quota(self, result) -> None:\n        return\n        raise QuotaExceeded(",
+           ("tests/test_limits.py", "-k", "quota")),
+    Mutant("upload although no backup could be made", "migrate/cli/run_cmd.py",
+           "        result = ensure_backup(stores, args, plan)  # nothing is uploaded before this succeeds\n",
+           "        try:\n            result = ensure_backup(stores, args, plan)\n"
+           "        except MigrateError:\n"
+           "            result = backup.BackupResult(Path('none'), {}, '', True, 0)\n",
+           ("tests/test_backup.py", "-k", "backup_impossible")),
+    Mutant("flags dropped on upload", "migrate/upload.py",
+           "        flags += [k for k in atoms if \"\\\\*\" in permanent or k in permanent]\n    return tuple(flags)",
+           "        flags += [k for k in atoms if \"\\\\*\" in permanent or k in permanent]\n    return ()",
+           ("tests/test_exactly_once.py", "-k", "rerun_after_complete")),
+    Mutant("INTERNALDATE dropped on upload", "migrate/upload.py",
+           "                                           keywords=id(p) not in self.without_keywords),\n                           p.internaldate)",
+           "                                           keywords=id(p) not in self.without_keywords),\n                           None)",
+           ("tests/test_exactly_once.py", "-k", "rerun_after_complete")),
+]
+
+
+def copy_repo(dest: Path) -> None:
+    def ignore(directory, names):
+        return {n for n in names if n in (".git", ".venv", "__pycache__", ".pytest_cache",
+                                          ".hypothesis")}
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+
+
+def run_tests(repo: Path, tests: tuple[str, ...]) -> tuple[int, str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                           *tests], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    return proc.returncode, lines[-1] if lines else proc.stderr.strip()[-200:]
+
+
+def check(mutant: Mutant, work: Path) -> bool:
+    repo = work / "repo"
+    copy_repo(repo)
+    try:
+        target = repo / mutant.path
+        text = target.read_text(encoding="utf-8")
+        if text.count(mutant.old) != 1:
+            print(f"  STALE: {mutant.name}: the text to change is not in {mutant.path} exactly "
+                  "once; update scripts/check_mutants.py")
+            return False
+        code, last = run_tests(repo, mutant.tests)
+        if code != 0:
+            print(f"  BROKEN: the tests of '{mutant.name}' fail without the mutant: {last}")
+            return False
+        target.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+        started = time.monotonic()
+        code, last = run_tests(repo, mutant.tests)
+        caught = code not in (0, 5)
+        print(f"  {'caught  ' if caught else 'SURVIVED'} {mutant.name} "
+              f"({time.monotonic() - started:.0f} s: {last})")
+        return caught
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="run the mutants whose name contains this text")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    chosen = [m for m in MUTANTS if not args.only or args.only in m.name]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}: {m.path}; caught by {' '.join(m.tests)}")
+        return 0
+    print(f"planting {len(chosen)} bugs, one at a time:")
+    with tempfile.TemporaryDirectory(prefix="mm-mutants-") as tmp:
+        results = [check(m, Path(tmp)) for m in chosen]
+    print(f"{sum(results)} of {len(results)} planted bugs caught")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
