@@ -152,6 +152,16 @@ class Account:
             c.logout()
         return out
 
+    def place_mbox(self, name: str, data: bytes) -> None:
+        """Put an mbox file into this user's mail directory (mbox variant), as Dovecot's
+        own mbox driver will read it."""
+        mail = self.server.homes / self.user / "mail"
+        mail.mkdir(parents=True, exist_ok=True)
+        (mail / "inbox").touch()
+        (mail / name).write_bytes(data)
+        for path in [mail.parent, mail, *mail.iterdir()]:
+            os.chown(path, self.server.mail_uid, self.server.mail_gid)
+
     def set_limits(self, quota_kb: int | None = None, max_mail_size: str | None = None) -> None:
         """Change this user's quota (takes effect at the next login)."""
         self.server.write_user(self.user, self.password, quota_kb, max_mail_size)
@@ -250,7 +260,7 @@ class Dovecot:
             first_valid_uid = 1
             default_internal_user = {self.internal_user}
             default_login_user = {self.login_user}
-            mail_location = maildir:~/Maildir
+            mail_location = {self._mail_location()}
             mail_plugins = quota
             {self._oauth2_passdb()}
             passdb {{
@@ -316,6 +326,11 @@ class Dovecot:
               }}
             }}
             """)
+
+    def _mail_location(self) -> str:
+        if self.variant == "mbox":  # Dovecot's own mbox driver: the readers' oracle
+            return "mbox:~/mail:INBOX=~/mail/inbox"
+        return "maildir:~/Maildir"
 
     def _oauth2_passdb(self) -> str:
         """XOAUTH2 checked against a local introspection endpoint (oauth2 variant only)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import hashlib
+
+from migrate import backup
 from migrate.errors import ExitCode
 from tests.builders import crlf, message, snapshot, write_mbox
+from tests.invariants import assert_state_matches
 
 UTC = dt.timezone.utc
 
@@ -35,6 +39,10 @@ def test_run_uploads_mbox_into_inbox_exactly(tmp_path, account, mm):
     assert r.code == ExitCode.SKIPPED, r.err  # one message skipped as deleted
     assert "deleted" in r.out
     assert "  backup: " in r.out and "verified)" in r.out.split("Summary:")[1]
+    [archive] = (tmp_path / "bk").glob("*.tar")
+    assert backup.verify_backup(archive, mark=False)["stores"][0]["files"][0]["sha256"] == \
+        hashlib.sha256((src_dir / "one.mbox").read_bytes()).hexdigest()  # the backup is real
+    assert_state_matches(tmp_path / "state.sqlite", account, ["INBOX"])
 
     inbox = account.read_back()["INBOX"]
     assert [m.data for m in inbox] == [crlf(m) for m in msgs[:5]]
@@ -56,6 +64,7 @@ def test_second_run_uploads_nothing(tmp_path, account, mm):
     assert again.code == ExitCode.SKIPPED, again.err
     assert len(account.read_back()["INBOX"]) == 5
     assert "uploaded now:        0" in again.out
+    assert_state_matches(tmp_path / "state.sqlite", account, ["INBOX"])
     plan = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--state",
               tmp_path / "state.sqlite", account=account)
     total = next(line.split() for line in plan.out.splitlines() if line.startswith("TOTAL"))
@@ -70,7 +79,7 @@ def test_plan_prints_table_and_changes_nothing(tmp_path, account, mm):
     assert "INBOX" in r.out and "TOTAL" in r.out
     assert snapshot(tmp_path) == before
     server = account.read_back()
-    assert server["INBOX"] == []
+    assert server["INBOX"] == [] and all(box == [] for box in server.values())
 
 
 def test_plan_without_server(tmp_path, mm):

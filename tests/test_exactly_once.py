@@ -196,6 +196,7 @@ def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
     env = env_for(account, tmp_path)
     cmd = run_args(account, tmp_path / "store", tmp_path)
     finish(cmd, env)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")  # the first run's state
     started = time.monotonic()
     again = finish(cmd, env)
     elapsed = time.monotonic() - started
