@@ -18,6 +18,7 @@ a moved source does not upload again. Schema: docs/state.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.parse
@@ -115,6 +116,38 @@ def default_state_path(host: str, user: str) -> Path:
     return base / "mailmigrate" / f"{safe}.sqlite"
 
 
+class StateUnavailable(UsageError):
+    """The state database cannot be written (disk full, I/O error): a store-level stop.
+
+    Nothing is lost: a batch is journaled before it is sent, so whatever the
+    server took is found again by the next run.
+    """
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as e:
+            full = "full" in str(e) or "I/O" in str(e)
+            raise StateUnavailable(
+                f"the state file {self.path} cannot be written ({e}); "
+                + ("free space on that disk" if full else "check that disk and the file")
+                + ", then run the same command again: nothing sent so far is lost or sent "
+                  "twice") from None
+    return wrapper
+
+
+def _guard_all(cls):
+    """Every public method turns SQLite's operational errors into StateUnavailable."""
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, _guarded(value))
+    return cls
+
+
+@_guard_all
 class State:
     """Open (creating if needed) the state database at *path*.
 

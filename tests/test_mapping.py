@@ -28,8 +28,11 @@ def test_non_ascii_folder_names(tmp_path, make_account, mm, variant, expect):
     run(mm, account, tmp_path, root)
     server = account.read_back()
     assert expect <= set(server)
+    sent = {"INBOX": message("in")}
     for name in expect:
         assert len(server[name]) == 1, name
+        if name in sent:
+            assert server[name][0].data == crlf(sent[name])
 
 
 def test_map_rules_and_into(tmp_path, make_account, mm):
@@ -86,7 +89,9 @@ def test_config_file_rules(tmp_path, account, mm):
     cfg = tmp_path / "mailmigrate.toml"
     cfg.write_text('[map]\n"Clients" = "Customers"\n')
     run(mm, account, tmp_path, root, "--config", cfg)
-    assert len(account.read_back()["Customers/Acme"]) == 1
+    server = account.read_back()
+    assert [m.data for m in server["Customers/Acme"]] == [crlf(message("acme"))]
+    assert "Clients/Acme" not in server and "Clients" not in server
 
     cfg.write_text('intto = "typo"\n')
     r = mm("plan", root, "--config", cfg)

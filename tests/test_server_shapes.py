@@ -84,7 +84,7 @@ def test_tls_modes_verify_certificate(tls, tmp_path, account, mm):
     write_mbox(tmp_path / "one.mbox", [message("tls")])
     r = run(mm, account, tmp_path / "one.mbox", tmp_path, tls)
     assert r.code == 0, r.err
-    assert len(account.read_back()["INBOX"]) == 1
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("tls"))]
 
 
 @pytest.mark.parametrize("tls", ["ssl", "starttls"])
@@ -107,6 +107,11 @@ def test_plaintext_only_when_asked(tmp_path, account, mm):
     r = run(mm, account, tmp_path / "one.mbox", tmp_path, "none")
     assert r.code == 0, r.err
     assert "unencrypted" in r.err
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("plain"))]
+    # without --tls none the same plaintext port is never used for a password
+    r = mm("plan", tmp_path / "one.mbox", *account.cli_args("ssl", port=account.server.imap_port),
+           account=account)
+    assert r.code == ExitCode.CONNECTION
 
 
 def test_wrong_password_is_an_auth_error(tmp_path, account, mm):

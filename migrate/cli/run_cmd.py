@@ -159,8 +159,11 @@ def run(args) -> int:
     finally:
         summary["finished"] = _now()
         summary["exit_code"] = int(code)
-        state.end_run(run_id, int(code), summary)
-        write_run_report(Path(state_path), summary)
+        try:  # a full disk must not hide the error that ended the run
+            state.end_run(run_id, int(code), summary)
+            write_run_report(Path(state_path), summary)
+        except (MigrateError, OSError) as e:
+            log.error("the run summary could not be saved beside the state: %s", e)
         state.close()
         lock.release()
         if args.json:
