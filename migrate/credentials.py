@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from migrate.errors import UsageError
-from migrate.target.imap import Secret
+from migrate.secret import Secret
 
 KEYRING_SERVICE = "mailmigrate"
 

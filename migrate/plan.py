@@ -16,6 +16,7 @@ from typing import Iterable
 from migrate import fingerprint, headers
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ServerMailbox
+from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 
 UPLOAD = "upload"
@@ -200,26 +201,6 @@ def _first_copy(seen: dict, p: PlannedMessage) -> str | None:
     seen[("c", p.content_hash)] = p.location
     seen[("h", p.header_key, p.body_hash)] = p.location
     return None
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerLimits:
-    """What a server refuses whatever the mailbox: size, NUL bytes, long lines."""
-
-    append_limit: int | None = None  # APPENDLIMIT or a provider's known limit, bytes
-    binary: bool = True  # takes BINARY literals (messages with NUL bytes)
-    line_limit: int | None = None  # longest line a provider takes
-
-    def refusal(self, p: PlannedMessage) -> str | None:
-        """Why the server would refuse *p*, or None."""
-        if self.append_limit is not None and p.size > self.append_limit:
-            return f"larger than the server's limit of {self.append_limit} bytes"
-        if p.has_nul and not self.binary:
-            return "contains NUL bytes and the server has no BINARY"
-        if self.line_limit is not None and p.longest_line > self.line_limit:
-            return (f"has a line of {p.longest_line} characters; the server takes at most "
-                    f"{self.line_limit}")
-        return None
 
 
 def apply_server_view(fplans: list[FolderPlan], server: ServerMailbox,

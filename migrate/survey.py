@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 from migrate import estimate as estimating
-from migrate.plan import UPLOAD, Plan, ServerLimits, apply_server_view
+from migrate.plan import UPLOAD, Plan, apply_server_view
 from migrate.reconcile import ServerMailbox
-from migrate.target.imap import IMAPTarget
+from migrate.target.base import ServerLimits
+from migrate.target.base import Target
 
 
 @dataclasses.dataclass
@@ -40,7 +41,7 @@ class ServerSurvey:
         return self.quota_limit - self.quota_used - upload_bytes
 
 
-def survey(target: IMAPTarget, plan: Plan, recorded=None, connections: int = 3,
+def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
            measure: bool = True) -> ServerSurvey:
     """Mark what the server already holds or will refuse in *plan*; learn quota and speed.
 

@@ -27,7 +27,7 @@ from migrate.keywords import imap_keyword
 from migrate.reconcile import ServerMailbox
 from migrate.state import State
 from migrate.stopping import StopRequest
-from migrate.target.imap import AppendItem, IMAPTarget, SelectInfo
+from migrate.target.base import AppendItem, SelectInfo, Target
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def filter_flags(p: PlannedMessage, permanent: frozenset,
 
 
 class Uploader:
-    def __init__(self, connect: Callable[[], IMAPTarget], state: State, plan: Plan,
+    def __init__(self, connect: Callable[[], Target], state: State, plan: Plan,
                  options: UploadOptions | None = None, progress=None,
                  sleep: Callable[[float], None] = time.sleep):
         self.connect = connect
@@ -137,7 +137,7 @@ class Uploader:
             sleep = self.stop.sleep  # backoff and throttling waits end (raise) on a stop
             pace = self.stop.wait  # a rate-cap wait ends early; the next message stops
         self.sleep = sleep
-        self.target: IMAPTarget | None = None
+        self.target: Target | None = None
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.outcome = UploadOutcome()
         self.progress_of = self.outcome.settled  # with several connections: all of them
@@ -147,7 +147,7 @@ class Uploader:
 
     # -- connection handling -----------------------------------------------
 
-    def _connected(self) -> IMAPTarget:
+    def _connected(self) -> Target:
         if self.target is None:
             self.target = self.connect()
         return self.target
@@ -407,7 +407,7 @@ class _BatchSender:
         self.items: list[tuple[PlannedMessage, bytes]] = []
         self.size = 0
         target = uploader.target
-        self.limit = uploader.options.batch_messages if target.has("MULTIAPPEND") else 1
+        self.limit = target.batch_limit(uploader.options.batch_messages)
         self.depth = uploader.options.pipeline_depth if target.can_pipeline else 0
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
         self.without_keywords: set[int] = set()  # id() of messages sent again without them

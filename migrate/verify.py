@@ -28,7 +28,7 @@ from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view)
 from migrate.reconcile import BY_UID, ServerMailbox
-from migrate.target.imap import IMAPTarget
+from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
 WILL_NOT_MOVE = (REFUSE, FAILED)
@@ -62,7 +62,7 @@ class MailboxCheck:
         return self.exists and not self.missing and not self.duplicated_uids
 
 
-def expect_refusals(target: IMAPTarget, plan: Plan, state=None) -> None:
+def expect_refusals(target: Target, plan: Plan, state=None) -> None:
     """Settle a fresh plan as a run would: what the server refuses is not expected.
 
     With a *state*: what it records as uploaded is DONE, and what a run saw
@@ -78,7 +78,7 @@ def expect_refusals(target: IMAPTarget, plan: Plan, state=None) -> None:
                     p.action, p.reason = FAILED, refused[p.content_hash]
 
 
-def verify_plan(target: IMAPTarget, plan: Plan, describe_server: bool = False,
+def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                 recorded=None) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 

@@ -13,7 +13,7 @@ import sys
 from migrate import credentials
 from migrate.cli import common
 from migrate.errors import ExitCode, UsageError
-from migrate.target.imap import Secret
+from migrate.secret import Secret
 
 
 def add_parser(sub):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from migrate import backup, report
 from migrate.cli import common
+from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
 from migrate.survey import survey
 
@@ -55,7 +56,7 @@ def run(args) -> int:
     else:
         config = common.target_config(args)
         state = common.open_state_readonly(args, config)
-        with common.IMAPTarget(config) as target:
+        with ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
             plan = build_plan(stores, target.layout, **common.plan_options(args))
             seen = survey(target, plan, state.recorded if state else None,
                           connections=max(1, args.connections),

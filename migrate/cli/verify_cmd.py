@@ -6,6 +6,7 @@ from pathlib import Path
 
 from migrate import report
 from migrate.cli import common
+from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
 from migrate.verify import check_report, expect_refusals, verify_plan
 
@@ -25,7 +26,7 @@ def run(args) -> int:
     stores = common.open_stores(args)
     config = common.target_config(args)
     state = common.open_state_readonly(args, config)
-    with common.IMAPTarget(config) as target:
+    with ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
         plan = build_plan(stores, target.layout, **common.plan_options(args))
         expect_refusals(target, plan, state)
         checks = verify_plan(target, plan, describe_server=True,

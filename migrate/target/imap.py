@@ -9,7 +9,6 @@ changes existing messages: the server only gains mail.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import imaplib
 import re
@@ -21,10 +20,11 @@ import time
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from migrate import fingerprint, headers, logs
+from migrate import fingerprint, headers
 from migrate.errors import AuthFailed, ConnectionFailed, MailboxError, UsageError
 from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
-from migrate.plan import ServerLimits
+from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
+from migrate.target.base import AppendItem, SelectInfo, ServerLimits
 from migrate.reconcile import ServerCopy
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
@@ -43,24 +43,6 @@ PROVIDER_LIMITS = {"outlook.office365.com": 35 * 1024 * 1024,
 # characters, then drops the connection after ten errors).
 PROVIDER_LINE_LIMITS = {"outlook.office365.com": 9_998, "imap-mail.outlook.com": 9_998}
 PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
-
-
-class Secret:
-    """A password that never shows itself in repr, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-        logs.register_secret(value)  # redacted from every log line
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclasses.dataclass
@@ -84,13 +66,6 @@ class TargetConfig:
 
 
 @dataclasses.dataclass
-class AppendItem:
-    data: bytes  # CRLF already
-    flags: tuple[str, ...]
-    internaldate: dt.datetime | None
-
-
-@dataclasses.dataclass
 class AppendResult:
     ok: bool
     uidvalidity: int | None = None
@@ -111,14 +86,6 @@ class AppendResult:
     def suggested_delay(self) -> float | None:
         m = _BACKOFF.search(self.text)
         return int(m.group(1)) / 1000 if m else None
-
-
-@dataclasses.dataclass
-class SelectInfo:
-    uidvalidity: int
-    uidnext: int | None
-    exists: int
-    permanent_flags: frozenset
 
 
 def _parse_uid_set(text: bytes) -> list[int]:
@@ -179,7 +146,7 @@ def connection_guard(method):
 
 
 class IMAPTarget:
-    """A logged-in connection to the target account."""
+    """A logged-in connection to the target account (implements ``target.base.Target``)."""
 
     def __init__(self, config: TargetConfig):
         self.config = config
@@ -476,11 +443,13 @@ class IMAPTarget:
     # -- writing -----------------------------------------------------------
 
     def append_batch(self, mailbox: str, items: list[AppendItem]) -> AppendResult:
-        """APPEND *items* to *mailbox*: one MULTIAPPEND if offered, else one by one.
+        """APPEND *items* (at most ``batch_limit``) to *mailbox* and wait for the answer.
 
         A refusal comes back as a result (not an exception); connection errors
         raise ConnectionFailed and leave the outcome unknown.
         """
+        if len(items) > self.batch_limit(len(items)):
+            raise ValueError("more messages than one APPEND may carry here (see batch_limit)")
         try:
             if len(items) == 1 and b"\x00" in items[0].data:
                 return self._append_binary(mailbox, items[0])
@@ -488,13 +457,16 @@ class IMAPTarget:
                 msgs = [_append_dict(item) for item in items]
                 typ, data = self.client.multiappend(mailbox, msgs)
                 return parse_append_response(typ, data)
-            results = [self._append_one(mailbox, item) for item in items[:1]]
-            return results[0]
+            return self._append_one(mailbox, items[0])
         except (OSError, socket.timeout, IMAPClientError, imaplib.IMAP4.error) as e:
             if not _lost_connection(e):
                 return AppendResult(ok=False, text=str(e))
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None
+
+    def batch_limit(self, wanted: int) -> int:
+        """Messages one APPEND may carry: *wanted* with MULTIAPPEND (RFC 3502), else 1."""
+        return wanted if self.has("MULTIAPPEND") else 1
 
     @property
     def can_pipeline(self) -> bool:

@@ -1,0 +1,158 @@
+"""The target contract: what the engine, verify and plan may ask of a server.
+
+Like mbsync's driver interface and restic's backend: a few operations with
+their semantics written here, one real implementation (``target.imap``), an
+in-memory one for the engine's unit tests (``tests/fake_target.py``), and
+wrappers instead of flags (:class:`ReadOnlyTarget` for ``plan`` and
+``verify``).
+
+Semantics every implementation keeps:
+
+* **The server only gains mail.** Nothing here deletes, expunges, moves or
+  changes a stored message.
+* **Errors are classified.** A lost connection raises ``ConnectionFailed``
+  (the caller reconnects and retries the whole, idempotent, mailbox step);
+  a throttling answer raises ``Throttled`` from the engine; a refusal of one
+  mailbox raises ``MailboxError`` (that folder is skipped); a refused APPEND
+  comes back as an ``AppendResult`` with ``ok=False``, never as an exception.
+* **APPEND outcomes may be unknown.** If the connection drops after an
+  APPEND was sent, the caller cannot know whether it was stored: it must have
+  journaled the batch first and resolve it by fingerprints (``upload``).
+* **One owner for the transport.** ``batch_limit`` says how many messages
+  one APPEND may carry (MULTIAPPEND) and ``can_pipeline`` whether several may
+  be in flight (LITERAL+); ``append_batch`` sends a message with NUL bytes as
+  a BINARY literal by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Protocol, runtime_checkable
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerLimits:
+    """What a server refuses whatever the mailbox: size, NUL bytes, long lines."""
+
+    append_limit: int | None = None  # APPENDLIMIT or a provider's known limit, bytes
+    binary: bool = True  # takes BINARY literals (messages with NUL bytes)
+    line_limit: int | None = None  # longest line a provider takes
+
+    def refusal(self, p) -> str | None:
+        """Why the server would refuse *p* (size, has_nul, longest_line), or None."""
+        if self.append_limit is not None and p.size > self.append_limit:
+            return f"larger than the server's limit of {self.append_limit} bytes"
+        if p.has_nul and not self.binary:
+            return "contains NUL bytes and the server has no BINARY"
+        if self.line_limit is not None and p.longest_line > self.line_limit:
+            return (f"has a line of {p.longest_line} characters; the server takes at most "
+                    f"{self.line_limit}")
+        return None
+
+
+@dataclasses.dataclass
+class AppendItem:
+    data: bytes  # CRLF already
+    flags: tuple[str, ...]
+    internaldate: dt.datetime | None
+
+
+@dataclasses.dataclass
+class SelectInfo:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+    permanent_flags: frozenset
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A logged-in connection to the account mail is moved into."""
+
+    layout: object  # mapping.ServerLayout: namespace prefix, delimiter, special-use folders
+    limits: ServerLimits
+
+    def has(self, capability: str) -> bool: ...
+
+    @property
+    def can_pipeline(self) -> bool:
+        """Several APPENDs may be in flight on this connection."""
+
+    def batch_limit(self, wanted: int) -> int:
+        """How many messages one APPEND may carry: *wanted* with MULTIAPPEND, else 1."""
+
+    # -- mailboxes -----------------------------------------------------------
+    def ensure_mailbox(self, name: str, special_use: str | None = None) -> str:
+        """Create *name* unless it exists; the name used (a fallback if refused).
+        Raises MailboxError if the server will not have it under any name."""
+
+    def existing_name(self, name: str) -> str | None:
+        """*name* or its fallback spelling if it exists and holds mail; read-only."""
+
+    def status(self, name: str) -> tuple[int, int, int]:
+        """(UIDVALIDITY, UIDNEXT, MESSAGES) without selecting; read-only."""
+
+    def select(self, name: str, readonly: bool = False) -> SelectInfo: ...
+
+    def examine(self, name: str) -> SelectInfo:
+        """Read-only select: no flag or \\Recent change."""
+
+    # -- reading back (selected mailbox) --------------------------------------
+    def max_uid(self) -> int | None: ...
+
+    def fingerprints(self, uid_from: int = 1) -> list:
+        """``reconcile.ServerCopy`` of every message with UID >= *uid_from*."""
+
+    def header_fields(self, uids: list[int]) -> dict[int, dict[str, str]]: ...
+
+    # -- writing -------------------------------------------------------------
+    def append_batch(self, mailbox: str, items: list[AppendItem]):
+        """APPEND *items* (at most ``batch_limit``) and wait: an ``AppendResult``."""
+
+    def append_start(self, mailbox: str, items: list[AppendItem]) -> bytes:
+        """Send an APPEND without waiting (``can_pipeline``); its tag."""
+
+    def append_finish(self, tag: bytes):
+        """The ``AppendResult`` of the APPEND sent with *tag*, in the order sent."""
+
+    # -- the account ------------------------------------------------------------
+    def quota(self) -> tuple[int, int] | None: ...
+
+    def close(self) -> None: ...
+
+
+class ReadOnlyViolation(AssertionError):
+    """A read-only command tried to change the server: a bug, never a user error."""
+
+
+class ReadOnlyTarget:
+    """What ``plan`` and ``verify`` receive: every read goes through, any write raises.
+
+    Read-only by construction, not by promise: CREATE, SELECT (which changes
+    \\Recent) and APPEND are not reachable through it.
+    """
+
+    _WRITES = frozenset({"ensure_mailbox", "append_batch", "append_start", "append_finish",
+                         "select"})
+
+    def __init__(self, inner):
+        object.__setattr__(self, "_inner", inner)
+
+    def __getattr__(self, name):
+        if name in self._WRITES:
+            def refuse(*args, **kwargs):
+                raise ReadOnlyViolation(f"{name} on a read-only target (plan and verify never "
+                                        "change the server)")
+            return refuse
+        return getattr(self._inner, name)
+
+    def examine(self, name: str) -> SelectInfo:
+        return self._inner.select(name, readonly=True)
+
+    def __enter__(self):
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._inner.__exit__(*exc)

@@ -1,0 +1,196 @@
+"""An in-memory IMAP account implementing the target contract (migrate/target/base.py).
+
+For the engine's unit tests: fast, and able to do what a real server does
+only by bad luck: refuse chosen messages, throttle, drop the connection
+before or after storing a batch, run out of quota. A ``FakeServer`` is the
+account (shared by all connections); each ``FakeTarget`` is one connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+from migrate import fingerprint, headers
+from migrate.errors import ConnectionFailed, MailboxError
+from migrate.mapping import ServerLayout
+from migrate.reconcile import ServerCopy
+from migrate.target.base import AppendItem, SelectInfo, ServerLimits
+from migrate.target.imap import AppendResult
+
+
+@dataclasses.dataclass
+class Stored:
+    uid: int
+    data: bytes
+    flags: tuple
+    internaldate: object
+
+
+@dataclasses.dataclass
+class FakeMailbox:
+    uidvalidity: int
+    uidnext: int = 1
+    messages: list = dataclasses.field(default_factory=list)
+
+
+class FakeServer:
+    def __init__(self, capabilities=("MULTIAPPEND", "LITERAL+", "UIDPLUS", "BINARY"),
+                 layout: ServerLayout | None = None):
+        self.capabilities = frozenset(capabilities)
+        self.layout = layout or ServerLayout()
+        self.mailboxes: dict[str, FakeMailbox] = {"INBOX": FakeMailbox(1)}
+        self._validity = itertools.count(100)
+        self.appends = 0  # APPEND commands received
+        self.refuse = lambda item: None  # -> NO text for a message, or None
+        self.refuse_create: set[str] = set()
+        self.throttle_on: set[int] = set()  # APPEND numbers answered "throttled"
+        self.drop_on: dict[int, str] = {}  # APPEND number -> "before" | "after" storing
+        self.quota_bytes: int | None = None
+        self.connections = 0
+        self.log: list[tuple[str, int]] = []  # (mailbox, messages) per stored APPEND
+
+    def used(self) -> int:
+        return sum(len(m.data) for box in self.mailboxes.values() for m in box.messages)
+
+    def create(self, name: str) -> None:
+        if name in self.refuse_create:
+            raise MailboxError(f"the server refused to create mailbox {name!r} (fake)")
+        self.mailboxes.setdefault(name, FakeMailbox(next(self._validity)))
+
+    def recreate(self, name: str) -> None:
+        """Another client deleted the mailbox and made it again: new UIDVALIDITY."""
+        self.mailboxes[name] = FakeMailbox(next(self._validity))
+
+    def receive(self, mailbox: str, items: list[AppendItem]) -> AppendResult:
+        """One APPEND (all-or-nothing, as MULTIAPPEND is)."""
+        self.appends += 1
+        n = self.appends
+        if self.drop_on.get(n) == "before":
+            raise ConnectionFailed(f"fake: connection lost before APPEND {n} was stored")
+        if n in self.throttle_on:
+            return AppendResult(False, text="Request is throttled. Suggested Backoff Time: "
+                                             "20 milliseconds")
+        box = self.mailboxes.get(mailbox)
+        if box is None:
+            return AppendResult(False, code="TRYCREATE", text="[TRYCREATE] no such mailbox")
+        for item in items:
+            why = self.refuse(item)
+            if why:
+                return AppendResult(False, code="CANNOT", text=why)
+        size = sum(len(i.data) for i in items)
+        if self.quota_bytes is not None and self.used() + size > self.quota_bytes:
+            return AppendResult(False, code="OVERQUOTA", text="[OVERQUOTA] Quota exceeded")
+        uids = []
+        for item in items:
+            box.messages.append(Stored(box.uidnext, item.data, item.flags, item.internaldate))
+            uids.append(box.uidnext)
+            box.uidnext += 1
+        self.log.append((mailbox, len(items)))
+        if self.drop_on.get(n) == "after":
+            raise ConnectionFailed(f"fake: connection lost after APPEND {n} was stored")
+        return AppendResult(True, box.uidvalidity, uids, text="[APPENDUID] OK")
+
+
+class FakeConfig:
+    host, user, address = "fake.example", "pat", "fake.example:993"
+
+
+class FakeTarget:
+    """One connection to a FakeServer."""
+
+    def __init__(self, server: FakeServer):
+        self.server = server
+        self.config = FakeConfig()
+        self.layout = server.layout
+        self.selected: str | None = None
+        self.pending: dict[bytes, AppendResult | Exception] = {}
+        self._tags = itertools.count(1)
+        server.connections += 1
+
+    # contract
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.server.capabilities
+
+    @property
+    def limits(self) -> ServerLimits:
+        return ServerLimits(None, self.has("BINARY"), None)
+
+    @property
+    def can_pipeline(self) -> bool:
+        return self.has("LITERAL+")
+
+    def batch_limit(self, wanted: int) -> int:
+        return wanted if self.has("MULTIAPPEND") else 1
+
+    def ensure_mailbox(self, name: str, special_use=None) -> str:
+        self.server.create(name)
+        return name
+
+    def existing_name(self, name: str) -> str | None:
+        return name if name in self.server.mailboxes else None
+
+    def status(self, name: str) -> tuple[int, int, int]:
+        box = self.server.mailboxes[name]
+        return box.uidvalidity, box.uidnext, len(box.messages)
+
+    def select(self, name: str, readonly: bool = False) -> SelectInfo:
+        box = self.server.mailboxes.get(name)
+        if box is None:
+            raise MailboxError(f"no mailbox {name!r} (fake)")
+        self.selected = name
+        return SelectInfo(box.uidvalidity, box.uidnext, len(box.messages),
+                          frozenset() if readonly else frozenset(
+                              {"\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted",
+                               "\\*"}))
+
+    def examine(self, name: str) -> SelectInfo:
+        return self.select(name, readonly=True)
+
+    def max_uid(self) -> int | None:
+        messages = self.server.mailboxes[self.selected].messages
+        return messages[-1].uid if messages else None
+
+    def fingerprints(self, uid_from: int = 1) -> list[ServerCopy]:
+        out = []
+        for m in self.server.mailboxes[self.selected].messages:
+            if m.uid >= uid_from:
+                fields = fingerprint.fingerprint_fields(headers.header_block(m.data))
+                out.append(ServerCopy(
+                    m.uid, fingerprint.header_key_from_fields(
+                        fields, fingerprint.size_fallback(len(m.data))),
+                    len(m.data), fingerprint.message_id_key(fields)))
+        return out
+
+    def header_fields(self, uids) -> dict:
+        return {uid: {} for uid in uids}
+
+    def append_batch(self, mailbox: str, items: list[AppendItem]) -> AppendResult:
+        if len(items) > self.batch_limit(len(items)):
+            raise ValueError("more messages than one APPEND may carry here")
+        return self.server.receive(mailbox, items)
+
+    def append_start(self, mailbox: str, items: list[AppendItem]) -> bytes:
+        assert self.can_pipeline
+        tag = b"F%d" % next(self._tags)
+        try:
+            self.pending[tag] = self.server.receive(mailbox, items)
+        except ConnectionFailed:
+            raise
+        return tag
+
+    def append_finish(self, tag: bytes) -> AppendResult:
+        return self.pending.pop(tag)
+
+    def quota(self):
+        return None if self.server.quota_bytes is None else (self.server.used(),
+                                                             self.server.quota_bytes)
+
+    def close(self) -> None:
+        self.selected = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

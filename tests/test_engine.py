@@ -1,0 +1,197 @@
+"""The upload engine on an in-memory target (tests/fake_target.py): seconds, not minutes.
+
+Splitting a refused batch, pipelining, one message per APPEND without
+MULTIAPPEND, a dropped connection before and after the server stored a
+batch, a crash that left a batch in flight, throttling, a stop request, a
+full account, keywords refused, folders the server will not create, and a
+read-only target that refuses every write.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from migrate.errors import QuotaExceeded
+from migrate.plan import FAILED, UPLOADED, build_plan
+from migrate.sources import open_store
+from migrate.state import State
+from migrate.stopping import Stopped, StopRequest
+from migrate.target.base import ReadOnlyTarget, ReadOnlyViolation, Target
+from migrate.upload import UploadOptions, Uploader
+from migrate.verify import verify_plan
+from tests.builders import crlf, message, write_mbox
+from tests.fake_target import FakeServer, FakeTarget
+
+
+def store(tmp_path, n=30, name="one.mbox", extra=lambda i: ""):
+    msgs = [message(f"m{i}", body=f"body {i}\n", extra=extra(i)) for i in range(n)]
+    write_mbox(tmp_path / name, msgs)
+    return tmp_path / name, msgs
+
+
+def upload(tmp_path, server, path, sleeps=None, **options):
+    plan = build_plan([open_store(path)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    opts = UploadOptions(**{"batch_messages": 10, "settle_seconds": 0, "backoff_base": 0.01,
+                            **options})
+    uploader = Uploader(lambda: FakeTarget(server), state, plan, opts,
+                        sleep=(sleeps.append if sleeps is not None else (lambda s: None)))
+    try:
+        uploader.run()
+        return plan, uploader
+    finally:
+        state.close()
+
+
+def inbox(server) -> list[bytes]:
+    return [m.data for m in server.mailboxes["INBOX"].messages]
+
+
+def test_fake_target_keeps_the_contract():
+    assert isinstance(FakeTarget(FakeServer()), Target)
+
+
+@pytest.mark.parametrize("caps", [("MULTIAPPEND", "LITERAL+"), ("MULTIAPPEND",), ("LITERAL+",), ()],
+                         ids=["pipelined-multi", "multi", "pipelined-single", "plain"])
+def test_every_transport_uploads_exactly_once(tmp_path, caps):
+    server = FakeServer(capabilities=caps)
+    path, msgs = store(tmp_path)
+    upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs]
+    per_append = {n for _, n in server.log}
+    assert per_append == ({10} if "MULTIAPPEND" in caps else {1})
+
+
+def test_a_refused_message_is_isolated_and_the_rest_arrive_once(tmp_path):
+    server = FakeServer()
+    server.refuse = lambda item: "[CANNOT] poisoned (fake)" if b"m13" in item.data else None
+    path, msgs = store(tmp_path)
+    plan, uploader = upload(tmp_path, server, path)
+    # pipelined batches sent before the refusal was known arrive before the split one
+    assert sorted(inbox(server)) == sorted(crlf(m) for i, m in enumerate(msgs) if i != 13)
+    assert [(loc.split(" at byte ")[0], why) for _, loc, why in uploader.outcome.failed] == [
+        (str(path), "server refused: [CANNOT] poisoned (fake)")]
+    actions = collections.Counter(p.action for f in plan.folders for p in f.messages)
+    assert actions == {UPLOADED: 29, FAILED: 1}
+    assert max(n for _, n in server.log) == 10 and min(n for _, n in server.log) < 10  # split
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("caps", [("MULTIAPPEND", "LITERAL+"), ("MULTIAPPEND",)],
+                         ids=["pipelined", "synchronous"])
+def test_dropped_connection_then_resolution_never_doubles(tmp_path, when, caps):
+    server = FakeServer(capabilities=caps)
+    server.drop_on = {2: when, 3: when}
+    path, msgs = store(tmp_path)
+    upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs] or \
+        sorted(inbox(server)) == sorted(crlf(m) for m in msgs)  # re-sent batches may reorder
+    assert len(inbox(server)) == len(msgs)
+    assert server.connections >= 2
+
+
+def test_a_crash_with_a_batch_in_flight_is_resolved_by_the_next_run(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path)
+    plan = build_plan([open_store(path)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    planned = plan.folders[0].messages
+    state.begin_batch("INBOX", 1, 1, planned[:10])  # journaled, then the process died ...
+    target = FakeTarget(server)
+    from migrate.target.base import AppendItem
+    target.append_batch("INBOX", [AppendItem(crlf(m), (), None) for m in msgs[:6]])  # ... 6 in
+    state.close()
+    upload(tmp_path, server, path)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs)
+    assert len(inbox(server)) == 30
+
+
+def test_throttling_waits_as_asked_and_completes(tmp_path):
+    server = FakeServer()
+    server.throttle_on = {2, 7}  # batch 2, then batch 2 again when it is re-sent
+    path, msgs = store(tmp_path, n=60)
+    sleeps: list[float] = []
+    upload(tmp_path, server, path, sleeps=sleeps)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 60
+    # each throttled answer waits the server's "Suggested Backoff Time: 20 milliseconds"
+    assert sleeps.count(0.02) == 2
+
+
+def test_a_stop_request_finishes_in_flight_batches_and_the_rerun_completes(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=60)
+    stop = StopRequest()
+    real = server.receive
+
+    def receive(mailbox, items):
+        result = real(mailbox, items)
+        if server.appends == 2:
+            stop.request("test stop")
+        return result
+
+    server.receive = receive
+    with pytest.raises(Stopped):
+        upload(tmp_path, server, path, stop=stop)
+    first = len(inbox(server))
+    assert 20 <= first < 60 and inbox(server) == [crlf(m) for m in msgs[:first]]
+    upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs]
+
+
+def test_a_full_account_stops_the_run_and_keeps_what_is_stored(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path)
+    server.quota_bytes = sum(len(crlf(m)) for m in msgs[:15])
+    with pytest.raises(QuotaExceeded, match="full"):
+        upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs[:len(inbox(server))]]
+    server.quota_bytes = None
+    upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs]
+
+
+def test_refused_keywords_cost_the_keywords_not_the_message(tmp_path):
+    server = FakeServer()
+    server.refuse = lambda item: ("[CANNOT] Invalid characters in keyword"
+                                  if any(not f.startswith("\\") for f in item.flags) else None)
+    path, msgs = store(tmp_path, n=3, extra=lambda i: "X-Keywords: work" if i == 1 else "")
+    _, uploader = upload(tmp_path, server, path)
+    assert inbox(server) == [crlf(m) for m in msgs]
+    assert len(uploader.outcome.flags_dropped) == 1
+
+
+def test_empty_folders_are_created_and_a_refused_one_is_skipped(tmp_path):
+    root = tmp_path / "Local Folders"
+    (root / "Projekte.sbd").mkdir(parents=True)
+    write_mbox(root / "Inbox", [message("in")])
+    (root / "Projekte.sbd" / "Leer").write_bytes(b"")
+    (root / "Leer.msf").write_bytes(b"")
+    write_mbox(root / "Bad", [message("bad")])
+    (root / "Projekte").write_bytes(b"")
+    (root / "Projekte.msf").write_bytes(b"")
+    (root / "Projekte.sbd" / "Leer.msf").write_bytes(b"")
+    server = FakeServer()
+    server.refuse_create = {"Bad"}
+    _, uploader = upload(tmp_path, server, root)
+    assert server.mailboxes["Projekte/Leer"].messages == []
+    assert server.mailboxes["Projekte"].messages == []
+    assert "Bad" not in server.mailboxes
+    assert [m for m, _ in uploader.outcome.failed_folders] == ["Bad"]
+    assert inbox(server) == [crlf(message("in"))]
+
+
+def test_read_only_target_refuses_every_write_and_still_verifies(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=5)
+    plan, _ = upload(tmp_path, server, path)
+    ro = ReadOnlyTarget(FakeTarget(server))
+    for write in (lambda: ro.ensure_mailbox("New"), lambda: ro.select("INBOX"),
+                  lambda: ro.append_batch("INBOX", []), lambda: ro.append_start("INBOX", [])):
+        with pytest.raises(ReadOnlyViolation):
+            write()
+    checks = verify_plan(ro, build_plan([open_store(path)], server.layout))
+    assert [(c.mailbox, c.expected, len(c.missing), c.duplicated) for c in checks] == [
+        ("INBOX", 5, 0, 0)]
+    assert "New" not in server.mailboxes

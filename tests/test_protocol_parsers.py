@@ -1,0 +1,73 @@
+"""Protocol answers and fingerprints on byte literals (no server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrate import fingerprint
+from migrate.target.imap import _QUOTA_STORAGE, _parse_uid_set, parse_append_response
+
+
+@pytest.mark.parametrize("text, validity, uids", [
+    (b"[APPENDUID 1700000000 7] Append completed.", 1700000000, [7]),
+    (b"[APPENDUID 38505 3955:3957] APPEND completed", 38505, [3955, 3956, 3957]),
+    (b"[APPENDUID 5 9,11:12,4] done", 5, [9, 11, 12, 4]),
+    (b"[APPENDUID 5 12:10] done", 5, [10, 11, 12]),  # RFC 4315 allows a:b with a > b
+])
+def test_appenduid(text, validity, uids):
+    r = parse_append_response("OK", [text])
+    assert (r.ok, r.uidvalidity, r.uids) == (True, validity, uids)
+
+
+def test_no_appenduid_without_uidplus():
+    r = parse_append_response("OK", [b"Append completed."])
+    assert r.ok and r.uids is None and r.uidvalidity is None
+
+
+@pytest.mark.parametrize("typ, text, code, quota, throttled, delay", [
+    ("NO", b"[OVERQUOTA] Quota exceeded (mailbox for user is full)", "OVERQUOTA", True, False,
+     None),
+    ("NO", b"[LIMIT] Message too large", "LIMIT", False, False, None),
+    ("NO", b"[TRYCREATE] Mailbox doesn't exist: Foo", "TRYCREATE", False, False, None),
+    ("NO", b"Request is throttled. Suggested Backoff Time: 1500 milliseconds", None, False,
+     True, 1.5),
+    ("BAD", b"Command Argument Error. 11", None, False, False, None),
+])
+def test_refusals_are_classified(typ, text, code, quota, throttled, delay):
+    r = parse_append_response(typ, [text])
+    assert not r.ok
+    assert (r.code, r.over_quota, r.throttled, r.suggested_delay) == (code, quota, throttled,
+                                                                      delay)
+
+
+def test_uid_sets():
+    assert _parse_uid_set(b"1") == [1]
+    assert _parse_uid_set(b"1:3,7") == [1, 2, 3, 7]
+
+
+def test_quota_storage_line():
+    m = _QUOTA_STORAGE.search(b'"User quota" (STORAGE 10 512 MESSAGE 1 1000)')
+    assert m and (int(m.group(1)), int(m.group(2))) == (10, 512)
+    assert _QUOTA_STORAGE.search(b'"" (MESSAGE 1 1000)') is None
+
+
+def test_header_key_survives_what_stores_and_servers_change():
+    a = (b"Message-ID: <ABC@Example.org>\r\nDate: Mon, 03 Feb 2020 10:00:00 +0100\r\n"
+         b"From: Ann <ann@example.org>\r\nSubject: Hello   world\r\n")
+    b = (b"Subject: Hello world\r\nFrom: ann <ANN@example.org>\r\nX-Mozilla-Status: 0001\r\n"
+         b"Date: Mon, 3 Feb 2020 09:00:00 +0000\r\nMessage-Id: < abc@example.org >\r\n")
+    assert fingerprint.header_key_from_block(a) == fingerprint.header_key_from_block(b)
+    c = a.replace(b"Hello", b"Goodbye")
+    assert fingerprint.header_key_from_block(c) != fingerprint.header_key_from_block(a)
+
+
+def test_message_without_fingerprint_fields_is_keyed_by_size():
+    empty = b"X-Other: 1\r\n"
+    assert fingerprint.header_key_from_block(empty, fingerprint.size_fallback(10)) != \
+        fingerprint.header_key_from_block(empty, fingerprint.size_fallback(11))
+
+
+def test_message_id_key():
+    fields = fingerprint.fingerprint_fields(b"Message-ID: <X.Y@Host>\r\n")
+    assert fingerprint.message_id_key(fields) == "x.y@host"
+    assert fingerprint.message_id_key({}) == ""
