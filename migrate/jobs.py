@@ -32,33 +32,27 @@ import threading
 import tomllib
 from pathlib import Path
 
+from migrate import options
 from migrate.errors import UsageError
 from migrate.sources.pop3 import is_pop_url
 
-# key -> (type(s), what it is). Paths are relative to the jobs file.
-KEYS: dict[str, tuple[type | tuple, str]] = {
+# Keys only a jobs file has (where things are, which secret); every other key is an
+# option from migrate/options.py that some job command takes. Paths are relative to
+# the jobs file.
+OWN_KEYS: dict[str, tuple[type | tuple, str]] = {
     "sources": ((list, str), "local stores or pop3:// URLs"),
-    "source_type": (str, "skip detection: mbox, maildir, ..."),
-    "host": (str, "IMAP server"),
-    "port": (int, "IMAP port"),
-    "tls": (str, "ssl, starttls or none"),
-    "ca_file": (str, "CA certificate (PEM) for a private CA"),
-    "user": (str, "account user name"),
     "password": (str, "where the password is: keyring (default), env:VAR or file:PATH"),
-    "oauth2_token_command": (str, "command printing an OAuth2 access token"),
     "pop_password": (str, "for pop3:// sources: keyring (default), env:VAR or file:PATH"),
-    "map": (dict, "folder rules OLD = NEW"),
-    "into": (str, "put every folder under this parent"),
-    "dedup_across_folders": (bool, "upload a message found in several folders once"),
-    "max_messages_per_second": ((int, float), "rate cap"),
-    "max_bytes_per_second": ((int, float), "rate cap"),
-    "connections": (int, "connections per job"),
     "backup_dir": (str, "where the verified backup is written or found"),
     "state": (str, "state database file"),
     "work_dir": (str, "where states, logs and reports go (default: <jobs file>-work/)"),
-    "stop_at": (str, "local time HH:MM to stop cleanly"),
-    "max_duration": (str, "stop cleanly after e.g. 6h"),
 }
+JOB_COMMANDS = ("plan", "run", "verify")
+OPTION_KEYS = {o.dest: o for o in options.OPTIONS
+               if o.jobs and o.commands & set(JOB_COMMANDS)}
+PATH_OPTIONS = {o.dest for o in OPTION_KEYS.values() if o.kind is Path}
+KEYS: dict[str, tuple[type | tuple, str]] = {
+    **OWN_KEYS, **{k: (o.toml_type, o.help) for k, o in OPTION_KEYS.items()}}
 REQUIRED = ("sources", "host", "user")
 STATES = {0: "ok", 1: "ok (some not uploaded)", 2: "usage error", 3: "connection error",
           4: "auth error", 5: "account full", 6: "verify failed", 7: "backup error",
@@ -103,18 +97,16 @@ class Job:
 
     # -- the command lines (never with a secret in them) --------------------
 
-    def target_args(self) -> list[str]:
-        s = self.settings
-        args = ["--host", s["host"], "--user", s["user"]]
-        if "port" in s:
-            args += ["--port", str(s["port"])]
-        if "tls" in s:
-            args += ["--tls", s["tls"]]
-        if "ca_file" in s:
-            args += ["--ca-file", str(self.path_of(s["ca_file"]))]
-        if "oauth2_token_command" in s:
-            args += ["--oauth2-token-command", s["oauth2_token_command"]]
-        return args + self._password_args("password", "--password")
+    def option_args(self, command: str) -> list[str]:
+        """The job's settings that *command* takes, as options (from options.py)."""
+        args: list[str] = []
+        for key, o in OPTION_KEYS.items():
+            if command in o.commands and key in self.settings:
+                value = self.settings[key]
+                if key in PATH_OPTIONS:
+                    value = str(self.path_of(value))
+                args += options.as_argv_values(o, value)
+        return args
 
     def _password_args(self, key: str, option: str) -> list[str]:
         ref = self.settings.get(key, "keyring")
@@ -124,39 +116,20 @@ class Job:
             return [option + "-file", str(self.path_of(ref[5:]))]
         return []  # keyring: looked up by (host, user) in the child
 
-    def source_args(self) -> list[str]:
-        """The source options; the sources themselves go last, after ``--`` (see command)."""
-        s = self.settings
-        args = []
-        if "source_type" in s:
-            args += ["--source-type", s["source_type"]]
-        for old, new in s.get("map", {}).items():
-            args += ["--map", f"{old}={new}"]
-        if "into" in s:
-            args += ["--into", s["into"]]
-        if s.get("dedup_across_folders"):
-            args.append("--dedup-across-folders")
-        return args + self._password_args("pop_password", "--pop-password")
-
     def command(self, name: str, log_file: Path) -> list[str]:
         argv = [sys.executable, "-m", "migrate", "--log-file", str(log_file), name]
-        s = self.settings
         if name == "status":
             return argv + ["--state", str(self.state), "--json"]
-        argv += self.source_args() + self.target_args() + ["--state", str(self.state)]
+        argv += self.option_args(name) + self._password_args("password", "--password") \
+            + self._password_args("pop_password", "--pop-password") \
+            + ["--state", str(self.state)]
         if name == "plan":
             argv += ["--report", str(self.work_dir / "plan"), "--backup-dir",
                      str(self.backup_dir)]
-            if "connections" in s:
-                argv += ["--connections", str(s["connections"])]
         elif name == "verify":
             argv += ["--report", str(self.work_dir / "verify")]
         elif name == "run":
             argv += ["--backup-dir", str(self.backup_dir), "--yes", "--json"]
-            for key in ("connections", "max_messages_per_second", "max_bytes_per_second",
-                        "stop_at", "max_duration"):
-                if key in s:
-                    argv += ["--" + key.replace("_", "-"), str(s[key])]
         return argv + ["--"] + self.sources  # a source is never read as an option
 
 
@@ -225,7 +198,6 @@ def load(path: Path, check_sources: bool = True) -> list[Job]:
 
 
 def _check_keys(table: str, values: dict, problem) -> None:
-    from migrate.stopping import parse_duration, seconds_until
     for key, value in values.items():
         if key not in KEYS:
             near = difflib.get_close_matches(key, KEYS, n=1)
@@ -233,29 +205,18 @@ def _check_keys(table: str, values: dict, problem) -> None:
                                                  f"; known keys: {', '.join(sorted(KEYS))}"))
             continue
         kinds = KEYS[key][0]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is int):
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             problem(table, key, f"should be {_type_name(kinds)}, not {type(value).__name__}")
             continue
         try:
-            if key == "port" and not 0 < value < 65536:
-                raise UsageError("a port is a number from 1 to 65535")
-            if key == "connections" and value < 1:
-                raise UsageError("at least 1")
-            if key == "tls" and value not in ("ssl", "starttls", "none"):
-                raise UsageError("use ssl, starttls or none")
-            if key in ("max_messages_per_second", "max_bytes_per_second") and value <= 0:
-                raise UsageError("must be more than 0")
+            if key in OPTION_KEYS:
+                options.check_value(OPTION_KEYS[key], value)
             if key == "sources" and isinstance(value, list) and (
                     not value or not all(isinstance(v, str) for v in value)):
                 raise UsageError("a list of paths (strings), at least one")
-            if key == "map" and not all(isinstance(v, str) for v in value.values()):
-                raise UsageError("every folder must map to a folder name (a string)")
             if key in ("password", "pop_password"):
                 _check_password_ref(value)
-            if key == "stop_at":
-                seconds_until(value)
-            if key == "max_duration":
-                parse_duration(value)
         except UsageError as e:  # a mistyped password is never repeated back
             shown = "" if key in ("password", "pop_password") else f"{value!r}: "
             problem(table, key, f"{shown}{e}")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from migrate import __version__
+from migrate import __version__, options
 from migrate.cli import (backup_cmd, credentials_cmd, discover_cmd, jobs_cmd, plan_cmd,
                          restore_cmd, run_cmd, status_cmd, verify_cmd)
 from migrate.errors import ExitCode, MigrateError
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from migrate.cli.common import setup_logging
     setup_logging(args.log_level, args.log_file)
     try:
+        if args.command in ("plan", "run", "verify", "backup") or \
+                getattr(args, "action", None) == "test":
+            options.resolve(args, args.command)
         return int(args.func(args))
     except MigrateError as e:
         logging.getLogger("migrate").debug("stopping: %s", e)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from migrate import backup, report
 from migrate.cli import common
@@ -11,10 +10,7 @@ from migrate.progress import byte_bar
 
 def add_parser(sub):
     p = sub.add_parser("backup", help="write and verify a backup archive of the sources")
-    common.add_source_args(p)
-    p.add_argument("--backup-dir", required=True, type=Path, metavar="DIR")
-    p.add_argument("--compress", action="store_true",
-                   help="write .tar.gz (gzip level 1) instead of plain .tar; see docs/backup.md")
+    common.add_command_args(p, "backup")
     return p
 
 

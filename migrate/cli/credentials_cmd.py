@@ -24,7 +24,7 @@ def add_parser(sub):
                        ("test", "log in to the server with the stored password")):
         a = actions.add_parser(name, help=text)
         if name == "test":
-            common.add_target_args(a, required=True)
+            common.add_command_args(a, "credentials")
         else:
             a.add_argument("--host", required=True, help="IMAP (or POP) server name")
             a.add_argument("--user", required=True, help="account user name")

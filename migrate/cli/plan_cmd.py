@@ -7,6 +7,7 @@ from pathlib import Path
 
 from migrate import backup, report
 from migrate.cli import common
+from migrate.cli.session import session
 from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
 from migrate.survey import survey
@@ -14,21 +15,7 @@ from migrate.survey import survey
 
 def add_parser(sub):
     p = sub.add_parser("plan", help="dry run: show what would move where (changes nothing)")
-    common.add_source_args(p)
-    common.add_target_args(p, required=False)
-    common.add_state_arg(p)
-    p.add_argument("--backup-dir", type=Path, metavar="DIR",
-                   help="also say whether a verified backup of these sources is there")
-    p.add_argument("--report", type=Path, metavar="DIR",
-                   help="also write plan.json, plan.csv and plan.html into DIR")
-    p.add_argument("--connections", type=int, default=common.DEFAULT_CONNECTIONS, metavar="N",
-                   help="connections the run will use (for the time estimate; default "
-                        f"{common.DEFAULT_CONNECTIONS})")
-    p.add_argument("--export-non-mail", type=Path, metavar="DIR",
-                   help="write the contacts, calendar items, tasks and notes of .pst "
-                        "sources into DIR as .vcf and .ics files (they are never uploaded)")
-    p.add_argument("--no-speed-probe", action="store_true",
-                   help="skip measuring the link (no time estimate)")
+    common.add_command_args(p, "plan")
     return p
 
 
@@ -55,14 +42,11 @@ def run(args) -> int:
         plan = build_plan(stores, **common.plan_options(args))
     else:
         config = common.target_config(args)
-        state = common.open_state_readonly(args, config)
-        with ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
+        with session(args, config.host, config.user) as ctx, \
+                ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
             plan = build_plan(stores, target.layout, **common.plan_options(args))
-            seen = survey(target, plan, state.recorded if state else None,
-                          connections=max(1, args.connections),
-                          measure=not args.no_speed_probe)
-        if state:
-            state.close()
+            seen = survey(target, plan, ctx.state.recorded if ctx.state else None,
+                          connections=args.connections, measure=not args.no_speed_probe)
     backup_note = backup_status(stores, args.backup_dir) if args.backup_dir else None
     document = report.plan_document(plan, seen, backup_note)
     print(report.render_plan_text(plan, document))

@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
 import sys
 from pathlib import Path
 
-from migrate import backup, logs, report
+from migrate import backup, report
 from migrate.cli import common
+from migrate.cli.session import session
 from migrate.errors import ExitCode, MigrateError
-from migrate.lock import RunLock
 from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.progress import Progress, byte_bar
-from migrate.state import State, default_state_path
-from migrate.stopping import StopRequest, Stopped, arm_deadline, install_signal_handlers
+from migrate.stopping import Stopped
 from migrate.upload import UploadOptions, Uploader
 from migrate.verify import verdict
 
 log = logging.getLogger("migrate")
-DEFAULT_CONNECTIONS = common.DEFAULT_CONNECTIONS
 
 
 def add_parser(sub):
     p = sub.add_parser("run", help="back up the sources, then upload them to the account")
-    common.add_source_args(p)
-    common.add_target_args(p, required=True)
-    p.add_argument("--backup-dir", required=True, type=Path, metavar="DIR",
-                   help="where the verified backup of the sources is found or written")
-    p.add_argument("--use-backup", type=Path, metavar="ARCHIVE",
-                   help="rely on this existing backup (it is verified again, and must hold "
-                        "exactly the current sources)")
-    p.add_argument("--compress-backup", action="store_true",
-                   help="if a backup has to be written, write .tar.gz")
-    common.add_state_arg(p)
-    p.add_argument("--yes", action="store_true",
-                   help="answer confirmations with yes (unattended runs); never prompts")
-    p.add_argument("--max-messages-per-second", type=float, metavar="N",
-                   help="never send faster than N messages a second on average")
-    p.add_argument("--max-bytes-per-second", type=float, metavar="N",
-                   help="never send faster than N bytes a second on average (Gmail takes "
-                        "about 500 MB a day: 5800)")
-    p.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, metavar="N",
-                   help=f"upload N mailboxes at once, one connection each (default "
-                        f"{DEFAULT_CONNECTIONS}; docs/performance.md)")
-    common.add_overnight_args(p)
-    p.add_argument("--batch-size", type=int, default=50, help=argparse.SUPPRESS)
-    p.add_argument("--retry-backoff", type=float, default=1.0, help=argparse.SUPPRESS)
-    p.add_argument("--settle-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    common.add_command_args(p, "run")
     return p
 
 
@@ -82,24 +56,13 @@ def plan_counts(plan) -> dict:
 
 
 def run(args) -> int:
-    common.load_config(args)
     stores = common.open_stores(args, take=True)
     config = common.target_config(args)
-    state_path = args.state or default_state_path(config.host, config.user)
-    lock = RunLock(Path(str(state_path) + ".lock")).acquire()
-    if not args.log_file:  # one log file per run beside the state, with every detail
-        log_path = logs.add_file(logs.run_log_path(Path(state_path)))
-        log.debug("log file %s", log_path)
-    stop = StopRequest()
-    install_signal_handlers(stop)
-    arm_deadline(stop, args.stop_at, args.max_duration)
-    state = State(state_path)
-    try:
-        state.bind(config.host, config.user)
-    except MigrateError:
-        state.close()
-        lock.release()
-        raise
+    with session(args, config.host, config.user, write=True) as ctx:
+        return _run(args, stores, config, ctx.state, ctx.state_path, ctx.stop)
+
+
+def _run(args, stores, config, state, state_path, stop) -> int:
     run_id = state.start_run("run")
     summary: dict = {"state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
@@ -164,8 +127,6 @@ def run(args) -> int:
             write_run_report(Path(state_path), summary)
         except (MigrateError, OSError) as e:
             log.error("the run summary could not be saved beside the state: %s", e)
-        state.close()
-        lock.release()
         if args.json:
             print(json.dumps(summary, indent=2, default=str))
         elif "totals" in summary:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from migrate.errors import UsageError
-from migrate.state import FAILED, INFLIGHT, PRESENT, UPLOADED, State, default_state_path
+from migrate.cli.session import session
+from migrate.state import FAILED, INFLIGHT, PRESENT, UPLOADED
 
 
 def add_parser(sub):
@@ -19,15 +20,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    path = args.state
-    if path is None:
-        if not (args.host and args.user):
-            raise UsageError("give --state FILE, or --host and --user to find the default one")
-        path = default_state_path(args.host, args.user)
-    if not Path(path).exists():
-        raise UsageError(f"no state database at {path}: nothing has been run for this account")
-    state = State(path, readonly=True)
-    try:
+    if args.state is None and not (args.host and args.user):
+        raise UsageError("give --state FILE, or --host and --user to find the default one")
+    with session(args, args.host, args.user, must_exist=True) as ctx:
+        state = ctx.state
         counts = state.counts()
         for mailbox, skipped in state.skipped_counts().items():
             counts.setdefault(mailbox, {}).update(skipped)
@@ -37,8 +33,6 @@ def run(args) -> int:
         runs = state.db.execute(
             "SELECT id, command, datetime(started, 'unixepoch'), datetime(ended, 'unixepoch'),"
             " exit_code FROM runs ORDER BY id DESC LIMIT 5").fetchall()
-    finally:
-        state.close()
     if args.json:
         print(json.dumps({"mailboxes": counts, "failed": [list(f) for f in failed],
                           "runs": [list(r) for r in runs]}, indent=2))

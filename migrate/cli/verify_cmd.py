@@ -6,6 +6,7 @@ from pathlib import Path
 
 from migrate import report
 from migrate.cli import common
+from migrate.cli.session import session
 from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
 from migrate.verify import check_report, expect_refusals, verify_plan
@@ -15,24 +16,20 @@ SHOWN = 20  # unexpected messages listed per mailbox in the terminal (all in ver
 
 def add_parser(sub):
     p = sub.add_parser("verify", help="check that every message of the sources is on the server")
-    common.add_source_args(p)
-    common.add_target_args(p, required=True)
-    common.add_state_arg(p)
-    p.add_argument("--report", type=Path, metavar="DIR", help="also write verify.json into DIR")
+    common.add_command_args(p, "verify")
     return p
 
 
 def run(args) -> int:
     stores = common.open_stores(args)
     config = common.target_config(args)
-    state = common.open_state_readonly(args, config)
-    with ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
+    with session(args, config.host, config.user) as ctx, \
+            ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
+        state = ctx.state
         plan = build_plan(stores, target.layout, **common.plan_options(args))
         expect_refusals(target, plan, state)
         checks = verify_plan(target, plan, describe_server=True,
                              recorded=state.recorded if state else None)
-    if state:
-        state.close()
     result = check_report(checks, plan)
     print(render(result, with_state=state is not None))
     if args.report:
