@@ -5,13 +5,12 @@ From :data:`OPTIONS` come the argparse arguments of each command, the keys a
 job's child process gets. Adding an option here makes it settable in all three
 places; ``tests/test_options.py`` walks this table to prove it.
 
-Values are resolved in one place (:func:`resolve`): the command line wins,
-then the ``--config`` file, then the declared default.
+Values are resolved in one place (``cli.arguments.resolve``): the command
+line wins, then the ``--config`` file, then the declared default.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import tomllib
 from pathlib import Path
@@ -169,24 +168,6 @@ def for_command(command: str) -> list[Option]:
     return [o for o in OPTIONS if command in o.commands]
 
 
-def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    """The command's options. Defaults stay None here: :func:`resolve` fills them after
-    the config file, so a file value is never mistaken for one typed on the line."""
-    groups: dict[str, argparse._ArgumentGroup] = {}
-    for o in for_command(command):
-        target = parser if o.group == "options" else groups.setdefault(
-            o.group, parser.add_argument_group(o.group))
-        kwargs: dict = {"dest": o.dest, "default": None,
-                        "help": argparse.SUPPRESS if o.hidden else o.help}
-        if o.kind is bool:
-            kwargs["action"] = "store_true"
-        elif o.kind in ("list", "map"):
-            kwargs.update(action="append", metavar=o.metavar)
-        else:
-            kwargs.update(type=o.kind, metavar=o.metavar, choices=o.choices)
-        target.add_argument(o.flag, **kwargs)
-
-
 def load_config(path: Path, command: str) -> dict:
     """A --config file, checked against the options *command* takes."""
     try:
@@ -234,27 +215,3 @@ def as_argv_values(o: Option, value) -> list[str]:
     if o.kind == "list":
         return [x for item in value for x in (o.flag, str(item))]
     return [o.flag, str(value)]
-
-
-def resolve(args: argparse.Namespace, command: str) -> argparse.Namespace:
-    """Fill *args*: command line first, then the --config file, then the defaults;
-    then check what the command requires. Called once, before the command runs."""
-    data = load_config(args.config, command) if getattr(args, "config", None) else {}
-    for o in for_command(command):
-        value = getattr(args, o.dest, None)
-        if o.kind == "map":
-            from_file = [f"{old}={new}" for old, new in data.get(o.dest, {}).items()]
-            value = from_file + (value or [])
-        elif value is None or value is False:
-            if o.dest in data:
-                value = Path(data[o.dest]) if o.kind is Path else (
-                    float(data[o.dest]) if o.kind is float else data[o.dest])
-            elif value is None:
-                value = o.default
-        elif o.check:
-            o.check(value)
-        setattr(args, o.dest, value)
-    for o in for_command(command):
-        if command in o.required and getattr(args, o.dest) in (None, ""):
-            raise UsageError(f"{o.flag} is required (on the command line or in --config)")
-    return args

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from migrate import jobs, options
+from migrate.cli import arguments
 from migrate.cli import build_parser
 from migrate.errors import UsageError
 
@@ -58,14 +59,13 @@ def test_every_option_in_a_config_file(tmp_path, command, o):
         return
     cfg = tmp_path / "c.toml"
     value = sample(o)
-    import tomllib  # noqa: F401 - the file must be valid TOML
     cfg.write_text(_toml(o.dest, value))
     argv = [command, "src", "--config", str(cfg), "--host", "h", "--user", "u",
             "--backup-dir", str(tmp_path / "bk")]
     if o.dest in ("host", "user", "backup_dir"):
         argv = [a for i, a in enumerate(argv) if not (
             a == o.flag or (i and argv[i - 1] == o.flag))]
-    args = options.resolve(build_parser().parse_args(argv), command)
+    args = arguments.resolve(build_parser().parse_args(argv), command)
     assert getattr(args, o.dest) == expected(o, value)
 
 
@@ -80,7 +80,7 @@ def test_every_option_in_a_jobs_file(tmp_path, command, o):
     settings = {"sources": ["store"], "host": "h", "user": "u", o.dest: value}
     job = jobs.Job("one", settings, tmp_path)
     argv = job.command(command, tmp_path / "log")[3:]  # after "python -m migrate"
-    args = options.resolve(build_parser().parse_args(argv), command)
+    args = arguments.resolve(build_parser().parse_args(argv), command)
     assert getattr(args, o.dest) == expected(o, value, tmp_path)
     assert args.sources == [str(tmp_path / "store")]
 
@@ -93,7 +93,7 @@ def test_every_job_key_is_an_option_or_the_runners_own():
 def test_command_line_wins_over_the_file_and_the_file_over_the_default(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('connections = 2\ntls = "starttls"\n[map]\n"A" = "B"\n')
-    args = options.resolve(build_parser().parse_args(
+    args = arguments.resolve(build_parser().parse_args(
         ["run", "src", "--config", str(cfg), "--host", "h", "--user", "u", "--backup-dir", "b",
          "--connections", "5", "--map", "C=D"]), "run")
     assert (args.connections, args.tls, args.map, args.batch_size) == (5, "starttls",
@@ -107,7 +107,7 @@ def test_bad_values_in_a_config_file_are_named(tmp_path):
                         ("intto = 1", "unknown key 'intto'")):
         cfg.write_text(text + "\n")
         with pytest.raises(UsageError, match=words):
-            options.resolve(build_parser().parse_args(["plan", "src", "--config", str(cfg)]),
+            arguments.resolve(build_parser().parse_args(["plan", "src", "--config", str(cfg)]),
                             "plan")
 
 

@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from migrate import __version__, options
-from migrate.cli import (backup_cmd, credentials_cmd, discover_cmd, jobs_cmd, plan_cmd,
-                         restore_cmd, run_cmd, status_cmd, verify_cmd)
+from migrate import __version__
+from migrate.cli import (arguments, backup_cmd, credentials_cmd, discover_cmd, jobs_cmd,
+                         plan_cmd, restore_cmd, run_cmd, status_cmd, verify_cmd)
 from migrate.errors import ExitCode, MigrateError
 from migrate.logs import redact
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("plan", "run", "verify", "backup") or \
                 getattr(args, "action", None) == "test":
-            options.resolve(args, args.command)
+            arguments.resolve(args, args.command)
         return int(args.func(args))
     except MigrateError as e:
         logging.getLogger("migrate").debug("stopping: %s", e)

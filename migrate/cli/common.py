@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from migrate import credentials, options
+from migrate.cli import arguments
 from migrate.errors import UsageError, check_line
 from migrate.mapping import MappingRules
 from migrate.sources import Store, open_store
@@ -22,7 +23,7 @@ def add_command_args(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument("sources", nargs="+", metavar="SOURCE",
                        help="a local mail store (mbox file, maildir, Thunderbird profile, ...) "
                             "or pop3://USER@HOST for mail still waiting on a POP server")
-    options.add_arguments(p, command)
+    arguments.add_arguments(p, command)
 
 
 def plan_options(args) -> dict:
