@@ -15,7 +15,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from migrate.sources.maildir import looks_like_maildir_tree
+from migrate.errors import UsageError
+from migrate.sources.maildir import is_maildir, looks_like_maildir_tree
 from migrate.sources.mbox import looks_like_mbox
 from migrate.sources.thunderbird import is_profile
 
@@ -35,6 +36,7 @@ class Found:
     messages: int | None = None
     size: int | None = None
     note: str | None = None
+    owner: str | None = None  # whose home it was found in (names the job)
 
 
 def thunderbird_roots(home: Path, env: dict) -> list[Path]:
@@ -101,12 +103,43 @@ def discover(paths: list[Path] | None = None, home: Path | None = None,
              env: dict | None = None) -> list[Found]:
     """Stores under *paths*, or (without paths) in the usual places of this user."""
     env = dict(os.environ if env is None else env)
-    home = home or Path.home()
     found: list[Found] = []
     if paths:
-        for path in paths:
-            found += scan(Path(path))
+        for path in map(Path, paths):
+            if not path.exists():
+                raise UsageError(f"{path} does not exist; give a folder or file to search")
+            here = scan(path)
+            if path.is_dir() and not any(f.path == path for f in here):
+                # a home or a folder of homes: also where each mail client keeps its mail
+                here = usual_places(path, {}) + here
+                for f in here:
+                    f.owner = f.owner or _owner(path, f.path)
+            found += here
         return _unique(found)
+    return _unique(usual_places(home or Path.home(), env))
+
+
+def _owner(searched: Path, store: Path) -> str:
+    """The person a store belongs to: the home folder's name (``/home/anna`` -> anna),
+    or under a folder of homes the first folder below it."""
+    try:
+        rel = store.relative_to(searched)
+    except ValueError:
+        return searched.name
+    first = rel.parts[0] if rel.parts else ""
+    if first and not first.startswith(".") and first not in _NOT_A_PERSON and \
+            searched.name.lower() in ("home", "users", "homes", "backup", "backups"):
+        return first
+    return searched.name
+
+
+_NOT_A_PERSON = {"Maildir", "mail", "Mail", "AppData", "Documents", "Library", "My Documents"}
+
+
+def usual_places(home: Path, env: dict) -> list[Found]:
+    """Where mail clients keep mail in *home* (Thunderbird via profiles.ini, Outlook files,
+    maildir and mbox folders)."""
+    found: list[Found] = []
     for root in thunderbird_roots(home, env):
         for profile in profiles_from_ini(root):
             found.append(Found(profile, "thunderbird", f"Thunderbird {root / 'profiles.ini'}"))
@@ -114,27 +147,40 @@ def discover(paths: list[Path] | None = None, home: Path | None = None,
         if place.is_dir():
             for item in sorted(place.iterdir()):
                 if item.suffix.lower() in (".pst", ".ost") and item.is_file():
-                    found.append(Found(item, "outlook", f"Outlook folder {place}",
-                                       note=OUTLOOK_HOW))
+                    found.append(_outlook(item, f"Outlook folder {place}"))
     for place in mail_places(home, env):
         if place.exists():
             found += scan(place, how="usual mail folder")
-    return _unique(found)
+    return found
+
+
+def _outlook(path: Path, how: str) -> Found:
+    """A .pst is a store when the [pst] extra can read it; an .ost never is."""
+    if path.suffix.lower() == ".pst" and pst_readable():
+        return Found(path, "pst", how)
+    return Found(path, "outlook", how, note=OUTLOOK_HOW)
+
+
+def pst_readable() -> bool:
+    """The [pst] extra (libpff-python) is installed."""
+    import importlib.util
+    return importlib.util.find_spec("pypff") is not None
 
 
 def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
     """Stores at or below *root* (a store is not searched inside)."""
     if root.is_file():
         if root.suffix.lower() in (".pst", ".ost"):
-            return [Found(root, "outlook", how, note=OUTLOOK_HOW)]
+            return [_outlook(root, how)]
         return [Found(root, "mbox", how)] if looks_like_mbox(root) else []
     if not root.is_dir() or depth > MAX_DEPTH or root.is_symlink():
         return []
     try:
         if is_profile(root):
             return [Found(root, "thunderbird", how)]
-        if looks_like_maildir_tree(root):
-            return [Found(root, "maildir", how)]
+        if is_maildir(root) or (depth == 0 and how == "usual mail folder"
+                                and looks_like_maildir_tree(root)):
+            return [Found(root, "maildir", how)]  # a home holding ~/Maildir is searched on
         entries = sorted(root.iterdir())
     except OSError:
         return []
@@ -146,8 +192,7 @@ def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
     if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)):
         return [Found(root, "mbox-tree", how)]
     found += [Found(f, "mbox", how) for f in mboxes]
-    found += [Found(f, "outlook", how, note=OUTLOOK_HOW) for f in files
-              if f.suffix.lower() in (".pst", ".ost")]
+    found += [_outlook(f, how) for f in files if f.suffix.lower() in (".pst", ".ost")]
     for entry in entries:
         if entry.is_dir() and entry.name not in ("cur", "new", "tmp"):
             found += scan(entry, how, depth + 1)
@@ -176,6 +221,8 @@ def measure(found: Found) -> Found:
         plan = build_plan([store])
     except Exception as e:  # noqa: BLE001 - report the store, keep discovering
         found.note = f"could not be read: {e}"
+        if found.kind == "pst":
+            found.kind, found.note = "outlook", f"{found.note}. {OUTLOOK_HOW}"
         return found
     found.folders = len(plan.folders)
     found.messages = sum(len(f.messages) for f in plan.folders)
@@ -194,14 +241,16 @@ def jobs_skeleton(found: list[Found], machine: str) -> str:
         if f.kind == "outlook":
             lines += [f"# Outlook file {f.path}: {OUTLOOK_HOW}", ""]
             continue
-        base = "".join(c if c.isalnum() else "-" for c in f"{f.kind}-{f.path.name}".lower())
+        label = f"{f.owner}-{f.kind}-{f.path.name}" if f.owner else f"{f.kind}-{f.path.name}"
+        base = "".join(c if c.isalnum() else "-" for c in label.lower())
         base = "-".join(filter(None, base.split("-")))[:40] or f.kind
         name, n = base, 2
         while name in names:
             name, n = f"{base}-{n}", n + 1
         names.add(name)
         count = f" ({f.messages} messages)" if f.messages is not None else ""
-        lines += [f"[jobs.{name}]  # {f.kind}{count}, found by {f.how_found}",
+        who = f" of {f.owner}" if f.owner else ""
+        lines += [f"[jobs.{name}]  # {f.kind}{who}{count}, found by {f.how_found}",
                   f"sources = [{_toml_string(str(f.path))}]",
                   'user = "CHANGE-ME@example.net"', 'password = "keyring"', ""]
     return "\n".join(lines)

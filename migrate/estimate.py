@@ -53,8 +53,9 @@ class Estimate:
 
 def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
              send_rate: float | None, connections: int = 3, pipelining: bool = True,
-             multiappend: bool = True, host: str = "", source_bytes: int | None = None
-             ) -> Estimate:
+             multiappend: bool = True, host: str = "", source_bytes: int | None = None,
+             max_messages_per_second: float | None = None,
+             max_bytes_per_second: float | None = None) -> Estimate:
     """Seconds for a whole ``run`` uploading *messages* (*size* bytes) into *mailboxes*."""
     assumptions = []
     rate = send_rate
@@ -90,6 +91,16 @@ def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
                        "spread over connections and a quick server (1 ms a message); high "
                        "end: one connection's worth, a busy server (5 ms a message), slow "
                        "disks and a transfer 1.5 times slower")
+    capped = max(messages / max_messages_per_second if max_messages_per_second else 0,
+                 size / max_bytes_per_second if max_bytes_per_second else 0)
+    if capped:  # the run never sends faster than its caps (--max-*-per-second)
+        low, high = max(low, capped), max(high, capped + (high - low))
+        assumptions.append("the rate caps given: "
+                           + ", ".join(t for t in (
+                               f"{max_messages_per_second:g} messages a second"
+                               if max_messages_per_second else "",
+                               f"{max_bytes_per_second:g} bytes a second"
+                               if max_bytes_per_second else "") if t))
     cap = DAILY_CAPS.get(host.lower().rstrip("."))
     if cap and size > cap:
         days = size / cap * 86400

@@ -190,6 +190,13 @@ def load(path: Path, check_sources: bool = True) -> list[Job]:
                     problem(table, "sources", f"{source} does not exist; fix the path")
                 elif not os.access(source, os.R_OK):
                     problem(table, "sources", f"{source} is not readable by this user")
+        if check_sources:
+            for key in ("password", "pop_password"):
+                ref = settings.get(key, "")
+                if isinstance(ref, str) and ref.startswith("file:") and ref[5:]:
+                    where = job.path_of(ref[5:])
+                    if not where.is_file():  # named, never read aloud
+                        problem(table, key, f"the password file {where} does not exist")
         jobs.append(job)
     if problems:
         raise UsageError(f"the jobs file has {len(problems)} problem(s); nothing was started:\n  "
@@ -230,7 +237,7 @@ def _check_password_ref(value: str) -> None:
             raise UsageError(f"the environment variable {value[4:]} is not set here")
         return
     if value.startswith("file:") and value[5:]:
-        return
+        return  # checked against the jobs file's folder in load(): _check_password_file
     raise UsageError("write where the password is, not the password: 'keyring', 'env:VAR' or "
                      "'file:PATH' (store it with 'mailmigrate credentials set')")
 
@@ -341,9 +348,25 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         if found.exists() and found.stat().st_mtime >= log_file.stat().st_mtime - 1:
             data = json.loads(found.read_text(encoding="utf-8"))
     error = data.get("error") if isinstance(data, dict) else None
-    if done.returncode not in (0, 1) and not error:
+    code = done.returncode
+    if command == "status" and code == 0:
+        code, error = last_outcome(data)
+    if code not in (0, 1) and not error:
         error = _last_error(output_file)
-    return JobResult(job.name, command, done.returncode, log_file, output_file, data, error)
+    if code in (8, 130) and command != "status":
+        error = "stopped; continues with the same command"
+    return JobResult(job.name, command, code, log_file, output_file, data, error)
+
+
+def last_outcome(status: dict) -> tuple[int, str | None]:
+    """The exit code of the job's last run, as its state records it (status --json)."""
+    runs = [r for r in (status or {}).get("runs", []) if r[1] == "run"]
+    if not runs:
+        return 0, "not run yet"
+    _, _, started, ended, code = runs[0]  # newest first
+    if ended is None or code is None:
+        return 130, f"the run of {started} did not finish (killed or lost power); run again"
+    return int(code), None
 
 
 _children: set[subprocess.Popen] = set()

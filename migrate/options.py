@@ -138,11 +138,12 @@ OPTIONS: list[Option] = [
     # -- the run --------------------------------------------------------------------
     Option("yes", "answer confirmations with yes (unattended runs); never prompts",
            frozenset({"run"}), kind=bool, jobs=False),
-    Option("max_messages_per_second", "never send faster than N messages a second on average",
-           frozenset({"run"}), kind=float, metavar="N", check=_positive),
-    Option("max_bytes_per_second", "never send faster than N bytes a second on average "
-           "(Gmail takes about 500 MB a day: 5800)", frozenset({"run"}), kind=float,
+    Option("max_messages_per_second", "never send faster than N messages a second on average "
+           "(plan: counted in the time estimate)", frozenset({"plan", "run"}), kind=float,
            metavar="N", check=_positive),
+    Option("max_bytes_per_second", "never send faster than N bytes a second on average "
+           "(Gmail takes about 500 MB a day: 5800; plan: counted in the time estimate)",
+           frozenset({"plan", "run"}), kind=float, metavar="N", check=_positive),
     Option("connections", "upload N mailboxes at once, one connection each (plan: for the "
            "time estimate; docs/performance.md)", frozenset({"plan", "run"}), kind=int,
            default=3, metavar="N", check=_positive),

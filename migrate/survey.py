@@ -42,9 +42,10 @@ class ServerSurvey:
 
 
 def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
-           measure: bool = True) -> ServerSurvey:
+           measure: bool = True, caps: tuple = (None, None)) -> ServerSurvey:
     """Mark what the server already holds or will refuse in *plan*; learn quota and speed.
 
+    *caps* are the run's (messages/s, bytes/s) limits, for the time estimate.
     *recorded(mailbox)* gives what a state database says was uploaded there
     (content hash -> (UIDVALIDITY, UID)), or None without a state.
     """
@@ -73,5 +74,6 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
             len(upload), sum(p.size for p in upload), len(mailboxes), target.round_trip(),
             rate, connections=connections, pipelining=target.can_pipeline,
             multiappend=target.has("MULTIAPPEND"), host=target.config.host,
-            source_bytes=sum(m.size for f in plan.folders for m in f.messages))
+            source_bytes=sum(m.size for f in plan.folders for m in f.messages),
+            max_messages_per_second=caps[0], max_bytes_per_second=caps[1])
     return result

@@ -412,10 +412,16 @@ class _BatchSender:
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
         self.without_keywords: set[int] = set()  # id() of messages sent again without them
 
-    def add(self, p: PlannedMessage, data: bytes) -> None:
+    def _stop_now(self) -> None:
+        """On a stop request: let the batches already sent finish and be recorded, send
+        nothing more (what was still waiting, for a rate cap too, goes in the next run)."""
         if self.up.stop is not None and self.up.stop.is_set():
-            self.flush()  # let the batches in flight finish and be recorded
+            while self.pending:
+                self._complete_oldest()
             self.up.check_stop()
+
+    def add(self, p: PlannedMessage, data: bytes) -> None:
+        self._stop_now()
         if p.has_nul:  # a BINARY literal, alone and synchronously
             self.flush()
             self._send([(p, data)])
@@ -453,7 +459,9 @@ class _BatchSender:
     def _journal(self, items) -> int:
         """Before a batch is sent: honour the rate caps, record it in flight (durably)."""
         up = self.up
+        self._stop_now()
         up.rate.wait(len(items), sum(len(d) for _, d in items))
+        self._stop_now()  # a stop during the cap's wait never releases the batch at once
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
         up.sent.update(p.content_hash for p, _ in items)

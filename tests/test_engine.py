@@ -195,3 +195,28 @@ def test_read_only_target_refuses_every_write_and_still_verifies(tmp_path):
     assert [(c.mailbox, c.expected, len(c.missing), c.duplicated) for c in checks] == [
         ("INBOX", 5, 0, 0)]
     assert "New" not in server.mailboxes
+
+
+def test_a_stop_during_a_rate_cap_wait_sends_nothing_more(tmp_path):
+    """Ctrl-C must not release the batches that were waiting for the provider's cap."""
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=100)
+    stop = StopRequest()
+    real = server.receive
+
+    def receive(mailbox, items):
+        result = real(mailbox, items)
+        if server.appends == 3:
+            stop.request("test stop")
+        return result
+
+    server.receive = receive
+    plan = build_plan([open_store(path)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    opts = UploadOptions(batch_messages=5, settle_seconds=0, max_messages_per_second=50,
+                         stop=stop)
+    uploader = Uploader(lambda: FakeTarget(server), state, plan, opts)
+    with pytest.raises(Stopped):
+        uploader.run()
+    state.close()
+    assert server.appends == 3 and len(inbox(server)) == 15

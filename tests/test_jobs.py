@@ -72,11 +72,18 @@ def test_jobs_in_parallel_two_complete_one_fails_auth(tmp_path, make_account, mm
     assert "ok" in lines["acme"] and "uploaded 5" in lines["acme"]
     assert "ok" in lines["crane"] and "uploaded 5" in lines["crane"]
     assert "auth error" in lines["bolt"] and "refused the login" in lines["bolt"]
-    summary = json.loads((tmp_path / "work" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "work" / "summary-run.json").read_text())
     states = {j["job"]: (j["exit_code"], j["counts"]) for j in summary["jobs"]}
     assert states["acme"][0] == 0 and states["acme"][1]["uploaded"] == 5
     assert states["bolt"][0] == ExitCode.AUTH and summary["exit_code"] == ExitCode.AUTH
-    assert "auth error" in (tmp_path / "work" / "summary.html").read_text()
+    assert "auth error" in (tmp_path / "work" / "summary-run.html").read_text()
+    status = mm("jobs", "status", jobs, env=keyring_env(tmp_path))  # the truth, from the states
+    assert status.code == ExitCode.AUTH, status.out + status.err
+    lines = {line.split()[0]: line for line in status.out.splitlines() if line[:1].isalpha()}
+    assert "auth error" in lines["bolt"] and "ok" in lines["acme"]
+    assert "2 of 3 jobs whose last run completed" in status.out
+    assert (tmp_path / "work" / "summary-run.json").read_text() == json.dumps(summary, indent=2) \
+        or json.loads((tmp_path / "work" / "summary-run.json").read_text()) == summary
     for i in (0, 2):
         assert sorted(m.data for m in accounts[i].read_back()["INBOX"]) == \
             sorted(crlf(m) for m in client_store(tmp_path / "again", f"client{i}"))
@@ -285,8 +292,11 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == ExitCode.INTERRUPTED, out + err
     assert "passed on to 1 running job" in err and "interrupted" in out
-    summary = json.loads((tmp_path / "work" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "work" / "summary-run.json").read_text())
     assert summary["jobs"][0]["counts"]["left"] > 0
+    assert summary["jobs"][0]["error"] == "stopped; continues with the same command"
+    status = mm("jobs", "status", jobs, env={"MM_TEST_PASSWORD": account.password})
+    assert status.code == ExitCode.INTERRUPTED and "interrupted" in status.out
     again = mm("jobs", "run", jobs, env={"MM_TEST_PASSWORD": account.password})
     assert again.code == 0, again.out + again.err
     assert_exactly_once(account, expected)

@@ -27,7 +27,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([{"path": str(f.path), "kind": f.kind, "found_by": f.how_found,
                            "folders": f.folders, "messages": f.messages, "bytes": f.size,
-                           "note": f.note} for f in found], indent=2))
+                           "note": f.note, "owner": f.owner} for f in found], indent=2))
     elif not found:
         where = ", ".join(map(str, args.paths)) if args.paths else "the usual places"
         print(f"no mail stores found in {where}; give a folder to search: "
@@ -37,7 +37,8 @@ def run(args) -> int:
             numbers = (f"{f.folders} folders, {f.messages} messages, {human_size(f.size)}"
                        if f.messages is not None else
                        human_size(f.size) if f.size is not None else "")
-            print(f"{f.kind:<12} {f.path}\n{'':<12} {numbers}  (found by {f.how_found})")
+            who = f", {f.owner}'s" if f.owner else ""
+            print(f"{f.kind:<12} {f.path}\n{'':<12} {numbers}  (found by {f.how_found}{who})")
             if f.note:
                 print(f"{'':<12} {f.note}")
     if args.write_jobs:

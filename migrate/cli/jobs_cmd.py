@@ -59,14 +59,15 @@ def run(args) -> int:
     results = jobs_mod.run_jobs(jobs, args.action, args.parallel, on_done=done)
     summary = combined_summary(args.action, args.jobs_file, results)
     out_dir = jobs[0].work_dir.parent if jobs else args.jobs_file.parent
-    report.write_json(out_dir / "summary.json", summary)
+    name = f"summary-{args.action}"  # each command its own: status never hides the run's
+    report.write_json(out_dir / f"{name}.json", summary)
     from migrate.report_html import render_jobs_html
-    (out_dir / "summary.html").write_text(render_jobs_html(summary), encoding="utf-8")
+    (out_dir / f"{name}.html").write_text(render_jobs_html(summary), encoding="utf-8")
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(render_text(summary))
-        print(f"\nsummary: {out_dir / 'summary.json'} and summary.html")
+        print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
     return summary["exit_code"]
 
 
@@ -91,7 +92,8 @@ def render_text(summary: dict) -> str:
             details = (details + "; " if details else "") + j["error"]
         lines.append(f"{j['job'].ljust(width)}  {j['state']:<24}  {details}")
     ok = sum(1 for j in summary["jobs"] if j["exit_code"] in (0, 1))
-    lines.append(f"\n{ok} of {len(summary['jobs'])} jobs completed; exit code "
+    done = "whose last run completed" if summary["command"] == "status" else "completed"
+    lines.append(f"\n{ok} of {len(summary['jobs'])} jobs {done}; exit code "
                  f"{summary['exit_code']} (the highest of the jobs, docs/exit-codes.md)")
     return "\n".join(lines)
 

@@ -46,7 +46,8 @@ def run(args) -> int:
                 ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
             plan = build_plan(stores, target.layout, **common.plan_options(args))
             seen = survey(target, plan, ctx.state.recorded if ctx.state else None,
-                          connections=args.connections, measure=not args.no_speed_probe)
+                          connections=args.connections, measure=not args.no_speed_probe,
+                          caps=(args.max_messages_per_second, args.max_bytes_per_second))
     backup_note = backup_status(stores, args.backup_dir) if args.backup_dir else None
     document = report.plan_document(plan, seen, backup_note)
     print(report.render_plan_text(plan, document))

@@ -14,6 +14,7 @@ from migrate.cli.session import session
 from migrate.errors import ExitCode, MigrateError
 from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
+from migrate.sources.base import SKIP_DELETED, SKIP_REPORT, SKIP_TRASHED
 from migrate.progress import Progress, byte_bar
 from migrate.stopping import Stopped
 from migrate.upload import UploadOptions, Uploader
@@ -111,7 +112,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             code = stopped.exit_code
         else:
             summary["missing"] += left  # defensive: every planned upload must be settled
-            bad = sum(summary["totals"].get(a, 0) for a in (SKIP, REFUSE, FAILED))
+            bad = could_not_move(plan)
             code = ExitCode.VERIFY_FAILED if summary["missing"] or summary["folders_missing"] \
                 else (ExitCode.SKIPPED if bad or summary["failed_folders"] else ExitCode.SUCCESS)
         return code
@@ -131,6 +132,19 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             print(json.dumps(summary, indent=2, default=str))
         elif "totals" in summary:
             print(render_summary(summary))
+
+
+USER_INTENT = {SKIP_DELETED, SKIP_TRASHED, SKIP_REPORT}  # the user meant these to stay behind
+
+
+def could_not_move(plan) -> int:
+    """Messages that should have moved and could not: exit 1 (docs/exit-codes.md).
+
+    What the user deleted or trashed in the mail client (and reports skipped with
+    --pst-reports skip) is named in the summary but is no reason for exit 1.
+    """
+    return sum(1 for f in plan.folders for p in f.messages
+               if p.action in (REFUSE, FAILED) or (p.action == SKIP and p.reason not in USER_INTENT))
 
 
 def _now() -> str:
