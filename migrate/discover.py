@@ -241,7 +241,11 @@ def jobs_skeleton(found: list[Found], machine: str) -> str:
         if f.kind == "outlook":
             lines += [f"# Outlook file {f.path}: {OUTLOOK_HOW}", ""]
             continue
-        label = f"{f.owner}-{f.kind}-{f.path.name}" if f.owner else f"{f.kind}-{f.path.name}"
+        parts = [f.owner, f.kind]
+        stem = f.path.stem if f.path.is_file() else f.path.name
+        if stem.lower() not in {p.lower() for p in parts if p}:
+            parts.append(stem)
+        label = "-".join(p for p in parts if p)
         base = "".join(c if c.isalnum() else "-" for c in label.lower())
         base = "-".join(filter(None, base.split("-")))[:40] or f.kind
         name, n = base, 2
