@@ -120,6 +120,7 @@ class Job:
         argv = [sys.executable, "-m", "migrate", "--log-file", str(log_file), name]
         if name == "status":
             return argv + ["--state", str(self.state), "--json"]
+        argv += ["--name", self.name]
         argv += self.option_args(name) + self._password_args("password", "--password") \
             + self._password_args("pop_password", "--pop-password") \
             + ["--state", str(self.state)]
@@ -298,7 +299,7 @@ class JobResult:
         if self.command == "plan" and "summary" in d:
             s = d["summary"]
             return {"to upload": s["upload_messages"], "bytes": s["upload_bytes"],
-                    "stay": s["messages"] - s["upload_messages"],
+                    "will not move": s["messages"] - s["upload_messages"],
                     "fits": s["fits"], "time": (s["estimate"] or {}).get("text")}
         if self.command == "verify" and "mailboxes" in d:
             return {"missing": d["missing"], "duplicated": d["duplicated"],

@@ -83,7 +83,14 @@ def not_moving(plan: Plan) -> list[dict]:
             for (a, r), n in counter.most_common()]
 
 
-def plan_document(plan: Plan, survey=None, backup_note: str | None = None) -> dict:
+def who(name: str | None, sources, user: str | None = None, host: str | None = None) -> dict:
+    """Whose mail, from where, to which account: the first line of every report."""
+    return {"name": name or user, "sources": [str(s) for s in sources],
+            "account": f"{user} at {host}" if user and host else None}
+
+
+def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
+                  name: str | None = None) -> dict:
     """The whole plan as data: what plan.json holds and the HTML page shows."""
     rows = plan_rows(plan, survey.existing if survey else None)
     totals = plan.totals()
@@ -124,6 +131,9 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None) -> di
                                    "assumptions": e.assumptions}
     return {
         "schema": PLAN_SCHEMA,
+        "who": who(name, [s.path if s.kind != "pop3" else getattr(s, "url", s.path)
+                          for s in plan.stores],
+                   survey.user if survey else None, survey.host if survey else None),
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "mailmigrate_version": __version__,
         "target": target,
@@ -194,11 +204,13 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def headline(document: dict) -> str:
+def headline(document: dict, pointer: bool = True) -> str:
+    """One sentence; *pointer* says where the reasons are (only where they follow)."""
     s = document["summary"]
+    stay = s["messages"] - s["upload_messages"]
     return (f"{s['upload_messages']} of {s['messages']} messages "
-            f"({human_size(s['upload_bytes'])}) will be uploaded; "
-            f"{s['messages'] - s['upload_messages']} will not (reasons below the table).")
+            f"({human_size(s['upload_bytes'])}) will be uploaded; {stay} will not"
+            + (" (reasons below the table)." if pointer and stay else "."))
 
 
 def fit_sentence(document: dict) -> str:

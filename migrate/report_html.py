@@ -10,6 +10,9 @@ from html import escape
 
 from migrate.plan import FAILED, UPLOAD, UPLOADED
 from migrate.report import COLUMNS, fit_sentence, headline, human_size
+from migrate.sources.base import SKIP_REASONS
+
+ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
@@ -23,6 +26,9 @@ table{border-collapse:collapse;width:100%;font-size:.9em}
 th,td{border-bottom:1px solid #e3e7eb;padding:.3em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 tfoot td{font-weight:bold}.scroll{overflow-x:auto}svg text{font-size:11px;fill:#1d2733}
+svg{max-width:100%;height:auto}.who{font-size:1.05em}code{overflow-wrap:anywhere}
+td.wrap{white-space:normal;overflow-wrap:anywhere;text-align:left}
+.glossary th{text-align:left;width:16em;white-space:normal}
 """
 
 
@@ -32,17 +38,51 @@ def _page(title: str, body: list[str]) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
+def _who(doc: dict) -> str:
+    """Whose mail, from where, to which account: first on every page."""
+    w = doc.get("who") or {}
+    parts = []
+    if w.get("name"):
+        parts.append(f"For <b>{escape(w['name'])}</b>")
+    if w.get("sources"):
+        parts.append("from " + ", ".join(f"<code>{escape(s)}</code>" for s in w["sources"]))
+    if w.get("account"):
+        parts.append(f"to the account <b>{escape(w['account'])}</b>")
+    return f'<p class="who">{" ".join(parts)}</p>' if parts else ""
+
+
+GLOSSARY = [
+    ("(root)", "the top level of a mail store: a single mbox file, or the Inbox of a maildir"),
+    ("will move / uploaded", "copied to the new account by this run"),
+    ("done", "copied by an earlier run (nothing is sent twice)"),
+    ("on server / already there", "the new account already had this message"),
+    ("duplicate", "a second copy of a message going to the same folder: uploaded once"),
+    ("skipped", "the mail program marked it deleted or trashed, or it cannot be read; "
+                "deleted mail is left behind on purpose"),
+    ("refused", "the new account will not take it (for example: too large)"),
+    ("changed by the server", "stored, but the server altered a few bytes on arrival"),
+]
+
+
+def _glossary() -> str:
+    return ('<h2>Words used here</h2><table class="glossary"><tbody>' + "".join(
+        f'<tr><th>{escape(term)}</th><td class="wrap">{escape(meaning)}</td></tr>'
+        for term, meaning in GLOSSARY) + "</tbody></table>")
+
+
 def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
     return (f'<div class="card {tone}">{escape(title)}<b>{escape(value)}</b>'
             f'{escape(detail)}</div>')
 
 
-def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None,
+           wrap: bool = False) -> str:
     out = ['<div class="scroll"><table><thead><tr>'
            + "".join(f"<th>{escape(h)}</th>" for h in header)
            + "</tr></thead><tbody>"]
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
+        cell = '<td class="wrap">' if wrap else "<td>"
+        out.append("<tr>" + "".join(f"{cell}{escape(str(c))}</td>" for c in row) + "</tr>")
     out.append("</tbody>")
     if footer:
         out.append("<tfoot><tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in footer)
@@ -95,7 +135,7 @@ def render_plan_html(document: dict) -> str:
     s, target = document["summary"], document["target"]
     where = (f"To {target['user']} at {target['host']}" if target else
              "What the mail stores hold (no server chosen yet)")
-    body = [f"<h1>Mail migration plan</h1><p class=\"meta\">{escape(where)}; made "
+    body = [f"<h1>Mail migration plan</h1>{_who(document)}<p class=\"meta\">{escape(where)}; made "
             f"{escape(document['generated'])} by mailmigrate "
             f"{escape(document['mailmigrate_version'])}. Nothing has been changed yet.</p>",
             "<h2>Summary</h2>", f"<p>{escape(headline(document))}</p>", '<div class="cards">']
@@ -110,7 +150,7 @@ def render_plan_html(document: dict) -> str:
             body.append(_card("How long?", s["estimate"]["text"],
                               " estimated from a measured round trip and upload speed", "ok"))
     stay = sum(item["messages"] for item in s["not_moving"])
-    body.append(_card("Will not move", messages(stay), " reasons below",
+    body.append(_card("Will not move", messages(stay), " reasons below" if stay else "",
                       "warn" if stay else "ok"))
     body.append("</div>")
     if s["not_moving"]:
@@ -131,7 +171,7 @@ def render_plan_html(document: dict) -> str:
              bar_chart_horizontal([(r["folder"], r["bytes"]) for r in document["folders"]],
                                   label=human_size),
              "<h2>Messages per year</h2>",
-             bar_chart_vertical(list(document["per_year"].items()))]
+             bar_chart_vertical(list(document["per_year"].items())), _glossary()]
     return _page("Mail migration plan", body)
 
 
@@ -158,13 +198,15 @@ def render_run_html(summary: dict) -> str:
     """The morning report: what moved, what did not and why, and the check afterwards."""
     t = summary["totals"]
     ok = not summary.get("missing") and not summary.get("error")
-    body = ["<h1>Mail migration result</h1>",
-            f"<p class=\"meta\">{escape(summary.get('finished', ''))} "
-            f"state {escape(summary.get('state', ''))}</p>", '<div class="cards">',
-            _card("Uploaded now", str(t.get("uploaded", 0)),
-                  f" {human_size(summary.get('uploaded_bytes', 0))}"),
-            _card("Already there", str(t.get("present", 0) + t.get("done", 0)),
-                  " on the server before, or from an earlier run"),
+    moved = t.get("uploaded", 0) + t.get("done", 0)
+    body = ["<h1>Mail migration result</h1>", _who(summary),
+            f"<p class=\"meta\">{escape(summary.get('finished', ''))}</p>",
+            '<div class="cards">',
+            _card("Moved, all runs together", str(moved),
+                  f" {t.get('uploaded', 0)} in this run "
+                  f"({human_size(summary.get('uploaded_bytes', 0))}), the rest by earlier runs"),
+            _card("Already there", str(t.get("present", 0)),
+                  " the new account had these before"),
             _card("Verification", "passed" if ok else "PROBLEM",
                   f" {summary.get('missing', 0)} missing", "ok" if ok else "bad"),
             "</div>"]
@@ -173,9 +215,10 @@ def render_run_html(summary: dict) -> str:
     left = summary.get("not_uploaded", [])
     if left:
         body += ["<h2>Not uploaded, and why</h2>",
-                 _table(["folder", "source", "kind", "reason"],
-                        [[i["folder"], i["source"], i["action"], i["reason"] or ""]
-                         for i in left])]
+                 _table(["folder", "source", "what", "why"],
+                        [[i["folder"], i["source"], ACTION_WORDS.get(i["action"], i["action"]),
+                          SKIP_REASONS.get(i["reason"], i["reason"] or "")]
+                         for i in left], wrap=True)]
     if summary.get("verification"):
         body += ["<h2>Check after upload (per mailbox)</h2>",
                  _table(["mailbox", "expected", "on server", "missing", "duplicated"],
@@ -186,7 +229,39 @@ def render_run_html(summary: dict) -> str:
         s = {"messages": sum(r["messages"] for r in summary["folders"]),
              "bytes": sum(r["bytes"] for r in summary["folders"]), "counts": counts}
         body += ["<h2>Folders</h2>", _folder_table(summary["folders"], s)]
+    body.append(_glossary())
     return _page("Mail migration result", body)
+
+
+def render_verify_html(result: dict) -> str:
+    """The check, for the client: is everything there, and what is not, by name."""
+    missing = result["missing"] or result["folders_missing"]
+    tone = "bad" if missing else ("warn" if result["refused"] else "ok")
+    body = ["<h1>Mail migration check</h1>", _who(result),
+            f"<p>{escape(result.get('conclusion', ''))}</p>", '<div class="cards">',
+            _card("Missing", str(result["missing"]), " not found on the server", tone
+                  if missing else "ok"),
+            _card("Refused by the server", str(result["refused"]),
+                  " running again will not change this", "warn" if result["refused"] else "ok"),
+            _card("Changed by the server", str(result["altered"]), " stored, slightly altered"),
+            _card("Duplicate copies", str(result["duplicated"]), "",
+                  "warn" if result["duplicated"] else "ok"), "</div>"]
+    rows = [[b["mailbox"], "yes" if b["exists"] else "NO", b["expected"], b["on_server"],
+             len(b["missing"]), len(b["refused"]), len(b["duplicated"])]
+            for b in result["mailboxes"]]
+    body += ["<h2>Per folder on the server</h2>",
+             _table(["folder", "exists", "expected", "on server", "missing", "refused",
+                     "duplicated"], rows)]
+    named = [(b["mailbox"], kind, m) for b in result["mailboxes"]
+             for kind in ("missing", "refused", "altered") for m in b[kind]]
+    if named:
+        body += ["<h2>Each message that needs a look</h2>",
+                 _table(["folder", "what", "subject", "date", "from", "why"],
+                        [[box, kind, m.get("subject") or "", m.get("date") or "",
+                          m.get("from") or "", m.get("reason") or ""]
+                         for box, kind, m in named], wrap=True)]
+    body.append(_glossary())
+    return _page("Mail migration check", body)
 
 
 
@@ -204,5 +279,28 @@ def render_jobs_html(summary: dict) -> str:
     for j in summary["jobs"]:
         details = ", ".join(f"{k} {v}" for k, v in j["counts"].items() if v is not None)
         rows.append([j["job"], j["state"], details, j["error"] or "", j["log"]])
-    body.append(_table(["job", "state", "numbers", "error", "log file"], rows))
+    body.append(_table(["job", "state", "numbers", "what happened", "log file"], rows,
+                       wrap=True))
+    body.append('<p class="meta">Per client: <a href="report.html">report.html</a> '
+                "(plan, result and check of every job).</p>")
     return _page(f"mailmigrate jobs {summary['command']}", body)
+
+
+def render_client_report(jobs: list[dict]) -> str:
+    """One page per jobs file: every person's plan, result and check, with links."""
+    body = ["<h1>Mail migration report</h1>",
+            f'<p class="meta">{len(jobs)} mailboxes. Each line links to its detailed '
+            "pages.</p>"]
+    for j in jobs:
+        body.append(f"<h2>{escape(j['name'])}</h2>{_who(j)}")
+        rows = []
+        for label, page, state in (("plan", j.get("plan_html"), j.get("plan")),
+                                   ("result", j.get("run_html"), j.get("run")),
+                                   ("check", j.get("verify_html"), j.get("verify"))):
+            link = f'<a href="{escape(page)}">{escape(label)}</a>' if page else escape(label)
+            rows.append(f"<tr><td>{link}</td><td class=\"wrap\">{escape(state or 'not yet')}"
+                        "</td></tr>")
+        body.append('<div class="scroll"><table><tbody>' + "".join(rows) + "</tbody></table>"
+                    "</div>")
+    body.append(_glossary())
+    return _page("Mail migration report", body)

@@ -26,6 +26,7 @@ EXEMPT_FROM_FILES = {
     "yes": "the jobs runner answers yes itself",
     "state": "jobs: its own 'state' key (a path relative to the jobs file)",
     "backup_dir": "jobs: its own 'backup_dir' key (a path relative to the jobs file)",
+    "name": "the jobs runner names each report after its job",
 }
 
 

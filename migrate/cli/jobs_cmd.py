@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -63,12 +64,54 @@ def run(args) -> int:
     report.write_json(out_dir / f"{name}.json", summary)
     from migrate.report_html import render_jobs_html
     (out_dir / f"{name}.html").write_text(render_jobs_html(summary), encoding="utf-8")
+    write_client_report(jobs, out_dir)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(render_text(summary))
         print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
     return summary["exit_code"]
+
+
+def write_client_report(jobs, out_dir: Path) -> Path:
+    """work/report.html: every job's plan, result and check, from what is on disk."""
+    from migrate.report_html import render_client_report
+    entries = []
+    for job in jobs:
+        s = job.settings
+        entry = {"name": job.name, "who": report.who(job.name, job.sources, s.get("user"),
+                                                     s.get("host"))}
+        pages = {"plan": job.work_dir / "plan" / "plan.json",
+                 "run": job.state.with_suffix(".run.json"),
+                 "verify": job.work_dir / "verify" / "verify.json"}
+        for key, json_path in pages.items():
+            data = _read_json(json_path)
+            html = json_path.with_name(json_path.name.removesuffix(".json") + ".html")
+            if html.exists():
+                entry[f"{key}_html"] = os.path.relpath(html, out_dir)
+            if data is not None:
+                entry[key] = _state_of(key, data)
+        entries.append(entry)
+    path = out_dir / "report.html"
+    path.write_text(render_client_report(entries), encoding="utf-8")
+    return path
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _state_of(kind: str, data: dict) -> str:
+    if kind == "plan":
+        return report.headline(data, pointer=False)
+    if kind == "run":
+        code = data.get("exit_code")
+        return (f"{jobs_mod.STATES.get(code, f'exit {code}')}, finished {data.get('finished')}"
+                + (f": {data['error']}" if data.get("error") else ""))
+    return data.get("conclusion") or ("complete" if data.get("ok") else "problems found")
 
 
 def combined_summary(command: str, jobs_file: Path, results) -> dict:

@@ -65,7 +65,8 @@ def run(args) -> int:
 
 def _run(args, stores, config, state, state_path, stop) -> int:
     run_id = state.start_run("run")
-    summary: dict = {"state": str(state_path), "started": _now()}
+    summary: dict = {"who": report.who(args.name, args.sources, config.user, config.host),
+                     "state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
     try:
         connect = common.connector(config)

@@ -31,9 +31,14 @@ def run(args) -> int:
         checks = verify_plan(target, plan, describe_server=True,
                              recorded=state.recorded if state else None)
     result = check_report(checks, plan)
+    result["who"] = report.who(args.name, args.sources, config.user, config.host)
+    result["conclusion"] = conclusion(result)
     print(render(result, with_state=state is not None))
     if args.report:
+        from migrate.report_html import render_verify_html
         report.write_json(Path(args.report) / "verify.json", result)
+        (Path(args.report) / "verify.html").write_text(render_verify_html(result),
+                                                       encoding="utf-8")
     return result["exit_code"]
 
 
