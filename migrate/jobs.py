@@ -81,6 +81,10 @@ class Job:
         return self.path("state", self.work_dir / "state.sqlite")
 
     @property
+    def progress_file(self) -> Path:
+        return self.work_dir / "progress.json"
+
+    @property
     def backup_dir(self) -> Path:
         return self.path("backup_dir", self.work_dir / "backup")
 
@@ -130,7 +134,8 @@ class Job:
         elif name == "verify":
             argv += ["--report", str(self.work_dir / "verify")]
         elif name == "run":
-            argv += ["--backup-dir", str(self.backup_dir), "--yes", "--json"]
+            argv += ["--backup-dir", str(self.backup_dir), "--yes", "--json",
+                     "--progress-file", str(self.progress_file)]
         return argv + ["--"] + self.sources  # a source is never read as an option
 
 
@@ -318,6 +323,8 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
     log_file = logs / f"{command}-{stamp}.log"
     output_file = logs / f"{command}-{stamp}.output.txt"
     argv = job.command(command, log_file)
+    if command == "run":
+        job.progress_file.unlink(missing_ok=True)  # a previous night's numbers are not today's
     with open(output_file, "w", encoding="utf-8") as err:
         if stopping.is_set():
             err.write("mailmigrate: not started: the jobs run was stopped\n")

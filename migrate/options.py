@@ -160,6 +160,9 @@ OPTIONS: list[Option] = [
            hidden=True, check=_positive),
     Option("retry_backoff", "first reconnect delay, seconds", frozenset({"run"}), kind=float,
            default=1.0, hidden=True),
+    Option("progress_file", "write the upload's numbers to FILE about once a second (the "
+           "jobs runner shows them live)", frozenset({"run"}), kind=Path, hidden=True,
+           config=False, jobs=False),
     Option("settle_seconds", "how long a mailbox must be still before in-flight batches are "
            "resolved", frozenset({"run"}), kind=float, default=5.0, hidden=True),
 ]

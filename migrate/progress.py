@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import logging
 import sys
 import threading
@@ -17,7 +19,8 @@ LOG_EVERY = 30.0  # seconds between log lines when not on a TTY
 class Progress:
     """Count uploaded messages and bytes against the plan's totals."""
 
-    def __init__(self, plan: Plan, stream=None):
+    def __init__(self, plan: Plan, stream=None, progress_file=None):
+        self.plan = plan
         self.total_msgs = plan.totals().get(UPLOAD, 0)
         self.total_bytes = sum(f.bytes_for(UPLOAD) for f in plan.folders)
         self.stream = stream or sys.stderr
@@ -31,6 +34,9 @@ class Progress:
         self.mailbox = None
         self.mailbox_done = 0
         self.lock = threading.Lock()
+        self.progress_file = progress_file  # the jobs runner reads it for its live lines
+        self.last_file = 0.0
+        self._write_file()
 
     def __enter__(self):
         if self.stream.isatty() and self.total_msgs:
@@ -40,6 +46,7 @@ class Progress:
         return self
 
     def __exit__(self, *exc):
+        self._write_file(final=True)
         if self.bar is not None:
             self.bar.close()
         elapsed = time.monotonic() - self.started
@@ -51,9 +58,33 @@ class Progress:
         with self.lock:  # called from several connections in a parallel run
             self._message_done(p, mailbox)
 
+    def _write_file(self, final: bool = False) -> None:
+        """Numbers for the jobs runner, at most once a second (atomic replace)."""
+        if self.progress_file is None:
+            return
+        now = time.monotonic()
+        if not final and now - self.last_file < 1 and self.done_msgs:
+            return
+        self.last_file = now
+        elapsed = max(now - self.started, 1e-9)
+        of = self.total_msgs
+        if final:  # what earlier runs did is not this run's work
+            of = self.done_msgs + self.plan.totals().get(UPLOAD, 0)
+        data = {"messages": self.done_msgs, "of_messages": of,
+                "bytes": self.done_bytes, "of_bytes": self.total_bytes,
+                "messages_per_second": round(self.done_msgs / elapsed, 2),
+                "finished": final}
+        tmp = self.progress_file.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self.progress_file)
+        except OSError:
+            pass  # progress is a convenience; the run goes on
+
     def _message_done(self, p, mailbox: str | None) -> None:
         self.done_msgs += 1
         self.done_bytes += p.size
+        self._write_file()
         if mailbox != self.mailbox:
             self.mailbox, self.mailbox_done = mailbox, 0
             if self.bar is not None:

@@ -300,3 +300,25 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
     again = mm("jobs", "run", jobs, env={"MM_TEST_PASSWORD": account.password})
     assert again.code == 0, again.out + again.err
     assert_exactly_once(account, expected)
+
+
+def test_live_progress_lines_for_running_jobs(tmp_path):
+    import io
+    import threading
+    from migrate.cli.jobs_cmd import LiveProgress
+    from migrate.jobs import Job
+    jobs = [Job(name, {"sources": ["x"], "host": "h", "user": "u"}, tmp_path)
+            for name in ("anna", "ben", "cleo")]
+    numbers = {"anna": (120, 400, 40.0, False), "ben": (50, 50, 10.0, True),
+               "cleo": (10, 100, 5.0, False)}
+    for job in jobs:
+        done, total, rate, finished = numbers[job.name]
+        job.progress_file.parent.mkdir(parents=True)
+        job.progress_file.write_text(json.dumps({
+            "messages": done, "of_messages": total, "bytes": done * 1_000_000,
+            "of_bytes": total * 1_000_000, "messages_per_second": rate,
+            "finished": finished}))
+    lines = LiveProgress(jobs, io.StringIO(), threading.Lock()).lines()
+    assert lines == ["  anna: 120/400 messages, 120.0/400.0 MB, 40.0 msg/s, about 0m07s left",
+                     "  cleo: 10/100 messages, 10.0/100.0 MB, 5.0 msg/s, about 0m18s left",
+                     "  all running jobs: 130/500 messages, 130.0/500.0 MB, 45.0 msg/s"]

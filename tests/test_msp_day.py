@@ -122,6 +122,9 @@ def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, m
     for name, who in who_of.items():
         on_server = sum(len(box) for box in accounts[who].read_back().values())
         assert on_server == expected_messages(sources[name]), (who, on_server)
+    for name in names:  # the numbers the live progress lines were made of, final
+        progress = json.loads((tmp_path / "work" / name / "progress.json").read_text())
+        assert progress["finished"] and progress["messages"] == progress["of_messages"]
     runs = json.loads((tmp_path / "work" / "summary-run.json").read_text())
     assert {j["job"]: j["exit_code"] for j in runs["jobs"]} == {n: 0 for n in names}
     assert (tmp_path / "work" / "summary-status.json").exists()

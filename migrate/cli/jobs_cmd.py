@@ -57,7 +57,15 @@ def run(args) -> int:
         with lock:
             print(f"{result.name}: {result.state}", file=sys.stderr, flush=True)
 
-    results = jobs_mod.run_jobs(jobs, args.action, args.parallel, on_done=done)
+    watcher = None
+    if args.action == "run":
+        watcher = LiveProgress(jobs, sys.stderr, lock)
+        watcher.start()
+    try:
+        results = jobs_mod.run_jobs(jobs, args.action, args.parallel, on_done=done)
+    finally:
+        if watcher:
+            watcher.stop()
     summary = combined_summary(args.action, args.jobs_file, results)
     out_dir = jobs[0].work_dir.parent if jobs else args.jobs_file.parent
     name = f"summary-{args.action}"  # each command its own: status never hides the run's
@@ -71,6 +79,53 @@ def run(args) -> int:
         print(render_text(summary))
         print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
     return summary["exit_code"]
+
+
+class LiveProgress(threading.Thread):
+    """While ``jobs run`` works: a line per running job (messages, MB, rate, time left)
+    and a total, every few seconds; plain lines, so a log file reads them too."""
+
+    def __init__(self, jobs, stream, lock, every: float | None = None):
+        super().__init__(daemon=True)
+        self.jobs, self.stream, self.lock = jobs, stream, lock
+        self.every = every or (2.0 if stream.isatty() else 10.0)
+        self.done = threading.Event()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            lines = self.lines()
+            if lines:
+                with self.lock:
+                    print("\n".join(lines), file=self.stream, flush=True)
+
+    def lines(self) -> list[str]:
+        out, total = [], [0, 0, 0, 0, 0.0]
+        for job in self.jobs:
+            p = _read_json(job.progress_file)
+            if not p or p.get("finished"):
+                continue
+            rate = p["messages_per_second"]
+            left = (p["of_messages"] - p["messages"]) / rate if rate else None
+            out.append(f"  {job.name}: {p['messages']}/{p['of_messages']} messages, "
+                       f"{p['bytes'] / 1e6:.1f}/{p['of_bytes'] / 1e6:.1f} MB, {rate:.1f} msg/s"
+                       + (f", about {_duration(left)} left" if left is not None else ""))
+            for i, key in enumerate(("messages", "of_messages", "bytes", "of_bytes")):
+                total[i] += p[key]
+            total[4] += rate
+        if out:
+            out.append(f"  all running jobs: {total[0]}/{total[1]} messages, "
+                       f"{total[2] / 1e6:.1f}/{total[3] / 1e6:.1f} MB, {total[4]:.1f} msg/s")
+        return out
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def write_client_report(jobs, out_dir: Path) -> Path:

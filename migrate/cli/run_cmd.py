@@ -88,7 +88,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                 return code
         stop.check()
         stopped = None
-        with Progress(plan) as progress:
+        with Progress(plan, progress_file=args.progress_file) as progress:
             options = UploadOptions(
                 batch_messages=args.batch_size, backoff_base=args.retry_backoff,
                 connections=max(1, args.connections),
