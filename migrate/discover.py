@@ -49,7 +49,8 @@ def thunderbird_roots(home: Path, env: dict) -> list[Path]:
               home / ".thunderbird",  # Linux
               home / "snap" / "thunderbird" / "common" / ".thunderbird",
               home / ".var" / "app" / "org.mozilla.Thunderbird" / ".thunderbird",
-              home / ".mozilla-thunderbird"]  # old Debian/Ubuntu (Icedove era)
+              home / ".mozilla-thunderbird",  # old Debian/Ubuntu
+              home / ".icedove"]  # Debian's Icedove (2007-2017)
     unique = []
     for root in roots:
         if root not in unique:

@@ -64,9 +64,8 @@ def expected_messages(path) -> int:
 
 
 def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, mm, corpus):
-    try:
-        import pypff  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("pypff") is None:
         skip_or_fail("the .pst desktop needs the [pst] extra")
     homes = tmp_path / "home"
     anna(homes / "anna")
