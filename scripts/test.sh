@@ -50,6 +50,32 @@ if [ ${#need[@]} -gt 0 ] || [ ${#want[@]} -gt 0 ]; then
 fi
 command -v dovecot >/dev/null 2>&1 || { echo "ERROR: Dovecot is still not installed." >&2; exit 2; }
 
+# Cyrus IMAP 3.6 (tests/cyrus.py): cyrus-imapd conflicts with dovecot-imapd (both are
+# an imap-server), so its dependencies install normally and imapd itself is unpacked
+# into a cache the cyrus user can read. Its tests need root (Cyrus runs as 'cyrus').
+CACHE=${MM_SERVER_CACHE:-/var/cache/mailmigrate-test}
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if [ ! -x /usr/lib/cyrus/bin/master ] || ! command -v saslpasswd2 >/dev/null 2>&1; then
+    echo "Installing cyrus-common sasl2-bin ..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      cyrus-common sasl2-bin >/dev/null || echo "NOTE: could not install Cyrus." >&2
+  fi
+  if [ ! -x "$CACHE/cyrus-imapd/usr/lib/cyrus/bin/imapd" ]; then
+    work=$(mktemp -d)
+    chmod 755 "$work"
+    if (cd "$work" && { apt-get download cyrus-imapd >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get download cyrus-imapd >/dev/null 2>&1; }; }); then
+      mkdir -p "$CACHE"
+      dpkg-deb -x "$work"/cyrus-imapd_*.deb "$CACHE/cyrus-imapd"
+      chmod -R a+rX "$CACHE"
+    else
+      echo "NOTE: could not download cyrus-imapd." >&2
+    fi
+    rm -rf "$work"
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

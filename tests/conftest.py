@@ -40,6 +40,40 @@ def dovecot_servers():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def cyrus_servers():
+    """Cyrus instances by shape, started on first use (tests/cyrus.py)."""
+    from tests.cyrus import Cyrus, CyrusUnavailable
+    servers: dict = {}
+
+    def get(shape: str = "slash"):
+        if shape not in servers:
+            try:
+                servers[shape] = Cyrus(shape)
+            except CyrusUnavailable as e:
+                skip_or_fail(str(e))
+        return servers[shape]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+SERVERS = ["dovecot", "dovecot-courier-shape", "cyrus", "cyrus-dot"]
+
+
+@pytest.fixture(params=SERVERS)
+def any_account(request, dovecot_servers, cyrus_servers):
+    """An empty account on each server and namespace shape in turn."""
+    kind = request.param
+    if kind.startswith("dovecot"):
+        account = dovecot_servers("courier" if kind.endswith("shape") else "default").add_user()
+    else:
+        account = cyrus_servers("dot" if kind == "cyrus-dot" else "slash").add_user()
+    account.kind = kind
+    return account
+
+
 @pytest.fixture
 def make_account(dovecot_servers):
     """make_account(variant="default", quota_kb=None, max_mail_size=None) -> Account."""

@@ -1,0 +1,166 @@
+"""The same migrations on every server people move to: Dovecot and Cyrus, in both
+namespace shapes ("" with "/", and "INBOX." with "."). Differences between servers
+are asserted as such, named per server, never skipped:
+
+* Cyrus replaces 8-bit bytes in headers with "X" on arrival (same length): the
+  message is stored, reported as changed by the server, never sent twice;
+* with ``reject8bit: yes`` Cyrus refuses it instead: reported with its words,
+  exit 1 from run and verify alike;
+* Cyrus advertises its ``maxmessagesize`` as APPENDLIMIT: refused in the plan;
+* Dovecot's maildir refuses "." inside a name where "/" is the delimiter: the
+  folder "v1.2 notes" gets its documented fallback "v1_2 notes"; Cyrus keeps it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from migrate.errors import ExitCode
+from tests.builders import crlf, message, write_mbox
+from tests.conftest import ROOT
+from tests.faults import KillProxy
+
+EIGHT_BIT = "Grüße aus Köln"
+
+
+def tree(root):
+    """A Thunderbird Local Folders tree with the hard cases of a real desktop."""
+    (root / "Archive.sbd").mkdir(parents=True)
+    (root / "Projekte.sbd").mkdir()
+    made = {
+        "Inbox": [message("in 1", extra="Status: RO"), message("no id", msgid=None),
+                  message("tags", extra="X-Keywords: 50% star*"), message(EIGHT_BIT)],
+        "Sent": [message("sent 1", extra="Status: RO")],
+        "Archive": [message("arch 1")],
+        "Archive.sbd/2019": [message("arch 2019", extra="X-Status: F")],
+        "v1.2 notes": [message("dotted")],
+        "Projekte": [message("projekt")],
+    }
+    for name, msgs in made.items():
+        write_mbox(root / name, msgs)
+    (root / "Projekte.sbd" / "Leer").write_bytes(b"")
+    (root / "Projekte.sbd" / "Leer.msf").write_bytes(b"")
+    return made
+
+
+def folders(kind: str) -> dict[str, str]:
+    """Source folder -> server mailbox, per server and shape."""
+    if kind in ("dovecot", "cyrus"):
+        dotted = "v1_2 notes" if kind == "dovecot" else "v1.2 notes"
+        return {"Inbox": "INBOX", "Sent": "Sent", "Archive": "Archive",
+                "Archive.sbd/2019": "Archive/2019", "v1.2 notes": dotted,
+                "Projekte": "Projekte", "Leer": "Projekte/Leer"}
+    return {"Inbox": "INBOX", "Sent": "INBOX.Sent", "Archive": "INBOX.Archive",
+            "Archive.sbd/2019": "INBOX.Archive.2019", "v1.2 notes": "INBOX.v1_2 notes",
+            "Projekte": "INBOX.Projekte", "Leer": "INBOX.Projekte.Leer"}
+
+
+def as_stored(kind: str, data: bytes) -> bytes:
+    """What the server keeps of *data*: Cyrus replaces 8-bit header bytes with X."""
+    if not kind.startswith("cyrus"):
+        return data
+    head, sep, body = data.partition(b"\r\n\r\n")
+    return bytes(b if b < 0x80 else 0x58 for b in head) + sep + body
+
+
+def run(mm, account, src, tmp_path, *extra):
+    return mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
+              "--state", tmp_path / "state.sqlite", "--yes", "--json", *extra, account=account)
+
+
+def test_the_whole_tree_arrives_on_every_server(tmp_path, any_account, mm):
+    account, kind = any_account, any_account.kind
+    made = tree(tmp_path / "Local Folders")
+    r = run(mm, account, tmp_path / "Local Folders", tmp_path)
+    assert r.code == 0, r.out + r.err
+    summary = json.loads(r.out)
+    assert summary["missing"] == 0 and not summary["folders_missing"]
+    assert len(summary["altered"]) == (1 if kind.startswith("cyrus") else 0)
+    server = account.read_back()
+    names = folders(kind)
+    for source, mailbox in names.items():
+        assert mailbox in server, (kind, mailbox, sorted(server))
+        want = [as_stored(kind, crlf(m)) for m in made.get(source, [])]
+        assert collections.Counter(m.data for m in server[mailbox]) == \
+            collections.Counter(want), (kind, mailbox)
+    tags = next(m for m in server["INBOX"] if b"Subject: tags" in m.data)
+    assert {"50_", "star_"} <= tags.keyflags
+    flagged = server[names["Archive.sbd/2019"]][0]
+    assert "\\Flagged" in flagged.keyflags
+    checked = mm("verify", tmp_path / "Local Folders", *account.cli_args(), "--state",
+                 tmp_path / "state.sqlite", account=account)
+    assert checked.code == 0, checked.out
+    fresh = mm("verify", tmp_path / "Local Folders", *account.cli_args(), account=account)
+    assert fresh.code == 0, fresh.out  # without the state too (the header rule)
+    again = run(mm, account, tmp_path / "Local Folders", tmp_path)
+    assert again.code == 0 and json.loads(again.out)["totals"].get("uploaded", 0) == 0
+    again_fresh = mm("run", tmp_path / "Local Folders", *account.cli_args(), "--backup-dir",
+                     tmp_path / "bk", "--state", tmp_path / "fresh.sqlite", "--yes", "--json",
+                     account=account)
+    assert json.loads(again_fresh.out)["totals"].get("uploaded", 0) == 0, again_fresh.out
+    assert sum(len(box) for box in account.read_back().values()) == \
+        sum(len(v) for v in made.values())
+
+
+@pytest.mark.parametrize("point", ["literal", "ok-held"])
+@pytest.mark.parametrize("kind", ["dovecot", "cyrus"])  # the namespace shape does not matter
+def test_kill_at_a_protocol_point_on_every_server(tmp_path, dovecot_servers, cyrus_servers,
+                                                  kind, point):
+    from tests.test_exactly_once import assert_exactly_once, env_for, finish, make_store
+    account = (dovecot_servers() if kind == "dovecot" else cyrus_servers()).add_user()
+    expected = make_store(tmp_path / "store", sizes=(("Inbox", 40), ("Sent", 40)))
+    env = env_for(account, tmp_path)
+    proxy = KillProxy(account.server.imap_port, point, nth=3).start()
+
+    def command(port):
+        args = ["run", tmp_path / "store", *account.cli_args(tls="none", port=port),
+                "--backup-dir", tmp_path / "bk", "--state", tmp_path / "state.sqlite", "--yes",
+                "--settle-seconds", "1", "--batch-size", "10", "--retry-backoff", "0.05"]
+        return [sys.executable, "-m", "migrate", *map(str, args)]
+
+    try:
+        proc = subprocess.Popen(command(proxy.port), env=env, cwd=ROOT,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        proxy.victim = proc.pid
+        proc.wait(timeout=120)
+    finally:
+        proxy.stop()
+    assert proxy.landed == point and proc.returncode == -signal.SIGKILL
+    finish(command(account.server.imap_port), env)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
+
+
+def test_cyrus_reject8bit_refuses_and_run_and_verify_agree(tmp_path, cyrus_servers, mm):
+    account = cyrus_servers("reject8bit").add_user()
+    write_mbox(tmp_path / "one.mbox", [message("plain"), message(EIGHT_BIT)])
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == ExitCode.SKIPPED, r.out + r.err
+    summary = json.loads(r.out)
+    assert summary["missing"] == 0 and summary["refused_on_check"] == 1
+    assert "non-ASCII characters in headers" in summary["failed"][0]["reason"]  # its words
+    checked = mm("verify", tmp_path / "one.mbox", *account.cli_args(), "--state",
+                 tmp_path / "state.sqlite", account=account)
+    assert checked.code == ExitCode.SKIPPED and "COMPLETE EXCEPT 1" in checked.out
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("plain"))]
+
+
+def test_cyrus_maxmessagesize_is_refused_in_the_plan(tmp_path, cyrus_servers, mm):
+    from tests.cyrus import Cyrus
+    account = cyrus_servers("maxsize").add_user()
+    big = message("big", body="b" * (Cyrus.MAX_SIZE + 1000) + "\n")
+    write_mbox(tmp_path / "one.mbox", [message("small"), big])
+    plan = mm("plan", tmp_path / "one.mbox", *account.cli_args(), account=account)
+    assert plan.code == 0 and f"larger than the server's limit of {Cyrus.MAX_SIZE}" in plan.out
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == ExitCode.SKIPPED, r.out + r.err
+    checked = mm("verify", tmp_path / "one.mbox", *account.cli_args(), "--state",
+                 tmp_path / "state.sqlite", account=account)
+    assert checked.code == ExitCode.SKIPPED, checked.out
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("small"))]
