@@ -74,7 +74,18 @@ def _store_types() -> tuple:
     return tuple(sorted(STORE_TYPES))
 
 
+def _when(value) -> None:
+    from migrate.filters import parse_when
+    parse_when(value)
+
+
+def _size(value) -> None:
+    from migrate.filters import parse_size
+    parse_size(value)
+
+
 S, T, O = "sources", "target IMAP account", "unattended runs"
+F = "what this pass takes (staged cutover; left out = 'later pass', never 'missing')"
 OPTIONS: list[Option] = [
     # -- sources ---------------------------------------------------------------
     Option("source_type", "skip detection and read every SOURCE as this kind", SOURCES,
@@ -94,6 +105,18 @@ OPTIONS: list[Option] = [
            "keyring)", SOURCES, metavar="VAR", group=S, config=False, jobs=False),
     Option("pop_password_file", "password of a pop3:// source from FILE (must be private to "
            "you)", SOURCES, metavar="FILE", group=S, config=False, jobs=False),
+    Option("before", "this pass takes only messages dated before DATE or AGE (2024-06-30, "
+           "30d, 6m, 2y): the pre-stage of a staged cutover", MIGRATION, metavar="DATE|AGE",
+           group=F, check=_when),
+    Option("since", "this pass takes only messages dated at or after DATE or AGE",
+           MIGRATION, metavar="DATE|AGE", group=F, check=_when),
+    Option("folder", "this pass takes only source folders matching PATTERN (glob on "
+           "'Parent/Child'; children follow their parent); repeatable", MIGRATION, kind="list",
+           metavar="PATTERN", group=F),
+    Option("exclude_folder", "this pass leaves source folders matching PATTERN (and their "
+           "children); repeatable", MIGRATION, kind="list", metavar="PATTERN", group=F),
+    Option("max_size", "this pass leaves messages larger than SIZE (500k, 10M) for later",
+           MIGRATION, metavar="SIZE", group=F, check=_size),
     Option("dedup_across_folders", "upload a message found in several folders only once "
            "(default: keep it in every folder)", SOURCES, kind=bool, group=S),
     # -- target ----------------------------------------------------------------

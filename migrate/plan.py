@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Iterable
 
 from migrate import fingerprint, headers
+from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ServerMailbox
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
@@ -27,6 +28,7 @@ PRESENT = "present"  # already on the server
 REFUSE = "refuse"  # the server would refuse it (too large, ...)
 DONE = "done"  # uploaded by an earlier run (state database)
 FAILED = "failed"  # the server refused it during the run (reason from the server)
+LATER = "later"  # a filter of this pass leaves it for a later one (--before, --folder, ...)
 
 
 @dataclasses.dataclass(slots=True)
@@ -61,6 +63,7 @@ class FolderPlan:
     mapping_note: str | None
     messages: list[PlannedMessage]
     special_use: str | None = None  # create the mailbox with this use, if the server can
+    excluded: bool = False  # --folder/--exclude-folder leave the whole folder for later
 
     def counts(self) -> collections.Counter:
         return collections.Counter(m.action for m in self.messages)
@@ -100,10 +103,11 @@ class Plan:
         return dict(sorted(years.items()))
 
     def by_target(self) -> dict[str, list[FolderPlan]]:
+        """Target mailbox -> its folders, leaving out mailboxes this pass does not touch."""
         groups: dict[str, list[FolderPlan]] = {}
         for f in self.folders:
             groups.setdefault(f.target, []).append(f)
-        return groups
+        return {t: fs for t, fs in groups.items() if not all(f.excluded for f in fs)}
 
 
 def plan_message(msg: SourceMessage) -> PlannedMessage:
@@ -152,7 +156,7 @@ def longest_line(data: bytes) -> int:
 
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                progress=None, across_folders: bool = False,
-               rules: MappingRules | None = None) -> Plan:
+               rules: MappingRules | None = None, filters: Filters | None = None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
@@ -167,12 +171,19 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     folders: list[FolderPlan] = []
     seen: dict[str, dict] = collections.defaultdict(dict)
     spelling: dict[str, str] = {}
+    filters = filters or Filters()
     for store in stores:
         for folder in store.folders():
             mapped = _merge_case(map_folder(folder.name, layout, rules), spelling)
+            excluded = not filters.takes_folder(folder.name)
             planned = []
             for msg in folder.messages():
                 p = plan_message(msg)
+                if p.action == UPLOAD and (excluded or filters.leaves(p.internaldate, p.size)):
+                    p.action = LATER
+                    p.reason = ("left for a later pass: "
+                                + ("folder not selected by this pass" if excluded
+                                   else filters.leaves(p.internaldate, p.size)))
                 if p.action == UPLOAD:
                     first = _first_copy(seen["*" if across_folders else mapped.target], p)
                     if first is not None:
@@ -181,7 +192,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                 if progress:
                     progress(p)
             folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned,
-                                      mapped.special_use))
+                                      mapped.special_use, excluded))
     return Plan(folders, layout, stores)
 
 

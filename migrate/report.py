@@ -15,20 +15,21 @@ from pathlib import Path
 
 from migrate import __version__
 from migrate.estimate import human_range
-from migrate.plan import DONE, DUPLICATE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, Plan
+from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
+                          Plan)
 from migrate.sources.base import SKIP_REASONS
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
 COLUMNS = [(UPLOAD, "to upload"), (UPLOADED, "uploaded"), (DONE, "done"), (PRESENT, "on server"),
            (DUPLICATE, "duplicates"), (SKIP, "skipped"), (REFUSE, "refused"),
-           (FAILED, "failed")]
+           (FAILED, "failed"), (LATER, "later pass")]
 ACTIONS = [action for action, _ in COLUMNS]
 # What a person reads for each action that leaves a message where it is.
 NOT_MOVING = {DUPLICATE: "duplicate of a message already planned",
               PRESENT: "already on the server", DONE: "uploaded by an earlier run",
               SKIP: "skipped", REFUSE: "the server would refuse it",
-              FAILED: "the server refused it"}
+              FAILED: "the server refused it", LATER: "left for a later pass"}
 CSV_FIELDS = ["folder", "source", "store_type", "target", "target_exists", "messages", "bytes",
               "upload_bytes", "oldest", "newest", *ACTIONS, "reasons", "mapping_note"]
 
@@ -90,7 +91,7 @@ def who(name: str | None, sources, user: str | None = None, host: str | None = N
 
 
 def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
-                  name: str | None = None) -> dict:
+                  name: str | None = None, filters: str | None = None) -> dict:
     """The whole plan as data: what plan.json holds and the HTML page shows."""
     rows = plan_rows(plan, survey.existing if survey else None)
     totals = plan.totals()
@@ -134,6 +135,7 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
         "who": who(name, [s.path if s.kind != "pop3" else getattr(s, "url", s.path)
                           for s in plan.stores],
                    survey.user if survey else None, survey.host if survey else None),
+        "filters": filters or None,
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "mailmigrate_version": __version__,
         "target": target,
@@ -157,6 +159,8 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
         columns = [("target", "-> target"), (UPLOAD, "to upload"), (PRESENT, "on server"),
                    (DONE, "done"), (DUPLICATE, "duplicates"), (SKIP, "skipped"),
                    (REFUSE, "refused")]
+    if document.get("filters"):
+        columns.append((LATER, "later pass"))
 
     def cell(r: dict, key: str) -> str:
         if key in ("oldest", "newest"):
@@ -201,6 +205,9 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
                          + (f", upload {human_size(rate)}/s" if rate else ", upload speed "
                             "not measurable") + "; the model and its assumptions are in "
                          "plan.html and docs/plan-report.md).")
+    if document.get("filters"):
+        lines.insert(0, f"This pass: {document['filters']} (the rest is left for a later "
+                        "pass: run again without these to move it)\n")
     return "\n".join(lines)
 
 

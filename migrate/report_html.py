@@ -135,7 +135,9 @@ def render_plan_html(document: dict) -> str:
     s, target = document["summary"], document["target"]
     where = (f"To {target['user']} at {target['host']}" if target else
              "What the mail stores hold (no server chosen yet)")
-    body = [f"<h1>Mail migration plan</h1>{_who(document)}<p class=\"meta\">{escape(where)}; made "
+    passing = (f"<p><b>This pass:</b> {escape(document['filters'])}; the rest is left for a "
+               "later pass.</p>" if document.get("filters") else "")
+    body = [f"<h1>Mail migration plan</h1>{_who(document)}{passing}<p class=\"meta\">{escape(where)}; made "
             f"{escape(document['generated'])} by mailmigrate "
             f"{escape(document['mailmigrate_version'])}. Nothing has been changed yet.</p>",
             "<h2>Summary</h2>", f"<p>{escape(headline(document))}</p>", '<div class="cards">']

@@ -34,7 +34,8 @@ EXEMPT_FROM_FILES = {
 def sample(o: options.Option):
     if o.choices:
         return o.choices[-1]
-    return {"port": 1143, "stop_at": "06:30", "max_duration": "2h"}.get(o.dest) or {
+    return {"port": 1143, "stop_at": "06:30", "max_duration": "2h", "before": "30d",
+            "since": "2020-01-01", "max_size": "10M"}.get(o.dest) or {
         bool: True, int: 7, float: 5.0, str: "x", Path: "some/dir", "map": {"Old": "New"},
         "list": ["a"]}[o.kind]
 
@@ -116,6 +117,8 @@ def test_bad_values_in_a_config_file_are_named(tmp_path):
 def _toml(key: str, value) -> str:
     if isinstance(value, dict):
         return f"[{key}]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in value.items())
+    if isinstance(value, list):
+        return f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]\n"
     if isinstance(value, bool):
         return f"{key} = {'true' if value else 'false'}\n"
     if isinstance(value, (int, float)):

@@ -29,7 +29,14 @@ def add_command_args(p: argparse.ArgumentParser, command: str) -> None:
 def plan_options(args) -> dict:
     """build_plan's keyword arguments from the shared source options."""
     return {"across_folders": args.dedup_across_folders,
-            "rules": MappingRules.parse(args.map, args.into)}
+            "rules": MappingRules.parse(args.map, args.into),
+            "filters": filters_of(args)}
+
+
+def filters_of(args):
+    from migrate.filters import Filters
+    return Filters.from_options(args.before, args.since, args.folder, args.exclude_folder,
+                                args.max_size)
 
 
 def open_stores(args, take: bool = False) -> list[Store]:

@@ -49,7 +49,8 @@ def run(args) -> int:
                           connections=args.connections, measure=not args.no_speed_probe,
                           caps=(args.max_messages_per_second, args.max_bytes_per_second))
     backup_note = backup_status(stores, args.backup_dir) if args.backup_dir else None
-    document = report.plan_document(plan, seen, backup_note, name=args.name)
+    document = report.plan_document(plan, seen, backup_note, name=args.name,
+                                    filters=common.filters_of(args).text)
     print(report.render_plan_text(plan, document))
     if backup_note:
         print("\n" + backup_note)

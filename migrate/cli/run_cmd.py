@@ -66,6 +66,7 @@ def run(args) -> int:
 def _run(args, stores, config, state, state_path, stop) -> int:
     run_id = state.start_run("run")
     summary: dict = {"who": report.who(args.name, args.sources, config.user, config.host),
+                     "filters": common.filters_of(args).text or None,
                      "state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
     try:
@@ -215,9 +216,12 @@ def render_summary(summary: dict) -> str:
               f"  skipped (source):    {t.get(SKIP, 0)}",
               f"  refused (limits):    {t.get(REFUSE, 0)}",
               f"  failed (server):     {t.get(FAILED, 0)}"]
+    if summary.get("filters"):
+        lines.append(f"  left for a later pass: {t.get('later', 0)} (this pass: "
+                     f"{summary['filters']})")
     lines.append("  why messages did not move:" if summary["not_moving"] else "")
     for item in summary["not_moving"]:
-        if item["action"] not in (DONE, PRESENT):
+        if item["action"] not in (DONE, PRESENT, "later"):
             lines.append(f"    {item['messages']} x {item['reason']}")
     for f in summary["failed"]:
         lines.append(f"    failed: {f['source']}: {f['reason']}")

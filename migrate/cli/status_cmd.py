@@ -32,10 +32,13 @@ def run(args) -> int:
             (FAILED,)).fetchall()
         runs = state.db.execute(
             "SELECT id, command, datetime(started, 'unixepoch'), datetime(ended, 'unixepoch'),"
-            " exit_code FROM runs ORDER BY id DESC LIMIT 5").fetchall()
+            " exit_code FROM runs ORDER BY id DESC LIMIT 10").fetchall()
+        passes = {run_id: _pass_of(summary) for run_id, summary in state.db.execute(
+            "SELECT id, summary FROM runs ORDER BY id DESC LIMIT 10")}
     if args.json:
         print(json.dumps({"mailboxes": counts, "failed": [list(f) for f in failed],
-                          "runs": [list(r) for r in runs]}, indent=2))
+                          "runs": [list(r) for r in runs],
+                          "passes": {str(k): list(v) for k, v in passes.items()}}, indent=2))
         return 0
     cols = [UPLOADED, PRESENT, INFLIGHT, FAILED, "duplicate", "skip", "refuse"]
     width = max([len("mailbox")] + [len(m) for m in counts])
@@ -46,5 +49,20 @@ def run(args) -> int:
         print(f"  failed in {mailbox}: {source}: {reason}")
     print("\nlast runs:")
     for run_id, command, started, ended, code in runs:
-        print(f"  #{run_id} {command} {started} -> {ended or 'did not finish'} exit {code}")
+        moved, filters = passes.get(run_id, (None, None))
+        what = f", moved {moved}" if moved is not None else ""
+        which = f", this pass: {filters}" if filters else (", all mail" if moved is not None
+                                                            else "")
+        print(f"  #{run_id} {command} {started} -> {ended or 'did not finish'} exit {code}"
+              f"{what}{which}")
     return 0
+
+
+def _pass_of(summary: str | None) -> tuple[int | None, str | None]:
+    """(messages moved, the pass's filters) from a run's summary JSON."""
+    try:
+        data = json.loads(summary) if summary else {}
+    except ValueError:
+        return None, None
+    totals = data.get("totals")
+    return (totals.get("uploaded", 0) if totals else None), data.get("filters")
