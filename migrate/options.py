@@ -161,6 +161,9 @@ OPTIONS: list[Option] = [
     Option("no_speed_probe", "skip measuring the link (no time estimate)", frozenset({"plan"}),
            kind=bool),
     # -- the run --------------------------------------------------------------------
+    Option("report_to_inbox", "when the run is complete, put one plain message into INBOX "
+           "saying the mail has moved (counts per folder, what did not move and why); once "
+           "across re-runs", frozenset({"run"}), kind=bool),
     Option("yes", "answer confirmations with yes (unattended runs); never prompts",
            frozenset({"run"}), kind=bool, jobs=False),
     Option("max_messages_per_second", "never send faster than N messages a second on average "

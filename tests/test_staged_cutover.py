@@ -147,3 +147,25 @@ def test_interrupted_pre_stage_then_final_pass_is_exactly_once(tmp_path, account
                account=account)
     assert final.code == 0, final.out + final.err
     assert_exactly_once(account, expected, tmp_path / "state.sqlite")
+
+
+def test_report_to_inbox_once_across_re_runs(tmp_path, account, mm):
+    src = tmp_path / "one.mbox"
+    dated_mbox(src)
+    pre = run(mm, account, src, tmp_path, "--before", BOUNDARY, "--report-to-inbox")
+    assert pre.code == 0 and "report_to_inbox" not in json.loads(pre.out)  # not a pre-stage
+    for _ in range(2):
+        r = run(mm, account, src, tmp_path, "--report-to-inbox")
+        assert r.code == 0, r.out + r.err
+    reports = [m for m in account.read_back()["INBOX"]
+               if b"Subject: Your mail has been moved" in m.data]
+    assert len(reports) == 1
+    assert reports[0].keyflags == {"\\Flagged"}  # unread, and it stands out
+    assert b"one.mbox" not in reports[0].data.split(b"\r\n\r\n")[0]
+    assert b"INBOX: 4 of 4" in reports[0].data or b"-> INBOX: 4 of 4" in reports[0].data
+    assert json.loads(r.out)["report_to_inbox"] == "already in INBOX"
+    account.delete_as_other_client("INBOX", reports[0].uid)  # read and deleted by the person
+    r = run(mm, account, src, tmp_path, "--report-to-inbox")
+    assert "not sent again" in json.loads(r.out)["report_to_inbox"]
+    assert not [m for m in account.read_back()["INBOX"]
+                if b"Subject: Your mail has been moved" in m.data]

@@ -117,6 +117,11 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             bad = could_not_move(plan)
             code = ExitCode.VERIFY_FAILED if summary["missing"] or summary["folders_missing"] \
                 else (ExitCode.SKIPPED if bad or summary["failed_folders"] else ExitCode.SUCCESS)
+            if args.report_to_inbox and code in (ExitCode.SUCCESS, ExitCode.SKIPPED) \
+                    and not summary.get("filters"):  # after the final pass, not a pre-stage
+                summary["report_to_inbox"] = uploader.with_retries(
+                    lambda: _deliver_report(connect, state, summary, config))
+                say(args, f"report: {summary['report_to_inbox']}")
         return code
     except MigrateError as e:
         code = e.exit_code
@@ -137,6 +142,15 @@ def _run(args, stores, config, state, state_path, stop) -> int:
 
 
 USER_INTENT = {SKIP_DELETED, SKIP_TRASHED, SKIP_REPORT}  # the user meant these to stay behind
+
+
+def _deliver_report(connect, state, summary, config) -> str:
+    from migrate import report_mail
+    target = connect()
+    try:
+        return report_mail.deliver(target, state, summary, config.user, config.host)
+    finally:
+        target.close()
 
 
 def could_not_move(plan) -> int:
