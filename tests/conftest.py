@@ -59,17 +59,42 @@ def cyrus_servers():
         server.stop()
 
 
-SERVERS = ["dovecot", "dovecot-courier-shape", "cyrus", "cyrus-dot"]
+@pytest.fixture(scope="session")
+def courier_server():
+    """One Courier-IMAP, started on first use (tests/courier.py); wanted, not needed:
+    where it cannot start its tests skip, saying why (in CI too)."""
+    from tests.courier import Courier, CourierUnavailable
+    started = []
+
+    def get():
+        if not started:
+            try:
+                started.append(Courier())
+            except CourierUnavailable as e:
+                pytest.skip(f"Courier-IMAP: {e}")
+        return started[0]
+
+    yield get
+    for server in started:
+        server.stop()
+
+
+SERVERS = ["dovecot", "dovecot-courier-shape", "cyrus", "cyrus-dot", "courier"]
+
+
+def account_on(kind: str, dovecot_servers, cyrus_servers, courier_server):
+    if kind.startswith("dovecot"):
+        return dovecot_servers("courier" if kind.endswith("shape") else "default").add_user()
+    if kind == "courier":
+        return courier_server().add_user()
+    return cyrus_servers("dot" if kind == "cyrus-dot" else "slash").add_user()
 
 
 @pytest.fixture(params=SERVERS)
-def any_account(request, dovecot_servers, cyrus_servers):
+def any_account(request, dovecot_servers, cyrus_servers, courier_server):
     """An empty account on each server and namespace shape in turn."""
     kind = request.param
-    if kind.startswith("dovecot"):
-        account = dovecot_servers("courier" if kind.endswith("shape") else "default").add_user()
-    else:
-        account = cyrus_servers("dot" if kind == "cyrus-dot" else "slash").add_user()
+    account = account_on(kind, dovecot_servers, cyrus_servers, courier_server)
     account.kind = kind
     return account
 

@@ -51,7 +51,7 @@ def tree(root):
 
 def folders(kind: str) -> dict[str, str]:
     """Source folder -> server mailbox, per server and shape."""
-    if kind in ("dovecot", "cyrus"):
+    if kind in ("dovecot", "cyrus"):  # "" with "/"; the others are "INBOX." with "."
         dotted = "v1_2 notes" if kind == "dovecot" else "v1.2 notes"
         return {"Inbox": "INBOX", "Sent": "Sent", "Archive": "Archive",
                 "Archive.sbd/2019": "Archive/2019", "v1.2 notes": dotted,
@@ -109,12 +109,15 @@ def test_the_whole_tree_arrives_on_every_server(tmp_path, any_account, mm):
 
 
 @pytest.mark.parametrize("point", ["literal", "ok-held"])
-@pytest.mark.parametrize("kind", ["dovecot", "cyrus"])  # the namespace shape does not matter
+@pytest.mark.parametrize("kind", ["dovecot", "cyrus", "courier"])  # the shape does not matter
 def test_kill_at_a_protocol_point_on_every_server(tmp_path, dovecot_servers, cyrus_servers,
-                                                  kind, point):
+                                                  courier_server, kind, point):
+    from tests.conftest import account_on
     from tests.test_exactly_once import assert_exactly_once, env_for, finish, make_store
-    account = (dovecot_servers() if kind == "dovecot" else cyrus_servers()).add_user()
+    account = account_on(kind, dovecot_servers, cyrus_servers, courier_server)
     expected = make_store(tmp_path / "store", sizes=(("Inbox", 40), ("Sent", 40)))
+    if kind == "courier":  # "INBOX." with "."
+        expected = {k if k == "INBOX" else f"INBOX.{k}": v for k, v in expected.items()}
     env = env_for(account, tmp_path)
     proxy = KillProxy(account.server.imap_port, point, nth=3).start()
 
