@@ -257,13 +257,19 @@ def _check_member_path(path, bad) -> None:
         raise bad(f"file path {path!r} would leave the restore directory")
 
 
-def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
+def _regular_member(tar: tarfile.TarFile, name: str, archive: Path) -> tarfile.TarInfo:
+    """The member *name*, which must be there and be a regular file (not a link or dir)."""
     try:
-        member = tar.getmember(MANIFEST_NAME)
+        member = tar.getmember(name)
     except KeyError:
-        raise _damaged(archive, f"no {MANIFEST_NAME} inside") from None
+        raise _damaged(archive, f"{name} is missing") from None
     if not member.isfile():
-        raise _damaged(archive, f"{MANIFEST_NAME} is not a file")
+        raise _damaged(archive, f"{name} is not a regular file")
+    return member
+
+
+def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
+    member = _regular_member(tar, MANIFEST_NAME, archive)
     try:
         manifest = json.loads(tar.extractfile(member).read())
     except (ValueError, UnicodeDecodeError) as e:
@@ -298,12 +304,7 @@ def verify_backup(archive: Path, mark: bool = True) -> dict:
             for store in manifest["stores"]:
                 for f in store["files"]:
                     name = f"{store['archive_prefix']}/{f['path']}"
-                    try:
-                        member = tar.getmember(name)
-                    except KeyError:
-                        raise _damaged(archive, f"{name} is missing") from None
-                    if not member.isfile():
-                        raise _damaged(archive, f"{name} is not a regular file")
+                    member = _regular_member(tar, name, archive)
                     extracted = tar.extractfile(member)
                     h = hashlib.sha256()
                     size = 0

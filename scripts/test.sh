@@ -54,6 +54,20 @@ command -v dovecot >/dev/null 2>&1 || { echo "ERROR: Dovecot is still not instal
 # an imap-server), so its dependencies install normally and imapd itself is unpacked
 # into a cache the cyrus user can read. Its tests need root (Cyrus runs as 'cyrus').
 CACHE=${MM_SERVER_CACHE:-/var/cache/mailmigrate-test}
+unpack() {  # a server package that conflicts with dovecot-imapd, unpacked into the cache
+  local work
+  work=$(mktemp -d)
+  chmod 755 "$work"
+  if (cd "$work" && { apt-get download "$1" >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get download "$1" >/dev/null 2>&1; }; }); then
+    mkdir -p "$CACHE"
+    dpkg-deb -x "$work"/"$1"_*.deb "$CACHE/$1"
+    chmod -R a+rX "$CACHE"
+  else
+    echo "NOTE: could not download $1; its tests cannot start its server." >&2
+  fi
+  rm -rf "$work"
+}
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   if [ ! -x /usr/lib/cyrus/bin/master ] || ! command -v saslpasswd2 >/dev/null 2>&1; then
     echo "Installing cyrus-common sasl2-bin ..."
@@ -61,19 +75,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       cyrus-common sasl2-bin >/dev/null || echo "NOTE: could not install Cyrus." >&2
   fi
-  if [ ! -x "$CACHE/cyrus-imapd/usr/lib/cyrus/bin/imapd" ]; then
-    work=$(mktemp -d)
-    chmod 755 "$work"
-    if (cd "$work" && { apt-get download cyrus-imapd >/dev/null 2>&1 ||
-        { apt-get update -qq && apt-get download cyrus-imapd >/dev/null 2>&1; }; }); then
-      mkdir -p "$CACHE"
-      dpkg-deb -x "$work"/cyrus-imapd_*.deb "$CACHE/cyrus-imapd"
-      chmod -R a+rX "$CACHE"
-    else
-      echo "NOTE: could not download cyrus-imapd." >&2
-    fi
-    rm -rf "$work"
-  fi
+  [ -x "$CACHE/cyrus-imapd/usr/lib/cyrus/bin/imapd" ] || unpack cyrus-imapd
   # Courier-IMAP 5.0 (tests/courier.py; wanted: its tests skip, saying why, without it):
   # the authentication daemon installs normally, imapd is unpacked like Cyrus's.
   if [ ! -x /usr/lib/courier/courier-authlib/authdaemond ] || ! command -v makeuserdb >/dev/null 2>&1; then
@@ -82,18 +84,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       courier-base courier-authlib courier-authdaemon courier-authlib-userdb >/dev/null ||
       echo "NOTE: could not install Courier's authentication; its tests will skip." >&2
   fi
-  if [ ! -x "$CACHE/courier-imap/usr/bin/imapd" ]; then
-    work=$(mktemp -d)
-    chmod 755 "$work"
-    if (cd "$work" && apt-get download courier-imap >/dev/null 2>&1); then
-      mkdir -p "$CACHE"
-      dpkg-deb -x "$work"/courier-imap_*.deb "$CACHE/courier-imap"
-      chmod -R a+rX "$CACHE"
-    else
-      echo "NOTE: could not download courier-imap; its tests will skip." >&2
-    fi
-    rm -rf "$work"
-  fi
+  [ -x "$CACHE/courier-imap/usr/bin/imapd" ] || unpack courier-imap
 fi
 
 PY=${PYTHON:-python3}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import imapclient
 
 from tests.cyrus import CACHE
-from tests.dovecot import Account, _counter, free_port
+from tests.dovecot import Account, _counter, free_port, wait_for_port
 
 
 def sha512_crypt(password: str) -> str:
@@ -107,17 +106,9 @@ exec couriertcpd -address=127.0.0.1 -nodnslookup -noidentlookup -maxprocs=40 \\
         self._wait()
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise CourierUnavailable(f"Courier did not start: {self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.imap_port), timeout=1).close()
-                time.sleep(0.3)  # authdaemond starts beside it
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise CourierUnavailable(f"Courier did not open port {self.imap_port}: {self.log()}")
+        if not wait_for_port(self.imap_port, 20, lambda: self.process.poll() is None):
+            raise CourierUnavailable(f"Courier did not start on {self.imap_port}: {self.log()}")
+        time.sleep(0.3)  # authdaemond starts beside it
 
     def log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in

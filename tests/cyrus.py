@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import imapclient
 
-from tests.dovecot import Account, _counter, free_port, make_ca
+from tests.dovecot import Account, _counter, free_port, make_ca, wait_for_port
 
 CYRUS_BIN = Path("/usr/lib/cyrus/bin")
 CACHE = Path(os.environ.get("MM_SERVER_CACHE", "/var/cache/mailmigrate-test"))
@@ -109,16 +107,8 @@ class Cyrus:
         os.chown(self.root / "sasldb2", *_cyrus_ids())
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise CyrusUnavailable(f"Cyrus master ended: {self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.imaps_port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise CyrusUnavailable(f"Cyrus did not open port {self.imaps_port}: {self.log()}")
+        if not wait_for_port(self.imaps_port, 20, lambda: self.process.poll() is None):
+            raise CyrusUnavailable(f"Cyrus did not open port {self.imaps_port}: {self.log()}")
 
     def log(self) -> str:
         path = self.root / "master.log"

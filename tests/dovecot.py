@@ -44,6 +44,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, seconds: float = 20, alive=lambda: True) -> bool:
+    """True once something listens on loopback *port*; False if *alive()* turns false
+    (the daemon ended) or *seconds* pass. Every test server starts with it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and alive():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def make_ca(directory: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a server certificate for localhost/127.0.0.1."""
     def openssl(*args):
@@ -358,14 +371,9 @@ class Dovecot:
         if run.returncode != 0:
             raise DovecotUnavailable(f"Dovecot did not start: {out.read_text().strip()}\n"
                                      f"{self.log()}")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.imaps_port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise DovecotUnavailable(f"Dovecot did not open port {self.imaps_port}\n{self.log()}")
+        if not wait_for_port(self.imaps_port, 15):
+            raise DovecotUnavailable(f"Dovecot did not open port {self.imaps_port}\n"
+                                     f"{self.log()}")
 
     def log(self) -> str:
         path = self.root / "dovecot.log"

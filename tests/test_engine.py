@@ -45,6 +45,21 @@ def upload(tmp_path, server, path, sleeps=None, **options):
         state.close()
 
 
+def stop_after(server, appends: int) -> StopRequest:
+    """A stop request (Ctrl-C) made right after the server stored its Nth APPEND."""
+    stop = StopRequest()
+    real = server.receive
+
+    def receive(mailbox, items):
+        result = real(mailbox, items)
+        if server.appends == appends:
+            stop.request("test stop")
+        return result
+
+    server.receive = receive
+    return stop
+
+
 def inbox(server) -> list[bytes]:
     return [m.data for m in server.mailboxes["INBOX"].messages]
 
@@ -122,16 +137,7 @@ def test_throttling_waits_as_asked_and_completes(tmp_path):
 def test_a_stop_request_finishes_in_flight_batches_and_the_rerun_completes(tmp_path):
     server = FakeServer()
     path, msgs = store(tmp_path, n=60)
-    stop = StopRequest()
-    real = server.receive
-
-    def receive(mailbox, items):
-        result = real(mailbox, items)
-        if server.appends == 2:
-            stop.request("test stop")
-        return result
-
-    server.receive = receive
+    stop = stop_after(server, 2)
     with pytest.raises(Stopped):
         upload(tmp_path, server, path, stop=stop)
     first = len(inbox(server))
@@ -201,16 +207,7 @@ def test_a_stop_during_a_rate_cap_wait_sends_nothing_more(tmp_path):
     """Ctrl-C must not release the batches that were waiting for the provider's cap."""
     server = FakeServer()
     path, msgs = store(tmp_path, n=100)
-    stop = StopRequest()
-    real = server.receive
-
-    def receive(mailbox, items):
-        result = real(mailbox, items)
-        if server.appends == 3:
-            stop.request("test stop")
-        return result
-
-    server.receive = receive
+    stop = stop_after(server, 3)
     plan = build_plan([open_store(path)], server.layout)
     state = State(tmp_path / "state.sqlite")
     opts = UploadOptions(batch_messages=5, settle_seconds=0, max_messages_per_second=50,
