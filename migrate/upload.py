@@ -138,6 +138,8 @@ class Uploader:
             pace = self.stop.wait  # a rate-cap wait ends early; the next message stops
         self.sleep = sleep
         self.target: Target | None = None
+        self.shards = 1  # connections sharing one mailbox (servers without MULTIAPPEND/LITERAL+)
+        self.my_batches: set[int] = set()  # batches this uploader journaled (shard workers)
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.outcome = UploadOutcome()
         self.progress_of = self.outcome.settled  # with several connections: all of them
@@ -205,7 +207,9 @@ class Uploader:
 
     def run(self) -> UploadOutcome:
         groups = list(self.plan.by_target().items())
-        if self.options.connections > 1 and len(groups) > 1:
+        if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
+            self.shards = self.options.connections  # mailbox after mailbox, each on N
+        elif self.options.connections > 1 and len(groups) > 1:
             return self._run_parallel(groups)
         try:
             for mailbox, fplans in groups:
@@ -214,11 +218,22 @@ class Uploader:
             self._drop_connection()
         return self.outcome
 
-    def _run_parallel(self, groups) -> UploadOutcome:
-        """Upload several mailboxes at once, each on its own connection and state handle.
+    def _one_message_a_round_trip(self) -> bool:
+        """No MULTIAPPEND and no LITERAL+ (Courier): one connection moves one message per
+        round trip, so several connections share each mailbox instead."""
+        target = self._connected()
+        return not target.can_pipeline and target.batch_limit(2) == 1
 
-        The journal protocol is per mailbox, so workers never share a batch.
-        Every worker finishes (or fails) before the first error is raised.
+    def _run_parallel(self, groups) -> UploadOutcome:
+        """Upload several mailboxes at once, each on its own connection and state handle."""
+        return self._in_parallel([lambda w, m=m, f=f: w._upload_mailbox(m, f) for m, f in groups])
+
+    def _in_parallel(self, steps) -> UploadOutcome:
+        """Run each step on a worker with its own connection and state handle.
+
+        The journal protocol is per batch: workers never share one, and each
+        resolves only its own after a drop. Every worker finishes (or fails)
+        before the first error is raised.
         """
         workers: list[Uploader] = []
 
@@ -226,7 +241,7 @@ class Uploader:
             with merge_lock:
                 return self.outcome.settled() + sum(w.outcome.settled() for w in workers)
 
-        def work(mailbox, fplans):
+        def work(step):
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
             worker.rate = self.rate
@@ -234,7 +249,7 @@ class Uploader:
             with merge_lock:
                 workers.append(worker)
             try:
-                worker.with_retries(lambda: worker._upload_mailbox(mailbox, fplans))
+                worker.with_retries(lambda: step(worker))
             finally:
                 worker._drop_connection()
                 worker.state.close()
@@ -245,7 +260,7 @@ class Uploader:
 
         merge_lock = threading.Lock()
         with concurrent.futures.ThreadPoolExecutor(self.options.connections) as pool:
-            futures = [pool.submit(work, mailbox, fplans) for mailbox, fplans in groups]
+            futures = [pool.submit(work, step) for step in steps]
         errors = [f.exception() for f in futures if f.exception() is not None]
         quota = [e for e in errors if isinstance(e, QuotaExceeded)]
         if errors:
@@ -277,11 +292,22 @@ class Uploader:
         except MailboxError as e:
             self._fail_folder(mailbox, fplans, str(e))
             return
-        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
+        todo = [p for f in fplans for p in f.messages if p.action == UPLOAD]
+        if not todo:
             return
-        sender = _BatchSender(self, mailbox, self.info)
+        if self.shards > 1 and len(todo) >= 2 * self.shards:
+            size = -(-len(todo) // self.shards)
+            parts = [{id(p) for p in todo[i:i + size]} for i in range(0, len(todo), size)]
+            self._in_parallel([lambda w, ids=ids: w._send_shard(mailbox, fplans, ids)
+                               for ids in parts])
+            return
+        self._send(mailbox, fplans, self.info, {id(p) for p in todo})
+
+    def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo, ids: set) -> None:
+        """Stream the folders once more and send the planned messages whose id() is in *ids*."""
+        sender = _BatchSender(self, mailbox, info)
         for f in fplans:
-            wanted = {p.key: p for p in f.messages if p.action == UPLOAD}
+            wanted = {p.key: p for p in f.messages if p.action == UPLOAD and id(p) in ids}
             if not wanted:
                 continue
             for msg in f.folder.messages():
@@ -294,6 +320,25 @@ class Uploader:
                                       "run the same command again to re-plan")
                 sender.add(p, data)
         sender.flush()
+
+    def _send_shard(self, mailbox: str, fplans: list[FolderPlan], ids: set) -> None:
+        """One worker's share of a mailbox (other workers send the rest at the same time).
+
+        After a drop it resolves only its own batches: the others' are still being
+        sent, not lost. The mailbox is never still while they send, so the wait for
+        the server to finish storing is a fixed ``settle_seconds``.
+        """
+        target = self._connected()
+        if self.my_batches & {b for b, _, _ in self.state.inflight_batches(mailbox)}:
+            self.sleep(self.options.settle_seconds)
+        self.info = target.select(mailbox)
+        self._resolve_inflight(mailbox, self.info, only=self.my_batches)
+        recorded = self.state.recorded(mailbox)
+        for f in fplans:
+            for p in f.messages:
+                if id(p) in ids and p.action == UPLOAD and p.content_hash in recorded:
+                    p.action = UPLOADED  # this run sent it before the drop
+        self._send(mailbox, fplans, self.info, ids)
 
     def _open_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> str:
         """Create (if needed) and select *mailbox*; settle what earlier runs left. Its name."""
@@ -369,13 +414,15 @@ class Uploader:
             last = now
             self.sleep(self.options.settle_seconds)
 
-    def _resolve_inflight(self, mailbox: str, info: SelectInfo) -> None:
+    def _resolve_inflight(self, mailbox: str, info: SelectInfo, only: set | None = None) -> None:
         """Settle batches a crash or lost connection left in flight (see ``state``).
 
         The server's copies from the journaled UIDNEXT on, less those our state
         already accounts for, are matched to the batch by reconcile's rule.
         """
         for batch, uidvalidity, uidnext in self.state.inflight_batches(mailbox):
+            if only is not None and batch not in only:
+                continue  # another worker's, still on its way
             rows = self.state.batch_rows(batch)
             start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
             known = {uid for v, uid in self.state.recorded(mailbox).values()
@@ -388,6 +435,7 @@ class Uploader:
                      batch, mailbox, len(found), len(rows))
             self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
+            self.my_batches.discard(batch)
 
 
 class _BatchSender:
@@ -464,6 +512,7 @@ class _BatchSender:
         self._stop_now()  # a stop during the cap's wait never releases the batch at once
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
+        up.my_batches.add(batch)
         up.sent.update(p.content_hash for p, _ in items)
         return batch
 
@@ -474,6 +523,7 @@ class _BatchSender:
             self._record_ok(batch, result, items)
             return
         self.up.state.abandon_batch(batch)
+        self.up.my_batches.discard(batch)  # batch ids are reused once a batch is gone
         if result.throttled:  # batches still in flight are resolved when the step is retried
             self._throttled(result)
         while self.pending:  # later batches have their answers too: record them first
@@ -490,6 +540,7 @@ class _BatchSender:
     def _record_ok(self, batch: int, result, items) -> None:
         up = self.up
         up.state.finish_batch(batch, result.uidvalidity or self.info.uidvalidity, result.uids)
+        up.my_batches.discard(batch)
         self._advance(result.uids)
         for p, d in items:
             p.action = UPLOADED
@@ -516,6 +567,7 @@ class _BatchSender:
                 self._record_ok(batch, result, items)
                 return
             up.state.abandon_batch(batch)
+            up.my_batches.discard(batch)
             if result.over_quota:
                 self._quota(result)
             if result.throttled:

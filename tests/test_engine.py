@@ -13,7 +13,7 @@ import collections
 
 import pytest
 
-from migrate.errors import QuotaExceeded
+from migrate.errors import ConnectionFailed, QuotaExceeded
 from migrate.plan import FAILED, UPLOADED, build_plan
 from migrate.sources import open_store
 from migrate.state import State
@@ -217,3 +217,40 @@ def test_a_stop_during_a_rate_cap_wait_sends_nothing_more(tmp_path):
         uploader.run()
     state.close()
     assert server.appends == 3 and len(inbox(server)) == 15
+
+
+@pytest.mark.parametrize("drops", [{}, {5: "after", 9: "before", 14: "after"}],
+                         ids=["clean", "drops"])
+def test_one_message_a_round_trip_servers_share_a_mailbox_over_connections(tmp_path, drops):
+    """Courier: no MULTIAPPEND, no LITERAL+. Three connections send one mailbox's shares."""
+    server = FakeServer(capabilities=("UIDPLUS",))
+    server.drop_on = dict(drops)
+    path, msgs = store(tmp_path, n=60)
+    _, uploader = upload(tmp_path, server, path, connections=3)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 60
+    assert {n for _, n in server.log} == {1}
+    assert server.connections >= 4  # the mailbox step, then three senders
+    assert uploader.outcome.uploaded["INBOX"] == 60 - uploader.outcome.resolved
+    state = State(tmp_path / "state.sqlite")
+    assert state.inflight_batches("INBOX") == []
+    assert len(state.recorded("INBOX")) == 60
+    state.close()
+
+
+def test_a_crash_while_shares_were_in_flight_is_resolved_by_the_next_run(tmp_path):
+    server = FakeServer(capabilities=("UIDPLUS",))
+    path, msgs = store(tmp_path, n=60)
+    server.drop_on = {7: "after", 8: "after", 9: "after"}  # three workers lose their links
+    plan = build_plan([open_store(path)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    opts = UploadOptions(batch_messages=10, settle_seconds=0, connections=3, max_reconnects=0,
+                         give_up_after=0)
+    with pytest.raises(ConnectionFailed, match="gave up"):
+        Uploader(lambda: FakeTarget(server), state, plan, opts, sleep=lambda s: None).run()
+    left = len(state.db.execute("SELECT 1 FROM batches").fetchall())
+    state.close()
+    assert left >= 1  # batches stored by the server, their answers lost
+    server.drop_on = {}
+    _, again = upload(tmp_path, server, path, connections=3)
+    assert again.outcome.resolved >= 1
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 60
