@@ -167,3 +167,33 @@ def test_cyrus_maxmessagesize_is_refused_in_the_plan(tmp_path, cyrus_servers, mm
                  tmp_path / "state.sqlite", account=account)
     assert checked.code == ExitCode.SKIPPED, checked.out
     assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("small"))]
+
+
+@pytest.mark.parametrize("kind", ["dovecot", "cyrus", "courier"])
+def test_connections_cut_at_random_bytes_on_every_server(tmp_path, dovecot_servers,
+                                                          cyrus_servers, courier_server, kind):
+    """The link drops again and again mid-APPEND; the run reconnects and ends exactly once."""
+    import random
+    from tests.conftest import account_on
+    from tests.faults import FaultProxy
+    from tests.test_exactly_once import assert_exactly_once, env_for, finish, make_store
+    account = account_on(kind, dovecot_servers, cyrus_servers, courier_server)
+    expected = make_store(tmp_path / "store", sizes=(("Inbox", 60), ("Sent", 30)))
+    if kind == "courier":
+        expected = {k if k == "INBOX" else f"INBOX.{k}": v for k, v in expected.items()}
+    proxy = FaultProxy(account.server.imap_port)
+    proxy.cut_range = (2_000, 30_000)
+    proxy.rng = random.Random(11)
+    proxy.start()
+    try:
+        args = ["run", tmp_path / "store", *account.cli_args(tls="none", port=proxy.port),
+                "--backup-dir", tmp_path / "bk", "--state", tmp_path / "state.sqlite", "--yes",
+                "--settle-seconds", "1", "--batch-size", "10", "--retry-backoff", "0.05",
+                "--timeout", "10"]
+        done = finish([sys.executable, "-m", "migrate", *map(str, args)],
+                      env_for(account, tmp_path))
+    finally:
+        proxy.stop()
+    assert proxy.cuts >= 2, proxy.cuts
+    assert "reconnecting" in done.stderr
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
