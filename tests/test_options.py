@@ -54,11 +54,20 @@ def command_options():
             yield command, o
 
 
-@pytest.mark.parametrize("command, o", list(command_options()),
-                         ids=lambda x: x if isinstance(x, str) else x.dest)
-def test_every_option_in_a_config_file(tmp_path, command, o):
-    if not o.config:
+every_option = pytest.mark.parametrize("command, o", list(command_options()),
+                                       ids=lambda x: x if isinstance(x, str) else x.dest)
+
+
+def settable(o, where: bool) -> bool:
+    """False for an option a file may not set, which must then be exempt with a reason."""
+    if not where:
         assert o.dest in EXEMPT_FROM_FILES, f"{o.dest}: exempt without a reason"
+    return where
+
+
+@every_option
+def test_every_option_in_a_config_file(tmp_path, command, o):
+    if not settable(o, o.config):
         return
     cfg = tmp_path / "c.toml"
     value = sample(o)
@@ -72,11 +81,9 @@ def test_every_option_in_a_config_file(tmp_path, command, o):
     assert getattr(args, o.dest) == expected(o, value)
 
 
-@pytest.mark.parametrize("command, o", list(command_options()),
-                         ids=lambda x: x if isinstance(x, str) else x.dest)
+@every_option
 def test_every_option_in_a_jobs_file(tmp_path, command, o):
-    if not o.jobs:
-        assert o.dest in EXEMPT_FROM_FILES, f"{o.dest}: exempt without a reason"
+    if not settable(o, o.jobs):
         return
     assert o.dest in jobs.KEYS
     value = sample(o)
