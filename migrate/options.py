@@ -161,6 +161,9 @@ OPTIONS: list[Option] = [
     Option("no_speed_probe", "skip measuring the link (no time estimate)", frozenset({"plan"}),
            kind=bool),
     # -- the run --------------------------------------------------------------------
+    Option("export_refused", "write each message the server refuses as an .eml file into DIR "
+           "(one folder per source folder) so it can be handled by hand",
+           frozenset({"run", "verify"}), kind=Path, metavar="DIR", config=False, jobs=False),
     Option("report_to_inbox", "when the run is complete, put one plain message into INBOX "
            "saying the mail has moved (counts per folder, what did not move and why); once "
            "across re-runs", frozenset({"run"}), kind=bool),

@@ -157,6 +157,31 @@ def describe(plan: Plan, messages: list[PlannedMessage]) -> dict[str, dict]:
     return out
 
 
+def export_refused(plan: Plan, directory) -> list:
+    """Write every message the server refuses (or refused) as an .eml file in *directory*,
+    one sub-folder per source folder, so the person can deal with it (print it, save the
+    attachment, send it in smaller parts). Bytes as in the source, CRLF line endings."""
+    from pathlib import Path
+    from migrate.plan import FAILED, REFUSE
+    directory = Path(directory)
+    written = []
+    for n, f in enumerate(plan.folders):
+        refused = {p.key: p for p in f.messages if p.action in (REFUSE, FAILED)}
+        if not refused:
+            continue
+        folder = directory / f"{n:03d}-{_file_safe(f.folder.display_name)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, msg in enumerate(m for m in f.folder.messages() if m.key in refused):
+            path = folder / f"{i + 1:04d}.eml"
+            path.write_bytes(headers.to_crlf(msg.data))
+            written.append((path, refused[msg.key].reason))
+    return written
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in " -_." else "_" for c in name).strip()[:60] or "_"
+
+
 def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
     """The verification as data (verify.json): per mailbox, every problem named."""
     missing = [p for c in checks for p in c.missing]

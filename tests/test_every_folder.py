@@ -244,3 +244,18 @@ def test_folder_of_mbox_files_reads_as_its_files(corpus):
     assert sum(map(len, together.values())) == one_by_one == 38
     unmunged = together[("unmunged",)]
     assert len(unmunged) == 2 and not any(m.data.startswith(b"\xef\xbb\xbf") for m in unmunged)
+
+
+def test_refused_messages_can_be_exported_to_handle_by_hand(tmp_path, make_account, mm):
+    account = make_account(max_mail_size="20k")
+    huge = message("huge", body="h" * 40_000 + "\n")
+    write_mbox(tmp_path / "one.mbox", [message("small"), huge])
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path, "--json", "--export-refused",
+            tmp_path / "refused")
+    assert r.code == ExitCode.SKIPPED, r.out + r.err
+    [path] = json.loads(r.out)["refused_exported"]
+    assert open(path, "rb").read() == crlf(huge)
+    v = verify(mm, account, tmp_path / "one.mbox", tmp_path, "--export-refused",
+               tmp_path / "again")
+    assert v.code == ExitCode.SKIPPED and "refused message written to" in v.out
+    assert [p.read_bytes() for p in (tmp_path / "again").rglob("*.eml")] == [crlf(huge)]

@@ -106,6 +106,10 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                 raise
         checks = [] if stopped else uploader.verify()
         summary.update(run_summary(plan, uploader, checks))
+        if args.export_refused:
+            from migrate.verify import export_refused
+            summary["refused_exported"] = [str(p) for p, _ in
+                                           export_refused(plan, args.export_refused)]
         state.record_plan(run_id, plan)
         left = summary["totals"].get(UPLOAD, 0)
         if stopped:

@@ -31,6 +31,10 @@ def run(args) -> int:
         checks = verify_plan(target, plan, describe_server=True,
                              recorded=state.recorded if state else None)
     result = check_report(checks, plan)
+    if args.export_refused:
+        from migrate.verify import export_refused
+        for path, why in export_refused(plan, args.export_refused):
+            print(f"refused message written to {path} ({why})")
     result["who"] = report.who(args.name, args.sources, config.user, config.host)
     result["conclusion"] = conclusion(result)
     print(render(result, with_state=state is not None))
