@@ -16,7 +16,7 @@ from typing import Iterable
 from migrate import fingerprint, headers
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
-from migrate.reconcile import ServerMailbox
+from migrate.reconcile import ServerMailbox, trusted_records
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 
@@ -226,19 +226,12 @@ def apply_server_view(fplans: list[FolderPlan], server: ServerMailbox,
     account for are claimed first (reconcile's rule), so they cannot vouch for
     a different message.
     """
-    recorded = recorded or {}
-
-    def trusted(p: PlannedMessage):
-        where = recorded.get(p.content_hash)
-        if where is None:
-            return None
-        valid, uid = where
-        return where if uidvalidity is None or valid is None or valid == uidvalidity else None
-
-    done = [p for f in fplans for p in f.messages if p.action == UPLOAD and trusted(p)]
+    trusted = trusted_records(recorded or {}, uidvalidity)
+    done = [p for f in fplans for p in f.messages
+            if p.action == UPLOAD and p.content_hash in trusted]
     for p in done:
         p.action, p.reason = DONE, None
-    server.match(done, lambda p: trusted(p)[1])
+    server.match(done, lambda p: trusted[p.content_hash])
     rest = [p for f in fplans for p in f.messages if p.action == UPLOAD]
     found = server.match(rest)
     for p in rest:

@@ -43,6 +43,19 @@ class Match:
     altered: bool = False  # the server's copy differs from what was sent
 
 
+def trusted_records(recorded: dict, uidvalidity: int | None) -> dict[str, int | None]:
+    """content hash -> UID of the state's records that still hold for the mailbox.
+
+    *recorded* maps content hashes to the (UIDVALIDITY, UID) our runs recorded.
+    A record holds under the mailbox's current *uidvalidity*; one from a
+    mailbox deleted and recreated since (another UIDVALIDITY) does not. A
+    record without UIDVALIDITY (older runs) holds, and so does every record
+    when no server was looked at (*uidvalidity* None).
+    """
+    return {h: uid for h, (valid, uid) in recorded.items()
+            if uidvalidity is None or valid is None or valid == uidvalidity}
+
+
 class ServerMailbox:
     """The copies one server mailbox holds; each can be claimed once."""
 

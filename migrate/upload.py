@@ -24,7 +24,7 @@ from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, Source
 from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
                           apply_server_view)
 from migrate.keywords import imap_keyword
-from migrate.reconcile import ServerMailbox
+from migrate.reconcile import ServerMailbox, trusted_records
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.base import AppendItem, SelectInfo, Target
@@ -333,10 +333,10 @@ class Uploader:
             self.sleep(self.options.settle_seconds)
         self.info = target.select(mailbox)
         self._resolve_inflight(mailbox, self.info, only=self.my_batches)
-        recorded = self.state.recorded(mailbox)
+        sent = trusted_records(self.state.recorded(mailbox), self.info.uidvalidity)
         for f in fplans:
             for p in f.messages:
-                if id(p) in ids and p.action == UPLOAD and p.content_hash in recorded:
+                if id(p) in ids and p.action == UPLOAD and p.content_hash in sent:
                     p.action = UPLOADED  # this run sent it before the drop
         self._send(mailbox, fplans, self.info, ids)
 
@@ -373,13 +373,10 @@ class Uploader:
         a mailbox deleted and recreated on the server is checked again.
         """
         recorded = self.state.recorded(mailbox)
-
-        def trusted(p):
-            where = recorded.get(p.content_hash)
-            return where is not None and where[0] in (None, info.uidvalidity)
-
-        pending = [p for f in fplans for p in f.messages if p.action == UPLOAD and not trusted(p)]
-        if any(where[0] not in (None, info.uidvalidity) for where in recorded.values()):
+        trusted = trusted_records(recorded, info.uidvalidity)
+        pending = [p for f in fplans for p in f.messages
+                   if p.action == UPLOAD and p.content_hash not in trusted]
+        if len(trusted) < len(recorded):
             log.warning("%s was recreated on the server (new UIDVALIDITY); checking it again",
                         mailbox)
         server = ServerMailbox(self.target.fingerprints(1) if pending and info.exists else [])
@@ -425,8 +422,8 @@ class Uploader:
                 continue  # another worker's, still on its way
             rows = self.state.batch_rows(batch)
             start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
-            known = {uid for v, uid in self.state.recorded(mailbox).values()
-                     if v == info.uidvalidity and uid}
+            known = {uid for uid in trusted_records(self.state.recorded(mailbox),
+                                                    info.uidvalidity).values() if uid}
             server = ServerMailbox(c for c in self.target.fingerprints(start)
                                    if c.uid not in known)
             matches = server.match(rows)

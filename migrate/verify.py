@@ -27,7 +27,7 @@ import dataclasses
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view)
-from migrate.reconcile import BY_UID, ServerMailbox
+from migrate.reconcile import BY_UID, ServerMailbox, trusted_records
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -92,12 +92,11 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
         existing = target.existing_name(planned_name)  # or its fallback spelling
         mailbox = existing or planned_name
         server = ServerMailbox()
-        uids: dict[str, int] = {}
+        uids: dict[str, int | None] = {}
         if existing:
             info = target.examine(existing)
             server = ServerMailbox(target.fingerprints(1) if info.exists else [])
-            uids = {h: uid for h, (valid, uid) in (recorded(existing) if recorded else {}).items()
-                    if uid and valid == info.uidvalidity}
+            uids = trusted_records(recorded(existing) if recorded else {}, info.uidvalidity)
         total = len(server)
         found = server.match(wanted, lambda p: uids.get(p.content_hash))
         missing = [p for p in expected if id(p) not in found]

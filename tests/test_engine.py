@@ -254,3 +254,13 @@ def test_a_crash_while_shares_were_in_flight_is_resolved_by_the_next_run(tmp_pat
     _, again = upload(tmp_path, server, path, connections=3)
     assert again.outcome.resolved >= 1
     assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 60
+
+
+def test_a_recreated_mailbox_shared_over_connections_gets_everything_again(tmp_path):
+    """Records of the old mailbox (another UIDVALIDITY) must not count as sent."""
+    server = FakeServer(capabilities=("UIDPLUS",))
+    path, msgs = store(tmp_path, n=30)
+    upload(tmp_path, server, path, connections=3)
+    server.recreate("INBOX")
+    upload(tmp_path, server, path, connections=3)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 30

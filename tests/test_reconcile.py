@@ -113,3 +113,10 @@ def test_copies_of_exactly_the_expected_messages_all_match_exactly(expected, noi
     assert len(found) == len(expected)
     assert all(hit.how == EXACT for hit in found.values())
     assert server.related(expected)[0] == []
+
+
+def test_records_hold_only_under_the_mailboxs_uidvalidity():
+    from migrate.reconcile import trusted_records
+    recorded = {"a": (7, 1), "b": (8, 2), "c": (None, None)}
+    assert trusted_records(recorded, 7) == {"a": 1, "c": None}  # "b": a recreated mailbox's
+    assert trusted_records(recorded, None) == {"a": 1, "b": 2, "c": None}  # no server seen
