@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -25,58 +26,53 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def dovecot_servers():
-    """Start each server variant once, on first use; stop them all at the end."""
-    servers: dict[str, Dovecot] = {}
+@contextlib.contextmanager
+def started_on_first_use(start, unavailable=(), when_unavailable=skip_or_fail):
+    """``get(variant)``: each server variant started on its first use; all stopped at the
+    end. A server that cannot start here (*unavailable*) goes to *when_unavailable*."""
+    servers: dict = {}
 
-    def get(variant: str = "default") -> Dovecot:
+    def get(variant: str = "default"):
         if variant not in servers:
-            servers[variant] = Dovecot(variant)
+            try:
+                servers[variant] = start(variant)
+            except unavailable as e:
+                when_unavailable(str(e))
         return servers[variant]
 
-    yield get
-    for server in servers.values():
-        server.stop()
+    try:
+        yield get
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_servers():
+    """Dovecot by variant (tests/dovecot.py): needed, so never skipped."""
+    with started_on_first_use(Dovecot) as get:
+        yield get
 
 
 @pytest.fixture(scope="session")
 def cyrus_servers():
-    """Cyrus instances by shape, started on first use (tests/cyrus.py)."""
+    """Cyrus by shape (tests/cyrus.py); needed: in CI it fails rather than skips."""
     from tests.cyrus import Cyrus, CyrusUnavailable
-    servers: dict = {}
-
-    def get(shape: str = "slash"):
-        if shape not in servers:
-            try:
-                servers[shape] = Cyrus(shape)
-            except CyrusUnavailable as e:
-                skip_or_fail(str(e))
-        return servers[shape]
-
-    yield get
-    for server in servers.values():
-        server.stop()
+    with started_on_first_use(Cyrus, CyrusUnavailable) as get:
+        yield lambda shape="slash": get(shape)
 
 
 @pytest.fixture(scope="session")
 def courier_server():
-    """One Courier-IMAP, started on first use (tests/courier.py); wanted, not needed:
-    where it cannot start its tests skip, saying why (in CI too)."""
+    """One Courier-IMAP (tests/courier.py); wanted, not needed: where it cannot start its
+    tests skip, saying why (in CI too)."""
     from tests.courier import Courier, CourierUnavailable
-    started = []
 
-    def get():
-        if not started:
-            try:
-                started.append(Courier())
-            except CourierUnavailable as e:
-                pytest.skip(f"Courier-IMAP: {e}")
-        return started[0]
+    def skip(reason: str):
+        pytest.skip(f"Courier-IMAP: {reason}")
 
-    yield get
-    for server in started:
-        server.stop()
+    with started_on_first_use(lambda _: Courier(), CourierUnavailable, skip) as get:
+        yield get
 
 
 SERVERS = ["dovecot", "dovecot-courier-shape", "cyrus", "cyrus-dot", "courier"]
