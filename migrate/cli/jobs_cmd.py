@@ -145,7 +145,10 @@ def write_client_report(jobs, out_dir: Path) -> Path:
             if html.exists():
                 entry[f"{key}_html"] = os.path.relpath(html, out_dir)
             if data is not None:
-                entry[key] = _state_of(key, data)
+                try:
+                    entry[key] = _state_of(key, data)
+                except (KeyError, TypeError, AttributeError):  # a damaged or foreign file
+                    entry[key] = f"{json_path.name} cannot be read; run the command again"
         entries.append(entry)
     path = out_dir / "report.html"
     path.write_text(render_client_report(entries), encoding="utf-8")

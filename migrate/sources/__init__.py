@@ -30,6 +30,11 @@ STORE_TYPES = {
 
 def detect(path: Path) -> str:
     """Name the store kind at *path*, or raise SourceError saying what was found."""
+    return _detect(path)[0]
+
+
+def _detect(path: Path):
+    """(kind, the directory's listing when detection had to walk it, else None)."""
     if not path.exists():
         raise SourceError(f"source {path} does not exist")
     if not path.is_file() and not path.is_dir():
@@ -37,9 +42,9 @@ def detect(path: Path) -> str:
                           "device is never read)")
     if path.is_file():
         if looks_like_mbox(path):
-            return "mbox"
+            return "mbox", None
         if path.suffix.lower() == ".pst":
-            return "pst"
+            return "pst", None
         if path.suffix.lower() == ".ost":
             raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
                               "that lives on a server (Exchange, Office 365); its mail is "
@@ -48,16 +53,16 @@ def detect(path: Path) -> str:
                           "with an mbox 'From ' line); pass --source-type to force a kind")
     try:
         if is_profile(path):
-            return "thunderbird"
+            return "thunderbird", None
         if looks_like_maildir_tree(path):
-            return "maildir"
+            return "maildir", None
         listing = walk(path)
         if any(p.suffix.lower() == ".eml" for p in listing.files):
-            return "eml-tree"
+            return "eml-tree", listing
         if looks_like_mbox_tree(path, listing):
-            return "mbox-tree"
+            return "mbox-tree", listing
         if looks_like_eml_tree(path, listing):
-            return "eml-tree"
+            return "eml-tree", listing
     except OSError as e:
         raise SourceError(f"cannot read the directory {path}: {e.strerror}") from None
     raise SourceError(f"no mail store recognised in directory {path} (looked for a "
@@ -67,7 +72,7 @@ def detect(path: Path) -> str:
 def open_store(path, source_type: str | None = None, pst_codepage: str | None = None,
                pst_reports: str = "upload") -> Store:
     path = Path(path)
-    kind = source_type or detect(path)
+    kind, listing = (source_type, None) if source_type else _detect(path)
     try:
         cls = STORE_TYPES[kind]
     except KeyError:
@@ -75,7 +80,10 @@ def open_store(path, source_type: str | None = None, pst_codepage: str | None = 
                           f"{', '.join(sorted(STORE_TYPES))}") from None
     if cls is PstStore:
         return PstStore(path, codepage=pst_codepage, reports=pst_reports)
-    return cls(path)
+    store = cls(path)
+    if listing is not None:
+        store.use_listing(listing)  # detection walked the tree already: not twice
+    return store
 
 
 __all__ = ["Folder", "SourceMessage", "Store", "STORE_TYPES", "detect", "open_store"]

@@ -105,9 +105,13 @@ class Store(abc.ABC):
         """
         if self._listing is None:
             from migrate.sources.walk import walk
-            self._listing = walk(self.path)
-            self.non_mail.extend(NonMail(p, why) for p, why in self._listing.refused)
+            self.use_listing(walk(self.path))
         return self._listing
+
+    def use_listing(self, listing) -> None:
+        """Read from *listing* (of this store's path); what it refused is named."""
+        self._listing = listing
+        self.non_mail.extend(NonMail(p, why) for p, why in listing.refused)
 
     def share_listing(self, other: "Store") -> None:
         """Read a sub-tree of *other* (a Thunderbird account) from its listing."""
