@@ -26,7 +26,7 @@ from typing import Iterable
 
 from migrate import __version__
 from migrate.errors import BackupError
-from migrate.sources.base import Store
+from migrate.sources.base import Store, source_containing
 
 MANIFEST_NAME = "MANIFEST.json"
 FORMAT = "mailmigrate-backup"
@@ -78,13 +78,11 @@ def describe_sources(stores: Iterable[Store], hashes: bool = True) -> list[dict]
 
 def check_destination(stores: list[Store], backup_dir: Path, needed: int) -> None:
     """Refuse a destination inside a source, or one without room."""
-    dest = backup_dir.resolve()
-    for store in stores:
-        root = store.path.resolve()
-        if dest == root or root in dest.parents:
-            raise BackupError(f"the backup directory {backup_dir} is inside the source "
-                              f"{store.path}; choose a directory outside every source")
-    probe = dest
+    inside = source_containing(stores, backup_dir)
+    if inside is not None:
+        raise BackupError(f"the backup directory {backup_dir} is inside the source "
+                          f"{inside.path}; choose a directory outside every source")
+    probe = backup_dir.resolve()
     while not probe.exists():
         probe = probe.parent
     free = shutil.disk_usage(probe).free

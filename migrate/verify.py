@@ -163,6 +163,7 @@ def export_refused(plan: Plan, directory) -> list:
     from pathlib import Path
     from migrate.plan import FAILED, REFUSE
     directory = Path(directory)
+    check_export_dir(plan.stores, directory)
     written = []
     for n, f in enumerate(plan.folders):
         refused = {p.key: p for p in f.messages if p.action in (REFUSE, FAILED)}
@@ -175,6 +176,17 @@ def export_refused(plan: Plan, directory) -> list:
             path.write_bytes(headers.to_crlf(msg.data))
             written.append((path, refused[msg.key].reason))
     return written
+
+
+def check_export_dir(stores, directory) -> None:
+    """Sources are never written to: refuse an export directory inside one (checked
+    before the command does any work, and again before writing)."""
+    from migrate.errors import UsageError
+    from migrate.sources.base import source_containing
+    inside = source_containing(stores, directory)
+    if inside is not None:
+        raise UsageError(f"--export-refused {directory} is inside the source {inside.path}; "
+                         "choose a directory outside every source")
 
 
 def _file_safe(name: str) -> str:

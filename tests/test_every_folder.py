@@ -259,3 +259,14 @@ def test_refused_messages_can_be_exported_to_handle_by_hand(tmp_path, make_accou
                tmp_path / "again")
     assert v.code == ExitCode.SKIPPED and "refused message written to" in v.out
     assert [p.read_bytes() for p in (tmp_path / "again").rglob("*.eml")] == [crlf(huge)]
+
+
+def test_refused_messages_are_never_exported_into_a_source(tmp_path, account, mm):
+    from tests.builders import snapshot
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Inbox", [message("in")])
+    before = snapshot(root)
+    for command in (run, verify):
+        r = command(mm, account, root, tmp_path, "--export-refused", root / "refused")
+        assert r.code == ExitCode.USAGE and "inside the source" in r.err, r.err
+    assert snapshot(root) == before and account.read_back()["INBOX"] == []

@@ -58,6 +58,9 @@ def plan_counts(plan) -> dict:
 
 def run(args) -> int:
     stores = common.open_stores(args, take=True)
+    if args.export_refused:
+        from migrate.verify import check_export_dir
+        check_export_dir(stores, args.export_refused)
     config = common.target_config(args)
     with session(args, config.host, config.user, write=True) as ctx:
         return _run(args, stores, config, ctx.state, ctx.state_path, ctx.stop)

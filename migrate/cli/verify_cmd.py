@@ -9,7 +9,7 @@ from migrate.cli import common
 from migrate.cli.session import session
 from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
-from migrate.verify import check_report, expect_refusals, verify_plan
+from migrate.verify import check_export_dir, check_report, expect_refusals, verify_plan
 
 SHOWN = 20  # unexpected messages listed per mailbox in the terminal (all in verify.json)
 
@@ -22,6 +22,8 @@ def add_parser(sub):
 
 def run(args) -> int:
     stores = common.open_stores(args)
+    if args.export_refused:
+        check_export_dir(stores, args.export_refused)
     config = common.target_config(args)
     with session(args, config.host, config.user) as ctx, \
             ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction

@@ -75,6 +75,16 @@ class Folder(abc.ABC):
         return f"<{type(self).__name__} {self.display_name!r} at {self.path}>"
 
 
+def source_containing(stores, path) -> "Store | None":
+    """The store *path* is inside (or is), if any: nothing of ours is written there."""
+    dest = Path(path).resolve()
+    for store in stores:
+        root = store.path.resolve()
+        if dest == root or root in dest.parents:
+            return store
+    return None
+
+
 def printable(text: str) -> str:
     """*text* with undecodable file-name bytes shown as escapes (\\xe9), so it can be
     printed, logged and stored whatever the terminal or database takes."""
