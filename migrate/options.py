@@ -117,6 +117,9 @@ OPTIONS: list[Option] = [
            "children); repeatable", MIGRATION, kind="list", metavar="PATTERN", group=F),
     Option("max_size", "this pass leaves messages larger than SIZE (500k, 10M) for later",
            MIGRATION, metavar="SIZE", group=F, check=_size),
+    Option("full_check", "read every source folder again, also those unchanged since a run "
+           "read them (by default their size, times and inode show they need no new read)",
+           frozenset({"plan", "run"}), kind=bool, group=S),
     Option("dedup_across_folders", "upload a message found in several folders only once "
            "(default: keep it in every folder)", SOURCES, kind=bool, group=S),
     # -- target ----------------------------------------------------------------

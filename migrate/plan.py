@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 from typing import Iterable
 
-from migrate import fingerprint, headers
+from migrate import fingerprint, headers, quickcheck
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ServerMailbox, trusted_records
@@ -156,7 +156,8 @@ def longest_line(data: bytes) -> int:
 
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                progress=None, across_folders: bool = False,
-               rules: MappingRules | None = None, filters: Filters | None = None) -> Plan:
+               rules: MappingRules | None = None, filters: Filters | None = None,
+               facts=None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
@@ -164,7 +165,9 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     DUPLICATE (see docs/fingerprint.md). With *across_folders*, a copy already
     planned for any other mailbox is a DUPLICATE too. Two folders whose server
     names differ only in case are merged into the first one, with a note
-    (case-insensitive servers would merge them anyway, silently).
+    (case-insensitive servers would merge them anyway, silently). With
+    *facts* (``quickcheck.Facts``), a folder unchanged since a run read it
+    is not read again.
     """
     layout = layout or ServerLayout()
     stores = list(stores)
@@ -177,8 +180,11 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
             mapped = _merge_case(map_folder(folder.name, layout, rules), spelling)
             excluded = not filters.takes_folder(folder.name)
             planned = []
-            for msg in folder.messages():
-                p = plan_message(msg)
+            sig, known = facts.lookup(folder, PlannedMessage) if facts else (None, None)
+            rows = [] if facts and known is None else None
+            for p in known if known is not None else map(plan_message, folder.messages()):
+                if rows is not None:
+                    rows.append(quickcheck.to_row(p))
                 if p.action == UPLOAD and (excluded or filters.leaves(p.internaldate, p.size)):
                     p.action = LATER
                     p.reason = ("left for a later pass: "
@@ -191,6 +197,8 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                 planned.append(p)
                 if progress:
                     progress(p)
+            if rows is not None:
+                facts.remember(folder, sig, rows)
             folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned,
                                       mapped.special_use, excluded))
     return Plan(folders, layout, stores)

@@ -226,6 +226,12 @@ def render_run_html(summary: dict) -> str:
                  _table(["mailbox", "expected", "on server", "missing", "duplicated"],
                         [[v["mailbox"], v["expected"], v["on_server"], v["missing"],
                           v["duplicated"]] for v in summary["verification"]])]
+        how = summary.get("final_check")
+        if how:
+            body.append(f"<p>{how['by_uid']} messages were found by the number the server gave "
+                        f"them, {how['by_headers']} by their headers. <code>mailmigrate "
+                        "verify</code> compares the headers of every message, and also names "
+                        "those the server changed on arrival.</p>")
     if summary.get("folders"):
         counts = {action: sum(r[action] for r in summary["folders"]) for action, _ in COLUMNS}
         s = {"messages": sum(r["messages"] for r in summary["folders"]),

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from migrate.errors import UsageError
+from migrate.quickcheck import COLUMNS as FACT_COLUMNS
 
 INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed"
 
@@ -100,6 +101,37 @@ _MIGRATIONS = [
     # version 3: the Message-ID key of each row (reconcile's rule needs it for in-flight rows)
     """
     ALTER TABLE messages ADD COLUMN message_id TEXT;
+    """,
+    # version 4: what a run read from each source folder, for the quick check (quickcheck.py)
+    """
+    CREATE TABLE folder_facts (
+        id        INTEGER PRIMARY KEY,
+        store     TEXT NOT NULL,
+        folder    TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        messages  INTEGER NOT NULL,
+        recorded  REAL NOT NULL,
+        UNIQUE (store, folder)
+    );
+    CREATE TABLE message_facts (
+        folder       INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        key          BLOB NOT NULL,
+        location     TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        header_key   TEXT NOT NULL,
+        body_hash    TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        internaldate TEXT,
+        flags        TEXT NOT NULL,
+        keywords     TEXT NOT NULL,
+        skip_reason  TEXT,
+        notes        TEXT,
+        has_nul      INTEGER NOT NULL,
+        longest_line INTEGER NOT NULL,
+        PRIMARY KEY (folder, seq)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -361,6 +393,46 @@ class State:
                 "SELECT mailbox, action, count(*) FROM skipped GROUP BY mailbox, action"):
             out.setdefault(mailbox, {})[action] = n
         return out
+
+    # -- the quick check (quickcheck.py) -------------------------------------
+
+    def folder_facts(self, store: str, folder: str, signature: str):
+        """The recorded facts rows of a folder read under *signature*, or None."""
+        try:
+            row = self.db.execute("SELECT id, messages FROM folder_facts WHERE store=? AND "
+                                  "folder=? AND signature=?", (store, folder, signature)).fetchone()
+        except sqlite3.OperationalError:  # a read-only state from before version 4
+            return None
+        if row is None:
+            return None
+        rows = self.db.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM message_facts "
+                               "WHERE folder=? ORDER BY seq", (row[0],)).fetchall()
+        return rows if len(rows) == row[1] else None
+
+    def record_folder_facts(self, store: str, folder: str, signature: str, rows) -> None:
+        """Replace the folder's facts with *rows* (an iterable), in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            old = self.db.execute("SELECT id FROM folder_facts WHERE store=? AND folder=?",
+                                  (store, folder)).fetchone()
+            if old:
+                self.db.execute("DELETE FROM message_facts WHERE folder=?", (old[0],))
+                self.db.execute("DELETE FROM folder_facts WHERE id=?", (old[0],))
+            fid = self.db.execute("INSERT INTO folder_facts (store, folder, signature, messages, "
+                                  "recorded) VALUES (?,?,?,0,?)",
+                                  (store, folder, signature, time.time())).lastrowid
+            count = 0
+            insert = (f"INSERT INTO message_facts (folder, seq, {', '.join(FACT_COLUMNS)}) "
+                      f"VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 2))})")
+            chunk = []
+            for row in rows:
+                chunk.append((fid, count) + row)
+                count += 1
+                if len(chunk) == 5000:
+                    self.db.executemany(insert, chunk)
+                    chunk = []
+            self.db.executemany(insert, chunk)
+            self.db.execute("UPDATE folder_facts SET messages=? WHERE id=?", (count, fid))
 
     # -- runs and backups --------------------------------------------------
 

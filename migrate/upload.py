@@ -268,11 +268,13 @@ class Uploader:
         return self.outcome
 
     def verify(self):
-        """The end-of-run check (see ``verify``), with the same reconnect policy."""
+        """The end-of-run check: ``verify``'s, confirming by recorded UIDs where it
+        can (``verify_plan(quick=True)``), with the same reconnect policy."""
         from migrate.verify import verify_plan
         try:
             return self.with_retries(lambda: verify_plan(self._connected(), self.plan,
-                                                         recorded=self.state.recorded))
+                                                         recorded=self.state.recorded,
+                                                         quick=True))
         finally:
             self._drop_connection()
 

@@ -27,7 +27,7 @@ import dataclasses
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view)
-from migrate.reconcile import BY_UID, ServerMailbox, trusted_records
+from migrate.reconcile import BY_UID, ServerCopy, ServerMailbox, trusted_records
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -79,10 +79,15 @@ def expect_refusals(target: Target, plan: Plan, state=None) -> None:
 
 
 def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
-                recorded=None) -> list[MailboxCheck]:
+                recorded=None, quick: bool = False) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 
     *recorded(mailbox)* gives the state's content hash -> (UIDVALIDITY, UID).
+    With *quick* (the end of ``run``), a message whose recorded UID the server
+    still lists is taken as there without fetching it (UIDs are never reused
+    under one UIDVALIDITY); header fingerprints are fetched only for the other
+    server messages. What the server changed on arrival is then seen only by
+    the full check (``verify``).
     """
     checks = []
     for planned_name, fplans in plan.by_target().items():
@@ -95,8 +100,13 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
         uids: dict[str, int | None] = {}
         if existing:
             info = target.examine(existing)
-            server = ServerMailbox(target.fingerprints(1) if info.exists else [])
             uids = trusted_records(recorded(existing) if recorded else {}, info.uidvalidity)
+            if not info.exists:
+                server = ServerMailbox()
+            elif quick:
+                server = ServerMailbox(_known_copies(target, wanted, uids))
+            else:
+                server = ServerMailbox(target.fingerprints(1))
         total = len(server)
         found = server.match(wanted, lambda p: uids.get(p.content_hash))
         missing = [p for p in expected if id(p) not in found]
@@ -113,6 +123,19 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
         checks.append(check)
     return checks
+
+
+def _known_copies(target: Target, wanted: list[PlannedMessage], uids: dict) -> list[ServerCopy]:
+    """The selected mailbox's copies: those our records name, as they were sent
+    (no FETCH), and the fingerprints of the rest."""
+    listed = set(target.uids())
+    known = {}
+    for p in wanted:
+        uid = uids.get(p.content_hash)
+        if uid in listed and uid not in known:
+            known[uid] = ServerCopy(uid, p.header_key, p.size, p.message_id)
+    others = sorted(listed - known.keys())
+    return list(known.values()) + (target.fingerprints(uids=others) if others else [])
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:

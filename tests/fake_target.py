@@ -151,10 +151,14 @@ class FakeTarget:
         messages = self.server.mailboxes[self.selected].messages
         return messages[-1].uid if messages else None
 
-    def fingerprints(self, uid_from: int = 1) -> list[ServerCopy]:
+    def uids(self) -> list[int]:
+        return [m.uid for m in self.server.mailboxes[self.selected].messages]
+
+    def fingerprints(self, uid_from: int = 1, uids=None) -> list[ServerCopy]:
         out = []
+        wanted = set(uids) if uids is not None else None
         for m in self.server.mailboxes[self.selected].messages:
-            if m.uid >= uid_from:
+            if (m.uid in wanted) if wanted is not None else m.uid >= uid_from:
                 fields = fingerprint.fingerprint_fields(headers.header_block(m.data))
                 out.append(ServerCopy(
                     m.uid, fingerprint.header_key_from_fields(

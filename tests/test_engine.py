@@ -22,7 +22,7 @@ from migrate.target.base import ReadOnlyTarget, ReadOnlyViolation, Target
 from migrate.upload import UploadOptions, Uploader
 from migrate.verify import verify_plan
 from tests.builders import crlf, message, write_mbox
-from tests.fake_target import FakeServer, FakeTarget
+from tests.fake_target import FakeServer, FakeTarget, Stored
 
 
 def store(tmp_path, n=30, name="one.mbox", extra=lambda i: ""):
@@ -264,3 +264,35 @@ def test_a_recreated_mailbox_shared_over_connections_gets_everything_again(tmp_p
     server.recreate("INBOX")
     upload(tmp_path, server, path, connections=3)
     assert sorted(inbox(server)) == sorted(crlf(m) for m in msgs) and len(inbox(server)) == 30
+
+
+def test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for(tmp_path):
+    """run's check: recorded UIDs the server lists are taken as there; the other
+    server messages are fingerprinted, so a deleted copy is missing and a copy
+    nobody recorded is a duplicate."""
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=12)
+    plan, uploader = upload(tmp_path, server, path)
+    box = server.mailboxes["INBOX"]
+    gone = box.messages.pop(3)  # another client deleted one
+    box.messages.append(Stored(box.uidnext, box.messages[0].data, (), None))  # and copied one
+    box.uidnext += 1
+    fetched = []
+    real = FakeTarget.fingerprints
+
+    def counting(self, uid_from=1, uids=None):
+        fetched.append(uids)
+        return real(self, uid_from, uids)
+
+    state = State(tmp_path / "state.sqlite")
+    try:
+        FakeTarget.fingerprints = counting
+        target = ReadOnlyTarget(FakeTarget(server))
+        [check] = verify_plan(target, plan, recorded=state.recorded, quick=True)
+    finally:
+        FakeTarget.fingerprints = real
+        state.close()
+    assert fetched == [[box.uidnext - 1]]
+    assert [p.key for p in check.missing] == [plan.folders[0].messages[3].key]
+    assert gone.data == crlf(msgs[3])
+    assert check.duplicated_uids == [box.uidnext - 1] and check.matched_by == {"uid": 11}

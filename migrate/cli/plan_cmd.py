@@ -9,6 +9,7 @@ from migrate import backup, report
 from migrate.cli import common
 from migrate.cli.session import session
 from migrate.target.base import ReadOnlyTarget
+from migrate.quickcheck import Facts
 from migrate.plan import build_plan
 from migrate.survey import survey
 
@@ -37,14 +38,15 @@ def backup_status(stores, backup_dir: Path) -> str:
 
 def run(args) -> int:
     stores = common.open_stores(args)
-    seen = None
+    seen = facts = None
     if not common.has_target(args):
         plan = build_plan(stores, **common.plan_options(args))
     else:
         config = common.target_config(args)
         with session(args, config.host, config.user) as ctx, \
                 ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
-            plan = build_plan(stores, target.layout, **common.plan_options(args))
+            facts = Facts(ctx.state, write=False, full=args.full_check) if ctx.state else None
+            plan = build_plan(stores, target.layout, **common.plan_options(args), facts=facts)
             seen = survey(target, plan, ctx.state.recorded if ctx.state else None,
                           connections=args.connections, measure=not args.no_speed_probe,
                           caps=(args.max_messages_per_second, args.max_bytes_per_second))
@@ -52,6 +54,9 @@ def run(args) -> int:
     document = report.plan_document(plan, seen, backup_note, name=args.name,
                                     filters=common.filters_of(args).text)
     print(report.render_plan_text(plan, document))
+    if facts and facts.reused:
+        print(f"\nRead {len(plan.folders) - len(facts.reused)} of {len(plan.folders)} folders; "
+              f"the others had not changed since a run read them (--full-check reads all).")
     if backup_note:
         print("\n" + backup_note)
     if args.report:

@@ -15,6 +15,7 @@ from migrate.errors import ExitCode, MigrateError
 from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.sources.base import SKIP_DELETED, SKIP_REPORT, SKIP_TRASHED
+from migrate.quickcheck import Facts
 from migrate.progress import Progress, byte_bar
 from migrate.stopping import Stopped
 from migrate.upload import UploadOptions, Uploader
@@ -76,7 +77,12 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         connect = common.connector(config)
         first = connect()
         first.close()
-        plan = build_plan(stores, first.layout, **common.plan_options(args))
+        facts = Facts(state, full=args.full_check)
+        plan = build_plan(stores, first.layout, **common.plan_options(args), facts=facts)
+        summary["sources_read"] = ("every folder (--full-check)" if args.full_check else
+                                   f"{len(plan.folders) - len(facts.reused)} of "
+                                   f"{len(plan.folders)} folders (the others had not changed "
+                                   "since a run read them)")
         result = ensure_backup(stores, args, plan)  # nothing is uploaded before this succeeds
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
@@ -210,6 +216,9 @@ def run_summary(plan, uploader, checks) -> dict:
                           "refused": len(c.refused), "altered": len(c.altered),
                           "duplicated": c.duplicated, "unexpected": c.unexpected}
                          for c in checks],
+        "final_check": {  # run confirms by the UIDs the server gave; verify compares all
+            "by_uid": sum(c.matched_by.get("uid", 0) for c in checks),
+            "by_headers": sum(c.matched_by.get("headers", 0) for c in checks)},
         "missing": counts["missing"],
         "folders_missing": counts["folders_missing"],
         "refused_on_check": counts["refused"],
@@ -257,14 +266,21 @@ def render_summary(summary: dict) -> str:
     if summary.get("stopped") or summary.get("error"):
         lines.append("  verification: not run (the run did not finish)")
     else:
-        lines.append(f"  verification: {len(checked)} mailboxes re-read, "
+        lines.append(f"  verification: {len(checked)} mailboxes checked, "
                      f"{sum(c['expected'] for c in checked)} messages expected, "
                      f"{summary['missing']} missing, "
                      f"{summary.get('refused_on_check', 0)} refused by the server, "
                      f"{len(summary.get('altered', []))} changed by the server, "
                      f"{sum(c['duplicated'] for c in checked)} duplicated")
+        how = summary.get("final_check")
+        if how:
+            lines.append(f"    found by the UID the server gave: {how['by_uid']}, by their "
+                         f"headers: {how['by_headers']} ('mailmigrate verify' compares the "
+                         "headers of every message)")
         if summary.get("folders_missing"):
             lines.append(f"  folders missing on the server: {', '.join(summary['folders_missing'])}")
+    if summary.get("sources_read"):
+        lines.append(f"  sources read: {summary['sources_read']}")
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "

@@ -71,6 +71,15 @@ class Folder(abc.ABC):
     def messages(self) -> Iterator[SourceMessage]:
         """Yield every message of the folder in store order, skipped ones too."""
 
+    def inputs(self) -> list[Path] | None:
+        """Every file and directory whose change could change what ``messages``
+        yields (for ``quickcheck``); None when unknown: read it every time."""
+        return None
+
+    def reader_options(self) -> tuple:
+        """Options of the reader that change what ``messages`` yields."""
+        return ()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.display_name!r} at {self.path}>"
 

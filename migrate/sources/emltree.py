@@ -38,6 +38,9 @@ class EmlFolder(Folder):
         super().__init__(store, name, path)
         self.files = files
 
+    def inputs(self) -> list[Path]:
+        return list(self.files) + sorted({p.parent for p in self.files} | {self.path})
+
     def messages(self) -> Iterator[SourceMessage]:
         for path in self.files:
             parts = _mbox_parts(path)

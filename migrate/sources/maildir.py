@@ -131,6 +131,14 @@ class MaildirFolder(Folder):
                 found.append((path, f"{part or '.'}/{base}"))
         return found
 
+    def inputs(self) -> list[Path]:
+        """The folder's directories (a message added, removed or renamed changes
+        their mtime), its keyword files and every message file."""
+        around = [self.path / n for n in ("new", "cur", "dovecot-keywords",
+                                          "courierimapkeywords", "courierimapkeywords/:list")]
+        return [self.path] + [p for p in around if p.exists()] + [
+            path for path, _ in self.message_files()]
+
     def messages(self) -> Iterator[SourceMessage]:
         keyword_names = read_keywords(self.path)
         courier = read_courier_keywords(self.path)

@@ -230,6 +230,9 @@ def _end_by_content_length(buf: _Buffer, msg_start: int) -> tuple[int, int] | No
 class MboxFolder(Folder):
     """One mbox file as a folder."""
 
+    def inputs(self) -> list[Path]:
+        return [self.path]
+
     def messages(self) -> Iterator[SourceMessage]:
         try:
             f = open(self.path, "rb")

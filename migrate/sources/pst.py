@@ -75,6 +75,12 @@ class PstFolder(Folder):
     def messages(self) -> Iterator[SourceMessage]:
         yield from self.store.iter_messages(self)
 
+    def inputs(self) -> list[Path]:
+        return [self.store.path]
+
+    def reader_options(self) -> tuple:
+        return (self.store.codepage, self.store.reports)
+
 
 class PstStore(Store):
     kind = "pst"

@@ -101,8 +101,12 @@ class Target(Protocol):
     # -- reading back (selected mailbox) --------------------------------------
     def max_uid(self) -> int | None: ...
 
-    def fingerprints(self, uid_from: int = 1) -> list:
-        """``reconcile.ServerCopy`` of every message with UID >= *uid_from*."""
+    def uids(self) -> list[int]:
+        """Every UID in the mailbox, ascending (cheap: no message is fetched)."""
+
+    def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None) -> list:
+        """``reconcile.ServerCopy`` of every message with UID >= *uid_from*, or of
+        just *uids* when given."""
 
     def header_fields(self, uids: list[int]) -> dict[int, dict[str, str]]: ...
 

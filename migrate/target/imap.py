@@ -408,12 +408,20 @@ class IMAPTarget:
     # -- reading back ------------------------------------------------------
 
     @connection_guard
-    def fingerprints(self, uid_from: int = 1, chunk: int = 2000) -> list[ServerCopy]:
-        """What matching needs of each message with UID >= *uid_from* (selected mailbox)."""
-        return list(self._fingerprints(uid_from, chunk))
+    def uids(self) -> list[int]:
+        """Every UID in the selected mailbox (one UID SEARCH ALL), ascending."""
+        return sorted(self.client.search(["ALL"]))
 
-    def _fingerprints(self, uid_from: int, chunk: int):
-        uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
+    @connection_guard
+    def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None,
+                     chunk: int = 2000) -> list[ServerCopy]:
+        """What matching needs of each message with UID >= *uid_from* (selected
+        mailbox), or of just the messages *uids* when given."""
+        return list(self._fingerprints(uid_from, uids, chunk))
+
+    def _fingerprints(self, uid_from: int, uids: list[int] | None, chunk: int):
+        if uids is None:
+            uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
         for i in range(0, len(uids), chunk):
             part = uids[i:i + chunk]
             resp = self.client.fetch(part, [fingerprint.IMAP_HEADER_FIELDS, "RFC822.SIZE"])

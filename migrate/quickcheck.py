@@ -1,0 +1,128 @@
+"""Skip reading source folders that did not change since a run read them.
+
+Like rsync's and git's quick check: a folder's *signature* is a hash over
+the size, mtime, ctime, inode and device of every file (and directory) its
+messages come from (``Folder.inputs``), the reader's options and this
+module's version. A run records each folder's per-message facts (hashes,
+size, date, flags: what ``plan.plan_message`` computes) under its signature
+in the state; a later plan or run whose folder has the same signature takes
+the facts from there instead of reading and hashing the folder again.
+
+Any change to a file shows: new content changes the size or the mtime, and
+even a same-size rewrite with its mtime put back changes the ctime (which no
+program can set). Files whose mtime is less than ``RACY_SECONDS`` old are
+not trusted (their next change may fall in the same timestamp tick, as on
+FAT's 2-second clock): such a folder is read again next time. The upload
+itself re-hashes every message it sends, so a stale fact could never send
+different bytes. ``--full-check`` reads everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from migrate.sources.base import Folder
+
+VERSION = 1  # bump when plan_message's facts change meaning
+RACY_SECONDS = 2.0
+
+
+def signature(folder: Folder) -> str | None:
+    """The folder's signature, or None when it cannot be trusted (unknown inputs,
+    a file that vanished, a file modified moments ago)."""
+    inputs = folder.inputs()
+    if inputs is None:
+        return None
+    h = hashlib.sha256(f"{VERSION}\0{folder.store.kind}\0{folder.reader_options()!r}\0"
+                       .encode("utf-8", "surrogateescape"))
+    newest = 0
+    for path in sorted(inputs):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        newest = max(newest, st.st_mtime_ns)
+        h.update(os.fsencode(path) + b"\0" + f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
+                 f"{st.st_ino} {st.st_dev}\n".encode())
+    if time.time_ns() - newest < RACY_SECONDS * 1e9:
+        return None
+    return h.hexdigest()
+
+
+COLUMNS = ("key", "location", "size", "content_hash", "header_key", "body_hash", "message_id",
+           "internaldate", "flags", "keywords", "skip_reason", "notes", "has_nul",
+           "longest_line")
+
+
+def to_row(p) -> tuple:
+    """A just-planned message (plan_message's result) as a state row."""
+    return (p.key.encode("utf-8", "surrogateescape"), p.location, p.size, p.content_hash, p.header_key, p.body_hash,
+            p.message_id, p.internaldate.isoformat() if p.internaldate else None,
+            json.dumps(sorted(p.flags)), json.dumps(sorted(p.keywords)),
+            p.reason if p.action == "skip" else None, json.dumps(list(p.notes)) if p.notes
+            else None, int(p.has_nul), p.longest_line)
+
+
+def from_row(row, planned_message):
+    """The PlannedMessage *row* was made from (built by *planned_message*, the class)."""
+    (key, location, size, content_hash, header_key, body_hash, message_id, date, flags,
+     keywords, skip_reason, notes, has_nul, longest) = row
+    p = planned_message(key=key.decode("utf-8", "surrogateescape"), location=location, size=size, content_hash=content_hash,
+                        header_key=header_key, body_hash=body_hash, message_id=message_id,
+                        internaldate=dt.datetime.fromisoformat(date) if date else None,
+                        flags=_set(flags), keywords=_set(keywords),
+                        notes=tuple(json.loads(notes)) if notes else (),
+                        has_nul=bool(has_nul), longest_line=longest)
+    if skip_reason:
+        p.action, p.reason = "skip", skip_reason
+    return p
+
+
+_SETS: dict[str, frozenset] = {}
+
+
+def _set(text: str) -> frozenset:
+    """Flag sets repeat endlessly: one frozenset per distinct value."""
+    found = _SETS.get(text)
+    if found is None:
+        found = _SETS[text] = frozenset(json.loads(text))
+    return found
+
+
+def folder_id(folder: Folder) -> tuple[str, str]:
+    """(store path, folder name) as the state keys them."""
+    return (json.dumps(os.fsdecode(Path(folder.store.path).absolute())),
+            json.dumps(list(folder.name)))  # ASCII: undecodable names are escaped
+
+
+class Facts:
+    """The quick check over a state: look a folder's facts up, record new ones.
+
+    *write* False (``plan`` opens the state read-only) only looks up; *full*
+    (``--full-check``) neither looks up nor trusts anything, but records.
+    """
+
+    def __init__(self, state, write: bool = True, full: bool = False):
+        self.state, self.write, self.full = state, write, full
+        self.reused: list[str] = []  # folders taken from the state (display names)
+
+    def lookup(self, folder: Folder, planned_message) -> tuple[str | None, list | None]:
+        """(signature, the folder's planned messages from the state or None)."""
+        sig = signature(folder)
+        if sig is None or self.full:
+            return sig, None
+        rows = self.state.folder_facts(*folder_id(folder), sig)
+        if rows is None:
+            return sig, None
+        self.reused.append(folder.display_name)
+        return sig, [from_row(r, planned_message) for r in rows]
+
+    def remember(self, folder: Folder, sig: str | None, rows: list) -> None:
+        """Record what was read, if the folder did not change while it was read."""
+        if self.write and sig is not None and signature(folder) == sig:
+            self.state.record_folder_facts(*folder_id(folder), sig, rows)

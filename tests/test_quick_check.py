@@ -1,0 +1,151 @@
+"""The quick check: a folder unchanged since a run read it is not read again.
+
+Its facts come from the state and equal a fresh read field for field; any
+change is noticed (same size with a new mtime, same mtime with a new size,
+same size and mtime with new bytes, a message file added to a maildir); a
+file modified moments ago is never trusted; ``--full-check`` reads it all.
+End to end on Dovecot: a no-op re-run reads nothing, a changed mbox is read
+again and its new message uploaded, exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import pytest
+
+from migrate.plan import build_plan
+from migrate.quickcheck import Facts, signature
+from migrate.sources import open_store
+from migrate.state import State
+from tests.builders import crlf, message, write_mbox
+
+HOUR_AGO = time.time() - 3600
+
+
+def age(*paths, when=HOUR_AGO):
+    """Make files look written long ago (a fresh file is never trusted: racy)."""
+    for p in paths:
+        os.utime(p, (when, when))
+
+
+def sources(tmp_path):
+    mbox = tmp_path / "src" / "Archive.mbox"
+    mbox.parent.mkdir()
+    write_mbox(mbox, [message(f"m{i}", extra="X-Status: F" if i == 1 else "") for i in range(5)])
+    md = tmp_path / "src" / "md"
+    for part in ("cur", "new", "tmp"):
+        (md / part).mkdir(parents=True)
+    (md / "cur" / "1.a:2,S").write_bytes(message("seen"))
+    (md / "cur" / "2.b:2,RT").write_bytes(message("trashed"))
+    (md / "new" / "3.c").write_bytes(message("new one"))
+    age(mbox, md, md / "cur", md / "new", *(md / "cur").iterdir(), *(md / "new").iterdir())
+    return mbox, md
+
+
+def plan_with(state, *paths, full=False):
+    facts = Facts(state, full=full)
+    plan = build_plan([open_store(p) for p in paths], facts=facts)
+    return plan, facts
+
+
+def fields(plan):
+    return [[dataclasses.asdict(m) for m in f.messages] for f in plan.folders]
+
+
+def test_unchanged_folders_are_taken_from_the_state_exactly_as_read(tmp_path):
+    mbox, md = sources(tmp_path)
+    state = State(tmp_path / "state.sqlite")
+    first, facts = plan_with(state, mbox, md)
+    assert facts.reused == []
+    again, facts = plan_with(state, mbox, md)
+    assert sorted(facts.reused) == ["(root)", "Archive"]
+    assert fields(again) == fields(first)
+    assert {m.action for f in again.folders for m in f.messages} == {"upload", "skip"}
+    full, facts = plan_with(state, mbox, md, full=True)
+    assert facts.reused == [] and fields(full) == fields(first)
+
+
+def changed(tmp_path, how):
+    mbox, md = sources(tmp_path)
+    state = State(tmp_path / "state.sqlite")
+    plan_with(state, mbox, md)
+    st = mbox.stat()
+    data = mbox.read_bytes()
+    if how == "same size, new mtime":
+        mbox.write_bytes(data.replace(b"Subject: m3", b"Subject: M3"))
+        age(mbox, when=HOUR_AGO - 60)
+    elif how == "same mtime, new size":
+        with open(mbox, "ab") as f:
+            f.write(b"From x@example.org Mon Jan  1 00:00:00 2001\n" + message("added"))
+        os.utime(mbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+    elif how == "same size and mtime, new bytes":
+        mbox.write_bytes(data.replace(b"Subject: m3", b"Subject: M3"))
+        os.utime(mbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert mbox.stat().st_mtime_ns == st.st_mtime_ns or how == "same size, new mtime"
+    again, facts = plan_with(state, mbox, md)
+    return again, facts
+
+
+@pytest.mark.parametrize("how", ["same size, new mtime", "same mtime, new size",
+                                 "same size and mtime, new bytes"])
+def test_a_changed_mbox_is_read_again(tmp_path, how):
+    again, facts = changed(tmp_path, how)
+    assert facts.reused == ["(root)"]  # the maildir only
+    fresh = build_plan([open_store(tmp_path / "src" / "Archive.mbox")])
+    assert fields(again)[0] == fields(fresh)[0]
+
+
+def test_a_message_added_to_a_maildir_is_noticed(tmp_path):
+    mbox, md = sources(tmp_path)
+    state = State(tmp_path / "state.sqlite")
+    plan_with(state, mbox, md)
+    new = md / "cur" / "4.d:2,"
+    new.write_bytes(message("arrived later"))
+    age(new, md / "cur")  # even with every time put back, the directory's ctime moved
+    again, facts = plan_with(state, mbox, md)
+    assert facts.reused == ["Archive"]
+    assert len(again.folders[1].messages) == 4
+
+
+def test_a_file_modified_moments_ago_is_not_trusted(tmp_path):
+    mbox, md = sources(tmp_path)
+    store = open_store(mbox)
+    [folder] = store.folders()
+    assert signature(folder) is not None
+    mbox.write_bytes(mbox.read_bytes())
+    assert signature(folder) is None  # its next change could share the timestamp
+    state = State(tmp_path / "state.sqlite")
+    plan_with(state, mbox)
+    _, facts = plan_with(state, mbox)
+    assert facts.reused == []
+
+
+def test_a_no_op_rerun_reads_nothing_and_a_changed_mbox_uploads_only_its_new_message(
+        tmp_path, account, mm):
+    mbox, md = sources(tmp_path)
+    args = (*account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
+            tmp_path / "state.sqlite", "--yes", "--json")
+    first = mm("run", mbox, md, *args, account=account)
+    assert first.code == 0, first.out + first.err  # the trashed message stays behind: intent
+    assert json.loads(first.out)["sources_read"].startswith("2 of 2 folders")
+    again = mm("run", mbox, md, *args, account=account)
+    summary = json.loads(again.out)
+    assert summary["sources_read"].startswith("0 of 2 folders")
+    assert summary["totals"]["done"] == 7 and summary["missing"] == 0
+    assert summary["final_check"] == {"by_uid": 7, "by_headers": 0}
+
+    with open(mbox, "ab") as f:
+        f.write(b"From x@example.org Mon Jan  1 00:00:00 2001\n" + message("added"))
+    age(mbox)
+    third = mm("run", mbox, md, *args, account=account)
+    summary = json.loads(third.out)
+    assert summary["sources_read"].startswith("1 of 2 folders")
+    assert summary["totals"]["uploaded"] == 1 and summary["missing"] == 0
+    server = account.read_back()
+    assert sorted(m.data for m in server["Archive"]) == sorted(
+        [crlf(message(f"m{i}", extra="X-Status: F" if i == 1 else "")) for i in range(5)]
+        + [crlf(message("added"))])
