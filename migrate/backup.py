@@ -60,8 +60,13 @@ def _store_files(store: Store) -> list[tuple[Path, str]]:
     return [(p, p.relative_to(root).as_posix()) for p in store.files()]
 
 
-def describe_sources(stores: Iterable[Store], hashes: bool = True) -> list[dict]:
-    """The sources as a manifest lists them (sizes, mtimes, hashes)."""
+def describe_sources(stores: Iterable[Store], hashes: bool = True, known=None) -> list[dict]:
+    """The sources as a manifest lists them (sizes, mtimes, hashes).
+
+    *known* (``quickcheck.FileHashes``) gives the hash a run recorded for a
+    file that has not changed since (same size, times and inode), so the gate
+    does not read every source file again on each run.
+    """
     out = []
     for i, store in enumerate(stores):
         files = []
@@ -69,7 +74,7 @@ def describe_sources(stores: Iterable[Store], hashes: bool = True) -> list[dict]
             st = path.stat()
             entry = {"path": rel, "size": st.st_size, "mtime": st.st_mtime}
             if hashes:
-                entry["sha256"] = _sha256_file(path)
+                entry["sha256"] = known.sha256(path, st) if known else _sha256_file(path)
             files.append(entry)
         out.append({"source": str(store.path.resolve()), "kind": store.kind,
                     "archive_prefix": f"store{i}", "files": files})
@@ -369,12 +374,13 @@ def _same_files(manifest: dict, current: list[dict]) -> bool:
     return key(manifest["stores"]) == key(current)
 
 
-def find_verified_backup(stores: list[Store], backup_dir: Path) -> BackupResult | None:
+def find_verified_backup(stores: list[Store], backup_dir: Path,
+                         known=None) -> BackupResult | None:
     """The newest verified backup in *backup_dir* of exactly the current *stores*."""
     backup_dir = Path(backup_dir)
     if not backup_dir.is_dir():
         return None
-    current = describe_sources(stores)
+    current = describe_sources(stores, known=known)
     archives = [p for p in backup_dir.glob("mailmigrate-backup-*")
                 if p.name.endswith((".tar", ".tar.gz"))]
     for archive in sorted(archives, key=lambda p: p.stat().st_mtime, reverse=True):

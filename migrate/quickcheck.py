@@ -32,6 +32,14 @@ VERSION = 1  # bump when plan_message's facts change meaning
 RACY_SECONDS = 2.0
 
 
+def _stat_text(st) -> str:
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}"
+
+
+def _racy(st) -> bool:
+    return time.time_ns() - st.st_mtime_ns < RACY_SECONDS * 1e9
+
+
 def signature(folder: Folder) -> str | None:
     """The folder's signature, or None when it cannot be trusted (unknown inputs,
     a file that vanished, a file modified moments ago)."""
@@ -47,9 +55,8 @@ def signature(folder: Folder) -> str | None:
         except OSError:
             return None
         newest = max(newest, st.st_mtime_ns)
-        h.update(os.fsencode(path) + b"\0" + f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
-                 f"{st.st_ino} {st.st_dev}\n".encode())
-    if time.time_ns() - newest < RACY_SECONDS * 1e9:
+        h.update(os.fsencode(path) + b"\0" + _stat_text(st).encode() + b"\n")
+    if time.time_ns() - newest < RACY_SECONDS * 1e9:  # see _racy
         return None
     return h.hexdigest()
 
@@ -126,3 +133,22 @@ class Facts:
         """Record what was read, if the folder did not change while it was read."""
         if self.write and sig is not None and signature(folder) == sig:
             self.state.record_folder_facts(*folder_id(folder), sig, rows)
+
+
+class FileHashes:
+    """SHA-256 of source files for the backup gate, re-read only when a file changed."""
+
+    def __init__(self, state, full: bool = False):
+        self.state, self.full = state, full
+
+    def sha256(self, path, st) -> str:
+        from migrate.backup import _sha256_file
+        key, stat = os.fsencode(Path(path).absolute()), _stat_text(st)
+        if not self.full:
+            found = self.state.file_hash(key, stat)
+            if found:
+                return found
+        digest = _sha256_file(path)
+        if not _racy(st) and _stat_text(os.stat(path)) == stat:
+            self.state.record_file_hash(key, stat, digest)
+        return digest

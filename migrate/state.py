@@ -132,6 +132,11 @@ _MIGRATIONS = [
         longest_line INTEGER NOT NULL,
         PRIMARY KEY (folder, seq)
     ) WITHOUT ROWID;
+    CREATE TABLE file_hashes (
+        path   BLOB PRIMARY KEY,
+        stat   TEXT NOT NULL,
+        sha256 TEXT NOT NULL
+    );
     """,
 ]
 
@@ -433,6 +438,17 @@ class State:
                     chunk = []
             self.db.executemany(insert, chunk)
             self.db.execute("UPDATE folder_facts SET messages=? WHERE id=?", (count, fid))
+
+    def file_hash(self, path: bytes, stat: str) -> str | None:
+        """The SHA-256 recorded for *path* when its stat was *stat*."""
+        row = self.db.execute("SELECT sha256 FROM file_hashes WHERE path=? AND stat=?",
+                              (path, stat)).fetchone()
+        return row[0] if row else None
+
+    def record_file_hash(self, path: bytes, stat: str, sha256: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO file_hashes VALUES (?,?,?)",
+                            (path, stat, sha256))
 
     # -- runs and backups --------------------------------------------------
 

@@ -15,7 +15,7 @@ from migrate.errors import ExitCode, MigrateError
 from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
 from migrate.sources.base import SKIP_DELETED, SKIP_REPORT, SKIP_TRASHED
-from migrate.quickcheck import Facts
+from migrate.quickcheck import Facts, FileHashes
 from migrate.progress import Progress, byte_bar
 from migrate.stopping import Stopped
 from migrate.upload import UploadOptions, Uploader
@@ -30,12 +30,12 @@ def add_parser(sub):
     return p
 
 
-def ensure_backup(stores, args, plan) -> backup.BackupResult:
+def ensure_backup(stores, args, plan, known=None) -> backup.BackupResult:
     """The gate: a verified backup of exactly these sources, found or made, or an error."""
     if args.use_backup:
         log.info("verifying the backup %s", args.use_backup)
         return backup.use_backup(stores, args.use_backup)
-    found = backup.find_verified_backup(stores, args.backup_dir)
+    found = backup.find_verified_backup(stores, args.backup_dir, known=known)
     if found:
         log.info("using verified backup %s", found.archive)
         return found
@@ -83,7 +83,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                                    f"{len(plan.folders) - len(facts.reused)} of "
                                    f"{len(plan.folders)} folders (the others had not changed "
                                    "since a run read them)")
-        result = ensure_backup(stores, args, plan)  # nothing is uploaded before this succeeds
+        # nothing is uploaded before this succeeds
+        result = ensure_backup(stores, args, plan, FileHashes(state, full=args.full_check))
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
                              "verified": result.verified}
