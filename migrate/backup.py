@@ -139,12 +139,14 @@ def count_messages(store: Store) -> dict:
 
 
 def create_backup(stores: list[Store], backup_dir: Path, progress=None,
-                  counts: dict | None = None, compress: bool = False) -> BackupResult:
+                  counts: dict | None = None, compress: bool = False,
+                  known=None) -> BackupResult:
     """Write and verify an archive of every file of *stores* into *backup_dir*.
 
     *counts* (store path -> message counts) comes from the plan when ``run``
     has one; otherwise the stores are counted here. *compress* writes
-    ``.tar.gz`` (gzip level 1) instead of plain ``.tar``.
+    ``.tar.gz`` (gzip level 1) instead of plain ``.tar``. *known*
+    (``quickcheck.FileHashes``) learns each file's hash for the next gate.
     """
     backup_dir = Path(backup_dir)
     sources = describe_sources(stores, hashes=False)
@@ -171,7 +173,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
                 entry["counts"] = (counts or {}).get(str(store.path)) or count_messages(store)
                 for (path, rel), f in zip(_store_files(store), desc["files"]):
                     entry["files"].append(_add_file(tar, path, f"{desc['archive_prefix']}/{rel}",
-                                                    f, progress))
+                                                    f, progress, known))
                 manifest["stores"].append(entry)
             data = json.dumps(manifest, indent=2).encode()
             info = tarfile.TarInfo(MANIFEST_NAME)
@@ -190,7 +192,8 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     return load_backup(archive)
 
 
-def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progress) -> dict:
+def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progress,
+              known=None) -> dict:
     st = path.stat()
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), 0o600
@@ -202,6 +205,8 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progre
                           "client and run again")
     if progress:
         progress(st.st_size)
+    if known:
+        known.remember(path, st, reader.h.hexdigest())
     return {"path": desc["path"], "size": st.st_size, "mtime": st.st_mtime,
             "sha256": reader.h.hexdigest()}
 

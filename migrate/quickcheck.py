@@ -143,12 +143,16 @@ class FileHashes:
 
     def sha256(self, path, st) -> str:
         from migrate.backup import _sha256_file
-        key, stat = os.fsencode(Path(path).absolute()), _stat_text(st)
         if not self.full:
-            found = self.state.file_hash(key, stat)
+            found = self.state.file_hash(os.fsencode(Path(path).absolute()), _stat_text(st))
             if found:
                 return found
         digest = _sha256_file(path)
-        if not _racy(st) and _stat_text(os.stat(path)) == stat:
-            self.state.record_file_hash(key, stat, digest)
+        self.remember(path, st, digest)
         return digest
+
+    def remember(self, path, st, digest: str) -> None:
+        """Record *digest*, read from *path* while its stat was *st*, if it still is."""
+        stat = _stat_text(st)
+        if not _racy(st) and _stat_text(os.stat(path)) == stat:
+            self.state.record_file_hash(os.fsencode(Path(path).absolute()), stat, digest)

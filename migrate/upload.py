@@ -138,6 +138,7 @@ class Uploader:
             pace = self.stop.wait  # a rate-cap wait ends early; the next message stops
         self.sleep = sleep
         self.target: Target | None = None
+        self._handed_out = 0.0
         self.shards = 1  # connections sharing one mailbox (servers without MULTIAPPEND/LITERAL+)
         self.my_batches: set[int] = set()  # batches this uploader journaled (shard workers)
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
@@ -149,15 +150,29 @@ class Uploader:
 
     # -- connection handling -----------------------------------------------
 
+    REUSE_SECONDS = 60  # a connection idle longer may have been closed by the server
+
     def _connected(self) -> Target:
+        if self.target is not None and time.monotonic() - self._handed_out > self.REUSE_SECONDS:
+            self._drop_connection()
         if self.target is None:
             self.target = self.connect()
+        self._handed_out = time.monotonic()
         return self.target
+
+    def adopt(self, target: Target, idle_since: float) -> None:
+        """Go on with *target* (``run`` planned on it), idle since *idle_since*
+        (``time.monotonic``): saves a login, unless it has been idle too long."""
+        self._drop_connection()
+        self.target, self._handed_out = target, idle_since
 
     def _drop_connection(self) -> None:
         if self.target is not None:
             self.target.close()
             self.target = None
+
+    def close(self) -> None:
+        self._drop_connection()
 
     def with_retries(self, step: Callable[[], object]):
         """Run *step*, reconnecting with backoff when the connection is lost.
@@ -211,11 +226,8 @@ class Uploader:
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
             return self._run_parallel(groups)
-        try:
-            for mailbox, fplans in groups:
-                self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
-        finally:
-            self._drop_connection()
+        for mailbox, fplans in groups:  # the connection stays for the check (see close)
+            self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
         return self.outcome
 
     def _one_message_a_round_trip(self) -> bool:

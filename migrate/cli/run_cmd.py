@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from migrate import backup, report
@@ -43,7 +44,7 @@ def ensure_backup(stores, args, plan, known=None) -> backup.BackupResult:
     counts = plan_counts(plan)
     with byte_bar(source_bytes(stores), "backing up") as bar:
         return backup.create_backup(stores, args.backup_dir, progress=bar, counts=counts,
-                                    compress=args.compress_backup)
+                                    compress=args.compress_backup, known=known)
 
 
 def plan_counts(plan) -> dict:
@@ -73,10 +74,11 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                      "filters": common.filters_of(args).text or None,
                      "state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
+    first = uploader = None
     try:
         connect = common.connector(config)
-        first = connect()
-        first.close()
+        first = connect()  # the layout for the plan; the upload goes on with it if still fresh
+        connected_at = time.monotonic()
         facts = Facts(state, full=args.full_check)
         plan = build_plan(stores, first.layout, **common.plan_options(args), facts=facts)
         summary["sources_read"] = ("every folder (--full-check)" if args.full_check else
@@ -107,6 +109,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                 max_bytes_per_second=args.max_bytes_per_second, stop=stop,
                 settle_seconds=args.settle_seconds)
             uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
+            uploader.adopt(first, connected_at)
+            first = None
             try:
                 uploader.run()
             except Stopped as e:
@@ -142,6 +146,9 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         summary.setdefault("error", str(e))
         raise
     finally:
+        for connection in (first, uploader):
+            if connection is not None:
+                connection.close()
         summary["finished"] = _now()
         summary["exit_code"] = int(code)
         try:  # a full disk must not hide the error that ended the run
