@@ -227,7 +227,8 @@ def measure(found: Found) -> Found:
         return found
     found.folders = len(plan.folders)
     found.messages = sum(len(f.messages) for f in plan.folders)
-    found.size = sum(m.size for f in plan.folders for m in f.messages)
+    found.size = sum(f.bytes_for() for f in plan.folders)
+    plan.close()
     return found
 
 

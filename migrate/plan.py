@@ -11,12 +11,15 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import weakref
+from pathlib import Path
 from typing import Iterable
 
 from migrate import fingerprint, headers, quickcheck
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
-from migrate.reconcile import ServerMailbox, trusted_records
+from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
+from migrate.spool import PAGE, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 
@@ -49,10 +52,17 @@ class PlannedMessage:
     has_nul: bool = False  # needs a BINARY literal (RFC 3516)
     longest_line: int = 0  # characters without CRLF; 0 when all are short (see longest_line)
     server_uid: int | None = None  # the server copy found for it (PRESENT), when known
+    ref: int = 0  # unique within the plan: the same message however often it is read
+    home: object = None  # the spool.Messages it was read from
 
     @property
     def has_message_id(self) -> bool:
         return bool(self.message_id)
+
+    def save(self) -> None:
+        """Keep a change of action, reason or server_uid (objects are read afresh)."""
+        if self.home is not None:
+            self.home.save(self)
 
 
 @dataclasses.dataclass
@@ -61,23 +71,23 @@ class FolderPlan:
     folder: Folder
     target: str
     mapping_note: str | None
-    messages: list[PlannedMessage]
+    messages: Messages  # on disk (spool): iterate, or ask for counts
     special_use: str | None = None  # create the mailbox with this use, if the server can
     excluded: bool = False  # --folder/--exclude-folder leave the whole folder for later
 
     def counts(self) -> collections.Counter:
-        return collections.Counter(m.action for m in self.messages)
+        return self.messages.counts()
 
     def reasons(self) -> collections.Counter:
-        return collections.Counter(m.reason for m in self.messages if m.reason)
+        return self.messages.reasons()
 
-    def bytes_for(self, action: str) -> int:
-        return sum(m.size for m in self.messages if m.action == action)
+    def bytes_for(self, action: str | None = None) -> int:
+        """Bytes of the messages with *action* (all messages when None)."""
+        return self.messages.bytes_for(action)
 
     def date_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """Oldest and newest message date (the INTERNALDATE that will be sent)."""
-        dates = [m.internaldate for m in self.messages if m.internaldate]
-        return (min(dates), max(dates)) if dates else (None, None)
+        return self.messages.date_range()
 
 
 @dataclasses.dataclass
@@ -85,6 +95,12 @@ class Plan:
     folders: list[FolderPlan]
     layout: ServerLayout
     stores: list[Store] = dataclasses.field(default_factory=list)
+    spool: Spool | None = None
+
+    def close(self) -> None:
+        """Delete the spool file (also done at exit)."""
+        if self.spool is not None:
+            self.spool.close()
 
     def non_mail(self) -> list:
         """Files in the stores that are not mail (listed, never uploaded)."""
@@ -98,8 +114,9 @@ class Plan:
 
     def per_year(self) -> dict[str, int]:
         """Messages per year of their date ("unknown" when a message has none)."""
-        years = collections.Counter(str(m.internaldate.year) if m.internaldate else "unknown"
-                                    for f in self.folders for m in f.messages)
+        years = collections.Counter()
+        for f in self.folders:
+            years.update(f.messages.years())
         return dict(sorted(years.items()))
 
     def by_target(self) -> dict[str, list[FolderPlan]]:
@@ -157,7 +174,7 @@ def longest_line(data: bytes) -> int:
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                progress=None, across_folders: bool = False,
                rules: MappingRules | None = None, filters: Filters | None = None,
-               facts=None) -> Plan:
+               facts=None, spool_dir: Path | None = None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
@@ -167,41 +184,50 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     names differ only in case are merged into the first one, with a note
     (case-insensitive servers would merge them anyway, silently). With
     *facts* (``quickcheck.Facts``), a folder unchanged since a run read it
-    is not read again.
+    is not read again. The messages go to a spool file in *spool_dir* (or
+    the temporary directory): memory does not grow with their number.
     """
     layout = layout or ServerLayout()
     stores = list(stores)
-    folders: list[FolderPlan] = []
-    seen: dict[str, dict] = collections.defaultdict(dict)
+    spool = Spool(spool_dir)
+    plan = Plan([], layout, stores, spool)
+    weakref.finalize(plan, spool.close)
+    scopes: dict[str, int] = {}
     spelling: dict[str, str] = {}
     filters = filters or Filters()
     for store in stores:
         for folder in store.folders():
             mapped = _merge_case(map_folder(folder.name, layout, rules), spelling)
             excluded = not filters.takes_folder(folder.name)
-            planned = []
+            scope = scopes.setdefault("*" if across_folders else mapped.target.casefold(),
+                                      len(scopes))
+            messages = spool.folder()
             sig, known = facts.lookup(folder, PlannedMessage) if facts else (None, None)
-            rows = [] if facts and known is None else None
+            rows: list = []
+            facts_rows = [] if facts and known is None else None
             for p in known if known is not None else map(plan_message, folder.messages()):
-                if rows is not None:
-                    rows.append(quickcheck.to_row(p))
+                row = quickcheck.to_row(p)
+                if facts_rows is not None:
+                    facts_rows.append(row)
                 if p.action == UPLOAD and (excluded or filters.leaves(p.internaldate, p.size)):
                     p.action = LATER
                     p.reason = ("left for a later pass: "
                                 + ("folder not selected by this pass" if excluded
                                    else filters.leaves(p.internaldate, p.size)))
-                if p.action == UPLOAD:
-                    first = _first_copy(seen["*" if across_folders else mapped.target], p)
-                    if first is not None:
-                        p.action, p.reason = DUPLICATE, f"same message as {first}"
-                planned.append(p)
+                rows.append((messages.folder, *row, p.action, p.reason, scope,
+                             hash((scope, p.header_key, p.body_hash))))
+                if len(rows) >= 5000:
+                    messages.append_rows(rows)
+                    rows = []
                 if progress:
                     progress(p)
-            if rows is not None:
-                facts.remember(folder, sig, rows)
-            folders.append(FolderPlan(store, folder, mapped.target, mapped.note, planned,
-                                      mapped.special_use, excluded))
-    return Plan(folders, layout, stores)
+            messages.append_rows(rows)
+            if facts_rows is not None:
+                facts.remember(folder, sig, facts_rows)
+            plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note, messages,
+                                           mapped.special_use, excluded))
+    spool.mark_duplicates()
+    return plan
 
 
 def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:
@@ -212,41 +238,84 @@ def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:
     return MappedFolder(first, "; ".join(filter(None, [mapped.note, note])))
 
 
-def _first_copy(seen: dict, p: PlannedMessage) -> str | None:
-    """Location of an earlier copy planned for the same target, registering *p* if new."""
-    for ident in (("c", p.content_hash), ("h", p.header_key, p.body_hash)):
-        if ident in seen:
-            return seen[ident]
-    seen[("c", p.content_hash)] = p.location
-    seen[("h", p.header_key, p.body_hash)] = p.location
-    return None
+EVERY = (0, float("inf"))  # a range of refs: all messages
 
 
-def apply_server_view(fplans: list[FolderPlan], server: ServerMailbox,
-                      recorded: dict | None = None, limits: ServerLimits = ServerLimits(),
-                      uidvalidity: int | None = None) -> None:
+def pages(fplans: list[FolderPlan], *actions: str, part: tuple = EVERY):
+    """The messages of *fplans* with one of *actions* (refs in *part*), a page at a time.
+
+    A page's messages may be changed and saved: later pages are read afresh."""
+    page: list[PlannedMessage] = []
+    lo, hi = part
+    for f in fplans:
+        for p in f.messages.where(*actions):
+            if lo <= p.ref < hi:
+                page.append(p)
+                if len(page) == PAGE:
+                    yield page
+                    page = []
+    if page:
+        yield page
+
+
+def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
+                      limits: ServerLimits = ServerLimits(), uidvalidity: int | None = None,
+                      on_done=None) -> None:
     """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (see *limits*).
 
-    *fplans* all map to one server mailbox, whose copies are *server*.
-    *recorded* maps content hashes to the (UIDVALIDITY, UID) our state recorded
-    for them; a record is trusted only under the mailbox's current
-    *uidvalidity* (None: no server looked at, trust it). Copies our own uploads
-    account for are claimed first (reconcile's rule), so they cannot vouch for
-    a different message.
+    *fplans* all map to one server mailbox; *target* has it selected (or
+    examined), or is None when there is nothing on the server to look at.
+    *recorded(hashes)* gives the (UIDVALIDITY, UID) our state recorded for
+    those content hashes in this mailbox; a record is trusted only under the
+    mailbox's current *uidvalidity* (None: no server looked at, trust it).
+    Copies our own uploads account for are claimed first (reconcile's rule),
+    so they cannot vouch for a different message; the server is read only
+    when some message is not accounted for, and then only the copies that
+    are not ours. *on_done(page)* sees each page of DONE messages.
     """
-    trusted = trusted_records(recorded or {}, uidvalidity)
-    done = [p for f in fplans for p in f.messages
-            if p.action == UPLOAD and p.content_hash in trusted]
-    for p in done:
-        p.action, p.reason = DONE, None
-    server.match(done, lambda p: trusted[p.content_hash])
-    rest = [p for f in fplans for p in f.messages if p.action == UPLOAD]
-    found = server.match(rest)
-    for p in rest:
-        hit = found.get(id(p))
-        if hit is not None:
-            p.action, p.server_uid = PRESENT, hit.copy.uid
-            p.reason = ("already on the server (the server changed it on arrival)"
-                        if hit.altered else "already on the server")
-        elif (reason := limits.refusal(p)) is not None:
-            p.action, p.reason = REFUSE, reason
+    lookup = recorded or (lambda hashes: {})
+
+    def trusted(page):
+        return trusted_records(lookup([p.content_hash for p in page]), uidvalidity)
+
+    pending = False
+    for page in pages(fplans, UPLOAD):
+        ours = trusted(page)
+        for p in page:
+            if p.content_hash in ours:
+                p.action, p.reason = DONE, None
+                p.save()
+            else:
+                pending = True
+    if target is not None and pending:
+        listed = target.uids()
+        on_server, claimed, unclaimed = UidSet(listed), UidSet(), []
+        for page in pages(fplans, DONE, UPLOADED):  # ours, by earlier runs or this one
+            ours = trusted(page)
+            for p in page:
+                uid = ours.get(p.content_hash)
+                if uid in on_server and uid not in claimed:
+                    claimed.add(uid)
+                else:
+                    unclaimed.append(p)
+        server = ServerMailbox(target.fingerprints(uids=[u for u in listed if u not in claimed]))
+        del listed
+        server.match(unclaimed, passes=(EXACT, ALTERED))
+        for how in (EXACT, ALTERED):
+            for page in pages(fplans, UPLOAD):
+                found = server.match(page, passes=(how,))
+                for p in page:
+                    hit = found.get(id(p))
+                    if hit is not None:
+                        p.action, p.server_uid = PRESENT, hit.copy.uid
+                        p.reason = ("already on the server (the server changed it on arrival)"
+                                    if hit.altered else "already on the server")
+                        p.save()
+    for page in pages(fplans, UPLOAD):
+        for p in page:
+            if (reason := limits.refusal(p)) is not None:
+                p.action, p.reason = REFUSE, reason
+                p.save()
+    if on_done:
+        for page in pages(fplans, DONE):
+            on_done(page)

@@ -30,7 +30,7 @@ class Progress:
         self.bar = None
         self.per_mailbox = {f.target: 0 for f in plan.folders}
         for f in plan.folders:
-            self.per_mailbox[f.target] += sum(1 for p in f.messages if p.action == UPLOAD)
+            self.per_mailbox[f.target] += f.counts().get(UPLOAD, 0)
         self.mailbox = None
         self.mailbox_done = 0
         self.lock = threading.Lock()

@@ -70,7 +70,7 @@ def to_row(p) -> tuple:
     """A just-planned message (plan_message's result) as a state row."""
     return (p.key.encode("utf-8", "surrogateescape"), p.location, p.size, p.content_hash, p.header_key, p.body_hash,
             p.message_id, p.internaldate.isoformat() if p.internaldate else None,
-            json.dumps(sorted(p.flags)), json.dumps(sorted(p.keywords)),
+            _json(p.flags), _json(p.keywords),
             p.reason if p.action == "skip" else None, json.dumps(list(p.notes)) if p.notes
             else None, int(p.has_nul), p.longest_line)
 
@@ -91,6 +91,14 @@ def from_row(row, planned_message):
 
 
 _SETS: dict[str, frozenset] = {}
+_JSON: dict[frozenset, str] = {}
+
+
+def _json(values: frozenset) -> str:
+    found = _JSON.get(values)
+    if found is None:
+        found = _JSON[values] = json.dumps(sorted(values))
+    return found
 
 
 def _set(text: str) -> frozenset:

@@ -24,6 +24,7 @@ import dataclasses
 from typing import Iterable
 
 BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
+PASSES = (BY_UID, EXACT, ALTERED)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,14 +99,19 @@ class ServerMailbox:
                 return self._take(c)
         return None
 
-    def match(self, expected: Iterable, recorded_uid=lambda m: None) -> dict[int, Match]:
+    def match(self, expected: Iterable, recorded_uid=lambda m: None,
+              passes: tuple = PASSES) -> dict[int, Match]:
         """Match *expected* messages (anything with header_key, size, has_message_id,
         message_id): ``id(message) -> Match`` for those found. *recorded_uid(m)* is
-        the UID our state trusts for *m* (same UIDVALIDITY), or None."""
+        the UID our state trusts for *m* (same UIDVALIDITY), or None. A caller
+        matching page by page runs one pass over every page before the next
+        (*passes*), which keeps the rule's order."""
         expected = list(expected)
         found: dict[int, Match] = {}
-        for how, claim in ((BY_UID, lambda m: self.claim_uid(recorded_uid(m))),
-                           (EXACT, self.claim_exact), (ALTERED, self.claim_altered)):
+        claims = {BY_UID: lambda m: self.claim_uid(recorded_uid(m)),
+                  EXACT: self.claim_exact, ALTERED: self.claim_altered}
+        for how in passes:
+            claim = claims[how]
             for m in expected:
                 if id(m) not in found and (copy := claim(m)) is not None:
                     changed = how == ALTERED or (copy.header_key, copy.size) != (
@@ -114,13 +120,45 @@ class ServerMailbox:
         return found
 
     def related(self, expected: Iterable) -> tuple[list[int], list[int]]:
-        """Unclaimed copies split into (extra copies of expected messages, unrelated)."""
-        keys, ids = set(), set()
+        """Unclaimed copies split into (extra copies of expected messages, unrelated).
+
+        Memory grows with the unclaimed copies only: *expected* is streamed."""
+        keys = {c.header_key for c in self.copies.values()}
+        ids = {c.message_id for c in self.copies.values() if c.message_id}
+        seen_keys, seen_ids = set(), set()
         for m in expected:
-            keys.add(m.header_key)
-            if m.has_message_id:
-                ids.add(m.message_id)
+            if m.header_key in keys:
+                seen_keys.add(m.header_key)
+            if m.has_message_id and m.message_id in ids:
+                seen_ids.add(m.message_id)
         extra = sorted(c.uid for c in self.copies.values()
-                       if c.header_key in keys or (c.message_id and c.message_id in ids))
+                       if c.header_key in seen_keys or (c.message_id and c.message_id in seen_ids))
         taken = set(extra)
         return extra, sorted(uid for uid in self.copies if uid not in taken)
+
+
+class UidSet:
+    """A set of UIDs as a bitmap: a million UIDs in 125 KB, not 60 MB of ints."""
+
+    def __init__(self, uids: Iterable[int] = ()):
+        self.bits = bytearray()
+        self.count = 0
+        for uid in uids:
+            self.add(uid)
+
+    def add(self, uid: int) -> None:
+        byte, bit = divmod(uid, 8)
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(byte + 1 - len(self.bits) + len(self.bits) // 2))
+        if not self.bits[byte] >> bit & 1:
+            self.bits[byte] |= 1 << bit
+            self.count += 1
+
+    def __contains__(self, uid) -> bool:
+        if uid is None:
+            return False
+        byte, bit = divmod(uid, 8)
+        return byte < len(self.bits) and bool(self.bits[byte] >> bit & 1)
+
+    def __len__(self) -> int:
+        return self.count

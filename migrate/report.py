@@ -60,7 +60,7 @@ def plan_rows(plan: Plan, existing: dict | None = None) -> list[dict]:
             "target_exists": (existing.get(f.target) is not None) if existing else None,
             "mapping_note": f.mapping_note,
             "messages": len(f.messages),
-            "bytes": sum(m.size for m in f.messages),
+            "bytes": f.bytes_for(),
             "upload_bytes": f.bytes_for(UPLOAD),
             "oldest": _iso(oldest),
             "newest": _iso(newest),

@@ -336,11 +336,47 @@ class State:
 
     # -- queries -----------------------------------------------------------
 
-    def recorded(self, mailbox: str) -> dict[str, tuple[int | None, int | None]]:
-        """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*."""
-        return {r[0]: (r[1], r[2]) for r in self.db.execute(
-            "SELECT content_hash, uidvalidity, uid FROM messages"
-            " WHERE mailbox=? AND status IN (?,?)", (mailbox, UPLOADED, PRESENT))}
+    def recorded(self, mailbox: str, hashes=None) -> dict[str, tuple[int | None, int | None]]:
+        """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*:
+        of those of *hashes* (a page of messages), or all when None."""
+        sql = ("SELECT content_hash, uidvalidity, uid FROM messages"
+               " WHERE mailbox=? AND status IN (?,?)")
+        if hashes is None:
+            return {r[0]: (r[1], r[2]) for r in self.db.execute(sql, (mailbox, UPLOADED, PRESENT))}
+        out = {}
+        hashes = list(hashes)
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            out.update((r[0], (r[1], r[2])) for r in self.db.execute(
+                f"{sql} AND content_hash IN ({', '.join('?' * len(part))})",
+                (mailbox, UPLOADED, PRESENT, *part)))
+        return out
+
+    def recorded_uids(self, mailbox: str, uidvalidity: int | None) -> list[int]:
+        """UIDs our records name in *mailbox* that hold under *uidvalidity* (reconcile)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT uid FROM messages WHERE mailbox=? AND status IN (?,?) AND uid IS NOT NULL"
+            " AND (uidvalidity IS NULL OR ? IS NULL OR uidvalidity=?)",
+            (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity))]
+
+    def recorded_count(self, mailbox: str, uidvalidity: int | None = None) -> int:
+        """How many records of *mailbox* hold under *uidvalidity* (all when None)."""
+        return self.db.execute(
+            "SELECT count(*) FROM messages WHERE mailbox=? AND status IN (?,?)"
+            " AND (? IS NULL OR uidvalidity IS NULL OR uidvalidity=?)",
+            (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity)).fetchone()[0]
+
+    def sent_since(self, mailbox: str, hashes, since: float) -> set[str]:
+        """Those of *hashes* uploaded into *mailbox* at or after *since* (this run)."""
+        hashes = list(hashes)
+        out: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            out.update(r[0] for r in self.db.execute(
+                "SELECT content_hash FROM messages WHERE mailbox=? AND status=? AND updated>=?"
+                f" AND content_hash IN ({', '.join('?' * len(part))})",
+                (mailbox, UPLOADED, since, *part)))
+        return out
 
     def refused(self, mailbox: str) -> dict[str, str]:
         """content hash -> the server's words, for messages it refused in *mailbox*."""

@@ -11,7 +11,6 @@ import dataclasses
 
 from migrate import estimate as estimating
 from migrate.plan import UPLOAD, Plan, apply_server_view
-from migrate.reconcile import ServerMailbox
 from migrate.target.base import ServerLimits
 from migrate.target.base import Target
 
@@ -46,18 +45,19 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
     """Mark what the server already holds or will refuse in *plan*; learn quota and speed.
 
     *caps* are the run's (messages/s, bytes/s) limits, for the time estimate.
-    *recorded(mailbox)* gives what a state database says was uploaded there
-    (content hash -> (UIDVALIDITY, UID)), or None without a state.
+    *recorded(mailbox, hashes)* gives what a state database says was uploaded
+    there (content hash -> (UIDVALIDITY, UID)), or None without a state.
     """
     existing: dict[str, str | None] = {}
     for mailbox, fplans in plan.by_target().items():
         found = target.existing_name(mailbox)
         existing[mailbox] = found
-        rows, uidvalidity = [], 0  # no mailbox: no record of ours can be there
+        examined, uidvalidity = None, 0  # no mailbox: no record of ours can be there
         if found:
             info = target.examine(found)
-            rows, uidvalidity = (target.fingerprints(1) if info.exists else []), info.uidvalidity
-        apply_server_view(fplans, ServerMailbox(rows), recorded(mailbox) if recorded else {},
+            examined, uidvalidity = (target if info.exists else None), info.uidvalidity
+        apply_server_view(fplans, examined,
+                          (lambda hashes, m=mailbox: recorded(m, hashes)) if recorded else None,
                           target.limits, uidvalidity)
     result = ServerSurvey(
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
@@ -66,14 +66,13 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
     if quota:
         result.quota_used, result.quota_limit = quota
     if measure:
-        upload = [p for f in plan.folders for p in f.messages if p.action == UPLOAD]
-        mailboxes = {f.target for f in plan.folders
-                     if any(p.action == UPLOAD for p in f.messages)}
+        upload = plan.totals().get(UPLOAD, 0)
+        mailboxes = {f.target for f in plan.folders if f.counts().get(UPLOAD)}
         rate = target.probe_send_rate() if upload else None
         result.estimate = estimating.estimate(
-            len(upload), sum(p.size for p in upload), len(mailboxes), target.round_trip(),
-            rate, connections=connections, pipelining=target.can_pipeline,
-            multiappend=target.has("MULTIAPPEND"), host=target.config.host,
-            source_bytes=sum(m.size for f in plan.folders for m in f.messages),
+            upload, sum(f.bytes_for(UPLOAD) for f in plan.folders), len(mailboxes),
+            target.round_trip(), rate, connections=connections,
+            pipelining=target.can_pipeline, multiappend=target.has("MULTIAPPEND"),
+            host=target.config.host, source_bytes=sum(f.bytes_for() for f in plan.folders),
             max_messages_per_second=caps[0], max_bytes_per_second=caps[1])
     return result

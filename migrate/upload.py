@@ -21,10 +21,10 @@ from typing import Callable
 
 from migrate import fingerprint, headers
 from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, SourceError, Throttled
-from migrate.plan import (DONE, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan, PlannedMessage,
-                          apply_server_view)
+from migrate.plan import (EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
+                          PlannedMessage, apply_server_view, pages)
 from migrate.keywords import imap_keyword
-from migrate.reconcile import ServerMailbox, trusted_records
+from migrate.reconcile import ServerMailbox, UidSet, trusted_records
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.base import AppendItem, SelectInfo, Target
@@ -144,7 +144,7 @@ class Uploader:
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.outcome = UploadOutcome()
         self.progress_of = self.outcome.settled  # with several connections: all of them
-        self.sent: set[str] = set()  # content hashes this run put in a batch
+        self.started = time.time()  # state rows updated since then are this run's
         self.rate = RateLimiter(self.options.max_messages_per_second,
                                 self.options.max_bytes_per_second, sleep=pace)
 
@@ -256,7 +256,7 @@ class Uploader:
         def work(step):
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
-            worker.rate = self.rate
+            worker.rate, worker.started = self.rate, self.started
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -267,7 +267,6 @@ class Uploader:
                 worker.state.close()
                 with merge_lock:
                     self.outcome.merge(worker.outcome)
-                    self.sent |= worker.sent
                     workers.remove(worker)  # its count now lives in self.outcome
 
         merge_lock = threading.Lock()
@@ -306,36 +305,50 @@ class Uploader:
         except MailboxError as e:
             self._fail_folder(mailbox, fplans, str(e))
             return
-        todo = [p for f in fplans for p in f.messages if p.action == UPLOAD]
+        todo = sum(f.counts().get(UPLOAD, 0) for f in fplans)
         if not todo:
             return
-        if self.shards > 1 and len(todo) >= 2 * self.shards:
-            size = -(-len(todo) // self.shards)
-            parts = [{id(p) for p in todo[i:i + size]} for i in range(0, len(todo), size)]
-            self._in_parallel([lambda w, ids=ids: w._send_shard(mailbox, fplans, ids)
-                               for ids in parts])
+        if self.shards > 1 and todo >= 2 * self.shards:
+            size = -(-todo // self.shards)
+            starts = [p.ref for i, p in enumerate(p for page in pages(fplans, UPLOAD)
+                                                  for p in page) if i % size == 0]
+            parts = list(zip(starts, starts[1:] + [float("inf")]))
+            self._in_parallel([lambda w, part=part: w._send_shard(mailbox, fplans, part)
+                               for part in parts])
             return
-        self._send(mailbox, fplans, self.info, {id(p) for p in todo})
+        self._send(mailbox, fplans, self.info)
 
-    def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo, ids: set) -> None:
-        """Stream the folders once more and send the planned messages whose id() is in *ids*."""
+    def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
+              part: tuple = EVERY) -> None:
+        """Read the folders once more and send their planned messages (with refs in *part*).
+
+        The plan lists a folder's messages in the order the folder yields them,
+        so both are walked side by side: nothing is held but the batch.
+        """
         sender = _BatchSender(self, mailbox, info)
         for f in fplans:
-            wanted = {p.key: p for p in f.messages if p.action == UPLOAD and id(p) in ids}
-            if not wanted:
+            wanted = (p for page in pages([f], UPLOAD, part=part) for p in page)
+            p = next(wanted, None)
+            if p is None:
                 continue
             for msg in f.folder.messages():
-                p = wanted.get(msg.key)
-                if p is None:
+                if msg.key != p.key:
                     continue
                 data = headers.to_crlf(msg.data)
                 if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:
                     raise SourceError(f"{p.location} changed while it was being migrated; "
                                       "run the same command again to re-plan")
                 sender.add(p, data)
+                p = next(wanted, None)
+                if p is None:
+                    break
+            if p is not None:
+                raise SourceError(f"{p.location} is no longer where the plan found it (the "
+                                  "source changed while it was being migrated); run the same "
+                                  "command again to re-plan")
         sender.flush()
 
-    def _send_shard(self, mailbox: str, fplans: list[FolderPlan], ids: set) -> None:
+    def _send_shard(self, mailbox: str, fplans: list[FolderPlan], part: tuple) -> None:
         """One worker's share of a mailbox (other workers send the rest at the same time).
 
         After a drop it resolves only its own batches: the others' are still being
@@ -347,12 +360,14 @@ class Uploader:
             self.sleep(self.options.settle_seconds)
         self.info = target.select(mailbox)
         self._resolve_inflight(mailbox, self.info, only=self.my_batches)
-        sent = trusted_records(self.state.recorded(mailbox), self.info.uidvalidity)
-        for f in fplans:
-            for p in f.messages:
-                if id(p) in ids and p.action == UPLOAD and p.content_hash in sent:
+        for page in pages(fplans, UPLOAD, part=part):
+            sent = trusted_records(self.state.recorded(mailbox, [p.content_hash for p in page]),
+                                   self.info.uidvalidity)
+            for p in page:
+                if p.content_hash in sent:
                     p.action = UPLOADED  # this run sent it before the drop
-        self._send(mailbox, fplans, self.info, ids)
+                    p.save()
+        self._send(mailbox, fplans, self.info, part)
 
     def _open_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> str:
         """Create (if needed) and select *mailbox*; settle what earlier runs left. Its name."""
@@ -364,7 +379,7 @@ class Uploader:
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
-        if not any(p.action == UPLOAD for f in fplans for p in f.messages):
+        if not any(f.counts().get(UPLOAD) for f in fplans):
             return mailbox
         self._settle(mailbox)
         self.info = target.select(mailbox)
@@ -375,10 +390,10 @@ class Uploader:
     def _fail_folder(self, mailbox: str, fplans: list[FolderPlan], reason: str) -> None:
         log.error("folder %s skipped: %s", mailbox, reason)
         self.outcome.failed_folders.append((mailbox, reason))
-        for f in fplans:
-            for p in f.messages:
-                if p.action == UPLOAD:
-                    p.action, p.reason = FAILED, f"its folder was not created: {reason}"
+        for page in pages(fplans, UPLOAD):
+            for p in page:
+                p.action, p.reason = FAILED, f"its folder was not created: {reason}"
+                p.save()
 
     def _mark_known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
         """Mark DONE / PRESENT / REFUSE from the state and the server (reconcile's rule).
@@ -386,22 +401,23 @@ class Uploader:
         State records are trusted only under the mailbox's current UIDVALIDITY:
         a mailbox deleted and recreated on the server is checked again.
         """
-        recorded = self.state.recorded(mailbox)
-        trusted = trusted_records(recorded, info.uidvalidity)
-        pending = [p for f in fplans for p in f.messages
-                   if p.action == UPLOAD and p.content_hash not in trusted]
-        if len(trusted) < len(recorded):
+        if self.state.recorded_count(mailbox, info.uidvalidity) < \
+                self.state.recorded_count(mailbox):
             log.warning("%s was recreated on the server (new UIDVALIDITY); checking it again",
                         mailbox)
-        server = ServerMailbox(self.target.fingerprints(1) if pending and info.exists else [])
-        apply_server_view(fplans, server, recorded, self.target.limits, info.uidvalidity)
-        for f in fplans:  # sent by this run before a reconnect: ours, not an earlier run's
-            for p in f.messages:
-                if p.action == DONE and p.content_hash in self.sent:
+
+        def ours_now(page):  # sent by this run before a reconnect: not an earlier run's
+            sent = self.state.sent_since(mailbox, [p.content_hash for p in page], self.started)
+            for p in page:
+                if p.content_hash in sent:
                     p.action = UPLOADED
-        present = [p for f in fplans for p in f.messages if p.action == PRESENT]
-        if present:
-            self.state.mark_present(mailbox, present, info.uidvalidity)
+                    p.save()
+
+        apply_server_view(fplans, self.target if info.exists else None,
+                          lambda hashes: self.state.recorded(mailbox, hashes),
+                          self.target.limits, info.uidvalidity, on_done=ours_now)
+        for page in pages(fplans, PRESENT):
+            self.state.mark_present(mailbox, page, info.uidvalidity)
 
     def _settle(self, mailbox: str) -> None:
         """Before in-flight batches are resolved, let the server finish them.
@@ -436,8 +452,7 @@ class Uploader:
                 continue  # another worker's, still on its way
             rows = self.state.batch_rows(batch)
             start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
-            known = {uid for uid in trusted_records(self.state.recorded(mailbox),
-                                                    info.uidvalidity).values() if uid}
+            known = UidSet(self.state.recorded_uids(mailbox, info.uidvalidity))
             server = ServerMailbox(c for c in self.target.fingerprints(start)
                                    if c.uid not in known)
             matches = server.match(rows)
@@ -524,7 +539,6 @@ class _BatchSender:
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
         up.my_batches.add(batch)
-        up.sent.update(p.content_hash for p, _ in items)
         return batch
 
     def _complete_oldest(self) -> None:
@@ -555,6 +569,7 @@ class _BatchSender:
         self._advance(result.uids)
         for p, d in items:
             p.action = UPLOADED
+            p.save()
             up.outcome.uploaded[self.mailbox] += 1
             up.outcome.uploaded_bytes[self.mailbox] += len(d)
             if up.progress:
@@ -595,6 +610,7 @@ class _BatchSender:
                 up.state.record_failed(mailbox, p, reason)
                 up.outcome.failed.append((mailbox, p.location, reason))
                 p.action, p.reason = FAILED, reason
+                p.save()
                 return
             half = len(items) // 2
             self._send(items[:half])

@@ -26,8 +26,8 @@ import dataclasses
 
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
-                          apply_server_view)
-from migrate.reconcile import BY_UID, ServerCopy, ServerMailbox, trusted_records
+                          apply_server_view, pages)
+from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -69,73 +69,83 @@ def expect_refusals(target: Target, plan: Plan, state=None) -> None:
     the server refuse is FAILED with the server's words.
     """
     for mailbox, fplans in plan.by_target().items():
-        apply_server_view(fplans, ServerMailbox(), state.recorded(mailbox) if state else {},
+        apply_server_view(fplans, None,
+                          (lambda hashes, m=mailbox: state.recorded(m, hashes)) if state else None,
                           target.limits)
         refused = state.refused(mailbox) if state else {}
-        for f in fplans:
-            for p in f.messages:
-                if p.action == UPLOAD and p.content_hash in refused:
-                    p.action, p.reason = FAILED, refused[p.content_hash]
+        if refused:
+            for page in pages(fplans, UPLOAD):
+                for p in page:
+                    if p.content_hash in refused:
+                        p.action, p.reason = FAILED, refused[p.content_hash]
+                        p.save()
 
 
 def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                 recorded=None, quick: bool = False) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 
-    *recorded(mailbox)* gives the state's content hash -> (UIDVALIDITY, UID).
-    With *quick* (the end of ``run``), a message whose recorded UID the server
-    still lists is taken as there without fetching it (UIDs are never reused
-    under one UIDVALIDITY); header fingerprints are fetched only for the other
-    server messages. What the server changed on arrival is then seen only by
-    the full check (``verify``).
+    *recorded(mailbox, hashes)* gives the state's content hash -> (UIDVALIDITY,
+    UID) for those hashes. With *quick* (the end of ``run``), a message whose
+    recorded UID the server still lists is taken as there without fetching it
+    (UIDs are never reused under one UIDVALIDITY); header fingerprints are
+    fetched only for the other server messages. What the server changed on
+    arrival is then seen only by the full check (``verify``). Messages are
+    read from the plan a page at a time.
     """
     checks = []
+    wanted_actions = SHOULD_BE_THERE + WILL_NOT_MOVE
     for planned_name, fplans in plan.by_target().items():
-        wanted = [p for f in fplans for p in f.messages
-                  if p.action in SHOULD_BE_THERE + WILL_NOT_MOVE]
-        expected = [p for p in wanted if p.action in SHOULD_BE_THERE]
         existing = target.existing_name(planned_name)  # or its fallback spelling
         mailbox = existing or planned_name
-        server = ServerMailbox()
-        uids: dict[str, int | None] = {}
+        expected, rest, altered = 0, [], []
+        matched: collections.Counter = collections.Counter()
+        server, total = ServerMailbox(), 0
         if existing:
             info = target.examine(existing)
-            uids = trusted_records(recorded(existing) if recorded else {}, info.uidvalidity)
-            if not info.exists:
-                server = ServerMailbox()
-            elif quick:
-                server = ServerMailbox(_known_copies(target, wanted, uids))
-            else:
-                server = ServerMailbox(target.fingerprints(1))
-        total = len(server)
-        found = server.match(wanted, lambda p: uids.get(p.content_hash))
-        missing = [p for p in expected if id(p) not in found]
-        refused = [p for p in wanted if p.action in WILL_NOT_MOVE and id(p) not in found]
-        altered = [p for p in wanted if id(p) in found and found[id(p)].altered]
-        duplicated, unexpected = server.related(wanted)
-        check = MailboxCheck(mailbox, len(expected), total, missing, duplicated, unexpected,
+            listed = target.uids() if info.exists else []
+            total = len(listed)
+            on_server, claimed = UidSet(listed), UidSet()
+            if not quick:
+                server = ServerMailbox(target.fingerprints(uids=listed) if listed else [])
+            for page in pages(fplans, *wanted_actions):
+                ours = trusted_records(recorded(existing, [p.content_hash for p in page])
+                                       if recorded else {}, info.uidvalidity)
+                for p in page:
+                    expected += p.action in SHOULD_BE_THERE
+                    uid = ours.get(p.content_hash)
+                    if quick and uid in on_server and uid not in claimed:
+                        claimed.add(uid)  # there, as sent: not fetched
+                        matched["uid"] += 1
+                    elif not quick and (copy := server.claim_uid(uid)) is not None:
+                        matched["uid"] += 1
+                        if (copy.header_key, copy.size) != (p.header_key, p.size):
+                            altered.append(p)
+                    else:
+                        rest.append(p)
+            if quick and len(claimed) < total:
+                server = ServerMailbox(target.fingerprints(
+                    uids=[u for u in listed if u not in claimed]))
+            del listed
+        else:
+            for page in pages(fplans, *wanted_actions):
+                expected += sum(p.action in SHOULD_BE_THERE for p in page)
+                rest += page
+        found = server.match(rest, passes=(EXACT, ALTERED))
+        matched["headers"] += len(found)
+        missing = [p for p in rest if id(p) not in found and p.action in SHOULD_BE_THERE]
+        refused = [p for p in rest if id(p) not in found and p.action in WILL_NOT_MOVE]
+        altered += [p for p in rest if id(p) in found and found[id(p)].altered]
+        duplicated, unexpected = server.related(
+            p for page in pages(fplans, *wanted_actions) for p in page) if len(server) else ([], [])
+        check = MailboxCheck(mailbox, expected, total, missing, duplicated, unexpected,
                              altered=altered, refused=refused, exists=existing is not None,
-                             matched_by=dict(collections.Counter(
-                                 "uid" if m.how == BY_UID else "headers"
-                                 for m in found.values())))
+                             matched_by={how: n for how, n in matched.items() if n})
         if describe_server and existing and (duplicated or unexpected):
             check.details = target.header_fields(
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
         checks.append(check)
     return checks
-
-
-def _known_copies(target: Target, wanted: list[PlannedMessage], uids: dict) -> list[ServerCopy]:
-    """The selected mailbox's copies: those our records name, as they were sent
-    (no FETCH), and the fingerprints of the rest."""
-    listed = set(target.uids())
-    known = {}
-    for p in wanted:
-        uid = uids.get(p.content_hash)
-        if uid in listed and uid not in known:
-            known[uid] = ServerCopy(uid, p.header_key, p.size, p.message_id)
-    others = sorted(listed - known.keys())
-    return list(known.values()) + (target.fingerprints(uids=others) if others else [])
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:
@@ -160,11 +170,11 @@ def verdict(checks: list[MailboxCheck]) -> dict:
 
 def describe(plan: Plan, messages: list[PlannedMessage]) -> dict[str, dict]:
     """Message-ID, Date, From, Subject of *messages*, re-read from their sources."""
-    wanted = {id(p): p for p in messages}
+    wanted = {p.ref for p in messages}
     by_folder: dict[int, set] = collections.defaultdict(set)
     for f in plan.folders:
         for p in f.messages:
-            if id(p) in wanted:
+            if p.ref in wanted:
                 by_folder[id(f)].add(p.key)
     out = {}
     for f in plan.folders:

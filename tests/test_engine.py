@@ -112,7 +112,7 @@ def test_a_crash_with_a_batch_in_flight_is_resolved_by_the_next_run(tmp_path):
     path, msgs = store(tmp_path)
     plan = build_plan([open_store(path)], server.layout)
     state = State(tmp_path / "state.sqlite")
-    planned = plan.folders[0].messages
+    planned = list(plan.folders[0].messages)
     state.begin_batch("INBOX", 1, 1, planned[:10])  # journaled, then the process died ...
     target = FakeTarget(server)
     from migrate.target.base import AppendItem
@@ -293,6 +293,6 @@ def test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for(tmp
         FakeTarget.fingerprints = real
         state.close()
     assert fetched == [[box.uidnext - 1]]
-    assert [p.key for p in check.missing] == [plan.folders[0].messages[3].key]
+    assert [p.key for p in check.missing] == [list(plan.folders[0].messages)[3].key]
     assert gone.data == crlf(msgs[3])
     assert check.duplicated_uids == [box.uidnext - 1] and check.matched_by == {"uid": 11}

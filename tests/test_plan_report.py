@@ -213,7 +213,7 @@ def test_plan_numbers_equal_run_numbers(tmp_path, make_account, mm):
     assert ran["missing"] == 0 and {v["mailbox"] for v in ran["verification"]} >= {"INBOX"}
     html = state.with_suffix(".run.html").read_text()
     assert "Mail migration result" in html and "larger than the server" in html
-    assert "verification: 3 mailboxes re-read, 12 messages expected, 0 missing" in r.out
+    assert "verification: 3 mailboxes checked, 12 messages expected, 0 missing" in r.out
 
 
 def test_verify_passes_then_names_deleted_and_duplicated_messages(tmp_path, account, mm):
@@ -295,12 +295,11 @@ def test_estimate_is_a_range_that_grows_with_the_work():
 def test_lines_too_long_for_the_provider_are_refused_in_plan_and_run(tmp_path):
     """Office 365 refuses lines over ~10,000 characters: planned as refused, with the reason."""
     from migrate.plan import REFUSE, UPLOAD, ServerLimits, apply_server_view, build_plan
-    from migrate.reconcile import ServerMailbox
     from migrate.sources import open_store
     msgs = [message("short"), message("long", body="y" * 12_000 + "\n")]
     write_mbox(tmp_path / "one.mbox", msgs)
     plan = build_plan([open_store(tmp_path / "one.mbox")])
-    apply_server_view(plan.folders, ServerMailbox(), {}, ServerLimits(line_limit=9_998))
+    apply_server_view(plan.folders, None, None, ServerLimits(line_limit=9_998))
     actions = [(p.action, p.reason) for p in plan.folders[0].messages]
     assert actions[0] == (UPLOAD, None)
     assert actions[1][0] == REFUSE and "line of 12000 characters" in actions[1][1]

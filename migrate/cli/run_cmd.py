@@ -54,7 +54,7 @@ def plan_counts(plan) -> dict:
         c = counts.setdefault(str(f.store.path), {"messages": 0, "skipped_by_source": 0,
                                                   "not_mail": len(f.store.non_mail)})
         c["messages"] += len(f.messages)
-        c["skipped_by_source"] += sum(1 for p in f.messages if p.action == SKIP)
+        c["skipped_by_source"] += f.counts().get(SKIP, 0)
     return counts
 
 
@@ -80,7 +80,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         first = connect()  # the layout for the plan; the upload goes on with it if still fresh
         connected_at = time.monotonic()
         facts = Facts(state, full=args.full_check)
-        plan = build_plan(stores, first.layout, **common.plan_options(args), facts=facts)
+        plan = build_plan(stores, first.layout, **common.plan_options(args), facts=facts,
+                          spool_dir=Path(state_path).parent)
         summary["sources_read"] = ("every folder (--full-check)" if args.full_check else
                                    f"{len(plan.folders) - len(facts.reused)} of "
                                    f"{len(plan.folders)} folders (the others had not changed "

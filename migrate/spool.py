@@ -1,0 +1,190 @@
+"""The plan's per-message records on disk, so memory does not grow with the mailbox.
+
+A plan of a million messages held as Python objects needs well over a
+gigabyte; here each folder's planned messages are rows of a private SQLite
+file (``Spool``) and :class:`Messages` reads them back a page at a time.
+Objects read from it are fresh each time: a change is kept by
+``PlannedMessage.save()``. Counts and sums are SQL, never a Python pass.
+
+The file is scratch (no journal, no fsync): it is rebuilt by every command
+and deleted when the command ends; a killed command's file is removed by the
+next one started in the same directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from migrate import quickcheck
+
+PAGE = 2000
+_DECISIONS = ("action", "reason", "server_uid")
+_NAME = re.compile(r"mailmigrate-plan-(\d+)-\w+\.sqlite$")
+
+
+class Spool:
+    """A private SQLite file of planned messages (``directory``: beside the state)."""
+
+    def __init__(self, directory: Path | None = None):
+        if directory is not None:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            _remove_stale(Path(directory))
+        fd, name = tempfile.mkstemp(prefix=f"mailmigrate-plan-{os.getpid()}-", suffix=".sqlite",
+                                    dir=directory)
+        os.close(fd)
+        self.path = Path(name)
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8000",
+                       "temp_store=FILE"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute(f"""CREATE TABLE m (id INTEGER PRIMARY KEY, folder INTEGER NOT NULL,
+            {', '.join(quickcheck.COLUMNS)}, action TEXT, reason TEXT, server_uid INTEGER,
+            scope INTEGER, dkey INTEGER)""")
+        self.db.execute("BEGIN")  # one long transaction: scratch data, no commit needed
+        self._insert = (f"INSERT INTO m (folder, {', '.join(quickcheck.COLUMNS)}, action, reason,"
+                        f" scope, dkey) VALUES ({', '.join('?' * (len(quickcheck.COLUMNS) + 5))})")
+        self._columns = ", ".join(("id",) + quickcheck.COLUMNS + _DECISIONS)
+        self._folders = 0
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+            self.path.unlink(missing_ok=True)
+
+    def folder(self) -> "Messages":
+        self._folders += 1
+        return Messages(self, self._folders)
+
+    # -- used by Messages ------------------------------------------------------
+
+    def add(self, folder: int, rows: list) -> None:
+        with self.lock:
+            self.db.executemany(self._insert, rows)
+
+    def page(self, folder: int, after: int, actions: tuple) -> list:
+        where = f" AND action IN ({', '.join('?' * len(actions))})" if actions else ""
+        with self.lock:
+            return self.db.execute(
+                f"SELECT {self._columns} FROM m WHERE folder=? AND id>?{where} ORDER BY id "
+                f"LIMIT {PAGE}", (folder, after, *actions)).fetchall()
+
+    def save(self, p) -> None:
+        with self.lock:
+            self.db.execute("UPDATE m SET action=?, reason=?, server_uid=? WHERE id=?",
+                            (p.action, p.reason, p.server_uid, p.ref))
+
+    def query(self, sql: str, args=()) -> list:
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def mark_duplicates(self) -> None:
+        """Within a dedup scope (a target mailbox, or all with --dedup-across-folders),
+        every upload after the first with the same header key and body hash is a
+        duplicate of the first (docs/fingerprint.md). The same bytes give the same
+        header key and body hash, so this also covers "same content hash"."""
+        same = ("f.dkey=m.dkey AND f.action='upload' AND f.scope=m.scope AND "
+                "f.header_key=m.header_key AND f.body_hash=m.body_hash")
+        with self.lock:
+            self.db.execute("CREATE INDEX m_dkey ON m (dkey, id) WHERE action='upload'")
+            self.db.execute(f"""
+                UPDATE m SET action='duplicate', reason='same message as ' || (
+                    SELECT f.location FROM m f WHERE {same} ORDER BY f.id LIMIT 1)
+                WHERE action='upload' AND EXISTS (SELECT 1 FROM m f WHERE {same} AND f.id<m.id)""")
+            self.db.execute("DROP INDEX m_dkey")
+
+
+class Messages:
+    """One folder's planned messages, read from the spool a page at a time."""
+
+    def __init__(self, spool: Spool, folder: int):
+        self.spool, self.folder = spool, folder
+        self._len = 0
+
+    def append_rows(self, rows: list) -> None:
+        self.spool.add(self.folder, rows)
+        self._len += len(rows)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def __iter__(self) -> Iterator:
+        return self.where()
+
+    def where(self, *actions: str) -> Iterator:
+        """The messages (with one of *actions*, if given), in source order."""
+        from migrate.plan import PlannedMessage
+        after = 0
+        while True:
+            rows = self.spool.page(self.folder, after, actions)
+            for row in rows:
+                p = quickcheck.from_row(row[1:1 + len(quickcheck.COLUMNS)], PlannedMessage)
+                p.action, p.reason, p.server_uid = row[-3:]
+                p.ref, p.home = row[0], self
+                yield p
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def save(self, p) -> None:
+        self.spool.save(p)
+
+    # -- aggregates (SQL) --------------------------------------------------------
+
+    def counts(self) -> collections.Counter:
+        return collections.Counter(dict(self.spool.query(
+            "SELECT action, count(*) FROM m WHERE folder=? GROUP BY action", (self.folder,))))
+
+    def reasons(self) -> collections.Counter:
+        return collections.Counter(dict(self.spool.query(
+            "SELECT reason, count(*) FROM m WHERE folder=? AND reason IS NOT NULL AND reason!=''"
+            " GROUP BY reason", (self.folder,))))
+
+    def bytes_for(self, action: str | None = None) -> int:
+        where, args = ("AND action=?", (self.folder, action)) if action else ("", (self.folder,))
+        return self.spool.query(f"SELECT coalesce(sum(size), 0) FROM m WHERE folder=? {where}",
+                                args)[0][0]
+
+    def date_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """Oldest and newest INTERNALDATE (compared as instants, whatever their zones)."""
+        rows = self.spool.query(
+            "SELECT internaldate FROM m WHERE folder=? AND internaldate IS NOT NULL AND "
+            "julianday(internaldate) IN ((SELECT min(julianday(internaldate)) FROM m WHERE "
+            "folder=?), (SELECT max(julianday(internaldate)) FROM m WHERE folder=?))",
+            (self.folder, self.folder, self.folder))
+        dates = [dt.datetime.fromisoformat(r[0]) for r in rows]
+        return (min(dates), max(dates)) if dates else (None, None)
+
+    def years(self) -> collections.Counter:
+        return collections.Counter(dict(self.spool.query(
+            "SELECT coalesce(substr(internaldate, 1, 4), 'unknown'), count(*) FROM m "
+            "WHERE folder=? GROUP BY 1", (self.folder,))))
+
+
+def _remove_stale(directory: Path) -> None:
+    """Spool files of commands that no longer run (killed): they are scratch."""
+    for path in directory.glob("mailmigrate-plan-*.sqlite"):
+        m = _NAME.search(path.name)
+        if m and not _alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
