@@ -19,7 +19,7 @@ from migrate import fingerprint, headers, quickcheck
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
-from migrate.spool import PAGE, Messages, Spool
+from migrate.spool import PAGE, Messages, Spool, dedup_key
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 
@@ -215,7 +215,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                                 + ("folder not selected by this pass" if excluded
                                    else filters.leaves(p.internaldate, p.size)))
                 rows.append((messages.folder, *row, p.action, p.reason, scope,
-                             hash((scope, p.header_key, p.body_hash))))
+                             dedup_key(scope, p)))
                 if len(rows) >= 5000:
                     messages.append_rows(rows)
                     rows = []

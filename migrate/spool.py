@@ -26,6 +26,7 @@ from typing import Iterator
 from migrate import quickcheck
 
 PAGE = 2000
+DEDUP_BY = ("header_key", "body_hash")  # one message, whatever else differs (fingerprint.md)
 _DECISIONS = ("action", "reason", "server_uid")
 _NAME = re.compile(r"mailmigrate-plan-(\d+)-\w+\.sqlite$")
 
@@ -91,8 +92,8 @@ class Spool:
         every upload after the first with the same header key and body hash is a
         duplicate of the first (docs/fingerprint.md). The same bytes give the same
         header key and body hash, so this also covers "same content hash"."""
-        same = ("f.dkey=m.dkey AND f.action='upload' AND f.scope=m.scope AND "
-                "f.header_key=m.header_key AND f.body_hash=m.body_hash")
+        same = " AND ".join(["f.dkey=m.dkey", "f.action='upload'", "f.scope=m.scope"]
+                            + [f"f.{c}=m.{c}" for c in DEDUP_BY])
         with self.lock:
             self.db.execute("CREATE INDEX m_dkey ON m (dkey, id) WHERE action='upload'")
             self.db.execute(f"""
@@ -100,6 +101,12 @@ class Spool:
                     SELECT f.location FROM m f WHERE {same} ORDER BY f.id LIMIT 1)
                 WHERE action='upload' AND EXISTS (SELECT 1 FROM m f WHERE {same} AND f.id<m.id)""")
             self.db.execute("DROP INDEX m_dkey")
+
+
+def dedup_key(scope: int, p) -> int:
+    """A 64-bit key of *p*'s dedup identity within *scope*, for the index (the
+    columns themselves are compared too: a collision costs nothing)."""
+    return hash((scope, *(getattr(p, c) for c in DEDUP_BY)))
 
 
 class Messages:
