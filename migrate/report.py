@@ -74,12 +74,12 @@ def not_moving(plan: Plan) -> list[dict]:
     """Why messages stay behind: one entry per (action, reason), largest first."""
     counter = collections.Counter()
     for f in plan.folders:
-        for m in f.messages:
-            if m.action in NOT_MOVING:
-                reason = m.reason or NOT_MOVING[m.action]
-                if m.action == DUPLICATE:
+        for (action, reason), n in f.messages.by_reason().items():
+            if action in NOT_MOVING:
+                reason = reason or NOT_MOVING[action]
+                if action == DUPLICATE:
                     reason = NOT_MOVING[DUPLICATE]
-                counter[(m.action, SKIP_REASONS.get(reason, reason))] += 1
+                counter[(action, SKIP_REASONS.get(reason, reason))] += n
     return [{"action": a, "reason": r, "messages": n}
             for (a, r), n in counter.most_common()]
 

@@ -165,13 +165,19 @@ class Messages:
 
     def date_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """Oldest and newest INTERNALDATE (compared as instants, whatever their zones)."""
-        rows = self.spool.query(
-            "SELECT internaldate FROM m WHERE folder=? AND internaldate IS NOT NULL AND "
-            "julianday(internaldate) IN ((SELECT min(julianday(internaldate)) FROM m WHERE "
-            "folder=?), (SELECT max(julianday(internaldate)) FROM m WHERE folder=?))",
-            (self.folder, self.folder, self.folder))
-        dates = [dt.datetime.fromisoformat(r[0]) for r in rows]
-        return (min(dates), max(dates)) if dates else (None, None)
+        ends = []
+        for order in ("", "DESC"):  # the first such message in source order, as min() gives
+            row = self.spool.query(
+                "SELECT internaldate FROM m WHERE folder=? AND internaldate IS NOT NULL "
+                f"ORDER BY julianday(internaldate) {order}, id LIMIT 1", (self.folder,))
+            ends.append(dt.datetime.fromisoformat(row[0][0]) if row else None)
+        return ends[0], ends[1]
+
+    def by_reason(self) -> collections.Counter:
+        """(action, reason) -> messages."""
+        return collections.Counter({(a, r): n for a, r, n in self.spool.query(
+            "SELECT action, reason, count(*) FROM m WHERE folder=? GROUP BY action, reason",
+            (self.folder,))})
 
     def years(self) -> collections.Counter:
         return collections.Counter(dict(self.spool.query(
