@@ -132,10 +132,49 @@ def parse_ctime(text: bytes) -> dt.datetime | None:
     return _plausible(when)
 
 
+# The form nearly every Date: header has ("Mon, 01 Jan 2001 00:00:00 +0000"), read
+# without the stdlib's general parser (a fifth of the plan's time); anything
+# else goes to email.utils, and tests/test_protocol_parsers.py holds the two equal.
+_COMMON_DATE = re.compile(
+    rb"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]*)?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
+    rb"Sep|Oct|Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTH_NUMBER = {m.encode(): i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+_ZONES: dict[int, dt.timezone] = {}
+
+
+def _common_date(value: bytes) -> dt.datetime | None | bool:
+    """The date in the common form; False when *value* is not in that form."""
+    m = _COMMON_DATE.fullmatch(value.strip())
+    if m is None:
+        return False
+    day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
+    offset = (int(zh) * 3600 + int(zm) * 60) * (-1 if sign == b"-" else 1)
+    zone = _ZONES.get(offset)
+    if zone is None:
+        if offset == 0:
+            zone = dt.timezone.utc if sign == b"-" else dt.timezone(dt.timedelta(0))
+        else:
+            try:
+                zone = dt.timezone(dt.timedelta(seconds=offset))
+            except ValueError:
+                return None
+        _ZONES[offset] = zone
+    try:
+        when = dt.datetime(int(year), _MONTH_NUMBER[mon], int(day), int(hh), int(mm), int(ss),
+                           tzinfo=zone)
+    except ValueError:
+        return None
+    return _plausible(when)
+
+
 def parse_rfc_date(value: bytes | None) -> dt.datetime | None:
     """Parse an RFC 5322 date (Date:, or the part after ';' of Received:)."""
     if not value:
         return None
+    common = _common_date(value)
+    if common is not False:
+        return common
     text = value.decode("latin-1").strip()
     try:
         when = email.utils.parsedate_to_datetime(text)

@@ -19,7 +19,7 @@ from migrate import fingerprint, headers, quickcheck
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
-from migrate.spool import PAGE, Messages, Spool, dedup_key
+from migrate.spool import DEDUP_BY, PAGE, Messages, Spool, dedup_key
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 
@@ -202,10 +202,16 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
             scope = scopes.setdefault("*" if across_folders else mapped.target.casefold(),
                                       len(scopes))
             messages = spool.folder()
-            sig, known = facts.lookup(folder, PlannedMessage) if facts else (None, None)
+            sig, known = facts.lookup(folder) if facts else (None, None)
             rows: list = []
             facts_rows = [] if facts and known is None else None
-            for p in known if known is not None else map(plan_message, folder.messages()):
+            if known is not None and progress is None:
+                _add_known(messages, known, scope, excluded, filters)
+                plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note,
+                                               messages, mapped.special_use, excluded))
+                continue
+            for p in (map(plan_message, folder.messages()) if known is None else
+                      (quickcheck.from_row(r, PlannedMessage) for r in known)):
                 row = quickcheck.to_row(p)
                 if facts_rows is not None:
                     facts_rows.append(row)
@@ -228,6 +234,28 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                                            mapped.special_use, excluded))
     spool.mark_duplicates()
     return plan
+
+
+def _add_known(messages: Messages, rows, scope: int, excluded: bool, filters: Filters) -> None:
+    """Spool a folder's facts rows from the state as they are (no objects made): the
+    same decisions as for a folder read now."""
+    col = {name: i for i, name in enumerate(quickcheck.COLUMNS)}
+    skip, date, size = col["skip_reason"], col["internaldate"], col["size"]
+    identity = [col[c] for c in DEDUP_BY]
+    out: list = []
+    for row in rows:
+        action, reason = (SKIP, row[skip]) if row[skip] else (UPLOAD, None)
+        if action == UPLOAD and (excluded or filters):
+            later = ("folder not selected by this pass" if excluded else filters.leaves(
+                dt.datetime.fromisoformat(row[date]) if row[date] else None, row[size]))
+            if later:
+                action, reason = LATER, "left for a later pass: " + later
+        out.append((messages.folder, *row, action, reason, scope,
+                    hash((scope, *(row[i] for i in identity)))))
+        if len(out) >= 5000:
+            messages.append_rows(out)
+            out = []
+    messages.append_rows(out)
 
 
 def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:
@@ -279,14 +307,12 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
         return trusted_records(lookup([p.content_hash for p in page]), uidvalidity)
 
     pending = False
-    for page in pages(fplans, UPLOAD):
-        ours = trusted(page)
-        for p in page:
-            if p.content_hash in ours:
-                p.action, p.reason = DONE, None
-                p.save()
-            else:
-                pending = True
+    for f in fplans:  # by hash alone: no message object needed
+        for page in f.messages.light(UPLOAD):
+            ours = trusted_records(lookup([h for _, h, _ in page]), uidvalidity)
+            done = [ref for ref, h, _ in page if h in ours]
+            f.messages.spool.set_action(done, DONE)
+            pending = pending or len(done) < len(page)
     if target is not None and pending:
         listed = target.uids()
         on_server, claimed, unclaimed = UidSet(listed), UidSet(), []

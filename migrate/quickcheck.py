@@ -126,8 +126,9 @@ class Facts:
         self.state, self.write, self.full = state, write, full
         self.reused: list[str] = []  # folders taken from the state (display names)
 
-    def lookup(self, folder: Folder, planned_message) -> tuple[str | None, list | None]:
-        """(signature, the folder's planned messages from the state or None)."""
+    def lookup(self, folder: Folder) -> tuple[str | None, object]:
+        """(signature, the folder's facts rows (``COLUMNS``) from the state, read as
+        they are consumed, or None)."""
         sig = signature(folder)
         if sig is None or self.full:
             return sig, None
@@ -135,7 +136,7 @@ class Facts:
         if rows is None:
             return sig, None
         self.reused.append(folder.display_name)
-        return sig, [from_row(r, planned_message) for r in rows]
+        return sig, rows
 
     def remember(self, folder: Folder, sig: str | None, rows: list) -> None:
         """Record what was read, if the folder did not change while it was read."""

@@ -83,6 +83,19 @@ class Spool:
             self.db.execute("UPDATE m SET action=?, reason=?, server_uid=? WHERE id=?",
                             (p.action, p.reason, p.server_uid, p.ref))
 
+    def set_action(self, refs: list[int], action: str, reason: str | None = None) -> None:
+        with self.lock:
+            self.db.executemany("UPDATE m SET action=?, reason=? WHERE id=?",
+                                [(action, reason, ref) for ref in refs])
+
+    def light_page(self, folder: int, after: int, actions: tuple) -> list:
+        """(ref, content hash, action) of the next page: for passes that need no more."""
+        with self.lock:
+            return self.db.execute(
+                f"SELECT id, content_hash, action FROM m WHERE folder=? AND id>? AND action IN "
+                f"({', '.join('?' * len(actions))}) ORDER BY id LIMIT {PAGE}",
+                (folder, after, *actions)).fetchall()
+
     def query(self, sql: str, args=()) -> list:
         with self.lock:
             return self.db.execute(sql, args).fetchall()
@@ -136,16 +149,42 @@ class Messages:
         while True:
             rows = self.spool.page(self.folder, after, actions)
             for row in rows:
-                p = quickcheck.from_row(row[1:1 + len(quickcheck.COLUMNS)], PlannedMessage)
-                p.action, p.reason, p.server_uid = row[-3:]
-                p.ref, p.home = row[0], self
-                yield p
+                yield self._message(row, PlannedMessage)
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
 
     def save(self, p) -> None:
         self.spool.save(p)
+
+    def light(self, *actions: str) -> Iterator[list]:
+        """Pages of (ref, content hash, action) of the messages with *actions*."""
+        after = 0
+        while True:
+            rows = self.spool.light_page(self.folder, after, actions)
+            if rows:
+                yield rows
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def get(self, refs: list[int]) -> list:
+        """The messages *refs* (in ref order), as objects."""
+        from migrate.plan import PlannedMessage
+        out = []
+        for i in range(0, len(refs), 500):
+            part = refs[i:i + 500]
+            for row in self.spool.query(
+                    f"SELECT {self.spool._columns} FROM m WHERE id IN "
+                    f"({', '.join('?' * len(part))}) ORDER BY id", part):
+                out.append(self._message(row, PlannedMessage))
+        return out
+
+    def _message(self, row, planned_message):
+        p = quickcheck.from_row(row[1:1 + len(quickcheck.COLUMNS)], planned_message)
+        p.action, p.reason, p.server_uid = row[-3:]
+        p.ref, p.home = row[0], self
+        return p
 
     # -- aggregates (SQL) --------------------------------------------------------
 

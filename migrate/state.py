@@ -339,8 +339,8 @@ class State:
     def recorded(self, mailbox: str, hashes=None) -> dict[str, tuple[int | None, int | None]]:
         """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*:
         of those of *hashes* (a page of messages), or all when None."""
-        sql = ("SELECT content_hash, uidvalidity, uid FROM messages"
-               " WHERE mailbox=? AND status IN (?,?)")
+        sql = ("SELECT content_hash, uidvalidity, uid FROM messages"  # +status: by primary key
+               " WHERE mailbox=? AND +status IN (?,?)")
         if hashes is None:
             return {r[0]: (r[1], r[2]) for r in self.db.execute(sql, (mailbox, UPLOADED, PRESENT))}
         out = {}
@@ -373,7 +373,7 @@ class State:
         for i in range(0, len(hashes), 500):
             part = hashes[i:i + 500]
             out.update(r[0] for r in self.db.execute(
-                "SELECT content_hash FROM messages WHERE mailbox=? AND status=? AND updated>=?"
+                "SELECT content_hash FROM messages WHERE mailbox=? AND +status=? AND updated>=?"
                 f" AND content_hash IN ({', '.join('?' * len(part))})",
                 (mailbox, UPLOADED, since, *part)))
         return out
@@ -425,8 +425,8 @@ class State:
                                  f.mapping_note))
                 self.db.executemany(
                     "INSERT INTO skipped VALUES (?,?,?,?,?)",
-                    [(f.target, p.location, p.action, p.reason, run) for p in f.messages
-                     if p.action in ("skip", "duplicate", "refuse", "failed")])
+                    ((f.target, p.location, p.action, p.reason, run)
+                     for p in f.messages.where("skip", "duplicate", "refuse", "failed")))
 
     def skipped_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -446,9 +446,23 @@ class State:
             return None
         if row is None:
             return None
-        rows = self.db.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM message_facts "
-                               "WHERE folder=? ORDER BY seq", (row[0],)).fetchall()
-        return rows if len(rows) == row[1] else None
+        fid, count = row
+        if self.db.execute("SELECT count(*) FROM message_facts WHERE folder=?",
+                           (fid,)).fetchone()[0] != count:
+            return None
+        return self._facts_pages(fid)
+
+    def _facts_pages(self, fid: int, page: int = 2000):
+        after = -1
+        while True:
+            rows = self.db.execute(f"SELECT seq, {', '.join(FACT_COLUMNS)} FROM message_facts "
+                                   f"WHERE folder=? AND seq>? ORDER BY seq LIMIT {page}",
+                                   (fid, after)).fetchall()
+            for r in rows:
+                yield r[1:]
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def record_folder_facts(self, store: str, folder: str, signature: str, rows) -> None:
         """Replace the folder's facts with *rows* (an iterable), in one transaction."""

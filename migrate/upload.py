@@ -145,6 +145,7 @@ class Uploader:
         self.outcome = UploadOutcome()
         self.progress_of = self.outcome.settled  # with several connections: all of them
         self.started = time.time()  # state rows updated since then are this run's
+        self.journaled = {"any": False}  # shared with the workers: has this run sent a batch?
         self.rate = RateLimiter(self.options.max_messages_per_second,
                                 self.options.max_bytes_per_second, sleep=pace)
 
@@ -256,7 +257,7 @@ class Uploader:
         def work(step):
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
-            worker.rate, worker.started = self.rate, self.started
+            worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -415,7 +416,8 @@ class Uploader:
 
         apply_server_view(fplans, self.target if info.exists else None,
                           lambda hashes: self.state.recorded(mailbox, hashes),
-                          self.target.limits, info.uidvalidity, on_done=ours_now)
+                          self.target.limits, info.uidvalidity,
+                          on_done=ours_now if self.journaled["any"] else None)
         for page in pages(fplans, PRESENT):
             self.state.mark_present(mailbox, page, info.uidvalidity)
 
@@ -539,6 +541,7 @@ class _BatchSender:
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
         up.my_batches.add(batch)
+        up.journaled["any"] = True
         return batch
 
     def _complete_oldest(self) -> None:

@@ -32,6 +32,7 @@ from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
 WILL_NOT_MOVE = (REFUSE, FAILED)
+WANTED = SHOULD_BE_THERE + WILL_NOT_MOVE
 DETAIL_LIMIT = 1000  # server messages described per mailbox and kind
 
 
@@ -94,50 +95,28 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     read from the plan a page at a time.
     """
     checks = []
-    wanted_actions = SHOULD_BE_THERE + WILL_NOT_MOVE
     for planned_name, fplans in plan.by_target().items():
         existing = target.existing_name(planned_name)  # or its fallback spelling
         mailbox = existing or planned_name
-        expected, rest, altered = 0, [], []
-        matched: collections.Counter = collections.Counter()
-        server, total = ServerMailbox(), 0
         if existing:
             info = target.examine(existing)
-            listed = target.uids() if info.exists else []
-            total = len(listed)
-            on_server, claimed = UidSet(listed), UidSet()
-            if not quick:
-                server = ServerMailbox(target.fingerprints(uids=listed) if listed else [])
-            for page in pages(fplans, *wanted_actions):
-                ours = trusted_records(recorded(existing, [p.content_hash for p in page])
-                                       if recorded else {}, info.uidvalidity)
-                for p in page:
-                    expected += p.action in SHOULD_BE_THERE
-                    uid = ours.get(p.content_hash)
-                    if quick and uid in on_server and uid not in claimed:
-                        claimed.add(uid)  # there, as sent: not fetched
-                        matched["uid"] += 1
-                    elif not quick and (copy := server.claim_uid(uid)) is not None:
-                        matched["uid"] += 1
-                        if (copy.header_key, copy.size) != (p.header_key, p.size):
-                            altered.append(p)
-                    else:
-                        rest.append(p)
-            if quick and len(claimed) < total:
-                server = ServerMailbox(target.fingerprints(
-                    uids=[u for u in listed if u not in claimed]))
-            del listed
+            ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
+            first_pass = _quick_pass if quick else _full_pass
+            expected, rest, altered, by_uid, server, total = first_pass(
+                target, fplans, info, ours)
         else:
-            for page in pages(fplans, *wanted_actions):
+            expected, rest, altered, by_uid, server, total = 0, [], [], 0, ServerMailbox(), 0
+            for page in pages(fplans, *WANTED):
                 expected += sum(p.action in SHOULD_BE_THERE for p in page)
                 rest += page
+        matched = collections.Counter(uid=by_uid)
         found = server.match(rest, passes=(EXACT, ALTERED))
-        matched["headers"] += len(found)
+        matched["headers"] = len(found)
         missing = [p for p in rest if id(p) not in found and p.action in SHOULD_BE_THERE]
         refused = [p for p in rest if id(p) not in found and p.action in WILL_NOT_MOVE]
         altered += [p for p in rest if id(p) in found and found[id(p)].altered]
         duplicated, unexpected = server.related(
-            p for page in pages(fplans, *wanted_actions) for p in page) if len(server) else ([], [])
+            p for page in pages(fplans, *WANTED) for p in page) if len(server) else ([], [])
         check = MailboxCheck(mailbox, expected, total, missing, duplicated, unexpected,
                              altered=altered, refused=refused, exists=existing is not None,
                              matched_by={how: n for how, n in matched.items() if n})
@@ -146,6 +125,49 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
         checks.append(check)
     return checks
+
+
+def _quick_pass(target: Target, fplans, info, recorded):
+    """Take messages whose recorded UID the server lists as there (by hash and UID
+    alone); fetch fingerprints only of the server's other messages."""
+    listed = target.uids() if info.exists else []
+    on_server, claimed = UidSet(listed), UidSet()
+    expected, rest = 0, []
+    for f in fplans:
+        for page in f.messages.light(*WANTED):
+            ours = trusted_records(recorded([h for _, h, _ in page]) if recorded else {},
+                                   info.uidvalidity)
+            unsettled = []
+            for ref, h, action in page:
+                expected += action in SHOULD_BE_THERE
+                uid = ours.get(h)
+                if uid in on_server and uid not in claimed:
+                    claimed.add(uid)  # there, as sent: not fetched
+                else:
+                    unsettled.append(ref)
+            rest += f.messages.get(unsettled) if unsettled else []
+    others = [u for u in listed if u not in claimed]
+    server = ServerMailbox(target.fingerprints(uids=others) if others else [])
+    return expected, rest, [], len(claimed), server, len(listed)
+
+
+def _full_pass(target: Target, fplans, info, recorded):
+    """Fetch every server message's fingerprint; claim by recorded UID first."""
+    listed = target.uids() if info.exists else []
+    server = ServerMailbox(target.fingerprints(uids=listed) if listed else [])
+    expected, rest, altered, by_uid = 0, [], [], 0
+    for page in pages(fplans, *WANTED):
+        ours = trusted_records(recorded([p.content_hash for p in page]) if recorded else {},
+                               info.uidvalidity)
+        for p in page:
+            expected += p.action in SHOULD_BE_THERE
+            if (copy := server.claim_uid(ours.get(p.content_hash))) is not None:
+                by_uid += 1
+                if (copy.header_key, copy.size) != (p.header_key, p.size):
+                    altered.append(p)
+            else:
+                rest.append(p)
+    return expected, rest, altered, by_uid, server, len(listed)
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:
@@ -199,7 +221,7 @@ def export_refused(plan: Plan, directory) -> list:
     check_export_dir(plan.stores, directory)
     written = []
     for n, f in enumerate(plan.folders):
-        refused = {p.key: p for p in f.messages if p.action in (REFUSE, FAILED)}
+        refused = {p.key: p for p in f.messages.where(REFUSE, FAILED)}
         if not refused:
             continue
         folder = directory / f"{n:03d}-{_file_safe(f.folder.display_name)}"

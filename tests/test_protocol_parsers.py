@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from migrate import fingerprint
 from migrate.target.imap import _QUOTA_STORAGE, _parse_uid_set, parse_append_response
@@ -71,3 +72,33 @@ def test_message_id_key():
     fields = fingerprint.fingerprint_fields(b"Message-ID: <X.Y@Host>\r\n")
     assert fingerprint.message_id_key(fields) == "x.y@host"
     assert fingerprint.message_id_key({}) == ""
+
+
+def _stdlib_date(value: bytes):
+    """What parse_rfc_date gave before its fast path: email.utils, then the same rules."""
+    import datetime as dt
+    import email.utils
+    from migrate.headers import _plausible
+    try:
+        when = email.utils.parsedate_to_datetime(value.decode("latin-1").strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    return _plausible(when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["", "Mon, ", "Sun,", "Fri,\t", "mon, "]),
+       st.integers(0, 39), st.sampled_from(["Jan", "Feb", "Jun", "Dec", "jan", "Foo"]),
+       st.integers(1965, 2105), st.integers(0, 25), st.integers(0, 61), st.integers(0, 61),
+       st.sampled_from(["+", "-"]), st.integers(0, 30), st.integers(0, 99),
+       st.sampled_from(["", " ", "  (CET)", " GMT"]))
+def test_the_fast_date_path_agrees_with_the_stdlib(day_name, day, mon, year, hh, mm, ss, sign,
+                                                   zh, zm, tail):
+    from migrate.headers import parse_rfc_date
+    value = f"{day_name}{day:02d} {mon} {year} {hh:02d}:{mm:02d}:{ss:02d} {sign}{zh:02d}{zm:02d}{tail}"
+    ours, theirs = parse_rfc_date(value.encode()), _stdlib_date(value.encode())
+    assert ours == theirs, value
+    if ours is not None:
+        assert ours.utcoffset() == theirs.utcoffset(), value

@@ -181,8 +181,8 @@ def could_not_move(plan) -> int:
     What the user deleted or trashed in the mail client (and reports skipped with
     --pst-reports skip) is named in the summary but is no reason for exit 1.
     """
-    return sum(1 for f in plan.folders for p in f.messages
-               if p.action in (REFUSE, FAILED) or (p.action == SKIP and p.reason not in USER_INTENT))
+    return sum(n for f in plan.folders for (action, reason), n in f.messages.by_reason().items()
+               if action in (REFUSE, FAILED) or (action == SKIP and reason not in USER_INTENT))
 
 
 def _now() -> str:
@@ -236,7 +236,7 @@ def run_summary(plan, uploader, checks) -> dict:
         "not_uploaded": [
             {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
              "action": p.action, "reason": p.reason}
-            for f in plan.folders for p in f.messages if p.action in (SKIP, REFUSE, FAILED)],
+            for f in plan.folders for p in f.messages.where(SKIP, REFUSE, FAILED)],
     }
 
 

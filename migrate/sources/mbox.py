@@ -98,7 +98,8 @@ class _Buffer:
 
     def get(self, start: int, stop: int) -> bytes:
         self.fill(stop)
-        return bytes(self.buf[start - self.base: stop - self.base])
+        with memoryview(self.buf) as view:  # one copy, not two; released before any resize
+            return bytes(view[start - self.base: stop - self.base])
 
     def discard(self, before: int) -> None:
         del self.buf[: before - self.base]
