@@ -45,7 +45,7 @@ def normalise_message_id(value: bytes | None) -> bytes:
         return b""
     m = _ANGLE.search(value)
     ident = m.group(1) if m else value
-    return _SPACE.sub(b"", ident).lower()
+    return b"".join(ident.split()).lower()  # split() is \s for bytes: no regex per message
 
 
 def _normalise_date(value: bytes | None) -> bytes:
@@ -58,7 +58,7 @@ def _normalise_date(value: bytes | None) -> bytes:
 
 
 def _normalise_text(value: bytes | None) -> bytes:
-    return _SPACE.sub(b" ", value.strip()) if value else b""
+    return b" ".join(value.split()) if value else b""  # = \s+ -> " " after strip()
 
 
 def fingerprint_fields(block: bytes) -> dict[str, bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.header
+import functools
 import email.utils
 import re
 
@@ -40,18 +41,29 @@ def to_crlf(data: bytes) -> bytes:
     return _EOL.sub(b"\r\n", data)
 
 
+def _blank_line(data: bytes) -> tuple[int, int] | None:
+    """Where the first blank line is: what ``_HEADER_END.search`` finds, by two
+    memchr-speed finds instead of the regex engine (it runs on every message)."""
+    lf, crlf = data.find(b"\n\n"), data.find(b"\n\r\n")
+    i = lf if crlf < 0 or 0 <= lf < crlf else crlf
+    if i < 0:
+        return None
+    start = i - 1 if i and data[i - 1] == 13 else i  # "\r\n\r\n" starts at its "\r"
+    return start, i + 2 if i == lf else i + 3
+
+
 def header_block(data: bytes) -> bytes:
     """Return the header section of a raw message (without the blank line)."""
-    m = _HEADER_END.search(data)
-    return data[: m.start()] if m else data
+    found = _blank_line(data)
+    return data[: found[0]] if found else data
 
 
 def split_headers(data: bytes) -> tuple[bytes, bytes]:
     """Split a raw message into (header block, body)."""
-    m = _HEADER_END.search(data)
-    if not m:
+    found = _blank_line(data)
+    if not found:
         return data, b""
-    return data[: m.start()], data[m.end():]
+    return data[: found[0]], data[found[1]:]
 
 
 def iter_headers(block: bytes):
@@ -106,9 +118,16 @@ def _zone_offset(zone: bytes | None) -> dt.timezone:
     return dt.timezone.utc
 
 
+@functools.lru_cache(maxsize=16)
+def _ctime(text: bytes):
+    """The ctime match of *text*: each From_ line is judged as a separator, then
+    parsed for its date; one search serves both."""
+    return _CTIME.search(text)
+
+
 def has_ctime(text: bytes) -> bool:
     """True if *text* contains a ctime-style date (any year: separators only)."""
-    return _CTIME.search(text) is not None
+    return _ctime(bytes(text)) is not None
 
 
 def parse_ctime(text: bytes) -> dt.datetime | None:
@@ -117,7 +136,7 @@ def parse_ctime(text: bytes) -> dt.datetime | None:
     RFC 4155 says the From_ date is UTC; a trailing numeric zone is honoured.
     readpst's fallback date (1 Jan 1970) counts as absent.
     """
-    m = _CTIME.search(text)
+    m = _ctime(bytes(text))
     if not m:
         return None
     mon = _MONTHS.get(m.group("mon").decode("ascii").lower())

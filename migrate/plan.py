@@ -11,17 +11,20 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import os
 import weakref
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from migrate import fingerprint, headers, quickcheck
+from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
-from migrate.spool import DEDUP_BY, PAGE, Messages, Spool, dedup_key
+from migrate.spool import DEDUP_BY, PAGE, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
+from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
 
 UPLOAD = "upload"
 UPLOADED = "uploaded"  # sent by this run and confirmed by the server
@@ -152,6 +155,74 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     return planned
 
 
+PARALLEL_MIN_BYTES = 256 << 20  # an mbox file this big is planned on every core
+PART_BYTES = 32 << 20
+
+
+def planned_rows_in_parts(folder: Folder) -> Iterator[tuple] | None:
+    """Facts rows of a big mbox file, planned by worker processes, or None.
+
+    Each process reads a part of the file (one per core), so hashing and
+    parsing use every core; the parts are checked to join up exactly where
+    the whole file would be split, else the rest is read here.
+    """
+    cores = min(os.cpu_count() or 1, 8)
+    if isinstance(folder, MboxFolder) and cores > 1:
+        try:
+            size = os.stat(folder.path).st_size
+        except OSError:
+            size = 0
+        if size >= PARALLEL_MIN_BYTES:
+            return _planned_in_parts(folder, size, cores)
+    return None
+
+
+def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[list, int]:
+    """In a worker process: the facts rows of the messages in [begin, stop), and where
+    the next message starts (-1: the end of the file)."""
+    rows = []
+    reading = MboxFolder(None, (), Path(path)).messages_between(begin, stop, unquote)
+    while True:
+        try:
+            rows.append(quickcheck.to_row(plan_message(next(reading))))
+        except StopIteration as end:
+            return rows, end.value
+
+
+def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tuple]:
+    import collections
+    import concurrent.futures
+    try:
+        with open(folder.path, "rb") as f:
+            first = next(split_mbox(f), None)  # NotAnMbox, as a read from the start says
+    except OSError as e:
+        raise SourceError(f"cannot open mbox file {folder.path}: {e.strerror}") from e
+    if first is None:
+        return
+    unquote = is_mboxrd(first[2])
+    starts = [0] + [b for b in likely_boundaries(folder.path, list(range(
+        PART_BYTES, size, PART_BYTES))) if b > 0]
+    parts = collections.deque(zip(starts, starts[1:] + [None]))
+    with concurrent.futures.ProcessPoolExecutor(cores) as pool:
+        running: collections.deque = collections.deque()
+        expected = 0
+        while parts or running:
+            while parts and len(running) < 2 * cores:  # a bounded window: flat memory
+                begin, stop = parts.popleft()
+                running.append((begin, pool.submit(_plan_part, str(folder.path), begin, stop,
+                                                   unquote)))
+            begin, future = running.popleft()
+            if begin != expected:  # a guessed boundary was inside a message: read on here
+                for _, other in running:
+                    other.cancel()
+                if expected >= 0:
+                    yield from (quickcheck.to_row(plan_message(m))
+                                for m in folder.messages_between(expected, None, unquote))
+                return
+            rows, expected = future.result()
+            yield from rows
+
+
 LONG_LINE = 4000  # lines this long may be measured; provider limits are ~10,000
 
 
@@ -172,9 +243,9 @@ def longest_line(data: bytes) -> int:
 
 
 def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
-               progress=None, across_folders: bool = False,
-               rules: MappingRules | None = None, filters: Filters | None = None,
-               facts=None, spool_dir: Path | None = None) -> Plan:
+               across_folders: bool = False, rules: MappingRules | None = None,
+               filters: Filters | None = None, facts=None,
+               spool_dir: Path | None = None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
@@ -203,46 +274,36 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
                                       len(scopes))
             messages = spool.folder()
             sig, known = facts.lookup(folder) if facts else (None, None)
-            rows: list = []
-            facts_rows = [] if facts and known is None else None
-            if known is not None and progress is None:
-                _add_known(messages, known, scope, excluded, filters)
-                plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note,
-                                               messages, mapped.special_use, excluded))
-                continue
-            for p in (map(plan_message, folder.messages()) if known is None else
-                      (quickcheck.from_row(r, PlannedMessage) for r in known)):
-                row = quickcheck.to_row(p)
-                if facts_rows is not None:
-                    facts_rows.append(row)
-                if p.action == UPLOAD and (excluded or filters.leaves(p.internaldate, p.size)):
-                    p.action = LATER
-                    p.reason = ("left for a later pass: "
-                                + ("folder not selected by this pass" if excluded
-                                   else filters.leaves(p.internaldate, p.size)))
-                rows.append((messages.folder, *row, p.action, p.reason, scope,
-                             dedup_key(scope, p)))
-                if len(rows) >= 5000:
-                    messages.append_rows(rows)
-                    rows = []
-                if progress:
-                    progress(p)
-            messages.append_rows(rows)
-            if facts_rows is not None:
-                facts.remember(folder, sig, facts_rows)
+            if known is not None:
+                _spool_rows(messages, known, scope, excluded, filters)
+            else:
+                recording = facts.recorder(folder, sig) if facts else None
+                _spool_rows(messages, facts_rows(folder), scope, excluded, filters, recording)
+                if recording:
+                    recording.finish()
             plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note, messages,
                                            mapped.special_use, excluded))
     spool.mark_duplicates()
     return plan
 
 
-def _add_known(messages: Messages, rows, scope: int, excluded: bool, filters: Filters) -> None:
-    """Spool a folder's facts rows from the state as they are (no objects made): the
-    same decisions as for a folder read now."""
+def facts_rows(folder: Folder) -> Iterator[tuple]:
+    """``quickcheck`` rows of what ``plan_message`` makes of each message, in order."""
+    rows = planned_rows_in_parts(folder)
+    return rows if rows is not None else (quickcheck.to_row(plan_message(m))
+                                          for m in folder.messages())
+
+
+def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: Filters,
+                recording=None) -> None:
+    """Spool a folder's facts rows with this pass's decisions (no objects made).
+
+    *recording* (``quickcheck.Recording``) keeps them for the quick check."""
     col = {name: i for i, name in enumerate(quickcheck.COLUMNS)}
     skip, date, size = col["skip_reason"], col["internaldate"], col["size"]
     identity = [col[c] for c in DEDUP_BY]
     out: list = []
+    seen: list = []
     for row in rows:
         action, reason = (SKIP, row[skip]) if row[skip] else (UPLOAD, None)
         if action == UPLOAD and (excluded or filters):
@@ -252,10 +313,15 @@ def _add_known(messages: Messages, rows, scope: int, excluded: bool, filters: Fi
                 action, reason = LATER, "left for a later pass: " + later
         out.append((messages.folder, *row, action, reason, scope,
                     hash((scope, *(row[i] for i in identity)))))
+        seen.append(row)
         if len(out) >= 5000:
             messages.append_rows(out)
-            out = []
+            if recording:
+                recording.add(seen)
+            out, seen = [], []
     messages.append_rows(out)
+    if recording:
+        recording.add(seen)
 
 
 def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:

@@ -138,10 +138,29 @@ class Facts:
         self.reused.append(folder.display_name)
         return sig, rows
 
-    def remember(self, folder: Folder, sig: str | None, rows: list) -> None:
-        """Record what was read, if the folder did not change while it was read."""
-        if self.write and sig is not None and signature(folder) == sig:
-            self.state.record_folder_facts(*folder_id(folder), sig, rows)
+    def recorder(self, folder: Folder, sig: str | None) -> "Recording | None":
+        """Where a folder read now keeps its facts (None: not kept)."""
+        if not self.write or sig is None:
+            return None
+        return Recording(self.state, folder, sig)
+
+
+class Recording:
+    """A folder's facts written to the state as they are read (memory stays flat);
+    they count only once ``finish`` finds the folder unchanged since it was read."""
+
+    def __init__(self, state, folder: Folder, sig: str):
+        self.state, self.folder, self.sig = state, folder, sig
+        self.fid = state.begin_folder_facts(*folder_id(folder))
+        self.count = 0
+
+    def add(self, rows: list) -> None:
+        self.state.add_folder_facts(self.fid, self.count, rows)
+        self.count += len(rows)
+
+    def finish(self) -> None:
+        if signature(self.folder) == self.sig:
+            self.state.finish_folder_facts(self.fid, self.sig, self.count)
 
 
 class FileHashes:

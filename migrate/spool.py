@@ -41,7 +41,7 @@ class Spool:
         fd, name = tempfile.mkstemp(prefix=f"mailmigrate-plan-{os.getpid()}-", suffix=".sqlite",
                                     dir=directory)
         os.close(fd)
-        self.path = Path(name)
+        self.path, self.owner = Path(name), os.getpid()
         self.lock = threading.RLock()
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8000",
@@ -57,6 +57,8 @@ class Spool:
         self._folders = 0
 
     def close(self) -> None:
+        if os.getpid() != self.owner:
+            return  # a worker process forked from the command: the file is not its own
         with self.lock:
             self.db.close()
             self.path.unlink(missing_ok=True)
@@ -114,12 +116,6 @@ class Spool:
                     SELECT f.location FROM m f WHERE {same} ORDER BY f.id LIMIT 1)
                 WHERE action='upload' AND EXISTS (SELECT 1 FROM m f WHERE {same} AND f.id<m.id)""")
             self.db.execute("DROP INDEX m_dkey")
-
-
-def dedup_key(scope: int, p) -> int:
-    """A 64-bit key of *p*'s dedup identity within *scope*, for the index (the
-    columns themselves are compared too: a collision costs nothing)."""
-    return hash((scope, *(getattr(p, c) for c in DEDUP_BY)))
 
 
 class Messages:

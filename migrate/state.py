@@ -464,8 +464,8 @@ class State:
                 return
             after = rows[-1][0]
 
-    def record_folder_facts(self, store: str, folder: str, signature: str, rows) -> None:
-        """Replace the folder's facts with *rows* (an iterable), in one transaction."""
+    def begin_folder_facts(self, store: str, folder: str) -> int:
+        """Start the folder's facts afresh (they count once ``finish_folder_facts`` says)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             old = self.db.execute("SELECT id FROM folder_facts WHERE store=? AND folder=?",
@@ -473,21 +473,21 @@ class State:
             if old:
                 self.db.execute("DELETE FROM message_facts WHERE folder=?", (old[0],))
                 self.db.execute("DELETE FROM folder_facts WHERE id=?", (old[0],))
-            fid = self.db.execute("INSERT INTO folder_facts (store, folder, signature, messages, "
-                                  "recorded) VALUES (?,?,?,0,?)",
-                                  (store, folder, signature, time.time())).lastrowid
-            count = 0
-            insert = (f"INSERT INTO message_facts (folder, seq, {', '.join(FACT_COLUMNS)}) "
-                      f"VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 2))})")
-            chunk = []
-            for row in rows:
-                chunk.append((fid, count) + row)
-                count += 1
-                if len(chunk) == 5000:
-                    self.db.executemany(insert, chunk)
-                    chunk = []
-            self.db.executemany(insert, chunk)
-            self.db.execute("UPDATE folder_facts SET messages=? WHERE id=?", (count, fid))
+            return self.db.execute("INSERT INTO folder_facts (store, folder, signature, messages,"
+                                   " recorded) VALUES (?,?,'',-1,?)",
+                                   (store, folder, time.time())).lastrowid
+
+    def add_folder_facts(self, fid: int, first_seq: int, rows: list) -> None:
+        with self.db:
+            self.db.executemany(
+                f"INSERT INTO message_facts (folder, seq, {', '.join(FACT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 2))})",
+                [(fid, first_seq + i, *row) for i, row in enumerate(rows)])
+
+    def finish_folder_facts(self, fid: int, signature: str, count: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE folder_facts SET signature=?, messages=? WHERE id=?",
+                            (signature, count, fid))
 
     def file_hash(self, path: bytes, stat: str) -> str | None:
         """The SHA-256 recorded for *path* when its stat was *stat*."""

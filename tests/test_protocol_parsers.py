@@ -102,3 +102,18 @@ def test_the_fast_date_path_agrees_with_the_stdlib(day_name, day, mon, year, hh,
     assert ours == theirs, value
     if ours is not None:
         assert ours.utcoffset() == theirs.utcoffset(), value
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary().map(lambda b: bytes(b"\r\n \tab:<>"[x % 9] for x in b)))
+def test_fast_header_parsing_agrees_with_the_regular_expressions(data):
+    """The per-message shortcuts give exactly what the regular expressions gave."""
+    import re
+    from migrate import headers
+    m = re.compile(rb"\r?\n\r?\n").search(data)
+    assert headers._blank_line(data) == ((m.start(), m.end()) if m else None)
+    assert fingerprint._normalise_text(data) == (re.sub(rb"\s+", b" ", data.strip())
+                                                 if data else b"")
+    assert fingerprint.normalise_message_id(data) == (
+        re.sub(rb"\s+", b"", (re.search(rb"<([^<>]*)>", data) or [None, data])[1]).lower()
+        if data else b"")

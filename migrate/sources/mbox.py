@@ -153,29 +153,62 @@ def _strip_one_eol(buf: _Buffer, stop: int, start: int) -> int:
     return stop
 
 
-def split_mbox(f: BinaryIO) -> Iterator[tuple[int, bytes, bytes]]:
+def split_mbox(f: BinaryIO, begin: int = 0,
+               stop: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
     """Yield (offset of From_ line, From_ line, message bytes) from a binary file.
 
     Message bytes are exactly as stored (still quoted); the blank line that
     separates messages is removed. Raises NotAnMbox if the file has content but
-    does not start with a From_ line.
+    does not start with a From_ line. From *begin* (a message's From_ line:
+    where a split of the file starts) up to the first message that starts at
+    or after *stop*: the generator then returns that message's offset (-1 at
+    the end of the file). A message's end depends only on the bytes from its
+    start, so a part read from a true boundary reads as the whole file does.
     """
-    buf = _Buffer(f)
-    buf.fill(len(_BOM) + 5)
-    start = len(_BOM) if bytes(buf.buf[:3]) == _BOM else 0
-    head = buf.get(start, start + 5)
-    if not head.strip():
-        return
-    if head != b"From ":
-        raise NotAnMbox("does not start with a 'From ' line")
-    while True:
+    if begin:
+        f.seek(begin)
+    buf = _Buffer(f, begin)
+    start = begin
+    if not begin:
+        buf.fill(len(_BOM) + 5)
+        start = len(_BOM) if bytes(buf.buf[:3]) == _BOM else 0
+        head = buf.get(start, start + 5)
+        if not head.strip():
+            return -1
+        if head != b"From ":
+            raise NotAnMbox("does not start with a 'From ' line")
+    while stop is None or start < stop:
         from_line, msg_start = _line_at(buf, start)
         content_end, next_start = _find_end(buf, msg_start)
         yield start, from_line, buf.get(msg_start, content_end)
         if next_start < 0:
-            return
+            return -1
         buf.discard(next_start)
         start = next_start
+    return start
+
+
+def likely_boundaries(path: Path, offsets: list[int]) -> list[int]:
+    """For each offset, the first strong separator after it (a blank line, then a
+    From_ line with a date, then a header): where a part of the file may start.
+    Only a guess: the reader of the part before confirms it (``split_mbox``)."""
+    found = []
+    with open(path, "rb") as f:
+        for offset in offsets:
+            f.seek(offset)
+            buf = _Buffer(f, offset)
+            pos = offset + 3
+            while (i := buf.find(b"\nFrom ", pos)) >= 0:
+                sep = i + 1
+                line, after = _line_at(buf, sep)
+                if is_envelope(line[5:])[1] and _after_blank_line(buf, sep) and \
+                        _HEADER_LINE.match(_line_at(buf, after)[0]):
+                    found.append(sep)
+                    break
+                pos = sep + 1
+                if pos - offset > 64 * CHUNK:
+                    break  # no boundary near: this part is not split
+    return sorted(set(found))
 
 
 def _find_end(buf: _Buffer, msg_start: int) -> tuple[int, int]:
@@ -228,6 +261,11 @@ def _end_by_content_length(buf: _Buffer, msg_start: int) -> tuple[int, int] | No
     return None
 
 
+def is_mboxrd(first: bytes) -> bool:
+    """Unquote ``>From`` lines unless the file's first message says Dovecot/UW mboxcl2."""
+    return not _MBOXCL2_MARKER.search(headers.header_block(first))
+
+
 class MboxFolder(Folder):
     """One mbox file as a folder."""
 
@@ -235,15 +273,25 @@ class MboxFolder(Folder):
         return [self.path]
 
     def messages(self) -> Iterator[SourceMessage]:
+        return self.messages_between(0, None, None)
+
+    def messages_between(self, begin: int, stop: int | None, unquote: bool | None):
+        """The messages that start in [*begin*, *stop*) (see ``split_mbox``), returning
+        the offset of the next one; *unquote* (mboxrd) as the file's first message
+        says, or None to decide here (a read from the start)."""
         try:
             f = open(self.path, "rb")
         except OSError as e:
             raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
         with f:
-            unquote = True
-            for index, (offset, from_line, data) in enumerate(split_mbox(f)):
-                if index == 0 and _MBOXCL2_MARKER.search(headers.header_block(data)):
-                    unquote = False
+            parts = split_mbox(f, begin, stop)
+            while True:
+                try:
+                    offset, from_line, data = next(parts)
+                except StopIteration as end:
+                    return end.value
+                if unquote is None:
+                    unquote = is_mboxrd(data)
                 if unquote and b">From " in data:
                     data = _UNQUOTE.sub(rb"\1", data)
                 yield self._message(offset, from_line, data)
