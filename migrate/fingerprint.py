@@ -35,9 +35,15 @@ def content_hash(crlf_data: bytes) -> str:
 
 
 def body_hash(crlf_data: bytes) -> str:
-    """Hash of the body only, trailing blank lines ignored."""
-    _, body = headers.split_headers(crlf_data)
-    return hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
+    """Hash of the body only, trailing blank lines ignored (hashed in place: no copy)."""
+    found = headers._blank_line(crlf_data)
+    if not found:
+        return hashlib.sha256(b"").hexdigest()
+    start, end = found[1], len(crlf_data)
+    while end > start and crlf_data[end - 1] in (10, 13):
+        end -= 1
+    with memoryview(crlf_data) as view:
+        return hashlib.sha256(view[start:end]).hexdigest()
 
 
 def normalise_message_id(value: bytes | None) -> bytes:

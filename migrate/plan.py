@@ -155,8 +155,8 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     return planned
 
 
-PARALLEL_MIN_BYTES = 256 << 20  # an mbox file this big is planned on every core
-PART_BYTES = 32 << 20
+PARALLEL_MIN_BYTES = 64 << 20  # an mbox file this big is planned on every core
+PART_BYTES = 16 << 20
 
 
 def planned_rows_in_parts(folder: Folder) -> Iterator[tuple] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import os
 import re
 import sqlite3
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from migrate import quickcheck
+from migrate.errors import UsageError
 
 PAGE = 2000
 DEDUP_BY = ("header_key", "body_hash")  # one message, whatever else differs (fingerprint.md)
@@ -31,10 +33,36 @@ _DECISIONS = ("action", "reason", "server_uid")
 _NAME = re.compile(r"mailmigrate-plan-(\d+)-\w+\.sqlite$")
 
 
+class SpoolUnavailable(UsageError):
+    """The plan's work file cannot be written (disk full, I/O error): a store-level stop."""
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as e:
+            raise SpoolUnavailable(
+                f"the plan's work file {self.path} cannot be written ({e}); free space on that "
+                "disk (it is beside the state file, or in the temporary directory), then run "
+                "the same command again: nothing sent so far is lost or sent twice") from None
+    return wrapper
+
+
 class Spool:
     """A private SQLite file of planned messages (``directory``: beside the state)."""
 
     def __init__(self, directory: Path | None = None):
+        try:
+            self._open(directory)
+        except (OSError, sqlite3.OperationalError) as e:
+            raise SpoolUnavailable(
+                f"the plan's work file cannot be made in {directory or tempfile.gettempdir()} "
+                f"({e}); free space there (or choose --state elsewhere), then run the same "
+                "command again") from None
+
+    def _open(self, directory: Path | None) -> None:
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
             _remove_stale(Path(directory))
@@ -69,10 +97,12 @@ class Spool:
 
     # -- used by Messages ------------------------------------------------------
 
+    @_guarded
     def add(self, folder: int, rows: list) -> None:
         with self.lock:
             self.db.executemany(self._insert, rows)
 
+    @_guarded
     def page(self, folder: int, after: int, actions: tuple) -> list:
         where = f" AND action IN ({', '.join('?' * len(actions))})" if actions else ""
         with self.lock:
@@ -80,16 +110,19 @@ class Spool:
                 f"SELECT {self._columns} FROM m WHERE folder=? AND id>?{where} ORDER BY id "
                 f"LIMIT {PAGE}", (folder, after, *actions)).fetchall()
 
+    @_guarded
     def save(self, p) -> None:
         with self.lock:
             self.db.execute("UPDATE m SET action=?, reason=?, server_uid=? WHERE id=?",
                             (p.action, p.reason, p.server_uid, p.ref))
 
+    @_guarded
     def set_action(self, refs: list[int], action: str, reason: str | None = None) -> None:
         with self.lock:
             self.db.executemany("UPDATE m SET action=?, reason=? WHERE id=?",
                                 [(action, reason, ref) for ref in refs])
 
+    @_guarded
     def light_page(self, folder: int, after: int, actions: tuple) -> list:
         """(ref, content hash, action) of the next page: for passes that need no more."""
         with self.lock:
@@ -98,10 +131,12 @@ class Spool:
                 f"({', '.join('?' * len(actions))}) ORDER BY id LIMIT {PAGE}",
                 (folder, after, *actions)).fetchall()
 
+    @_guarded
     def query(self, sql: str, args=()) -> list:
         with self.lock:
             return self.db.execute(sql, args).fetchall()
 
+    @_guarded
     def mark_duplicates(self) -> None:
         """Within a dedup scope (a target mailbox, or all with --dedup-across-folders),
         every upload after the first with the same header key and body hash is a

@@ -455,14 +455,18 @@ class State:
     def _facts_pages(self, fid: int, page: int = 2000):
         after = -1
         while True:
-            rows = self.db.execute(f"SELECT seq, {', '.join(FACT_COLUMNS)} FROM message_facts "
-                                   f"WHERE folder=? AND seq>? ORDER BY seq LIMIT {page}",
-                                   (fid, after)).fetchall()
+            rows = self.facts_page(fid, after, page)
             for r in rows:
                 yield r[1:]
             if len(rows) < page:
                 return
             after = rows[-1][0]
+
+    def facts_page(self, fid: int, after: int, page: int) -> list:
+        """One page of a folder's facts (guarded like every public method)."""
+        return self.db.execute(f"SELECT seq, {', '.join(FACT_COLUMNS)} FROM message_facts "
+                               f"WHERE folder=? AND seq>? ORDER BY seq LIMIT {page}",
+                               (fid, after)).fetchall()
 
     def begin_folder_facts(self, store: str, folder: str) -> int:
         """Start the folder's facts afresh (they count once ``finish_folder_facts`` says)."""

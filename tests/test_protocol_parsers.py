@@ -117,3 +117,12 @@ def test_fast_header_parsing_agrees_with_the_regular_expressions(data):
     assert fingerprint.normalise_message_id(data) == (
         re.sub(rb"\s+", b"", (re.search(rb"<([^<>]*)>", data) or [None, data])[1]).lower()
         if data else b"")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
+def test_body_hash_in_place_equals_the_copying_one(data):
+    import hashlib
+    from migrate import headers
+    _, body = headers.split_headers(data)
+    assert fingerprint.body_hash(data) == hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
