@@ -483,6 +483,7 @@ class State:
 
     def add_folder_facts(self, fid: int, first_seq: int, rows: list) -> None:
         with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # one commit (one fsync) per chunk, not per row
             self.db.executemany(
                 f"INSERT INTO message_facts (folder, seq, {', '.join(FACT_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 2))})",
