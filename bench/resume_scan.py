@@ -34,6 +34,8 @@ def main() -> None:
     n = args.messages
     write_mbox(work / "big.mbox", [message(f"message {i}", body=f"body {i}\n" * 40)
                                    for i in range(n)])
+    old = time.time() - 3600  # an old mailbox, as users have (a fresh file is re-read: racy)
+    os.utime(work / "big.mbox", (old, old))
     server = Dovecot("default")
     try:
         account = server.add_user()
