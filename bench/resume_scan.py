@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.whole_run import run_twice  # noqa: E402
 from tests.builders import message, write_mbox  # noqa: E402
 from tests.dovecot import Dovecot  # noqa: E402
 
@@ -43,13 +43,8 @@ def main() -> None:
         cmd = [sys.executable, "-m", "migrate", "run", str(work / "big.mbox"),
                *account.cli_args(), "--backup-dir", str(work / "bk"),
                "--state", str(work / "state.sqlite"), "--yes"]
-        t = time.perf_counter()
-        subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
-        first = time.perf_counter() - t
-        t = time.perf_counter()
-        out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
-        rerun = time.perf_counter() - t
-        assert "uploaded now:        0" in out.stdout, out.stdout
+        first, rerun, out = run_twice(cmd, env)
+        assert "uploaded now:        0" in out, out
 
         from migrate import backup
         from migrate.plan import build_plan

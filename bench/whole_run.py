@@ -59,13 +59,17 @@ def mailmigrate_run(account, port, mbox: Path, work: Path) -> tuple[float, float
            "--port", str(port), "--ca-file", str(account.server.ca_file), "--user", account.user,
            "--password-env", "MM_TEST_PASSWORD", "--backup-dir", str(work / "backup"),
            "--state", str(work / "state.sqlite"), "--yes"]
-    t = time.perf_counter()
-    subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
-    first = time.perf_counter() - t
-    t = time.perf_counter()
-    out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
-    again = time.perf_counter() - t
-    return first, again, out.stdout
+    return run_twice(cmd, env)
+
+
+def run_twice(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Seconds of *cmd*, then of the same again (a no-op re-run), and its stdout."""
+    times, out = [], None
+    for _ in range(2):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+        times.append(time.perf_counter() - t)
+    return times[0], times[1], out.stdout
 
 
 def mbsync_run(account, port, maildir: Path, work: Path) -> float | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import functools
 import os
 import re
 import sqlite3
@@ -26,6 +25,7 @@ from typing import Iterator
 
 from migrate import quickcheck
 from migrate.errors import UsageError
+from migrate.state import guarded_by
 
 PAGE = 2000
 DEDUP_BY = ("header_key", "body_hash")  # one message, whatever else differs (fingerprint.md)
@@ -37,17 +37,10 @@ class SpoolUnavailable(UsageError):
     """The plan's work file cannot be written (disk full, I/O error): a store-level stop."""
 
 
-def _guarded(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as e:
-            raise SpoolUnavailable(
-                f"the plan's work file {self.path} cannot be written ({e}); free space on that "
-                "disk (it is beside the state file, or in the temporary directory), then run "
-                "the same command again: nothing sent so far is lost or sent twice") from None
-    return wrapper
+_guarded = guarded_by(lambda spool, e: SpoolUnavailable(
+    f"the plan's work file {spool.path} cannot be written ({e}); free space on that disk (it "
+    "is beside the state file, or in the temporary directory), then run the same command "
+    "again: nothing sent so far is lost or sent twice"))
 
 
 class Spool:

@@ -26,6 +26,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from migrate.errors import UsageError
 from migrate.quickcheck import COLUMNS as FACT_COLUMNS
@@ -161,19 +162,29 @@ class StateUnavailable(UsageError):
     """
 
 
-def _guarded(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as e:
-            full = "full" in str(e) or "I/O" in str(e)
-            raise StateUnavailable(
-                f"the state file {self.path} cannot be written ({e}); "
-                + ("free space on that disk" if full else "check that disk and the file")
-                + ", then run the same command again: nothing sent so far is lost or sent "
-                  "twice") from None
-    return wrapper
+def guarded_by(error: Callable[[object, sqlite3.OperationalError], Exception]):
+    """A method decorator: SQLite's operational errors (disk full, I/O) become
+    ``error(self, e)``, an error that says what to do, not a traceback."""
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.OperationalError as e:
+                raise error(self, e) from None
+        return wrapper
+    return decorate
+
+
+def _unavailable(state, e) -> StateUnavailable:
+    full = "full" in str(e) or "I/O" in str(e)
+    return StateUnavailable(
+        f"the state file {state.path} cannot be written ({e}); "
+        + ("free space on that disk" if full else "check that disk and the file")
+        + ", then run the same command again: nothing sent so far is lost or sent twice")
+
+
+_guarded = guarded_by(_unavailable)
 
 
 def _guard_all(cls):
