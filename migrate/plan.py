@@ -21,7 +21,8 @@ from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
-from migrate.spool import DEDUP_BY, PAGE, Messages, Spool
+from migrate import spool as spooling
+from migrate.spool import DEDUP_BY, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
@@ -345,7 +346,7 @@ def pages(fplans: list[FolderPlan], *actions: str, part: tuple = EVERY):
         for p in f.messages.where(*actions):
             if lo <= p.ref < hi:
                 page.append(p)
-                if len(page) == PAGE:
+                if len(page) == spooling.PAGE:
                     yield page
                     page = []
     if page:
