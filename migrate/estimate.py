@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from migrate import providers
+
 BATCH_MESSAGES = 50
 BATCH_BYTES = 8 * 1024 * 1024
 PIPELINE_DEPTH = 8
@@ -36,7 +38,6 @@ ROUND_TRIPS_VERIFY_MAILBOX = 4
 LOCAL_SECONDS_PER_BYTE = 2 / 200e6 + 1 / 250e6  # read twice, back up once
 SERVER_SECONDS_PER_MESSAGE = (0.001, 0.005)
 ASSUMED_SEND_RATE = 1_000_000  # bytes/s when the probe cannot run (no LITERAL+)
-DAILY_CAPS = {"imap.gmail.com": 500 * 1000 * 1000}
 
 
 @dataclasses.dataclass
@@ -55,8 +56,12 @@ def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
              send_rate: float | None, connections: int = 3, pipelining: bool = True,
              multiappend: bool = True, host: str = "", source_bytes: int | None = None,
              max_messages_per_second: float | None = None,
-             max_bytes_per_second: float | None = None) -> Estimate:
-    """Seconds for a whole ``run`` uploading *messages* (*size* bytes) into *mailboxes*."""
+             max_bytes_per_second: float | None = None,
+             daily_bytes: int | None = None) -> Estimate:
+    """Seconds for a whole ``run`` uploading *messages* (*size* bytes) into *mailboxes*.
+
+    *daily_bytes* is the provider's daily upload budget (default: the profile
+    of *host*, ``providers``)."""
     assumptions = []
     rate = send_rate
     if not rate:
@@ -101,7 +106,7 @@ def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
                                if max_messages_per_second else "",
                                f"{max_bytes_per_second:g} bytes a second"
                                if max_bytes_per_second else "") if t))
-    cap = DAILY_CAPS.get(host.lower().rstrip("."))
+    cap = daily_bytes if daily_bytes is not None else providers.detect(host).daily_bytes
     if cap and size > cap:
         days = size / cap * 86400
         low, high = max(low, days), max(high, days)

@@ -82,14 +82,6 @@ def _path(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split("/") if part)
 
 
-# Top-level names a provider keeps for non-mail folders; mail there would be lost
-# or refused. Office 365 (Exchange Online): "Files" and the non-mail folders.
-PROVIDER_RESERVED = {
-    "outlook.office365.com": frozenset({"files", "calendar", "contacts", "tasks", "notes",
-                                         "journal", "conversation history", "sync issues"}),
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class MappedFolder:
     target: str

@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
+from migrate import providers
 from migrate.errors import UsageError
 
 MIGRATION = frozenset({"plan", "run", "verify"})
@@ -129,6 +130,9 @@ OPTIONS: list[Option] = [
            check=_port),
     Option("tls", "ssl (default), starttls, or none (plaintext: explicit only)", TARGET,
            default="ssl", choices=("ssl", "starttls", "none"), group=T),
+    Option("provider", "the provider's profile to apply (limits, reserved names, daily budget; "
+           "docs/providers.md) instead of the one detected from the host; 'generic': none",
+           TARGET, choices=providers.NAMES, metavar="NAME", group=T),
     Option("ca_file", "trust this CA certificate (PEM) for a private CA", TARGET, kind=Path,
            metavar="FILE", group=T),
     Option("user", "account user name", TARGET, group=T),

@@ -121,6 +121,11 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
             "mailboxes_to_create": sorted(m for m, found in survey.existing.items()
                                           if found is None),
         }
+        if survey.provider is not None:
+            target["provider"] = {"name": survey.provider.name, "title": survey.provider.title,
+                                  "detected": survey.provider_detected,
+                                  "changes": survey.provider.changes(),
+                                  "login": survey.provider.login}
         if survey.estimate:
             e = survey.estimate
             summary["estimate"] = {"low_seconds": round(e.low_seconds, 1),
@@ -198,6 +203,8 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     lines += ["", headline(document)]
     if document["target"] is not None:
         lines.append(fit_sentence(document))
+        if document["target"].get("provider"):
+            lines.append(provider_sentence(document["target"]["provider"]))
         if s["estimate"]:
             e = s["estimate"]
             rate = e["send_rate_bytes_per_second"]
@@ -218,6 +225,15 @@ def headline(document: dict, pointer: bool = True) -> str:
     return (f"{s['upload_messages']} of {s['messages']} messages "
             f"({human_size(s['upload_bytes'])}) will be uploaded; {stay} will not"
             + (" (reasons below the table)." if pointer and stay else "."))
+
+
+def provider_sentence(provider: dict) -> str:
+    """Which provider profile applies, and what it changes (docs/providers.md)."""
+    how = "detected" if provider["detected"] else "chosen with --provider"
+    if provider["name"] == "generic":
+        return f"Provider: none known ({how}): the server's own answers decide."
+    return (f"Provider: {provider['title']} ({how}): " + "; ".join(provider["changes"] or
+            ["nothing changed"]) + f". Log in with {provider['login']}.")
 
 
 def fit_sentence(document: dict) -> str:

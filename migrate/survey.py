@@ -26,6 +26,8 @@ class ServerSurvey:
     quota_used: int | None = None  # bytes
     quota_limit: int | None = None
     estimate: estimating.Estimate | None = None
+    provider: object = None  # providers.Provider
+    provider_detected: bool = True  # False: chosen with --provider
 
     def fits(self, upload_bytes: int) -> bool | None:
         """Whether *upload_bytes* more fit in the quota (None: no quota known)."""
@@ -61,7 +63,8 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
                           target.limits, uidvalidity)
     result = ServerSurvey(
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
-        delimiter=target.layout.delimiter, limits=target.limits, existing=existing)
+        delimiter=target.layout.delimiter, limits=target.limits, existing=existing,
+        provider=target.provider, provider_detected=not target.config.provider)
     quota = target.quota()
     if quota:
         result.quota_used, result.quota_limit = quota
@@ -74,5 +77,6 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
             target.round_trip(), rate, connections=connections,
             pipelining=target.can_pipeline, multiappend=target.has("MULTIAPPEND"),
             host=target.config.host, source_bytes=sum(f.bytes_for() for f in plan.folders),
-            max_messages_per_second=caps[0], max_bytes_per_second=caps[1])
+            max_messages_per_second=caps[0], max_bytes_per_second=caps[1],
+            daily_bytes=target.provider.daily_bytes)
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from migrate import fingerprint, headers
+from migrate import fingerprint, headers, providers
 from migrate.errors import ConnectionFailed, MailboxError
 from migrate.mapping import ServerLayout
 from migrate.reconcile import ServerCopy
@@ -111,6 +111,8 @@ class FakeTarget:
     # contract
     def has(self, capability: str) -> bool:
         return capability.upper() in self.server.capabilities
+
+    provider = providers.GENERIC
 
     @property
     def limits(self) -> ServerLimits:

@@ -116,8 +116,8 @@ def test_missing_special_folder_is_created_with_its_use(tmp_path, account, mm):
 
 
 def test_provider_reserved_names_are_renamed():
-    from migrate.mapping import PROVIDER_RESERVED
-    layout = ServerLayout(reserved=PROVIDER_RESERVED["outlook.office365.com"])
+    from migrate import providers
+    layout = ServerLayout(reserved=providers.detect("outlook.office365.com").reserved)
     mapped = map_folder(("Files", "2019"), layout)
     assert mapped.target == "Files (imported)/2019" and "reserved" in mapped.note
     assert map_folder(("Files",), ServerLayout()).target == "Files"  # elsewhere: as is

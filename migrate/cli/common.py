@@ -77,12 +77,13 @@ def target_config(args) -> TargetConfig:
     if args.oauth2_token_command:
         command = args.oauth2_token_command
         return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
-                            ca_file=args.ca_file, timeout=args.timeout,
+                            ca_file=args.ca_file, timeout=args.timeout, provider=args.provider,
                             token_source=lambda: credentials.token_from_command(command))
     password = credentials.resolve(args.host, args.user, args.password_env, args.password_file,
                                    interactive=None if not getattr(args, "yes", False) else False)
     return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
-                        ca_file=args.ca_file, timeout=args.timeout, password=password)
+                        ca_file=args.ca_file, timeout=args.timeout, password=password,
+                        provider=args.provider)
 
 
 def connector(config: TargetConfig):

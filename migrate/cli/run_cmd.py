@@ -47,6 +47,15 @@ def ensure_backup(stores, args, plan, known=None) -> backup.BackupResult:
                                     compress=args.compress_backup, known=known)
 
 
+def allowed_connections(wanted: int, provider) -> int:
+    """--connections, at most what the provider allows an account at once."""
+    if provider.max_connections and wanted > provider.max_connections:
+        log.warning("%s takes at most %d connections at once; using %d", provider.title,
+                    provider.max_connections, provider.max_connections)
+        return provider.max_connections
+    return max(1, wanted)
+
+
 def plan_counts(plan) -> dict:
     """Per store: messages, and those the source itself says not to migrate (for the manifest)."""
     counts: dict = {}
@@ -105,7 +114,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         with Progress(plan, progress_file=args.progress_file) as progress:
             options = UploadOptions(
                 batch_messages=args.batch_size, backoff_base=args.retry_backoff,
-                connections=max(1, args.connections),
+                connections=allowed_connections(args.connections, first.provider),
                 max_messages_per_second=args.max_messages_per_second,
                 max_bytes_per_second=args.max_bytes_per_second, stop=stop,
                 settle_seconds=args.settle_seconds)

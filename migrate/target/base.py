@@ -121,6 +121,10 @@ class Target(Protocol):
         """The ``AppendResult`` of the APPEND sent with *tag*, in the order sent."""
 
     # -- the account ------------------------------------------------------------
+    @property
+    def provider(self):
+        """The ``providers.Provider`` profile that applies (``generic`` when none)."""
+
     def quota(self) -> tuple[int, int] | None: ...
 
     def close(self) -> None: ...

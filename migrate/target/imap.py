@@ -22,7 +22,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from migrate import fingerprint, headers
 from migrate.errors import AuthFailed, ConnectionFailed, MailboxError, UsageError
-from migrate.mapping import PROVIDER_RESERVED, ServerLayout, fallback_name
+from migrate import providers
+from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits
 from migrate.reconcile import ServerCopy
@@ -35,13 +36,6 @@ _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All",
 QUOTA_CODES = {"OVERQUOTA"}
 DEFAULT_TIMEOUT = 60.0
 
-# Message size limits of providers that do not advertise APPENDLIMIT (RFC 7889).
-# Office 365's default maximum message size is 35 MB; Gmail advertises its own.
-PROVIDER_LIMITS = {"outlook.office365.com": 35 * 1024 * 1024,
-                   "imap-mail.outlook.com": 35 * 1024 * 1024}
-# Longest line a provider takes (Office 365 answers BAD for lines over ~10,000
-# characters, then drops the connection after ten errors).
-PROVIDER_LINE_LIMITS = {"outlook.office365.com": 9_998, "imap-mail.outlook.com": 9_998}
 PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
 
 
@@ -55,6 +49,7 @@ class TargetConfig:
     timeout: float = DEFAULT_TIMEOUT
     password: Secret | None = dataclasses.field(default=None, repr=False)
     token_source: object = dataclasses.field(default=None, repr=False)  # () -> Secret (XOAUTH2)
+    provider: str | None = None  # --provider: a profile name instead of detection
 
     @property
     def effective_port(self) -> int:
@@ -217,7 +212,7 @@ class IMAPTarget:
         for cap in self.capabilities:
             if cap.startswith("APPENDLIMIT="):
                 return int(cap.split("=", 1)[1])
-        return PROVIDER_LIMITS.get(self.config.host.lower().rstrip("."))
+        return self.provider.max_message_bytes
 
     @property
     def limits(self) -> ServerLimits:
@@ -227,7 +222,12 @@ class IMAPTarget:
     @property
     def line_limit(self) -> int | None:
         """Longest line (without CRLF) the server takes, where known."""
-        return PROVIDER_LINE_LIMITS.get(self.config.host.lower().rstrip("."))
+        return self.provider.max_line
+
+    @property
+    def provider(self) -> providers.Provider:
+        """The provider profile (``--provider``, else the host, else a capability)."""
+        return providers.detect(self.config.host, self.capabilities, self.config.provider)
 
     # -- read-only measurements (plan) ---------------------------------------
 
@@ -311,7 +311,7 @@ class IMAPTarget:
                     special[use] = name
         return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
                             existing=frozenset(name for _, _, name in folders),
-                            reserved=PROVIDER_RESERVED.get(self.config.host.lower(), frozenset()))
+                            reserved=self.provider.reserved)
 
     @connection_guard
     def ensure_mailbox(self, name: str, special_use: str | None = None) -> str:
