@@ -179,6 +179,12 @@ OPTIONS: list[Option] = [
     Option("max_messages_per_second", "never send faster than N messages a second on average "
            "(plan: counted in the time estimate)", frozenset({"plan", "run"}), kind=float,
            metavar="N", check=_positive),
+    Option("max_bytes_per_day", "upload at most SIZE (500M, 2G) into the account in any 24 "
+           "hours, counted across runs; when it is spent the run stops (exit 8) and says when "
+           "to continue. Default: the provider's budget (Gmail: 500M); 0: none",
+           frozenset({"run"}), metavar="SIZE", check=_size),
+    Option("wait_for_budget", "when the daily budget is spent, wait until it frees up instead "
+           "of stopping", frozenset({"run"}), kind=bool),
     Option("max_bytes_per_second", "never send faster than N bytes a second on average "
            "(Gmail takes about 500 MB a day: 5800; plan: counted in the time estimate)",
            frozenset({"plan", "run"}), kind=float, metavar="N", check=_positive),

@@ -377,6 +377,13 @@ class State:
             " AND (? IS NULL OR uidvalidity IS NULL OR uidvalidity=?)",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity)).fetchone()[0]
 
+    def uploaded_since(self, since: float) -> list[tuple[int, int]]:
+        """(minute, bytes) uploaded (or in flight) into the account since *since*."""
+        return self.db.execute(
+            "SELECT CAST(updated / 60 AS INTEGER) * 60, sum(size) FROM messages"
+            " WHERE status IN (?,?) AND updated >= ? GROUP BY 1", (UPLOADED, INFLIGHT, since)
+        ).fetchall()
+
     def sent_since(self, mailbox: str, hashes, since: float) -> set[str]:
         """Those of *hashes* uploaded into *mailbox* at or after *since* (this run)."""
         hashes = list(hashes)

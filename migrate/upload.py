@@ -20,6 +20,7 @@ import time
 from typing import Callable
 
 from migrate import fingerprint, headers
+from migrate.budget import BudgetSpent, DailyBudget
 from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, SourceError, Throttled
 from migrate.plan import (EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
                           PlannedMessage, apply_server_view, pages)
@@ -81,6 +82,8 @@ class UploadOptions:
     stop: StopRequest | None = None  # Ctrl-C, SIGTERM, --stop-at: stop between batches
     settle_seconds: float = 5.0  # after a drop: the mailbox must be still this long (see _settle)
     settle_max: float = 120.0
+    max_bytes_per_day: int | None = None  # the account's rolling 24-hour upload budget
+    wait_for_budget: bool = False  # wait for it to free up instead of stopping (exit 8)
 
 
 @dataclasses.dataclass
@@ -148,6 +151,9 @@ class Uploader:
         self.journaled = {"any": False}  # shared with the workers: has this run sent a batch?
         self.rate = RateLimiter(self.options.max_messages_per_second,
                                 self.options.max_bytes_per_second, sleep=pace)
+        self.budget = DailyBudget(self.options.max_bytes_per_day, state.uploaded_since,
+                                  self.options.wait_for_budget, sleep=sleep) \
+            if self.options.max_bytes_per_day else None
 
     # -- connection handling -----------------------------------------------
 
@@ -258,6 +264,7 @@ class Uploader:
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
+            worker.budget = self.budget
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -536,6 +543,13 @@ class _BatchSender:
         """Before a batch is sent: honour the rate caps, record it in flight (durably)."""
         up = self.up
         self._stop_now()
+        if up.budget is not None:
+            try:
+                up.budget.spend(sum(len(d) for _, d in items))
+            except BudgetSpent:  # what is in flight finishes and is recorded first
+                while self.pending:
+                    self._complete_oldest()
+                raise
         up.rate.wait(len(items), sum(len(d) for _, d in items))
         self._stop_now()  # a stop during the cap's wait never releases the batch at once
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,

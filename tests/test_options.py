@@ -36,7 +36,8 @@ def sample(o: options.Option):
     if o.choices:
         return o.choices[-1]
     return {"port": 1143, "stop_at": "06:30", "max_duration": "2h", "before": "30d",
-            "since": "2020-01-01", "max_size": "10M"}.get(o.dest) or {
+            "since": "2020-01-01", "max_size": "10M",
+            "max_bytes_per_day": "500M"}.get(o.dest) or {
         bool: True, int: 7, float: 5.0, str: "x", Path: "some/dir", "map": {"Old": "New"},
         "list": ["a"]}[o.kind]
 

@@ -47,6 +47,14 @@ def ensure_backup(stores, args, plan, known=None) -> backup.BackupResult:
                                     compress=args.compress_backup, known=known)
 
 
+def daily_budget(given: str | None, provider) -> int | None:
+    """--max-bytes-per-day (0: none), else the provider's daily upload budget."""
+    if given is not None:
+        from migrate.filters import parse_size
+        return parse_size(given) or None
+    return provider.daily_bytes
+
+
 def allowed_connections(wanted: int, provider) -> int:
     """--connections, at most what the provider allows an account at once."""
     if provider.max_connections and wanted > provider.max_connections:
@@ -117,7 +125,9 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                 connections=allowed_connections(args.connections, first.provider),
                 max_messages_per_second=args.max_messages_per_second,
                 max_bytes_per_second=args.max_bytes_per_second, stop=stop,
-                settle_seconds=args.settle_seconds)
+                settle_seconds=args.settle_seconds,
+                max_bytes_per_day=daily_budget(args.max_bytes_per_day, first.provider),
+                wait_for_budget=args.wait_for_budget)
             uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
             uploader.adopt(first, connected_at)
             first = None

@@ -1,0 +1,82 @@
+"""A daily upload budget, counted across runs (Gmail takes about 500 MB a day).
+
+Past its budget a provider refuses or crawls, so the run stops cleanly first:
+before each batch, the bytes uploaded into the account in the last 24 hours
+(earlier runs' from the state, this run's as it goes) plus the batch must fit.
+If not, the batches in flight finish and the run stops with exit 8, saying
+when the budget frees up; the same command continues then (or waits, with
+``--wait-for-budget``). Counted in one-minute buckets: a day holds 1,440.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import time
+from typing import Callable
+
+from migrate.errors import ExitCode
+from migrate.stopping import Stopped
+
+WINDOW = 24 * 3600.0
+
+
+class BudgetSpent(Stopped):
+    """The daily upload budget is spent; the rest moves when it frees up."""
+
+    def __init__(self, message: str, free_at: float):
+        super().__init__(message, ExitCode.STOPPED)
+        self.free_at = free_at
+
+
+class DailyBudget:
+    """At most *limit* bytes uploaded into the account in any 24 hours.
+
+    *uploaded_since(t)* gives (minute, bytes) of what earlier runs uploaded
+    since time *t* (the state). Shared by every connection of a run.
+    """
+
+    def __init__(self, limit: int, uploaded_since: Callable[[float], list], wait: bool = False,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
+        self.limit, self.wait, self.sleep, self.clock = limit, wait, sleep, clock
+        self.uploaded_since = uploaded_since
+        self.buckets: collections.OrderedDict[int, int] | None = None
+        self.lock = threading.Lock()
+
+    def _used(self, now: float) -> int:
+        if self.buckets is None:
+            self.buckets = collections.OrderedDict()
+            for minute, size in sorted(self.uploaded_since(now - WINDOW)):
+                self.buckets[int(minute)] = self.buckets.get(int(minute), 0) + size
+        while self.buckets and next(iter(self.buckets)) + 60 <= now - WINDOW:
+            self.buckets.popitem(last=False)
+        return sum(self.buckets.values())
+
+    def _free_at(self, now: float, size: int) -> float:
+        """When enough of the oldest uploads leave the window for *size* more."""
+        used = self._used(now)
+        for minute, spent in self.buckets.items():
+            used -= spent
+            if used + size <= self.limit:
+                return minute + 60 + WINDOW
+        return now
+
+    def spend(self, size: int) -> None:
+        """Count a batch of *size* bytes about to be sent, or stop (or wait) first."""
+        while True:
+            with self.lock:
+                now = self.clock()
+                used = self._used(now)
+                if used == 0 or used + size <= self.limit:  # one batch always fits an empty day
+                    minute = int(now // 60 * 60)
+                    self.buckets[minute] = self.buckets.get(minute, 0) + size
+                    return
+                free_at = self._free_at(now, size)
+            when = dt.datetime.fromtimestamp(free_at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+            if not self.wait:
+                raise BudgetSpent(
+                    f"the daily upload budget ({self.limit / 1e6:,.0f} MB in 24 hours) is spent; "
+                    f"it frees up at {when}: run the same command again then (or add "
+                    "--wait-for-budget to wait)", free_at)
+            self.sleep(max(1.0, free_at - now))  # a stop request ends the wait

@@ -1,0 +1,101 @@
+"""The daily upload budget: counted across runs, a clean stop (exit 8), exactly once.
+
+Gmail takes about 500 MB a day by IMAP; past it, it refuses or crawls. The
+run stops before a batch would pass the budget, after the batches in flight
+are recorded, and says when it frees up; the same command continues then.
+A clock 25 hours ahead stands in for the next day.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from migrate.budget import BudgetSpent
+from migrate.errors import ExitCode
+from migrate.plan import build_plan
+from migrate.sources import open_store
+from migrate.state import State
+from migrate.upload import UploadOptions, Uploader
+from tests.builders import crlf, message, write_mbox
+from tests.fake_target import FakeServer, FakeTarget
+
+MSGS = [message(f"b{i}", body=f"budget {i}\n" * 50) for i in range(40)]
+SIZE = sum(len(crlf(m)) for m in MSGS)
+
+
+def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None):
+    path = tmp_path / "one.mbox"
+    if not path.exists():
+        write_mbox(path, MSGS)
+    plan = build_plan([open_store(path)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    clock = {"now": time.time() + ahead}
+
+    def sleep(seconds):
+        (sleeps if sleeps is not None else []).append(seconds)
+        clock["now"] += seconds
+
+    uploader = Uploader(lambda: FakeTarget(server), state, plan,
+                        UploadOptions(batch_messages=5, settle_seconds=0, backoff_base=0.01,
+                                      max_bytes_per_day=budget, wait_for_budget=wait),
+                        sleep=sleep)
+    uploader.budget.clock = lambda: clock["now"]
+    try:
+        uploader.run()
+    finally:
+        state.close()
+
+
+def inbox(server):
+    return [m.data for m in server.mailboxes["INBOX"].messages]
+
+
+def test_a_spent_budget_stops_cleanly_and_the_next_day_finishes_exactly_once(tmp_path):
+    server = FakeServer()
+    budget = SIZE // 3
+    with pytest.raises(BudgetSpent) as stopped:
+        run(tmp_path, server, budget)
+    assert stopped.value.exit_code == ExitCode.STOPPED and "frees up at" in str(stopped.value)
+    first = len(inbox(server))
+    assert 0 < first < len(MSGS) and sum(map(len, inbox(server))) <= budget
+    state = State(tmp_path / "state.sqlite")
+    assert not state.inflight_batches("INBOX")  # what was sent is recorded
+    state.close()
+
+    appends = server.appends
+    with pytest.raises(BudgetSpent):  # the same day: the budget is still spent (from the state)
+        run(tmp_path, server, budget)
+    assert server.appends == appends
+
+    for day in (1, 2, 3):  # a day later, and the next: it goes on, never doubling
+        try:
+            run(tmp_path, server, budget, ahead=day * 25 * 3600)
+            break
+        except BudgetSpent:
+            continue
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+
+
+def test_waiting_for_the_budget_finishes_in_one_run(tmp_path):
+    server = FakeServer()
+    sleeps: list[float] = []
+    run(tmp_path, server, SIZE // 2, wait=True, sleeps=sleeps)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+    assert sleeps and max(sleeps) > 23 * 3600  # it waited for the day to pass
+
+
+def test_the_run_command_stops_with_exit_8_and_says_when(tmp_path, account, mm):
+    write_mbox(tmp_path / "one.mbox", MSGS)
+    args = (tmp_path / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+            "--state", tmp_path / "state.sqlite", "--yes", "--batch-size", "5")
+    first = mm("run", *args, "--max-bytes-per-day", str(SIZE // 3), account=account)
+    assert first.code == ExitCode.STOPPED, first.out + first.err
+    assert "daily upload budget" in first.out and "frees up at" in first.out
+    sent = len(account.read_back()["INBOX"])
+    again = mm("run", *args, "--max-bytes-per-day", str(SIZE // 3), account=account)
+    assert again.code == ExitCode.STOPPED and len(account.read_back()["INBOX"]) == sent
+    done = mm("run", *args, "--max-bytes-per-day", "0", account=account)  # 0: no budget
+    assert done.code == 0, done.out + done.err
+    assert sorted(m.data for m in account.read_back()["INBOX"]) == sorted(crlf(m) for m in MSGS)
