@@ -95,6 +95,7 @@ class UploadOutcome:
     failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
     flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+    flags_repaired: int = 0  # messages whose flags the server dropped on APPEND, added back
     resolved: int = 0  # in-flight messages found on the server after a drop or crash
 
     def merge(self, other: "UploadOutcome") -> None:
@@ -104,6 +105,7 @@ class UploadOutcome:
         self.failed_folders.extend(other.failed_folders)
         self.flags_dropped.extend(other.flags_dropped)
         self.resolved += other.resolved
+        self.flags_repaired += other.flags_repaired
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
@@ -314,17 +316,49 @@ class Uploader:
             self._fail_folder(mailbox, fplans, str(e))
             return
         todo = sum(f.counts().get(UPLOAD, 0) for f in fplans)
-        if not todo:
-            return
-        if self.shards > 1 and todo >= 2 * self.shards:
+        if todo and self.shards > 1 and todo >= 2 * self.shards:
             size = -(-todo // self.shards)
             starts = [p.ref for i, p in enumerate(p for page in pages(fplans, UPLOAD)
                                                   for p in page) if i % size == 0]
             parts = list(zip(starts, starts[1:] + [float("inf")]))
             self._in_parallel([lambda w, part=part: w._send_shard(mailbox, fplans, part)
                                for part in parts])
-            return
-        self._send(mailbox, fplans, self.info)
+        elif todo:
+            self._send(mailbox, fplans, self.info)
+        self._repair_flags(mailbox, fplans)
+
+    def _repair_flags(self, mailbox: str, fplans: list[FolderPlan]) -> None:
+        """Add back the flags a server dropped on APPEND (read, answered, flagged, draft).
+
+        Only for the messages this run uploaded, by the UIDs the server gave them:
+        one FETCH FLAGS per page, a UID STORE +FLAGS where some are missing (a
+        flag is only ever added). Run again with the mailbox step, so a drop
+        here is repaired by the retry.
+        """
+        if not any(f.counts().get(UPLOADED) for f in fplans):
+            return  # nothing uploaded here by this run: no round trip
+        target = self._connected()
+        if target.selected != mailbox:
+            self.info = target.select(mailbox)
+        permanent = self.info.permanent_flags
+        for page in pages(fplans, UPLOADED):
+            ours = trusted_records(self.state.recorded(mailbox, [p.content_hash for p in page]),
+                                   self.info.uidvalidity)
+            want = {ours[p.content_hash]: set(filter_flags(p, permanent, keywords=False))
+                    for p in page if ours.get(p.content_hash)}
+            want = {uid: flags for uid, flags in want.items() if flags}
+            if not want:
+                continue
+            have = target.flags_of(sorted(want))
+            lost: dict[tuple, list[int]] = collections.defaultdict(list)
+            for uid, flags in want.items():
+                if uid in have and flags - have[uid]:
+                    lost[tuple(sorted(flags - have[uid]))].append(uid)
+            for flags, uids in lost.items():
+                log.info("%s: the server dropped %s of %d messages on APPEND; adding them back",
+                         mailbox, " ".join(flags), len(uids))
+                target.add_flags(uids, flags)
+                self.outcome.flags_repaired += len(uids)
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:

@@ -49,6 +49,8 @@ class FakeServer:
         self.quota_bytes: int | None = None
         self.connections = 0
         self.log: list[tuple[str, int]] = []  # (mailbox, messages) per stored APPEND
+        self.drop_flags = False  # store APPENDed messages without their flags (some providers)
+        self.stores: list[tuple[str, tuple, tuple]] = []  # (mailbox, uids, flags) per +FLAGS
 
     def used(self) -> int:
         return sum(len(m.data) for box in self.mailboxes.values() for m in box.messages)
@@ -83,7 +85,8 @@ class FakeServer:
             return AppendResult(False, code="OVERQUOTA", text="[OVERQUOTA] Quota exceeded")
         uids = []
         for item in items:
-            box.messages.append(Stored(box.uidnext, item.data, item.flags, item.internaldate))
+            box.messages.append(Stored(box.uidnext, item.data, () if self.drop_flags
+                                       else item.flags, item.internaldate))
             uids.append(box.uidnext)
             box.uidnext += 1
         self.log.append((mailbox, len(items)))
@@ -152,6 +155,16 @@ class FakeTarget:
     def max_uid(self) -> int | None:
         messages = self.server.mailboxes[self.selected].messages
         return messages[-1].uid if messages else None
+
+    def flags_of(self, uids) -> dict:
+        return {m.uid: frozenset(m.flags) for m in self.server.mailboxes[self.selected].messages
+                if m.uid in set(uids)}
+
+    def add_flags(self, uids, flags) -> None:
+        self.server.stores.append((self.selected, tuple(uids), tuple(flags)))
+        for m in self.server.mailboxes[self.selected].messages:
+            if m.uid in set(uids):
+                m.flags = tuple(sorted(set(m.flags) | set(flags)))
 
     def uids(self) -> list[int]:
         return [m.uid for m in self.server.mailboxes[self.selected].messages]

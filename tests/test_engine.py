@@ -296,3 +296,24 @@ def test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for(tmp
     assert [p.key for p in check.missing] == [list(plan.folders[0].messages)[3].key]
     assert gone.data == crlf(msgs[3])
     assert check.duplicated_uids == [box.uidnext - 1] and check.matched_by == {"uid": 11}
+
+
+def test_flags_a_server_drops_on_append_are_added_back(tmp_path):
+    """Some providers store APPENDed mail without its flags: they are checked and restored."""
+    server = FakeServer()
+    server.drop_flags = True
+    path, msgs = store(tmp_path, n=12, extra=lambda i: "Status: RO" if i % 3 == 0 else
+                       ("X-Status: F" if i % 3 == 1 else ""))
+    plan, uploader = upload(tmp_path, server, path)
+    flags = [set(m.flags) for m in server.mailboxes["INBOX"].messages]
+    assert flags == [{"\\Seen"} if i % 3 == 0 else {"\\Flagged"} if i % 3 == 1 else set()
+                     for i in range(12)]
+    assert uploader.outcome.flags_repaired == 8
+    assert all(set(f) <= {"\\Seen", "\\Flagged"} for _, _, f in server.stores)  # only added
+
+
+def test_nothing_is_stored_when_the_server_kept_the_flags(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=6, extra=lambda i: "Status: RO")
+    _, uploader = upload(tmp_path, server, path)
+    assert server.stores == [] and uploader.outcome.flags_repaired == 0

@@ -271,3 +271,22 @@ def test_refused_messages_are_never_exported_into_a_source(tmp_path, account, mm
         r = command(mm, account, root, tmp_path, "--export-refused", root / "refused")
         assert r.code == ExitCode.USAGE and "inside the source" in r.err, r.err
     assert snapshot(root) == before and account.read_back()["INBOX"] == []
+
+
+def test_flags_the_server_drops_on_append_are_added_back(tmp_path, account, mm):
+    """A provider that stores APPENDed mail without \\Seen (a proxy turns it into a keyword
+    here): the run checks the flags of what it uploaded and adds \\Seen back."""
+    proxy = RewriteProxy(account.server.imap_port, {b'(\\Seen) "': b'(Xseen) "'}).start()
+    try:
+        write_mbox(tmp_path / "one.mbox", [message("read one", extra="Status: RO"),
+                                           message("unread one")])
+        r = run(mm, account, tmp_path / "one.mbox", tmp_path, "--json",
+                target=account.cli_args(tls="none", port=proxy.port))
+        assert proxy.rewritten == 1
+        assert r.code == 0, r.out + r.err
+        assert json.loads(r.out)["flags_repaired"] == 1
+    finally:
+        proxy.stop()
+    flags = {m.data: m.keyflags for m in account.read_back()["INBOX"]}
+    assert "\\Seen" in flags[crlf(message("read one", extra="Status: RO"))]
+    assert "\\Seen" not in flags[crlf(message("unread one"))]

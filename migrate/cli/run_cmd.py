@@ -239,6 +239,7 @@ def run_summary(plan, uploader, checks) -> dict:
                            for m, r in uploader.outcome.failed_folders],
         "flags_dropped": [{"mailbox": m, "source": loc, "reason": r}
                           for m, loc, r in uploader.outcome.flags_dropped],
+        "flags_repaired": uploader.outcome.flags_repaired,
         "verification": [{"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
                           "on_server": c.on_server, "missing": len(c.missing),
                           "refused": len(c.refused), "altered": len(c.altered),
@@ -287,6 +288,9 @@ def render_summary(summary: dict) -> str:
         lines.append(f"    folder not created: {f['mailbox']}: {f['reason']}")
     for f in summary.get("flags_dropped", []):
         lines.append(f"    stored without keywords: {f['source']}: {f['reason']}")
+    if summary.get("flags_repaired"):
+        lines.append(f"  flags added back after upload (the server dropped them): "
+                     f"{summary['flags_repaired']} messages")
     for f in summary.get("altered", []):
         lines.append(f"    stored, changed by the server on arrival: {f['source']} "
                      f"(in {f['mailbox']})")

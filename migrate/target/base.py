@@ -110,6 +110,12 @@ class Target(Protocol):
 
     def header_fields(self, uids: list[int]) -> dict[int, dict[str, str]]: ...
 
+    def flags_of(self, uids: list[int]) -> dict[int, frozenset]:
+        """The flags of *uids* (selected mailbox); read-only."""
+
+    def add_flags(self, uids: list[int], flags: tuple) -> None:
+        """Add *flags* to *uids* (UID STORE +FLAGS): for messages this run uploaded only."""
+
     # -- writing -------------------------------------------------------------
     def append_batch(self, mailbox: str, items: list[AppendItem]):
         """APPEND *items* (at most ``batch_limit``) and wait: an ``AppendResult``."""
@@ -142,7 +148,7 @@ class ReadOnlyTarget:
     """
 
     _WRITES = frozenset({"ensure_mailbox", "append_batch", "append_start", "append_finish",
-                         "select"})
+                         "select", "add_flags"})
 
     def __init__(self, inner):
         object.__setattr__(self, "_inner", inner)

@@ -436,6 +436,20 @@ class IMAPTarget:
                     size, fingerprint.message_id_key(fields))
 
     @connection_guard
+    def flags_of(self, uids: list[int]) -> dict[int, frozenset[str]]:
+        """The flags of *uids* in the selected mailbox (one UID FETCH FLAGS)."""
+        if not uids:
+            return {}
+        return {uid: frozenset(_decode(f) for f in flags)
+                for uid, flags in self.client.get_flags(uids).items()}
+
+    @connection_guard
+    def add_flags(self, uids: list[int], flags: tuple[str, ...]) -> None:
+        """UID STORE +FLAGS.SILENT: add *flags* to messages we uploaded (never removes)."""
+        if uids and flags:
+            self.client.add_flags(uids, list(flags), silent=True)
+
+    @connection_guard
     def header_fields(self, uids: list[int], chunk: int = 500) -> dict[int, dict[str, str]]:
         """Message-ID, Date, From, Subject of *uids* in the selected mailbox, for people."""
         out = {}
