@@ -52,6 +52,12 @@ class Throttled(ConnectionFailed):
         self.delay = delay
 
 
+class TooManyConnections(ConnectionFailed):
+    """The account has all the connections its provider allows ("[ALERT] Too many
+    simultaneous connections", Gmail): retried when one of ours closes, so a run
+    with more connections than allowed goes on with fewer instead of failing."""
+
+
 class MailboxError(MigrateError):
     """One mailbox cannot be used (name refused, CREATE or SELECT failed).
 

@@ -218,7 +218,8 @@ class Uploader:
                 if throttles > self.options.max_throttles:
                     raise ConnectionFailed(f"the server kept throttling without progress: {e}")
                 tries = throttles if throttled else failures
-                delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** (tries - 1))
+                delay = min(self.options.backoff_max,
+                            self.options.backoff_base * 2 ** min(tries - 1, 30))
                 if throttled and e.delay is not None:
                     delay = e.delay  # what the server asked for
                     log.warning("the server asks us to slow down; waiting %.1fs", delay)

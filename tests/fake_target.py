@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 
 from migrate import fingerprint, headers, providers
-from migrate.errors import ConnectionFailed, MailboxError
+from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
 from migrate.mapping import ServerLayout
 from migrate.reconcile import ServerCopy
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits
@@ -47,7 +47,9 @@ class FakeServer:
         self.throttle_on: set[int] = set()  # APPEND numbers answered "throttled"
         self.drop_on: dict[int, str] = {}  # APPEND number -> "before" | "after" storing
         self.quota_bytes: int | None = None
-        self.connections = 0
+        self.connections = 0  # opened in all
+        self.open = self.most_open = 0  # open now, and at most at once
+        self.max_connections: int | None = None  # "[ALERT] Too many simultaneous connections"
         self.log: list[tuple[str, int]] = []  # (mailbox, messages) per stored APPEND
         self.drop_flags = False  # store APPENDed messages without their flags (some providers)
         self.stores: list[tuple[str, tuple, tuple]] = []  # (mailbox, uids, flags) per +FLAGS
@@ -109,7 +111,12 @@ class FakeTarget:
         self.selected: str | None = None
         self.pending: dict[bytes, AppendResult | Exception] = {}
         self._tags = itertools.count(1)
+        if server.max_connections is not None and server.open >= server.max_connections:
+            raise TooManyConnections("NO [ALERT] Too many simultaneous connections. (fake)")
         server.connections += 1
+        server.open += 1
+        server.most_open = max(server.most_open, server.open)
+        self.closed = False
 
     # contract
     def has(self, capability: str) -> bool:
@@ -207,6 +214,8 @@ class FakeTarget:
 
     def close(self) -> None:
         self.selected = None
+        if not self.closed:
+            self.closed, self.server.open = True, self.server.open - 1
 
     def __enter__(self):
         return self

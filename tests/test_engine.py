@@ -317,3 +317,28 @@ def test_nothing_is_stored_when_the_server_kept_the_flags(tmp_path):
     path, msgs = store(tmp_path, n=6, extra=lambda i: "Status: RO")
     _, uploader = upload(tmp_path, server, path)
     assert server.stores == [] and uploader.outcome.flags_repaired == 0
+
+
+def test_more_connections_than_the_account_allows_go_on_with_fewer(tmp_path):
+    """Gmail answers a 16th login with "[ALERT] Too many simultaneous connections": the run
+    waits for one of its own to close instead of failing, and every message arrives once."""
+    server = FakeServer()
+    server.max_connections = 2
+    for name in ("Archive", "Sent", "Work", "Old"):
+        server.create(name)
+    root = tmp_path / "tree"
+    root.mkdir()
+    made = {}
+    for name in ("Archive", "Sent", "Work", "Old"):
+        made[name] = [message(f"{name} {i}") for i in range(6)]
+        write_mbox(root / name, made[name])
+    plan = build_plan([open_store(root)], server.layout)
+    state = State(tmp_path / "state.sqlite")
+    opts = UploadOptions(batch_messages=4, settle_seconds=0, backoff_base=0.01, connections=4)
+    try:
+        Uploader(lambda: FakeTarget(server), state, plan, opts, sleep=lambda s: None).run()
+    finally:
+        state.close()
+    assert server.most_open <= 2
+    for name, msgs in made.items():
+        assert [m.data for m in server.mailboxes[name].messages] == [crlf(m) for m in msgs]

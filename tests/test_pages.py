@@ -21,6 +21,7 @@ from tests.test_engine import (  # collected here again, with small pages
     test_empty_folders_are_created_and_a_refused_one_is_skipped,
     test_every_transport_uploads_exactly_once,
     test_flags_a_server_drops_on_append_are_added_back,
+    test_more_connections_than_the_account_allows_go_on_with_fewer,
     test_one_message_a_round_trip_servers_share_a_mailbox_over_connections,
     test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "test_empty_folders_are_created_and_a_refused_one_is_skipped",
     "test_every_transport_uploads_exactly_once",
     "test_flags_a_server_drops_on_append_are_added_back",
+    "test_more_connections_than_the_account_allows_go_on_with_fewer",
     "test_one_message_a_round_trip_servers_share_a_mailbox_over_connections",
     "test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for",
     "test_a_changed_mbox_is_read_again",

@@ -21,7 +21,8 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from migrate import fingerprint, headers
-from migrate.errors import AuthFailed, ConnectionFailed, MailboxError, UsageError
+from migrate.errors import (AuthFailed, ConnectionFailed, MailboxError, TooManyConnections,
+                            UsageError)
 from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
@@ -31,6 +32,7 @@ from migrate.reconcile import ServerCopy
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
+_TOO_MANY = re.compile(r"(?i)too many (simultaneous |concurrent )?connections")
 _BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
 QUOTA_CODES = {"OVERQUOTA"}
@@ -179,8 +181,13 @@ class IMAPTarget:
                 client.oauth2_login(cfg.user, cfg.token_source().reveal())
             else:
                 _login(client, cfg.user, cfg.password.reveal())
-        except LoginError:
+        except LoginError as e:
             _quietly_logout(client)
+            if _TOO_MANY.search(str(e)):
+                raise TooManyConnections(
+                    f"{cfg.address} takes no more connections for {cfg.user!r} just now ({e}); "
+                    "a run waits for one of its own to close; if it gives up, close the other "
+                    "mail programs on this account (phones count) and run again") from None
             raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r}; "
                              "check the user name and the stored password") from None
         except (OSError, IMAPClientError) as e:
