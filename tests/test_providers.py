@@ -80,3 +80,48 @@ def test_plan_says_which_profile_applies_and_applies_it(tmp_path, account, mm):
     assert document["summary"]["counts"]["refuse"] == 1
     detected = mm("plan", tmp_path / "one.mbox", *account.cli_args(), account=account)
     assert "Provider: none known (detected)" in detected.out
+
+
+def test_office365_emulation_plan_run_verify(tmp_path, account, mm):
+    """Dovecot behind two proxies that behave as Exchange Online does: it throttles
+    ("Suggested Backoff Time") and stores APPENDed mail without \\Seen. With the
+    office365 profile the long-line message is refused in plan and run alike, a
+    reserved folder name is renamed, throttled batches wait as asked, dropped
+    flags are added back, and verify agrees: complete except what is refused."""
+    from tests.builders import crlf
+    from tests.faults import RewriteProxy, ThrottleProxy
+    root = tmp_path / "Local Folders"
+    root.mkdir()
+    inbox = [message(f"o{i}", extra="Status: RO" if i % 2 else "") for i in range(30)]
+    long_line = message("long line", body="y" * 12_000 + "\n")
+    write_mbox(root / "Inbox", inbox + [long_line])
+    write_mbox(root / "Calendar", [message("filed in a folder named Calendar")])
+    drop = RewriteProxy(account.server.imap_port, {b'(\\Seen) "': b'(Xseen) "'}).start()
+    office = ThrottleProxy(drop.port, throttle_at={2}, backoff_ms=400).start()
+    target = (*account.cli_args(tls="none", port=office.port), "--provider", "office365")
+    try:
+        plan = mm("plan", root, *target, "--report", tmp_path / "rep", account=account)
+        assert plan.code == 0, plan.err
+        counts = json.loads((tmp_path / "rep" / "plan.json").read_text())["summary"]["counts"]
+        assert (counts["upload"], counts["refuse"]) == (31, 1)
+        assert "Calendar (imported)" in plan.out
+        run = mm("run", root, *target, "--backup-dir", tmp_path / "bk", "--state",
+                 tmp_path / "state.sqlite", "--yes", "--json", "--batch-size", "5",
+                 account=account)
+        assert run.code == 1, run.out + run.err  # complete, except the refused message
+        summary = json.loads(run.out)
+        assert summary["totals"]["refuse"] == 1 and summary["missing"] == 0
+        assert summary["flags_repaired"] == 15 and office.throttled == 1
+        assert "asks us to slow down; waiting 0.4s" in run.err
+        checked = mm("verify", root, *target, "--state", tmp_path / "state.sqlite",
+                     account=account)
+        assert checked.code == 1, checked.out
+    finally:
+        office.stop()
+        drop.stop()
+    server = account.read_back()
+    assert sorted(m.data for m in server["INBOX"]) == sorted(crlf(m) for m in inbox)
+    seen = {m.data for m in server["INBOX"] if "\\Seen" in m.keyflags}
+    assert seen == {crlf(m) for i, m in enumerate(inbox) if i % 2}
+    assert [m.data for m in server["Calendar (imported)"]] == [
+        crlf(message("filed in a folder named Calendar"))]
