@@ -323,6 +323,26 @@ class RewriteProxy(FaultProxy):
 KILL_POINTS = ("command", "literal", "last-byte", "ok-held", "after-ok")
 
 
+class CapabilityProxy(FaultProxy):
+    """Server -> client: each CAPABILITY list also announces *extra* (e.g. X-GM-EXT-1,
+    what a Google Workspace account behind a customer's own host name shows).
+    Plaintext connections only; capability lines are short, never split."""
+
+    def __init__(self, upstream_port: int, extra: bytes):
+        super().__init__(upstream_port)
+        self.extra = extra
+
+    def _pipe(self, src, dst, state, upstream: bool) -> None:
+        for data in self._chunks(src, state):
+            if not upstream:
+                data = re.sub(rb"(CAPABILITY IMAP4rev1)", rb"\1 " + self.extra, data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        self._close(src, dst, state)
+
+
 class KillProxy(FaultProxy):
     """SIGKILL the client at an exact point of the Nth APPEND (plaintext IMAP only).
 

@@ -125,3 +125,24 @@ def test_office365_emulation_plan_run_verify(tmp_path, account, mm):
     assert seen == {crlf(m) for i, m in enumerate(inbox) if i % 2}
     assert [m.data for m in server["Calendar (imported)"]] == [
         crlf(message("filed in a folder named Calendar"))]
+
+
+def test_a_gmail_account_behind_its_own_host_name_is_recognised(tmp_path, account, mm):
+    """Google Workspace on the customer's host name announces X-GM-EXT-1: once connected,
+    the Gmail profile applies (its daily budget in the estimate, its 15 connections)."""
+    from tests.faults import CapabilityProxy
+    write_mbox(tmp_path / "one.mbox", [message("hello")])
+    proxy = CapabilityProxy(account.server.imap_port, b"X-GM-EXT-1").start()
+    target = account.cli_args(tls="none", port=proxy.port)
+    try:
+        plan = mm("plan", tmp_path / "one.mbox", *target, "--no-speed-probe", account=account)
+        assert plan.code == 0, plan.err
+        assert "Provider: Gmail / Google Workspace (detected)" in plan.out
+        assert "about 500 MB a day" in plan.out
+        run = mm("run", tmp_path / "one.mbox", *target, "--backup-dir", tmp_path / "bk",
+                 "--state", tmp_path / "state.sqlite", "--yes", "--connections", "20",
+                 account=account)
+        assert run.code == 0, run.out + run.err
+        assert "takes at most 15 connections at once; using 15" in run.err
+    finally:
+        proxy.stop()
