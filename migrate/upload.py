@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import random
+import re
 import threading
 import time
 from typing import Callable
@@ -64,6 +65,9 @@ class RateLimiter:
             ahead = self.started + due - now
         if ahead > 0:
             self.sleep(ahead)
+
+
+SPENT_BUDGET = re.compile(r"(?i)\bBYE\b.*session expired")  # Gmail, past ~500 MB a day
 
 
 @dataclasses.dataclass
@@ -202,6 +206,11 @@ class Uploader:
             try:
                 return step()
             except ConnectionFailed as e:
+                if SPENT_BUDGET.search(str(e)):  # Gmail past its daily upload budget
+                    raise BudgetSpent(
+                        f"the provider ended the session because today's upload budget is "
+                        f"spent ({e}); everything sent so far is recorded: run the same command "
+                        "again in a few hours", time.time() + 6 * 3600) from None
                 throttled = isinstance(e, Throttled)
                 progress = self.progress_of()
                 if progress != last_progress:

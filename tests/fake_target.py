@@ -72,6 +72,9 @@ class FakeServer:
         n = self.appends
         if self.drop_on.get(n) == "before":
             raise ConnectionFailed(f"fake: connection lost before APPEND {n} was stored")
+        if self.drop_on.get(n) == "bye-expired":  # Gmail past its daily budget
+            raise ConnectionFailed("connection lost during append_batch: abort: "
+                                   "BYE Session expired, please login again.")
         if n in self.throttle_on:
             return AppendResult(False, text="Request is throttled. Suggested Backoff Time: "
                                              "20 milliseconds")

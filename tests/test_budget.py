@@ -41,7 +41,8 @@ def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None):
                         UploadOptions(batch_messages=5, settle_seconds=0, backoff_base=0.01,
                                       max_bytes_per_day=budget, wait_for_budget=wait),
                         sleep=sleep)
-    uploader.budget.clock = lambda: clock["now"]
+    if uploader.budget is not None:
+        uploader.budget.clock = lambda: clock["now"]
     try:
         uploader.run()
     finally:
@@ -99,3 +100,17 @@ def test_the_run_command_stops_with_exit_8_and_says_when(tmp_path, account, mm):
     done = mm("run", *args, "--max-bytes-per-day", "0", account=account)  # 0: no budget
     assert done.code == 0, done.out + done.err
     assert sorted(m.data for m in account.read_back()["INBOX"]) == sorted(crlf(m) for m in MSGS)
+
+
+def test_a_session_ended_for_the_budget_is_a_clean_stop_not_a_broken_link(tmp_path):
+    """Gmail past its daily budget answers "BYE Session expired": stop (exit 8), do not
+    reconnect again and again; the next run resolves the batch that was in flight."""
+    server = FakeServer()
+    server.drop_on = {3: "bye-expired"}
+    with pytest.raises(BudgetSpent) as stopped:
+        run(tmp_path, server, budget=None)
+    assert stopped.value.exit_code == ExitCode.STOPPED and "budget" in str(stopped.value)
+    assert server.connections == 1  # no reconnect storm
+    server.drop_on = {}
+    run(tmp_path, server, budget=None)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
