@@ -12,7 +12,6 @@ import collections
 import dataclasses
 import datetime as dt
 import os
-import weakref
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -262,8 +261,7 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     layout = layout or ServerLayout()
     stores = list(stores)
     spool = Spool(spool_dir)
-    plan = Plan([], layout, stores, spool)
-    weakref.finalize(plan, spool.close)
+    plan = Plan([], layout, stores, spool)  # the spool file goes when nothing holds it
     scopes: dict[str, int] = {}
     spelling: dict[str, str] = {}
     filters = filters or Filters()

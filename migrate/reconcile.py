@@ -35,6 +35,7 @@ class ServerCopy:
     header_key: str
     size: int
     message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
+    flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -72,17 +73,16 @@ class Spool:
             {', '.join(quickcheck.COLUMNS)}, action TEXT, reason TEXT, server_uid INTEGER,
             scope INTEGER, dkey INTEGER)""")
         self.db.execute("BEGIN")  # one long transaction: scratch data, no commit needed
+        self._finalizer = weakref.finalize(self, _delete, self.db, self.path, self.owner)
         self._insert = (f"INSERT INTO m (folder, {', '.join(quickcheck.COLUMNS)}, action, reason,"
                         f" scope, dkey) VALUES ({', '.join('?' * (len(quickcheck.COLUMNS) + 5))})")
         self._columns = ", ".join(("id",) + quickcheck.COLUMNS + _DECISIONS)
         self._folders = 0
 
     def close(self) -> None:
-        if os.getpid() != self.owner:
-            return  # a worker process forked from the command: the file is not its own
+        """Delete the file (also when the spool is no longer referenced, and at exit)."""
         with self.lock:
-            self.db.close()
-            self.path.unlink(missing_ok=True)
+            self._finalizer()
 
     def folder(self) -> "Messages":
         self._folders += 1
@@ -246,6 +246,13 @@ class Messages:
         return collections.Counter(dict(self.spool.query(
             "SELECT coalesce(substr(internaldate, 1, 4), 'unknown'), count(*) FROM m "
             "WHERE folder=? GROUP BY 1", (self.folder,))))
+
+
+def _delete(db, path: Path, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a worker process forked from the command: the file is not its own
+    db.close()
+    path.unlink(missing_ok=True)
 
 
 def _remove_stale(directory: Path) -> None:

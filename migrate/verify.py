@@ -49,6 +49,7 @@ class MailboxCheck:
     refused: list[PlannedMessage] = dataclasses.field(default_factory=list)  # reason in .reason
     exists: bool = True
     matched_by: dict = dataclasses.field(default_factory=dict)  # reconcile pass -> messages
+    flags_missing: list = dataclasses.field(default_factory=list)  # (message, flags) full check
 
     @property
     def duplicated(self) -> int:
@@ -102,16 +103,19 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
             info = target.examine(existing)
             ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
             first_pass = _quick_pass if quick else _full_pass
-            expected, rest, altered, by_uid, server, total = first_pass(
+            expected, rest, altered, by_uid, server, total, pairs = first_pass(
                 target, fplans, info, ours)
         else:
-            expected, rest, altered, by_uid, server, total = 0, [], [], 0, ServerMailbox(), 0
+            expected, rest, altered, by_uid, server, total, pairs = \
+                0, [], [], 0, ServerMailbox(), 0, []
             for page in pages(fplans, *WANTED):
                 expected += sum(p.action in SHOULD_BE_THERE for p in page)
                 rest += page
         matched = collections.Counter(uid=by_uid)
         found = server.match(rest, passes=(EXACT, ALTERED))
         matched["headers"] = len(found)
+        flags_missing = [] if quick else _flags_missing(
+            pairs + [(p, found[id(p)].copy) for p in rest if id(p) in found])
         missing = [p for p in rest if id(p) not in found and p.action in SHOULD_BE_THERE]
         refused = [p for p in rest if id(p) not in found and p.action in WILL_NOT_MOVE]
         altered += [p for p in rest if id(p) in found and found[id(p)].altered]
@@ -119,7 +123,8 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
             p for page in pages(fplans, *WANTED) for p in page) if len(server) else ([], [])
         check = MailboxCheck(mailbox, expected, total, missing, duplicated, unexpected,
                              altered=altered, refused=refused, exists=existing is not None,
-                             matched_by={how: n for how, n in matched.items() if n})
+                             matched_by={how: n for how, n in matched.items() if n},
+                             flags_missing=flags_missing)
         if describe_server and existing and (duplicated or unexpected):
             check.details = target.header_fields(
                 duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
@@ -148,14 +153,27 @@ def _quick_pass(target: Target, fplans, info, recorded):
             rest += f.messages.get(unsettled) if unsettled else []
     others = [u for u in listed if u not in claimed]
     server = ServerMailbox(target.fingerprints(uids=others) if others else [])
-    return expected, rest, [], len(claimed), server, len(listed)
+    return expected, rest, [], len(claimed), server, len(listed), []
+
+
+KEPT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
+
+
+def _flags_missing(pairs) -> list:
+    """(message, flags) where the server's copy lacks read/answered/flagged/draft."""
+    out = []
+    for p, copy in pairs:
+        lacking = tuple(f for f in KEPT_FLAGS if f in p.flags and f not in copy.flags)
+        if lacking:
+            out.append((p, lacking))
+    return out
 
 
 def _full_pass(target: Target, fplans, info, recorded):
     """Fetch every server message's fingerprint; claim by recorded UID first."""
     listed = target.uids() if info.exists else []
     server = ServerMailbox(target.fingerprints(uids=listed) if listed else [])
-    expected, rest, altered, by_uid = 0, [], [], 0
+    expected, rest, altered, by_uid, pairs = 0, [], [], 0, []
     for page in pages(fplans, *WANTED):
         ours = trusted_records(recorded([p.content_hash for p in page]) if recorded else {},
                                info.uidvalidity)
@@ -165,9 +183,10 @@ def _full_pass(target: Target, fplans, info, recorded):
                 by_uid += 1
                 if (copy.header_key, copy.size) != (p.header_key, p.size):
                     altered.append(p)
+                pairs.append((p, copy))  # their flags are compared
             else:
                 rest.append(p)
-    return expected, rest, altered, by_uid, server, len(listed)
+    return expected, rest, altered, by_uid, server, len(listed), pairs
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:
@@ -251,7 +270,8 @@ def _file_safe(name: str) -> str:
 def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
     """The verification as data (verify.json): per mailbox, every problem named."""
     missing = [p for c in checks for p in c.missing]
-    named = missing + [p for c in checks for p in c.refused + c.altered]
+    named = missing + [p for c in checks for p in c.refused + c.altered] + [
+        p for c in checks for p, _ in c.flags_missing]
     source = describe(plan, named) if named else {}
 
     def server_rows(c: MailboxCheck, uids: list[int]) -> list[dict]:
@@ -271,6 +291,7 @@ def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
         "folders_missing": counts["folders_missing"],
         "refused": counts["refused"],
         "altered": counts["altered"],
+        "flags_missing": sum(len(c.flags_missing) for c in checks),
         "duplicated": counts["duplicated"],
         "unexpected": sum(c.unexpected for c in checks),
         "mailboxes": [{
@@ -279,6 +300,9 @@ def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
             "missing": source_rows(c.missing),
             "refused": source_rows(c.refused, reason=True),
             "altered": source_rows(c.altered),
+            "flags_missing": [{**row, "flags": list(flags)} for row, (_, flags) in
+                              zip(source_rows([p for p, _ in c.flags_missing]),
+                                  c.flags_missing)],
             "duplicated": server_rows(c, c.duplicated_uids),
             "unexpected": server_rows(c, c.unexpected_uids),
         } for c in checks],

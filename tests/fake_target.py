@@ -188,7 +188,7 @@ class FakeTarget:
                 out.append(ServerCopy(
                     m.uid, fingerprint.header_key_from_fields(
                         fields, fingerprint.size_fallback(len(m.data))),
-                    len(m.data), fingerprint.message_id_key(fields)))
+                    len(m.data), fingerprint.message_id_key(fields), frozenset(m.flags)))
         return out
 
     def header_fields(self, uids) -> dict:

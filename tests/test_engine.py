@@ -342,3 +342,20 @@ def test_more_connections_than_the_account_allows_go_on_with_fewer(tmp_path):
     assert server.most_open <= 2
     for name, msgs in made.items():
         assert [m.data for m in server.mailboxes[name].messages] == [crlf(m) for m in msgs]
+
+
+def test_the_full_check_names_messages_stored_without_their_flags(tmp_path):
+    server = FakeServer()
+    path, msgs = store(tmp_path, n=4, extra=lambda i: "Status: RO")
+    upload(tmp_path, server, path)
+    server.mailboxes["INBOX"].messages[2].flags = ()  # someone marked it unread since
+    state = State(tmp_path / "state.sqlite")
+    try:
+        [check] = verify_plan(ReadOnlyTarget(FakeTarget(server)),
+                              build_plan([open_store(path)], server.layout),
+                              recorded=state.recorded)
+    finally:
+        state.close()
+    assert [(p.key, flags) for p, flags in check.flags_missing] == [
+        (list(build_plan([open_store(path)]).folders[0].messages)[2].key, ("\\Seen",))]
+    assert check.ok  # flags are reported, not counted as missing mail

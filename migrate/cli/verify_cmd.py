@@ -74,6 +74,9 @@ def render(result: dict, with_state: bool) -> str:
             lines.append(f"  refused by the server: {m['source']}: {m['reason']}  {_who(m)}")
         for m in box["altered"]:
             lines.append(f"  stored, changed by the server on arrival: {m['source']}  {_who(m)}")
+        for m in box.get("flags_missing", []):
+            lines.append(f"  stored without {' '.join(m['flags'])} (the server did not keep "
+                         f"it; set it in the mail program): {m['source']}  {_who(m)}")
         for m in box["duplicated"]:
             lines.append(f"  duplicate copy: UID {m['uid']}  {_who(m)}")
         for m in box["unexpected"][:SHOWN]:

@@ -431,7 +431,8 @@ class IMAPTarget:
             uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
         for i in range(0, len(uids), chunk):
             part = uids[i:i + chunk]
-            resp = self.client.fetch(part, [fingerprint.IMAP_HEADER_FIELDS, "RFC822.SIZE"])
+            resp = self.client.fetch(part, [fingerprint.IMAP_HEADER_FIELDS, "RFC822.SIZE",
+                                            "FLAGS"])
             for uid in part:
                 item = resp.get(uid)
                 if not item:
@@ -440,7 +441,8 @@ class IMAPTarget:
                 size = int(item[b"RFC822.SIZE"])
                 yield ServerCopy(
                     uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
-                    size, fingerprint.message_id_key(fields))
+                    size, fingerprint.message_id_key(fields),
+                    frozenset(_decode(f) for f in item.get(b"FLAGS", ())))
 
     @connection_guard
     def flags_of(self, uids: list[int]) -> dict[int, frozenset[str]]:
