@@ -138,6 +138,7 @@ _MIGRATIONS = [
         stat   TEXT NOT NULL,
         sha256 TEXT NOT NULL
     );
+    ALTER TABLE messages ADD COLUMN flags_checked INTEGER;
     """,
 ]
 
@@ -376,6 +377,29 @@ class State:
             "SELECT count(*) FROM messages WHERE mailbox=? AND status IN (?,?)"
             " AND (? IS NULL OR uidvalidity IS NULL OR uidvalidity=?)",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity)).fetchone()[0]
+
+    def flags_unchecked(self, mailbox: str, uidvalidity: int | None, hashes=None):
+        """content hash -> UID of our uploads into *mailbox* whose flags were not yet
+        checked on the server (of *hashes*; with None, only whether any is left)."""
+        sql = ("SELECT content_hash, uid FROM messages WHERE mailbox=? AND +status=? AND "
+               "uid IS NOT NULL AND flags_checked IS NULL AND (uidvalidity IS NULL OR "
+               "? IS NULL OR uidvalidity=?)")
+        args = (mailbox, UPLOADED, uidvalidity, uidvalidity)
+        if hashes is None:
+            return bool(self.db.execute(sql + " LIMIT 1", args).fetchone())
+        out = {}
+        hashes = list(hashes)
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            out.update(self.db.execute(
+                f"{sql} AND content_hash IN ({', '.join('?' * len(part))})", (*args, *part)))
+        return out
+
+    def mark_flags_checked(self, mailbox: str, hashes) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("UPDATE messages SET flags_checked=1 WHERE mailbox=? AND "
+                                "content_hash=?", [(mailbox, h) for h in hashes])
 
     def uploaded_since(self, since: float) -> list[tuple[int, int]]:
         """(minute, bytes) uploaded (or in flight) into the account since *since*."""

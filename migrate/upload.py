@@ -23,7 +23,7 @@ from typing import Callable
 from migrate import fingerprint, headers
 from migrate.budget import BudgetSpent, DailyBudget
 from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, SourceError, Throttled
-from migrate.plan import (EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
+from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
                           PlannedMessage, apply_server_view, pages)
 from migrate.keywords import imap_keyword
 from migrate.reconcile import ServerMailbox, UidSet, trusted_records
@@ -340,26 +340,27 @@ class Uploader:
     def _repair_flags(self, mailbox: str, fplans: list[FolderPlan]) -> None:
         """Add back the flags a server dropped on APPEND (read, answered, flagged, draft).
 
-        Only for the messages this run uploaded, by the UIDs the server gave them:
+        For our uploads whose flags were not checked yet (this run's, or an earlier
+        run's that stopped before its check), by the UIDs the server gave them:
         one FETCH FLAGS per page, a UID STORE +FLAGS where some are missing (a
-        flag is only ever added). Run again with the mailbox step, so a drop
-        here is repaired by the retry.
+        flag is only ever added); then they are marked checked in the state.
         """
-        if not any(f.counts().get(UPLOADED) for f in fplans):
-            return  # nothing uploaded here by this run: no round trip
         target = self._connected()
+        validity = self.info.uidvalidity if target.selected == mailbox else None
+        if not self.state.flags_unchecked(mailbox, validity):
+            return  # all checked: no round trip, no pass over the plan
         if target.selected != mailbox:
             self.info = target.select(mailbox)
         permanent = self.info.permanent_flags
-        for page in pages(fplans, UPLOADED):
-            ours = trusted_records(self.state.recorded(mailbox, [p.content_hash for p in page]),
-                                   self.info.uidvalidity)
-            want = {ours[p.content_hash]: set(filter_flags(p, permanent, keywords=False))
-                    for p in page if ours.get(p.content_hash)}
-            want = {uid: flags for uid, flags in want.items() if flags}
-            if not want:
+        for page in pages(fplans, UPLOADED, DONE):
+            ours = self.state.flags_unchecked(mailbox, self.info.uidvalidity,
+                                              [p.content_hash for p in page])
+            if not ours:
                 continue
-            have = target.flags_of(sorted(want))
+            want = {ours[p.content_hash]: set(filter_flags(p, permanent, keywords=False))
+                    for p in page if p.content_hash in ours}
+            want = {uid: flags for uid, flags in want.items() if flags}
+            have = target.flags_of(sorted(want)) if want else {}
             lost: dict[tuple, list[int]] = collections.defaultdict(list)
             for uid, flags in want.items():
                 if uid in have and flags - have[uid]:
@@ -369,6 +370,7 @@ class Uploader:
                          mailbox, " ".join(flags), len(uids))
                 target.add_flags(uids, flags)
                 self.outcome.flags_repaired += len(uids)
+            self.state.mark_flags_checked(mailbox, list(ours))
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:

@@ -10,6 +10,7 @@ read-only target that refuses every write.
 from __future__ import annotations
 
 import collections
+import time
 
 import pytest
 
@@ -246,7 +247,8 @@ def test_a_crash_while_shares_were_in_flight_is_resolved_by_the_next_run(tmp_pat
     opts = UploadOptions(batch_messages=10, settle_seconds=0, connections=3, max_reconnects=0,
                          give_up_after=0)
     with pytest.raises(ConnectionFailed, match="gave up"):
-        Uploader(lambda: FakeTarget(server), state, plan, opts, sleep=lambda s: None).run()
+        Uploader(lambda: FakeTarget(server), state, plan, opts,
+                 sleep=lambda s: time.sleep(0.005)).run()  # a back-off, not a busy loop
     left = len(state.db.execute("SELECT 1 FROM batches").fetchall())
     state.close()
     assert left >= 1  # batches stored by the server, their answers lost
@@ -336,7 +338,8 @@ def test_more_connections_than_the_account_allows_go_on_with_fewer(tmp_path):
     state = State(tmp_path / "state.sqlite")
     opts = UploadOptions(batch_messages=4, settle_seconds=0, backoff_base=0.01, connections=4)
     try:
-        Uploader(lambda: FakeTarget(server), state, plan, opts, sleep=lambda s: None).run()
+        Uploader(lambda: FakeTarget(server), state, plan, opts,
+                 sleep=lambda s: time.sleep(0.005)).run()  # a back-off, not a busy loop
     finally:
         state.close()
     assert server.most_open <= 2
@@ -359,3 +362,29 @@ def test_the_full_check_names_messages_stored_without_their_flags(tmp_path):
     assert [(p.key, flags) for p, flags in check.flags_missing] == [
         (list(build_plan([open_store(path)]).folders[0].messages)[2].key, ("\\Seen",))]
     assert check.ok  # flags are reported, not counted as missing mail
+
+
+def test_flags_unchecked_when_a_run_stopped_are_repaired_by_the_next(tmp_path, monkeypatch):
+    """A run killed after its upload but before its flag check: the next run checks the
+    flags of those earlier uploads too; once checked, later runs do not ask again."""
+    server = FakeServer()
+    server.drop_flags = True
+    path, msgs = store(tmp_path, n=6, extra=lambda i: "Status: RO")
+
+    class Killed(Exception):
+        pass
+
+    def killed(self, mailbox, fplans):
+        raise Killed()
+
+    with monkeypatch.context() as m:
+        m.setattr(Uploader, "_repair_flags", killed)
+        with pytest.raises(Killed):
+            upload(tmp_path, server, path)
+    assert all(not m.flags for m in server.mailboxes["INBOX"].messages)
+    _, uploader = upload(tmp_path, server, path)  # nothing to send; the check is still due
+    assert uploader.outcome.flags_repaired == 6
+    assert all(set(m.flags) == {"\\Seen"} for m in server.mailboxes["INBOX"].messages)
+    stores = len(server.stores)
+    upload(tmp_path, server, path)
+    assert len(server.stores) == stores  # checked once
