@@ -21,7 +21,7 @@ from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
 from migrate import spool as spooling
-from migrate.spool import DEDUP_BY, Messages, Spool
+from migrate.spool import DEDUP_BY, EVERY, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
@@ -190,7 +190,6 @@ def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[
 
 
 def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tuple]:
-    import collections
     import concurrent.futures
     try:
         with open(folder.path, "rb") as f:
@@ -331,22 +330,17 @@ def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:
     return MappedFolder(first, "; ".join(filter(None, [mapped.note, note])))
 
 
-EVERY = (0, float("inf"))  # a range of refs: all messages
-
-
 def pages(fplans: list[FolderPlan], *actions: str, part: tuple = EVERY):
     """The messages of *fplans* with one of *actions* (refs in *part*), a page at a time.
 
     A page's messages may be changed and saved: later pages are read afresh."""
     page: list[PlannedMessage] = []
-    lo, hi = part
     for f in fplans:
-        for p in f.messages.where(*actions):
-            if lo <= p.ref < hi:
-                page.append(p)
-                if len(page) == spooling.PAGE:
-                    yield page
-                    page = []
+        for p in f.messages.where(*actions, part=part):
+            page.append(p)
+            if len(page) == spooling.PAGE:
+                yield page
+                page = []
     if page:
         yield page
 

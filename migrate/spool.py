@@ -29,6 +29,8 @@ from migrate.errors import UsageError
 from migrate.state import guarded_by
 
 PAGE = 2000
+EVERY = (0, float("inf"))  # a range of refs [first, past the last): all messages
+_NO_REF = 2 ** 62  # beyond every ref SQLite gives (EVERY's end, as an integer)
 DEDUP_BY = ("header_key", "body_hash")  # one message, whatever else differs (fingerprint.md)
 _DECISIONS = ("action", "reason", "server_uid")
 _NAME = re.compile(r"mailmigrate-plan-(\d+)-\w+\.sqlite$")
@@ -96,12 +98,14 @@ class Spool:
             self.db.executemany(self._insert, rows)
 
     @_guarded
-    def page(self, folder: int, after: int, actions: tuple) -> list:
+    def page(self, columns: str, folder: int, after: int, before: int, actions: tuple) -> list:
+        """The next page of *columns* (the first is the ref) of *folder*'s messages with
+        refs in (*after*, *before*) and one of *actions* (any when empty)."""
         where = f" AND action IN ({', '.join('?' * len(actions))})" if actions else ""
         with self.lock:
             return self.db.execute(
-                f"SELECT {self._columns} FROM m WHERE folder=? AND id>?{where} ORDER BY id "
-                f"LIMIT {PAGE}", (folder, after, *actions)).fetchall()
+                f"SELECT {columns} FROM m WHERE folder=? AND id>? AND id<?{where} ORDER BY id "
+                f"LIMIT {PAGE}", (folder, after, before, *actions)).fetchall()
 
     @_guarded
     def save(self, p) -> None:
@@ -114,15 +118,6 @@ class Spool:
         with self.lock:
             self.db.executemany("UPDATE m SET action=?, reason=? WHERE id=?",
                                 [(action, reason, ref) for ref in refs])
-
-    @_guarded
-    def light_page(self, folder: int, after: int, actions: tuple) -> list:
-        """(ref, content hash, action) of the next page: for passes that need no more."""
-        with self.lock:
-            return self.db.execute(
-                f"SELECT id, content_hash, action FROM m WHERE folder=? AND id>? AND action IN "
-                f"({', '.join('?' * len(actions))}) ORDER BY id LIMIT {PAGE}",
-                (folder, after, *actions)).fetchall()
 
     @_guarded
     def query(self, sql: str, args=()) -> list:
@@ -166,31 +161,31 @@ class Messages:
     def __iter__(self) -> Iterator:
         return self.where()
 
-    def where(self, *actions: str) -> Iterator:
-        """The messages (with one of *actions*, if given), in source order."""
+    def where(self, *actions: str, part: tuple = EVERY) -> Iterator:
+        """The messages (with one of *actions*, if given; refs in *part*), in source order."""
         from migrate.plan import PlannedMessage
-        after = 0
-        while True:
-            rows = self.spool.page(self.folder, after, actions)
+        for rows in self._pages(self.spool._columns, actions, part):
             for row in rows:
                 yield self._message(row, PlannedMessage)
+
+    def light(self, *actions: str, part: tuple = EVERY) -> Iterator[list]:
+        """Pages of (ref, content hash, action) of the messages with *actions*: for
+        passes that need no more, so no message object is made."""
+        return self._pages("id, content_hash, action", actions, part)
+
+    def _pages(self, columns: str, actions: tuple, part: tuple) -> Iterator[list]:
+        """Keyset pages by ref: a page's messages may be saved before the next is read."""
+        after, before = part[0] - 1, min(part[1], _NO_REF)
+        while True:
+            rows = self.spool.page(columns, self.folder, after, before, actions)
+            if rows:
+                yield rows
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
 
     def save(self, p) -> None:
         self.spool.save(p)
-
-    def light(self, *actions: str) -> Iterator[list]:
-        """Pages of (ref, content hash, action) of the messages with *actions*."""
-        after = 0
-        while True:
-            rows = self.spool.light_page(self.folder, after, actions)
-            if rows:
-                yield rows
-            if len(rows) < PAGE:
-                return
-            after = rows[-1][0]
 
     def get(self, refs: list[int]) -> list:
         """The messages *refs* (in ref order), as objects."""

@@ -328,8 +328,9 @@ class Uploader:
         todo = sum(f.counts().get(UPLOAD, 0) for f in fplans)
         if todo and self.shards > 1 and todo >= 2 * self.shards:
             size = -(-todo // self.shards)
-            starts = [p.ref for i, p in enumerate(p for page in pages(fplans, UPLOAD)
-                                                  for p in page) if i % size == 0]
+            refs = (ref for f in fplans for page in f.messages.light(UPLOAD)
+                    for ref, _, _ in page)  # refs alone: no message objects
+            starts = [ref for i, ref in enumerate(refs) if i % size == 0]
             parts = list(zip(starts, starts[1:] + [float("inf")]))
             self._in_parallel([lambda w, part=part: w._send_shard(mailbox, fplans, part)
                                for part in parts])
