@@ -32,6 +32,9 @@ from migrate.errors import UsageError
 from migrate.quickcheck import COLUMNS as FACT_COLUMNS
 
 INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed"
+# reconcile.trusted_records' rule in SQL (bind the mailbox's UIDVALIDITY twice): a record
+# holds without a UIDVALIDITY of its own, when none is known, or under the same one
+_HOLDS = "(uidvalidity IS NULL OR ? IS NULL OR uidvalidity=?)"
 
 _MIGRATIONS = [
     # version 1
@@ -348,52 +351,47 @@ class State:
 
     # -- queries -----------------------------------------------------------
 
+    def _among(self, sql: str, args: tuple, hashes) -> list:
+        """Rows of *sql* (ending in a WHERE clause) restricted to content hashes *hashes*,
+        asked 500 at a time (by the primary key)."""
+        hashes, rows = list(hashes), []
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows += self.db.execute(f"{sql} AND content_hash IN ({', '.join('?' * len(part))})",
+                                    (*args, *part)).fetchall()
+        return rows
+
     def recorded(self, mailbox: str, hashes=None) -> dict[str, tuple[int | None, int | None]]:
         """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*:
         of those of *hashes* (a page of messages), or all when None."""
         sql = ("SELECT content_hash, uidvalidity, uid FROM messages"  # +status: by primary key
                " WHERE mailbox=? AND +status IN (?,?)")
-        if hashes is None:
-            return {r[0]: (r[1], r[2]) for r in self.db.execute(sql, (mailbox, UPLOADED, PRESENT))}
-        out = {}
-        hashes = list(hashes)
-        for i in range(0, len(hashes), 500):
-            part = hashes[i:i + 500]
-            out.update((r[0], (r[1], r[2])) for r in self.db.execute(
-                f"{sql} AND content_hash IN ({', '.join('?' * len(part))})",
-                (mailbox, UPLOADED, PRESENT, *part)))
-        return out
+        args = (mailbox, UPLOADED, PRESENT)
+        rows = self.db.execute(sql, args) if hashes is None else self._among(sql, args, hashes)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def recorded_uids(self, mailbox: str, uidvalidity: int | None) -> list[int]:
         """UIDs our records name in *mailbox* that hold under *uidvalidity* (reconcile)."""
         return [r[0] for r in self.db.execute(
             "SELECT uid FROM messages WHERE mailbox=? AND status IN (?,?) AND uid IS NOT NULL"
-            " AND (uidvalidity IS NULL OR ? IS NULL OR uidvalidity=?)",
+            f" AND {_HOLDS}",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity))]
 
     def recorded_count(self, mailbox: str, uidvalidity: int | None = None) -> int:
         """How many records of *mailbox* hold under *uidvalidity* (all when None)."""
         return self.db.execute(
-            "SELECT count(*) FROM messages WHERE mailbox=? AND status IN (?,?)"
-            " AND (? IS NULL OR uidvalidity IS NULL OR uidvalidity=?)",
+            f"SELECT count(*) FROM messages WHERE mailbox=? AND status IN (?,?) AND {_HOLDS}",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity)).fetchone()[0]
 
     def flags_unchecked(self, mailbox: str, uidvalidity: int | None, hashes=None):
         """content hash -> UID of our uploads into *mailbox* whose flags were not yet
         checked on the server (of *hashes*; with None, only whether any is left)."""
         sql = ("SELECT content_hash, uid FROM messages WHERE mailbox=? AND +status=? AND "
-               "uid IS NOT NULL AND flags_checked IS NULL AND (uidvalidity IS NULL OR "
-               "? IS NULL OR uidvalidity=?)")
+               f"uid IS NOT NULL AND flags_checked IS NULL AND {_HOLDS}")
         args = (mailbox, UPLOADED, uidvalidity, uidvalidity)
         if hashes is None:
             return bool(self.db.execute(sql + " LIMIT 1", args).fetchone())
-        out = {}
-        hashes = list(hashes)
-        for i in range(0, len(hashes), 500):
-            part = hashes[i:i + 500]
-            out.update(self.db.execute(
-                f"{sql} AND content_hash IN ({', '.join('?' * len(part))})", (*args, *part)))
-        return out
+        return dict(self._among(sql, args, hashes))
 
     def mark_flags_checked(self, mailbox: str, hashes) -> None:
         with self.db:
@@ -410,15 +408,9 @@ class State:
 
     def sent_since(self, mailbox: str, hashes, since: float) -> set[str]:
         """Those of *hashes* uploaded into *mailbox* at or after *since* (this run)."""
-        hashes = list(hashes)
-        out: set[str] = set()
-        for i in range(0, len(hashes), 500):
-            part = hashes[i:i + 500]
-            out.update(r[0] for r in self.db.execute(
-                "SELECT content_hash FROM messages WHERE mailbox=? AND +status=? AND updated>=?"
-                f" AND content_hash IN ({', '.join('?' * len(part))})",
-                (mailbox, UPLOADED, since, *part)))
-        return out
+        return {r[0] for r in self._among(
+            "SELECT content_hash FROM messages WHERE mailbox=? AND +status=? AND updated>=?",
+            (mailbox, UPLOADED, since), hashes)}
 
     def refused(self, mailbox: str) -> dict[str, str]:
         """content hash -> the server's words, for messages it refused in *mailbox*."""
