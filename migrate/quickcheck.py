@@ -48,16 +48,14 @@ def signature(folder: Folder) -> str | None:
         return None
     h = hashlib.sha256(f"{VERSION}\0{folder.store.kind}\0{folder.reader_options()!r}\0"
                        .encode("utf-8", "surrogateescape"))
-    newest = 0
     for path in sorted(inputs):
         try:
             st = os.stat(path)
         except OSError:
             return None
-        newest = max(newest, st.st_mtime_ns)
+        if _racy(st):
+            return None
         h.update(os.fsencode(path) + b"\0" + _stat_text(st).encode() + b"\n")
-    if time.time_ns() - newest < RACY_SECONDS * 1e9:  # see _racy
-        return None
     return h.hexdigest()
 
 
@@ -68,8 +66,8 @@ COLUMNS = ("key", "location", "size", "content_hash", "header_key", "body_hash",
 
 def to_row(p) -> tuple:
     """A just-planned message (plan_message's result) as a state row."""
-    return (p.key.encode("utf-8", "surrogateescape"), p.location, p.size, p.content_hash, p.header_key, p.body_hash,
-            p.message_id, p.internaldate.isoformat() if p.internaldate else None,
+    return (p.key.encode("utf-8", "surrogateescape"), p.location, p.size, p.content_hash,
+            p.header_key, p.body_hash, p.message_id, p.internaldate.isoformat() if p.internaldate else None,
             _json(p.flags), _json(p.keywords),
             p.reason if p.action == "skip" else None, json.dumps(list(p.notes)) if p.notes
             else None, int(p.has_nul), p.longest_line)

@@ -346,10 +346,10 @@ class Uploader:
         one FETCH FLAGS per page, a UID STORE +FLAGS where some are missing (a
         flag is only ever added); then they are marked checked in the state.
         """
+        selected = self.target is not None and self.target.selected == mailbox
+        if not self.state.flags_unchecked(mailbox, self.info.uidvalidity if selected else None):
+            return  # all checked: no connection, no round trip, no pass over the plan
         target = self._connected()
-        validity = self.info.uidvalidity if target.selected == mailbox else None
-        if not self.state.flags_unchecked(mailbox, validity):
-            return  # all checked: no round trip, no pass over the plan
         if target.selected != mailbox:
             self.info = target.select(mailbox)
         permanent = self.info.permanent_flags
@@ -590,14 +590,15 @@ class _BatchSender:
         """Before a batch is sent: honour the rate caps, record it in flight (durably)."""
         up = self.up
         self._stop_now()
+        size = sum(len(d) for _, d in items)
         if up.budget is not None:
             try:
-                up.budget.spend(sum(len(d) for _, d in items))
+                up.budget.spend(size)
             except BudgetSpent:  # what is in flight finishes and is recorded first
                 while self.pending:
                     self._complete_oldest()
                 raise
-        up.rate.wait(len(items), sum(len(d) for _, d in items))
+        up.rate.wait(len(items), size)
         self._stop_now()  # a stop during the cap's wait never releases the batch at once
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
