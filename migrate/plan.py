@@ -194,13 +194,13 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tup
     try:
         with open(folder.path, "rb") as f:
             first = next(split_mbox(f), None)  # NotAnMbox, as a read from the start says
+        guesses = likely_boundaries(folder.path, list(range(PART_BYTES, size, PART_BYTES)))
     except OSError as e:
         raise SourceError(f"cannot open mbox file {folder.path}: {e.strerror}") from e
     if first is None:
         return
     unquote = is_mboxrd(first[2])
-    starts = [0] + [b for b in likely_boundaries(folder.path, list(range(
-        PART_BYTES, size, PART_BYTES))) if b > 0]
+    starts = [0] + [b for b in guesses if b > 0]
     parts = collections.deque(zip(starts, starts[1:] + [None]))
     with concurrent.futures.ProcessPoolExecutor(cores) as pool:
         running: collections.deque = collections.deque()

@@ -61,7 +61,7 @@ class Spool:
     def _open(self, directory: Path | None) -> None:
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
-            _remove_stale(Path(directory))
+        _remove_stale(Path(directory or tempfile.gettempdir()))
         fd, name = tempfile.mkstemp(prefix=f"mailmigrate-plan-{os.getpid()}-", suffix=".sqlite",
                                     dir=directory)
         os.close(fd)
@@ -255,7 +255,10 @@ def _remove_stale(directory: Path) -> None:
     for path in directory.glob("mailmigrate-plan-*.sqlite"):
         m = _NAME.search(path.name)
         if m and not _alive(int(m.group(1))):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass  # another user's, in a shared temporary directory: theirs to remove
 
 
 def _alive(pid: int) -> bool:

@@ -157,3 +157,23 @@ def test_a_no_op_rerun_reads_nothing_and_a_changed_mbox_uploads_only_its_new_mes
     assert sorted(m.data for m in server["Archive"]) == sorted(
         [crlf(message(f"m{i}", extra="X-Status: F" if i == 1 else "")) for i in range(5)]
         + [crlf(message("added"))])
+
+
+def test_a_killed_commands_plan_file_is_removed_by_the_next(tmp_path, monkeypatch):
+    """plan and verify keep their work file in the temporary directory: a kill -9 leaves
+    it there, and the next command started removes it (a live command's stays)."""
+    import subprocess
+    import sys
+    import tempfile
+    from migrate.spool import Spool
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f"mailmigrate-plan-{dead}-abc.sqlite"
+    stale.write_bytes(b"")
+    mine = Spool()
+    assert not stale.exists() and mine.path.exists() and mine.path.parent == tmp_path
+    other = Spool()
+    assert mine.path.exists()  # a live command's file stays
+    other.close()
+    mine.close()
