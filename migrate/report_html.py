@@ -206,7 +206,9 @@ def render_run_html(summary: dict) -> str:
             '<div class="cards">',
             _card("Moved, all runs together", str(moved),
                   f" {t.get('uploaded', 0)} in this run "
-                  f"({human_size(summary.get('uploaded_bytes', 0))}), the rest by earlier runs"),
+                  f"({human_size(summary.get('uploaded_bytes', 0))}"
+                  + (f"; {summary['copied']} of them copied on the server from another folder"
+                     if summary.get("copied") else "") + "), the rest by earlier runs"),
             _card("Already there", str(t.get("present", 0)),
                   " the new account had these before"),
             _card("Verification", "passed" if ok else "PROBLEM",

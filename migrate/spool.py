@@ -141,6 +141,27 @@ class Spool:
             self.db.execute("DROP INDEX m_dkey")
 
 
+    @_guarded
+    def hold_copies(self) -> set[int]:
+        """Mark ``copy`` every upload whose bytes an earlier upload for another mailbox
+        carries (the engine places it by UID COPY once that one is on the server);
+        the folders holding such. ``release_copies`` undoes it."""
+        with self.lock:
+            self.db.execute("CREATE INDEX m_hash ON m (content_hash, id) WHERE action='upload'")
+            self.db.execute("""
+                UPDATE m SET action='copy' WHERE action='upload' AND EXISTS (
+                    SELECT 1 FROM m f WHERE f.content_hash=m.content_hash AND
+                    f.action='upload' AND f.id<m.id AND f.scope<>m.scope)""")
+            self.db.execute("DROP INDEX m_hash")
+            return {r[0] for r in self.db.execute("SELECT DISTINCT folder FROM m WHERE "
+                                                  "action='copy'")}
+
+    @_guarded
+    def release_copies(self) -> None:
+        with self.lock:
+            self.db.execute("UPDATE m SET action='upload' WHERE action='copy'")
+
+
 class Messages:
     """One folder's planned messages, read from the spool a page at a time."""
 

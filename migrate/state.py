@@ -143,6 +143,11 @@ _MIGRATIONS = [
     );
     ALTER TABLE messages ADD COLUMN flags_checked INTEGER;
     """,
+    # version 5: rows placed by UID COPY from another mailbox (no bytes sent: not in the budget)
+    """
+    ALTER TABLE messages ADD COLUMN copied INTEGER;
+    CREATE INDEX messages_hash ON messages (content_hash);
+    """,
 ]
 
 
@@ -278,8 +283,10 @@ class State:
     # -- journal -----------------------------------------------------------
 
     def begin_batch(self, mailbox: str, uidvalidity: int | None, uidnext: int | None,
-                    messages) -> int:
-        """Record *messages* (PlannedMessage) as in flight; durable on return."""
+                    messages, copied: bool = False) -> int:
+        """Record *messages* (PlannedMessage) as in flight; durable on return.
+
+        *copied*: they are placed by UID COPY from another mailbox, not APPENDed."""
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -288,9 +295,10 @@ class State:
                 (mailbox, uidvalidity, uidnext, now)).lastrowid
             self.db.executemany(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
-                " batch, reason, source, updated, message_id) VALUES (?,?,?,?,?,?,NULL,?,?,?)",
+                " batch, reason, source, updated, message_id, copied)"
+                " VALUES (?,?,?,?,?,?,NULL,?,?,?,?)",
                 [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now,
-                  m.message_id) for m in messages])
+                  m.message_id, 1 if copied else None) for m in messages])
         return batch
 
     def finish_batch(self, batch: int, uidvalidity: int | None, uids: list[int] | None) -> None:
@@ -400,11 +408,20 @@ class State:
                                 "content_hash=?", [(mailbox, h) for h in hashes])
 
     def uploaded_since(self, since: float) -> list[tuple[int, int]]:
-        """(minute, bytes) uploaded (or in flight) into the account since *since*."""
+        """(minute, bytes) uploaded (or in flight) into the account since *since*; copies
+        made on the server sent no bytes."""
         return self.db.execute(
             "SELECT CAST(updated / 60 AS INTEGER) * 60, sum(size) FROM messages"
-            " WHERE status IN (?,?) AND updated >= ? GROUP BY 1", (UPLOADED, INFLIGHT, since)
-        ).fetchall()
+            " WHERE status IN (?,?) AND updated >= ? AND copied IS NULL GROUP BY 1",
+            (UPLOADED, INFLIGHT, since)).fetchall()
+
+    def uploaded_elsewhere(self, mailbox: str, hashes) -> dict[str, tuple[str, int, int]]:
+        """content hash -> (mailbox, UIDVALIDITY, UID) of one of our uploads of it into a
+        mailbox other than *mailbox* (of *hashes*): a copy ``UID COPY`` can place here."""
+        return {h: (box, validity, uid) for h, box, validity, uid in self._among(
+            "SELECT content_hash, mailbox, uidvalidity, uid FROM messages WHERE mailbox<>? AND"
+            " +status=? AND uid IS NOT NULL AND uidvalidity IS NOT NULL", (mailbox, UPLOADED),
+            hashes)}
 
     def sent_since(self, mailbox: str, hashes, since: float) -> set[str]:
         """Those of *hashes* uploaded into *mailbox* at or after *since* (this run)."""

@@ -100,6 +100,7 @@ class UploadOutcome:
     failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
     flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     flags_repaired: int = 0  # messages whose flags the server dropped on APPEND, added back
+    copied: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     resolved: int = 0  # in-flight messages found on the server after a drop or crash
 
     def merge(self, other: "UploadOutcome") -> None:
@@ -110,6 +111,7 @@ class UploadOutcome:
         self.flags_dropped.extend(other.flags_dropped)
         self.resolved += other.resolved
         self.flags_repaired += other.flags_repaired
+        self.copied.update(other.copied)
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
@@ -244,7 +246,7 @@ class Uploader:
         if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
-            return self._run_parallel(groups)
+            return self._run_parallel_once(groups)
         for mailbox, fplans in groups:  # the connection stays for the check (see close)
             self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
         return self.outcome
@@ -254,6 +256,24 @@ class Uploader:
         round trip, so several connections share each mailbox instead."""
         target = self._connected()
         return not target.can_pipeline and target.batch_limit(2) == 1
+
+    def _run_parallel_once(self, groups) -> UploadOutcome:
+        """Mailboxes at once, each message's bytes sent once: a message also planned
+        for an earlier mailbox waits for a second round, where it is copied on the
+        server from that upload (``_copy_known``; one connection goes in plan order,
+        so there the first mailbox's upload is always there before the others)."""
+        spool = self.plan.spool
+        held = set()
+        if spool is not None and self.with_retries(lambda: self._connected().has("UIDPLUS")):
+            held = spool.hold_copies()
+        try:
+            self._run_parallel(groups)
+        finally:
+            if held:
+                spool.release_copies()
+        second = [(mailbox, fplans) for mailbox, fplans in groups
+                  if any(f.messages.folder in held for f in fplans)]
+        return self._run_parallel(second) if second else self.outcome
 
     def _run_parallel(self, groups) -> UploadOutcome:
         """Upload several mailboxes at once, each on its own connection and state handle."""
@@ -325,6 +345,7 @@ class Uploader:
         except MailboxError as e:
             self._fail_folder(mailbox, fplans, str(e))
             return
+        self._copy_known(mailbox, fplans)
         todo = sum(f.counts().get(UPLOAD, 0) for f in fplans)
         if todo and self.shards > 1 and todo >= 2 * self.shards:
             size = -(-todo // self.shards)
@@ -337,6 +358,107 @@ class Uploader:
         elif todo:
             self._send(mailbox, fplans, self.info)
         self._repair_flags(mailbox, fplans)
+
+    # -- upload once, copy on the server -------------------------------------
+
+    COPY_CHUNK = 500  # UIDs per UID COPY command
+
+    def _copy_known(self, mailbox: str, fplans: list[FolderPlan]) -> None:
+        """Place here by UID COPY what the account already holds elsewhere (our upload
+        of the same bytes into another mailbox): not sent again, and on Gmail one
+        message with several labels that spends the daily budget once.
+
+        A copy is used only where it carries what an APPEND would: the same size
+        and date, no flag or keyword the message should not have (missing system
+        flags are added by ``_repair_flags``); the rest are APPENDed as usual.
+        Each COPY is journaled like an APPEND and recorded by COPYUID (RFC 4315).
+        """
+        here = self.info
+        if here is None or not self.target.has("UIDPLUS"):
+            return
+        uidnext, copied = here.uidnext, False
+        for page in pages(fplans, UPLOAD):
+            elsewhere = self.state.uploaded_elsewhere(mailbox, [p.content_hash for p in page])
+            by_source: dict[str, list] = collections.defaultdict(list)
+            for p in page:
+                if p.content_hash in elsewhere:
+                    source, validity, uid = elsewhere[p.content_hash]
+                    by_source[source].append((p, validity, uid))
+            for source, entries in by_source.items():
+                copied = True
+                uidnext = self._copy_from(source, mailbox, here, entries, uidnext)
+                if uidnext is None:
+                    break
+            if uidnext is None:
+                break
+        if copied:
+            self.info = self.target.select(mailbox)
+
+    def _copy_from(self, source: str, mailbox: str, here: SelectInfo, entries,
+                   uidnext: int | None) -> int | None:
+        """COPY *entries* (message, UIDVALIDITY, UID in *source*) into *mailbox*; the next
+        UID lower bound for the journal, or None to stop copying into this mailbox."""
+        target = self.target
+        try:
+            there = target.examine(source)
+        except MailboxError:
+            return uidnext  # gone, or will not open: these are APPENDed instead
+        entries = [(p, uid) for p, validity, uid in entries if validity == there.uidvalidity]
+        info = target.stored_info([uid for _, uid in entries]) if entries else {}
+        usable = [(p, uid) for p, uid in entries
+                  if uid in info and _carries_the_same(p, info[uid], here.permanent_flags)]
+        for i in range(0, len(usable), self.COPY_CHUNK):
+            chunk = usable[i:i + self.COPY_CHUNK]
+            self.check_stop()
+            batch = self.state.begin_batch(mailbox, here.uidvalidity, uidnext,
+                                           [p for p, _ in chunk], copied=True)
+            self.my_batches.add(batch)
+            self.journaled["any"] = True
+            # A lost connection raises out of here with the copies in flight; the
+            # retried mailbox step resolves them against the server, like an APPEND.
+            result = target.copy([uid for _, uid in chunk], mailbox)
+            if not result.ok:
+                self.state.abandon_batch(batch)  # COPY is all or nothing (RFC 3501)
+                self.my_batches.discard(batch)
+                if result.over_quota:
+                    raise QuotaExceeded(
+                        f"the account is full: the server refused to copy more mail into "
+                        f"{mailbox!r} ({result.text.strip()}); everything placed so far is "
+                        "kept. Free space or raise the quota, then run the same command again")
+                if result.throttled:
+                    raise Throttled(f"throttled by the server ({result.text.strip()})",
+                                    result.suggested_delay)
+                log.warning("the server refused UID COPY into %s (%s); sending those "
+                            "messages instead", mailbox, result.text.strip())
+                return None
+            if result.sources is None:  # OK without COPYUID: found like a crash's batch
+                self.info = target.select(mailbox)
+                resolved = self.outcome.resolved
+                self._resolve_inflight(mailbox, self.info, only={batch})
+                self.outcome.resolved = resolved  # counted as copies instead
+                placed = self.state.sent_since(mailbox, [p.content_hash for p, _ in chunk],
+                                               self.started)
+                self._copied(mailbox, [p for p, _ in chunk if p.content_hash in placed])
+                return None
+            new = dict(zip(result.sources, result.uids))
+            rows = {r.content_hash: r.rowid for r in self.state.batch_rows(batch)}
+            done = [(p, new[uid]) for p, uid in chunk if uid in new]
+            self.state.resolve_batch(batch, {rows[p.content_hash]: uid for p, uid in done},
+                                     result.uidvalidity)
+            self.my_batches.discard(batch)
+            self._copied(mailbox, [p for p, _ in done])
+            if result.uids:
+                uidnext = max(result.uids) + 1
+        return uidnext
+
+    def _copied(self, mailbox: str, placed: list[PlannedMessage]) -> None:
+        for p in placed:
+            p.action = UPLOADED
+            p.save()
+            self.outcome.uploaded[mailbox] += 1
+            self.outcome.copied[mailbox] += 1
+            if self.progress:
+                self.progress(p, mailbox)
 
     def _repair_flags(self, mailbox: str, fplans: list[FolderPlan]) -> None:
         """Add back the flags a server dropped on APPEND (read, answered, flagged, draft).
@@ -518,6 +640,19 @@ class Uploader:
             self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
             self.my_batches.discard(batch)
+
+
+def _carries_the_same(p: PlannedMessage, stored, permanent: frozenset) -> bool:
+    """A copy of *stored* gives what APPENDing *p* would: same size and date, and its
+    flags and keywords are *p*'s (system flags it lacks are added back afterwards)."""
+    want = set(filter_flags(p, permanent))
+    have = set(stored.flags) - {"\\Recent"}
+    if stored.size != p.size or not have <= want or not (want - have) <= SYSTEM_FLAGS:
+        return False
+    if p.internaldate is None:
+        return True
+    return stored.internaldate is not None and \
+        abs(stored.internaldate.timestamp() - p.internaldate.timestamp()) < 1
 
 
 class _BatchSender:

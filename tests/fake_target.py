@@ -15,7 +15,7 @@ from migrate import fingerprint, headers, providers
 from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
 from migrate.mapping import ServerLayout
 from migrate.reconcile import ServerCopy
-from migrate.target.base import AppendItem, SelectInfo, ServerLimits
+from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target.imap import AppendResult
 
 
@@ -53,6 +53,10 @@ class FakeServer:
         self.log: list[tuple[str, int]] = []  # (mailbox, messages) per stored APPEND
         self.drop_flags = False  # store APPENDed messages without their flags (some providers)
         self.stores: list[tuple[str, tuple, tuple]] = []  # (mailbox, uids, flags) per +FLAGS
+        self.copies: list[tuple[str, str, int]] = []  # (from, to, messages) per stored COPY
+        self.copy_drop: dict[int, str] = {}  # COPY number -> "before" | "after" storing
+        self.refuse_copy: str | None = None  # NO text for every COPY
+        self.copy_commands = 0
 
     def used(self) -> int:
         return sum(len(m.data) for box in self.mailboxes.values() for m in box.messages)
@@ -98,6 +102,36 @@ class FakeServer:
         if self.drop_on.get(n) == "after":
             raise ConnectionFailed(f"fake: connection lost after APPEND {n} was stored")
         return AppendResult(True, box.uidvalidity, uids, text="[APPENDUID] OK")
+
+
+    def copy(self, source: str, uids, mailbox: str) -> AppendResult:
+        """One UID COPY (all or nothing); COPYUID when the server has UIDPLUS."""
+        self.copy_commands += 1
+        n = self.copy_commands
+        if self.copy_drop.get(n) == "before":
+            raise ConnectionFailed(f"fake: connection lost before COPY {n} was stored")
+        if self.refuse_copy:
+            return AppendResult(False, text=self.refuse_copy)
+        box = self.mailboxes.get(mailbox)
+        if box is None:
+            return AppendResult(False, code="TRYCREATE", text="[TRYCREATE] no such mailbox")
+        wanted = set(uids)
+        found = [m for m in self.mailboxes[source].messages if m.uid in wanted]
+        size = sum(len(m.data) for m in found)
+        if self.quota_bytes is not None and self.used() + size > self.quota_bytes:
+            return AppendResult(False, code="OVERQUOTA", text="[OVERQUOTA] Quota exceeded")
+        sources, new = [], []
+        for m in found:
+            box.messages.append(Stored(box.uidnext, m.data, m.flags, m.internaldate))
+            sources.append(m.uid)
+            new.append(box.uidnext)
+            box.uidnext += 1
+        self.copies.append((source, mailbox, len(found)))
+        if self.copy_drop.get(n) == "after":
+            raise ConnectionFailed(f"fake: connection lost after COPY {n} was stored")
+        if "UIDPLUS" not in self.capabilities or not found:
+            return AppendResult(True, text="OK Copy completed")
+        return AppendResult(True, box.uidvalidity, new, text="[COPYUID] OK", sources=sources)
 
 
 class FakeConfig:
@@ -175,6 +209,14 @@ class FakeTarget:
         for m in self.server.mailboxes[self.selected].messages:
             if m.uid in set(uids):
                 m.flags = tuple(sorted(set(m.flags) | set(flags)))
+
+    def stored_info(self, uids) -> dict:
+        wanted = set(uids)
+        return {m.uid: StoredInfo(frozenset(m.flags), len(m.data), m.internaldate)
+                for m in self.server.mailboxes[self.selected].messages if m.uid in wanted}
+
+    def copy(self, uids, mailbox: str) -> AppendResult:
+        return self.server.copy(self.selected, uids, mailbox)
 
     def uids(self) -> list[int]:
         return [m.uid for m in self.server.mailboxes[self.selected].messages]

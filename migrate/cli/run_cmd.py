@@ -240,6 +240,7 @@ def run_summary(plan, uploader, checks) -> dict:
         "flags_dropped": [{"mailbox": m, "source": loc, "reason": r}
                           for m, loc, r in uploader.outcome.flags_dropped],
         "flags_repaired": uploader.outcome.flags_repaired,
+        "copied": sum(uploader.outcome.copied.values()),
         "verification": [{"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
                           "on_server": c.on_server, "missing": len(c.missing),
                           "refused": len(c.refused), "altered": len(c.altered),
@@ -268,7 +269,10 @@ def render_summary(summary: dict) -> str:
         lines.append(f"  left for the next run: {summary['left_for_next_run']} messages")
     if summary.get("error"):
         lines.append(f"  STOPPED BY AN ERROR: {summary['error']}")
-    lines += [f"  uploaded now:        {t.get(UPLOADED, 0)}",
+    copied = summary.get("copied")
+    lines += [f"  uploaded now:        {t.get(UPLOADED, 0)}" + (
+                  f" ({copied} of them copied on the server from another folder: "
+                  "sent once)" if copied else ""),
               f"  done in earlier runs:{t.get(DONE, 0):>5}",
               f"  already on server:   {t.get(PRESENT, 0)}",
               f"  duplicates skipped:  {t.get('duplicate', 0)}",

@@ -18,6 +18,10 @@ Semantics every implementation keeps:
 * **APPEND outcomes may be unknown.** If the connection drops after an
   APPEND was sent, the caller cannot know whether it was stored: it must have
   journaled the batch first and resolve it by fingerprints (``upload``).
+* **A copy is journaled like an APPEND.** ``copy`` places messages of the
+  selected mailbox into another one (UID COPY) and says which UIDs they got
+  (COPYUID, RFC 4315): the caller journals the copies first and resolves an
+  unknown outcome the same way.
 * **One owner for the transport.** ``batch_limit`` says how many messages
   one APPEND may carry (MULTIAPPEND) and ``can_pipeline`` whether several may
   be in flight (LITERAL+); ``append_batch`` sends a message with NUL bytes as
@@ -64,6 +68,15 @@ class SelectInfo:
     uidnext: int | None
     exists: int
     permanent_flags: frozenset
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredInfo:
+    """What a copy on the server carries besides its bytes (``stored_info``)."""
+
+    flags: frozenset
+    size: int
+    internaldate: dt.datetime | None
 
 
 @runtime_checkable
@@ -116,7 +129,15 @@ class Target(Protocol):
     def add_flags(self, uids: list[int], flags: tuple) -> None:
         """Add *flags* to *uids* (UID STORE +FLAGS): for messages this run uploaded only."""
 
+    def stored_info(self, uids: list[int]) -> dict[int, StoredInfo]:
+        """Flags, size and INTERNALDATE of *uids* (selected mailbox; missing ones left
+        out); read-only."""
+
     # -- writing -------------------------------------------------------------
+    def copy(self, uids: list[int], mailbox: str):
+        """UID COPY *uids* (selected mailbox) into *mailbox*: an ``AppendResult`` whose
+        ``sources`` and ``uids`` pair old and new UIDs (COPYUID). All or nothing."""
+
     def append_batch(self, mailbox: str, items: list[AppendItem]):
         """APPEND *items* (at most ``batch_limit``) and wait: an ``AppendResult``."""
 
@@ -148,7 +169,7 @@ class ReadOnlyTarget:
     """
 
     _WRITES = frozenset({"ensure_mailbox", "append_batch", "append_start", "append_finish",
-                         "select", "add_flags"})
+                         "select", "add_flags", "copy"})
 
     def __init__(self, inner):
         object.__setattr__(self, "_inner", inner)

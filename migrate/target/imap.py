@@ -26,10 +26,11 @@ from migrate.errors import (AuthFailed, ConnectionFailed, MailboxError, TooManyC
 from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
-from migrate.target.base import AppendItem, SelectInfo, ServerLimits
+from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.reconcile import ServerCopy
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
+_COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]")
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
 _TOO_MANY = re.compile(r"(?i)too many (simultaneous |concurrent )?connections")
@@ -69,6 +70,7 @@ class AppendResult:
     uids: list[int] | None = None
     code: str | None = None  # response code, e.g. OVERQUOTA, LIMIT, TRYCREATE
     text: str = ""
+    sources: list[int] | None = None  # UID COPY: the copied UIDs, paired with ``uids``
 
     @property
     def over_quota(self) -> bool:
@@ -107,6 +109,18 @@ def parse_append_response(typ: str, data) -> AppendResult:
         code=code.group(1).decode() if code else None,
         text=text.decode("utf-8", "replace"),
     )
+
+
+def parse_copy_response(typ: str, data) -> AppendResult:
+    """Turn a UID COPY's (typ, data) into an AppendResult: COPYUID's source UIDs in
+    ``sources``, the new ones in ``uids``, in the same order (RFC 4315)."""
+    result = parse_append_response(typ, data)
+    m = _COPYUID.search(result.text.encode())
+    if m:
+        sources, uids = _parse_uid_set(m.group(2)), _parse_uid_set(m.group(3))
+        if len(sources) == len(uids):
+            result.uidvalidity, result.sources, result.uids = int(m.group(1)), sources, uids
+    return result
 
 
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
@@ -457,6 +471,34 @@ class IMAPTarget:
         """UID STORE +FLAGS.SILENT: add *flags* to messages we uploaded (never removes)."""
         if uids and flags:
             self.client.add_flags(uids, list(flags), silent=True)
+
+    @connection_guard
+    def stored_info(self, uids: list[int], chunk: int = 2000) -> dict[int, StoredInfo]:
+        """FLAGS, RFC822.SIZE and INTERNALDATE of *uids* in the selected mailbox."""
+        out = {}
+        for i in range(0, len(uids), chunk):
+            resp = self.client.fetch(uids[i:i + chunk], ["FLAGS", "RFC822.SIZE", "INTERNALDATE"])
+            for uid, item in resp.items():
+                out[uid] = StoredInfo(frozenset(_decode(f) for f in item.get(b"FLAGS", ())),
+                                      int(item.get(b"RFC822.SIZE", -1)),
+                                      item.get(b"INTERNALDATE"))
+        return out
+
+    @connection_guard
+    def copy(self, uids: list[int], mailbox: str) -> AppendResult:
+        """UID COPY *uids* (selected mailbox) into *mailbox*; COPYUID parsed.
+
+        A refusal comes back as a result; a lost connection raises ConnectionFailed
+        and leaves the outcome unknown (the caller journaled the copies)."""
+        try:
+            text = self.client.copy(uids, mailbox)
+        except IMAPClientError as e:
+            if _lost_connection(e):
+                raise
+            message = str(e).encode()
+            inner = re.search(rb"\[[A-Z-]+.*", message)
+            return parse_copy_response("NO", [inner.group(0) if inner else message])
+        return parse_copy_response("OK", [text])
 
     @connection_guard
     def header_fields(self, uids: list[int], chunk: int = 500) -> dict[int, dict[str, str]]:
