@@ -355,14 +355,18 @@ class KillProxy(FaultProxy):
     so the client cannot pipeline and waits for each continuation.
 
     ``landed`` names the point where the kill happened (None: never), so a
-    test can assert that it hit what it meant to.
+    test can assert that it hit what it meant to. ``command=b"UID COPY"``
+    watches the Nth UID COPY instead (no literal: ``last-byte``, ``ok-held``,
+    ``after-ok``).
     """
 
     _LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
 
-    def __init__(self, upstream_port: int, point: str, nth: int, literal_plus: bool = True):
+    def __init__(self, upstream_port: int, point: str, nth: int, literal_plus: bool = True,
+                 command: bytes = b"APPEND"):
         super().__init__(upstream_port)
         assert point in KILL_POINTS
+        self.needle = b" " + command.upper() + b" "
         self.point, self.nth, self.literal_plus = point, nth, literal_plus
         self.victim: int | None = None  # pid to kill
         self.appends = 0
@@ -422,7 +426,7 @@ class KillProxy(FaultProxy):
                 line += data[i:j + 1]
                 out += data[i:j + 1]
                 i = j + 1
-                first = not mine and b" APPEND " in line.upper()[:200]
+                first = not mine and self.needle in line.upper()[:200]
                 if first:
                     with self.lock:
                         self.appends += 1

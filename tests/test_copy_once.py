@@ -198,3 +198,59 @@ def test_a_full_account_stops_the_copies_cleanly(tmp_path):
     state = State(tmp_path / "state.sqlite")
     assert state.inflight_batches("INBOX") == []
     state.close()
+
+
+# -- on Dovecot: kill -9 at the points of a UID COPY, then the re-run ----------------------
+
+COPY_POINTS = ("last-byte", "ok-held", "after-ok")
+
+
+def filed_twice_with_state(root, n=30):
+    """Archive and Inbox hold the same messages, with flags and dates: what each mailbox
+    must end with (``assert_exactly_once``'s shape)."""
+    import datetime as dt
+    flags_of = ["", "Status: RO", "X-Status: F", "Status: RO\nX-Status: A"]
+    sets = [frozenset(), frozenset({"\\Seen"}), frozenset({"\\Flagged"}),
+            frozenset({"\\Seen", "\\Answered"})]
+    msgs = [message(f"filed twice {i}", body=f"line of {i}\n" * (i + 3),
+                    extra=flags_of[i % 4]) for i in range(n)]
+    dates = [dt.datetime(2016, 3, 1) + dt.timedelta(hours=5 * i) for i in range(n)]
+    expected = {}
+    for box, mailbox in (("Archive", "Archive"), ("Inbox", "INBOX")):
+        write_mbox(root / box, msgs, dates)
+        expected[mailbox] = [(crlf(m), d.replace(tzinfo=dt.timezone.utc), sets[i % 4])
+                             for i, (m, d) in enumerate(zip(msgs, dates))]
+    return expected
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+@pytest.mark.parametrize("point", COPY_POINTS)
+def test_kill_at_a_copy_point_then_rerun(tmp_path, account, point, connections):
+    import signal
+    import subprocess
+
+    from tests.conftest import ROOT
+    from tests.faults import KillProxy
+    from tests.invariants import assert_journaled
+    from tests.test_exactly_once import assert_exactly_once, env_for, finish
+    from tests.test_kill_points import command
+
+    expected = filed_twice_with_state(tmp_path / "store")
+    env = env_for(account, tmp_path)
+    proxy = KillProxy(account.server.imap_port, point, nth=1, command=b"UID COPY").start()
+    try:
+        proc = subprocess.Popen(command(account, tmp_path / "store", tmp_path, proxy.port,
+                                        connections),
+                                env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proxy.victim = proc.pid
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proxy.stop()
+    assert proxy.landed == point, f"the kill did not land ({proxy.appends} COPYs seen): {err}"
+    assert proc.returncode == -signal.SIGKILL
+    assert_journaled(tmp_path / "state.sqlite", account, expected)
+    direct = command(account, tmp_path / "store", tmp_path, account.server.imap_port,
+                     connections)
+    finish(direct, env)
+    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
