@@ -43,6 +43,7 @@ class DailyBudget:
         self.uploaded_since = uploaded_since
         self.buckets: collections.OrderedDict[int, int] | None = None
         self.lock = threading.Lock()
+        self._used(clock())  # the state is read here, on the thread that owns it
 
     def _used(self, now: float) -> int:
         if self.buckets is None:

@@ -22,7 +22,8 @@ from typing import Callable
 
 from migrate import fingerprint, headers
 from migrate.budget import BudgetSpent, DailyBudget
-from migrate.errors import ConnectionFailed, MailboxError, QuotaExceeded, SourceError, Throttled
+from migrate.errors import (ConnectionFailed, MailboxError, QuotaExceeded, SourceError,
+                            Throttled, TooManyConnections)
 from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
                           PlannedMessage, apply_server_view, pages)
 from migrate.keywords import imap_keyword
@@ -67,7 +68,46 @@ class RateLimiter:
             self.sleep(ahead)
 
 
-SPENT_BUDGET = re.compile(r"(?i)\bBYE\b.*session expired")  # Gmail, past ~500 MB a day
+class ConnectionSlots:
+    """How many connections the run may have open at once, lowered when the provider
+    says "[ALERT] Too many simultaneous connections" (the user's phone holds some).
+
+    A connection is opened only in a free slot; a refused login gives its slot up
+    and lowers the limit to what the run has open, so that worker waits for one of
+    the run's own connections to close instead of hammering the server.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.open = max(1, limit), 0
+        self.changed = threading.Condition()
+
+    def claim(self, stop: StopRequest | None = None) -> None:
+        with self.changed:
+            while self.open >= self.limit:
+                if stop is not None:
+                    stop.check()
+                self.changed.wait(0.5)
+            self.open += 1
+
+    def release(self) -> None:
+        with self.changed:
+            self.open -= 1
+            self.changed.notify()
+
+    def refused(self) -> None:
+        """A claimed slot's login was refused: give it up, allow what is open now."""
+        with self.changed:
+            self.open -= 1
+            if max(1, self.open) < self.limit:
+                self.limit = max(1, self.open)
+                log.warning("the server takes no more connections from this account; going "
+                            "on with %d", self.limit)
+            self.changed.notify()
+
+
+# Gmail past ~500 MB a day: "* BYE Session expired, please login again." (imaplib keeps
+# the text, not the word BYE)
+SPENT_BUDGET = re.compile(r"(?i)\bsession expired\b")
 
 
 @dataclasses.dataclass
@@ -162,6 +202,7 @@ class Uploader:
         self.budget = DailyBudget(self.options.max_bytes_per_day, state.uploaded_since,
                                   self.options.wait_for_budget, sleep=sleep) \
             if self.options.max_bytes_per_day else None
+        self.slots = ConnectionSlots(self.options.connections)  # shared with the workers
 
     # -- connection handling -----------------------------------------------
 
@@ -171,7 +212,15 @@ class Uploader:
         if self.target is not None and time.monotonic() - self._handed_out > self.REUSE_SECONDS:
             self._drop_connection()
         if self.target is None:
-            self.target = self.connect()
+            self.slots.claim(self.stop)
+            try:
+                self.target = self.connect()
+            except TooManyConnections:
+                self.slots.refused()
+                raise
+            except BaseException:
+                self.slots.release()
+                raise
         self._handed_out = time.monotonic()
         return self.target
 
@@ -179,12 +228,16 @@ class Uploader:
         """Go on with *target* (``run`` planned on it), idle since *idle_since*
         (``time.monotonic``): saves a login, unless it has been idle too long."""
         self._drop_connection()
+        self.slots.claim()
         self.target, self._handed_out = target, idle_since
 
     def _drop_connection(self) -> None:
         if self.target is not None:
-            self.target.close()
-            self.target = None
+            try:
+                self.target.close()
+            finally:
+                self.target = None
+                self.slots.release()
 
     def close(self) -> None:
         self._drop_connection()
@@ -287,6 +340,7 @@ class Uploader:
         before the first error is raised.
         """
         workers: list[Uploader] = []
+        self._drop_connection()  # its slot goes to a worker
 
         def settled_by_all() -> int:  # the link works if any connection gets mail through
             with merge_lock:
@@ -296,7 +350,7 @@ class Uploader:
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
-            worker.budget = self.budget
+            worker.budget, worker.slots = self.budget, self.slots
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)

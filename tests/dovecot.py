@@ -34,6 +34,19 @@ APPEND_LIMIT = 20480
 _counter = itertools.count(1)
 
 
+DEFAULT_FOLDERS = "\n".join(
+    f'mailbox {name} {{\n  auto = subscribe\n  special_use = {use}\n}}'
+    for name, use in (("Drafts", "\\Drafts"), ("Sent", "\\Sent"), ("Trash", "\\Trash"),
+                      ("Junk", "\\Junk")))
+GMAIL_APPEND_LIMIT = 35651584
+# Gmail's system folders: the [Gmail] hierarchy with its special uses (RFC 6154, 8457)
+GMAIL_FOLDERS = "\n".join(
+    f'mailbox "[Gmail]/{name}" {{\n  auto = subscribe\n  special_use = {use}\n}}'
+    for name, use in (("All Mail", "\\All"), ("Sent Mail", "\\Sent"), ("Drafts", "\\Drafts"),
+                      ("Trash", "\\Trash"), ("Spam", "\\Junk"), ("Starred", "\\Flagged"),
+                      ("Important", "\\Important")))
+
+
 class DovecotUnavailable(RuntimeError):
     pass
 
@@ -255,6 +268,10 @@ class Dovecot:
             namespace = 'separator = /'
         capability = f"imap_capability = {REDUCED_CAPABILITY}" if self.variant == "reduced" else ""
         max_size = ""
+        folders = DEFAULT_FOLDERS
+        if self.variant == "gmail":  # the shape, not the behaviour (tests/gmail.py)
+            capability = f"imap_capability = +X-GM-EXT-1 APPENDLIMIT={GMAIL_APPEND_LIMIT}"
+            folders = GMAIL_FOLDERS
         if self.variant == "appendlimit":
             capability = f"imap_capability = +APPENDLIMIT={APPEND_LIMIT}"
             max_size = f"quota_max_mail_size = {APPEND_LIMIT}"
@@ -287,22 +304,7 @@ class Dovecot:
             namespace inbox {{
               inbox = yes
               {namespace}
-              mailbox Drafts {{
-                auto = subscribe
-                special_use = \\Drafts
-              }}
-              mailbox Sent {{
-                auto = subscribe
-                special_use = \\Sent
-              }}
-              mailbox Trash {{
-                auto = subscribe
-                special_use = \\Trash
-              }}
-              mailbox Junk {{
-                auto = subscribe
-                special_use = \\Junk
-              }}
+              {folders}
             }}
             protocol imap {{
               mail_plugins = $mail_plugins imap_quota

@@ -172,27 +172,47 @@ if __name__ == "__main__":
     main()
 
 
-class ThrottleProxy(FaultProxy):
-    """Plaintext IMAP proxy that answers chosen APPENDs as Office 365 does when throttling.
+class Answer(tuple):
+    """What a CommandProxy says instead of the server: *reply* (after *delay* seconds),
+    then the connection is closed when *close*."""
 
-    The Nth APPEND commands (counted over all connections, ``throttle_at``) are
-    swallowed, never reaching the server: the client gets
-    ``TAG NO ... Request is throttled. Suggested Backoff Time: N milliseconds``
-    and then the connection is dropped. Literals ({n} and {n+}) are parsed so a
-    swallowed command is consumed whole.
-    """
+    def __new__(cls, reply: bytes, close: bool = False, delay: float = 0.0):
+        return super().__new__(cls, (reply, close, delay))
 
-    def __init__(self, upstream_port: int, throttle_at: set[int], backoff_ms: int = 300):
-        super().__init__(upstream_port)
-        self.throttle_at = set(throttle_at)
-        self.backoff_ms = backoff_ms
-        self.appends = 0
-        self.throttled = 0
-        self._count_lock = threading.Lock()
+
+class CommandProxy(FaultProxy):
+    """Plaintext IMAP proxy that sees each client command whole, literals included, and
+    may answer it itself instead of the server (the command never reaches it): the
+    base of the provider emulations. Subclasses decide in ``answer``, count in
+    ``passed`` (a command forwarded, with its literal bytes) and ``ended`` (a
+    connection closed). Server -> client bytes go through ``from_server``."""
+
+    def answer(self, state: dict, tag: bytes, verb: bytes, line: bytes) -> Answer | None:
+        return None
+
+    def passed(self, state: dict, verb: bytes, literal_bytes: int) -> None:
+        pass
+
+    def ended(self, state: dict) -> None:
+        pass
+
+    def from_server(self, data: bytes) -> bytes:
+        return data
+
+    def _close(self, a, b, state) -> None:
+        first = not state["closed"]
+        super()._close(a, b, state)
+        if first:
+            self.ended(state)
 
     def _pipe(self, src, dst, state, upstream: bool) -> None:
         if not upstream:
-            return super()._pipe(src, dst, state, upstream)
+            for data in self._chunks(src, state):
+                try:
+                    dst.sendall(self.from_server(data))
+                except OSError:
+                    break
+            return self._close(src, dst, state)
         buf = bytearray()
         chunks = self._chunks(src, state)
 
@@ -220,12 +240,10 @@ class ThrottleProxy(FaultProxy):
             if first is None:
                 break
             words = first.split(b" ", 2)
-            swallow = False
-            if len(words) > 1 and words[1].upper() == b"APPEND":
-                with self._count_lock:
-                    self.appends += 1
-                    swallow = self.appends in self.throttle_at
-            current = first
+            verb = words[1].rstrip(b"\r\n").upper() if len(words) > 1 else b""
+            verdict = self.answer(state, words[0], verb, first)
+            swallow = verdict is not None
+            current, literal_bytes = first, 0
             while True:  # the rest of this command: literals and continuation lines
                 m = re.search(rb"\{(\d+)(\+?)\}\r\n$", current)
                 if not swallow:
@@ -242,6 +260,7 @@ class ThrottleProxy(FaultProxy):
                     return self._close(src, dst, state)
                 literal = bytes(buf[:size])
                 del buf[:size]
+                literal_bytes += size
                 if not swallow:
                     try:
                         dst.sendall(literal)
@@ -250,17 +269,103 @@ class ThrottleProxy(FaultProxy):
                 current = line()
                 if current is None:
                     return self._close(src, dst, state)
-            if swallow:
-                time.sleep(0.3)  # let the server's answers to earlier commands reach the client
-                self.throttled += 1
-                try:
-                    src.sendall(words[0] + b" NO Request is throttled. Suggested Backoff Time: "
-                                + str(self.backoff_ms).encode() + b" milliseconds\r\n")
-                except OSError:
-                    pass
+            if not swallow:
+                self.passed(state, verb, literal_bytes)
+                continue
+            reply, close, delay = verdict
+            time.sleep(delay)
+            try:
+                src.sendall(reply)
+            except OSError:
+                pass
+            if close:
                 time.sleep(0.05)
                 return self._close(src, dst, state)
         self._close(src, dst, state)
+
+
+class ThrottleProxy(CommandProxy):
+    """Plaintext IMAP proxy that answers chosen APPENDs as Office 365 does when throttling.
+
+    The Nth APPEND commands (counted over all connections, ``throttle_at``) are
+    swallowed, never reaching the server: the client gets
+    ``TAG NO ... Request is throttled. Suggested Backoff Time: N milliseconds``
+    and then the connection is dropped.
+    """
+
+    def __init__(self, upstream_port: int, throttle_at: set[int], backoff_ms: int = 300):
+        super().__init__(upstream_port)
+        self.throttle_at = set(throttle_at)
+        self.backoff_ms = backoff_ms
+        self.appends = 0
+        self.throttled = 0
+        self._count_lock = threading.Lock()
+
+    def answer(self, state, tag, verb, line):
+        if verb != b"APPEND":
+            return None
+        with self._count_lock:
+            self.appends += 1
+            if self.appends not in self.throttle_at:
+                return None
+            self.throttled += 1
+        # the pause lets the server's answers to earlier commands reach the client first
+        return Answer(tag + b" NO Request is throttled. Suggested Backoff Time: "
+                      + str(self.backoff_ms).encode() + b" milliseconds\r\n", close=True,
+                      delay=0.3)
+
+
+class GmailProxy(CommandProxy):
+    """Gmail's limits over a Dovecot of Gmail's shape (the ``gmail`` variant: X-GM-EXT-1,
+    APPENDLIMIT, the [Gmail] folders with their special uses).
+
+    * ``max_logins``: logins at once per account; one more gets
+      ``NO [ALERT] Too many simultaneous connections. (Failure)``; ``others``
+      are held by the user's other devices.
+    * ``budget``: bytes of APPEND literals a "day" takes; past it the next
+      APPEND gets ``* BYE Session expired, please login again.`` and the
+      connection closes. ``new_day()`` starts the next window.
+    * ``appended``: every APPEND literal byte that reached the server.
+    """
+
+    def __init__(self, upstream_port: int, max_logins: int = 15, budget: int | None = None):
+        super().__init__(upstream_port)
+        self.max_logins, self.budget = max_logins, budget
+        self.others = 0
+        self.logged_in = self.most_at_once = 0
+        self.appended = self.today = 0
+        self.refused_logins = self.byes = 0
+        self.lock = threading.Lock()
+
+    def new_day(self) -> None:
+        with self.lock:
+            self.today = 0
+
+    def answer(self, state, tag, verb, line):
+        with self.lock:
+            if verb in (b"LOGIN", b"AUTHENTICATE"):
+                if self.logged_in + self.others >= self.max_logins:
+                    self.refused_logins += 1
+                    return Answer(tag + b" NO [ALERT] Too many simultaneous connections. "
+                                  b"(Failure)\r\n")
+                self.logged_in += 1
+                state["counted"] = True
+                self.most_at_once = max(self.most_at_once, self.logged_in)
+            if verb == b"APPEND" and self.budget is not None and self.today >= self.budget:
+                self.byes += 1
+                return Answer(b"* BYE Session expired, please login again.\r\n", close=True)
+        return None
+
+    def passed(self, state, verb, literal_bytes):
+        if verb == b"APPEND":
+            with self.lock:
+                self.appended += literal_bytes
+                self.today += literal_bytes
+
+    def ended(self, state):
+        if state.pop("counted", False):
+            with self.lock:
+                self.logged_in -= 1
 
 
 class SpecialUseShim(FaultProxy):

@@ -111,6 +111,18 @@ def parse_append_response(typ: str, data) -> AppendResult:
     )
 
 
+def uid_set(uids) -> bytes:
+    """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7"."""
+    out, run = [], None
+    for uid in sorted(set(uids)):
+        if run and uid == run[1] + 1:
+            run[1] = uid
+        else:
+            run = [uid, uid]
+            out.append(run)
+    return b",".join(b"%d" % a if a == b else b"%d:%d" % (a, b) for a, b in out)
+
+
 def parse_copy_response(typ: str, data) -> AppendResult:
     """Turn a UID COPY's (typ, data) into an AppendResult: COPYUID's source UIDs in
     ``sources``, the new ones in ``uids``, in the same order (RFC 4315)."""
@@ -490,15 +502,15 @@ class IMAPTarget:
 
         A refusal comes back as a result; a lost connection raises ConnectionFailed
         and leaves the outcome unknown (the caller journaled the copies)."""
+        imap = self.client._imap  # imapclient's copy() drops the tagged text with COPYUID
         try:
-            text = self.client.copy(uids, mailbox)
-        except IMAPClientError as e:
-            if _lost_connection(e):
-                raise
-            message = str(e).encode()
-            inner = re.search(rb"\[[A-Z-]+.*", message)
-            return parse_copy_response("NO", [inner.group(0) if inner else message])
-        return parse_copy_response("OK", [text])
+            typ, data = imap._simple_command("UID", "COPY", uid_set(uids),
+                                             self.client._normalise_folder(mailbox))
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as e:  # BAD
+            return parse_copy_response("BAD", [str(e).encode()])
+        return parse_copy_response(typ, data)
 
     @connection_guard
     def header_fields(self, uids: list[int], chunk: int = 500) -> dict[int, dict[str, str]]:
