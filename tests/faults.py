@@ -193,6 +193,10 @@ class CommandProxy(FaultProxy):
     def passed(self, state: dict, verb: bytes, literal_bytes: int) -> None:
         pass
 
+    def forward(self, state: dict, verb: bytes, line: bytes) -> bytes:
+        """The first line of a command that goes to the server, as it goes."""
+        return line
+
     def ended(self, state: dict) -> None:
         pass
 
@@ -244,6 +248,8 @@ class CommandProxy(FaultProxy):
             verdict = self.answer(state, words[0], verb, first)
             swallow = verdict is not None
             current, literal_bytes = first, 0
+            if not swallow:
+                current = self.forward(state, verb, first)
             while True:  # the rest of this command: literals and continuation lines
                 m = re.search(rb"\{(\d+)(\+?)\}\r\n$", current)
                 if not swallow:
@@ -313,6 +319,58 @@ class ThrottleProxy(CommandProxy):
         return Answer(tag + b" NO Request is throttled. Suggested Backoff Time: "
                       + str(self.backoff_ms).encode() + b" milliseconds\r\n", close=True,
                       delay=0.3)
+
+
+class Office365Proxy(CommandProxy):
+    """Exchange Online's IMAP behaviour over a real Dovecot (plaintext).
+
+    * no MULTIAPPEND (Exchange has none): one message per APPEND;
+    * ``throttle_at``: the Nth APPENDs (over all connections) get "Request is
+      throttled. Suggested Backoff Time: N milliseconds" and the connection
+      closes, as ThrottleProxy;
+    * APPENDed mail is stored without ``\\Seen`` (flags dropped on APPEND);
+    * ``refuse_sizes``: an APPEND of a message of one of these sizes gets
+      "NO Command Argument Error. 11";
+    * after ``max_errors`` refusals on one connection it says BYE and closes.
+    """
+
+    def __init__(self, upstream_port: int, throttle_at=(), backoff_ms: int = 300,
+                 refuse_sizes=(), max_errors: int = 10):
+        super().__init__(upstream_port)
+        self.throttle_at, self.backoff_ms = set(throttle_at), backoff_ms
+        self.refuse_sizes, self.max_errors = set(refuse_sizes), max_errors
+        self.appends = self.throttled = self.refused = self.byes = 0
+        self.lock = threading.Lock()
+
+    def from_server(self, data: bytes) -> bytes:
+        return data.replace(b" MULTIAPPEND", b"")
+
+    def forward(self, state, verb, line):
+        if verb != b"APPEND":
+            return line
+        return re.sub(rb"\(([^)]*)\)", lambda m: b"(" + b" ".join(
+            f for f in m.group(1).split() if f.upper() != b"\\SEEN") + b")", line, count=1)
+
+    def answer(self, state, tag, verb, line):
+        if verb != b"APPEND":
+            return None
+        with self.lock:
+            self.appends += 1
+            if self.appends in self.throttle_at:
+                self.throttled += 1
+                return Answer(tag + b" NO Request is throttled. Suggested Backoff Time: "
+                              + str(self.backoff_ms).encode() + b" milliseconds\r\n",
+                              close=True, delay=0.3)
+            size = re.search(rb"\{(\d+)\+?\}\r\n$", line)
+            if not size or int(size.group(1)) not in self.refuse_sizes:
+                return None
+            self.refused += 1
+            state["errors"] = state.get("errors", 0) + 1
+            reply = tag + b" NO Command Argument Error. 11\r\n"
+            if state["errors"] < self.max_errors:
+                return Answer(reply)
+            self.byes += 1
+        return Answer(reply + b"* BYE Connection is closed. 14\r\n", close=True)
 
 
 class GmailProxy(CommandProxy):

@@ -388,3 +388,19 @@ def test_flags_unchecked_when_a_run_stopped_are_repaired_by_the_next(tmp_path, m
     stores = len(server.stores)
     upload(tmp_path, server, path)
     assert len(server.stores) == stores  # checked once
+
+
+@pytest.mark.parametrize("refusal", [
+    "[TOOBIG] Message too large. https://support.google.com/mail/answer/6584",  # Gmail
+    "Maximum size of appendable message has been exceeded.",  # Exchange Online
+    "Command Argument Error. 11",  # Exchange Online
+])
+def test_provider_refusals_are_per_message_with_the_servers_words(tmp_path, refusal):
+    server = FakeServer()
+    server.refuse = lambda item: refusal if b"m7" in item.data or b"m21" in item.data else None
+    path, msgs = store(tmp_path)
+    plan, uploader = upload(tmp_path, server, path)
+    assert sorted(inbox(server)) == sorted(crlf(m) for i, m in enumerate(msgs)
+                                           if i not in (7, 21))
+    assert sorted(why for _, _, why in uploader.outcome.failed) == \
+        [f"server refused: {refusal}"] * 2

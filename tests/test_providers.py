@@ -83,42 +83,55 @@ def test_plan_says_which_profile_applies_and_applies_it(tmp_path, account, mm):
 
 
 def test_office365_emulation_plan_run_verify(tmp_path, account, mm):
-    """Dovecot behind two proxies that behave as Exchange Online does: it throttles
-    ("Suggested Backoff Time") and stores APPENDed mail without \\Seen. With the
-    office365 profile the long-line message is refused in plan and run alike, a
-    reserved folder name is renamed, throttled batches wait as asked, dropped
-    flags are added back, and verify agrees: complete except what is refused."""
+    """Dovecot behind a proxy that behaves as Exchange Online does (tests.faults.
+    Office365Proxy): no MULTIAPPEND, throttling with "Suggested Backoff Time",
+    \\Seen dropped on APPEND, "Command Argument Error. 11" for some messages and
+    BYE after ten errors on a connection. With the office365 profile: the
+    long-line and the over-size message are refused in plan and run alike, a
+    reserved folder name is renamed, the throttled APPEND waits as asked, the
+    refused messages are named with the server's words (the BYEs are survived),
+    dropped flags are added back, and verify agrees: complete except refused."""
     from tests.builders import crlf
-    from tests.faults import RewriteProxy, ThrottleProxy
+    from tests.faults import Office365Proxy
     root = tmp_path / "Local Folders"
     root.mkdir()
     inbox = [message(f"o{i}", extra="Status: RO" if i % 2 else "") for i in range(30)]
+    refused = [message(f"refused {i}", msgid=f"<r{i}@example.org>") for i in range(10, 22)]
     long_line = message("long line", body="y" * 12_000 + "\n")
-    write_mbox(root / "Inbox", inbox + [long_line])
+    huge = message("over 35 MB", body=("x" * 76 + "\n") * (36 * 1024 * 1024 // 77))
+    write_mbox(root / "Inbox", inbox[:15] + refused + [long_line, huge] + inbox[15:])
     write_mbox(root / "Calendar", [message("filed in a folder named Calendar")])
-    drop = RewriteProxy(account.server.imap_port, {b'(\\Seen) "': b'(Xseen) "'}).start()
-    office = ThrottleProxy(drop.port, throttle_at={2}, backoff_ms=400).start()
+    assert len({len(crlf(m)) for m in refused}) == 1
+    assert len(crlf(refused[0])) not in {len(crlf(m)) for m in inbox}
+    office = Office365Proxy(account.server.imap_port, throttle_at={3}, backoff_ms=400,
+                            refuse_sizes={len(crlf(refused[0]))}).start()
     target = (*account.cli_args(tls="none", port=office.port), "--provider", "office365")
     try:
         plan = mm("plan", root, *target, "--report", tmp_path / "rep", account=account)
         assert plan.code == 0, plan.err
-        counts = json.loads((tmp_path / "rep" / "plan.json").read_text())["summary"]["counts"]
-        assert (counts["upload"], counts["refuse"]) == (31, 1)
+        document = json.loads((tmp_path / "rep" / "plan.json").read_text())
+        counts = document["summary"]["counts"]
+        assert (counts["upload"], counts["refuse"]) == (43, 2)
         assert "Calendar (imported)" in plan.out
         run = mm("run", root, *target, "--backup-dir", tmp_path / "bk", "--state",
-                 tmp_path / "state.sqlite", "--yes", "--json", "--batch-size", "5",
-                 account=account)
-        assert run.code == 1, run.out + run.err  # complete, except the refused message
+                 tmp_path / "state.sqlite", "--yes", "--json", "--retry-backoff", "0.05",
+                 "--settle-seconds", "1", account=account)
+        assert run.code == 1, run.out + run.err  # complete, except the refused messages
         summary = json.loads(run.out)
-        assert summary["totals"]["refuse"] == 1 and summary["missing"] == 0
+        assert summary["totals"]["refuse"] == 2 and summary["missing"] == 0
+        reasons = {f["reason"] for f in summary["not_uploaded"]}
+        assert reasons == {"server refused: Command Argument Error. 11",
+                           "has a line of 12000 characters; the server takes at most 9998",
+                           "larger than the server's limit of 36700160 bytes"}
+        assert len(summary["failed"]) == 12
         assert summary["flags_repaired"] == 15 and office.throttled == 1
+        assert office.byes >= 1  # ten errors on a connection: BYE, survived
         assert "asks us to slow down; waiting 0.4s" in run.err
         checked = mm("verify", root, *target, "--state", tmp_path / "state.sqlite",
                      account=account)
         assert checked.code == 1, checked.out
     finally:
         office.stop()
-        drop.stop()
     server = account.read_back()
     assert sorted(m.data for m in server["INBOX"]) == sorted(crlf(m) for m in inbox)
     seen = {m.data for m in server["INBOX"] if "\\Seen" in m.keyflags}

@@ -610,7 +610,7 @@ class IMAPTarget:
         except IMAPClientError as e:
             if _lost_connection(e):
                 raise
-            message = str(e).encode()
+            message = re.sub(rb"^append failed: ", b"", str(e).encode())  # imapclient's words
             inner = re.search(rb"\[[A-Z-]+.*", message)
             return parse_append_response("NO", [inner.group(0) if inner else message])
         return parse_append_response("OK", [text])
