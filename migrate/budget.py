@@ -81,3 +81,33 @@ class DailyBudget:
                     f"it frees up at {when}: run the same command again then (or add "
                     "--wait-for-budget to wait)", free_at)
             self.sleep(max(1.0, free_at - now))  # a stop request ends the wait
+
+
+class CrawlWatch:
+    """Past its daily budget Gmail may slow an account below 1 KB/s instead of saying
+    BYE: uploads that crawl that slowly for *seconds* of waiting on the server are
+    the budget being spent (a clean stop, exit 8), not a link to retry.
+
+    Fed with the time each connection spent blocked on APPENDs and the bytes they
+    confirmed; only where a daily budget applies (elsewhere a slow link is slow).
+    """
+
+    def __init__(self, seconds: float = 120.0, floor: float = 1024.0):
+        self.seconds, self.floor = seconds, floor
+        self.recent: collections.deque = collections.deque()  # (seconds, bytes)
+        self.busy = self.bytes = 0.0
+
+    def observe(self, seconds: float, size: int) -> None:
+        self.recent.append((seconds, size))
+        self.busy += seconds
+        self.bytes += size
+        while self.recent and self.busy - self.recent[0][0] >= self.seconds:
+            old_seconds, old_size = self.recent.popleft()
+            self.busy -= old_seconds
+            self.bytes -= old_size
+        if self.busy >= self.seconds and self.bytes < self.floor * self.busy:
+            raise BudgetSpent(
+                f"the provider slowed the upload to {self.bytes / self.busy:,.0f} bytes/s for "
+                f"{self.busy:,.0f} s, which is how it says today's upload budget is spent; "
+                "everything sent so far is recorded: run the same command again in a few "
+                "hours", time.time() + 6 * 3600)

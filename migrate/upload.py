@@ -21,7 +21,7 @@ import time
 from typing import Callable
 
 from migrate import fingerprint, headers
-from migrate.budget import BudgetSpent, DailyBudget
+from migrate.budget import BudgetSpent, CrawlWatch, DailyBudget
 from migrate.errors import (ConnectionFailed, MailboxError, QuotaExceeded, SourceError,
                             Throttled, TooManyConnections)
 from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
@@ -128,6 +128,7 @@ class UploadOptions:
     settle_max: float = 120.0
     max_bytes_per_day: int | None = None  # the account's rolling 24-hour upload budget
     wait_for_budget: bool = False  # wait for it to free up instead of stopping (exit 8)
+    crawl_seconds: float = 120.0  # with a daily budget: this long below 1 KB/s = it is spent
 
 
 @dataclasses.dataclass
@@ -203,6 +204,7 @@ class Uploader:
                                   self.options.wait_for_budget, sleep=sleep) \
             if self.options.max_bytes_per_day else None
         self.slots = ConnectionSlots(self.options.connections)  # shared with the workers
+        self.crawl = CrawlWatch(self.options.crawl_seconds) if self.budget else None
 
     # -- connection handling -----------------------------------------------
 
@@ -770,8 +772,10 @@ class _BatchSender:
             self._send(items)
             return
         batch = self._journal(items)
+        started = time.monotonic()
         tag = self.up.target.append_start(self.mailbox, self._append_items(items))
         self.pending.append((tag, batch, items))
+        self._waited(time.monotonic() - started, 0)
         if len(self.pending) >= self.depth:
             self._complete_oldest()
 
@@ -797,9 +801,11 @@ class _BatchSender:
 
     def _complete_oldest(self) -> None:
         tag, batch, items = self.pending.popleft()
+        started = time.monotonic()
         result = self.up.target.append_finish(tag)
         if result.ok:
             self._record_ok(batch, result, items)
+            self._waited(time.monotonic() - started, sum(len(d) for _, d in items))
             return
         self.up.state.abandon_batch(batch)
         self.up.my_batches.discard(batch)  # batch ids are reused once a batch is gone
@@ -810,6 +816,11 @@ class _BatchSender:
         if result.over_quota:
             self._quota(result)
         self._send(items)  # split to find the refused message(s)
+
+    def _waited(self, seconds: float, size: int) -> None:
+        """Time blocked on the server and the bytes it confirmed: a crawl stops the run."""
+        if self.up.crawl is not None:
+            self.up.crawl.observe(seconds, size)
 
     def _throttled(self, result) -> None:
         """Not a refusal: the batch is pending again; the mailbox step is retried later."""
@@ -842,9 +853,11 @@ class _BatchSender:
             batch = self._journal(items)
             # A lost connection raises out of here with the batch still in flight;
             # the retried mailbox step resolves it against the server first.
+            started = time.monotonic()
             result = up.target.append_batch(mailbox, self._append_items(items))
             if result.ok:
                 self._record_ok(batch, result, items)
+                self._waited(time.monotonic() - started, sum(len(d) for _, d in items))
                 return
             up.state.abandon_batch(batch)
             up.my_batches.discard(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 
 from migrate import fingerprint, headers, providers
 from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
@@ -57,6 +58,8 @@ class FakeServer:
         self.copy_drop: dict[int, str] = {}  # COPY number -> "before" | "after" storing
         self.refuse_copy: str | None = None  # NO text for every COPY
         self.copy_commands = 0
+        self.crawl_after: int | None = None  # from this APPEND on, store at crawl_rate bytes/s
+        self.crawl_rate = 500.0
 
     def used(self) -> int:
         return sum(len(m.data) for box in self.mailboxes.values() for m in box.messages)
@@ -92,6 +95,8 @@ class FakeServer:
         size = sum(len(i.data) for i in items)
         if self.quota_bytes is not None and self.used() + size > self.quota_bytes:
             return AppendResult(False, code="OVERQUOTA", text="[OVERQUOTA] Quota exceeded")
+        if self.crawl_after is not None and n >= self.crawl_after:
+            time.sleep(size / self.crawl_rate)  # Gmail past its budget, instead of BYE
         uids = []
         for item in items:
             box.messages.append(Stored(box.uidnext, item.data, () if self.drop_flags

@@ -25,7 +25,7 @@ MSGS = [message(f"b{i}", body=f"budget {i}\n" * 50) for i in range(40)]
 SIZE = sum(len(crlf(m)) for m in MSGS)
 
 
-def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None):
+def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None, **options):
     path = tmp_path / "one.mbox"
     if not path.exists():
         write_mbox(path, MSGS)
@@ -38,8 +38,9 @@ def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None):
         clock["now"] += seconds
 
     uploader = Uploader(lambda: FakeTarget(server), state, plan,
-                        UploadOptions(batch_messages=5, settle_seconds=0, backoff_base=0.01,
-                                      max_bytes_per_day=budget, wait_for_budget=wait),
+                        UploadOptions(**{"batch_messages": 5, "settle_seconds": 0,
+                                         "backoff_base": 0.01, "max_bytes_per_day": budget,
+                                         "wait_for_budget": wait, **options}),
                         sleep=sleep)
     if uploader.budget is not None:
         uploader.budget.clock = lambda: clock["now"]
@@ -113,4 +114,26 @@ def test_a_session_ended_for_the_budget_is_a_clean_stop_not_a_broken_link(tmp_pa
     assert server.connections == 1  # no reconnect storm
     server.drop_on = {}
     run(tmp_path, server, budget=None)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+
+
+def test_a_crawl_below_1_kb_s_is_the_budget_spent_and_the_rerun_finishes(tmp_path):
+    """Past its budget Gmail may slow an account to a crawl instead of saying BYE: after
+    crawl_seconds of waiting below 1 KB/s the run stops cleanly (exit 8), everything
+    confirmed is recorded, and the next run finishes exactly once."""
+    server = FakeServer()
+    server.crawl_after, server.crawl_rate = 3, 600.0  # batches 3 on: ~600 bytes/s
+    with pytest.raises(BudgetSpent, match="slowed the upload") as stopped:
+        run(tmp_path, server, budget=10 * SIZE, crawl_seconds=1.0, batch_messages=1)
+    assert stopped.value.exit_code == ExitCode.STOPPED
+    assert 3 <= len(server.log) < 8  # stopped within a few slow batches
+    server.crawl_after = None
+    run(tmp_path, server, budget=10 * SIZE)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+
+
+def test_a_slow_link_without_a_daily_budget_is_only_slow(tmp_path):
+    server = FakeServer()
+    server.crawl_after, server.crawl_rate = 6, 20_000.0
+    run(tmp_path, server, budget=None, crawl_seconds=0.01)
     assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
