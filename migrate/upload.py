@@ -517,7 +517,8 @@ class Uploader:
                 self.progress(p, mailbox)
 
     def _repair_flags(self, mailbox: str, fplans: list[FolderPlan]) -> None:
-        """Add back the flags a server dropped on APPEND (read, answered, flagged, draft).
+        """Add back the flags a server dropped on APPEND (read, answered, flagged, draft,
+        and keywords where the mailbox keeps them).
 
         For our uploads whose flags were not checked yet (this run's, or an earlier
         run's that stopped before its check), by the UIDs the server gave them:
@@ -536,8 +537,8 @@ class Uploader:
                                               [p.content_hash for p in page])
             if not ours:
                 continue
-            want = {ours[p.content_hash]: set(filter_flags(p, permanent, keywords=False))
-                    for p in page if p.content_hash in ours}
+            mine = {ours[p.content_hash]: p for p in page if p.content_hash in ours}
+            want = {uid: set(filter_flags(p, permanent)) for uid, p in mine.items()}
             want = {uid: flags for uid, flags in want.items() if flags}
             have = target.flags_of(sorted(want)) if want else {}
             lost: dict[tuple, list[int]] = collections.defaultdict(list)
@@ -547,9 +548,24 @@ class Uploader:
             for flags, uids in lost.items():
                 log.info("%s: the server dropped %s of %d messages on APPEND; adding them back",
                          mailbox, " ".join(flags), len(uids))
-                target.add_flags(uids, flags)
+                if not target.add_flags(uids, flags):
+                    self._keywords_not_kept(mailbox, [mine[uid] for uid in uids], flags)
+                    flags = tuple(f for f in flags if f.startswith("\\"))
+                    if not flags or not target.add_flags(uids, flags):
+                        continue
                 self.outcome.flags_repaired += len(uids)
             self.state.mark_flags_checked(mailbox, list(ours))
+
+    def _keywords_not_kept(self, mailbox: str, messages, flags: tuple) -> None:
+        """The server refused to add *flags* back: name each message once (one sent
+        without its keywords because the APPEND refused them is named already)."""
+        named = {loc for box, loc, _ in self.outcome.flags_dropped if box == mailbox}
+        keywords = " ".join(f for f in flags if not f.startswith("\\"))
+        for p in messages:
+            if p.location not in named and keywords:
+                self.outcome.flags_dropped.append(
+                    (mailbox, p.location, f"stored without its keywords {keywords}: the "
+                     "server dropped them on APPEND and refused to add them back"))
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:

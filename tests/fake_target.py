@@ -53,6 +53,7 @@ class FakeServer:
         self.max_connections: int | None = None  # "[ALERT] Too many simultaneous connections"
         self.log: list[tuple[str, int]] = []  # (mailbox, messages) per stored APPEND
         self.drop_flags = False  # store APPENDed messages without their flags (some providers)
+        self.refuse_keyword_store = False  # UID STORE of a keyword: NO
         self.stores: list[tuple[str, tuple, tuple]] = []  # (mailbox, uids, flags) per +FLAGS
         self.copies: list[tuple[str, str, int]] = []  # (from, to, messages) per stored COPY
         self.copy_drop: dict[int, str] = {}  # COPY number -> "before" | "after" storing
@@ -209,11 +210,14 @@ class FakeTarget:
         return {m.uid: frozenset(m.flags) for m in self.server.mailboxes[self.selected].messages
                 if m.uid in set(uids)}
 
-    def add_flags(self, uids, flags) -> None:
+    def add_flags(self, uids, flags) -> bool:
+        if self.server.refuse_keyword_store and any(not f.startswith("\\") for f in flags):
+            return False
         self.server.stores.append((self.selected, tuple(uids), tuple(flags)))
         for m in self.server.mailboxes[self.selected].messages:
             if m.uid in set(uids):
                 m.flags = tuple(sorted(set(m.flags) | set(flags)))
+        return True
 
     def stored_info(self, uids) -> dict:
         wanted = set(uids)

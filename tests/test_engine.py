@@ -404,3 +404,27 @@ def test_provider_refusals_are_per_message_with_the_servers_words(tmp_path, refu
                                            if i not in (7, 21))
     assert sorted(why for _, _, why in uploader.outcome.failed) == \
         [f"server refused: {refusal}"] * 2
+
+
+def test_keywords_a_server_drops_on_append_are_added_back(tmp_path):
+    server = FakeServer()
+    server.drop_flags = True
+    path, msgs = store(tmp_path, n=4, extra=lambda i: "Status: RO\nX-Keywords: work" if i < 2
+                       else "")
+    _, uploader = upload(tmp_path, server, path)
+    assert [set(m.flags) for m in server.mailboxes["INBOX"].messages] == \
+        [{"\\Seen", "work"}, {"\\Seen", "work"}, set(), set()]
+    assert uploader.outcome.flags_repaired == 2 and uploader.outcome.flags_dropped == []
+
+
+def test_keywords_the_server_will_not_add_back_are_named_and_flags_restored(tmp_path):
+    server = FakeServer()
+    server.drop_flags = server.refuse_keyword_store = True
+    path, msgs = store(tmp_path, n=3, extra=lambda i: "Status: RO\nX-Keywords: work" if i == 0
+                       else "")
+    _, uploader = upload(tmp_path, server, path)
+    assert set(server.mailboxes["INBOX"].messages[0].flags) == {"\\Seen"}
+    assert uploader.outcome.flags_repaired == 1
+    assert [why for _, _, why in uploader.outcome.flags_dropped] == [
+        "stored without its keywords work: the server dropped them on APPEND and refused to "
+        "add them back"]

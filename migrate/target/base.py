@@ -126,8 +126,9 @@ class Target(Protocol):
     def flags_of(self, uids: list[int]) -> dict[int, frozenset]:
         """The flags of *uids* (selected mailbox); read-only."""
 
-    def add_flags(self, uids: list[int], flags: tuple) -> None:
-        """Add *flags* to *uids* (UID STORE +FLAGS): for messages this run uploaded only."""
+    def add_flags(self, uids: list[int], flags: tuple) -> bool:
+        """Add *flags* to *uids* (UID STORE +FLAGS): for messages our runs uploaded only.
+        False when the server refuses them."""
 
     def stored_info(self, uids: list[int]) -> dict[int, StoredInfo]:
         """Flags, size and INTERNALDATE of *uids* (selected mailbox; missing ones left

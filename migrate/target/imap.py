@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import imaplib
+import logging
 import re
 import socket
 import ssl
@@ -28,6 +29,8 @@ from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.reconcile import ServerCopy
+
+log = logging.getLogger(__name__)
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
 _COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]")
@@ -479,10 +482,18 @@ class IMAPTarget:
                 for uid, flags in self.client.get_flags(uids).items()}
 
     @connection_guard
-    def add_flags(self, uids: list[int], flags: tuple[str, ...]) -> None:
-        """UID STORE +FLAGS.SILENT: add *flags* to messages we uploaded (never removes)."""
+    def add_flags(self, uids: list[int], flags: tuple[str, ...]) -> bool:
+        """UID STORE +FLAGS.SILENT: add *flags* to messages we uploaded (never removes).
+        False when the server refuses (a keyword it will not keep)."""
         if uids and flags:
-            self.client.add_flags(uids, list(flags), silent=True)
+            try:
+                self.client.add_flags(uids, list(flags), silent=True)
+            except IMAPClientError as e:
+                if _lost_connection(e):
+                    raise
+                log.info("the server refused to add %s: %s", " ".join(flags), e)
+                return False
+        return True
 
     @connection_guard
     def stored_info(self, uids: list[int], chunk: int = 2000) -> dict[int, StoredInfo]:
