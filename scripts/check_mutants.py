@@ -40,7 +40,7 @@ MUTANTS = [
            '        now = time.time()\n        if batch % 2 == 0:\n            return\n        with self.db:\n            self.db.execute("BEGIN IMMEDIATE")\n            rows = self.db.execute(\n                "SELECT rowid FROM messages WHERE batch=? AND status=? ORDER BY rowid",',
            ("tests/test_exactly_once.py", "-k", "rerun_after_complete")),
     Mutant("no journal entry before APPEND", "migrate/state.py",
-           '                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now,\n                  m.message_id) for m in messages])',
+           '                [(mailbox, m.content_hash, m.header_key, m.size, INFLIGHT, batch, m.location, now,\n                  m.message_id, 1 if copied else None) for m in messages])',
            '                [])',
            ("tests/test_kill_points.py", "-k", "pipelined and last-byte")),
     Mutant("backup marked verified without re-reading it", "migrate/backup.py",
@@ -73,6 +73,16 @@ MUTANTS = [
            "                                           keywords=id(p) not in self.without_keywords),\n                           p.internaldate)",
            "                                           keywords=id(p) not in self.without_keywords),\n                           None)",
            ("tests/test_exactly_once.py", "-k", "rerun_after_complete")),
+    Mutant("a server-side copy used whatever its flags", "migrate/upload.py",
+           "    if stored.size != p.size or not have <= want or not (want - have) <= SYSTEM_FLAGS:",
+           "    if stored.size != p.size:",
+           ("tests/test_copy_once.py", "-k", "same_flags")),
+    Mutant("copies placed without a journal entry", "migrate/upload.py",
+           "            batch = self.state.begin_batch(mailbox, here.uidvalidity, uidnext,\n"
+           "                                           [p for p, _ in chunk], copied=True)",
+           "            batch = self.state.begin_batch(mailbox, here.uidvalidity, uidnext,\n"
+           "                                           [], copied=True)",
+           ("tests/test_copy_once.py", "-k", "kill and after-ok")),
 ]
 
 
