@@ -184,7 +184,8 @@ OPTIONS: list[Option] = [
            "to continue. Default: the provider's budget (Gmail: 500M); 0: none",
            frozenset({"run"}), metavar="SIZE", check=_size),
     Option("wait_for_budget", "when the daily budget is spent, wait until it frees up instead "
-           "of stopping", frozenset({"run"}), kind=bool),
+           "of stopping (when the provider says so, by BYE or a crawl, try again hourly)",
+           frozenset({"run"}), kind=bool),
     Option("max_bytes_per_second", "never send faster than N bytes a second on average "
            "(Gmail takes about 500 MB a day: 5800; plan: counted in the time estimate)",
            frozenset({"plan", "run"}), kind=float, metavar="N", check=_positive),

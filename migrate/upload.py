@@ -105,6 +105,7 @@ class ConnectionSlots:
             self.changed.notify()
 
 
+BUDGET_RETRY_SECONDS = 3600  # --wait-for-budget after the provider said the budget is spent
 # Gmail past ~500 MB a day: "* BYE Session expired, please login again." (imaplib keeps
 # the text, not the word BYE)
 SPENT_BUDGET = re.compile(r"(?i)\bsession expired\b")
@@ -261,13 +262,24 @@ class Uploader:
         progress_at = time.monotonic()
         while True:
             try:
-                return step()
+                try:
+                    return step()
+                except ConnectionFailed as e:
+                    if SPENT_BUDGET.search(str(e)):  # Gmail past its daily upload budget
+                        raise BudgetSpent(
+                            f"the provider ended the session because today's upload budget is "
+                            f"spent ({e}); everything sent so far is recorded: run the same "
+                            "command again in a few hours", time.time() + 6 * 3600) from None
+                    raise
+            except BudgetSpent as e:  # the provider said so (BYE, a crawl): when it frees is
+                if not self.options.wait_for_budget:  # unknown, so try again in an hour
+                    raise
+                self._drop_connection()
+                log.warning("%s; waiting an hour (--wait-for-budget)", e)
+                self.sleep(BUDGET_RETRY_SECONDS)
+                if self.crawl is not None:
+                    self.crawl = CrawlWatch(self.options.crawl_seconds)
             except ConnectionFailed as e:
-                if SPENT_BUDGET.search(str(e)):  # Gmail past its daily upload budget
-                    raise BudgetSpent(
-                        f"the provider ended the session because today's upload budget is "
-                        f"spent ({e}); everything sent so far is recorded: run the same command "
-                        "again in a few hours", time.time() + 6 * 3600) from None
                 throttled = isinstance(e, Throttled)
                 progress = self.progress_of()
                 if progress != last_progress:

@@ -137,3 +137,12 @@ def test_a_slow_link_without_a_daily_budget_is_only_slow(tmp_path):
     server.crawl_after, server.crawl_rate = 6, 20_000.0
     run(tmp_path, server, budget=None, crawl_seconds=0.01)
     assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+
+
+def test_with_wait_for_budget_the_providers_bye_waits_an_hour_and_goes_on(tmp_path):
+    server = FakeServer()
+    server.drop_on = {3: "bye-expired"}
+    sleeps: list[float] = []
+    run(tmp_path, server, budget=10 * SIZE, wait=True, sleeps=sleeps)
+    assert 3600 in sleeps and server.connections == 2
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
