@@ -42,6 +42,7 @@ class ServerLayout:
     special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
     existing: frozenset = frozenset()  # mailbox names that exist
     reserved: frozenset = frozenset()  # casefolded top-level names the provider keeps for itself
+    refused_first: str = ""  # characters a name may not begin with (Gmail: "^")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,7 @@ def readable_name(part: str) -> tuple[str, list[str]]:
     return part, notes
 
 
-def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
+def _safe_component(part: str, delimiter: str, refused_first: str = "") -> tuple[str, list[str]]:
     part, notes = readable_name(part)
     cleaned = " ".join(part.split()) if part.strip() != part or "  " in part else part
     if cleaned != part:
@@ -122,6 +123,10 @@ def _safe_component(part: str, delimiter: str) -> tuple[str, list[str]]:
     if delimiter and delimiter in cleaned:
         cleaned = cleaned.replace(delimiter, "_")
         notes.append(f"{delimiter!r} in {part!r} replaced by '_'")
+    if cleaned and cleaned[0] in refused_first:
+        notes.append(f"the server takes no name beginning with {cleaned[0]!r}: "
+                     f"{cleaned!r} begins with '_'")
+        cleaned = "_" + cleaned[1:]
     return cleaned or "_", notes
 
 
@@ -165,7 +170,7 @@ def map_folder(name: tuple[str, ...], layout: ServerLayout,
 
 def _plain(name: tuple[str, ...], layout: ServerLayout, notes: list[str]) -> MappedFolder:
     """*name* recreated as is under the personal namespace (no special-use mapping)."""
-    safe, why = _safe_component(name[0], layout.delimiter)
+    safe, why = _safe_component(name[0], layout.delimiter, layout.refused_first)
     if safe.casefold() in layout.reserved:
         why.append(f"{safe!r} is reserved by the server for non-mail items")
         safe += " (imported)"
@@ -174,7 +179,7 @@ def _plain(name: tuple[str, ...], layout: ServerLayout, notes: list[str]) -> Map
 
 def _join(parts: list[str], rest, layout: ServerLayout, notes: list[str]) -> MappedFolder:
     for part in rest:
-        safe, why = _safe_component(part, layout.delimiter)
+        safe, why = _safe_component(part, layout.delimiter, layout.refused_first)
         parts.append(safe)
         notes.extend(why)
     return MappedFolder(layout.delimiter.join(parts), "; ".join(notes) or None)

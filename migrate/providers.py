@@ -30,6 +30,7 @@ class Provider:
     max_connections: int | None = None  # per account, at once
     daily_bytes: int | None = None  # upload budget by IMAP, per rolling day
     reserved: frozenset = frozenset()  # mailbox names (case-folded) it will not take
+    refused_first: str = ""  # characters a folder name may not begin with
     login: str = "the account's password"
     quirks: tuple[str, ...] = ()
 
@@ -47,6 +48,8 @@ class Provider:
             out.append(f"about {self.daily_bytes / 1e6:.0f} MB a day: the estimate counts days")
         if self.reserved:
             out.append("reserved folder names are renamed: " + ", ".join(sorted(self.reserved)))
+        if self.refused_first:
+            out.append(f"names beginning with {' or '.join(self.refused_first)} begin with _")
         return out
 
 
@@ -55,6 +58,7 @@ GENERIC = Provider("generic", "any standard IMAP server")
 PROFILES = (
     Provider("gmail", "Gmail / Google Workspace", hosts=("imap.gmail.com", "imap.googlemail.com"),
              capability="X-GM-EXT-1", max_connections=15, daily_bytes=500 * 1000 * 1000,
+             reserved=frozenset({"[gmail]", "[google mail]"}), refused_first="^",
              login="an app password (2-step verification on) or OAuth2: "
                    "--oauth2-token-command",
              quirks=("folders are labels: a message in two folders is one message with two "

@@ -73,18 +73,25 @@ def test_a_message_in_two_folders_is_uploaded_once_and_labelled_twice(tmp_path, 
     account, behind = gmail
     proxy = behind()
     msgs, sent = filed_in_two_folders(tmp_path / "store")
+    odd = [message("filed under a folder named [Gmail]"), message("under ^Odd")]
+    write_mbox(tmp_path / "store" / "[Gmail]", odd[:1])  # Gmail's own: not ours to fill
+    write_mbox(tmp_path / "store" / "^Odd", odd[1:])  # no label begins with ^
+    sent = sent + odd
     target = account.cli_args(tls="none", port=proxy.port)
     plan = mm("plan", tmp_path / "store", *target, "--no-speed-probe", account=account)
     assert plan.code == 0, plan.err
     assert "Provider: Gmail / Google Workspace (detected)" in plan.out
-    assert "[Gmail]/Sent Mail" in plan.out
+    assert "[Gmail]/Sent Mail" in plan.out and "[Gmail] (imported)" in plan.out
     run = mm(*run_args(account, proxy, tmp_path, "--json"), account=account)
     assert run.code == 0, run.out + run.err
     summary = json.loads(run.out)
     assert proxy.appended == sent_bytes(msgs) + sent_bytes(sent)  # each message's bytes once
-    assert summary["copied"] == 50 and summary["totals"]["uploaded"] == 105
+    assert summary["copied"] == 50 and summary["totals"]["uploaded"] == 107
     assert summary["uploaded_bytes"] == proxy.appended
-    assert_every_folder_complete(account, msgs, sent)
+    assert_every_folder_complete(account, msgs, sent[:5])
+    server = account.read_back()
+    assert [m.data for m in server["[Gmail] (imported)"]] == [crlf(odd[0])]
+    assert [m.data for m in server["_Odd"]] == [crlf(odd[1])]
     check = mm("verify", tmp_path / "store", *target, "--state", tmp_path / "state.sqlite",
                account=account)
     assert check.code == 0, check.out + check.err

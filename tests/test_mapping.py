@@ -121,3 +121,14 @@ def test_provider_reserved_names_are_renamed():
     mapped = map_folder(("Files", "2019"), layout)
     assert mapped.target == "Files (imported)/2019" and "reserved" in mapped.note
     assert map_folder(("Files",), ServerLayout()).target == "Files"  # elsewhere: as is
+
+
+def test_gmail_keeps_its_own_hierarchy_and_names_beginning_with_a_caret():
+    from migrate import providers
+    gmail = providers.by_name("gmail")
+    layout = ServerLayout(reserved=gmail.reserved, refused_first=gmail.refused_first,
+                          special_use={"\\Sent": "[Gmail]/Sent Mail"})
+    assert map_folder(("[Gmail]", "Old"), layout).target == "[Gmail] (imported)/Old"
+    odd = map_folder(("^Odd", "^Child"), layout)
+    assert odd.target == "_Odd/_Child" and "beginning with '^'" in odd.note
+    assert map_folder(("Sent",), layout).target == "[Gmail]/Sent Mail"

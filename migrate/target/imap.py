@@ -347,7 +347,8 @@ class IMAPTarget:
                     special[use] = name
         return ServerLayout(prefix=prefix, delimiter=delimiter, special_use=special,
                             existing=frozenset(name for _, _, name in folders),
-                            reserved=self.provider.reserved)
+                            reserved=self.provider.reserved,
+                            refused_first=self.provider.refused_first)
 
     @connection_guard
     def ensure_mailbox(self, name: str, special_use: str | None = None) -> str:
