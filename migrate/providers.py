@@ -31,6 +31,7 @@ class Provider:
     daily_bytes: int | None = None  # upload budget by IMAP, per rolling day
     reserved: frozenset = frozenset()  # mailbox names (case-folded) it will not take
     refused_first: str = ""  # characters a folder name may not begin with
+    purges: tuple = ()  # (special use, days): the provider deletes mail kept there that long
     login: str = "the account's password"
     quirks: tuple[str, ...] = ()
 
@@ -59,6 +60,7 @@ PROFILES = (
     Provider("gmail", "Gmail / Google Workspace", hosts=("imap.gmail.com", "imap.googlemail.com"),
              capability="X-GM-EXT-1", max_connections=15, daily_bytes=500 * 1000 * 1000,
              reserved=frozenset({"[gmail]", "[google mail]"}), refused_first="^",
+             purges=(("\\Trash", 30), ("\\Junk", 30)),
              login="an app password (2-step verification on) or OAuth2: "
                    "--oauth2-token-command",
              quirks=("folders are labels: a message in two folders is one message with two "
@@ -87,6 +89,22 @@ PROFILES = (
 )
 
 NAMES = ("generic",) + tuple(p.name for p in PROFILES)
+
+
+def purge_warnings(provider: Provider, layout, folders) -> list[str]:
+    """A sentence for each folder with mail going where the provider deletes it after
+    some days (Gmail: Trash and Spam, 30 days), with the --map that keeps it.
+
+    *folders*: (source folder name, target mailbox, messages to upload)."""
+    out = []
+    for use, days in provider.purges:
+        mailbox = layout.special_use.get(use)
+        for name, target, count in folders:
+            if mailbox and target == mailbox and count:
+                out.append(f"{provider.title} deletes mail in {mailbox} after {days} days: "
+                           f"{count} messages of {name} go there; to keep them, add "
+                           f"--map '{name}=Old {name}'")
+    return out
 
 
 def by_name(name: str) -> Provider:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from migrate import __version__
+from migrate import __version__, providers
 from migrate.estimate import human_range
 from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
                           Plan)
@@ -125,7 +125,11 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
             target["provider"] = {"name": survey.provider.name, "title": survey.provider.title,
                                   "detected": survey.provider_detected,
                                   "changes": survey.provider.changes(),
-                                  "login": survey.provider.login}
+                                  "login": survey.provider.login,
+                                  "warnings": providers.purge_warnings(
+                                      survey.provider, plan.layout,
+                                      [(r["folder"], r["target"], r[UPLOAD])
+                                       for r in rows])}
         if survey.estimate:
             e = survey.estimate
             summary["estimate"] = {"low_seconds": round(e.low_seconds, 1),
@@ -205,6 +209,8 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
         lines.append(fit_sentence(document))
         if document["target"].get("provider"):
             lines.append(provider_sentence(document["target"]["provider"]))
+            lines += [f"WARNING: {w}." for w in
+                      document["target"]["provider"].get("warnings", [])]
         if s["estimate"]:
             e = s["estimate"]
             rate = e["send_rate_bytes_per_second"]

@@ -155,6 +155,8 @@ def render_plan_html(document: dict) -> str:
     body.append(_card("Will not move", messages(stay), " reasons below" if stay else "",
                       "warn" if stay else "ok"))
     body.append("</div>")
+    for warning in (target or {}).get("provider", {}).get("warnings", []):
+        body.append(f"<p><b>Warning:</b> {escape(warning)}.</p>")
     if s["not_moving"]:
         body += ["<h2>What will not move, and why</h2>",
                  _table(["reason", "messages"],

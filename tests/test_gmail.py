@@ -48,6 +48,25 @@ def filed_in_two_folders(root, n=50, size=2_000):
     return msgs, sent
 
 
+def test_plan_warns_where_gmail_deletes_mail_after_30_days(tmp_path, gmail, mm):
+    """The old Trash would go to [Gmail]/Trash, which Gmail empties after 30 days: the plan
+    says so and how to keep it; with the --map it goes to an ordinary folder."""
+    account, behind = gmail
+    proxy = behind()
+    write_mbox(tmp_path / "store" / "Inbox", [message("kept")])
+    write_mbox(tmp_path / "store" / "Trash", [message("deleted long ago")])
+    target = account.cli_args(tls="none", port=proxy.port)
+    plan = mm("plan", tmp_path / "store", *target, "--no-speed-probe", "--report",
+              tmp_path / "rep", account=account)
+    assert plan.code == 0, plan.err
+    assert ("WARNING: Gmail / Google Workspace deletes mail in [Gmail]/Trash after 30 days: "
+            "1 messages of Trash go there; to keep them, add --map 'Trash=Old Trash'.") in plan.out
+    assert "deletes mail in [Gmail]/Trash" in (tmp_path / "rep" / "plan.html").read_text()
+    kept = mm("plan", tmp_path / "store", *target, "--no-speed-probe", "--map",
+              "Trash=Old Trash", account=account)
+    assert kept.code == 0 and "WARNING" not in kept.out and "Old Trash" in kept.out
+
+
 def sent_bytes(msgs) -> int:
     return sum(len(crlf(m)) for m in msgs)
 
