@@ -187,7 +187,8 @@ class CommandProxy(FaultProxy):
     ``passed`` (a command forwarded, with its literal bytes) and ``ended`` (a
     connection closed). Server -> client bytes go through ``from_server``."""
 
-    def answer(self, state: dict, tag: bytes, verb: bytes, line: bytes) -> Answer | None:
+    def answer(self, state: dict, tag: bytes, verb: bytes, line: bytes,
+               literals: list[bytes]) -> Answer | None:
         return None
 
     def passed(self, state: dict, verb: bytes, literal_bytes: int) -> None:
@@ -245,38 +246,31 @@ class CommandProxy(FaultProxy):
                 break
             words = first.split(b" ", 2)
             verb = words[1].rstrip(b"\r\n").upper() if len(words) > 1 else b""
-            verdict = self.answer(state, words[0], verb, first)
-            swallow = verdict is not None
-            current, literal_bytes = first, 0
-            if not swallow:
-                current = self.forward(state, verb, first)
-            while True:  # the rest of this command: literals and continuation lines
+            parts, literals, current = [first], [], first
+            while True:  # the whole command: its literals and continuation lines
                 m = re.search(rb"\{(\d+)(\+?)\}\r\n$", current)
-                if not swallow:
-                    try:
-                        dst.sendall(current)
-                    except OSError:
-                        return self._close(src, dst, state)
                 if not m:
                     break
-                size, plus = int(m.group(1)), m.group(2)
-                if swallow and not plus:
-                    src.sendall(b"+ go ahead\r\n")
+                size = int(m.group(1))
+                if not m.group(2):  # synchronising: the proxy says go ahead, the server
+                    src.sendall(b"+ go ahead\r\n")  # gets it as LITERAL+ (Dovecot has it)
+                    parts[-1] = current[:m.start()] + b"{%d+}\r\n" % size
                 if not need(size):
                     return self._close(src, dst, state)
-                literal = bytes(buf[:size])
+                literals.append(bytes(buf[:size]))
                 del buf[:size]
-                literal_bytes += size
-                if not swallow:
-                    try:
-                        dst.sendall(literal)
-                    except OSError:
-                        return self._close(src, dst, state)
                 current = line()
                 if current is None:
                     return self._close(src, dst, state)
-            if not swallow:
-                self.passed(state, verb, literal_bytes)
+                parts += [literals[-1], current]
+            verdict = self.answer(state, words[0], verb, first, literals)
+            if verdict is None:
+                parts[0] = self.forward(state, verb, parts[0])
+                try:
+                    dst.sendall(b"".join(parts))
+                except OSError:
+                    return self._close(src, dst, state)
+                self.passed(state, verb, sum(map(len, literals)))
                 continue
             reply, close, delay = verdict
             time.sleep(delay)
@@ -307,7 +301,7 @@ class ThrottleProxy(CommandProxy):
         self.throttled = 0
         self._count_lock = threading.Lock()
 
-    def answer(self, state, tag, verb, line):
+    def answer(self, state, tag, verb, line, literals):
         if verb != b"APPEND":
             return None
         with self._count_lock:
@@ -331,12 +325,15 @@ class Office365Proxy(CommandProxy):
     * APPENDed mail is stored without ``\\Seen`` (flags dropped on APPEND);
     * ``refuse_sizes``: an APPEND of a message of one of these sizes gets
       "NO Command Argument Error. 11";
+    * a message with a line over ``max_line`` characters gets
+      "BAD Command Argument Error. 12";
     * after ``max_errors`` refusals on one connection it says BYE and closes.
     """
 
     def __init__(self, upstream_port: int, throttle_at=(), backoff_ms: int = 300,
-                 refuse_sizes=(), max_errors: int = 10):
+                 refuse_sizes=(), max_errors: int = 10, max_line: int = 9_998):
         super().__init__(upstream_port)
+        self.max_line = max_line
         self.throttle_at, self.backoff_ms = set(throttle_at), backoff_ms
         self.refuse_sizes, self.max_errors = set(refuse_sizes), max_errors
         self.appends = self.throttled = self.refused = self.byes = 0
@@ -351,7 +348,7 @@ class Office365Proxy(CommandProxy):
         return re.sub(rb"\(([^)]*)\)", lambda m: b"(" + b" ".join(
             f for f in m.group(1).split() if f.upper() != b"\\SEEN") + b")", line, count=1)
 
-    def answer(self, state, tag, verb, line):
+    def answer(self, state, tag, verb, line, literals):
         if verb != b"APPEND":
             return None
         with self.lock:
@@ -361,12 +358,15 @@ class Office365Proxy(CommandProxy):
                 return Answer(tag + b" NO Request is throttled. Suggested Backoff Time: "
                               + str(self.backoff_ms).encode() + b" milliseconds\r\n",
                               close=True, delay=0.3)
-            size = re.search(rb"\{(\d+)\+?\}\r\n$", line)
-            if not size or int(size.group(1)) not in self.refuse_sizes:
+            message = literals[0] if literals else b""
+            if len(message) in self.refuse_sizes:
+                reply = tag + b" NO Command Argument Error. 11\r\n"
+            elif max(map(len, message.split(b"\r\n"))) > self.max_line:
+                reply = tag + b" BAD Command Argument Error. 12\r\n"
+            else:
                 return None
             self.refused += 1
             state["errors"] = state.get("errors", 0) + 1
-            reply = tag + b" NO Command Argument Error. 11\r\n"
             if state["errors"] < self.max_errors:
                 return Answer(reply)
             self.byes += 1
@@ -399,7 +399,7 @@ class GmailProxy(CommandProxy):
         with self.lock:
             self.today = 0
 
-    def answer(self, state, tag, verb, line):
+    def answer(self, state, tag, verb, line, literals):
         with self.lock:
             if verb in (b"LOGIN", b"AUTHENTICATE"):
                 if self.logged_in + self.others >= self.max_logins:

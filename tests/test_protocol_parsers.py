@@ -131,3 +131,33 @@ def test_body_hash_in_place_equals_the_copying_one(data):
     from migrate import headers
     _, body = headers.split_headers(data)
     assert fingerprint.body_hash(data) == hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
+
+
+@pytest.mark.parametrize("error, words", [
+    ("APPEND command error: BAD [b'Command Argument Error. 12']", b"Command Argument Error. 12"),
+    ("append failed: Command Argument Error. 11", b"Command Argument Error. 11"),
+    ("[TOOBIG] Message too large", b"[TOOBIG] Message too large"),
+    ("UID command error: BAD [b'Error in IMAP command UID COPY: Invalid uidset']",
+     b"Error in IMAP command UID COPY: Invalid uidset"),
+])
+def test_the_servers_words_are_taken_out_of_imaplibs_errors(error, words):
+    from migrate.target.imap import server_words
+    assert server_words(Exception(error)) == words
+
+
+@pytest.mark.parametrize("uids, text", [([1, 2, 3, 7], b"1:3,7"), ([5], b"5"),
+                                        ([9, 8, 10, 2], b"2,8:10"), ([], b"")])
+def test_uid_sets_are_written_as_ranges(uids, text):
+    from migrate.target.imap import uid_set
+    assert uid_set(uids) == text
+
+
+@pytest.mark.parametrize("typ, data, sources, uids", [
+    ("OK", [b"[COPYUID 38505 304,319:320 3956:3958] Done"], [304, 319, 320], [3956, 3957, 3958]),
+    ("OK", [b"Copy completed."], None, None),
+    ("OK", [b"[COPYUID 1 1:3 7:8] mismatched"], None, None),
+])
+def test_copyuid_pairs_old_and_new_uids(typ, data, sources, uids):
+    from migrate.target.imap import parse_copy_response
+    result = parse_copy_response(typ, data)
+    assert (result.ok, result.sources, result.uids) == (True, sources, uids)

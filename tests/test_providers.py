@@ -153,6 +153,28 @@ def test_office365_emulation_plan_run_verify(tmp_path, account, mm):
         crlf(message("filed in a folder named Calendar"))]
 
 
+def test_without_the_profile_exchange_refuses_the_long_line_itself(tmp_path, account, mm):
+    """--provider generic: nobody knows the line limit before sending, so the server's
+    "BAD Command Argument Error. 12" names the message, and the rest arrives."""
+    from tests.builders import crlf
+    from tests.faults import Office365Proxy
+    msgs = [message(f"g{i}") for i in range(6)]
+    long_line = message("long line", body="y" * 12_000 + "\n")
+    write_mbox(tmp_path / "one.mbox", msgs[:3] + [long_line] + msgs[3:])
+    office = Office365Proxy(account.server.imap_port).start()
+    try:
+        run = mm("run", tmp_path / "one.mbox", *account.cli_args(tls="none", port=office.port),
+                 "--provider", "generic", "--backup-dir", tmp_path / "bk", "--state",
+                 tmp_path / "state.sqlite", "--yes", "--json", account=account)
+    finally:
+        office.stop()
+    assert run.code == 1, run.out + run.err
+    summary = json.loads(run.out)
+    assert [f["reason"] for f in summary["failed"]] == [
+        "server refused: Command Argument Error. 12"]
+    assert sorted(m.data for m in account.read_back()["INBOX"]) == sorted(map(crlf, msgs))
+
+
 def test_a_gmail_account_behind_its_own_host_name_is_recognised(tmp_path, account, mm):
     """Google Workspace on the customer's host name announces X-GM-EXT-1: once connected,
     the Gmail profile applies (its daily budget in the estimate, its 15 connections)."""

@@ -114,6 +114,19 @@ def parse_append_response(typ: str, data) -> AppendResult:
     )
 
 
+_WRAPPED = re.compile(r"^(?:\w+ failed: |\w+ command error: \w+ \[b?['\"](.*)['\"]\]$)", re.S)
+
+
+def server_words(e: BaseException) -> bytes:
+    """What the server said, from an imaplib/imapclient error ("APPEND command error: BAD
+    [b'...']", "append failed: ..."): the reason a person reads."""
+    text = str(e)
+    m = _WRAPPED.match(text)
+    if m:
+        text = m.group(1) if m.group(1) is not None else text[m.end():]
+    return text.encode("utf-8", "replace")
+
+
 def uid_set(uids) -> bytes:
     """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7"."""
     out, run = [], None
@@ -521,7 +534,7 @@ class IMAPTarget:
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as e:  # BAD
-            return parse_copy_response("BAD", [str(e).encode()])
+            return parse_copy_response("BAD", [server_words(e)])
         return parse_copy_response(typ, data)
 
     @connection_guard
@@ -557,7 +570,7 @@ class IMAPTarget:
             return self._append_one(mailbox, items[0])
         except (OSError, socket.timeout, IMAPClientError, imaplib.IMAP4.error) as e:
             if not _lost_connection(e):
-                return AppendResult(ok=False, text=str(e))
+                return AppendResult(ok=False, text=server_words(e).decode("utf-8", "replace"))
             raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
                                    f"{type(e).__name__}: {e}") from None
 
@@ -594,7 +607,7 @@ class IMAPTarget:
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as e:
-            return parse_append_response("BAD", [str(e).encode()])
+            return parse_append_response("BAD", [server_words(e)])
         return parse_append_response(typ, data)
 
     def _append_binary(self, mailbox: str, item: AppendItem) -> AppendResult:
@@ -622,7 +635,7 @@ class IMAPTarget:
         except IMAPClientError as e:
             if _lost_connection(e):
                 raise
-            message = re.sub(rb"^append failed: ", b"", str(e).encode())  # imapclient's words
+            message = server_words(e)
             inner = re.search(rb"\[[A-Z-]+.*", message)
             return parse_append_response("NO", [inner.group(0) if inner else message])
         return parse_append_response("OK", [text])
