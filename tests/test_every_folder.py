@@ -290,3 +290,28 @@ def test_flags_the_server_drops_on_append_are_added_back(tmp_path, account, mm):
     flags = {m.data: m.keyflags for m in account.read_back()["INBOX"]}
     assert "\\Seen" in flags[crlf(message("read one", extra="Status: RO"))]
     assert "\\Seen" not in flags[crlf(message("unread one"))]
+
+
+@pytest.mark.parametrize("option", ["--state", "--log-file", "--progress-file", "--report"])
+def test_nothing_of_ours_is_written_into_a_source(tmp_path, account, mm, option):
+    """The state (with its lock, logs and work file), the log, the progress file and the
+    reports are refused inside a source before anything is opened: the source directory
+    stays byte for byte as it was, with no file added."""
+    from tests.builders import snapshot
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Inbox", [message("in")])
+    before = snapshot(root)
+    place = root / ("x.sqlite" if option == "--state" else "out")
+    commands = [("run", "--backup-dir", tmp_path / "bk", "--yes"), ("plan",), ("verify",)]
+    for command, *extra in commands:
+        if (option == "--progress-file") != (command == "run") and option in (
+                "--progress-file", "--report"):
+            continue  # --progress-file is run's, --report plan's and verify's
+        args = [command, root, *account.cli_args(), *extra, option, place]
+        if option != "--state":
+            args += ["--state", tmp_path / "state.sqlite"]
+        r = mm(*args, account=account)
+        assert r.code == ExitCode.USAGE and "inside the source" in r.err, (command, r.err)
+        assert "Traceback" not in r.err
+    assert snapshot(root) == before and sorted(p.name for p in root.iterdir()) == ["Inbox"]
+    assert account.read_back()["INBOX"] == []

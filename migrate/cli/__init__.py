@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(0o077)  # everything written (state, -wal/-shm, logs, reports, caches) is private
     parser = build_parser()
     args = parser.parse_args(argv)
-    from migrate.cli.common import setup_logging
+    from migrate.cli.common import refuse_writes_inside, setup_logging
+    try:
+        refuse_writes_inside(args)
+    except MigrateError as e:
+        print(f"mailmigrate: {redact(str(e))}", file=sys.stderr)
+        return int(e.exit_code)
     setup_logging(args.log_level, args.log_file)
     try:
         if args.command in ("plan", "run", "verify", "backup") or \

@@ -55,6 +55,34 @@ def open_stores(args, take: bool = False) -> list[Store]:
     return stores
 
 
+_WRITTEN = (("state", "--state"), ("log_file", "--log-file"), ("report", "--report"),
+            ("progress_file", "--progress-file"), ("backup_dir", "--backup-dir"),
+            ("export_refused", "--export-refused"))
+
+
+def refuse_writes_inside(args) -> None:
+    """Sources are read-only: nothing of ours (the state with its lock, logs and work
+    file, the log, reports, progress, backups, exported mail) may be written inside
+    one. Checked first, before a log file or anything else is opened."""
+    from migrate.sources.pop3 import is_pop_url
+    from migrate.state import default_state_path
+    sources = [Path(s).resolve() for s in getattr(args, "sources", None) or ()
+               if not is_pop_url(str(s))]
+    places = [(flag, getattr(args, name, None)) for name, flag in _WRITTEN]
+    if not getattr(args, "state", None) and getattr(args, "host", None) and \
+            getattr(args, "user", None):
+        places.append(("the state (default place)", default_state_path(args.host, args.user)))
+    for flag, place in places:
+        if not place:
+            continue
+        dest = Path(place).resolve()
+        for root in sources:
+            if dest == root or root in dest.parents:
+                raise UsageError(f"{flag} {place} is inside the source {root}, and nothing "
+                                 "is ever written into a source; choose a place outside "
+                                 "every source")
+
+
 def _pop_password(args, address):
     def find():
         return credentials.resolve(address.host, address.user, args.pop_password_env,
