@@ -306,7 +306,7 @@ def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: F
         action, reason = (SKIP, row[skip]) if row[skip] else (UPLOAD, None)
         if action == UPLOAD and (excluded or filters):
             later = ("folder not selected by this pass" if excluded else filters.leaves(
-                dt.datetime.fromisoformat(row[date]) if row[date] else None, row[size]))
+                _date(row[date]), row[size]))
             if later:
                 action, reason = LATER, "left for a later pass: " + later
         out.append((messages.folder, *row, action, reason, scope,
@@ -320,6 +320,13 @@ def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: F
     messages.append_rows(out)
     if recording:
         recording.add(seen)
+
+
+def _date(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except (ValueError, TypeError) as e:  # a facts row from a state edited by hand
+        raise quickcheck.FactsDamaged(e) from None
 
 
 def _merge_case(mapped: MappedFolder, spelling: dict[str, str]) -> MappedFolder:

@@ -26,6 +26,7 @@ import os
 import time
 from pathlib import Path
 
+from migrate.errors import UsageError
 from migrate.sources.base import Folder
 
 VERSION = 1  # bump when plan_message's facts change meaning
@@ -73,8 +74,24 @@ def to_row(p) -> tuple:
             else None, int(p.has_nul), p.longest_line)
 
 
+class FactsDamaged(UsageError):
+    """A facts row in the state cannot be read back (edited or damaged by hand)."""
+
+    def __init__(self, e: Exception):
+        super().__init__(f"the state's record of what a run read from the sources is damaged "
+                         f"({type(e).__name__}: {e}); run the same command with --full-check "
+                         "(it reads every source again and rewrites the record)")
+
+
 def from_row(row, planned_message):
     """The PlannedMessage *row* was made from (built by *planned_message*, the class)."""
+    try:
+        return _from_row(row, planned_message)
+    except (ValueError, TypeError, AttributeError) as e:  # only a hand-edited state does this
+        raise FactsDamaged(e) from None
+
+
+def _from_row(row, planned_message):
     (key, location, size, content_hash, header_key, body_hash, message_id, date, flags,
      keywords, skip_reason, notes, has_nul, longest) = row
     p = planned_message(key=key.decode("utf-8", "surrogateescape"), location=location, size=size, content_hash=content_hash,

@@ -177,3 +177,35 @@ def test_a_killed_commands_plan_file_is_removed_by_the_next(tmp_path, monkeypatc
     assert mine.path.exists()  # a live command's file stays
     other.close()
     mine.close()
+
+
+@pytest.mark.parametrize("column, value", [("flags", "not json"), ("internaldate", "yesterday"),
+                                           ("notes", "[unclosed")])
+def test_a_hand_damaged_facts_row_is_exit_2_with_what_to_do(tmp_path, account, mm, column,
+                                                           value):
+    """The facts are a record the run trusts as it trusts its journal; one edited by hand
+    is never a traceback: where it is read back it stops the command with exit 2 and the
+    advice (--full-check), and with that advice the run finishes."""
+    mbox, md = sources(tmp_path)
+    args = (*account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
+            tmp_path / "state.sqlite", "--yes")
+    assert mm("run", mbox, *args, account=account).code == 0
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    with db:
+        db.execute(f"UPDATE message_facts SET {column}=?", (value,))
+    db.close()
+    check = ("verify", mbox, *account.cli_args(), "--state", tmp_path / "state.sqlite")
+    for again in (mm(*check, account=account),
+                  mm("run", mbox, *args, "--since", "2000-01-01", account=account)):
+        assert again.code in (0, 2) and "Traceback" not in again.err, again.err
+        if again.code == 2:
+            assert "--full-check" in again.err, again.err
+    assert mm("run", mbox, *args, "--full-check", account=account).code == 0
+    assert mm(*check, account=account).code == 0
+    from migrate.plan import PlannedMessage
+    from migrate.quickcheck import FactsDamaged, from_row
+    row = [b"@0", "x", 1, "h", "k", "b", "", None, "[]", "[]", None, None, 0, 0]
+    row[{"flags": 8, "internaldate": 7, "notes": 11}[column]] = value
+    with pytest.raises(FactsDamaged, match="--full-check"):
+        from_row(row, PlannedMessage)
