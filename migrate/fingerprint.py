@@ -34,9 +34,10 @@ def content_hash(crlf_data: bytes) -> str:
     return hashlib.sha256(crlf_data).hexdigest()
 
 
-def body_hash(crlf_data: bytes) -> str:
-    """Hash of the body only, trailing blank lines ignored (hashed in place: no copy)."""
-    found = headers._blank_line(crlf_data)
+def body_hash(crlf_data: bytes, blank: tuple[int, int] | None | bool = False) -> str:
+    """Hash of the body only, trailing blank lines ignored (hashed in place: no copy).
+    *blank*: ``headers._blank_line(crlf_data)`` when the caller has it already."""
+    found = headers._blank_line(crlf_data) if blank is False else blank
     if not found:
         return hashlib.sha256(b"").hexdigest()
     start, end = found[1], len(crlf_data)
@@ -73,6 +74,38 @@ def fingerprint_fields(block: bytes) -> dict[str, bytes]:
     for name, value in headers.iter_headers(block):
         if name in FINGERPRINT_FIELDS and name not in found:
             found[name] = value
+    return found
+
+
+_WANTED = {name.encode(): name for name in FINGERPRINT_FIELDS}
+
+
+def crlf_fingerprint_fields(block: bytes) -> dict[str, bytes]:
+    """``fingerprint_fields`` of a header block whose only line ends are CRLF (what
+    ``to_crlf`` makes): the same answer without decoding every header name, and it
+    stops once all four fields are found (it runs on every message the plan reads)."""
+    found: dict[str, bytes] = {}
+    name = None  # the wanted field being read
+    value: list[bytes] = []
+    current = False  # some header is being read: indented lines continue it
+    for line in block.split(b"\r\n"):
+        if current and line[:1] in (b" ", b"\t"):
+            if name is not None:
+                value.append(line)
+            continue
+        if name is not None:
+            found[name] = b" ".join(v.strip() for v in value)
+            name = None
+            if len(found) == len(_WANTED):
+                return found
+        colon = line.find(b":")
+        key = line[:colon].strip().lower() if colon > 0 else b" "
+        current = b" " not in key
+        wanted = _WANTED.get(key)
+        if wanted is not None and wanted not in found:
+            name, value = wanted, [line[colon + 1:]]
+    if name is not None:
+        found[name] = b" ".join(v.strip() for v in value)
     return found
 
 

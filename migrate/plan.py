@@ -134,14 +134,15 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     """Hash one source message; the bytes are not kept."""
     data = headers.to_crlf(msg.data)
     content = fingerprint.content_hash(data)
-    fields = fingerprint.fingerprint_fields(headers.header_block(data))
+    blank = headers._blank_line(data)  # found once: the header block and the body
+    fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
     planned = PlannedMessage(
         key=msg.key,
         location=printable(msg.location),
         size=len(data),
         content_hash=content,
         header_key=fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
-        body_hash=fingerprint.body_hash(data),
+        body_hash=fingerprint.body_hash(data, blank),
         message_id=fingerprint.message_id_key(fields),
         internaldate=msg.internaldate,
         flags=msg.flags,

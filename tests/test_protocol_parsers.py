@@ -133,6 +133,26 @@ def test_body_hash_in_place_equals_the_copying_one(data):
     assert fingerprint.body_hash(data) == hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
 
 
+_HEADER_PIECES = [b"Message-ID:", b"message-id :", b"Date:", b"DATE:", b"From:", b"from\t:",
+                  b"Subject:", b"X-Other:", b" <a@b>", b"\tfolded", b"value", b"\r\n",
+                  b"\r\n", b":", b" ", b"\xe9", b"Sub ject:", b"\r", b"\n"]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(_HEADER_PIECES), max_size=30).map(b"".join))
+def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
+    """What plan_message reads after to_crlf: every header line ends in CRLF."""
+    from migrate import headers
+    block = headers.to_crlf(raw)
+    assert fingerprint.crlf_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
+
+
+@given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
+def test_body_hash_with_the_blank_line_given_equals_the_one_that_finds_it(data):
+    from migrate import headers
+    assert fingerprint.body_hash(data, headers._blank_line(data)) == fingerprint.body_hash(data)
+
+
 @pytest.mark.parametrize("error, words", [
     ("APPEND command error: BAD [b'Command Argument Error. 12']", b"Command Argument Error. 12"),
     ("append failed: Command Argument Error. 11", b"Command Argument Error. 11"),

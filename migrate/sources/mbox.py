@@ -299,7 +299,7 @@ class MboxFolder(Folder):
     def _message(self, offset: int, from_line: bytes, data: bytes) -> SourceMessage:
         flags, keywords, skip, notes = flagmap.from_mbox_headers(data)
         when = headers.parse_ctime(from_line[5:]) or headers.header_date(data)
-        if skip is None and not data.strip():
+        if skip is None and (not data or data.isspace()):  # = not data.strip(), no copy
             skip = SKIP_EMPTY
         return SourceMessage(
             key=f"@{offset}",
