@@ -226,31 +226,8 @@ def filed_twice_with_state(root, n=30):
 @pytest.mark.parametrize("connections", [1, 3])
 @pytest.mark.parametrize("point", COPY_POINTS)
 def test_kill_at_a_copy_point_then_rerun(tmp_path, account, point, connections):
-    import signal
-    import subprocess
-
-    from tests.conftest import ROOT
     from tests.faults import KillProxy
-    from tests.invariants import assert_journaled
-    from tests.test_exactly_once import assert_exactly_once, env_for, finish
-    from tests.test_kill_points import command
-
+    from tests.test_kill_points import kill_then_rerun
     expected = filed_twice_with_state(tmp_path / "store")
-    env = env_for(account, tmp_path)
     proxy = KillProxy(account.server.imap_port, point, nth=1, command=b"UID COPY").start()
-    try:
-        proc = subprocess.Popen(command(account, tmp_path / "store", tmp_path, proxy.port,
-                                        connections),
-                                env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        proxy.victim = proc.pid
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proxy.stop()
-    assert proxy.landed == point, f"the kill did not land ({proxy.appends} COPYs seen): {err}"
-    assert proc.returncode == -signal.SIGKILL
-    assert_journaled(tmp_path / "state.sqlite", account, expected)
-    direct = command(account, tmp_path / "store", tmp_path, account.server.imap_port,
-                     connections)
-    finish(direct, env)
-    assert_exactly_once(account, expected, tmp_path / "state.sqlite")
+    kill_then_rerun(account, tmp_path, proxy, expected, connections)
