@@ -121,6 +121,7 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
             "mailboxes_to_create": sorted(m for m, found in survey.existing.items()
                                           if found is None),
         }
+        summary["copied_on_server"] = {"messages": survey.copies[0], "bytes": survey.copies[1]}
         if survey.provider is not None:
             target["provider"] = {"name": survey.provider.name, "title": survey.provider.title,
                                   "detected": survey.provider_detected,
@@ -205,6 +206,10 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
         lines += ["", "Not mail (listed, not uploaded): " +
                   ", ".join(f"{n} x {kind}" for kind, n in sorted(non_mail.items()))]
     lines += ["", headline(document)]
+    copies = s.get("copied_on_server") or {}
+    if copies.get("messages"):
+        lines.append(f"{copies['messages']} of them ({human_size(copies['bytes'])}) are filed in "
+                     "more than one folder: each is sent once and copied on the server.")
     if document["target"] is not None:
         lines.append(fit_sentence(document))
         if document["target"].get("provider"):

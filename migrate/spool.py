@@ -46,6 +46,16 @@ _guarded = guarded_by(lambda spool, e: SpoolUnavailable(
     "again: nothing sent so far is lost or sent twice"))
 
 
+_BY_HASH = "CREATE INDEX m_hash ON m (content_hash, id) WHERE action='upload'"
+
+
+def _uploaded_elsewhere(also: str = "") -> str:
+    """SQL: an upload whose bytes an upload planned earlier for another mailbox carries
+    (and *also*, a condition on that one, ``f``)."""
+    return ("action='upload' AND EXISTS (SELECT 1 FROM m f WHERE f.content_hash="
+            f"m.content_hash AND f.action='upload' AND f.id<m.id AND f.scope<>m.scope{also})")
+
+
 class Spool:
     """A private SQLite file of planned messages (``directory``: beside the state)."""
 
@@ -147,14 +157,24 @@ class Spool:
         carries (the engine places it by UID COPY once that one is on the server);
         the folders holding such. ``release_copies`` undoes it."""
         with self.lock:
-            self.db.execute("CREATE INDEX m_hash ON m (content_hash, id) WHERE action='upload'")
-            self.db.execute("""
-                UPDATE m SET action='copy' WHERE action='upload' AND EXISTS (
-                    SELECT 1 FROM m f WHERE f.content_hash=m.content_hash AND
-                    f.action='upload' AND f.id<m.id AND f.scope<>m.scope)""")
+            self.db.execute(_BY_HASH)
+            self.db.execute(f"UPDATE m SET action='copy' WHERE {_uploaded_elsewhere()}")
             self.db.execute("DROP INDEX m_hash")
             return {r[0] for r in self.db.execute("SELECT DISTINCT folder FROM m WHERE "
                                                   "action='copy'")}
+
+    @_guarded
+    def copies(self) -> tuple[int, int]:
+        """(messages, bytes) the server can copy instead of receiving them again: their
+        bytes and date are planned for an earlier other mailbox too (for the plan; the
+        run also compares flags, so it may send a few of them)."""
+        with self.lock:
+            self.db.execute(_BY_HASH)
+            found = self.db.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM m WHERE "
+                + _uploaded_elsewhere(" AND f.internaldate IS m.internaldate")).fetchone()
+            self.db.execute("DROP INDEX m_hash")
+            return found
 
     @_guarded
     def release_copies(self) -> None:

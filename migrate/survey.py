@@ -28,6 +28,7 @@ class ServerSurvey:
     estimate: estimating.Estimate | None = None
     provider: object = None  # providers.Provider
     provider_detected: bool = True  # False: chosen with --provider
+    copies: tuple[int, int] = (0, 0)  # (messages, bytes) the server copies: not sent again
 
     def fits(self, upload_bytes: int) -> bool | None:
         """Whether *upload_bytes* more fit in the quota (None: no quota known)."""
@@ -65,6 +66,8 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
         delimiter=target.layout.delimiter, limits=target.limits, existing=existing,
         provider=target.provider, provider_detected=not target.config.provider)
+    if target.has("UIDPLUS") and plan.spool is not None:
+        result.copies = plan.spool.copies()
     quota = target.quota()
     if quota:
         result.quota_used, result.quota_limit = quota
@@ -73,7 +76,8 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
         mailboxes = {f.target for f in plan.folders if f.counts().get(UPLOAD)}
         rate = target.probe_send_rate() if upload else None
         result.estimate = estimating.estimate(
-            upload, sum(f.bytes_for(UPLOAD) for f in plan.folders), len(mailboxes),
+            upload, sum(f.bytes_for(UPLOAD) for f in plan.folders) - result.copies[1],
+            len(mailboxes),
             target.round_trip(), rate, connections=connections,
             pipelining=target.can_pipeline, multiappend=target.has("MULTIAPPEND"),
             host=target.config.host, source_bytes=sum(f.bytes_for() for f in plan.folders),

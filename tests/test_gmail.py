@@ -104,6 +104,8 @@ def test_a_message_in_two_folders_is_uploaded_once_and_labelled_twice(tmp_path, 
     assert plan.code == 0, plan.err
     assert "Provider: Gmail / Google Workspace (detected)" in plan.out
     assert "[Gmail]/Sent Mail" in plan.out and "[Gmail] (imported)" in plan.out
+    assert "50 of them (101.7 KB) are filed in more than one folder: each is sent once and " \
+        "copied on the server." in plan.out
     run = mm(*run_args(account, proxy, tmp_path, "--json"), account=account)
     assert run.code == 0, run.out + run.err
     summary = json.loads(run.out)
