@@ -55,15 +55,16 @@ def open_stores(args, take: bool = False) -> list[Store]:
     return stores
 
 
+# --backup-dir has its own check, with the backup's exit code (7), before it writes
 _WRITTEN = (("state", "--state"), ("log_file", "--log-file"), ("report", "--report"),
-            ("progress_file", "--progress-file"), ("backup_dir", "--backup-dir"),
-            ("export_refused", "--export-refused"))
+            ("progress_file", "--progress-file"), ("export_refused", "--export-refused"))
 
 
 def refuse_writes_inside(args) -> None:
     """Sources are read-only: nothing of ours (the state with its lock, logs and work
-    file, the log, reports, progress, backups, exported mail) may be written inside
-    one. Checked first, before a log file or anything else is opened."""
+    file, the log, reports, progress, exported mail) may be written inside one.
+    Checked first, before a log file or anything else is opened (the backup
+    directory is checked by the backup gate, exit 7)."""
     from migrate.sources.pop3 import is_pop_url
     from migrate.state import default_state_path
     sources = [Path(s).resolve() for s in getattr(args, "sources", None) or ()
