@@ -165,14 +165,16 @@ class Spool:
 
     @_guarded
     def copies(self) -> tuple[int, int]:
-        """(messages, bytes) the server can copy instead of receiving them again: their
-        bytes and date are planned for an earlier other mailbox too (for the plan; the
-        run also compares flags, so it may send a few of them)."""
+        """(messages, bytes) the server will copy instead of receiving them again: their
+        bytes, date, flags and keywords are planned for an earlier other mailbox too
+        (the run's rule, ``upload._carries_the_same``, also copies where only system
+        flags differ the right way: so this is the least it copies)."""
         with self.lock:
             self.db.execute(_BY_HASH)
             found = self.db.execute(
                 "SELECT count(*), coalesce(sum(size), 0) FROM m WHERE "
-                + _uploaded_elsewhere(" AND f.internaldate IS m.internaldate")).fetchone()
+                + _uploaded_elsewhere(" AND f.internaldate IS m.internaldate AND f.flags IS "
+                                      "m.flags AND f.keywords IS m.keywords")).fetchone()
             self.db.execute("DROP INDEX m_hash")
             return found
 
