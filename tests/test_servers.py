@@ -109,6 +109,35 @@ def test_the_whole_tree_arrives_on_every_server(tmp_path, any_account, mm):
         sum(len(v) for v in made.values())
 
 
+def test_a_message_filed_in_two_folders_is_copied_on_every_server(tmp_path, any_account, mm):
+    """Sent once, copied by the server (UID COPY, where it has UIDPLUS): the bytes each
+    server keeps (Cyrus's X for 8-bit headers included) are in both folders, with the
+    flags of each; verify agrees and a re-run sends nothing."""
+    import datetime as dt
+    account, kind = any_account, any_account.kind
+    msgs = [message("filed 1", extra="Status: RO"), message("filed 2"), message(EIGHT_BIT),
+            message("filed 3", msgid=None)]
+    dates = [dt.datetime(2018, 4, 1, 9, i) for i in range(len(msgs))]
+    root = tmp_path / "Local Folders"
+    write_mbox(root / "Inbox", msgs, dates)
+    write_mbox(root / "Archive", msgs, dates)
+    r = run(mm, account, root, tmp_path)
+    assert r.code == 0, r.out + r.err
+    summary = json.loads(r.out)
+    assert summary["copied"] == len(msgs), (kind, summary["copied"])  # all have UIDPLUS
+    server = account.read_back()
+    for mailbox in ("INBOX", folders(kind)["Archive"]):
+        assert collections.Counter(m.data for m in server[mailbox]) == collections.Counter(
+            as_stored(kind, crlf(m)) for m in msgs), (kind, mailbox)
+        read = [m for m in server[mailbox] if "\\Seen" in m.keyflags]
+        assert [m.data for m in read] == [crlf(msgs[0])], (kind, mailbox)
+    checked = mm("verify", root, *account.cli_args(), "--state", tmp_path / "state.sqlite",
+                 account=account)
+    assert checked.code == 0, checked.out
+    again = run(mm, account, root, tmp_path)
+    assert again.code == 0 and json.loads(again.out)["totals"].get("uploaded", 0) == 0
+
+
 @pytest.mark.parametrize("point", ["literal", "ok-held"])
 @pytest.mark.parametrize("kind", ["dovecot", "cyrus", "courier"])  # the shape does not matter
 def test_kill_at_a_protocol_point_on_every_server(tmp_path, dovecot_servers, cyrus_servers,
@@ -198,3 +227,19 @@ def test_connections_cut_at_random_bytes_on_every_server(tmp_path, dovecot_serve
     assert proxy.cuts >= 2, proxy.cuts
     assert "reconnecting" in done.stderr
     assert_exactly_once(account, expected, tmp_path / "state.sqlite")
+
+
+@pytest.mark.parametrize("kind", ["cyrus", "courier"])  # Dovecot: tests/test_copy_once.py
+def test_kill_while_a_copy_is_answered_on_every_server(tmp_path, dovecot_servers, cyrus_servers,
+                                                       courier_server, kind):
+    """kill -9 when the server's answer to the UID COPY is held back: the copies are
+    journaled, and the re-run finds them instead of copying again."""
+    from tests.conftest import account_on
+    from tests.test_copy_once import filed_twice_with_state
+    from tests.test_kill_points import kill_then_rerun
+    account = account_on(kind, dovecot_servers, cyrus_servers, courier_server)
+    expected = filed_twice_with_state(tmp_path / "store")
+    if kind == "courier":  # "INBOX." with "."
+        expected = {k if k == "INBOX" else f"INBOX.{k}": v for k, v in expected.items()}
+    proxy = KillProxy(account.server.imap_port, "ok-held", nth=1, command=b"UID COPY").start()
+    kill_then_rerun(account, tmp_path, proxy, expected, 1)
