@@ -231,3 +231,21 @@ def test_kill_at_a_copy_point_then_rerun(tmp_path, account, point, connections):
     expected = filed_twice_with_state(tmp_path / "store")
     proxy = KillProxy(account.server.imap_port, point, nth=1, command=b"UID COPY").start()
     kill_then_rerun(account, tmp_path, proxy, expected, connections)
+
+
+def test_a_copy_whose_original_was_deleted_on_the_server_is_appended(tmp_path):
+    """The user deleted (expunged) some of the first folder's uploads on the server before
+    the second folder moved: those are APPENDed there, the rest copied."""
+    server = FakeServer()
+    root, msgs = filed_twice(tmp_path, n=10)
+    inbox_file = root / "Inbox"
+    held = inbox_file.read_bytes()
+    inbox_file.unlink()  # the first run moves Archive only
+    upload(tmp_path, server, root)
+    archive = server.mailboxes["Archive"]
+    archive.messages = archive.messages[4:]  # another client expunged four
+    inbox_file.write_bytes(held)
+    server.log.clear()
+    upload(tmp_path, server, root)
+    assert contents(server, "Inbox") == wanted(msgs, "Inbox")
+    assert appended(server) == 4 and sum(n for _, _, n in server.copies) == 6
