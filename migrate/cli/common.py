@@ -65,23 +65,18 @@ def refuse_writes_inside(args) -> None:
     file, the log, reports, progress, exported mail) may be written inside one.
     Checked first, before a log file or anything else is opened (the backup
     directory is checked by the backup gate, exit 7)."""
+    from migrate.sources.base import path_inside
     from migrate.sources.pop3 import is_pop_url
     from migrate.state import default_state_path
-    sources = [Path(s).resolve() for s in getattr(args, "sources", None) or ()
-               if not is_pop_url(str(s))]
+    sources = [s for s in getattr(args, "sources", None) or () if not is_pop_url(str(s))]
     places = [(flag, getattr(args, name, None)) for name, flag in _WRITTEN]
     if not getattr(args, "state", None) and getattr(args, "host", None) and \
             getattr(args, "user", None):
         places.append(("the state (default place)", default_state_path(args.host, args.user)))
     for flag, place in places:
-        if not place:
-            continue
-        dest = Path(place).resolve()
-        for root in sources:
-            if dest == root or root in dest.parents:
-                raise UsageError(f"{flag} {place} is inside the source {root}, and nothing "
-                                 "is ever written into a source; choose a place outside "
-                                 "every source")
+        if place and (root := path_inside(sources, place)) is not None:
+            raise UsageError(f"{flag} {place} is inside the source {root}, and nothing is ever "
+                             "written into a source; choose a place outside every source")
 
 
 def _pop_password(args, address):

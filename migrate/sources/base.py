@@ -86,11 +86,16 @@ class Folder(abc.ABC):
 
 def source_containing(stores, path) -> "Store | None":
     """The store *path* is inside (or is), if any: nothing of ours is written there."""
+    root = path_inside([store.path for store in stores], path)
+    return next((store for store in stores if store.path.resolve() == root), None)
+
+
+def path_inside(roots, path) -> Path | None:
+    """The one of *roots* (resolved) that *path* is inside of, or is; else None."""
     dest = Path(path).resolve()
-    for store in stores:
-        root = store.path.resolve()
+    for root in (Path(r).resolve() for r in roots):
         if dest == root or root in dest.parents:
-            return store
+            return root
     return None
 
 
