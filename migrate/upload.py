@@ -489,21 +489,15 @@ class Uploader:
                 self.state.abandon_batch(batch)  # COPY is all or nothing (RFC 3501)
                 self.my_batches.discard(batch)
                 if result.over_quota:
-                    raise QuotaExceeded(
-                        f"the account is full: the server refused to copy more mail into "
-                        f"{mailbox!r} ({result.text.strip()}); everything placed so far is "
-                        "kept. Free space or raise the quota, then run the same command again")
+                    raise _account_full(mailbox, result)
                 if result.throttled:
-                    raise Throttled(f"throttled by the server ({result.text.strip()})",
-                                    result.suggested_delay)
+                    raise _slow_down(result)
                 log.warning("the server refused UID COPY into %s (%s); sending those "
                             "messages instead", mailbox, result.text.strip())
                 return None
             if result.sources is None:  # OK without COPYUID: found like a crash's batch
                 self.info = target.select(mailbox)
-                resolved = self.outcome.resolved
-                self._resolve_inflight(mailbox, self.info, only={batch})
-                self.outcome.resolved = resolved  # counted as copies instead
+                self._resolve_inflight(mailbox, self.info, only={batch}, counted=False)
                 placed = self.state.sent_since(mailbox, [p.content_hash for p, _ in chunk],
                                                self.started)
                 self._copied(mailbox, [p for p, _ in chunk if p.content_hash in placed])
@@ -703,8 +697,10 @@ class Uploader:
             last = now
             self.sleep(self.options.settle_seconds)
 
-    def _resolve_inflight(self, mailbox: str, info: SelectInfo, only: set | None = None) -> None:
-        """Settle batches a crash or lost connection left in flight (see ``state``).
+    def _resolve_inflight(self, mailbox: str, info: SelectInfo, only: set | None = None,
+                          counted: bool = True) -> None:
+        """Settle batches a crash or lost connection left in flight (see ``state``);
+        what is found counts as resolved unless the caller counts it (*counted*).
 
         The server's copies from the journaled UIDNEXT on, less those our state
         already accounts for, are matched to the batch by reconcile's rule.
@@ -721,9 +717,23 @@ class Uploader:
             found = {r.rowid: matches[id(r)].copy.uid for r in rows if id(r) in matches}
             log.info("resolved in-flight batch %s in %s: %d of %d already on the server",
                      batch, mailbox, len(found), len(rows))
-            self.outcome.resolved += len(found)
+            if counted:
+                self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
             self.my_batches.discard(batch)
+
+
+def _account_full(mailbox: str, result) -> QuotaExceeded:
+    """A refused APPEND or COPY that says the account is full: a store-level stop."""
+    return QuotaExceeded(
+        f"the account is full: the server refused more mail in {mailbox!r} "
+        f"({result.text.strip()}); everything uploaded so far is kept. Free space "
+        "or raise the quota, then run the same command again")
+
+
+def _slow_down(result) -> Throttled:
+    """A throttling answer: the step is retried after the time the server asks for."""
+    return Throttled(f"throttled by the server ({result.text.strip()})", result.suggested_delay)
 
 
 def _carries_the_same(p: PlannedMessage, stored, permanent: frozenset) -> bool:
@@ -852,8 +862,7 @@ class _BatchSender:
 
     def _throttled(self, result) -> None:
         """Not a refusal: the batch is pending again; the mailbox step is retried later."""
-        raise Throttled(f"throttled by the server ({result.text.strip()})",
-                        result.suggested_delay)
+        raise _slow_down(result)
 
     def _record_ok(self, batch: int, result, items) -> None:
         up = self.up
@@ -869,10 +878,7 @@ class _BatchSender:
                 up.progress(p, self.mailbox)
 
     def _quota(self, result) -> None:
-        raise QuotaExceeded(
-            f"the account is full: the server refused more mail in {self.mailbox!r} "
-            f"({result.text.strip()}); everything uploaded so far is kept. Free space "
-            "or raise the quota, then run the same command again")
+        raise _account_full(self.mailbox, result)
 
     def _send(self, items: list[tuple[PlannedMessage, bytes]]) -> None:
         """Send synchronously; on refusal split until the refused message is alone."""
