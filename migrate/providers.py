@@ -55,6 +55,9 @@ class Provider:
 
 
 GENERIC = Provider("generic", "any standard IMAP server")
+# the folders Exchange (Microsoft 365, Outlook.com) makes for non-mail items
+EXCHANGE_RESERVED = frozenset({"files", "calendar", "contacts", "tasks", "notes", "journal",
+                               "conversation history", "sync issues"})
 
 PROFILES = (
     Provider("gmail", "Gmail / Google Workspace", hosts=("imap.gmail.com", "imap.googlemail.com"),
@@ -67,15 +70,13 @@ PROFILES = (
                      "labels", "[Gmail] holds the system folders; names cannot end in spaces")),
     Provider("office365", "Microsoft 365 / Exchange Online", hosts=("outlook.office365.com",),
              max_message_bytes=35 * MB, max_line=9_998, max_connections=20,
-             reserved=frozenset({"files", "calendar", "contacts", "tasks", "notes", "journal",
-                                 "conversation history", "sync issues"}),
+             reserved=EXCHANGE_RESERVED,
              login="OAuth2 (basic authentication is off for IMAP): --oauth2-token-command",
              quirks=("throttles with 'Suggested Backoff Time' (waited for exactly)",
                      "BAD for lines over ~10,000 characters, then BYE after ten errors")),
     Provider("outlook", "Outlook.com / Hotmail", hosts=("imap-mail.outlook.com",),
              max_message_bytes=35 * MB, max_line=9_998,
-             reserved=frozenset({"files", "calendar", "contacts", "tasks", "notes", "journal",
-                                 "conversation history", "sync issues"}),
+             reserved=EXCHANGE_RESERVED,
              login="OAuth2: --oauth2-token-command"),
     Provider("yahoo", "Yahoo Mail", hosts=("imap.mail.yahoo.com",),
              login="an app password (account security settings)",
