@@ -181,3 +181,21 @@ def test_copyuid_pairs_old_and_new_uids(typ, data, sources, uids):
     from migrate.target.imap import parse_copy_response
     result = parse_copy_response(typ, data)
     assert (result.ok, result.sources, result.uids) == (True, sources, uids)
+
+
+@pytest.mark.parametrize("text", [
+    b"[APPENDUID 7 1::2] done",  # not a uid-set: no UIDs, not a traceback
+    b"[APPENDUID 7 ,] done",
+    b"[APPENDUID 7 1:4294967295] done",  # more than any batch: not four billion integers
+])
+def test_a_malformed_or_huge_appenduid_gives_no_uids(text):
+    r = parse_append_response("OK", [text])
+    assert r.ok and r.uids is None
+
+
+@pytest.mark.parametrize("text", [b"[COPYUID 7 1::2 3:4] done", b"[COPYUID 7 1:2 3:4294967295] x",
+                                  b"[COPYUID 7 1:4000000000 1:4000000000] x"])
+def test_a_malformed_or_huge_copyuid_is_resolved_like_a_missing_one(text):
+    from migrate.target.imap import parse_copy_response
+    r = parse_copy_response("OK", [text])
+    assert r.ok and r.sources is None and r.uids is None

@@ -32,8 +32,9 @@ from migrate.reconcile import ServerCopy
 
 log = logging.getLogger(__name__)
 
-_APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]")
-_COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]")
+_UID_SET = rb"(\d+(?::\d+)?(?:,\d+(?::\d+)?)*)"  # RFC 4315 uid-set
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) " + _UID_SET + rb"\]")
+_COPYUID = re.compile(rb"\[COPYUID (\d+) " + _UID_SET + rb" " + _UID_SET + rb"\]")
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
 _TOO_MANY = re.compile(r"(?i)too many (simultaneous |concurrent )?connections")
@@ -90,13 +91,20 @@ class AppendResult:
         return int(m.group(1)) / 1000 if m else None
 
 
-def _parse_uid_set(text: bytes) -> list[int]:
-    uids: list[int] = []
+MOST_UIDS = 100_000  # more than any APPEND or COPY of ours carries
+
+
+def _parse_uid_set(text: bytes) -> list[int] | None:
+    """The UIDs of a uid-set ("1:3,7"), in order; None for more than MOST_UIDS (a
+    server's answer never names more than we sent: the journal resolves it instead)."""
+    ranges = []
     for part in text.split(b","):
         lo, _, hi = part.partition(b":")
         a, b = int(lo), int(hi or lo)
-        uids.extend(range(min(a, b), max(a, b) + 1))
-    return uids
+        ranges.append((min(a, b), max(a, b)))
+    if sum(b - a + 1 for a, b in ranges) > MOST_UIDS:
+        return None
+    return [uid for a, b in ranges for uid in range(a, b + 1)]
 
 
 def parse_append_response(typ: str, data) -> AppendResult:
@@ -146,7 +154,7 @@ def parse_copy_response(typ: str, data) -> AppendResult:
     m = _COPYUID.search(result.text.encode())
     if m:
         sources, uids = _parse_uid_set(m.group(2)), _parse_uid_set(m.group(3))
-        if len(sources) == len(uids):
+        if sources is not None and uids is not None and len(sources) == len(uids):
             result.uidvalidity, result.sources, result.uids = int(m.group(1)), sources, uids
     return result
 
