@@ -391,3 +391,14 @@ def test_everything_written_is_private(tmp_path, account, mm):
     for path in written + [tmp_path / "st", tmp_path / "rep"]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, (path, oct(mode))
+
+
+@pytest.mark.parametrize("option", ["--state", "--log-file"])
+def test_a_symlink_loop_where_we_write_is_a_sentence_not_a_traceback(tmp_path, mm, option):
+    write_mbox(tmp_path / "one.mbox", [message("a")])
+    (tmp_path / "loop-a").symlink_to(tmp_path / "loop-b")
+    (tmp_path / "loop-b").symlink_to(tmp_path / "loop-a")
+    r = mm("plan", tmp_path / "one.mbox", option, tmp_path / "loop-a" / "x")
+    assert r.code in (0, ExitCode.USAGE) and "Traceback" not in r.err, r.err
+    loop_source = mm("plan", tmp_path / "loop-a", "--state", tmp_path / "loop-a" / "s.sqlite")
+    assert loop_source.code == ExitCode.USAGE and "Traceback" not in loop_source.err

@@ -48,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     from migrate.cli.common import refuse_writes_inside, setup_logging
     try:
         refuse_writes_inside(args)
+        setup_logging(args.log_level, args.log_file)
     except MigrateError as e:
         print(f"mailmigrate: {redact(str(e))}", file=sys.stderr)
         return int(e.exit_code)
-    setup_logging(args.log_level, args.log_file)
+    except OSError as e:  # the log file cannot be made there
+        print(f"mailmigrate: cannot write the log file {args.log_file} ({e.strerror}); choose "
+              "another --log-file", file=sys.stderr)
+        return int(ExitCode.USAGE)
     try:
         if args.command in ("plan", "run", "verify", "backup") or \
                 getattr(args, "action", None) == "test":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -87,16 +88,22 @@ class Folder(abc.ABC):
 def source_containing(stores, path) -> "Store | None":
     """The store *path* is inside (or is), if any: nothing of ours is written there."""
     root = path_inside([store.path for store in stores], path)
-    return next((store for store in stores if store.path.resolve() == root), None)
+    return next((store for store in stores if _real(store.path) == root), None)
 
 
 def path_inside(roots, path) -> Path | None:
     """The one of *roots* (resolved) that *path* is inside of, or is; else None."""
-    dest = Path(path).resolve()
-    for root in (Path(r).resolve() for r in roots):
+    dest = _real(path)
+    for root in map(_real, roots):
         if dest == root or root in dest.parents:
             return root
     return None
+
+
+def _real(path) -> Path:
+    """*path* with its links resolved; never raises (a symlink loop is left as is, for
+    the reader to report)."""
+    return Path(os.path.realpath(path))
 
 
 def printable(text: str) -> str:
