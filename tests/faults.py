@@ -315,7 +315,7 @@ class ThrottleProxy(CommandProxy):
                       delay=0.3)
 
 
-class Office365Proxy(CommandProxy):
+class Office365Proxy(ThrottleProxy):
     """Exchange Online's IMAP behaviour over a real Dovecot (plaintext).
 
     * no MULTIAPPEND (Exchange has none): one message per APPEND;
@@ -332,11 +332,10 @@ class Office365Proxy(CommandProxy):
 
     def __init__(self, upstream_port: int, throttle_at=(), backoff_ms: int = 300,
                  refuse_sizes=(), max_errors: int = 10, max_line: int = 9_998):
-        super().__init__(upstream_port)
+        super().__init__(upstream_port, throttle_at, backoff_ms)
         self.max_line = max_line
-        self.throttle_at, self.backoff_ms = set(throttle_at), backoff_ms
         self.refuse_sizes, self.max_errors = set(refuse_sizes), max_errors
-        self.appends = self.throttled = self.refused = self.byes = 0
+        self.refused = self.byes = 0
         self.lock = threading.Lock()
 
     def from_server(self, data: bytes) -> bytes:
@@ -349,15 +348,10 @@ class Office365Proxy(CommandProxy):
             f for f in m.group(1).split() if f.upper() != b"\\SEEN") + b")", line, count=1)
 
     def answer(self, state, tag, verb, line, literals):
-        if verb != b"APPEND":
-            return None
+        throttled = super().answer(state, tag, verb, line, literals)
+        if throttled is not None or verb != b"APPEND":
+            return throttled
         with self.lock:
-            self.appends += 1
-            if self.appends in self.throttle_at:
-                self.throttled += 1
-                return Answer(tag + b" NO Request is throttled. Suggested Backoff Time: "
-                              + str(self.backoff_ms).encode() + b" milliseconds\r\n",
-                              close=True, delay=0.3)
             message = literals[0] if literals else b""
             if len(message) in self.refuse_sizes:
                 reply = tag + b" NO Command Argument Error. 11\r\n"
