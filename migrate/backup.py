@@ -104,15 +104,22 @@ def _private_open(path: Path, mode: str = "wb"):
     return os.fdopen(fd, mode)
 
 
+class BackupCancelled(Exception):
+    """The run stopped while its backup was being written (the archive is removed)."""
+
+
 class _HashingReader:
     """Read a source file while hashing it, for tarfile.addfile."""
 
-    def __init__(self, f):
+    def __init__(self, f, cancelled=None):
         self.f = f
         self.h = hashlib.sha256()
         self.n = 0
+        self.cancelled = cancelled
 
     def read(self, size=-1):
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise BackupCancelled()
         data = self.f.read(size)
         self.h.update(data)
         self.n += len(data)
@@ -139,14 +146,16 @@ def count_messages(store: Store) -> dict:
 
 
 def create_backup(stores: list[Store], backup_dir: Path, progress=None,
-                  counts: dict | None = None, compress: bool = False,
-                  known=None) -> BackupResult:
+                  counts=None, compress: bool = False,
+                  known=None, cancelled=None) -> BackupResult:
     """Write and verify an archive of every file of *stores* into *backup_dir*.
 
-    *counts* (store path -> message counts) comes from the plan when ``run``
-    has one; otherwise the stores are counted here. *compress* writes
-    ``.tar.gz`` (gzip level 1) instead of plain ``.tar``. *known*
-    (``quickcheck.FileHashes``) learns each file's hash for the next gate.
+    *counts* (store path -> message counts, or a function returning them once
+    the files are in) comes from the plan when ``run`` has one; otherwise
+    the stores are counted here. *compress* writes ``.tar.gz`` (gzip level
+    1) instead of plain ``.tar``. *known* (``quickcheck.FileHashes``) learns
+    each file's hash for the next gate. Setting *cancelled* (a
+    ``threading.Event``) stops the writing: the archive is removed.
     """
     backup_dir = Path(backup_dir)
     sources = describe_sources(stores, hashes=False)
@@ -167,14 +176,18 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     extra = {"compresslevel": 1} if compress else {}
     try:
         with _private_open(archive) as raw, tarfile.open(fileobj=raw, mode=mode,
-                                                        format=tarfile.PAX_FORMAT, **extra) as tar:
+                                                        format=tarfile.PAX_FORMAT,
+                                                        copybufsize=COPY_CHUNK, **extra) as tar:
             for store, desc in zip(stores, sources):
                 entry = dict(desc, files=[])
-                entry["counts"] = (counts or {}).get(str(store.path)) or count_messages(store)
                 for (path, rel), f in zip(_store_files(store), desc["files"]):
                     entry["files"].append(_add_file(tar, path, f"{desc['archive_prefix']}/{rel}",
-                                                    f, progress, known))
+                                                    f, progress, known, cancelled))
                 manifest["stores"].append(entry)
+            if callable(counts):
+                counts = counts()  # the plan's, once it has read everything
+            for store, entry in zip(stores, manifest["stores"]):
+                entry["counts"] = (counts or {}).get(str(store.path)) or count_messages(store)
             data = json.dumps(manifest, indent=2).encode()
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
@@ -193,12 +206,12 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
 
 
 def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progress,
-              known=None) -> dict:
+              known=None, cancelled=None) -> dict:
     st = path.stat()
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), 0o600
     with open(path, "rb") as f:
-        reader = _HashingReader(f)
+        reader = _HashingReader(f, cancelled)
         tar.addfile(info, reader)
     if reader.n != st.st_size or path.stat().st_size != st.st_size:
         raise BackupError(f"{path} changed while it was being backed up; stop the mail "

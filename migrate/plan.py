@@ -242,10 +242,10 @@ def longest_line(data: bytes) -> int:
     return 0
 
 
-def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
+def build_plan(stores: Iterable[Store], layout=None,
                across_folders: bool = False, rules: MappingRules | None = None,
                filters: Filters | None = None, facts=None,
-               spool_dir: Path | None = None) -> Plan:
+               spool_dir: Path | None = None, check=None) -> Plan:
     """Read every folder of every store once and decide each message's action.
 
     Within one target mailbox, a message is uploaded once: a second copy with
@@ -257,31 +257,45 @@ def build_plan(stores: Iterable[Store], layout: ServerLayout | None = None,
     *facts* (``quickcheck.Facts``), a folder unchanged since a run read it
     is not read again. The messages go to a spool file in *spool_dir* (or
     the temporary directory): memory does not grow with their number.
+
+    The sources are read before the folders are named for the server, so
+    *layout* may be a function that returns it (``run`` logs in while the
+    sources are read); *check* is called between chunks of messages (it
+    raises to stop the reading, e.g. when that login failed).
     """
-    layout = layout or ServerLayout()
     stores = list(stores)
     spool = Spool(spool_dir)
-    plan = Plan([], layout, stores, spool)  # the spool file goes when nothing holds it
-    scopes: dict[str, int] = {}
-    spelling: dict[str, str] = {}
+    plan = Plan([], ServerLayout(), stores, spool)  # the spool file goes when nothing holds it
     filters = filters or Filters()
+    read: list[tuple[Store, Folder, Messages, bool]] = []
     for store in stores:
         for folder in store.folders():
-            mapped = _merge_case(map_folder(folder.name, layout, rules), spelling)
+            if check:
+                check()
             excluded = not filters.takes_folder(folder.name)
-            scope = scopes.setdefault("*" if across_folders else mapped.target.casefold(),
-                                      len(scopes))
             messages = spool.folder()
+            scope = 0 if across_folders else messages.folder  # until the names are known
             sig, known = facts.lookup(folder) if facts else (None, None)
             if known is not None:
-                _spool_rows(messages, known, scope, excluded, filters)
+                _spool_rows(messages, known, scope, excluded, filters, check=check)
             else:
                 recording = facts.recorder(folder, sig) if facts else None
-                _spool_rows(messages, facts_rows(folder), scope, excluded, filters, recording)
+                _spool_rows(messages, facts_rows(folder), scope, excluded, filters, recording,
+                            check)
                 if recording:
                     recording.finish()
-            plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note, messages,
-                                           mapped.special_use, excluded))
+            read.append((store, folder, messages, excluded))
+    plan.layout = (layout() if callable(layout) else layout) or ServerLayout()
+    scopes: dict[str, int] = {}
+    spelling: dict[str, str] = {}
+    for store, folder, messages, excluded in read:
+        mapped = _merge_case(map_folder(folder.name, plan.layout, rules), spelling)
+        if not across_folders:  # one scope per target mailbox: the first folder's number
+            scope = scopes.setdefault(mapped.target.casefold(), messages.folder)
+            if scope != messages.folder:
+                messages.rescope(scope)
+        plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note, messages,
+                                       mapped.special_use, excluded))
     spool.mark_duplicates()
     return plan
 
@@ -294,10 +308,11 @@ def facts_rows(folder: Folder) -> Iterator[tuple]:
 
 
 def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: Filters,
-                recording=None) -> None:
+                recording=None, check=None) -> None:
     """Spool a folder's facts rows with this pass's decisions (no objects made).
 
-    *recording* (``quickcheck.Recording``) keeps them for the quick check."""
+    *recording* (``quickcheck.Recording``) keeps them for the quick check;
+    *check* is called after each chunk."""
     col = {name: i for i, name in enumerate(quickcheck.COLUMNS)}
     skip, date, size = col["skip_reason"], col["internaldate"], col["size"]
     identity = [col[c] for c in DEDUP_BY]
@@ -311,13 +326,15 @@ def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: F
             if later:
                 action, reason = LATER, "left for a later pass: " + later
         out.append((messages.folder, *row, action, reason, scope,
-                    hash((scope, *(row[i] for i in identity)))))
+                    hash(tuple([row[i] for i in identity]))))
         seen.append(row)
         if len(out) >= 5000:
             messages.append_rows(out)
             if recording:
                 recording.add(seen)
             out, seen = [], []
+            if check:
+                check()
     messages.append_rows(out)
     if recording:
         recording.add(seen)

@@ -198,6 +198,10 @@ class Messages:
     def __len__(self) -> int:
         return self._len
 
+    def rescope(self, scope: int) -> None:
+        """Dedup these messages within *scope* (their target is another folder's too)."""
+        self.spool.query("UPDATE m SET scope=? WHERE folder=?", (scope, self.folder))
+
     def __bool__(self) -> bool:
         return self._len > 0
 

@@ -60,10 +60,10 @@ MUTANTS = [
            "    def _quota(self, result) -> None:\n        return\n        raise _account_full(",
            ("tests/test_limits.py", "-k", "quota")),
     Mutant("upload although no backup could be made", "migrate/cli/run_cmd.py",
-           "        result = ensure_backup(stores, args, plan, FileHashes(state, full=args.full_check))\n",
-           "        try:\n            result = ensure_backup(stores, args, plan)\n"
+           "        except BaseException as e:  # noqa: BLE001 - handed to the main thread\n"
+           "            self._error = e\n",
            "        except MigrateError:\n"
-           "            result = backup.BackupResult(Path('none'), {}, '', True, 0)\n",
+           "            self.found = backup.BackupResult(Path('none'), {}, '', True, 0)\n",
            ("tests/test_backup.py", "-k", "backup_impossible")),
     Mutant("flags dropped on upload", "migrate/upload.py",
            "        flags += [k for k in atoms if \"\\\\*\" in permanent or k in permanent]\n    return tuple(flags)",

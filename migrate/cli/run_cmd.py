@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
-import time
+import threading
 from pathlib import Path
 
 from migrate import backup, report
@@ -31,20 +31,87 @@ def add_parser(sub):
     return p
 
 
-def ensure_backup(stores, args, plan, known=None) -> backup.BackupResult:
-    """The gate: a verified backup of exactly these sources, found or made, or an error."""
-    if args.use_backup:
-        log.info("verifying the backup %s", args.use_backup)
-        return backup.use_backup(stores, args.use_backup)
-    found = backup.find_verified_backup(stores, args.backup_dir, known=known)
-    if found:
-        log.info("using verified backup %s", found.archive)
+class BackupGate:
+    """The gate's verified backup: found, or written while the plan reads the sources.
+
+    Both only read the sources, so a backup that has to be written is written
+    in a thread meanwhile (*beside_plan*; not for POP leftovers, whose files
+    the plan's reading downloads); the upload still waits for it, verified
+    (``result``). A failure is raised by ``check`` as soon as it happens.
+    """
+
+    def __init__(self, stores, args, known=None, beside_plan: bool = True):
+        self.stores, self.args, self.known = stores, args, known
+        self.found = self._error = None
+        self._counts: dict | None = None
+        self._planned, self._cancelled = threading.Event(), threading.Event()
+        self._learned: list[tuple] = []  # file hashes for the state, kept on this thread
+        self._thread = None
+        if beside_plan and all(s.files_fixed for s in stores):
+            self.found = self._find()
+            if self.found is None:
+                self._thread = threading.Thread(target=self._write_caught, name="backup",
+                                                daemon=True)
+                self._thread.start()
+
+    def _find(self) -> backup.BackupResult | None:
+        if self.args.use_backup:
+            log.info("verifying the backup %s", self.args.use_backup)
+            return backup.use_backup(self.stores, self.args.use_backup)
+        found = backup.find_verified_backup(self.stores, self.args.backup_dir, known=self.known)
+        if found:
+            log.info("using verified backup %s", found.archive)
         return found
-    log.info("writing a backup of the sources to %s", args.backup_dir)
-    counts = plan_counts(plan)
-    with byte_bar(source_bytes(stores), "backing up") as bar:
-        return backup.create_backup(stores, args.backup_dir, progress=bar, counts=counts,
-                                    compress=args.compress_backup, known=known)
+
+    def _write(self, known) -> backup.BackupResult:
+        log.info("writing a backup of the sources to %s", self.args.backup_dir)
+        with byte_bar(source_bytes(self.stores), "backing up") as bar:
+            return backup.create_backup(self.stores, self.args.backup_dir, progress=bar,
+                                        counts=self._counts_from_plan,
+                                        compress=self.args.compress_backup, known=known,
+                                        cancelled=self._cancelled)
+
+    def _write_caught(self) -> None:
+        try:
+            self.found = self._write(self)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self._error = e
+
+    def remember(self, *learned) -> None:
+        """``known.remember`` from the backup's thread: the state is written on the main one."""
+        self._learned.append(learned)
+
+    def _counts_from_plan(self) -> dict | None:
+        self._planned.wait()
+        if self._cancelled.is_set():
+            raise backup.BackupCancelled()
+        return self._counts
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def result(self, counts: dict) -> backup.BackupResult:
+        """The verified backup; *counts* (the plan's) go into its manifest."""
+        self._counts = counts
+        self._planned.set()
+        if self._thread is None:
+            if self.found is None:
+                self.found = self._find() or self._write(self.known)
+            return self.found
+        self._thread.join()
+        self.check()
+        for learned in self._learned:
+            if self.known:
+                self.known.remember(*learned)
+        return self.found
+
+    def cancel(self) -> None:
+        """Stop a backup still being written (its archive is removed)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._cancelled.set()
+            self._planned.set()
+            self._thread.join()
 
 
 def daily_budget(given: str | None, provider) -> int | None:
@@ -92,19 +159,26 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                      "state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
     first = uploader = None
+    connect = common.connector(config)
+    connecting = common.Connecting(connect)  # logs in while the sources are read
+    gate = None
     try:
-        connect = common.connector(config)
-        first = connect()  # the layout for the plan; the upload goes on with it if still fresh
-        connected_at = time.monotonic()
+        gate = BackupGate(stores, args, FileHashes(state, full=args.full_check))
+
+        def check():
+            connecting.check()
+            gate.check()
         facts = Facts(state, full=args.full_check)
-        plan = build_plan(stores, first.layout, **common.plan_options(args), facts=facts,
-                          spool_dir=Path(state_path).parent)
+        plan = build_plan(stores, lambda: connecting.wait().layout, **common.plan_options(args),
+                          facts=facts, spool_dir=Path(state_path).parent, check=check)
+        # the upload goes on with the connection the plan was named on, if still fresh
+        first, connected_at = connecting.take()
         summary["sources_read"] = ("every folder (--full-check)" if args.full_check else
                                    f"{len(plan.folders) - len(facts.reused)} of "
                                    f"{len(plan.folders)} folders (the others had not changed "
                                    "since a run read them)")
         # nothing is uploaded before this succeeds
-        result = ensure_backup(stores, args, plan, FileHashes(state, full=args.full_check))
+        result = gate.result(plan_counts(plan))
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
                              "verified": result.verified}
@@ -166,6 +240,9 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         summary.setdefault("error", str(e))
         raise
     finally:
+        connecting.close()
+        if gate is not None:
+            gate.cancel()
         for connection in (first, uploader):
             if connection is not None:
                 connection.close()

@@ -118,6 +118,7 @@ class Store(abc.ABC):
     """A local mail store rooted at a path."""
 
     kind = "?"
+    files_fixed = True  # its files exist before it is read: a backup may be written meanwhile
 
     def __init__(self, path: Path):
         self.path = Path(path)

@@ -95,6 +95,7 @@ class Pop3Store(Store):
     """The leftovers of one POP account; ``path`` is its local cache directory."""
 
     kind = "pop3"
+    files_fixed = False  # reading downloads the messages that the backup then holds
 
     def __init__(self, url: str, password: Callable[[], object] | None = None,
                  cache_root: Path | None = None, take: bool = True):

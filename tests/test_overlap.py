@@ -1,0 +1,135 @@
+"""``run`` reads the sources while it logs in and while it writes the backup.
+
+The plan names the folders for the server only after reading them (the login
+runs meanwhile); the backup is written beside the plan and the upload still
+waits for it, verified. A failed login or backup stops the reading early, and
+a backup that is stopped leaves no archive behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from migrate import plan as planning
+from migrate.cli.run_cmd import BackupGate
+from migrate.errors import AuthFailed, ExitCode
+from migrate.mapping import ServerLayout
+from migrate.sources import open_store
+from tests.builders import message, snapshot, write_mbox
+
+
+def rows(plan):
+    return [(f.target, p.content_hash, p.action) for f in plan.folders for p in f.messages]
+
+
+def test_the_layout_is_asked_for_once_after_the_sources_are_read(tmp_path, monkeypatch):
+    root = tmp_path / "mail"
+    write_mbox(root / "Inbox", [message("a"), message("b")])
+    write_mbox(root / "Work", [message("c")])
+    read, asked = [], []
+    real = planning.plan_message
+    monkeypatch.setattr(planning, "plan_message", lambda m: read.append(m.key) or real(m))
+
+    def layout():
+        asked.append(len(read))
+        return ServerLayout(delimiter=".")
+    later = planning.build_plan([open_store(root)], layout)
+    assert asked == [3]  # once, with every message read
+    given = planning.build_plan([open_store(root)], ServerLayout(delimiter="."))
+    assert rows(later) == rows(given) and later.layout.delimiter == "."
+
+
+def test_folders_merged_by_case_dedup_as_one_mailbox(tmp_path):
+    root = tmp_path / "mail"
+    write_mbox(root / "Projects", [message("same"), message("upper")])
+    write_mbox(root / "projects", [message("same"), message("lower")])
+    plan = planning.build_plan([open_store(root)], lambda: ServerLayout())
+    assert {f.target for f in plan.folders} == {"Projects"}
+    actions = [p.action for f in plan.folders for p in f.messages]
+    assert actions.count(planning.DUPLICATE) == 1 and actions.count(planning.UPLOAD) == 3
+
+
+def test_same_message_in_two_stores_for_one_mailbox_is_a_duplicate(tmp_path):
+    write_mbox(tmp_path / "a.mbox", [message("shared"), message("only a")])
+    write_mbox(tmp_path / "b.mbox", [message("shared")])
+    plan = planning.build_plan([open_store(tmp_path / "a.mbox"), open_store(tmp_path / "b.mbox")],
+                               lambda: ServerLayout())
+    assert [p.action for f in plan.folders for p in f.messages] == [
+        planning.UPLOAD, planning.UPLOAD, planning.DUPLICATE]
+    # in two mailboxes, each keeps its copy
+    plan = planning.build_plan([open_store(tmp_path / "a.mbox"), open_store(tmp_path / "b.mbox")],
+                               lambda: ServerLayout(), rules=None)
+    assert plan.folders[0].target == plan.folders[1].target == "INBOX"
+
+
+def test_a_failed_login_stops_the_reading_at_once(tmp_path, monkeypatch):
+    root = tmp_path / "mail"
+    for name in ("A", "B", "C"):
+        write_mbox(root / name, [message(f"{name}{i}") for i in range(3)])
+    store = open_store(root)
+    read = []
+    real = planning.facts_rows
+    monkeypatch.setattr(planning, "facts_rows", lambda folder: read.append(folder.name) or
+                        real(folder))
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) > 1:
+            raise AuthFailed("the server refused the login")
+    with pytest.raises(AuthFailed):
+        planning.build_plan([store], lambda: pytest.fail("no layout after a failed login"),
+                            check=check)
+    assert len(read) == 1  # the second folder was never read
+
+
+def gate_args(tmp_path, **kw):
+    return argparse.Namespace(use_backup=None, backup_dir=tmp_path / "bk",
+                              compress_backup=False, **kw)
+
+
+def test_a_backup_written_beside_the_plan_holds_its_counts(tmp_path):
+    write_mbox(tmp_path / "src" / "one.mbox", [message(f"m{i}") for i in range(5)])
+    store = open_store(tmp_path / "src" / "one.mbox")
+    gate = BackupGate([store], gate_args(tmp_path))
+    assert gate._thread is not None  # being written while the plan reads
+    counts = {str(store.path): {"messages": 5, "skipped_by_source": 0, "not_mail": 0}}
+    result = gate.result(counts)
+    assert result.verified and result.manifest["stores"][0]["counts"] == counts[str(store.path)]
+
+
+def test_a_stopped_backup_leaves_no_archive(tmp_path):
+    src = tmp_path / "src"
+    write_mbox(src / "one.mbox", [message(f"m{i}", body="x" * 5000 + "\n") for i in range(400)])
+    before = snapshot(src)
+    gate = BackupGate([open_store(src / "one.mbox")], gate_args(tmp_path))
+    gate.cancel()  # the plan failed: the gate is not passed
+    assert not gate._thread.is_alive()
+    assert [p.name for p in (tmp_path / "bk").iterdir()] == []
+    assert snapshot(src) == before
+
+
+def test_pop_leftovers_are_backed_up_after_the_plan_downloads_them(tmp_path):
+    from migrate.sources.pop3 import Pop3Store
+    store = Pop3Store("pop3://ann@127.0.0.1:1", cache_root=tmp_path / "cache", take=False)
+    gate = BackupGate([store], gate_args(tmp_path))
+    assert gate._thread is None and gate.found is None  # nothing asked of the store yet
+
+
+def test_a_wrong_password_ends_the_run_with_no_partial_backup(tmp_path, account, mm):
+    src = tmp_path / "src"
+    write_mbox(src / "one.mbox", [message(f"m{i}", body="y" * 20000 + "\n") for i in range(300)])
+    before = snapshot(src)
+    r = mm("run", src / "one.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--state", tmp_path / "state" / "s.sqlite", "--yes", account=account,
+           env={"MM_TEST_PASSWORD": "wrong"})
+    assert r.code == ExitCode.AUTH, r.out + r.err
+    assert "refused the login" in r.err and "Traceback" not in r.err
+    assert account.read_back()["INBOX"] == []
+    left = sorted(p.name for p in (tmp_path / "bk").iterdir()) if (tmp_path / "bk").exists() else []
+    # stopped while written (nothing left), or finished first: then complete and verified
+    assert left == [] or any(n.endswith(".verified") for n in left), left
+    assert not list((tmp_path / "state").glob("mailmigrate-plan-*"))
+    assert snapshot(src) == before
