@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from migrate.errors import SourceError
 from migrate.sources import open_store
-from migrate.sources.mbox import MboxStore, split_mbox
+from migrate.sources.mbox import MboxStore, has_quoted_from, split_mbox
 from tests.builders import message, snapshot, write_mbox
 
 UTC = dt.timezone.utc
@@ -149,6 +149,14 @@ def test_mboxrd_round_trip(tmp_path, msgs, eol):
         buf.write(b"From sender Mon Jan  1 00:00:%02d 2001" % i + eol + quoted + eol)
     (tmp_path / "rd").write_bytes(buf.getvalue())
     assert [m.data for m in read(tmp_path / "rd")] == msgs
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b">", b"From ", b"From", b">From ", b"\n", b"x", b" "]),
+                max_size=200), st.integers(0, 4))
+def test_quoted_from_shortcut_is_the_plain_search(parts, tries):
+    data = b"".join(parts)
+    assert has_quoted_from(data, tries) == (b">From " in data)
 
 
 def test_mboxcl2_body_from_lines_are_not_unquoted(tmp_path):

@@ -266,6 +266,18 @@ def is_mboxrd(first: bytes) -> bool:
     return not _MBOXCL2_MARKER.search(headers.header_block(first))
 
 
+def has_quoted_from(data: bytes, tries: int = 64) -> bool:
+    """``b">From " in data``, faster: a six-byte needle is searched at ~1 ns a byte,
+    while most messages have only a few ``>`` (found at memchr speed) to look at."""
+    i = data.find(b">")
+    while i >= 0 and tries:
+        if data.startswith(b"From ", i + 1):
+            return True
+        i = data.find(b">", i + 1)
+        tries -= 1
+    return i >= 0 and data.find(b">From ", i) >= 0
+
+
 class MboxFolder(Folder):
     """One mbox file as a folder."""
 
@@ -292,7 +304,7 @@ class MboxFolder(Folder):
                     return end.value
                 if unquote is None:
                     unquote = is_mboxrd(data)
-                if unquote and b">From " in data:
+                if unquote and has_quoted_from(data):
                     data = _UNQUOTE.sub(rb"\1", data)
                 yield self._message(offset, from_line, data)
 
