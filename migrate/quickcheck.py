@@ -29,7 +29,7 @@ from pathlib import Path
 from migrate.errors import UsageError
 from migrate.sources.base import Folder
 
-VERSION = 1  # bump when plan_message's facts change meaning
+VERSION = 2  # bump when plan_message's facts change meaning (2: mbox keys say where)
 RACY_SECONDS = 2.0
 
 

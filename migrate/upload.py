@@ -575,32 +575,10 @@ class Uploader:
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:
-        """Read the folders once more and send their planned messages (with refs in *part*).
-
-        The plan lists a folder's messages in the order the folder yields them,
-        so both are walked side by side: nothing is held but the batch.
-        """
+        """Read the folders once more and send their planned messages (with refs in *part*)."""
         sender = _BatchSender(self, mailbox, info)
-        for f in fplans:
-            wanted = (p for page in pages([f], UPLOAD, part=part) for p in page)
-            p = next(wanted, None)
-            if p is None:
-                continue
-            for msg in f.folder.messages():
-                if msg.key != p.key:
-                    continue
-                data = headers.to_crlf(msg.data)
-                if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:
-                    raise SourceError(f"{p.location} changed while it was being migrated; "
-                                      "run the same command again to re-plan")
-                sender.add(p, data)
-                p = next(wanted, None)
-                if p is None:
-                    break
-            if p is not None:
-                raise SourceError(f"{p.location} is no longer where the plan found it (the "
-                                  "source changed while it was being migrated); run the same "
-                                  "command again to re-plan")
+        for p, data in planned_bytes(fplans, part):
+            sender.add(p, data)
         sender.flush()
 
     def _send_shard(self, mailbox: str, fplans: list[FolderPlan], part: tuple) -> None:
@@ -721,6 +699,53 @@ class Uploader:
                 self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
             self.my_batches.discard(batch)
+
+
+def planned_bytes(fplans: list[FolderPlan], part: tuple = EVERY):
+    """(planned message, its bytes as sent) of the folders' uploads, in source order.
+
+    Where the folder can read a message by its key (mbox), only the planned
+    ones are read; otherwise the folder is walked beside the plan, which lists
+    its messages in the order the folder yields them. Bytes that are not what
+    the plan hashed are never sent (the source changed since)."""
+    for f in fplans:
+        wanted = (p for page in pages([f], UPLOAD, part=part) for p in page)
+        p = next(wanted, None)
+        if p is None:
+            continue
+        direct = f.folder.direct_reader()
+        if direct is not None:
+            with direct as read:
+                if (data := read(p.key)) is not None:
+                    while p is not None:
+                        yield p, _as_planned(p, data)
+                        p = next(wanted, None)
+                        if p is not None and (data := read(p.key)) is None:
+                            raise _moved(p)
+                    continue
+        for msg in f.folder.messages():
+            if msg.key != p.key:
+                continue
+            yield p, _as_planned(p, msg.data)
+            p = next(wanted, None)
+            if p is None:
+                break
+        if p is not None:
+            raise _moved(p)
+
+
+def _as_planned(p: PlannedMessage, data: bytes) -> bytes:
+    data = headers.to_crlf(data)
+    if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:
+        raise SourceError(f"{p.location} changed while it was being migrated; "
+                          "run the same command again to re-plan")
+    return data
+
+
+def _moved(p: PlannedMessage) -> SourceError:
+    return SourceError(f"{p.location} is no longer where the plan found it (the source "
+                       "changed while it was being migrated); run the same command again "
+                       "to re-plan")
 
 
 def _account_full(mailbox: str, result) -> QuotaExceeded:

@@ -428,3 +428,51 @@ def test_keywords_the_server_will_not_add_back_are_named_and_flags_restored(tmp_
     assert [why for _, _, why in uploader.outcome.flags_dropped] == [
         "stored without its keywords work: the server dropped them on APPEND and refused to "
         "add them back"]
+
+
+@pytest.mark.parametrize("change", ["same size", "shorter", "longer"])
+def test_a_source_changed_after_the_plan_is_never_sent(tmp_path, change):
+    """The upload reads an mbox message where the plan found it and sends only the
+    bytes the plan hashed: a file rewritten in between stops the folder."""
+    from migrate.errors import SourceError
+    path, msgs = store(tmp_path, n=12)
+    server = FakeServer()
+    plan = build_plan([open_store(path)], server.layout)
+    data = path.read_bytes()
+    at = data.index(b"body 7")
+    path.write_bytes({"same size": data[:at] + b"BODY 7" + data[at + 6:],
+                      "shorter": data[:at] + data[at + 6:],
+                      "longer": data[:at] + b"more " + data[at:]}[change])
+    state = State(tmp_path / "state.sqlite")
+    uploader = Uploader(lambda: FakeTarget(server), state, plan,
+                        UploadOptions(batch_messages=5, settle_seconds=0, backoff_base=0.01))
+    try:
+        with pytest.raises(SourceError, match="changed while|no longer where"):
+            uploader.run()
+    finally:
+        state.close()
+    assert inbox(server) == [crlf(m) for m in msgs[:5]]  # batches before it; nothing changed
+
+
+def test_a_resumed_upload_reads_only_what_is_left(tmp_path, monkeypatch):
+    """Messages an earlier run sent are not read again (mbox: read where they are)."""
+    from migrate.sources import mbox
+    path, msgs = store(tmp_path, n=30)
+    server = FakeServer()
+    state = State(tmp_path / "state.sqlite")
+    plan = build_plan([open_store(path)], server.layout)
+    opts = UploadOptions(batch_messages=10, settle_seconds=0, backoff_base=0.01,
+                         stop=stop_after(server, 2))
+    with pytest.raises(Stopped):
+        Uploader(lambda: FakeTarget(server), state, plan, opts).run()
+    assert len(inbox(server)) == 20
+    plan = build_plan([open_store(path)], server.layout)
+    read = []
+    real = mbox.MboxAt.read
+    monkeypatch.setattr(mbox.MboxAt, "read", lambda self, key: read.append(key) or
+                        real(self, key))
+    monkeypatch.setattr(mbox.MboxFolder, "messages", lambda self: pytest.fail("walked"))
+    Uploader(lambda: FakeTarget(server), state, plan, UploadOptions(settle_seconds=0)).run()
+    state.close()
+    assert inbox(server) == [crlf(m) for m in msgs]
+    assert len(read) == 10

@@ -14,14 +14,31 @@ from hypothesis import strategies as st
 
 from migrate.errors import SourceError
 from migrate.sources import open_store
-from migrate.sources.mbox import MboxStore, has_quoted_from, split_mbox
+from migrate.sources.mbox import MboxAt, MboxStore, has_quoted_from, split_mbox
 from tests.builders import message, snapshot, write_mbox
 
 UTC = dt.timezone.utc
 
 
 def read(path):
-    return list(MboxStore(path).folders()[0].messages())
+    """The messages as the plan reads them; each read again by its key as the upload
+    does (``MboxAt``) must give the same bytes."""
+    msgs = list(MboxStore(path).folders()[0].messages())
+    with MboxAt(path) as at:
+        assert [at(m.key) for m in msgs] == [m.data for m in msgs]
+    return msgs
+
+
+def test_read_by_key_places_only_what_it_can(tmp_path):
+    path = write_mbox(tmp_path / "m", [message("a"), message("b")])
+    [first, second] = read(path)
+    with MboxAt(path) as at:
+        assert at("@0") is None  # a key from before keys said where (never placed)
+        assert at(second.key) == second.data
+        with open(path, "ab") as f:
+            f.truncate(path.stat().st_size - 10)
+        assert at(second.key) is None  # the file is shorter now
+        assert at(first.key) == first.data
 
 
 def test_mboxrd_unquotes_exactly_one_level(tmp_path):

@@ -72,6 +72,11 @@ class Folder(abc.ABC):
     def messages(self) -> Iterator[SourceMessage]:
         """Yield every message of the folder in store order, skipped ones too."""
 
+    def direct_reader(self):
+        """None, or a context manager giving ``read(key)``: a message's bytes by the
+        key ``messages`` gave it, without reading the others (``MboxAt``)."""
+        return None
+
     def inputs(self) -> list[Path] | None:
         """Every file and directory whose change could change what ``messages``
         yields (for ``quickcheck``); None when unknown: read it every time."""

@@ -155,7 +155,21 @@ def _strip_one_eol(buf: _Buffer, stop: int, start: int) -> int:
 
 def split_mbox(f: BinaryIO, begin: int = 0,
                stop: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
-    """Yield (offset of From_ line, From_ line, message bytes) from a binary file.
+    """(offset of From_ line, From_ line, message bytes): ``mbox_spans`` without
+    where the bytes are."""
+    parts = mbox_spans(f, begin, stop)
+    while True:
+        try:
+            offset, from_line, _, data = next(parts)
+        except StopIteration as end:
+            return end.value
+        yield offset, from_line, data
+
+
+def mbox_spans(f: BinaryIO, begin: int = 0,
+               stop: int | None = None) -> Iterator[tuple[int, bytes, int, bytes]]:
+    """Yield (offset of From_ line, From_ line, offset of the message, its bytes)
+    from a binary file.
 
     Message bytes are exactly as stored (still quoted); the blank line that
     separates messages is removed. Raises NotAnMbox if the file has content but
@@ -180,7 +194,7 @@ def split_mbox(f: BinaryIO, begin: int = 0,
     while stop is None or start < stop:
         from_line, msg_start = _line_at(buf, start)
         content_end, next_start = _find_end(buf, msg_start)
-        yield start, from_line, buf.get(msg_start, content_end)
+        yield start, from_line, msg_start, buf.get(msg_start, content_end)
         if next_start < 0:
             return -1
         buf.discard(next_start)
@@ -296,25 +310,29 @@ class MboxFolder(Folder):
         except OSError as e:
             raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
         with f:
-            parts = split_mbox(f, begin, stop)
+            parts = mbox_spans(f, begin, stop)
             while True:
                 try:
-                    offset, from_line, data = next(parts)
+                    offset, from_line, at, data = next(parts)
                 except StopIteration as end:
                     return end.value
                 if unquote is None:
                     unquote = is_mboxrd(data)
+                key = f"@{offset}:{at}+{len(data)}"  # where its bytes are: see ``direct_reader``
                 if unquote and has_quoted_from(data):
                     data = _UNQUOTE.sub(rb"\1", data)
-                yield self._message(offset, from_line, data)
+                yield self._message(offset, key, from_line, data)
 
-    def _message(self, offset: int, from_line: bytes, data: bytes) -> SourceMessage:
+    def direct_reader(self) -> "MboxAt":
+        return MboxAt(self.path)
+
+    def _message(self, offset: int, key: str, from_line: bytes, data: bytes) -> SourceMessage:
         flags, keywords, skip, notes = flagmap.from_mbox_headers(data)
         when = headers.parse_ctime(from_line[5:]) or headers.header_date(data)
         if skip is None and (not data or data.isspace()):  # = not data.strip(), no copy
             skip = SKIP_EMPTY
         return SourceMessage(
-            key=f"@{offset}",
+            key=key,
             location=f"{self.path} at byte {offset}",
             data=data,
             flags=flags,
@@ -323,6 +341,54 @@ class MboxFolder(Folder):
             skip_reason=skip,
             notes=notes,
         )
+
+
+_SPAN = re.compile(r"@(\d+):(\d+)\+(\d+)\Z")
+
+
+class MboxAt:
+    """Read an mbox message's bytes where its key says they are, without splitting
+    the file again (the upload's second read; a resumed run skips what it sent).
+
+    ``with MboxAt(path) as read: read(key)`` gives what ``messages`` gives as
+    the data of the message with that key, or None for a key it cannot
+    place. The caller checks the bytes against the plan's hash: a file that
+    changed since is found out there.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        try:
+            self.f = open(self.path, "rb")
+        except OSError as e:
+            raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
+        try:
+            first = next(split_mbox(self.f), None)
+        except (OSError, NotAnMbox) as e:
+            self.f.close()
+            raise SourceError(f"cannot read mbox file {self.path}: {e}") from e
+        self.unquote = first is not None and is_mboxrd(first[2])
+        return self.read
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+    def read(self, key: str) -> bytes | None:
+        m = _SPAN.match(key)
+        if not m:
+            return None
+        at, size = int(m.group(2)), int(m.group(3))
+        try:
+            data = os.pread(self.f.fileno(), size, at)
+        except OSError as e:
+            raise SourceError(f"cannot read mbox file {self.path}: {e.strerror}") from e
+        if len(data) != size:
+            return None  # the file is shorter now: the caller says it changed
+        if self.unquote and has_quoted_from(data):
+            data = _UNQUOTE.sub(rb"\1", data)
+        return data
 
 
 class MboxStore(Store):

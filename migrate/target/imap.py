@@ -601,9 +601,10 @@ class IMAPTarget:
         imap = self.client._imap
         tag = imap._new_tag()
         parts = [tag + b" APPEND " + self.client._normalise_folder(mailbox)]
-        for item in items:
-            parts.append(_append_args(item) + b" {%d+}\r\n" % len(item.data) + item.data)
-        imap.send(b"".join(parts) + b"\r\n")
+        for item in items:  # the messages are copied once, by the join
+            parts += (_append_args(item) + b" {%d+}\r\n" % len(item.data), item.data)
+        parts.append(b"\r\n")
+        imap.send(b"".join(parts))
         return tag
 
     @connection_guard
