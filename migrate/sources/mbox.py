@@ -381,7 +381,11 @@ class MboxAt:
             return None
         at, size = int(m.group(2)), int(m.group(3))
         try:
-            data = os.pread(self.f.fileno(), size, at)
+            if hasattr(os, "pread"):
+                data = os.pread(self.f.fileno(), size, at)
+            else:  # Windows
+                self.f.seek(at)
+                data = self.f.read(size)
         except OSError as e:
             raise SourceError(f"cannot read mbox file {self.path}: {e.strerror}") from e
         if len(data) != size:
