@@ -184,7 +184,11 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
                     entry["files"].append(_add_file(tar, path, f"{desc['archive_prefix']}/{rel}",
                                                     f, progress, known, cancelled))
                 manifest["stores"].append(entry)
-            if callable(counts):
+            checked = None
+            if callable(counts):  # the plan still reads: re-read what is written meanwhile
+                if not compress:
+                    raw.flush()
+                    checked = _reread_written(archive, manifest)
                 counts = counts()  # the plan's, once it has read everything
             for store, entry in zip(stores, manifest["stores"]):
                 entry["counts"] = (counts or {}).get(str(store.path)) or count_messages(store)
@@ -201,8 +205,42 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     manifest_path = sidecar(archive, ".manifest.json")
     with _private_open(manifest_path) as f:
         f.write(data)
-    verify_backup(archive)
+    verify_backup(archive, checked=checked)
     return load_backup(archive)
+
+
+def _reread_written(archive: Path, manifest: dict) -> dict:
+    """Re-read the members written so far from the archive on disk, against what was
+    read from the sources: {name: (size, sha256)} of those found right.
+
+    While ``run`` plans, the archive's files are verified as ``verify_backup``
+    would; only the manifest and the archive's end are left for it to read
+    then (the archive is only appended to in between).
+    """
+    wanted = [(f"{s['archive_prefix']}/{f['path']}", f["size"], f["sha256"])
+              for s in manifest["stores"] for f in s["files"]]
+    checked = {}
+    try:
+        with open(archive, "rb") as raw, tarfile.open(fileobj=raw, mode="r:") as tar:
+            for name, size, sha in wanted:
+                member = tar.next()
+                if member is None or member.name != name or not member.isfile():
+                    raise _damaged(archive, f"{name} is not where it was written")
+                if (member.size, _sha256_member(tar, member)) != (size, sha):
+                    raise BackupError(f"backup {archive} is damaged: {name} does not match "
+                                      "its source as read; make a new backup")
+                checked[name] = (size, sha)
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
+    return checked
+
+
+def _sha256_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    extracted = tar.extractfile(member)
+    h = hashlib.sha256()
+    while chunk := extracted.read(COPY_CHUNK):
+        h.update(chunk)
+    return h.hexdigest()
 
 
 def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progress,
@@ -311,12 +349,13 @@ def _check_complete(tar: tarfile.TarFile, archive: Path) -> None:
             raise _damaged(archive, "it ends before the end of the archive (cut short)")
 
 
-def verify_backup(archive: Path, mark: bool = True) -> dict:
+def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None) -> dict:
     """Re-read *archive*, check every member against its manifest; return the manifest.
 
     With *mark*, write the ``.verified`` marker tied to the archive's size,
     time and identity (``restore`` reads without marking: a backup on
-    read-only media can be restored).
+    read-only media can be restored). *checked* ({name: (size, sha256)}):
+    members ``create_backup`` has already re-read from this archive.
     """
     archive = Path(archive)
     try:
@@ -326,6 +365,9 @@ def verify_backup(archive: Path, mark: bool = True) -> dict:
                 for f in store["files"]:
                     name = f"{store['archive_prefix']}/{f['path']}"
                     member = _regular_member(tar, name, archive)
+                    if (checked or {}).get(name) == (f["size"], f["sha256"]) == \
+                            (member.size, f["sha256"]):
+                        continue  # re-read while the plan ran
                     extracted = tar.extractfile(member)
                     h = hashlib.sha256()
                     size = 0

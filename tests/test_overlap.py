@@ -133,3 +133,19 @@ def test_a_wrong_password_ends_the_run_with_no_partial_backup(tmp_path, account,
     assert left == [] or any(n.endswith(".verified") for n in left), left
     assert not list((tmp_path / "state").glob("mailmigrate-plan-*"))
     assert snapshot(src) == before
+
+
+@pytest.mark.parametrize("beside_plan", [True, False])
+def test_a_backup_written_wrong_is_never_passed(tmp_path, monkeypatch, beside_plan):
+    """What reaches the archive must be what was read from the source: re-read while
+    the plan runs (beside it), or after (the backup command)."""
+    from migrate import backup
+    src = tmp_path / "src"
+    write_mbox(src / "one.mbox", [message(f"m{i}") for i in range(5)])
+    real = backup._HashingReader.read
+    monkeypatch.setattr(backup._HashingReader, "read",  # a disk that flips a byte
+                        lambda self, size=-1: real(self, size).replace(b"m3", b"M3"))
+    counts = (lambda: {}) if beside_plan else None
+    with pytest.raises(backup.BackupError, match="damaged|does not match"):
+        backup.create_backup([open_store(src / "one.mbox")], tmp_path / "bk", counts=counts)
+    assert not any(p.name.endswith(".verified") for p in (tmp_path / "bk").iterdir())
