@@ -83,6 +83,14 @@ MUTANTS = [
            "            batch = self.state.begin_batch(mailbox, here.uidvalidity, uidnext,\n"
            "                                           [], copied=True)",
            ("tests/test_copy_once.py", "-k", "kill and after-ok")),
+    Mutant("backup files taken as re-read without comparing them", "migrate/backup.py",
+           "                if (member.size, _sha256_member(tar, member)) != (size, sha):",
+           "                if False:",
+           ("tests/test_overlap.py", "-k", "written_wrong")),
+    Mutant("a message sent without checking it against the plan's hash", "migrate/upload.py",
+           "    if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:",
+           "    if len(data) != p.size:",
+           ("tests/test_engine.py", "-k", "changed_after")),
 ]
 
 
