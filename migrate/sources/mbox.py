@@ -292,6 +292,14 @@ def has_quoted_from(data: bytes, tries: int = 64) -> bool:
     return i >= 0 and data.find(b">From ", i) >= 0
 
 
+def open_mbox(path: Path) -> BinaryIO:
+    """*path* opened for reading only (never ``rb+``, never locked), or a SourceError."""
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise SourceError(f"cannot open mbox file {path}: {e.strerror}") from e
+
+
 class MboxFolder(Folder):
     """One mbox file as a folder."""
 
@@ -305,11 +313,7 @@ class MboxFolder(Folder):
         """The messages that start in [*begin*, *stop*) (see ``split_mbox``), returning
         the offset of the next one; *unquote* (mboxrd) as the file's first message
         says, or None to decide here (a read from the start)."""
-        try:
-            f = open(self.path, "rb")
-        except OSError as e:
-            raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
-        with f:
+        with open_mbox(self.path) as f:
             parts = mbox_spans(f, begin, stop)
             while True:
                 try:
@@ -360,10 +364,7 @@ class MboxAt:
         self.path = path
 
     def __enter__(self):
-        try:
-            self.f = open(self.path, "rb")
-        except OSError as e:
-            raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
+        self.f = open_mbox(self.path)
         try:
             first = next(split_mbox(self.f), None)
         except (OSError, NotAnMbox) as e:
