@@ -149,3 +149,54 @@ def test_a_backup_written_wrong_is_never_passed(tmp_path, monkeypatch, beside_pl
     with pytest.raises(backup.BackupError, match="damaged|does not match"):
         backup.create_backup([open_store(src / "one.mbox")], tmp_path / "bk", counts=counts)
     assert not any(p.name.endswith(".verified") for p in (tmp_path / "bk").iterdir())
+
+
+def in_pty(args: list, env: dict, timeout: float = 120) -> tuple[int, str]:
+    """Run mailmigrate on a real terminal (a pty): (exit code, what the terminal showed)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import ROOT
+    import fcntl
+    import struct
+    import termios
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # as a window
+    proc = subprocess.Popen([sys.executable, "-m", "migrate", *map(str, args)], cwd=ROOT,
+                            stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    out, deadline = bytearray(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the other side closed: the command is done
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(main)
+    return proc.wait(timeout=30), out.decode("utf-8", "replace")
+
+
+def test_a_terminal_shows_the_backup_beside_the_plan_and_a_clean_summary(tmp_path, account):
+    """What a person at a terminal sees: the backup's bar while the plan reads, then the
+    summary, and no traceback; the prompt is skipped with --yes."""
+    import os
+    src = tmp_path / "src"
+    write_mbox(src / "one.mbox", [message(f"m{i}", body="z" * 30000 + "\n") for i in range(200)])
+    env = dict(os.environ, MM_TEST_PASSWORD=account.password, XDG_DATA_HOME=str(tmp_path / "x"),
+               COLUMNS="100", TERM="xterm")
+    code, shown = in_pty(["run", src / "one.mbox", *account.cli_args(), "--backup-dir",
+                          tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes"], env)
+    assert code == ExitCode.SUCCESS, shown
+    assert "backing up" in shown and "Summary:" in shown and "Traceback" not in shown
+    summary = shown[shown.index("Summary:"):]
+    assert "uploaded now:        200" in summary and "\x1b[A" not in summary  # no bar inside it
+    assert len(account.read_back()["INBOX"]) == 200
