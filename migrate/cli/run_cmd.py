@@ -35,19 +35,20 @@ class BackupGate:
     """The gate's verified backup: found, or written while the plan reads the sources.
 
     Both only read the sources, so a backup that has to be written is written
-    in a thread meanwhile (*beside_plan*; not for POP leftovers, whose files
-    the plan's reading downloads); the upload still waits for it, verified
-    (``result``). A failure is raised by ``check`` as soon as it happens.
+    in a thread meanwhile (not for POP leftovers, whose files the plan's
+    reading downloads: their gate is passed after the plan); the upload still
+    waits for it, verified (``result``). A failure is raised by ``check`` as
+    soon as it happens.
     """
 
-    def __init__(self, stores, args, known=None, beside_plan: bool = True):
+    def __init__(self, stores, args, known=None):
         self.stores, self.args, self.known = stores, args, known
         self.found = self._error = None
         self._counts: dict | None = None
         self._planned, self._cancelled = threading.Event(), threading.Event()
         self._learned: list[tuple] = []  # file hashes for the state, kept on this thread
         self._thread = None
-        if beside_plan and all(s.files_fixed for s in stores):
+        if all(s.files_fixed for s in stores):
             self.found = self._find()
             if self.found is None:
                 self._thread = threading.Thread(target=self._write_caught, name="backup",
