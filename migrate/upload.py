@@ -260,6 +260,7 @@ class Uploader:
         failures = throttles = 0
         last_progress = -1
         progress_at = time.monotonic()
+        lost_at: set[str] = set()  # the steps the connection was lost at, since progress
         while True:
             try:
                 try:
@@ -285,14 +286,17 @@ class Uploader:
                 if progress != last_progress:
                     failures = throttles = 0
                     progress_at = time.monotonic()
+                    lost_at.clear()
                 last_progress = progress
                 throttles += throttled
                 failures += not throttled
+                lost_at.add(str(e).partition(": ")[0])
                 self._drop_connection()
                 stalled = time.monotonic() - progress_at >= self.options.give_up_after
                 if failures > self.options.max_reconnects and stalled:
                     raise ConnectionFailed(f"gave up after {failures - 1} reconnects without "
-                                           f"progress; last error: {e}") from None
+                                           f"progress; last error: {e}"
+                                           f"{_same_step(lost_at)}") from None
                 if throttles > self.options.max_throttles:
                     raise ConnectionFailed(f"the server kept throttling without progress: {e}")
                 tries = throttles if throttled else failures
@@ -699,6 +703,17 @@ class Uploader:
                 self.outcome.resolved += len(found)
             self.state.resolve_batch(batch, found, info.uidvalidity)
             self.my_batches.discard(batch)
+
+
+def _same_step(lost_at: set[str]) -> str:
+    """Advice when every reconnect lost the connection at the same step (a server
+    process that dies there: Dovecot opening a mailbox too big for its memory limit)."""
+    if len(lost_at) != 1 or " lost during " not in next(iter(lost_at)):
+        return ""
+    return (". The connection was lost at the same step every time: the server may be "
+            "failing there (its log says why; a very large mailbox can exceed a server's "
+            "memory limit, e.g. Dovecot's vsz_limit). Nothing is lost: run the same "
+            "command again once the server is fixed")
 
 
 def planned_bytes(fplans: list[FolderPlan], part: tuple = EVERY):

@@ -229,13 +229,14 @@ class ServerMessage:
 class Dovecot:
     """One running Dovecot instance of a given variant."""
 
-    def __init__(self, variant: str = "default"):
+    def __init__(self, variant: str = "default", vsz_limit: str | None = None):
         if shutil.which("dovecot") is None:
             raise DovecotUnavailable(
                 "Dovecot is not installed: the integration tests need a real server. "
                 "Run the README test command (it installs dovecot-imapd and dovecot-pop3d), "
                 "or: sudo apt-get install -y dovecot-imapd dovecot-pop3d")
         self.variant = variant
+        self.vsz_limit = vsz_limit  # Dovecot's default, 256M, cannot open a million-message folder
         self.root = Path(tempfile.mkdtemp(prefix=f"mm-dovecot-{variant}-"))
         os.chmod(self.root, 0o755)
         self.ca_file, self.cert, self.key = make_ca(self.root)
@@ -292,6 +293,7 @@ class Dovecot:
             default_login_user = {self.login_user}
             mail_location = {self._mail_location()}
             mail_plugins = quota
+            {f"default_vsz_limit = {self.vsz_limit}" if self.vsz_limit else ""}
             {self._oauth2_passdb()}
             passdb {{
               driver = passwd-file

@@ -476,3 +476,18 @@ def test_a_resumed_upload_reads_only_what_is_left(tmp_path, monkeypatch):
     state.close()
     assert inbox(server) == [crlf(m) for m in msgs]
     assert len(read) == 10
+
+
+def test_a_server_dying_at_the_same_step_is_named_with_advice(tmp_path, monkeypatch):
+    """Dovecot's imap process dies when it opens a mailbox too big for its memory limit:
+    every reconnect is lost at the same SELECT. The run stops, saying so."""
+    from tests import fake_target
+    path, _ = store(tmp_path, n=3)
+    server = FakeServer()
+
+    def dies(self, name, readonly=False):
+        raise ConnectionFailed("connection to 127.0.0.1:143 lost during select: abort: "
+                               "command: SELECT => socket error: EOF")
+    monkeypatch.setattr(fake_target.FakeTarget, "select", dies)
+    with pytest.raises(ConnectionFailed, match="same step every time.*vsz_limit"):
+        upload(tmp_path, server, path, max_reconnects=2, give_up_after=0)
