@@ -43,11 +43,18 @@ class BackupResult:
 
 
 def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(COPY_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return _sha256_of(f)[1]
+
+
+def _sha256_of(f) -> tuple[int, str]:
+    """(bytes read, SHA-256) of what is left to read in the binary stream *f*."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := f.read(COPY_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+    return size, h.hexdigest()
 
 
 def _store_root(store: Store) -> Path:
@@ -226,21 +233,13 @@ def _reread_written(archive: Path, manifest: dict) -> dict:
                 member = tar.next()
                 if member is None or member.name != name or not member.isfile():
                     raise _damaged(archive, f"{name} is not where it was written")
-                if (member.size, _sha256_member(tar, member)) != (size, sha):
+                if _sha256_of(tar.extractfile(member)) != (size, sha):
                     raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                       "its source as read; make a new backup")
                 checked[name] = (size, sha)
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
     return checked
-
-
-def _sha256_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
-    extracted = tar.extractfile(member)
-    h = hashlib.sha256()
-    while chunk := extracted.read(COPY_CHUNK):
-        h.update(chunk)
-    return h.hexdigest()
 
 
 def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progress,
@@ -365,16 +364,10 @@ def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None)
                 for f in store["files"]:
                     name = f"{store['archive_prefix']}/{f['path']}"
                     member = _regular_member(tar, name, archive)
-                    if (checked or {}).get(name) == (f["size"], f["sha256"]) == \
-                            (member.size, f["sha256"]):
+                    expected = (f["size"], f["sha256"])
+                    if member.size == f["size"] and (checked or {}).get(name) == expected:
                         continue  # re-read while the plan ran
-                    extracted = tar.extractfile(member)
-                    h = hashlib.sha256()
-                    size = 0
-                    while chunk := extracted.read(COPY_CHUNK):
-                        h.update(chunk)
-                        size += len(chunk)
-                    if size != f["size"] or h.hexdigest() != f["sha256"]:
+                    if _sha256_of(tar.extractfile(member)) != expected:
                         raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                           "its manifest; make a new backup")
             _check_complete(tar, archive)
