@@ -292,6 +292,11 @@ def has_quoted_from(data: bytes, tries: int = 64) -> bool:
     return i >= 0 and data.find(b">From ", i) >= 0
 
 
+def _unquoted(data: bytes) -> bytes:
+    """An mboxrd message as it was before quoting: one ``>`` less on ``>+From `` lines."""
+    return _UNQUOTE.sub(rb"\1", data) if has_quoted_from(data) else data
+
+
 def open_mbox(path: Path) -> BinaryIO:
     """*path* opened for reading only (never ``rb+``, never locked), or a SourceError."""
     try:
@@ -323,9 +328,7 @@ class MboxFolder(Folder):
                 if unquote is None:
                     unquote = is_mboxrd(data)
                 key = f"@{offset}:{at}+{len(data)}"  # where its bytes are: see ``direct_reader``
-                if unquote and has_quoted_from(data):
-                    data = _UNQUOTE.sub(rb"\1", data)
-                yield self._message(offset, key, from_line, data)
+                yield self._message(offset, key, from_line, _unquoted(data) if unquote else data)
 
     def direct_reader(self) -> "MboxAt":
         return MboxAt(self.path)
@@ -391,9 +394,7 @@ class MboxAt:
             raise SourceError(f"cannot read mbox file {self.path}: {e.strerror}") from e
         if len(data) != size:
             return None  # the file is shorter now: the caller says it changed
-        if self.unquote and has_quoted_from(data):
-            data = _UNQUOTE.sub(rb"\1", data)
-        return data
+        return _unquoted(data) if self.unquote else data
 
 
 class MboxStore(Store):
