@@ -760,7 +760,7 @@ def _as_planned(p: PlannedMessage, data: bytes) -> bytes:
 def _moved(p: PlannedMessage) -> SourceError:
     return SourceError(f"{p.location} is no longer where the plan found it (the source "
                        "changed while it was being migrated); run the same command again "
-                       "to re-plan")
+                       "to re-plan (with --full-check if it says so again)")
 
 
 def _account_full(mailbox: str, result) -> QuotaExceeded:

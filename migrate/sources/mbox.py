@@ -374,6 +374,7 @@ class MboxAt:
             self.f.close()
             raise SourceError(f"cannot read mbox file {self.path}: {e}") from e
         self.unquote = first is not None and is_mboxrd(first[2])
+        self.size = os.fstat(self.f.fileno()).st_size
         return self.read
 
     def __exit__(self, *exc) -> None:
@@ -384,6 +385,8 @@ class MboxAt:
         if not m:
             return None
         at, size = int(m.group(2)), int(m.group(3))
+        if at + size > self.size:
+            return None  # past the end: the file is shorter now (or the key is not ours)
         try:
             if hasattr(os, "pread"):
                 data = os.pread(self.f.fileno(), size, at)
