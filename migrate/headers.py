@@ -50,7 +50,8 @@ def _blank_line(data: bytes) -> tuple[int, int] | None:
     size = _WINDOW  # headers are short: look there first, not through the whole body
     while True:
         end = min(size, len(data))
-        lf, crlf = data.find(b"\n\n", 0, end), data.find(b"\n\r\n", 0, end)
+        lf = data.find(b"\n\n", 0, end)
+        crlf = data.find(b"\n\r\n", 0, end if lf < 0 else lf + 2)  # one starting before lf
         if lf >= 0 or crlf >= 0 or end == len(data):
             break  # the earlier of two found in one window is the first in the data
         size *= 4
@@ -59,6 +60,13 @@ def _blank_line(data: bytes) -> tuple[int, int] | None:
         return None
     start = i - 1 if i and data[i - 1] == 13 else i  # "\r\n\r\n" starts at its "\r"
     return start, i + 2 if i == lf else i + 3
+
+
+def crlf_blank_line(data: bytes) -> tuple[int, int] | None:
+    """``_blank_line`` of bytes whose only line ends are CRLF (what ``to_crlf`` makes):
+    one four-byte find (a CRLF header block has no "\\n\\n" to rule out)."""
+    i = data.find(b"\r\n\r\n")
+    return (i, i + 4) if i >= 0 else None
 
 
 def header_block(data: bytes) -> bytes:

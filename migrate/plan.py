@@ -134,7 +134,7 @@ def plan_message(msg: SourceMessage) -> PlannedMessage:
     """Hash one source message; the bytes are not kept."""
     data = headers.to_crlf(msg.data)
     content = fingerprint.content_hash(data)
-    blank = headers._blank_line(data)  # found once: the header block and the body
+    blank = headers.crlf_blank_line(data)  # found once: the header block and the body
     fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
     planned = PlannedMessage(
         key=msg.key,

@@ -147,6 +147,14 @@ def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
     assert fingerprint.crlf_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
 
 
+@settings(max_examples=2000)
+@given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
+def test_the_crlf_blank_line_is_the_general_one_after_to_crlf(raw):
+    from migrate import headers
+    data = headers.to_crlf(raw)
+    assert headers.crlf_blank_line(data) == headers._blank_line(data)
+
+
 @given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
 def test_body_hash_with_the_blank_line_given_equals_the_one_that_finds_it(data):
     from migrate import headers

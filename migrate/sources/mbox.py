@@ -97,7 +97,8 @@ class _Buffer:
             self.fill(self.end + CHUNK)
 
     def get(self, start: int, stop: int) -> bytes:
-        self.fill(stop)
+        if stop > self.base + len(self.buf):
+            self.fill(stop)
         with memoryview(self.buf) as view:  # one copy, not two; released before any resize
             return bytes(view[start - self.base: stop - self.base])
 
@@ -225,8 +226,54 @@ def likely_boundaries(path: Path, offsets: list[int]) -> list[int]:
     return sorted(set(found))
 
 
+_CONTENT_LENGTH_NAME = re.compile(rb"(?i)content-length")
+QUICK = True  # tests turn the quick path off to compare it with the general one
+
+
+def _quick_end(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
+    """``_find_end`` for the common message, or None: the same rule, on the window
+    in place (no copies, a dozen calls instead of sixty: splitting was a quarter
+    of the plan's time). None whenever the general path might decide otherwise:
+    a Content-Length header, the window ending before the answer is certain."""
+    b, base = buf.buf, buf.base
+    rel = msg_start - base
+    size = 4096  # headers are short: a CRLF file has no "\n\n" to find
+    while True:
+        lf = b.find(b"\n\n", rel, rel + size)
+        crlf = b.find(b"\n\r\n", rel, rel + size if lf < 0 else lf + 2)  # only before lf
+        if lf >= 0 or crlf >= 0:
+            break
+        if rel + size >= len(b):
+            return None  # no blank line in the window: the general path reads on
+        size *= 4
+    blank = lf if crlf < 0 else crlf
+    if _CONTENT_LENGTH_NAME.search(b, rel, blank + 1):
+        return None
+    pos = rel - 1
+    while True:
+        i = b.find(b"\nFrom ", pos)
+        if i < 0:
+            return None  # the end of the window or of the file: the general path
+        sep = i + 1
+        nl = b.find(b"\n", sep)
+        nl2 = b.find(b"\n", nl + 1) if nl >= 0 else -1
+        if nl2 < 0:
+            return None
+        if sep > rel:
+            with memoryview(b) as view:
+                rest = bytes(view[sep + 5:nl]).rstrip(b"\r")
+            maybe, strong = is_envelope(rest)
+            if maybe and (_HEADER_LINE.match(b, nl + 1, nl2) or strong and sep >= 2 and (
+                    b[sep - 2] == 10 or sep >= 3 and b[sep - 3:sep - 1] == b"\n\r")):
+                end = sep - 2 if sep - 2 >= rel and b[sep - 2] == 13 else sep - 1
+                return base + end, base + sep
+        pos = sep
+
+
 def _find_end(buf: _Buffer, msg_start: int) -> tuple[int, int]:
     """Return (end of message content, start of next From_ line or -1)."""
+    if QUICK and (quick := _quick_end(buf, msg_start)) is not None:
+        return quick
     by_length = _end_by_content_length(buf, msg_start)
     if by_length is not None:
         return by_length
