@@ -200,3 +200,31 @@ def test_a_terminal_shows_the_backup_beside_the_plan_and_a_clean_summary(tmp_pat
     summary = shown[shown.index("Summary:"):]
     assert "uploaded now:        200" in summary and "\x1b[A" not in summary  # no bar inside it
     assert len(account.read_back()["INBOX"]) == 200
+
+
+@pytest.mark.parametrize("command", ["plan", "verify"])
+def test_plan_and_verify_log_in_while_the_sources_are_read(tmp_path, monkeypatch, capsys,
+                                                             command):
+    """The dry runs overlap the login with the reading too: a login that can only
+    end once a message has been read ends (here refused) instead of waiting forever."""
+    import threading
+
+    from migrate.cli import common, main
+    write_mbox(tmp_path / "one.mbox", [message(f"m{i}") for i in range(3)])
+    read = threading.Event()
+    real = planning.plan_message
+    monkeypatch.setattr(planning, "plan_message", lambda m: read.set() or real(m))
+
+    class LoginAfterReading:
+        def __init__(self, config):
+            pass
+
+        def __enter__(self):
+            assert read.wait(10), "the login came before the reading"
+            raise AuthFailed("the server refused the login (test)")
+    monkeypatch.setattr(common, "IMAPTarget", LoginAfterReading)
+    monkeypatch.setenv("MM_TEST_PASSWORD", "secret")
+    code = main([command, str(tmp_path / "one.mbox"), "--host", "127.0.0.1", "--user", "u",
+                 "--password-env", "MM_TEST_PASSWORD", "--state", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err
+    assert code == ExitCode.AUTH and "refused the login (test)" in err and "Traceback" not in err

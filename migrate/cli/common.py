@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import threading
 import time
@@ -115,6 +116,21 @@ def target_config(args) -> TargetConfig:
 def connector(config: TargetConfig):
     """A function that returns a new logged-in target (used for reconnects)."""
     return lambda: IMAPTarget(config).connect()
+
+
+@contextlib.contextmanager
+def read_only_login(config: TargetConfig):
+    """``Connecting`` to a read-only target (``plan``, ``verify``): the login overlaps
+    the reading of the sources; the connection is logged out at the end."""
+    from migrate.target.base import ReadOnlyTarget
+
+    def connect():
+        return ReadOnlyTarget(IMAPTarget(config)).__enter__()  # read-only by construction
+    connecting = Connecting(connect)
+    try:
+        yield connecting
+    finally:
+        connecting.close()
 
 
 class Connecting:

@@ -8,7 +8,6 @@ from pathlib import Path
 from migrate import backup, report
 from migrate.cli import common
 from migrate.cli.session import session
-from migrate.target.base import ReadOnlyTarget
 from migrate.quickcheck import Facts
 from migrate.plan import build_plan
 from migrate.survey import survey
@@ -44,9 +43,11 @@ def run(args) -> int:
     else:
         config = common.target_config(args)
         with session(args, config.host, config.user) as ctx, \
-                ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
+                common.read_only_login(config) as connecting:  # logs in while reading
             facts = Facts(ctx.state, write=False, full=args.full_check) if ctx.state else None
-            plan = build_plan(stores, target.layout, **common.plan_options(args), facts=facts)
+            plan = build_plan(stores, lambda: connecting.wait().layout,
+                              **common.plan_options(args), facts=facts, check=connecting.check)
+            target = connecting.wait()
             seen = survey(target, plan, ctx.state.recorded if ctx.state else None,
                           connections=args.connections, measure=not args.no_speed_probe,
                           caps=(args.max_messages_per_second, args.max_bytes_per_second))

@@ -7,7 +7,6 @@ from pathlib import Path
 from migrate import report
 from migrate.cli import common
 from migrate.cli.session import session
-from migrate.target.base import ReadOnlyTarget
 from migrate.plan import build_plan
 from migrate.verify import check_export_dir, check_report, expect_refusals, verify_plan
 
@@ -26,9 +25,11 @@ def run(args) -> int:
         check_export_dir(stores, args.export_refused)
     config = common.target_config(args)
     with session(args, config.host, config.user) as ctx, \
-            ReadOnlyTarget(common.IMAPTarget(config)) as target:  # read-only by construction
+            common.read_only_login(config) as connecting:  # logs in while reading
         state = ctx.state
-        plan = build_plan(stores, target.layout, **common.plan_options(args))
+        plan = build_plan(stores, lambda: connecting.wait().layout, **common.plan_options(args),
+                          check=connecting.check)
+        target = connecting.wait()
         expect_refusals(target, plan, state)
         checks = verify_plan(target, plan, describe_server=True,
                              recorded=state.recorded if state else None)
