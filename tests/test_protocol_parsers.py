@@ -147,6 +147,19 @@ def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
     assert fingerprint.crlf_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
 
 
+@settings(max_examples=3000)
+@given(st.binary().map(lambda b: bytes(b"\r\n\r\na"[x % 5] for x in b)), st.integers(0, 20))
+def test_line_ends_made_crlf_and_blank_lines_found_by_the_shortcuts(raw, begin):
+    """to_crlf's already-CRLF shortcut, and the blank line looked for from any offset
+    (the mbox splitter asks it of its window), agree with the regular expressions."""
+    import re
+    from migrate import headers
+    assert headers.to_crlf(raw) == re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
+    m = re.compile(rb"\r?\n\r?\n").search(raw, begin)
+    assert headers._blank_line(raw, begin) == ((m.start(), m.end()) if m else None)
+    assert headers._blank_line(bytearray(raw), begin) == headers._blank_line(raw, begin)
+
+
 @settings(max_examples=2000)
 @given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
 def test_the_crlf_blank_line_is_the_general_one_after_to_crlf(raw):

@@ -237,17 +237,10 @@ def _quick_end(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
     a Content-Length header, the window ending before the answer is certain."""
     b, base = buf.buf, buf.base
     rel = msg_start - base
-    size = 4096  # headers are short: a CRLF file has no "\n\n" to find
-    while True:
-        lf = b.find(b"\n\n", rel, rel + size)
-        crlf = b.find(b"\n\r\n", rel, rel + size if lf < 0 else lf + 2)  # only before lf
-        if lf >= 0 or crlf >= 0:
-            break
-        if rel + size >= len(b):
-            return None  # no blank line in the window: the general path reads on
-        size *= 4
-    blank = lf if crlf < 0 else crlf
-    if _CONTENT_LENGTH_NAME.search(b, rel, blank + 1):
+    blank = headers._blank_line(b, rel)
+    if blank is None:
+        return None  # no blank line in the window: the general path reads on
+    if _CONTENT_LENGTH_NAME.search(b, rel, blank[1]):
         return None
     pos = rel - 1
     while True:
