@@ -1,11 +1,12 @@
 """Memory and speed against the number of messages: the curve, in one run.
 
     python bench/scale.py [--counts 10000,100000,1000000] [--mean-kb 10] [--run-upto 100000]
-                          [--dir /var/tmp]
+                          [--dir /var/tmp] [--crlf]
 
 For each count, generates an mbox of that many messages (log-normal sizes,
 ``--mean-kb`` on average: 1,000,000 x 10 KB is a 10 GB file, written to
-``--dir`` and deleted afterwards), then measures, each in a fresh process:
+``--dir`` and deleted afterwards; ``--crlf``: with CRLF line ends, as
+Thunderbird writes on Windows), then measures, each in a fresh process:
 
 * SHA-256 of the whole file by Python's hashlib (OpenSSL): reading and hashing
   every byte once, the reference for what reading each byte costs here;
@@ -38,7 +39,7 @@ SHA256_FILE = ("import hashlib, sys\nh = hashlib.sha256()\nwith open(sys.argv[1]
                "    for block in iter(lambda: f.read(1 << 20), b''):\n        h.update(block)")
 
 
-def generate(path: Path, n: int, mean_kb: float, seed: int = 11) -> None:
+def generate(path: Path, n: int, mean_kb: float, seed: int = 11, crlf: bool = False) -> None:
     rng = random.Random(seed)
     mu = math.log(mean_kb * 1024) - 0.5
     line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\n"
@@ -49,7 +50,8 @@ def generate(path: Path, n: int, mean_kb: float, seed: int = 11) -> None:
                     f"From: Sender {i % 97} <sender{i % 97}@example.org>\nTo: r@example.org\n"
                     f"Subject: message {i}\nMessage-ID: <{i}.scale@example.org>\n"
                     f"Date: Mon, 01 Jan 2001 00:{i // 60 % 60:02d}:{i % 60:02d} +0000\n\n").encode()
-            f.write(head + line * max(1, size // len(line)) + b"\n")
+            data = head + line * max(1, size // len(line)) + b"\n"
+            f.write(data.replace(b"\n", b"\r\n") if crlf else data)
     os.utime(path, (HOUR_AGO, HOUR_AGO))
 
 
@@ -73,6 +75,7 @@ def main() -> None:
     ap.add_argument("--mean-kb", type=float, default=10)
     ap.add_argument("--run-upto", type=int, default=100000)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--crlf", action="store_true", help="CRLF line ends (Windows files)")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     work = Path(tempfile.mkdtemp(prefix="mm-scale-", dir=args.dir))
@@ -82,7 +85,7 @@ def main() -> None:
         for n in counts:
             mbox = work / f"m{n}.mbox"
             t = time.perf_counter()
-            generate(mbox, n, args.mean_kb)
+            generate(mbox, n, args.mean_kb, crlf=args.crlf)
             size = mbox.stat().st_size / 1e6
             print(f"{n} messages: {size:,.0f} MB mbox written in {time.perf_counter() - t:.0f} s",
                   flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -130,30 +131,22 @@ class Plan:
         return {t: fs for t, fs in groups.items() if not all(f.excluded for f in fs)}
 
 
-def plan_message(msg: SourceMessage) -> PlannedMessage:
-    """Hash one source message; the bytes are not kept."""
+def message_row(msg: SourceMessage) -> tuple:
+    """One source message hashed into its facts row (``quickcheck.COLUMNS``): what the
+    plan keeps of it, the bytes not kept. A row, not an object: it goes straight to
+    the spool and the state (a million of them per big mailbox)."""
     data = headers.to_crlf(msg.data)
-    content = fingerprint.content_hash(data)
     blank = headers.crlf_blank_line(data)  # found once: the header block and the body
     fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
-    planned = PlannedMessage(
-        key=msg.key,
-        location=printable(msg.location),
-        size=len(data),
-        content_hash=content,
-        header_key=fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
-        body_hash=fingerprint.body_hash(data, blank),
-        message_id=fingerprint.message_id_key(fields),
-        internaldate=msg.internaldate,
-        flags=msg.flags,
-        keywords=msg.keywords,
-        notes=msg.notes,
-        has_nul=b"\x00" in data,
-        longest_line=longest_line(data),
-    )
-    if msg.skip_reason:
-        planned.action, planned.reason = SKIP, msg.skip_reason
-    return planned
+    when = msg.internaldate
+    return (msg.key.encode("utf-8", "surrogateescape"), printable(msg.location), len(data),
+            fingerprint.content_hash(data),
+            fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
+            fingerprint.body_hash(data, blank), fingerprint.message_id_key(fields),
+            when.isoformat() if when else None, quickcheck.json_set(msg.flags),
+            quickcheck.json_set(msg.keywords), msg.skip_reason or None,
+            json.dumps(list(msg.notes)) if msg.notes else None, int(b"\x00" in data),
+            longest_line(data))
 
 
 PARALLEL_MIN_BYTES = 64 << 20  # an mbox file this big is planned on every core
@@ -185,7 +178,7 @@ def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[
     reading = MboxFolder(None, (), Path(path)).messages_between(begin, stop, unquote)
     while True:
         try:
-            rows.append(quickcheck.to_row(plan_message(next(reading))))
+            rows.append(message_row(next(reading)))
         except StopIteration as end:
             return rows, end.value
 
@@ -216,8 +209,8 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tup
                 for _, other in running:
                     other.cancel()
                 if expected >= 0:
-                    yield from (quickcheck.to_row(plan_message(m))
-                                for m in folder.messages_between(expected, None, unquote))
+                    yield from map(message_row,
+                                   folder.messages_between(expected, None, unquote))
                 return
             rows, expected = future.result()
             yield from rows
@@ -301,10 +294,9 @@ def build_plan(stores: Iterable[Store], layout=None,
 
 
 def facts_rows(folder: Folder) -> Iterator[tuple]:
-    """``quickcheck`` rows of what ``plan_message`` makes of each message, in order."""
+    """The facts rows (``message_row``) of a folder's messages, in order."""
     rows = planned_rows_in_parts(folder)
-    return rows if rows is not None else (quickcheck.to_row(plan_message(m))
-                                          for m in folder.messages())
+    return rows if rows is not None else map(message_row, folder.messages())
 
 
 def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: Filters,

@@ -4,7 +4,7 @@ Like rsync's and git's quick check: a folder's *signature* is a hash over
 the size, mtime, ctime, inode and device of every file (and directory) its
 messages come from (``Folder.inputs``), the reader's options and this
 module's version. A run records each folder's per-message facts (hashes,
-size, date, flags: what ``plan.plan_message`` computes) under its signature
+size, date, flags: what ``plan.message_row`` computes) under its signature
 in the state; a later plan or run whose folder has the same signature takes
 the facts from there instead of reading and hashing the folder again.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from migrate.errors import UsageError
 from migrate.sources.base import Folder
 
-VERSION = 2  # bump when plan_message's facts change meaning (2: mbox keys say where)
+VERSION = 2  # bump when message_row's facts change meaning (2: mbox keys say where)
 RACY_SECONDS = 2.0
 
 
@@ -63,15 +63,6 @@ def signature(folder: Folder) -> str | None:
 COLUMNS = ("key", "location", "size", "content_hash", "header_key", "body_hash", "message_id",
            "internaldate", "flags", "keywords", "skip_reason", "notes", "has_nul",
            "longest_line")
-
-
-def to_row(p) -> tuple:
-    """A just-planned message (plan_message's result) as a state row."""
-    return (p.key.encode("utf-8", "surrogateescape"), p.location, p.size, p.content_hash,
-            p.header_key, p.body_hash, p.message_id, p.internaldate.isoformat() if p.internaldate else None,
-            _json(p.flags), _json(p.keywords),
-            p.reason if p.action == "skip" else None, json.dumps(list(p.notes)) if p.notes
-            else None, int(p.has_nul), p.longest_line)
 
 
 class FactsDamaged(UsageError):
@@ -109,7 +100,8 @@ _SETS: dict[str, frozenset] = {}
 _JSON: dict[frozenset, str] = {}
 
 
-def _json(values: frozenset) -> str:
+def json_set(values: frozenset) -> str:
+    """A flag or keyword set as its facts column: sorted JSON, made once per distinct set."""
     found = _JSON.get(values)
     if found is None:
         found = _JSON[values] = json.dumps(sorted(values))

@@ -9,6 +9,7 @@ a backup that is stopped leaves no archive behind.
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
@@ -29,8 +30,8 @@ def test_the_layout_is_asked_for_once_after_the_sources_are_read(tmp_path, monke
     write_mbox(root / "Inbox", [message("a"), message("b")])
     write_mbox(root / "Work", [message("c")])
     read, asked = [], []
-    real = planning.plan_message
-    monkeypatch.setattr(planning, "plan_message", lambda m: read.append(m.key) or real(m))
+    real = planning.message_row
+    monkeypatch.setattr(planning, "message_row", lambda m: read.append(m.key) or real(m))
 
     def layout():
         asked.append(len(read))
@@ -212,8 +213,8 @@ def test_plan_and_verify_log_in_while_the_sources_are_read(tmp_path, monkeypatch
     from migrate.cli import common, main
     write_mbox(tmp_path / "one.mbox", [message(f"m{i}") for i in range(3)])
     read = threading.Event()
-    real = planning.plan_message
-    monkeypatch.setattr(planning, "plan_message", lambda m: read.set() or real(m))
+    real = planning.message_row
+    monkeypatch.setattr(planning, "message_row", lambda m: read.set() or real(m))
 
     class LoginAfterReading:
         def __init__(self, config):
@@ -224,7 +225,11 @@ def test_plan_and_verify_log_in_while_the_sources_are_read(tmp_path, monkeypatch
             raise AuthFailed("the server refused the login (test)")
     monkeypatch.setattr(common, "IMAPTarget", LoginAfterReading)
     monkeypatch.setenv("MM_TEST_PASSWORD", "secret")
-    code = main([command, str(tmp_path / "one.mbox"), "--host", "127.0.0.1", "--user", "u",
-                 "--password-env", "MM_TEST_PASSWORD", "--state", str(tmp_path / "s.sqlite")])
+    umask = os.umask(0o022)  # main() sets its own: put this process's back after it
+    try:
+        code = main([command, str(tmp_path / "one.mbox"), "--host", "127.0.0.1", "--user", "u",
+                     "--password-env", "MM_TEST_PASSWORD", "--state", str(tmp_path / "s.sqlite")])
+    finally:
+        os.umask(umask)
     err = capsys.readouterr().err
     assert code == ExitCode.AUTH and "refused the login (test)" in err and "Traceback" not in err

@@ -141,7 +141,7 @@ _HEADER_PIECES = [b"Message-ID:", b"message-id :", b"Date:", b"DATE:", b"From:",
 @settings(max_examples=500)
 @given(st.lists(st.sampled_from(_HEADER_PIECES), max_size=30).map(b"".join))
 def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
-    """What plan_message reads after to_crlf: every header line ends in CRLF."""
+    """What message_row reads after to_crlf: every header line ends in CRLF."""
     from migrate import headers
     block = headers.to_crlf(raw)
     assert fingerprint.crlf_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
