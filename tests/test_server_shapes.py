@@ -121,7 +121,30 @@ def test_wrong_password_is_an_auth_error(tmp_path, account, mm):
     r = mm("plan", tmp_path / "one.mbox", *account.cli_args(), account=account,
            env={"MM_TEST_PASSWORD": "wrong"})
     assert r.code == ExitCode.AUTH
-    assert "refused the login" in r.err
+    assert "refused the login" in r.err and "[AUTHENTICATIONFAILED]" in r.err  # its words
+
+
+def test_a_login_the_server_could_not_check_is_not_called_a_wrong_password(tmp_path, account,
+                                                                           mm):
+    """Dovecot answers [UNAVAILABLE] (RFC 5530) when it cannot read its user database:
+    a connection error with "run again", and running again works once it can."""
+    import os
+    write_mbox(tmp_path / "one.mbox", [message("x")])
+    passwd = account.server.passwd / account.user
+    os.chmod(passwd, 0)  # Dovecot's auth process can no longer read this user's entry
+    try:
+        args = ("run", tmp_path / "one.mbox", *account.cli_args(), "--backup-dir",
+                tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes")
+        r = mm(*args, account=account)
+    finally:
+        os.chmod(passwd, 0o644)
+    assert r.code == ExitCode.CONNECTION, r.err
+    assert "could not check the login" in r.err and "[UNAVAILABLE]" in r.err
+    assert "run the same command again" in r.err and "password" not in r.err.split("(")[0]
+    assert "Traceback" not in r.err and account.read_back()["INBOX"] == []
+    again = mm(*args, account=account)
+    assert again.code == 0, again.err
+    assert [m.data for m in account.read_back()["INBOX"]] == [crlf(message("x"))]
 
 
 def test_xoauth2_with_a_token_command(tmp_path, make_account, mm):

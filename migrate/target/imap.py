@@ -38,6 +38,9 @@ _COPYUID = re.compile(rb"\[COPYUID (\d+) " + _UID_SET + rb" " + _UID_SET + rb"\]
 _QUOTA_STORAGE = re.compile(rb"(?i)\bSTORAGE (\d+) (\d+)")
 _RESP_CODE = re.compile(rb"^\[([A-Z-]+)")
 _TOO_MANY = re.compile(r"(?i)too many (simultaneous |concurrent )?connections")
+# RFC 5530: the server could not decide (Dovecot: "Temporary authentication failure"
+# when its user database cannot be read), as opposed to [AUTHENTICATIONFAILED]
+_UNAVAILABLE = re.compile(r"(?i)\[UNAVAILABLE\]|temporary authentication failure")
 _BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
 QUOTA_CODES = {"OVERQUOTA"}
@@ -133,6 +136,16 @@ def server_words(e: BaseException) -> bytes:
     if m:
         text = m.group(1) if m.group(1) is not None else text[m.end():]
     return text.encode("utf-8", "replace")
+
+
+def _said(e: BaseException, limit: int = 200) -> str:
+    """The server's words for a person: one line of printable text, cut short (a
+    hostile server's text must not reach the terminal as control characters)."""
+    text = server_words(e).decode("utf-8", "replace")
+    if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:  # imaplib's repr of the bytes
+        text = text[2:-1]
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    return (text[:limit] + "...") if len(text) > limit else text or "nothing"
 
 
 def uid_set(uids) -> bytes:
@@ -238,8 +251,16 @@ class IMAPTarget:
                     f"{cfg.address} takes no more connections for {cfg.user!r} just now ({e}); "
                     "a run waits for one of its own to close; if it gives up, close the other "
                     "mail programs on this account (phones count) and run again") from None
-            raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r}; "
-                             "check the user name and the stored password") from None
+            said = _said(e)
+            if _UNAVAILABLE.search(said):
+                raise ConnectionFailed(
+                    f"the server {cfg.address} could not check the login for {cfg.user!r} just "
+                    f"now (it said: {said}); the password was not judged: run the same command "
+                    "again in a few minutes, and if this repeats, ask the server's "
+                    "administrator") from None
+            raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r} (it "
+                             f"said: {said}); check the user name and the stored password") \
+                from None
         except (OSError, IMAPClientError) as e:
             raise ConnectionFailed(f"connection to {cfg.address} failed during login: "
                                    f"{type(e).__name__}") from None
