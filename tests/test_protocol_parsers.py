@@ -135,10 +135,11 @@ def test_body_hash_in_place_equals_the_copying_one(data):
 
 _HEADER_PIECES = [b"Message-ID:", b"message-id :", b"Date:", b"DATE:", b"From:", b"from\t:",
                   b"Subject:", b"X-Other:", b" <a@b>", b"\tfolded", b"value", b"\r\n",
-                  b"\r\n", b":", b" ", b"\xe9", b"Sub ject:", b"\r", b"\n"]
+                  b"\r\n", b":", b" ", b"\xe9", b"Sub ject:", b"\r", b"\n", b"\x0b",
+                  b"\r\n Subject:", b"\r\n\tDate:", b"\r\nfrom:"]
 
 
-@settings(max_examples=500)
+@settings(max_examples=4000)
 @given(st.lists(st.sampled_from(_HEADER_PIECES), max_size=30).map(b"".join))
 def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
     """What message_row reads after to_crlf: every header line ends in CRLF."""
