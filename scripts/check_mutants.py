@@ -91,6 +91,14 @@ MUTANTS = [
            "    if len(data) != p.size or fingerprint.content_hash(data) != p.content_hash:",
            "    if len(data) != p.size:",
            ("tests/test_engine.py", "-k", "changed_after")),
+    Mutant("a UID list of over 1 MB read with imaplib's own line limit", "migrate/target/imap.py",
+           "imaplib._MAXLINE = 64 * 1024 * 1024",
+           "imaplib._MAXLINE = imaplib._MAXLINE",
+           ("tests/test_limits.py", "-k", "over_a_megabyte")),
+    Mutant("the mbox quick path blind to Content-Length", "migrate/sources/mbox.py",
+           "    if _CONTENT_LENGTH_NAME.search(b, rel, blank[1]):",
+           "    if False:",
+           ("tests/test_mbox_reader.py", "-k", "quick_split")),
 ]
 
 

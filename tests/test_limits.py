@@ -118,3 +118,24 @@ def test_progress_is_logged_per_mailbox_when_not_on_a_terminal(tmp_path, account
     assert r.code == 0, r.err
     assert "uploading into INBOX (2 messages)" in r.err
     assert "uploading into Projects (1 messages)" in r.err
+
+
+def test_a_mailbox_whose_uid_list_is_over_a_megabyte_is_listed_whole(make_account):
+    """A UID SEARCH answer is one line, and imaplib refused lines over 1 MB: the
+    million-message run stopped at its final check with a traceback (exit 70), as
+    would any mailbox of ~140,000 messages. 95,000 messages whose UIDs have ten
+    digits (Dovecot's mbox driver keeps the X-UID headers it finds) make that line."""
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    account = make_account("mbox")
+    first, n = 4_000_000_000, 95_000
+    account.place_mbox("big", b"".join(
+        b"From a@b Mon Jan  1 00:00:00 2001\n"
+        + (b"X-IMAPbase: 1 %d\n" % (first + n) if i == 0 else b"")
+        + b"X-UID: %d\nSubject: %d\n\nx\n\n" % (first + i, i) for i in range(n)))
+    config = TargetConfig(account.host, account.user, port=account.server.imaps_port,
+                          ca_file=str(account.server.ca_file), password=Secret(account.password))
+    with IMAPTarget(config) as target:
+        info = target.examine("big")
+        uids = target.uids()
+    assert info.exists == n and uids == list(range(first, first + n))
+    assert sum(len(str(u)) + 1 for u in uids) > 1_000_000  # the answer's line, as sent

@@ -48,6 +48,11 @@ DEFAULT_TIMEOUT = 60.0
 
 PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
 
+# imaplib refuses a response line over 1 MB, and a UID SEARCH answer is one line:
+# a mailbox of 140,000 messages or more stopped the check at the end of a run (the
+# million-message benchmark). 64 MB holds the UIDs of about six million.
+imaplib._MAXLINE = 64 * 1024 * 1024
+
 
 @dataclasses.dataclass
 class TargetConfig:
@@ -201,6 +206,12 @@ def connection_guard(method):
             if _lost_connection(e):
                 raise ConnectionFailed(f"connection to {self.config.address} lost during "
                                        f"{method.__name__}: {type(e).__name__}: {e}") from None
+            if isinstance(e, imaplib.IMAP4.error) and "got more than" in str(e):
+                raise ConnectionFailed(
+                    f"{self.config.address} answered {method.__name__} with one line of over "
+                    f"{imaplib._MAXLINE >> 20} MB, more than mailmigrate reads (a mailbox of "
+                    "millions of messages); nothing is lost: split that folder in the source "
+                    "into smaller ones and run again") from None
             raise
     return wrapper
 
