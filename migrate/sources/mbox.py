@@ -255,9 +255,11 @@ def _quick_end(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
         if sep > rel:
             with memoryview(b) as view:
                 rest = bytes(view[sep + 5:nl]).rstrip(b"\r")
+            # _is_separator's rule: a plausible envelope, then a header line, or a dated
+            # envelope after a blank line; that blank line's line end is not content
             maybe, strong = is_envelope(rest)
-            if maybe and (_HEADER_LINE.match(b, nl + 1, nl2) or strong and sep >= 2 and (
-                    b[sep - 2] == 10 or sep >= 3 and b[sep - 3:sep - 1] == b"\n\r")):
+            if maybe and (_HEADER_LINE.match(b, nl + 1, nl2)
+                          or strong and b.endswith((b"\n\n", b"\n\r\n"), 0, sep)):
                 end = sep - 2 if sep - 2 >= rel and b[sep - 2] == 13 else sep - 1
                 return base + end, base + sep
         pos = sep
