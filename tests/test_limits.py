@@ -152,3 +152,31 @@ def test_a_mailbox_whose_uid_list_is_over_a_megabyte_is_listed_whole(make_accoun
         assert target.uids() == uids
     assert info.exists == n and uids == list(range(first, first + n))
     assert sum(len(str(u)) + 1 for u in uids) > 1_000_000  # the answer's line, as sent
+
+
+def test_a_message_expunged_by_another_client_while_uids_are_listed_misses_no_other(
+        account, monkeypatch):
+    """The listing's pages are UID ranges: an EXPUNGE that renumbers the messages
+    between two pages (a phone deleting mail during the run) cannot make a message
+    missed, which would have it planned again and sent twice."""
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    for i in range(7):
+        account.append("INBOX", message(f"m{i}"))
+    config = TargetConfig(account.host, account.user, port=account.server.imaps_port,
+                          ca_file=str(account.server.ca_file), password=Secret(account.password))
+    monkeypatch.setattr(IMAPTarget, "SEARCH_PAGE", 2)
+    with IMAPTarget(config) as target:
+        target.select("INBOX")
+        before = target.uids()
+        real, calls = target.client.search, []
+
+        def search(criteria):
+            found = real(criteria)
+            calls.append(criteria)
+            if len(calls) == 2:  # after the first page: message 1 goes, the rest renumber
+                account.delete_as_other_client("INBOX", before[0])
+                target.client.noop()  # the EXPUNGE reaches us (it may with any UID command)
+            return found
+        monkeypatch.setattr(target.client, "search", search)
+        after = target.uids()
+    assert len(before) == 7 and set(before[1:]) <= set(after)

@@ -503,24 +503,27 @@ class IMAPTarget:
 
     @connection_guard
     def uids(self) -> list[int]:
-        """Every UID in the selected mailbox, ascending: UID SEARCH by pages of message
-        numbers (imapclient's parse of one answer of a million UIDs peaked at 240 MB),
-        then the UIDs above the last (messages appended since the SELECT)."""
+        """Every UID in the selected mailbox, ascending, read in pages (imapclient's
+        parse of one answer of a million UIDs peaked at 240 MB). The pages are UID
+        ranges, cut at the UIDs of every SEARCH_PAGE-th message: UIDs never move, so a
+        message expunged or added by another client meanwhile cannot make one missed
+        (message numbers shift; an EXPUNGE may come with any UID command)."""
         if not self.exists:
             return sorted(self.client.search(["ALL"]))
+        marks = ",".join(str(n) for n in range(self.SEARCH_PAGE, self.exists + 1,
+                                                  self.SEARCH_PAGE))
         found: list[int] = []
         try:
-            for start in range(1, self.exists + 1, self.SEARCH_PAGE):
-                stop = min(start + self.SEARCH_PAGE - 1, self.exists)
-                found += self.client.search([f"{start}:{stop}"])
+            low = 1
+            for high in sorted(self.client.search([marks])) if marks else []:
+                found += self.client.search(["UID", f"{low}:{high}"])
+                low = high + 1
+            found += (u for u in self.client.search(["UID", f"{low}:*"]) if u >= low)
         except IMAPClientError as e:
             if _lost_connection(e):
                 raise
             return sorted(self.client.search(["ALL"]))  # fewer messages than at the SELECT
-        found.sort()
-        after = found[-1] + 1 if found else 1
-        found += sorted(u for u in self.client.search(["UID", f"{after}:*"]) if u >= after)
-        return found
+        return sorted(found)
 
     @connection_guard
     def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None,
