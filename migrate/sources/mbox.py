@@ -253,8 +253,7 @@ def _quick_end(buf: _Buffer, msg_start: int) -> tuple[int, int] | None:
         if nl2 < 0:
             return None
         if sep > rel:
-            with memoryview(b) as view:
-                rest = bytes(view[sep + 5:nl]).rstrip(b"\r")
+            rest = buf.get(base + sep + 5, base + nl).rstrip(b"\r")
             # _is_separator's rule: a plausible envelope, then a header line, or a dated
             # envelope after a blank line; that blank line's line end is not content
             maybe, strong = is_envelope(rest)
