@@ -20,7 +20,7 @@ from migrate import fingerprint, headers, quickcheck
 from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
-from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
+from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
 from migrate import spool as spooling
 from migrate.spool import DEDUP_BY, EVERY, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
@@ -390,17 +390,11 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
             f.messages.spool.set_action(done, DONE)
             pending = pending or len(done) < len(page)
     if target is not None and pending:
-        listed = target.uids()
-        on_server, claimed, unclaimed = UidSet(listed), UidSet(), []
+        listed, unclaimed = UidSet(target.uids()), []
         for page in pages(fplans, DONE, UPLOADED):  # ours, by earlier runs or this one
             ours = trusted(page)
-            for p in page:
-                uid = ours.get(p.content_hash)
-                if uid in on_server and uid not in claimed:
-                    claimed.add(uid)
-                else:
-                    unclaimed.append(p)
-        server = ServerMailbox(target.fingerprints(uids=[u for u in listed if u not in claimed]))
+            unclaimed += (p for p in page if not listed.claim(ours.get(p.content_hash)))
+        server = fetch_copies(target, listed.unclaimed())
         del listed
         server.match(unclaimed, passes=(EXACT, ALTERED))
         for how in (EXACT, ALTERED):

@@ -15,13 +15,16 @@ the rule of docs/fingerprint.md, in this order:
 
 Each server copy vouches for one expected message. A pass takes every
 message it can before the next, looser pass starts, so a loose match never
-takes a copy an exact match needed. Pure: no I/O.
+takes a copy an exact match needed. No network I/O: the caller fetches.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from typing import Iterable
+import sqlite3
+from array import array
+from typing import Iterable, Iterator
 
 BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
 PASSES = (BY_UID, EXACT, ALTERED)
@@ -59,46 +62,74 @@ def trusted_records(recorded: dict, uidvalidity: int | None) -> dict[str, int | 
 
 
 class ServerMailbox:
-    """The copies one server mailbox holds; each can be claimed once."""
+    """The copies one server mailbox holds; each can be claimed once.
+
+    Kept in a private temporary SQLite database, not in Python objects: a
+    mailbox of a million messages made 850 MB of objects; here memory is
+    SQLite's page cache (2 MB) and the rest goes to a file SQLite creates
+    0600 and unlinks at once (gone when this is closed or collected).
+    Claims take the lowest UID that fits, as the rule wants.
+    """
 
     def __init__(self, copies: Iterable[ServerCopy] = ()):
-        self.copies: dict[int, ServerCopy] = {c.uid: c for c in copies}
-        self._by_key: dict[str, list[ServerCopy]] = {}
-        self._by_id: dict[str, list[ServerCopy]] = {}
-        for c in sorted(self.copies.values(), key=lambda c: c.uid):
-            self._by_key.setdefault(c.header_key, []).append(c)
-            if c.message_id:
-                self._by_id.setdefault(c.message_id, []).append(c)
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.executescript("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            CREATE TABLE copy (uid INTEGER PRIMARY KEY, key TEXT NOT NULL,
+                               size INTEGER NOT NULL, mid TEXT NOT NULL, flags TEXT NOT NULL);
+            CREATE INDEX copy_by_key ON copy (key, size, uid);
+            CREATE INDEX copy_by_mid ON copy (mid, size, uid);
+        """)
+        self._count = 0
+        self.add(copies)
+
+    def add(self, copies: Iterable[ServerCopy]) -> None:
+        """Take in more copies (a page of fingerprints at a time); a UID seen
+        before keeps its first copy."""
+        before = self._db.total_changes
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO copy VALUES (?, ?, ?, ?, ?)",
+                ((c.uid, c.header_key, c.size, c.message_id, "\n".join(sorted(c.flags)))
+                 for c in copies))
+        self._count += self._db.total_changes - before
+
+    def close(self) -> None:
+        self._db.close()
 
     def __len__(self) -> int:
-        return len(self.copies)
+        return self._count
 
-    def _take(self, copy: ServerCopy) -> ServerCopy:
-        del self.copies[copy.uid]
-        self._by_key[copy.header_key].remove(copy)
-        if copy.message_id:
-            self._by_id[copy.message_id].remove(copy)
-        return copy
+    def uids(self) -> list[int]:
+        """The UIDs of the copies not claimed yet, ascending."""
+        return [uid for uid, in self._db.execute("SELECT uid FROM copy ORDER BY uid")]
+
+    def _take(self, where: str, *args) -> ServerCopy | None:
+        if not self._count:
+            return None
+        row = self._db.execute(
+            f"SELECT uid, key, size, mid, flags FROM copy WHERE {where} ORDER BY uid LIMIT 1",
+            args).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM copy WHERE uid = ?", (row[0],))
+        self._count -= 1
+        uid, key, size, mid, flags = row
+        return ServerCopy(uid, key, size, mid, frozenset(flags.split("\n")) if flags else
+                          frozenset())
 
     def claim_uid(self, uid: int | None) -> ServerCopy | None:
-        if uid is not None and uid in self.copies:
-            return self._take(self.copies[uid])
-        return None
+        return None if uid is None else self._take("uid = ?", uid)
 
     def claim_exact(self, m) -> ServerCopy | None:
-        for c in self._by_key.get(m.header_key, ()):
-            if c.size == m.size:
-                return self._take(c)
-        return None
+        return self._take("key = ? AND size = ?", m.header_key, m.size)
 
     def claim_altered(self, m) -> ServerCopy | None:
-        same_key = self._by_key.get(m.header_key)
-        if same_key and m.has_message_id:
-            return self._take(same_key[0])
-        for c in self._by_id.get(getattr(m, "message_id", ""), ()) if m.has_message_id else ():
-            if c.size == m.size:
-                return self._take(c)
-        return None
+        if not m.has_message_id:
+            return None
+        mid = getattr(m, "message_id", "")
+        return (self._take("key = ?", m.header_key)
+                or (self._take("mid = ? AND size = ?", mid, m.size) if mid else None))
 
     def match(self, expected: Iterable, recorded_uid=lambda m: None,
               passes: tuple = PASSES) -> dict[int, Match]:
@@ -114,6 +145,8 @@ class ServerMailbox:
         for how in passes:
             claim = claims[how]
             for m in expected:
+                if not self._count:
+                    return found
                 if id(m) not in found and (copy := claim(m)) is not None:
                     changed = how == ALTERED or (copy.header_key, copy.size) != (
                         m.header_key, m.size)
@@ -123,43 +156,82 @@ class ServerMailbox:
     def related(self, expected: Iterable) -> tuple[list[int], list[int]]:
         """Unclaimed copies split into (extra copies of expected messages, unrelated).
 
-        Memory grows with the unclaimed copies only: *expected* is streamed."""
-        keys = {c.header_key for c in self.copies.values()}
-        ids = {c.message_id for c in self.copies.values() if c.message_id}
-        seen_keys, seen_ids = set(), set()
-        for m in expected:
-            if m.header_key in keys:
-                seen_keys.add(m.header_key)
-            if m.has_message_id and m.message_id in ids:
-                seen_ids.add(m.message_id)
-        extra = sorted(c.uid for c in self.copies.values()
-                       if c.header_key in seen_keys or (c.message_id and c.message_id in seen_ids))
+        *expected* is streamed into the database; memory holds the answer only."""
+        db = self._db
+        db.executescript("""
+            CREATE TEMP TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS seen_mid (mid TEXT PRIMARY KEY) WITHOUT ROWID;
+            DELETE FROM seen_key; DELETE FROM seen_mid;
+        """)
+        if self._count:
+            with db:
+                for m in expected:
+                    db.execute("INSERT OR IGNORE INTO seen_key VALUES (?)", (m.header_key,))
+                    if m.has_message_id and m.message_id:
+                        db.execute("INSERT OR IGNORE INTO seen_mid VALUES (?)", (m.message_id,))
+        extra = [uid for uid, in db.execute(
+            "SELECT uid FROM copy WHERE key IN (SELECT key FROM seen_key)"
+            " OR (mid != '' AND mid IN (SELECT mid FROM seen_mid)) ORDER BY uid")]
         taken = set(extra)
-        return extra, sorted(uid for uid in self.copies if uid not in taken)
+        return extra, [uid for uid in self.uids() if uid not in taken]
+
+
+UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
+MAX_UID = 2 ** 32 - 1
 
 
 class UidSet:
-    """A set of UIDs as a bitmap: a million UIDs in 125 KB, not 60 MB of ints."""
+    """The UIDs a server listed, sorted in an array (4 bytes a UID, whatever
+    their values: a bitmap from 0 would be 500 MB for UIDs near 4 billion), and
+    a bit each for whether one was claimed (vouches for a message already)."""
 
     def __init__(self, uids: Iterable[int] = ()):
-        self.bits = bytearray()
-        self.count = 0
-        for uid in uids:
-            self.add(uid)
+        listed = array(UID_TYPE, uids)  # OverflowError: not an IMAP UID
+        if any(a >= b for a, b in zip(listed, listed[1:])):
+            listed = array(UID_TYPE, sorted(set(listed)))
+        self.listed = listed
+        self._claims = bytearray((len(listed) + 7) // 8)
+        self.claimed = 0
 
-    def add(self, uid: int) -> None:
-        byte, bit = divmod(uid, 8)
-        if byte >= len(self.bits):
-            self.bits.extend(bytes(byte + 1 - len(self.bits) + len(self.bits) // 2))
-        if not self.bits[byte] >> bit & 1:
-            self.bits[byte] |= 1 << bit
-            self.count += 1
+    def _index(self, uid: int | None) -> int:
+        if uid is None:
+            return -1
+        i = bisect.bisect_left(self.listed, uid)
+        return i if i < len(self.listed) and self.listed[i] == uid else -1
 
     def __contains__(self, uid) -> bool:
-        if uid is None:
-            return False
-        byte, bit = divmod(uid, 8)
-        return byte < len(self.bits) and bool(self.bits[byte] >> bit & 1)
+        return self._index(uid) >= 0
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.listed)
+
+    def claim(self, uid: int | None) -> bool:
+        """Claim *uid*: False when it is not listed or was claimed before."""
+        i = self._index(uid)
+        if i < 0 or self._claims[i >> 3] >> (i & 7) & 1:
+            return False
+        self._claims[i >> 3] |= 1 << (i & 7)
+        self.claimed += 1
+        return True
+
+    def unclaimed(self) -> Iterator[int]:
+        """The listed UIDs not claimed, ascending."""
+        claims = self._claims
+        return (uid for i, uid in enumerate(self.listed) if not claims[i >> 3] >> (i & 7) & 1)
+
+
+FETCH_PAGE = 20_000  # fingerprints held as objects at once while a ServerMailbox fills
+
+
+def fetch_copies(target, uids: Iterable[int]) -> ServerMailbox:
+    """The copies *uids* of *target*'s selected mailbox, fetched a page at a time
+    (a page of fingerprints as objects is ~10 MB; all of a big mailbox's were GBs)."""
+    server, page = ServerMailbox(), []
+    for uid in uids:
+        page.append(uid)
+        if len(page) == FETCH_PAGE:
+            server.add(target.fingerprints(uids=page))
+            page = []
+    if page:
+        server.add(target.fingerprints(uids=page))
+    return server

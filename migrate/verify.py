@@ -27,7 +27,8 @@ import dataclasses
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view, pages)
-from migrate.reconcile import ALTERED, EXACT, ServerMailbox, UidSet, trusted_records
+from migrate.reconcile import (ALTERED, EXACT, ServerMailbox, UidSet, fetch_copies,
+                               trusted_records)
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -135,8 +136,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
 def _quick_pass(target: Target, fplans, info, recorded):
     """Take messages whose recorded UID the server lists as there (by hash and UID
     alone); fetch fingerprints only of the server's other messages."""
-    listed = target.uids() if info.exists else []
-    on_server, claimed = UidSet(listed), UidSet()
+    listed = UidSet(target.uids() if info.exists else [])
     expected, rest = 0, []
     for f in fplans:
         for page in f.messages.light(*WANTED):
@@ -145,15 +145,11 @@ def _quick_pass(target: Target, fplans, info, recorded):
             unsettled = []
             for ref, h, action in page:
                 expected += action in SHOULD_BE_THERE
-                uid = ours.get(h)
-                if uid in on_server and uid not in claimed:
-                    claimed.add(uid)  # there, as sent: not fetched
-                else:
+                if not listed.claim(ours.get(h)):  # claimed: there, as sent; not fetched
                     unsettled.append(ref)
             rest += f.messages.get(unsettled) if unsettled else []
-    others = [u for u in listed if u not in claimed]
-    server = ServerMailbox(target.fingerprints(uids=others) if others else [])
-    return expected, rest, [], len(claimed), server, len(listed), []
+    server = fetch_copies(target, listed.unclaimed())
+    return expected, rest, [], listed.claimed, server, len(listed), []
 
 
 KEPT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
@@ -171,8 +167,8 @@ def _flags_missing(pairs) -> list:
 
 def _full_pass(target: Target, fplans, info, recorded):
     """Fetch every server message's fingerprint; claim by recorded UID first."""
-    listed = target.uids() if info.exists else []
-    server = ServerMailbox(target.fingerprints(uids=listed) if listed else [])
+    listed = UidSet(target.uids() if info.exists else [])
+    server = fetch_copies(target, listed.listed)
     expected, rest, altered, by_uid, pairs = 0, [], [], 0, []
     for page in pages(fplans, *WANTED):
         ours = trusted_records(recorded([p.content_hash for p in page]) if recorded else {},

@@ -17,6 +17,7 @@ import socket
 import ssl
 import statistics
 import time
+from array import array
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -28,7 +29,7 @@ from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
-from migrate.reconcile import ServerCopy
+from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy
 
 log = logging.getLogger(__name__)
 
@@ -502,28 +503,40 @@ class IMAPTarget:
     SEARCH_PAGE = 20_000  # messages per UID SEARCH answer (see ``uids``)
 
     @connection_guard
-    def uids(self) -> list[int]:
-        """Every UID in the selected mailbox, ascending, read in pages (imapclient's
-        parse of one answer of a million UIDs peaked at 240 MB). The pages are UID
-        ranges, cut at the UIDs of every SEARCH_PAGE-th message: UIDs never move, so a
-        message expunged or added by another client meanwhile cannot make one missed
-        (message numbers shift; an EXPUNGE may come with any UID command)."""
+    def uids(self) -> array:
+        """Every UID in the selected mailbox, ascending, in an array (4 bytes a UID),
+        read in pages (imapclient's parse of one answer of a million UIDs peaked at
+        240 MB). The pages are UID ranges, cut at the UIDs of every SEARCH_PAGE-th
+        message: UIDs never move, so a message expunged or added by another client
+        meanwhile cannot make one missed (message numbers shift; an EXPUNGE may come
+        with any UID command)."""
         if not self.exists:
-            return sorted(self.client.search(["ALL"]))
+            return self._uid_array(self.client.search(["ALL"]))
         marks = ",".join(str(n) for n in range(self.SEARCH_PAGE, self.exists + 1,
                                                   self.SEARCH_PAGE))
-        found: list[int] = []
+        found = array(UID_TYPE)
         try:
             low = 1
             for high in sorted(self.client.search([marks])) if marks else []:
-                found += self.client.search(["UID", f"{low}:{high}"])
+                found += self._uid_array(self.client.search(["UID", f"{low}:{high}"]))
                 low = high + 1
-            found += (u for u in self.client.search(["UID", f"{low}:*"]) if u >= low)
+            found += self._uid_array(u for u in self.client.search(["UID", f"{low}:*"])
+                                     if u >= low)
         except IMAPClientError as e:
             if _lost_connection(e):
                 raise
-            return sorted(self.client.search(["ALL"]))  # fewer messages than at the SELECT
-        return sorted(found)
+            return self._uid_array(self.client.search(["ALL"]))  # fewer than at the SELECT
+        return found
+
+    def _uid_array(self, uids) -> array:
+        """*uids* sorted in an array; a number no IMAP UID can be is a broken mailbox."""
+        try:
+            return array(UID_TYPE, sorted(uids))
+        except OverflowError:
+            raise MailboxError(
+                f"{self.config.address} listed a UID outside 1..{MAX_UID} in {self.selected!r}, "
+                "which IMAP does not allow: the server's index of that folder is damaged; "
+                "its administrator can rebuild it (Dovecot: doveadm force-resync)") from None
 
     @connection_guard
     def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None,
