@@ -195,3 +195,39 @@ def test_a_uid_no_imap_server_may_give_is_a_damaged_folder_not_a_traceback():
     assert IMAPTarget._uid_array(stub, [5, 2]).tolist() == [2, 5]
     with pytest.raises(MailboxError, match="outside 1..4294967295 in 'Archive'.*rebuild"):
         IMAPTarget._uid_array(stub, [5, 2 ** 32])
+
+
+def test_a_mailbox_of_many_messages_not_ours_is_matched_in_flat_memory(make_account,
+                                                                       monkeypatch):
+    """The plan fetches the fingerprints of the server's messages that are not ours
+    (a target INBOX already holding years of mail), run's check those it cannot
+    claim by UID, verify all of them. As objects they cost 850 bytes each (850 MB
+    for a million); they now go into a temporary database a page at a time (whose
+    own memory is SQLite's page cache, 2 MB, outside what tracemalloc sees)."""
+    import tracemalloc
+
+    from migrate import reconcile
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    account = make_account("mbox")
+    n = 20_000
+    account.place_mbox("held", b"".join(
+        b"From a@b Mon Jan  1 00:00:00 2001\nMessage-ID: <%d@Example.org>\nSubject: %d\n\n"
+        b"x\n\n" % (i, i) for i in range(n)))
+    config = TargetConfig(account.host, account.user, port=account.server.imaps_port,
+                          ca_file=str(account.server.ca_file), password=Secret(account.password))
+    monkeypatch.setattr(reconcile, "FETCH_PAGE", 1000)
+    with IMAPTarget(config) as target:
+        target.examine("held")
+        listed = reconcile.UidSet(target.uids())
+        assert listed.claim(listed.listed[0])  # ours by UID: not fetched
+        tracemalloc.start()
+        try:
+            server = reconcile.fetch_copies(target, listed.unclaimed())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(server) == n - 1
+    assert peak < 4 << 20, peak  # 17 MB as objects
+    copy = server.claim_uid(listed.listed[12_345])
+    assert copy.message_id == "12345@example.org" and len(server) == n - 2
+    assert server.claim_uid(listed.listed[0]) is None  # claimed by UID: never fetched
