@@ -14,6 +14,7 @@ import datetime as dt
 import email.utils
 import hashlib
 
+from migrate.reconcile import FETCH_PAGE
 from migrate.target.base import AppendItem
 
 SUBJECT = "Your mail has been moved"
@@ -59,7 +60,7 @@ def deliver(target, state, summary: dict, user: str, host: str) -> str:
     mid = message_id(user, host).lower()
     noted = state.meta("report_to_inbox")
     target.select("INBOX")
-    if any(c.message_id == mid for c in target.fingerprints(1)):
+    if _in_selected(target, mid):
         state.set_meta("report_to_inbox", "sent")
         return "already in INBOX"
     if noted == "sent":
@@ -72,3 +73,13 @@ def deliver(target, state, summary: dict, user: str, host: str) -> str:
         return f"not delivered: the server refused it ({result.text.strip()})"
     state.set_meta("report_to_inbox", "sent")
     return "delivered to INBOX"
+
+
+def _in_selected(target, mid: str) -> bool:
+    """Whether the selected mailbox holds a message with Message-ID *mid*: the
+    server searches (an INBOX of a million messages is not fetched); only the
+    messages it names are fetched, and the normalised Message-ID decides."""
+    found = target.search_header("Message-ID", mid)
+    uids = target.uids() if found is None else found
+    return any(c.message_id == mid for i in range(0, len(uids), FETCH_PAGE)
+               for c in target.fingerprints(uids=list(uids[i:i + FETCH_PAGE])))

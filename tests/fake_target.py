@@ -242,6 +242,12 @@ class FakeTarget:
                     len(m.data), fingerprint.message_id_key(fields), frozenset(m.flags)))
         return out
 
+    def search_header(self, field: str, value: str) -> list[int]:
+        wanted = value.lower().encode()
+        return [m.uid for m in self.server.mailboxes[self.selected].messages
+                if any(wanted in v.lower() for v in headers.get_headers(
+                    headers.header_block(m.data), {field.lower()}).get(field.lower(), ()))]
+
     def header_fields(self, uids) -> dict:
         return {uid: {} for uid in uids}
 

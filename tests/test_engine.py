@@ -19,7 +19,7 @@ from migrate.plan import FAILED, UPLOADED, build_plan
 from migrate.sources import open_store
 from migrate.state import State
 from migrate.stopping import Stopped, StopRequest
-from migrate.target.base import ReadOnlyTarget, ReadOnlyViolation, Target
+from migrate.target.base import AppendItem, ReadOnlyTarget, ReadOnlyViolation, Target
 from migrate.upload import UploadOptions, Uploader
 from migrate.verify import verify_plan
 from tests.builders import crlf, message, write_mbox
@@ -491,3 +491,25 @@ def test_a_server_dying_at_the_same_step_is_named_with_advice(tmp_path, monkeypa
     monkeypatch.setattr(fake_target.FakeTarget, "select", dies)
     with pytest.raises(ConnectionFailed, match="same step every time.*vsz_limit"):
         upload(tmp_path, server, path, max_reconnects=2, give_up_after=0)
+
+
+@pytest.mark.parametrize("searches", [True, False], ids=["server-searches", "will-not-search"])
+def test_the_report_reaches_the_inbox_once_whether_or_not_the_server_searches(searches):
+    """report_mail asks the server for the report's Message-ID (an INBOX of a million
+    messages is not fetched); a server that will not search is read a page at a time."""
+    from migrate import report_mail
+    server = FakeServer()
+    for i in range(3):
+        server.receive("INBOX", [AppendItem(crlf(message(f"m{i}")), (), None)])
+    target = FakeTarget(server)
+    if not searches:
+        target.search_header = lambda field, value: None
+
+    class Meta(dict):
+        meta, set_meta = dict.get, dict.__setitem__
+    meta = Meta()
+    summary = {"totals": {"uploaded": 3}, "folders": []}
+    said = [report_mail.deliver(target, meta, summary, "pat@example.org", "imap.example.org")
+            for _ in range(2)]
+    assert said == ["delivered to INBOX", "already in INBOX"]
+    assert len(inbox(server)) == 4

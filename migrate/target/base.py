@@ -121,6 +121,10 @@ class Target(Protocol):
         """``reconcile.ServerCopy`` of every message with UID >= *uid_from*, or of
         just *uids* when given."""
 
+    def search_header(self, field: str, value: str) -> list[int] | None:
+        """UIDs whose *field* header contains *value* (the server searches); None
+        when the server will not."""
+
     def header_fields(self, uids: list[int]) -> dict[int, dict[str, str]]: ...
 
     def flags_of(self, uids: list[int]) -> dict[int, frozenset]:

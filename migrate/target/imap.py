@@ -539,6 +539,18 @@ class IMAPTarget:
                 "its administrator can rebuild it (Dovecot: doveadm force-resync)") from None
 
     @connection_guard
+    def search_header(self, field: str, value: str) -> list[int] | None:
+        """UIDs of the selected mailbox whose *field* contains *value* (UID SEARCH
+        HEADER: the server looks, nothing is fetched); None when it will not search."""
+        try:
+            return sorted(self.client.search(["HEADER", field, value]))
+        except IMAPClientError as e:
+            if _lost_connection(e):
+                raise
+            log.info("the server would not search %s headers: %s", field, e)
+            return None
+
+    @connection_guard
     def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None,
                      chunk: int = 2000) -> list[ServerCopy]:
         """What matching needs of each message with UID >= *uid_from* (selected
