@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from array import array
 
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           apply_server_view, pages)
-from migrate.reconcile import (ALTERED, EXACT, ServerMailbox, UidSet, fetch_copies,
-                               trusted_records)
+from migrate.reconcile import ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records
+from migrate.spool import PAGE
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -103,86 +104,117 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
         if existing:
             info = target.examine(existing)
             ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
-            first_pass = _quick_pass if quick else _full_pass
-            expected, rest, altered, by_uid, server, total, pairs = first_pass(
-                target, fplans, info, ours)
+            check = _check(target, fplans, info, ours, quick)
         else:
-            expected, rest, altered, by_uid, server, total, pairs = \
-                0, [], [], 0, ServerMailbox(), 0, []
+            check = MailboxCheck(mailbox, 0, 0, [], [], [], exists=False)
             for page in pages(fplans, *WANTED):
-                expected += sum(p.action in SHOULD_BE_THERE for p in page)
-                rest += page
-        matched = collections.Counter(uid=by_uid)
-        found = server.match(rest, passes=(EXACT, ALTERED))
-        matched["headers"] = len(found)
-        flags_missing = [] if quick else _flags_missing(
-            pairs + [(p, found[id(p)].copy) for p in rest if id(p) in found])
-        missing = [p for p in rest if id(p) not in found and p.action in SHOULD_BE_THERE]
-        refused = [p for p in rest if id(p) not in found and p.action in WILL_NOT_MOVE]
-        altered += [p for p in rest if id(p) in found and found[id(p)].altered]
-        duplicated, unexpected = server.related(
-            p for page in pages(fplans, *WANTED) for p in page) if len(server) else ([], [])
-        check = MailboxCheck(mailbox, expected, total, missing, duplicated, unexpected,
-                             altered=altered, refused=refused, exists=existing is not None,
-                             matched_by={how: n for how, n in matched.items() if n},
-                             flags_missing=flags_missing)
-        if describe_server and existing and (duplicated or unexpected):
+                check.expected += sum(p.action in SHOULD_BE_THERE for p in page)
+                check.missing += [p for p in page if p.action in SHOULD_BE_THERE]
+                check.refused += [p for p in page if p.action in WILL_NOT_MOVE]
+        check.mailbox = mailbox
+        if describe_server and existing and (check.duplicated or check.unexpected):
             check.details = target.header_fields(
-                duplicated[:DETAIL_LIMIT] + unexpected[:DETAIL_LIMIT])
+                check.duplicated_uids[:DETAIL_LIMIT] + check.unexpected_uids[:DETAIL_LIMIT])
         checks.append(check)
     return checks
 
 
-def _quick_pass(target: Target, fplans, info, recorded):
-    """Take messages whose recorded UID the server lists as there (by hash and UID
-    alone); fetch fingerprints only of the server's other messages."""
+class _Unsettled:
+    """Refs of messages not accounted for yet, per folder plan, in source order:
+    8 bytes a message, read back as objects a page at a time."""
+
+    def __init__(self, fplans):
+        self.refs = {id(f): (f, array("q")) for f in fplans}
+
+    def add(self, f, refs) -> None:
+        self.refs[id(f)][1].extend(refs)
+
+    def pages(self):
+        for f, refs in self.refs.values():
+            for i in range(0, len(refs), PAGE):
+                yield f, f.messages.get(refs[i:i + PAGE].tolist())
+
+
+def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
+    """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
+    a message not found by UID, 4 a server UID; the server's fingerprints are in
+    reconcile's temporary database).
+
+    By UID first: a message whose recorded UID the server lists claims it. The
+    quick check takes it as there; the full check fetches every server message
+    and compares (changed on arrival? flags kept?). Then one pass of the rule
+    over all the others, then the next, looser one (reconcile's order)."""
     listed = UidSet(target.uids() if info.exists else [])
-    expected, rest = 0, []
+    check = MailboxCheck("", 0, len(listed), [], [], [])
+    unsettled, claimed = _Unsettled(fplans), _Unsettled(fplans)
+    claimed_uids = array(UID_TYPE)
     for f in fplans:
         for page in f.messages.light(*WANTED):
             ours = trusted_records(recorded([h for _, h, _ in page]) if recorded else {},
                                    info.uidvalidity)
-            unsettled = []
             for ref, h, action in page:
-                expected += action in SHOULD_BE_THERE
-                if not listed.claim(ours.get(h)):  # claimed: there, as sent; not fetched
-                    unsettled.append(ref)
-            rest += f.messages.get(unsettled) if unsettled else []
-    server = fetch_copies(target, listed.unclaimed())
-    return expected, rest, [], listed.claimed, server, len(listed), []
+                check.expected += action in SHOULD_BE_THERE
+                uid = ours.get(h)
+                if listed.claim(uid):
+                    claimed.add(f, (ref,))
+                    claimed_uids.append(uid)
+                else:
+                    unsettled.add(f, (ref,))
+    if quick:  # there, as sent: not fetched
+        by_uid = listed.claimed
+        server = fetch_copies(target, listed.unclaimed())
+    else:
+        by_uid, server, at = 0, fetch_copies(target, listed.listed), 0
+        for f, page in claimed.pages():
+            for p in page:
+                copy = server.claim_uid(claimed_uids[at])
+                at += 1
+                if copy is None:  # expunged since it was listed
+                    unsettled.add(f, (p.ref,))
+                    continue
+                by_uid += 1
+                if (copy.header_key, copy.size) != (p.header_key, p.size):
+                    check.altered.append(p)
+                _compare_flags(check, p, copy)
+    del claimed, claimed_uids, listed
+    found = 0
+    left = _Unsettled(fplans)
+    for f, page in unsettled.pages():  # the rule's first pass over every page ...
+        hits = server.match(page, passes=(EXACT,))
+        found += len(hits)
+        left.add(f, (p.ref for p in page if id(p) not in hits))
+        if not quick:
+            for p in page:
+                if id(p) in hits:
+                    _compare_flags(check, p, hits[id(p)].copy)
+    for f, page in left.pages():  # ... then the looser one
+        hits = server.match(page, passes=(ALTERED,))
+        found += len(hits)
+        for p in page:
+            hit = hits.get(id(p))
+            if hit is not None:
+                check.altered.append(p)
+                if not quick:
+                    _compare_flags(check, p, hit.copy)
+            elif p.action in SHOULD_BE_THERE:
+                check.missing.append(p)
+            else:
+                check.refused.append(p)
+    check.matched_by = {how: n for how, n in (("uid", by_uid), ("headers", found)) if n}
+    if len(server):
+        check.duplicated_uids, check.unexpected_uids = server.related(
+            p for page in pages(fplans, *WANTED) for p in page)
+    return check
 
 
 KEPT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
 
 
-def _flags_missing(pairs) -> list:
-    """(message, flags) where the server's copy lacks read/answered/flagged/draft."""
-    out = []
-    for p, copy in pairs:
-        lacking = tuple(f for f in KEPT_FLAGS if f in p.flags and f not in copy.flags)
-        if lacking:
-            out.append((p, lacking))
-    return out
-
-
-def _full_pass(target: Target, fplans, info, recorded):
-    """Fetch every server message's fingerprint; claim by recorded UID first."""
-    listed = UidSet(target.uids() if info.exists else [])
-    server = fetch_copies(target, listed.listed)
-    expected, rest, altered, by_uid, pairs = 0, [], [], 0, []
-    for page in pages(fplans, *WANTED):
-        ours = trusted_records(recorded([p.content_hash for p in page]) if recorded else {},
-                               info.uidvalidity)
-        for p in page:
-            expected += p.action in SHOULD_BE_THERE
-            if (copy := server.claim_uid(ours.get(p.content_hash))) is not None:
-                by_uid += 1
-                if (copy.header_key, copy.size) != (p.header_key, p.size):
-                    altered.append(p)
-                pairs.append((p, copy))  # their flags are compared
-            else:
-                rest.append(p)
-    return expected, rest, altered, by_uid, server, len(listed), pairs
+def _compare_flags(check: MailboxCheck, p, copy) -> None:
+    """Note *p* when the server's copy lacks its read/answered/flagged/draft."""
+    lacking = tuple(f for f in KEPT_FLAGS if f in p.flags and f not in copy.flags)
+    if lacking:
+        check.flags_missing.append((p, lacking))
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:

@@ -513,3 +513,28 @@ def test_the_report_reaches_the_inbox_once_whether_or_not_the_server_searches(se
             for _ in range(2)]
     assert said == ["delivered to INBOX", "already in INBOX"]
     assert len(inbox(server)) == 4
+
+
+def test_verify_of_many_messages_holds_a_page_of_them_not_all(tmp_path, monkeypatch):
+    """The full check compares every message with the server's copies; it held every
+    message not found by UID as an object (all of them without a state: ~600 bytes
+    each, a million made GBs). It now holds their refs and reads a page at a time."""
+    import tracemalloc
+
+    from migrate import reconcile
+    n = 12_000
+    path, msgs = store(tmp_path, n)
+    server = FakeServer()
+    for i in range(0, n, 500):
+        server.receive("INBOX", [AppendItem(crlf(m), (), None) for m in msgs[i:i + 500]])
+    plan = build_plan([open_store(path)], server.layout)
+    monkeypatch.setattr(reconcile, "FETCH_PAGE", 500)
+    target = FakeTarget(server)
+    tracemalloc.start()
+    try:
+        [check] = verify_plan(target, plan)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert check.expected == n and not check.missing and check.matched_by == {"headers": n}
+    assert peak < 8 << 20, peak  # 20 MB when every message not found by UID was held
