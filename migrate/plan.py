@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+from array import array
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -362,6 +363,22 @@ def pages(fplans: list[FolderPlan], *actions: str, part: tuple = EVERY):
         yield page
 
 
+class Refs:
+    """Refs of messages not accounted for yet, per folder plan, in source order:
+    8 bytes a message (a million objects were GBs), read back a page at a time."""
+
+    def __init__(self, fplans: list[FolderPlan]):
+        self.refs = {id(f): (f, array("q")) for f in fplans}
+
+    def add(self, f: FolderPlan, refs: Iterable[int]) -> None:
+        self.refs[id(f)][1].extend(refs)
+
+    def pages(self) -> Iterator[tuple[FolderPlan, list[PlannedMessage]]]:
+        for f, refs in self.refs.values():
+            for i in range(0, len(refs), spooling.PAGE):
+                yield f, f.messages.get(refs[i:i + spooling.PAGE].tolist())
+
+
 def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
                       limits: ServerLimits = ServerLimits(), uidvalidity: int | None = None,
                       on_done=None) -> None:
@@ -379,9 +396,6 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
     """
     lookup = recorded or (lambda hashes: {})
 
-    def trusted(page):
-        return trusted_records(lookup([p.content_hash for p in page]), uidvalidity)
-
     pending = False
     for f in fplans:  # by hash alone: no message object needed
         for page in f.messages.light(UPLOAD):
@@ -390,13 +404,20 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
             f.messages.spool.set_action(done, DONE)
             pending = pending or len(done) < len(page)
     if target is not None and pending:
-        listed, unclaimed = UidSet(target.uids()), []
-        for page in pages(fplans, DONE, UPLOADED):  # ours, by earlier runs or this one
-            ours = trusted(page)
-            unclaimed += (p for p in page if not listed.claim(ours.get(p.content_hash)))
+        listed, unclaimed = UidSet(target.uids()), Refs(fplans)
+        for f in fplans:  # ours, by earlier runs or this one: claim their UIDs
+            for page in f.messages.light(DONE, UPLOADED):
+                ours = trusted_records(lookup([h for _, h, _ in page]), uidvalidity)
+                unclaimed.add(f, (ref for ref, h, _ in page if not listed.claim(ours.get(h))))
         server = fetch_copies(target, listed.unclaimed())
         del listed
-        server.match(unclaimed, passes=(EXACT, ALTERED))
+        left = Refs(fplans)  # ours not found by UID vouch for copies next, by the rule
+        for f, page in unclaimed.pages():
+            found = server.match(page, passes=(EXACT,))
+            left.add(f, (p.ref for p in page if id(p) not in found))
+        for _, page in left.pages():
+            server.match(page, passes=(ALTERED,))
+        del unclaimed, left
         for how in (EXACT, ALTERED):
             for page in pages(fplans, UPLOAD):
                 found = server.match(page, passes=(how,))

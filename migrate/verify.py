@@ -27,9 +27,8 @@ from array import array
 
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
-                          apply_server_view, pages)
+                          Refs, apply_server_view, pages)
 from migrate.reconcile import ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records
-from migrate.spool import PAGE
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -119,22 +118,6 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     return checks
 
 
-class _Unsettled:
-    """Refs of messages not accounted for yet, per folder plan, in source order:
-    8 bytes a message, read back as objects a page at a time."""
-
-    def __init__(self, fplans):
-        self.refs = {id(f): (f, array("q")) for f in fplans}
-
-    def add(self, f, refs) -> None:
-        self.refs[id(f)][1].extend(refs)
-
-    def pages(self):
-        for f, refs in self.refs.values():
-            for i in range(0, len(refs), PAGE):
-                yield f, f.messages.get(refs[i:i + PAGE].tolist())
-
-
 def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in
@@ -146,7 +129,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     over all the others, then the next, looser one (reconcile's order)."""
     listed = UidSet(target.uids() if info.exists else [])
     check = MailboxCheck("", 0, len(listed), [], [], [])
-    unsettled, claimed = _Unsettled(fplans), _Unsettled(fplans)
+    unsettled, claimed = Refs(fplans), Refs(fplans)
     claimed_uids = array(UID_TYPE)
     for f in fplans:
         for page in f.messages.light(*WANTED):
@@ -178,7 +161,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
                 _compare_flags(check, p, copy)
     del claimed, claimed_uids, listed
     found = 0
-    left = _Unsettled(fplans)
+    left = Refs(fplans)
     for f, page in unsettled.pages():  # the rule's first pass over every page ...
         hits = server.match(page, passes=(EXACT,))
         found += len(hits)

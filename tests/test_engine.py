@@ -538,3 +538,34 @@ def test_verify_of_many_messages_holds_a_page_of_them_not_all(tmp_path, monkeypa
         tracemalloc.stop()
     assert check.expected == n and not check.missing and check.matched_by == {"headers": n}
     assert peak < 8 << 20, peak  # 20 MB when every message not found by UID was held
+
+
+def test_the_survey_of_many_messages_ours_without_uids_holds_a_page_of_them(tmp_path,
+                                                                             monkeypatch):
+    """A re-run's plan claims the server copies of what earlier runs sent: by UID, or
+    by the rule when no UID was recorded (a server without UIDPLUS). Those were all
+    held as objects; they are refs now, read back a page per pass."""
+    import tracemalloc
+
+    from migrate import reconcile
+    from migrate.plan import DONE, UPLOAD, apply_server_view
+    n = 12_000
+    path, msgs = store(tmp_path, n)
+    server = FakeServer(capabilities=("MULTIAPPEND",))
+    for i in range(0, n - 1, 500):  # all but the last arrived in earlier runs
+        server.receive("INBOX", [AppendItem(crlf(m), (), None) for m in msgs[i:min(i + 500, n - 1)]])
+    plan = build_plan([open_store(path)], server.layout)
+    [fplans] = plan.by_target().values()
+    last = [h for page in fplans[0].messages.light() for _, h, _ in page][-1]
+    target = FakeTarget(server)
+    target.select("INBOX")
+    monkeypatch.setattr(reconcile, "FETCH_PAGE", 500)
+    tracemalloc.start()
+    try:
+        apply_server_view(fplans, target, lambda hashes: {h: (None, None) for h in hashes
+                                                          if h != last})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fplans[0].messages.counts() == {DONE: n - 1, UPLOAD: 1}
+    assert peak < 8 << 20, peak  # 19 MB when they were held as objects
