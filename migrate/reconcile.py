@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import sqlite3
 from array import array
 from typing import Iterable, Iterator
 
 BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
+UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
+MAX_UID = 2 ** 32 - 1
 PASSES = (BY_UID, EXACT, ALTERED)
 
 
@@ -153,10 +156,11 @@ class ServerMailbox:
                     found[id(m)] = Match(copy, how, changed)
         return found
 
-    def related(self, expected: Iterable) -> tuple[list[int], list[int]]:
+    def related(self, expected: Iterable) -> tuple[list[int], array]:
         """Unclaimed copies split into (extra copies of expected messages, unrelated).
 
-        *expected* is streamed into the database; memory holds the answer only."""
+        *expected* is streamed into the database; memory holds the answer only (the
+        unrelated, all of a big folder's mail when it held mail before, 4 bytes each)."""
         db = self._db
         db.executescript("""
             CREATE TEMP TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -169,15 +173,12 @@ class ServerMailbox:
                     db.execute("INSERT OR IGNORE INTO seen_key VALUES (?)", (m.header_key,))
                     if m.has_message_id and m.message_id:
                         db.execute("INSERT OR IGNORE INTO seen_mid VALUES (?)", (m.message_id,))
-        extra = [uid for uid, in db.execute(
-            "SELECT uid FROM copy WHERE key IN (SELECT key FROM seen_key)"
-            " OR (mid != '' AND mid IN (SELECT mid FROM seen_mid)) ORDER BY uid")]
-        taken = set(extra)
-        return extra, [uid for uid in self.uids() if uid not in taken]
-
-
-UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
-MAX_UID = 2 ** 32 - 1
+        related = ("key IN (SELECT key FROM seen_key)"
+                   " OR (mid != '' AND mid IN (SELECT mid FROM seen_mid))")
+        extra = [uid for uid, in db.execute(f"SELECT uid FROM copy WHERE {related} ORDER BY uid")]
+        unrelated = array(UID_TYPE, (uid for uid, in db.execute(
+            f"SELECT uid FROM copy WHERE NOT ({related}) ORDER BY uid")))
+        return extra, unrelated
 
 
 class UidSet:
@@ -235,3 +236,18 @@ def fetch_copies(target, uids: Iterable[int]) -> ServerMailbox:
     if page:
         server.add(target.fingerprints(uids=page))
     return server
+
+
+def uid_set(uids: Iterable[int]) -> bytes:
+    """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7". Ascending
+    input (a server's listing) is read as it comes: no copy of a million UIDs."""
+    if any(a > b for a, b in zip(uids, itertools.islice(uids, 1, None))):
+        uids = sorted(uids)
+    out, run = [], None
+    for uid in uids:
+        if run and uid <= run[1] + 1:
+            run[1] = max(run[1], uid)
+        else:
+            run = [uid, uid]
+            out.append(run)
+    return b",".join(b"%d" % a if a == b else b"%d:%d" % (a, b) for a, b in out)

@@ -28,7 +28,8 @@ from array import array
 from migrate import headers
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
-from migrate.reconcile import ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records
+from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
+                               uid_set)
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -44,7 +45,7 @@ class MailboxCheck:
     on_server: int
     missing: list[PlannedMessage]
     duplicated_uids: list[int]  # extra copies of expected messages
-    unexpected_uids: list[int]  # server messages no source message accounts for
+    unexpected_uids: list[int]  # server messages no source message accounts for (an array)
     details: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)  # uid -> headers
     altered: list[PlannedMessage] = dataclasses.field(default_factory=list)
     refused: list[PlannedMessage] = dataclasses.field(default_factory=list)  # reason in .reason
@@ -113,7 +114,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
         check.mailbox = mailbox
         if describe_server and existing and (check.duplicated or check.unexpected):
             check.details = target.header_fields(
-                check.duplicated_uids[:DETAIL_LIMIT] + check.unexpected_uids[:DETAIL_LIMIT])
+                check.duplicated_uids[:DETAIL_LIMIT] + list(check.unexpected_uids[:DETAIL_LIMIT]))
         checks.append(check)
     return checks
 
@@ -315,7 +316,9 @@ def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
                               zip(source_rows([p for p, _ in c.flags_missing]),
                                   c.flags_missing)],
             "duplicated": server_rows(c, c.duplicated_uids),
-            "unexpected": server_rows(c, c.unexpected_uids),
+            "unexpected_count": c.unexpected,
+            "unexpected": server_rows(c, c.unexpected_uids[:DETAIL_LIMIT]),
+            "unexpected_more": uid_set(c.unexpected_uids[DETAIL_LIMIT:]).decode(),
         } for c in checks],
     }
 

@@ -569,3 +569,22 @@ def test_the_survey_of_many_messages_ours_without_uids_holds_a_page_of_them(tmp_
         tracemalloc.stop()
     assert fplans[0].messages.counts() == {DONE: n - 1, UPLOAD: 1}
     assert peak < 8 << 20, peak  # 19 MB when they were held as objects
+
+
+def test_verify_json_names_the_first_unexpected_with_headers_and_the_rest_as_a_uid_set(
+        tmp_path, monkeypatch):
+    """A folder that held a million messages before the migration: verify.json made a
+    row for each (300 MB of dicts); the first DETAIL_LIMIT are described, the others
+    named by an IMAP UID set a technician can fetch."""
+    from migrate import verify
+    path, msgs = store(tmp_path, 3)
+    server = FakeServer()
+    server.receive("INBOX", [AppendItem(crlf(message(f"theirs {i}")), (), None)
+                             for i in range(5)])
+    server.receive("INBOX", [AppendItem(crlf(m), (), None) for m in msgs])
+    plan = build_plan([open_store(path)], server.layout)
+    monkeypatch.setattr(verify, "DETAIL_LIMIT", 2)
+    checks = verify_plan(FakeTarget(server), plan, describe_server=True)
+    [box] = verify.check_report(checks, plan)["mailboxes"]
+    assert box["unexpected_count"] == 5 and [r["uid"] for r in box["unexpected"]] == [1, 2]
+    assert box["unexpected_more"] == "3:5" and box["missing"] == []

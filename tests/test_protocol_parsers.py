@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from array import array
+
 from migrate import fingerprint
+from migrate.reconcile import uid_set
 from migrate.target.imap import _QUOTA_STORAGE, _parse_uid_set, parse_append_response
 
 
@@ -44,6 +47,18 @@ def test_refusals_are_classified(typ, text, code, quota, throttled, delay):
 def test_uid_sets():
     assert _parse_uid_set(b"1") == [1]
     assert _parse_uid_set(b"1:3,7") == [1, 2, 3, 7]
+    assert uid_set([7, 3, 1, 2, 2]) == b"1:3,7" and uid_set(array("I", [4, 5, 9])) == b"4:5,9"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 60), max_size=30), st.booleans())
+def test_uid_set_names_each_uid_once_however_they_come(uids, ascending):
+    """Ranges for COPY and for verify.json's "unexpected_more": in any order, with
+    repeats; a server's ascending listing is read without a copy."""
+    uids = sorted(uids) if ascending else uids
+    text = uid_set(uids)
+    assert (_parse_uid_set(text) if uids else []) == sorted(set(uids))
+    assert text.count(b",") < len(set(uids)) or not uids
 
 
 def test_quota_storage_line():

@@ -10,7 +10,7 @@ from migrate.cli.session import session
 from migrate.plan import build_plan
 from migrate.verify import check_export_dir, check_report, expect_refusals, verify_plan
 
-SHOWN = 20  # unexpected messages listed per mailbox in the terminal (all in verify.json)
+SHOWN = 20  # unexpected messages listed per mailbox in the terminal (more in verify.json)
 
 
 def add_parser(sub):
@@ -49,6 +49,10 @@ def run(args) -> int:
     return result["exit_code"]
 
 
+def _unexpected(box: dict) -> int:
+    return box.get("unexpected_count", len(box["unexpected"]))
+
+
 def _who(m: dict) -> str:
     return (f"Message-ID {m['message_id'] or '-'}  Date {m['date'] or '-'}  "
             f"From {m['from'] or '-'}  Subject {m['subject'] or '-'}")
@@ -61,7 +65,7 @@ def render(result: dict, with_state: bool) -> str:
         lines.append(f"{box['mailbox']}: {box['expected']} expected, {box['on_server']} on "
                      f"server, {len(box['missing'])} missing, {len(box['refused'])} refused, "
                      f"{len(box['altered'])} changed by the server, {len(box['duplicated'])} "
-                     f"duplicated, {len(box['unexpected'])} not from these sources  "
+                     f"duplicated, {_unexpected(box)} not from these sources  "
                      f"[{'PROBLEM' if problem else 'ok'}]")
         if not box["exists"]:
             lines.append("  the folder does not exist on the server")
@@ -82,8 +86,8 @@ def render(result: dict, with_state: bool) -> str:
             lines.append(f"  duplicate copy: UID {m['uid']}  {_who(m)}")
         for m in box["unexpected"][:SHOWN]:
             lines.append(f"  not from these sources: UID {m['uid']}  {_who(m)}")
-        if len(box["unexpected"]) > SHOWN:
-            lines.append(f"  ... and {len(box['unexpected']) - SHOWN} more (see --report)")
+        if _unexpected(box) > SHOWN:
+            lines.append(f"  ... and {_unexpected(box) - SHOWN} more (see --report)")
     lines.append("")
     lines.append(conclusion(result) + (f" {result['duplicated']} duplicate copies found."
                                        if result["duplicated"] else "")

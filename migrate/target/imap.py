@@ -29,7 +29,7 @@ from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
-from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy
+from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +152,6 @@ def _said(e: BaseException, limit: int = 200) -> str:
         text = text[2:-1]
     text = "".join(c if c.isprintable() else " " for c in text).strip()
     return (text[:limit] + "...") if len(text) > limit else text or "nothing"
-
-
-def uid_set(uids) -> bytes:
-    """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7"."""
-    out, run = [], None
-    for uid in sorted(set(uids)):
-        if run and uid == run[1] + 1:
-            run[1] = uid
-        else:
-            run = [uid, uid]
-            out.append(run)
-    return b",".join(b"%d" % a if a == b else b"%d:%d" % (a, b) for a, b in out)
 
 
 def parse_copy_response(typ: str, data) -> AppendResult:
