@@ -27,7 +27,7 @@ from migrate.errors import (ConnectionFailed, MailboxError, QuotaExceeded, Sourc
 from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
                           PlannedMessage, apply_server_view, pages)
 from migrate.keywords import imap_keyword
-from migrate.reconcile import ServerMailbox, UidSet, trusted_records
+from migrate.reconcile import UidSet, fetch_copies, trusted_records
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.base import AppendItem, SelectInfo, Target
@@ -693,8 +693,8 @@ class Uploader:
             rows = self.state.batch_rows(batch)
             start = uidnext if (uidvalidity == info.uidvalidity and uidnext) else 1
             known = UidSet(self.state.recorded_uids(mailbox, info.uidvalidity))
-            server = ServerMailbox(c for c in self.target.fingerprints(start)
-                                   if c.uid not in known)
+            server = fetch_copies(self.target, (u for u in self.target.uids(start)
+                                                if u not in known))
             matches = server.match(rows)
             found = {r.rowid: matches[id(r)].copy.uid for r in rows if id(r) in matches}
             log.info("resolved in-flight batch %s in %s: %d of %d already on the server",

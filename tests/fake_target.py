@@ -227,14 +227,15 @@ class FakeTarget:
     def copy(self, uids, mailbox: str) -> AppendResult:
         return self.server.copy(self.selected, uids, mailbox)
 
-    def uids(self) -> list[int]:
-        return [m.uid for m in self.server.mailboxes[self.selected].messages]
+    def uids(self, uid_from: int = 1) -> list[int]:
+        return [m.uid for m in self.server.mailboxes[self.selected].messages
+                if m.uid >= uid_from]
 
-    def fingerprints(self, uid_from: int = 1, uids=None) -> list[ServerCopy]:
+    def fingerprints(self, uids) -> list[ServerCopy]:
         out = []
-        wanted = set(uids) if uids is not None else None
+        wanted = set(uids)
         for m in self.server.mailboxes[self.selected].messages:
-            if (m.uid in wanted) if wanted is not None else m.uid >= uid_from:
+            if m.uid in wanted:
                 fields = fingerprint.fingerprint_fields(headers.header_block(m.data))
                 out.append(ServerCopy(
                     m.uid, fingerprint.header_key_from_fields(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,12 +114,13 @@ class Target(Protocol):
     # -- reading back (selected mailbox) --------------------------------------
     def max_uid(self) -> int | None: ...
 
-    def uids(self) -> list[int]:
-        """Every UID in the mailbox, ascending (cheap: no message is fetched)."""
+    def uids(self, uid_from: int = 1) -> Sequence[int]:
+        """Every UID >= *uid_from* in the mailbox, ascending (cheap: no message is
+        fetched; 4 bytes a UID)."""
 
-    def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None) -> list:
-        """``reconcile.ServerCopy`` of every message with UID >= *uid_from*, or of
-        just *uids* when given."""
+    def fingerprints(self, uids: list[int]) -> list:
+        """``reconcile.ServerCopy`` of the messages *uids* (``reconcile.fetch_copies``
+        asks a page at a time)."""
 
     def search_header(self, field: str, value: str) -> list[int] | None:
         """UIDs whose *field* header contains *value* (the server searches); None

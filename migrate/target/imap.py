@@ -491,13 +491,17 @@ class IMAPTarget:
     SEARCH_PAGE = 20_000  # messages per UID SEARCH answer (see ``uids``)
 
     @connection_guard
-    def uids(self) -> array:
-        """Every UID in the selected mailbox, ascending, in an array (4 bytes a UID),
-        read in pages (imapclient's parse of one answer of a million UIDs peaked at
+    def uids(self, uid_from: int = 1) -> array:
+        """Every UID >= *uid_from* in the selected mailbox, ascending, in an array (4
+        bytes a UID). From 1, read in pages (imapclient's parse of one answer of a million UIDs peaked at
         240 MB). The pages are UID ranges, cut at the UIDs of every SEARCH_PAGE-th
         message: UIDs never move, so a message expunged or added by another client
         meanwhile cannot make one missed (message numbers shift; an EXPUNGE may come
-        with any UID command)."""
+        with any UID command). From later on (the messages above a batch's UIDNEXT
+        after a reconnect: a few), one answer."""
+        if uid_from > 1:
+            return self._uid_array(u for u in self.client.search(["UID", f"{uid_from}:*"])
+                                   if u >= uid_from)  # n:* names the last even below n
         if not self.exists:
             return self._uid_array(self.client.search(["ALL"]))
         marks = ",".join(str(n) for n in range(self.SEARCH_PAGE, self.exists + 1,
@@ -539,15 +543,11 @@ class IMAPTarget:
             return None
 
     @connection_guard
-    def fingerprints(self, uid_from: int = 1, uids: list[int] | None = None,
-                     chunk: int = 2000) -> list[ServerCopy]:
-        """What matching needs of each message with UID >= *uid_from* (selected
-        mailbox), or of just the messages *uids* when given."""
-        return list(self._fingerprints(uid_from, uids, chunk))
+    def fingerprints(self, uids: list[int], chunk: int = 2000) -> list[ServerCopy]:
+        """What matching needs of the messages *uids* (selected mailbox)."""
+        return list(self._fingerprints(uids, chunk))
 
-    def _fingerprints(self, uid_from: int, uids: list[int] | None, chunk: int):
-        if uids is None:
-            uids = [u for u in self.client.search(["UID", f"{uid_from}:*"]) if u >= uid_from]
+    def _fingerprints(self, uids: list[int], chunk: int):
         for i in range(0, len(uids), chunk):
             part = uids[i:i + chunk]
             resp = self.client.fetch(part, [fingerprint.IMAP_HEADER_FIELDS, "RFC822.SIZE",
