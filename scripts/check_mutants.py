@@ -99,6 +99,10 @@ MUTANTS = [
            "    if _CONTENT_LENGTH_NAME.search(b, rel, blank[1]):",
            "    if False:",
            ("tests/test_mbox_reader.py", "-k", "quick_split")),
+    Mutant("verify's looser pass run again over what the exact pass found", "migrate/verify.py",
+           "        left.add(f, (p.ref for p in page if id(p) not in hits))",
+           "        left.add(f, (p.ref for p in page))",
+           ("tests/test_engine.py", "-k", "looser_pass")),
 ]
 
 

@@ -588,3 +588,19 @@ def test_verify_json_names_the_first_unexpected_with_headers_and_the_rest_as_a_u
     [box] = verify.check_report(checks, plan)["mailboxes"]
     assert box["unexpected_count"] == 5 and [r["uid"] for r in box["unexpected"]] == [1, 2]
     assert box["unexpected_more"] == "3:5" and box["missing"] == []
+
+
+def test_verify_runs_the_looser_pass_only_over_what_the_exact_pass_left(tmp_path, monkeypatch):
+    """Pages of 2 messages: a message the exact pass found on an earlier page must not
+    take a second copy in the looser pass (it would hide a duplicate as found)."""
+    from migrate import spool
+    monkeypatch.setattr(spool, "PAGE", 2)
+    path, msgs = store(tmp_path, 5)
+    server = FakeServer()
+    server.receive("INBOX", [AppendItem(crlf(m), (), None) for m in msgs])
+    server.receive("INBOX", [AppendItem(crlf(msgs[1]) + b"\r\nadded by the server\r\n", (),
+                                        None)])  # a second copy, longer: the looser pass's
+    plan = build_plan([open_store(path)], server.layout)
+    [check] = verify_plan(FakeTarget(server), plan)
+    assert check.matched_by == {"headers": 5} and check.altered == []
+    assert check.duplicated_uids == [6] and not check.missing
