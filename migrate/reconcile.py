@@ -27,6 +27,8 @@ import sqlite3
 from array import array
 from typing import Iterable, Iterator
 
+from migrate.state import guarded_by
+
 BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
 UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
 MAX_UID = 2 ** 32 - 1
@@ -64,6 +66,18 @@ def trusted_records(recorded: dict, uidvalidity: int | None) -> dict[str, int | 
             if uidvalidity is None or valid is None or valid == uidvalidity}
 
 
+def _unavailable(server, e) -> Exception:
+    from migrate.spool import SpoolUnavailable
+    return SpoolUnavailable(
+        f"the list of the server's messages cannot be kept in a temporary file ({e}); free "
+        "space in the temporary directory (SQLite uses $SQLITE_TMPDIR, else $TMPDIR, else "
+        "/var/tmp or /tmp), then run the same command again: nothing sent so far is lost or "
+        "sent twice")
+
+
+_guarded = guarded_by(_unavailable)
+
+
 class ServerMailbox:
     """The copies one server mailbox holds; each can be claimed once.
 
@@ -74,6 +88,7 @@ class ServerMailbox:
     Claims take the lowest UID that fits, as the rule wants.
     """
 
+    @_guarded
     def __init__(self, copies: Iterable[ServerCopy] = ()):
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._db.executescript("""
@@ -86,6 +101,7 @@ class ServerMailbox:
         self._count = 0
         self.add(copies)
 
+    @_guarded
     def add(self, copies: Iterable[ServerCopy]) -> None:
         """Take in more copies (a page of fingerprints at a time); a UID seen
         before keeps its first copy."""
@@ -103,10 +119,12 @@ class ServerMailbox:
     def __len__(self) -> int:
         return self._count
 
+    @_guarded
     def uids(self) -> list[int]:
         """The UIDs of the copies not claimed yet, ascending."""
         return [uid for uid, in self._db.execute("SELECT uid FROM copy ORDER BY uid")]
 
+    @_guarded
     def _take(self, where: str, *args) -> ServerCopy | None:
         if not self._count:
             return None
@@ -156,6 +174,7 @@ class ServerMailbox:
                     found[id(m)] = Match(copy, how, changed)
         return found
 
+    @_guarded
     def related(self, expected: Iterable) -> tuple[list[int], array]:
         """Unclaimed copies split into (extra copies of expected messages, unrelated).
 

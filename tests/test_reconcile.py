@@ -224,3 +224,17 @@ def test_uid_set_costs_four_bytes_a_uid_whatever_the_uids():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 2_000_000 and uids.claim(MAX_UID - 1) and MAX_UID - 1 in uids
+
+
+def test_a_full_temporary_directory_is_a_sentence_not_a_traceback():
+    """The server's copies go to a temporary SQLite file; SQLite's own "database or disk
+    is full" (here: its page limit, the same SQLITE_FULL) says what to free."""
+    import pytest
+
+    from migrate.errors import ExitCode
+    from migrate.spool import SpoolUnavailable
+    server = ServerMailbox()
+    server._db.execute("PRAGMA max_page_count = 8")
+    with pytest.raises(SpoolUnavailable, match="disk is full.*free space in the temporary") as e:
+        server.add(ServerCopy(uid, f"{uid:064x}", 100, f"{uid}@x") for uid in range(1, 5000))
+    assert e.value.exit_code == ExitCode.USAGE
