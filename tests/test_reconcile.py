@@ -238,3 +238,26 @@ def test_a_full_temporary_directory_is_a_sentence_not_a_traceback():
     with pytest.raises(SpoolUnavailable, match="disk is full.*free space in the temporary") as e:
         server.add(ServerCopy(uid, f"{uid:064x}", 100, f"{uid}@x") for uid in range(1, 5000))
     assert e.value.exit_code == ExitCode.USAGE
+
+
+def test_the_server_copies_file_is_private_and_gone_from_the_directory():
+    """Non-negotiable 8: SQLite makes the spill file 0600 and unlinks it at once, so no
+    other user reads it and nothing is left behind, even after kill -9."""
+    import os
+    import stat
+
+    import pytest
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to see the process's open files")
+    server = ServerMailbox()
+    server._db.execute("PRAGMA cache_size = 10")  # spill to the file at once
+    server.add(ServerCopy(uid, f"{uid:064x}", 100, f"{uid}@x") for uid in range(1, 3000))
+    spilled = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            where = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "etilqs_" in where:  # SQLite's temporary files
+            spilled.append((where, stat.S_IMODE(os.fstat(int(fd)).st_mode)))
+    assert spilled and all(w.endswith("(deleted)") and mode == 0o600 for w, mode in spilled)
