@@ -249,15 +249,16 @@ def test_the_server_copies_file_is_private_and_gone_from_the_directory():
     import pytest
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc to see the process's open files")
+    before = set(os.listdir("/proc/self/fd"))
     server = ServerMailbox()
     server._db.execute("PRAGMA cache_size = 10")  # spill to the file at once
     server.add(ServerCopy(uid, f"{uid:064x}", 100, f"{uid}@x") for uid in range(1, 3000))
     spilled = []
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in set(os.listdir("/proc/self/fd")) - before:
         try:
-            where = os.readlink(f"/proc/self/fd/{fd}")
+            where, st = os.readlink(f"/proc/self/fd/{fd}"), os.fstat(int(fd))
         except OSError:
             continue
-        if "etilqs_" in where:  # SQLite's temporary files
-            spilled.append((where, stat.S_IMODE(os.fstat(int(fd)).st_mode)))
+        if stat.S_ISREG(st.st_mode):  # the files SQLite opened for it
+            spilled.append((where, stat.S_IMODE(st.st_mode)))
     assert spilled and all(w.endswith("(deleted)") and mode == 0o600 for w, mode in spilled)
