@@ -249,16 +249,19 @@ def test_the_server_copies_file_is_private_and_gone_from_the_directory():
     import pytest
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc to see the process's open files")
-    before = set(os.listdir("/proc/self/fd"))
+    def open_files():
+        out = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                where, st = os.readlink(f"/proc/self/fd/{fd}"), os.fstat(int(fd))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out[st.st_dev, st.st_ino] = (where, stat.S_IMODE(st.st_mode))
+        return out
+    before = open_files()
     server = ServerMailbox()
     server._db.execute("PRAGMA cache_size = 10")  # spill to the file at once
     server.add(ServerCopy(uid, f"{uid:064x}", 100, f"{uid}@x") for uid in range(1, 3000))
-    spilled = []
-    for fd in set(os.listdir("/proc/self/fd")) - before:
-        try:
-            where, st = os.readlink(f"/proc/self/fd/{fd}"), os.fstat(int(fd))
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):  # the files SQLite opened for it
-            spilled.append((where, stat.S_IMODE(st.st_mode)))
+    spilled = [v for k, v in open_files().items() if k not in before]  # opened for it
     assert spilled and all(w.endswith("(deleted)") and mode == 0o600 for w, mode in spilled)
