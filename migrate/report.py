@@ -46,8 +46,10 @@ def _iso(when: dt.datetime | None) -> str | None:
     return when.isoformat() if when else None
 
 
-def plan_rows(plan: Plan, existing: dict | None = None) -> list[dict]:
+def plan_rows(plan: Plan, existing: dict | None = None,
+              unopened: dict | None = None) -> list[dict]:
     """One dict per source folder (the ``folders`` of plan.json and run.json)."""
+    unopened = unopened or {}
     rows = []
     for f in plan.folders:
         counts = f.counts()
@@ -59,6 +61,7 @@ def plan_rows(plan: Plan, existing: dict | None = None) -> list[dict]:
             "target": f.target,
             "target_exists": (existing.get(f.target) is not None) if existing else None,
             "mapping_note": f.mapping_note,
+            **({"target_unopened": unopened[f.target]} if f.target in unopened else {}),
             "messages": len(f.messages),
             "bytes": f.bytes_for(),
             "upload_bytes": f.bytes_for(UPLOAD),
@@ -93,7 +96,8 @@ def who(name: str | None, sources, user: str | None = None, host: str | None = N
 def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
                   name: str | None = None, filters: str | None = None) -> dict:
     """The whole plan as data: what plan.json holds and the HTML page shows."""
-    rows = plan_rows(plan, survey.existing if survey else None)
+    rows = plan_rows(plan, survey.existing if survey else None,
+                     survey.unopened if survey else None)
     totals = plan.totals()
     upload_bytes = sum(r["upload_bytes"] for r in rows)
     summary = {
@@ -197,6 +201,10 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     for r in rows:
         if r["mapping_note"]:
             notes.append(f"  {r['folder']}: {r['mapping_note']}")
+        if r.get("target_unopened"):
+            notes.append(f"  {r['folder']}: could not look into {r['target']} on the server "
+                         f"({r['target_unopened']}); run will skip this folder, naming it, "
+                         "until the server opens it")
         for reason, n in sorted(r["reasons"].items()):
             notes.append(f"  {r['folder']}: {n} x {SKIP_REASONS.get(reason, reason)}")
     if notes:

@@ -8,11 +8,15 @@ mailbox, message, flag or ``\\Recent`` state changes on the server.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from migrate import estimate as estimating
+from migrate.errors import MailboxError
 from migrate.plan import UPLOAD, Plan, apply_server_view
 from migrate.target.base import ServerLimits
 from migrate.target.base import Target
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -29,6 +33,7 @@ class ServerSurvey:
     provider: object = None  # providers.Provider
     provider_detected: bool = True  # False: chosen with --provider
     copies: tuple[int, int] = (0, 0)  # (messages, bytes) the server copies: not sent again
+    unopened: dict[str, str] = dataclasses.field(default_factory=dict)  # mailbox -> why not
 
     def fits(self, upload_bytes: int) -> bool | None:
         """Whether *upload_bytes* more fit in the quota (None: no quota known)."""
@@ -52,20 +57,26 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
     there (content hash -> (UIDVALIDITY, UID)), or None without a state.
     """
     existing: dict[str, str | None] = {}
+    unopened: dict[str, str] = {}
     for mailbox, fplans in plan.by_target().items():
         found = target.existing_name(mailbox)
         existing[mailbox] = found
-        examined, uidvalidity = None, 0  # no mailbox: no record of ours can be there
-        if found:
-            info = target.examine(found)
-            examined, uidvalidity = (target if info.exists else None), info.uidvalidity
-        apply_server_view(fplans, examined,
-                          (lambda hashes, m=mailbox: recorded(m, hashes)) if recorded else None,
-                          target.limits, uidvalidity)
+        ours = (lambda hashes, m=mailbox: recorded(m, hashes)) if recorded else None
+        try:
+            examined, uidvalidity = None, 0  # no mailbox: no record of ours can be there
+            if found:
+                info = target.examine(found)
+                examined, uidvalidity = (target if info.exists else None), info.uidvalidity
+            apply_server_view(fplans, examined, ours, target.limits, uidvalidity)
+        except MailboxError as e:  # this mailbox alone: the others are looked at
+            log.warning("could not look into %s on the server: %s", mailbox, e)
+            unopened[mailbox] = str(e)
+            apply_server_view(fplans, None, ours, target.limits, None)
     result = ServerSurvey(
         host=target.config.host, user=target.config.user, prefix=target.layout.prefix,
         delimiter=target.layout.delimiter, limits=target.limits, existing=existing,
-        provider=target.provider, provider_detected=not target.config.provider)
+        provider=target.provider, provider_detected=not target.config.provider,
+        unopened=unopened)
     if target.has("UIDPLUS") and plan.spool is not None:
         result.copies = plan.spool.copies()
     quota = target.quota()

@@ -629,7 +629,7 @@ class Uploader:
         self.outcome.failed_folders.append((mailbox, reason))
         for page in pages(fplans, UPLOAD):
             for p in page:
-                p.action, p.reason = FAILED, f"its folder was not created: {reason}"
+                p.action, p.reason = FAILED, f"its folder could not be used: {reason}"
                 p.save()
 
     def _mark_known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:

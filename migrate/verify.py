@@ -26,6 +26,7 @@ import dataclasses
 from array import array
 
 from migrate import headers
+from migrate.errors import MailboxError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
 from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
@@ -52,6 +53,7 @@ class MailboxCheck:
     exists: bool = True
     matched_by: dict = dataclasses.field(default_factory=dict)  # reconcile pass -> messages
     flags_missing: list = dataclasses.field(default_factory=list)  # (message, flags) full check
+    unopened: str = ""  # why the server would not open the mailbox (nothing could be checked)
 
     @property
     def duplicated(self) -> int:
@@ -101,12 +103,17 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     for planned_name, fplans in plan.by_target().items():
         existing = target.existing_name(planned_name)  # or its fallback spelling
         mailbox = existing or planned_name
+        check, unopened = None, ""
         if existing:
-            info = target.examine(existing)
-            ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
-            check = _check(target, fplans, info, ours, quick)
-        else:
-            check = MailboxCheck(mailbox, 0, 0, [], [], [], exists=False)
+            try:
+                info = target.examine(existing)
+                ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
+                check = _check(target, fplans, info, ours, quick)
+            except MailboxError as e:  # this mailbox alone; the others are checked
+                unopened = str(e)
+        if check is None:  # nothing on the server to compare with
+            check = MailboxCheck(mailbox, 0, 0, [], [], [], exists=existing is not None,
+                                 unopened=unopened)
             for page in pages(fplans, *WANTED):
                 check.expected += sum(p.action in SHOULD_BE_THERE for p in page)
                 check.missing += [p for p in page if p.action in SHOULD_BE_THERE]
@@ -319,6 +326,7 @@ def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
             "unexpected_count": c.unexpected,
             "unexpected": server_rows(c, c.unexpected_uids[:DETAIL_LIMIT]),
             "unexpected_more": uid_set(c.unexpected_uids[DETAIL_LIMIT:]).decode(),
+            **({"unopened": c.unopened} if c.unopened else {}),
         } for c in checks],
     }
 

@@ -315,3 +315,38 @@ def test_nothing_of_ours_is_written_into_a_source(tmp_path, account, mm, option)
         assert "Traceback" not in r.err
     assert snapshot(root) == before and sorted(p.name for p in root.iterdir()) == ["Inbox"]
     assert account.read_back()["INBOX"] == []
+
+
+def test_a_folder_the_server_will_not_open_skips_that_folder_alone(tmp_path, account, mm):
+    """A server folder that exists but will not open (Dovecot: SELECT fails with
+    [SERVERBUG] when it cannot read the folder) stopped `plan` at that folder and
+    ended `run`'s final check with no summary. Now the plan names it, the run
+    uploads the rest and names it in the summary (exit 1), and once the server
+    opens it the same command moves it."""
+    account.append("Locked", message("already there"))
+    box = account.server.homes / account.user / "Maildir" / ".Locked"
+    src = tmp_path / "store"
+    write_mbox(src / "Good", [message("good 1")])
+    write_mbox(src / "Locked", [message("locked 1")])
+    os.chmod(box, 0)
+    try:
+        plan = mm("plan", src, *account.cli_args(), account=account)
+        assert plan.code == 0, plan.err
+        assert "Locked: could not look into Locked on the server" in plan.out
+        assert "Good" in plan.out and "Traceback" not in plan.err
+        r = run(mm, account, src, tmp_path)
+        assert r.code == ExitCode.SKIPPED, r.out + r.err
+        assert "Locked: not checked: the server will not open mailbox 'Locked'" in r.out
+        assert "folder skipped: Locked" in r.out and "Traceback" not in r.err
+        v = verify(mm, account, src, tmp_path)
+        assert v.code == ExitCode.VERIFY_FAILED and "Good: 1 expected" in v.out, v.out + v.err
+        assert "not checked: the server will not open mailbox 'Locked'" in v.out
+    finally:
+        os.chmod(box, 0o700)
+    assert [m.data for m in account.read_back()["Good"]] == [crlf(message("good 1"))]
+    again = run(mm, account, src, tmp_path)
+    assert again.code == 0, again.out + again.err
+    got = account.read_back()
+    assert sorted(m.data for m in got["Locked"]) == sorted(
+        [crlf(message("already there")), crlf(message("locked 1"))])
+    assert len(got["Good"]) == 1

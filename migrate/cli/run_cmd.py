@@ -322,7 +322,8 @@ def run_summary(plan, uploader, checks) -> dict:
         "verification": [{"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
                           "on_server": c.on_server, "missing": len(c.missing),
                           "refused": len(c.refused), "altered": len(c.altered),
-                          "duplicated": c.duplicated, "unexpected": c.unexpected}
+                          "duplicated": c.duplicated, "unexpected": c.unexpected,
+                          **({"unopened": c.unopened} if c.unopened else {})}
                          for c in checks],
         "final_check": {  # run confirms by the UIDs the server gave; verify compares all
             "by_uid": sum(c.matched_by.get("uid", 0) for c in checks),
@@ -367,7 +368,7 @@ def render_summary(summary: dict) -> str:
     for f in summary["failed"]:
         lines.append(f"    failed: {f['source']}: {f['reason']}")
     for f in summary.get("failed_folders", []):
-        lines.append(f"    folder not created: {f['mailbox']}: {f['reason']}")
+        lines.append(f"    folder skipped: {f['mailbox']}: {f['reason']}")
     for f in summary.get("flags_dropped", []):
         lines.append(f"    stored without keywords: {f['source']}: {f['reason']}")
     if summary.get("flags_repaired"):
@@ -393,6 +394,8 @@ def render_summary(summary: dict) -> str:
                          "headers of every message)")
         if summary.get("folders_missing"):
             lines.append(f"  folders missing on the server: {', '.join(summary['folders_missing'])}")
+        lines += [f"  {c['mailbox']}: not checked: {c['unopened']}" for c in checked
+                  if c.get("unopened")]
     if summary.get("sources_read"):
         lines.append(f"  sources read: {summary['sources_read']}")
     b = summary.get("backup")

@@ -69,6 +69,9 @@ def render(result: dict, with_state: bool) -> str:
                      f"[{'PROBLEM' if problem else 'ok'}]")
         if not box["exists"]:
             lines.append("  the folder does not exist on the server")
+        if box.get("unopened"):
+            lines.append(f"  not checked: {box['unopened']}; its messages are counted missing "
+                         "until the server opens the folder (its administrator can say why)")
         if box["matched_by"]:
             lines.append("  found by " + ", ".join(
                 f"{n} {'UID recorded at upload' if how == 'uid' else 'headers (docs/fingerprint.md)'}"
