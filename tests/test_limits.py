@@ -231,3 +231,18 @@ def test_a_mailbox_of_many_messages_not_ours_is_matched_in_flat_memory(make_acco
     copy = server.claim_uid(listed.listed[12_345])
     assert copy.message_id == "12345@example.org" and len(server) == n - 2
     assert server.claim_uid(listed.listed[0]) is None  # claimed by UID: never fetched
+
+
+def test_uids_from_a_point_are_those_at_or_above_it(account):
+    """In-flight batches are resolved from the journaled UIDNEXT: UID SEARCH n:* names
+    the last message even when n is above it (RFC 3501), which is not one of them."""
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    for i in range(3):
+        account.append("INBOX", message(f"m{i}"))
+    config = TargetConfig(account.host, account.user, port=account.server.imaps_port,
+                          ca_file=str(account.server.ca_file), password=Secret(account.password))
+    with IMAPTarget(config) as target:
+        info = target.examine("INBOX")
+        every = target.uids().tolist()
+        assert len(every) == 3 and target.uids(every[1]).tolist() == every[1:]
+        assert target.uids(info.uidnext).tolist() == []
