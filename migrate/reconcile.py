@@ -25,7 +25,7 @@ import dataclasses
 import itertools
 import sqlite3
 from array import array
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from migrate.state import guarded_by
 
@@ -84,7 +84,7 @@ class ServerMailbox:
     Kept in a private temporary SQLite database, not in Python objects: a
     mailbox of a million messages made 850 MB of objects; here memory is
     SQLite's page cache (2 MB) and the rest goes to a file SQLite creates
-    0600 and unlinks at once (gone when this is closed or collected).
+    0600 and unlinks at once (gone when this is collected).
     Claims take the lowest UID that fits, as the rule wants.
     """
 
@@ -112,9 +112,6 @@ class ServerMailbox:
                 ((c.uid, c.header_key, c.size, c.message_id, "\n".join(sorted(c.flags)))
                  for c in copies))
         self._count += self._db.total_changes - before
-
-    def close(self) -> None:
-        self._db.close()
 
     def __len__(self) -> int:
         return self._count
@@ -243,21 +240,28 @@ class UidSet:
 FETCH_PAGE = 20_000  # fingerprints held as objects at once while a ServerMailbox fills
 
 
-def fetch_copies(target, uids: Iterable[int]) -> ServerMailbox:
-    """The copies *uids* of *target*'s selected mailbox, fetched a page at a time
-    (a page of fingerprints as objects is ~10 MB; all of a big mailbox's were GBs)."""
-    server, page = ServerMailbox(), []
+def fetched_pages(target, uids: Iterable[int]) -> Iterator[list[ServerCopy]]:
+    """The fingerprints of *uids* in *target*'s selected mailbox, FETCH_PAGE at a
+    time (a page as objects is ~10 MB; all of a big mailbox's were GBs)."""
+    page = []
     for uid in uids:
         page.append(uid)
         if len(page) == FETCH_PAGE:
-            server.add(target.fingerprints(uids=page))
+            yield target.fingerprints(uids=page)
             page = []
     if page:
-        server.add(target.fingerprints(uids=page))
+        yield target.fingerprints(uids=page)
+
+
+def fetch_copies(target, uids: Iterable[int]) -> ServerMailbox:
+    """The copies *uids* of *target*'s selected mailbox, to match (``fetched_pages``)."""
+    server = ServerMailbox()
+    for copies in fetched_pages(target, uids):
+        server.add(copies)
     return server
 
 
-def uid_set(uids: Iterable[int]) -> bytes:
+def uid_set(uids: Sequence[int]) -> bytes:
     """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7". Ascending
     input (a server's listing) is read as it comes: no copy of a million UIDs."""
     if any(a > b for a, b in zip(uids, itertools.islice(uids, 1, None))):

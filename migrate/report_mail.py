@@ -14,7 +14,7 @@ import datetime as dt
 import email.utils
 import hashlib
 
-from migrate.reconcile import FETCH_PAGE
+from migrate.reconcile import fetched_pages
 from migrate.target.base import AppendItem
 
 SUBJECT = "Your mail has been moved"
@@ -80,6 +80,5 @@ def _in_selected(target, mid: str) -> bool:
     server searches (an INBOX of a million messages is not fetched); only the
     messages it names are fetched, and the normalised Message-ID decides."""
     found = target.search_header("Message-ID", mid)
-    uids = target.uids() if found is None else found
-    return any(c.message_id == mid for i in range(0, len(uids), FETCH_PAGE)
-               for c in target.fingerprints(uids=list(uids[i:i + FETCH_PAGE])))
+    return any(c.message_id == mid for copies in fetched_pages(
+        target, target.uids() if found is None else found) for c in copies)

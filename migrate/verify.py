@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from array import array
 
 from migrate import headers
 from migrate.errors import MailboxError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
-from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
-                               uid_set)
+from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records, uid_set
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -137,29 +135,25 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     over all the others, then the next, looser one (reconcile's order)."""
     listed = UidSet(target.uids() if info.exists else [])
     check = MailboxCheck("", 0, len(listed), [], [], [])
-    unsettled, claimed = Refs(fplans), Refs(fplans)
-    claimed_uids = array(UID_TYPE)
+    server = None if quick else fetch_copies(target, listed.listed)
+    unsettled, by_uid = Refs(fplans), 0
     for f in fplans:
         for page in f.messages.light(*WANTED):
             ours = trusted_records(recorded([h for _, h, _ in page]) if recorded else {},
                                    info.uidvalidity)
+            claimed = {}  # ref -> the UID it claimed
             for ref, h, action in page:
                 check.expected += action in SHOULD_BE_THERE
                 uid = ours.get(h)
                 if listed.claim(uid):
-                    claimed.add(f, (ref,))
-                    claimed_uids.append(uid)
+                    claimed[ref] = uid
                 else:
                     unsettled.add(f, (ref,))
-    if quick:  # there, as sent: not fetched
-        by_uid = listed.claimed
-        server = fetch_copies(target, listed.unclaimed())
-    else:
-        by_uid, server, at = 0, fetch_copies(target, listed.listed), 0
-        for f, page in claimed.pages():
-            for p in page:
-                copy = server.claim_uid(claimed_uids[at])
-                at += 1
+            if quick:  # there, as sent: not fetched
+                by_uid += len(claimed)
+                continue
+            for p in f.messages.get(list(claimed)) if claimed else ():
+                copy = server.claim_uid(claimed[p.ref])
                 if copy is None:  # expunged since it was listed
                     unsettled.add(f, (p.ref,))
                     continue
@@ -167,7 +161,9 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
                 if (copy.header_key, copy.size) != (p.header_key, p.size):
                     check.altered.append(p)
                 _compare_flags(check, p, copy)
-    del claimed, claimed_uids, listed
+    if quick:
+        server = fetch_copies(target, listed.unclaimed())
+    del listed
     found = 0
     left = Refs(fplans)
     for f, page in unsettled.pages():  # the rule's first pass over every page ...

@@ -493,15 +493,14 @@ class IMAPTarget:
     @connection_guard
     def uids(self, uid_from: int = 1) -> array:
         """Every UID >= *uid_from* in the selected mailbox, ascending, in an array (4
-        bytes a UID). From 1, read in pages (imapclient's parse of one answer of a million UIDs peaked at
-        240 MB). The pages are UID ranges, cut at the UIDs of every SEARCH_PAGE-th
-        message: UIDs never move, so a message expunged or added by another client
-        meanwhile cannot make one missed (message numbers shift; an EXPUNGE may come
-        with any UID command). From later on (the messages above a batch's UIDNEXT
-        after a reconnect: a few), one answer."""
+        bytes a UID). From 1, read in pages (imapclient's parse of one answer of a
+        million UIDs peaked at 240 MB). The pages are UID ranges, cut at the UIDs of
+        every SEARCH_PAGE-th message: UIDs never move, so a message expunged or added
+        by another client meanwhile cannot make one missed (message numbers shift; an
+        EXPUNGE may come with any UID command). From later on (the messages above a
+        batch's UIDNEXT after a reconnect: a few), one answer."""
         if uid_from > 1:
-            return self._uid_array(u for u in self.client.search(["UID", f"{uid_from}:*"])
-                                   if u >= uid_from)  # n:* names the last even below n
+            return self._uids_from(uid_from)
         if not self.exists:
             return self._uid_array(self.client.search(["ALL"]))
         marks = ",".join(str(n) for n in range(self.SEARCH_PAGE, self.exists + 1,
@@ -512,13 +511,17 @@ class IMAPTarget:
             for high in sorted(self.client.search([marks])) if marks else []:
                 found += self._uid_array(self.client.search(["UID", f"{low}:{high}"]))
                 low = high + 1
-            found += self._uid_array(u for u in self.client.search(["UID", f"{low}:*"])
-                                     if u >= low)
+            found += self._uids_from(low)
         except IMAPClientError as e:
             if _lost_connection(e):
                 raise
             return self._uid_array(self.client.search(["ALL"]))  # fewer than at the SELECT
         return found
+
+    def _uids_from(self, low: int) -> array:
+        """UID SEARCH low:*, less the last message it names when that is below *low*
+        (n:* always names the last message, RFC 3501)."""
+        return self._uid_array(u for u in self.client.search(["UID", f"{low}:*"]) if u >= low)
 
     def _uid_array(self, uids) -> array:
         """*uids* sorted in an array; a number no IMAP UID can be is a broken mailbox."""
