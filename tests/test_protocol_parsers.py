@@ -9,7 +9,8 @@ from array import array
 
 from migrate import fingerprint
 from migrate.reconcile import uid_set
-from migrate.target.imap import _QUOTA_STORAGE, _parse_uid_set, parse_append_response
+from migrate.target.imap import (_QUOTA_STORAGE, _decode, _parse_uid_set,
+                                 parse_append_response)
 
 
 @pytest.mark.parametrize("text, validity, uids", [
@@ -59,6 +60,13 @@ def test_uid_set_names_each_uid_once_however_they_come(uids, ascending):
     text = uid_set(uids)
     assert (_parse_uid_set(text) if uids else []) == sorted(set(uids))
     assert text.count(b",") < len(set(uids)) or not uids
+
+
+def test_a_flag_of_bytes_no_atom_has_is_text_not_a_traceback():
+    """FLAGS come back from a server as bytes; a hostile or broken one may send 8-bit
+    bytes, which stopped the fingerprint fetch with UnicodeDecodeError (exit 70)."""
+    assert _decode(b"\\Seen") == "\\Seen" and _decode(b"$Label1") == "$Label1"
+    assert _decode(b"$\xff\xfe") == "$\ufffd\ufffd" and _decode(42) == "42"
 
 
 def test_quota_storage_line():

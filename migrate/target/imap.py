@@ -776,7 +776,9 @@ def _header_item(item: dict) -> bytes:
 
 
 def _decode(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A flag or delimiter as text: IMAP makes them ASCII atoms; a server that sends
+    other bytes gets U+FFFD for them, not a traceback (no kept flag is non-ASCII)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _quietly_logout(client) -> None:
