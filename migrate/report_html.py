@@ -225,6 +225,11 @@ def render_run_html(summary: dict) -> str:
                         [[i["folder"], i["source"], ACTION_WORDS.get(i["action"], i["action"]),
                           SKIP_REASONS.get(i["reason"], i["reason"] or "")]
                          for i in left], wrap=True)]
+        more = summary.get("not_uploaded_count", len(left)) - len(left)
+        if more:
+            body.append(f"<p>... and {more} more: <code>{escape(_name(summary.get('run_csv')))}"
+                        "</code>, beside this page, names every one (it opens in any "
+                        "spreadsheet).</p>")
     if summary.get("verification"):
         body += ["<h2>Check after upload (per mailbox)</h2>",
                  _table(["mailbox", "expected", "on server", "missing", "duplicated"],
@@ -245,6 +250,10 @@ def render_run_html(summary: dict) -> str:
     return _page("Mail migration result", body)
 
 
+def _name(path: str | None) -> str:
+    return path.replace("\\", "/").rpartition("/")[2] if path else "the run's .run.csv file"
+
+
 def render_verify_html(result: dict) -> str:
     """The check, for the client: is everything there, and what is not, by name."""
     missing = result["missing"] or result["folders_missing"]
@@ -258,8 +267,11 @@ def render_verify_html(result: dict) -> str:
             _card("Changed by the server", str(result["altered"]), " stored, slightly altered"),
             _card("Duplicate copies", str(result["duplicated"]), "",
                   "warn" if result["duplicated"] else "ok"), "</div>"]
+    def count(b: dict, kind: str) -> int:
+        return b.get(f"{kind}_count", len(b[kind]))
+
     rows = [[b["mailbox"], "yes" if b["exists"] else "NO", b["expected"], b["on_server"],
-             len(b["missing"]), len(b["refused"]), len(b["duplicated"])]
+             count(b, "missing"), count(b, "refused"), count(b, "duplicated")]
             for b in result["mailboxes"]]
     body += ["<h2>Per folder on the server</h2>",
              _table(["folder", "exists", "expected", "on server", "missing", "refused",
@@ -272,6 +284,11 @@ def render_verify_html(result: dict) -> str:
                         [[box, kind, m.get("subject") or "", m.get("date") or "",
                           m.get("from") or "", m.get("reason") or ""]
                          for box, kind, m in named], wrap=True)]
+    more = sum(count(b, kind) - len(b[kind]) for b in result["mailboxes"]
+               for kind in ("missing", "refused", "altered"))
+    if more:
+        body.append(f"<p>... and {more} more messages: <code>verify.csv</code>, beside this "
+                    "page, names every one (it opens in any spreadsheet).</p>")
     body.append(_glossary())
     return _page("Mail migration check", body)
 

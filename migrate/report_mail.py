@@ -39,8 +39,9 @@ def build(summary: dict, user: str, host: str, now: dt.datetime | None = None) -
     if left:
         lines += ["", "Not moved, and why:"]
         lines += [f"  {i['folder']}: {i['reason'] or i['action']}" for i in left[:200]]
-        if len(left) > 200:
-            lines.append(f"  ... and {len(left) - 200} more (see the run report)")
+        count = summary.get("not_uploaded_count", len(left))
+        if count > 200:
+            lines.append(f"  ... and {count - 200} more (see the run report)")
     lines += ["", f"Checked on {now.strftime('%Y-%m-%d %H:%M UTC')}: every message that "
               "should be here is here." if not summary.get("missing") else
               f"Checked on {now.strftime('%Y-%m-%d %H:%M UTC')}.", "", "-- mailmigrate"]

@@ -21,11 +21,15 @@ server messages no source message accounts for (not an error).
 
 from __future__ import annotations
 
-import collections
+import csv
 import dataclasses
+import itertools
+from array import array
+from typing import Iterator
 
 from migrate import headers
-from migrate.errors import MailboxError
+from migrate import spool as spooling
+from migrate.errors import MailboxError, SourceError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records, uid_set
@@ -34,7 +38,53 @@ from migrate.target.base import Target
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
 WILL_NOT_MOVE = (REFUSE, FAILED)
 WANTED = SHOULD_BE_THERE + WILL_NOT_MOVE
-DETAIL_LIMIT = 1000  # server messages described per mailbox and kind
+DETAIL_LIMIT = 1000  # messages described per mailbox and kind in verify.json (all in the CSV)
+KEPT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
+
+
+class Named:
+    """Messages a check names (missing, refused, altered, lacking flags): a ref per
+    message and folder plan, with a byte of *mark* (which KEPT_FLAGS it lacks), read
+    back in source order a page at a time. A million message objects were GBs."""
+
+    def __init__(self):
+        self._folders: dict[int, tuple] = {}  # id(folder plan) -> (it, array of ref << 8 | mark)
+
+    def add(self, f, p: PlannedMessage, mark: int = 0) -> None:
+        entry = self._folders.get(id(f))
+        if entry is None:
+            entry = self._folders[id(f)] = (f, array("q"))
+        entry[1].append(p.ref << 8 | mark)
+
+    def __len__(self) -> int:
+        return sum(len(refs) for _, refs in self._folders.values())
+
+    def __bool__(self) -> bool:
+        return any(refs for _, refs in self._folders.values())
+
+    def __iter__(self) -> Iterator[PlannedMessage]:
+        for _, marked in self.folders():
+            for p, _ in marked:
+                yield p
+
+    def folders(self) -> Iterator[tuple[object, Iterator[tuple[PlannedMessage, int]]]]:
+        """(folder plan, its named messages with their marks in source order), folders in
+        the order of their first naming; each folder's messages are read as consumed."""
+        for f, refs in self._folders.values():
+            yield f, self._read(f, refs)
+
+    @staticmethod
+    def _read(f, refs: array) -> Iterator[tuple[PlannedMessage, int]]:
+        if any(refs[i] > refs[i + 1] for i in range(len(refs) - 1)):
+            refs = array("q", sorted(refs))  # named by two passes: back to source order
+        for i in range(0, len(refs), spooling.PAGE):
+            marks = {v >> 8: v & 0xFF for v in refs[i:i + spooling.PAGE]}
+            for p in f.messages.get(list(marks)):
+                yield p, marks[p.ref]
+
+
+def lacking(mark: int) -> tuple[str, ...]:
+    return tuple(flag for i, flag in enumerate(KEPT_FLAGS) if mark >> i & 1)
 
 
 @dataclasses.dataclass
@@ -42,15 +92,17 @@ class MailboxCheck:
     mailbox: str
     expected: int
     on_server: int
-    missing: list[PlannedMessage]
-    duplicated_uids: list[int]  # extra copies of expected messages
-    unexpected_uids: list[int]  # server messages no source message accounts for (an array)
+    missing: Named = dataclasses.field(default_factory=Named)
+    duplicated_uids: list[int] = dataclasses.field(default_factory=list)  # extra copies of
+    # expected messages
+    unexpected_uids: list[int] = dataclasses.field(default_factory=list)  # server messages no
+    # source message accounts for (an array)
     details: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)  # uid -> headers
-    altered: list[PlannedMessage] = dataclasses.field(default_factory=list)
-    refused: list[PlannedMessage] = dataclasses.field(default_factory=list)  # reason in .reason
+    altered: Named = dataclasses.field(default_factory=Named)
+    refused: Named = dataclasses.field(default_factory=Named)  # reason in .reason
     exists: bool = True
     matched_by: dict = dataclasses.field(default_factory=dict)  # reconcile pass -> messages
-    flags_missing: list = dataclasses.field(default_factory=list)  # (message, flags) full check
+    flags_missing: Named = dataclasses.field(default_factory=Named)  # mark: the flags lacking
     unopened: str = ""  # why the server would not open the mailbox (nothing could be checked)
 
     @property
@@ -110,16 +162,17 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
             except MailboxError as e:  # this mailbox alone; the others are checked
                 unopened = str(e)
         if check is None:  # nothing on the server to compare with
-            check = MailboxCheck(mailbox, 0, 0, [], [], [], exists=existing is not None,
-                                 unopened=unopened)
-            for page in pages(fplans, *WANTED):
-                check.expected += sum(p.action in SHOULD_BE_THERE for p in page)
-                check.missing += [p for p in page if p.action in SHOULD_BE_THERE]
-                check.refused += [p for p in page if p.action in WILL_NOT_MOVE]
+            check = MailboxCheck(mailbox, 0, 0, exists=existing is not None, unopened=unopened)
+            for f in fplans:
+                for p in f.messages.where(*WANTED):
+                    there = p.action in SHOULD_BE_THERE
+                    check.expected += there
+                    (check.missing if there else check.refused).add(f, p)
         check.mailbox = mailbox
         if describe_server and existing and (check.duplicated or check.unexpected):
             check.details = target.header_fields(
-                check.duplicated_uids[:DETAIL_LIMIT] + list(check.unexpected_uids[:DETAIL_LIMIT]))
+                list(check.duplicated_uids[:DETAIL_LIMIT])
+                + list(check.unexpected_uids[:DETAIL_LIMIT]))
         checks.append(check)
     return checks
 
@@ -134,7 +187,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     and compares (changed on arrival? flags kept?). Then one pass of the rule
     over all the others, then the next, looser one (reconcile's order)."""
     listed = UidSet(target.uids() if info.exists else [])
-    check = MailboxCheck("", 0, len(listed), [], [], [])
+    check = MailboxCheck("", 0, len(listed))
     server = None if quick else fetch_copies(target, listed.listed)
     unsettled, by_uid = Refs(fplans), 0
     for f in fplans:
@@ -159,8 +212,8 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
                     continue
                 by_uid += 1
                 if (copy.header_key, copy.size) != (p.header_key, p.size):
-                    check.altered.append(p)
-                _compare_flags(check, p, copy)
+                    check.altered.add(f, p)
+                _compare_flags(check, f, p, copy)
     if quick:
         server = fetch_copies(target, listed.unclaimed())
     del listed
@@ -173,20 +226,20 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
         if not quick:
             for p in page:
                 if id(p) in hits:
-                    _compare_flags(check, p, hits[id(p)].copy)
+                    _compare_flags(check, f, p, hits[id(p)].copy)
     for f, page in left.pages():  # ... then the looser one
         hits = server.match(page, passes=(ALTERED,))
         found += len(hits)
         for p in page:
             hit = hits.get(id(p))
             if hit is not None:
-                check.altered.append(p)
+                check.altered.add(f, p)
                 if not quick:
-                    _compare_flags(check, p, hit.copy)
+                    _compare_flags(check, f, p, hit.copy)
             elif p.action in SHOULD_BE_THERE:
-                check.missing.append(p)
+                check.missing.add(f, p)
             else:
-                check.refused.append(p)
+                check.refused.add(f, p)
     check.matched_by = {how: n for how, n in (("uid", by_uid), ("headers", found)) if n}
     if len(server):
         check.duplicated_uids, check.unexpected_uids = server.related(
@@ -194,14 +247,12 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     return check
 
 
-KEPT_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
-
-
-def _compare_flags(check: MailboxCheck, p, copy) -> None:
+def _compare_flags(check: MailboxCheck, f, p, copy) -> None:
     """Note *p* when the server's copy lacks its read/answered/flagged/draft."""
-    lacking = tuple(f for f in KEPT_FLAGS if f in p.flags and f not in copy.flags)
-    if lacking:
-        check.flags_missing.append((p, lacking))
+    mark = sum(1 << i for i, flag in enumerate(KEPT_FLAGS)
+               if flag in p.flags and flag not in copy.flags)
+    if mark:
+        check.flags_missing.add(f, p, mark)
 
 
 def verdict(checks: list[MailboxCheck]) -> dict:
@@ -224,25 +275,43 @@ def verdict(checks: list[MailboxCheck]) -> dict:
     return counts
 
 
-def describe(plan: Plan, messages: list[PlannedMessage]) -> dict[str, dict]:
-    """Message-ID, Date, From, Subject of *messages*, re-read from their sources."""
-    wanted = {p.ref for p in messages}
-    by_folder: dict[int, set] = collections.defaultdict(set)
-    for f in plan.folders:
-        for p in f.messages:
-            if p.ref in wanted:
-                by_folder[id(f)].add(p.key)
-    out = {}
-    for f in plan.folders:
-        keys = by_folder.get(id(f))
-        if not keys:
-            continue
+WHO = ("message-id", "date", "from", "subject")
+
+
+def described(f, messages: Iterator[PlannedMessage]) -> Iterator[tuple[PlannedMessage, dict]]:
+    """(message, its Message-ID, Date, From, Subject re-read from the source) for *messages*
+    of folder plan *f*, in source order: only those are read where the folder can read a
+    message by its key (mbox), else the folder is walked once beside them. A message the
+    source no longer has is described by nothing ({})."""
+    wanted = iter(messages)
+    p = next(wanted, None)
+    if p is None:
+        return
+    direct = f.folder.direct_reader()
+    try:
+        if direct is not None:
+            with direct as read:
+                while p is not None:
+                    data = read(p.key)
+                    yield p, _who(data) if data is not None else {}
+                    p = next(wanted, None)
+            return
         for msg in f.folder.messages():
-            if msg.key in keys:
-                found = headers.get_headers(msg.data, {"message-id", "date", "from", "subject"})
-                out[msg.location] = {name: headers.decode_words(values[0])
-                                     for name, values in found.items()}
-    return out
+            if msg.key == p.key:
+                yield p, _who(msg.data)
+                p = next(wanted, None)
+                if p is None:
+                    return
+    except SourceError:  # gone since the plan read it: named all the same
+        pass
+    while p is not None:
+        yield p, {}
+        p = next(wanted, None)
+
+
+def _who(data: bytes) -> dict[str, str]:
+    found = headers.get_headers(data, set(WHO))
+    return {name: headers.decode_words(values[0]) for name, values in found.items()}
 
 
 def export_refused(plan: Plan, directory) -> list:
@@ -282,49 +351,91 @@ def _file_safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in " -_." else "_" for c in name).strip()[:60] or "_"
 
 
-def check_report(checks: list[MailboxCheck], plan: Plan) -> dict:
-    """The verification as data (verify.json): per mailbox, every problem named."""
-    missing = [p for c in checks for p in c.missing]
-    named = missing + [p for c in checks for p in c.refused + c.altered] + [
-        p for c in checks for p, _ in c.flags_missing]
-    source = describe(plan, named) if named else {}
+NAMED = ("missing", "refused", "altered", "flags_missing")  # source messages, by kind
 
-    def server_rows(c: MailboxCheck, uids: list[int]) -> list[dict]:
+
+def named_rows(c: MailboxCheck, kind: str) -> Iterator[dict]:
+    """verify.json's rows of *c*'s messages of *kind* (NAMED), in source order, read as
+    consumed: the source is read again for their headers."""
+    for f, marked in getattr(c, kind).folders():
+        marks = {}
+
+        def messages(marked=marked, marks=marks):
+            for p, mark in marked:
+                marks[p.ref] = mark
+                yield p
+        for p, found in described(f, messages()):
+            row = {"source": p.location, **_fields(found)}
+            if kind == "refused":
+                row["reason"] = p.reason
+            if kind == "flags_missing":
+                row["flags"] = list(lacking(marks.pop(p.ref)))
+            yield row
+
+
+def check_report(checks: list[MailboxCheck]) -> dict:
+    """The verification as data (verify.json): per mailbox the counts, and the first
+    DETAIL_LIMIT messages of each kind named (``write_csv`` names every one)."""
+    counts = verdict(checks)
+    limit = DETAIL_LIMIT
+
+    def server_rows(c: MailboxCheck, uids) -> list[dict]:
         return [{"uid": uid, **_fields(c.details.get(uid, {}))} for uid in uids]
 
-    counts = verdict(checks)
-
-    def source_rows(messages, reason=False) -> list[dict]:
-        return [{"source": p.location, **_fields(source.get(p.location, {})),
-                 **({"reason": p.reason} if reason else {})} for p in messages]
+    def box(c: MailboxCheck) -> dict:
+        out = {"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
+               "on_server": c.on_server, "matched_by": c.matched_by}
+        for kind in NAMED:
+            out[f"{kind}_count"] = len(getattr(c, kind))
+            out[kind] = list(itertools.islice(named_rows(c, kind), limit))
+        out.update({
+            "duplicated_count": c.duplicated,
+            "duplicated": server_rows(c, c.duplicated_uids[:limit]),
+            "duplicated_more": uid_set(c.duplicated_uids[limit:]).decode(),
+            "unexpected_count": c.unexpected,
+            "unexpected": server_rows(c, c.unexpected_uids[:limit]),
+            "unexpected_more": uid_set(c.unexpected_uids[limit:]).decode(),
+            **({"unopened": c.unopened} if c.unopened else {})})
+        return out
 
     return {
-        "schema": "mailmigrate-verify/2",
-        "ok": not missing and not counts["folders_missing"],
+        "schema": "mailmigrate-verify/3",
+        "ok": not counts["missing"] and not counts["folders_missing"],
         "exit_code": counts["exit_code"],
-        "missing": len(missing),
+        "missing": counts["missing"],
         "folders_missing": counts["folders_missing"],
         "refused": counts["refused"],
         "altered": counts["altered"],
         "flags_missing": sum(len(c.flags_missing) for c in checks),
         "duplicated": counts["duplicated"],
         "unexpected": sum(c.unexpected for c in checks),
-        "mailboxes": [{
-            "mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
-            "on_server": c.on_server, "matched_by": c.matched_by,
-            "missing": source_rows(c.missing),
-            "refused": source_rows(c.refused, reason=True),
-            "altered": source_rows(c.altered),
-            "flags_missing": [{**row, "flags": list(flags)} for row, (_, flags) in
-                              zip(source_rows([p for p, _ in c.flags_missing]),
-                                  c.flags_missing)],
-            "duplicated": server_rows(c, c.duplicated_uids),
-            "unexpected_count": c.unexpected,
-            "unexpected": server_rows(c, c.unexpected_uids[:DETAIL_LIMIT]),
-            "unexpected_more": uid_set(c.unexpected_uids[DETAIL_LIMIT:]).decode(),
-            **({"unopened": c.unopened} if c.unopened else {}),
-        } for c in checks],
+        "detail_limit": limit,
+        "mailboxes": [box(c) for c in checks],
     }
+
+
+CSV_FIELDS = ("mailbox", "problem", "source", "message_id", "date", "from", "subject", "why")
+PROBLEMS = {"missing": "missing", "refused": "refused by the server",
+            "altered": "changed by the server on arrival", "flags_missing": "stored without"}
+
+
+def write_csv(checks: list[MailboxCheck], path) -> int:
+    """verify.csv: every message the check names, a row each, written as read (a
+    million missing messages are named in flat memory). Returns the rows written."""
+    from migrate.report import csv_cell
+    written = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(CSV_FIELDS)
+        for c in checks:
+            for kind in NAMED:
+                for row in named_rows(c, kind):
+                    why = row.get("reason") or " ".join(row.get("flags", ()))
+                    out.writerow([csv_cell(v) for v in (
+                        c.mailbox, PROBLEMS[kind], row["source"], row["message_id"],
+                        row["date"], row["from"], row["subject"], why)])
+                    written += 1
+    return written
 
 
 def _fields(found: dict[str, str]) -> dict[str, str | None]:

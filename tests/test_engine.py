@@ -21,6 +21,7 @@ from migrate.state import State
 from migrate.stopping import Stopped, StopRequest
 from migrate.target.base import AppendItem, ReadOnlyTarget, ReadOnlyViolation, Target
 from migrate.upload import UploadOptions, Uploader
+from migrate import verify
 from migrate.verify import verify_plan
 from tests.builders import crlf, message, write_mbox
 from tests.fake_target import FakeServer, FakeTarget, Stored
@@ -359,7 +360,8 @@ def test_the_full_check_names_messages_stored_without_their_flags(tmp_path):
                               recorded=state.recorded)
     finally:
         state.close()
-    assert [(p.key, flags) for p, flags in check.flags_missing] == [
+    assert [(p.key, verify.lacking(mark)) for _, marked in check.flags_missing.folders()
+            for p, mark in marked] == [
         (list(build_plan([open_store(path)]).folders[0].messages)[2].key, ("\\Seen",))]
     assert check.ok  # flags are reported, not counted as missing mail
 
@@ -576,7 +578,6 @@ def test_verify_json_names_the_first_unexpected_with_headers_and_the_rest_as_a_u
     """A folder that held a million messages before the migration: verify.json made a
     row for each (300 MB of dicts); the first DETAIL_LIMIT are described, the others
     named by an IMAP UID set a technician can fetch."""
-    from migrate import verify
     path, msgs = store(tmp_path, 3)
     server = FakeServer()
     server.receive("INBOX", [AppendItem(crlf(message(f"theirs {i}")), (), None)
@@ -585,7 +586,7 @@ def test_verify_json_names_the_first_unexpected_with_headers_and_the_rest_as_a_u
     plan = build_plan([open_store(path)], server.layout)
     monkeypatch.setattr(verify, "DETAIL_LIMIT", 2)
     checks = verify_plan(FakeTarget(server), plan, describe_server=True)
-    [box] = verify.check_report(checks, plan)["mailboxes"]
+    [box] = verify.check_report(checks)["mailboxes"]
     assert box["unexpected_count"] == 5 and [r["uid"] for r in box["unexpected"]] == [1, 2]
     assert box["unexpected_more"] == "3:5" and box["missing"] == []
 
@@ -602,5 +603,104 @@ def test_verify_runs_the_looser_pass_only_over_what_the_exact_pass_left(tmp_path
                                         None)])  # a second copy, longer: the looser pass's
     plan = build_plan([open_store(path)], server.layout)
     [check] = verify_plan(FakeTarget(server), plan)
-    assert check.matched_by == {"headers": 5} and check.altered == []
+    assert check.matched_by == {"headers": 5} and list(check.altered) == []
     assert check.duplicated_uids == [6] and not check.missing
+
+
+def test_verify_names_every_missing_message_in_flat_memory(tmp_path, monkeypatch):
+    """A run that stopped early, then ``verify --report``: every message of a folder
+    missing. Each was an object, a dict of its headers and a JSON row (330 MB at
+    100,000 messages); now refs, verify.json names the first DETAIL_LIMIT and the
+    CSV every one, written as the source is re-read."""
+    import csv
+    import tracemalloc
+    n = 12_000
+    path, msgs = store(tmp_path, n, name="Sent.mbox")  # the server has no Sent yet
+    server = FakeServer()
+    plan = build_plan([open_store(path)], server.layout)
+    monkeypatch.setattr(verify, "DETAIL_LIMIT", 100)
+    tracemalloc.start()
+    try:
+        checks = verify_plan(FakeTarget(server), plan, describe_server=True)
+        result = verify.check_report(checks)
+        written = verify.write_csv(checks, tmp_path / "verify.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [box] = result["mailboxes"]
+    assert result["missing"] == n and box["missing_count"] == n and not box["exists"]
+    assert [r["subject"] for r in box["missing"]] == [f"m{i}" for i in range(100)]
+    with open(tmp_path / "verify.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert written == n and [r["subject"] for r in rows] == [f"m{i}" for i in range(n)]
+    assert {r["problem"] for r in rows} == {"missing"} and rows[5]["source"] == \
+        list(plan.folders[0].messages)[5].location
+    assert peak < 8 << 20, peak
+
+
+def test_named_messages_come_back_in_source_order_with_their_marks(tmp_path):
+    """The full check names a message changed on arrival in two passes (by UID, then by
+    the looser rule): the report lists them in the source's order all the same."""
+    path, _ = store(tmp_path, 6)
+    plan = build_plan([open_store(path)])
+    [f] = plan.folders
+    ps = list(f.messages)
+    named = verify.Named()
+    for i, mark in ((4, 1), (1, 0), (5, 6), (0, 8)):
+        named.add(f, ps[i], mark)
+    assert len(named) == 4 and named and not verify.Named()
+    [(folder, marked)] = list(named.folders())
+    assert folder is f
+    assert [(p.key, verify.lacking(m)) for p, m in marked] == [
+        (ps[0].key, ("\\Draft",)), (ps[1].key, ()), (ps[4].key, ("\\Seen",)),
+        (ps[5].key, ("\\Answered", "\\Flagged"))]
+
+
+def test_verify_report_caps_what_it_shows_and_says_where_every_one_is(tmp_path, monkeypatch):
+    """The terminal and verify.json name the first DETAIL_LIMIT of each kind, then say how
+    many more there are and where each is named (advice that can be followed)."""
+    from migrate.cli import verify_cmd
+    path, msgs = store(tmp_path, 7)
+    server = FakeServer()
+    server.receive("INBOX", [AppendItem(crlf(m), (), None) for m in msgs[:2]] * 2)
+    plan = build_plan([open_store(path)], server.layout)
+    monkeypatch.setattr(verify, "DETAIL_LIMIT", 3)
+    checks = verify_plan(FakeTarget(server), plan, describe_server=True)
+    result = verify.check_report(checks)
+    result["conclusion"] = verify_cmd.conclusion(result)
+    [box] = result["mailboxes"]
+    assert (box["missing_count"], len(box["missing"]), box["duplicated_count"]) == (5, 3, 2)
+    assert result["schema"] == "mailmigrate-verify/3"
+    text = verify_cmd.render(result, with_state=False)
+    assert "5 missing" in text and text.count("  missing: ") == 3
+    assert "... and 2 more messages like those above: run the same command with --report " \
+           "DIR: DIR/verify.csv names every one" in text
+    text = verify_cmd.render(result, with_state=False, report_dir=tmp_path / "rep")
+    assert f"{tmp_path / 'rep' / 'verify.csv'} names every one" in text
+
+
+def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_path,
+                                                                            monkeypatch):
+    """A Thunderbird folder never compacted holds its deleted messages (a million of
+    them is no stretch): run.json listed each (a dict apiece); it now names the first
+    DETAIL_LIMIT with the count, and run.csv every one, written from the plan's spool."""
+    import csv
+
+    from migrate.cli import run_cmd
+    server = FakeServer()
+    path, _ = store(tmp_path, 9, extra=lambda i: "X-Mozilla-Status: 0008" if i % 3 else "")
+    plan, uploader = upload(tmp_path, server, path)
+    monkeypatch.setattr(run_cmd, "DETAIL_LIMIT", 2)
+    summary = run_cmd.run_summary(plan, uploader, [])
+    assert summary["not_uploaded_count"] == 6 and len(summary["not_uploaded"]) == 2
+    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [])
+    with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["source"] for r in rows] == [p.location for p in plan.folders[0].messages
+                                           if p.action == "skip"]
+    assert {r["what"] for r in rows} == {"skipped"}
+    summary.update(altered_count=25, altered=[{"mailbox": "INBOX", "source": "x"}] * 2,
+                   run_csv="/s/state.run.csv", verification=[], missing=0)
+    text = run_cmd.render_summary(summary)
+    assert "25 changed by the server" in text and text.count("changed by the server on") == 2
+    assert "... and 23 more changed on arrival (/s/state.run.csv names every one)" in text

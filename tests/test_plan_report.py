@@ -224,6 +224,10 @@ def test_verify_passes_then_names_deleted_and_duplicated_messages(tmp_path, acco
     ok = mm("verify", src, *account.cli_args(), "--state", state, account=account)
     assert ok.code == 0, ok.err + ok.out
     assert "OK: every message" in ok.out and "without a state" not in ok.out
+    with open(state.with_suffix(".run.csv"), newline="", encoding="utf-8") as fh:
+        left = list(csv.DictReader(fh))  # every message that did not move, a row each
+    assert [r["what"] for r in left] == ["skipped"] and "deleted" in left[0]["why"].lower()
+    assert state.with_suffix(".run.csv").stat().st_mode & 0o777 == 0o600
     stateless = mm("verify", src, *account.cli_args(), account=account)  # another machine
     assert stateless.code == 0, stateless.err + stateless.out
     assert "checked without a state database" in stateless.out
@@ -249,6 +253,12 @@ def test_verify_passes_then_names_deleted_and_duplicated_messages(tmp_path, acco
     box = next(b for b in result["mailboxes"] if b["mailbox"] == "INBOX")
     assert box["missing"][0]["subject"] == "inbox 3"
     assert box["unexpected"][0]["message_id"] == "<stranger@example.org>"
+    with open(tmp_path / "v" / "verify.csv", newline="", encoding="utf-8") as fh:
+        named = list(csv.DictReader(fh))
+    assert [(r["mailbox"], r["problem"], r["subject"]) for r in named] == [
+        ("INBOX", "missing", "inbox 3")]
+    assert named[0]["message_id"] == box["missing"][0]["message_id"]
+    assert (tmp_path / "v" / "verify.csv").stat().st_mode & 0o777 == 0o600
 
 
 def _chromium() -> str | None:

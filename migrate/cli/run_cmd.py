@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import logging
 import sys
 import threading
+from itertools import islice
 from pathlib import Path
 
 from migrate import backup, report
@@ -20,9 +22,10 @@ from migrate.quickcheck import Facts, FileHashes
 from migrate.progress import Progress, byte_bar
 from migrate.stopping import Stopped
 from migrate.upload import UploadOptions, Uploader
-from migrate.verify import verdict
+from migrate.verify import DETAIL_LIMIT, verdict
 
 log = logging.getLogger("migrate")
+SHOWN = 20  # messages changed on arrival listed in the terminal (all in run.csv)
 
 
 def add_parser(sub):
@@ -159,7 +162,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                      "filters": common.filters_of(args).text or None,
                      "state": str(state_path), "started": _now()}
     code = ExitCode.INTERNAL
-    first = uploader = None
+    first = uploader = plan = None
+    checks: list = []
     connect = common.connector(config)
     connecting = common.Connecting(connect)  # logs in while the sources are read
     gate = None
@@ -250,8 +254,12 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         summary["finished"] = _now()
         summary["exit_code"] = int(code)
         try:  # a full disk must not hide the error that ended the run
+            if plan is not None and "totals" in summary:
+                summary["run_csv"] = str(Path(state_path).with_suffix(".run.csv"))
             state.end_run(run_id, int(code), summary)
             write_run_report(Path(state_path), summary)
+            if summary.get("run_csv"):
+                write_run_csv(Path(summary["run_csv"]), plan, checks)
         except (MigrateError, OSError) as e:
             log.error("the run summary could not be saved beside the state: %s", e)
         if args.json:
@@ -304,6 +312,7 @@ def write_run_report(state_path: Path, summary: dict) -> None:
 
 
 def run_summary(plan, uploader, checks) -> dict:
+    """run.json: counts, and the first DETAIL_LIMIT messages of each list (run.csv has all)."""
     totals = dict(plan.totals())
     counts = verdict(checks)
     return {
@@ -331,13 +340,45 @@ def run_summary(plan, uploader, checks) -> dict:
         "missing": counts["missing"],
         "folders_missing": counts["folders_missing"],
         "refused_on_check": counts["refused"],
-        "altered": [{"mailbox": c.mailbox, "source": p.location} for c in checks
-                    for p in c.altered],
-        "not_uploaded": [
-            {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
-             "action": p.action, "reason": p.reason}
-            for f in plan.folders for p in f.messages.where(SKIP, REFUSE, FAILED)],
+        "altered_count": sum(len(c.altered) for c in checks),
+        "altered": list(islice(({"mailbox": c.mailbox, "source": p.location}
+                                for c in checks for p in c.altered), DETAIL_LIMIT)),
+        "not_uploaded_count": sum(totals.get(a, 0) for a in (SKIP, REFUSE, FAILED)),
+        "not_uploaded": list(islice(not_uploaded(plan), DETAIL_LIMIT)),
     }
+
+
+def not_uploaded(plan):
+    """A row per message that did not move (skipped, refused, failed), in source order."""
+    for f in plan.folders:
+        for p in f.messages.where(SKIP, REFUSE, FAILED):
+            yield {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
+                   "action": p.action, "reason": p.reason}
+
+
+RUN_CSV_FIELDS = ("folder", "mailbox", "source", "what", "why")
+
+
+def write_run_csv(path: Path, plan, checks) -> None:
+    """<state>.run.csv: every message that did not move, or is not as sent, a row each
+    (run.json and run.html name the first DETAIL_LIMIT of each kind)."""
+    from migrate.report_html import ACTION_WORDS
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(RUN_CSV_FIELDS)
+        for row in not_uploaded(plan):
+            out.writerow([report.csv_cell(v) for v in (
+                row["folder"], row["mailbox"], row["source"],
+                ACTION_WORDS.get(row["action"], row["action"]),
+                report.SKIP_REASONS.get(row["reason"], row["reason"] or ""))])
+        for c in checks:
+            for kind, what, why in (
+                    ("missing", "missing on the server after upload",
+                     "run the same command again to upload it"),
+                    ("altered", "stored, changed by the server on arrival", "")):
+                for p in getattr(c, kind):
+                    out.writerow([report.csv_cell(v) for v in (
+                        "", c.mailbox, p.location, what, why)])
 
 
 def render_summary(summary: dict) -> str:
@@ -374,9 +415,14 @@ def render_summary(summary: dict) -> str:
     if summary.get("flags_repaired"):
         lines.append(f"  flags added back after upload (the server dropped them): "
                      f"{summary['flags_repaired']} messages")
-    for f in summary.get("altered", []):
+    altered = summary.get("altered", [])[:SHOWN]
+    for f in altered:
         lines.append(f"    stored, changed by the server on arrival: {f['source']} "
                      f"(in {f['mailbox']})")
+    more = summary.get("altered_count", len(altered)) - len(altered)
+    if more > 0:
+        lines.append(f"    ... and {more} more changed on arrival "
+                     f"({summary.get('run_csv') or 'the run report'} names every one)")
     checked = summary["verification"]
     if summary.get("stopped") or summary.get("error"):
         lines.append("  verification: not run (the run did not finish)")
@@ -385,7 +431,8 @@ def render_summary(summary: dict) -> str:
                      f"{sum(c['expected'] for c in checked)} messages expected, "
                      f"{summary['missing']} missing, "
                      f"{summary.get('refused_on_check', 0)} refused by the server, "
-                     f"{len(summary.get('altered', []))} changed by the server, "
+                     f"{summary.get('altered_count', len(summary.get('altered', [])))} changed by the "
+                     "server, "
                      f"{sum(c['duplicated'] for c in checked)} duplicated")
         how = summary.get("final_check")
         if how:

@@ -8,7 +8,8 @@ from migrate import report
 from migrate.cli import common
 from migrate.cli.session import session
 from migrate.plan import build_plan
-from migrate.verify import check_export_dir, check_report, expect_refusals, verify_plan
+from migrate.verify import (check_export_dir, check_report, expect_refusals, verify_plan,
+                            write_csv)
 
 SHOWN = 20  # unexpected messages listed per mailbox in the terminal (more in verify.json)
 
@@ -33,19 +34,20 @@ def run(args) -> int:
         expect_refusals(target, plan, state)
         checks = verify_plan(target, plan, describe_server=True,
                              recorded=state.recorded if state else None)
-    result = check_report(checks, plan)
+    result = check_report(checks)
     if args.export_refused:
         from migrate.verify import export_refused
         for path, why in export_refused(plan, args.export_refused):
             print(f"refused message written to {path} ({why})")
     result["who"] = report.who(args.name, args.sources, config.user, config.host)
     result["conclusion"] = conclusion(result)
-    print(render(result, with_state=state is not None))
+    print(render(result, with_state=state is not None, report_dir=args.report))
     if args.report:
         from migrate.report_html import render_verify_html
-        report.write_json(Path(args.report) / "verify.json", result)
-        (Path(args.report) / "verify.html").write_text(render_verify_html(result),
-                                                       encoding="utf-8")
+        directory = Path(args.report)
+        report.write_json(directory / "verify.json", result)
+        (directory / "verify.html").write_text(render_verify_html(result), encoding="utf-8")
+        write_csv(checks, directory / "verify.csv")  # every message named, a row each
     return result["exit_code"]
 
 
@@ -58,15 +60,21 @@ def _who(m: dict) -> str:
             f"From {m['from'] or '-'}  Subject {m['subject'] or '-'}")
 
 
-def render(result: dict, with_state: bool) -> str:
+def _count(box: dict, kind: str) -> int:
+    return box.get(f"{kind}_count", len(box[kind]))
+
+
+def render(result: dict, with_state: bool, report_dir=None) -> str:
+    """What the terminal shows: per mailbox the counts and the messages verify.json names
+    (at most its detail limit of each kind; verify.csv names every one)."""
     lines = []
     for box in result["mailboxes"]:
         problem = box["missing"] or box["duplicated"] or not box["exists"]
         lines.append(f"{box['mailbox']}: {box['expected']} expected, {box['on_server']} on "
-                     f"server, {len(box['missing'])} missing, {len(box['refused'])} refused, "
-                     f"{len(box['altered'])} changed by the server, {len(box['duplicated'])} "
-                     f"duplicated, {_unexpected(box)} not from these sources  "
-                     f"[{'PROBLEM' if problem else 'ok'}]")
+                     f"server, {_count(box, 'missing')} missing, {_count(box, 'refused')} "
+                     f"refused, {_count(box, 'altered')} changed by the server, "
+                     f"{_count(box, 'duplicated')} duplicated, {_unexpected(box)} not from "
+                     f"these sources  [{'PROBLEM' if problem else 'ok'}]")
         if not box["exists"]:
             lines.append("  the folder does not exist on the server")
         if box.get("unopened"):
@@ -87,6 +95,15 @@ def render(result: dict, with_state: bool) -> str:
                          f"it; set it in the mail program): {m['source']}  {_who(m)}")
         for m in box["duplicated"]:
             lines.append(f"  duplicate copy: UID {m['uid']}  {_who(m)}")
+        unnamed = sum(_count(box, kind) - len(box[kind])
+                      for kind in ("missing", "refused", "altered", "flags_missing"))
+        if unnamed:
+            lines.append(f"  ... and {unnamed} more messages like those above: " + (
+                f"{Path(report_dir) / 'verify.csv'} names every one" if report_dir else
+                "run the same command with --report DIR: DIR/verify.csv names every one"))
+        if box.get("duplicated_more"):
+            lines.append(f"  ... and {_count(box, 'duplicated') - len(box['duplicated'])} more "
+                         f"duplicate copies: UIDs {box['duplicated_more']}")
         for m in box["unexpected"][:SHOWN]:
             lines.append(f"  not from these sources: UID {m['uid']}  {_who(m)}")
         if _unexpected(box) > SHOWN:
