@@ -244,3 +244,128 @@ def test_a_malformed_or_huge_copyuid_is_resolved_like_a_missing_one(text):
     from migrate.target.imap import parse_copy_response
     r = parse_copy_response("OK", [text])
     assert r.ok and r.sources is None and r.uids is None
+
+
+# -- the fingerprint FETCH answer, read without imapclient's general parser ------------
+
+from imapclient.response_parser import parse_fetch_response  # noqa: E402
+
+from migrate.target.fetch_response import fingerprint_items  # noqa: E402
+
+BODY = b"BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"
+HEADER = b"Message-ID: <a@b>\r\nSubject: (hi) {3} \"q\"\r\n\r\n"
+
+
+def imapclient_reading(data):
+    try:
+        return dict(parse_fetch_response(data, True, True))
+    except Exception as e:  # noqa: BLE001 - any refusal is "not this shape" for the fast path
+        return type(e)
+
+
+@pytest.mark.parametrize("data", [
+    # Dovecot's order
+    [(b"1 (UID 7 RFC822.SIZE 120 FLAGS (\\Seen $Label1) " + BODY + b" {%d}" % len(HEADER),
+      HEADER), b")"],
+    # flags after the literal, and a second message
+    [(b"1 (UID 7 RFC822.SIZE 120 " + BODY + b" {%d}" % len(HEADER), HEADER),
+     b" FLAGS (\\Answered))", (b"2 (FLAGS () UID 9 " + BODY + b" {2}", b"\r\n"),
+     b" RFC822.SIZE 0)"],
+    # another session's flag change for the same message, with its UID: merged, later wins
+    [(b"3 (UID 7 RFC822.SIZE 1 FLAGS () " + BODY + b" {2}", b"\r\n"), b")",
+     b"3 (FLAGS (\\Seen) UID 7)"],
+    # lower case names
+    [(b"1 (uid 7 rfc822.size 120 flags (\\Seen) body[header.fields (message-id)] {2}",
+      b"\r\n"), b")"],
+])
+def test_fingerprint_answers_read_as_imapclient_reads_them(data):
+    fast = fingerprint_items(data)
+    assert fast is not None and fast == imapclient_reading(data)
+
+
+@pytest.mark.parametrize("data", [
+    [None],  # no FETCH answer at all
+    [(b"1 (UID 7 " + BODY + b" {2}", b"\r\n"), b")", b"4 (FLAGS (\\Seen))"],  # no UID: by seq
+    [b"1 (UID 7 RFC822.SIZE 3 " + BODY + b" NIL)"],
+    [b"1 (UID 7 RFC822.SIZE 3 " + BODY + b' "")'],
+    [b"1 (UID 7 FLAGS (NIL))", ],  # imapclient: None
+    [b"1 (UID 7 FLAGS (1234))"],  # imapclient: an int
+    [b"1 (UID 7 FLAGS (\\Seen \xe9t\xe9))"],  # 8-bit: no atom has it
+    [b"1 (UID 07 FLAGS ())"],  # leading zero
+    [b"1 (UID 7  FLAGS ())"],  # two spaces
+    [b"1 (UID 7 INTERNALDATE \"01-Jan-2001 00:00:00 +0000\")"],  # not asked for
+    [(b"1 (UID 7 " + BODY + b"<0> {2}", b"\r\n"), b")"],  # a partial body
+    [(b"1 (UID 7 " + BODY + b" {3}", b"\r\n"), b")"],  # a literal of the wrong length
+    [b"1 (UID 7) trailing"],
+    [(b"1 (UID 7 " + BODY + b" {2}", b"\r\n")],  # left open
+])
+def test_other_fetch_answers_go_to_imapclient(data):
+    assert fingerprint_items(data) is None
+
+
+_ATOM = st.text("\\$abcSX019-_.'*]%\"{}[()", min_size=1, max_size=6).map(str.encode)
+
+
+@st.composite
+def fetch_answers(draw, strict: bool):
+    """imaplib's data for FETCH answers: the items of our request in any order, some
+    left out, another session's flag changes; unless *strict*, shapes the fast path
+    refuses too (NIL and quoted bodies, odd atoms and numbers, stray spaces)."""
+    data = []
+    for _ in range(draw(st.integers(0, 4))):
+        seq = draw(st.integers(1, 50))
+        number = st.integers(0, 5000).map(lambda n: b"%d" % n)
+        if not strict:  # mostly well formed: the near misses are what could be misread
+            number = st.one_of(number, number, number, st.sampled_from([b"007", b"0"]))
+        items = [b"UID " + draw(number)] if strict or draw(st.integers(0, 5)) else []
+        if draw(st.booleans()):
+            items.append(b"RFC822.SIZE " + draw(number))
+        if draw(st.booleans()):
+            atoms = st.sampled_from([b"\\Seen", b"\\Answered", b"$Label1", b"Junk", b"\\*"])
+            if not strict:
+                atoms = st.one_of(atoms, atoms, atoms, atoms, _ATOM,
+                                  st.sampled_from([b"NIL", b"42", b"\xe9", b"nil", b"042"]))
+            items.append(b"FLAGS (" + b" ".join(draw(st.lists(atoms, max_size=3))) + b")")
+        literal = None
+        if draw(st.booleans()):
+            key = BODY if strict or draw(st.booleans()) else b"body[header.fields (date)]"
+            kind = "literal" if strict else draw(st.sampled_from(
+                ["literal"] * 4 + ["nil", "quoted"]))
+            if kind == "literal":
+                literal = draw(st.binary(max_size=40) | st.just(HEADER))
+                items.append(key + b" {%d}" % len(literal))
+            else:
+                items.append(key + (b" NIL" if kind == "nil" else b' "x"'))
+        order = draw(st.permutations(range(len(items))))
+        items = [items[i] for i in order]
+        sep = b" " if strict else draw(st.sampled_from([b" "] * 8 + [b"  ", b"\t"]))
+        text = b"%d (" % seq
+        for item in items:
+            if text.endswith(b"}"):  # the literal came before: the rest is a new chunk
+                data.append((text, literal))
+                text = sep + item
+            else:
+                text += (b"" if text.endswith(b"(") else sep) + item
+        text += b")"
+        if text.endswith(b"})"):  # the literal came last
+            data += [(text[:-1], literal), b")"]
+        else:
+            data.append(text)
+    return data
+
+
+@settings(max_examples=1000, deadline=None)
+@given(fetch_answers(strict=False))
+def test_the_fast_reading_is_imapclients_or_none(data):
+    """Whatever the server says, the fast path reads what imapclient reads, or leaves
+    the answer to imapclient: it never reads a fingerprint differently."""
+    fast = fingerprint_items(data)
+    if fast is not None:
+        assert fast == imapclient_reading(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fetch_answers(strict=True))
+def test_the_fast_reading_takes_every_answer_of_the_shape_it_knows(data):
+    fast = fingerprint_items(data)
+    assert fast is not None and fast == imapclient_reading(data)

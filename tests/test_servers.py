@@ -243,3 +243,35 @@ def test_kill_while_a_copy_is_answered_on_every_server(tmp_path, dovecot_servers
         expected = {k if k == "INBOX" else f"INBOX.{k}": v for k, v in expected.items()}
     proxy = KillProxy(account.server.imap_port, "ok-held", nth=1, command=b"UID COPY").start()
     kill_then_rerun(account, tmp_path, proxy, expected, 1)
+
+
+def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server(
+        any_account, monkeypatch):
+    """Each server's own FETCH answers (item order, flags, a message without the
+    fields, one whose header has parens, braces and quotes) are read by the fast path
+    (none left to imapclient) into the very fingerprints imapclient's parse gives."""
+    from migrate.target import imap
+    account = any_account
+    stored = [(crlf(message("plain")), ()),
+              (crlf(message("no id", msgid=None)), ("\\Seen",)),
+              (crlf(message(EIGHT_BIT)), ("\\Seen", "\\Flagged", "$Label1")),
+              (b"X-Only: none of the fields asked for\r\n\r\nbody\r\n", ("\\Answered", "Junk")),
+              (crlf(message('(parens) {5} "quoted" )')), ("\\Draft",))]
+    for data, flags in stored:
+        account.append("INBOX", data, flags=flags)
+    plain = account.kind == "courier"
+    config = imap.TargetConfig(
+        account.host, account.user, tls="none" if plain else "ssl",
+        port=account.server.imap_port if plain else account.server.imaps_port,
+        ca_file=None if plain else str(account.server.ca_file),
+        password=imap.Secret(account.password))
+    with imap.IMAPTarget(config) as target:
+        target.examine("INBOX")
+        uids = list(target.uids())
+        fast = target.fingerprints(uids, chunk=3)
+        assert target.fetches_parsed_slowly == 0 and len(fast) == len(stored)
+        monkeypatch.setattr(imap, "fingerprint_items", lambda data: None)
+        assert target.fingerprints(uids, chunk=3) == fast
+        assert target.fetches_parsed_slowly == 2
+    assert [c.flags >= {"\\Seen", "\\Flagged", "$Label1"} for c in fast] == [
+        False, False, True, False, False]
