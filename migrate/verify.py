@@ -365,11 +365,12 @@ def named_rows(c: MailboxCheck, kind: str) -> Iterator[dict]:
                 marks[p.ref] = mark
                 yield p
         for p, found in described(f, messages()):
+            mark = marks.pop(p.ref)  # held only while described() looks ahead
             row = {"source": p.location, **_fields(found)}
             if kind == "refused":
                 row["reason"] = p.reason
             if kind == "flags_missing":
-                row["flags"] = list(lacking(marks.pop(p.ref)))
+                row["flags"] = list(lacking(mark))
             yield row
 
 

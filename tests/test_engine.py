@@ -609,33 +609,39 @@ def test_verify_runs_the_looser_pass_only_over_what_the_exact_pass_left(tmp_path
 
 def test_verify_names_every_missing_message_in_flat_memory(tmp_path, monkeypatch):
     """A run that stopped early, then ``verify --report``: every message of a folder
-    missing. Each was an object, a dict of its headers and a JSON row (330 MB at
-    100,000 messages); now refs, verify.json names the first DETAIL_LIMIT and the
-    CSV every one, written as the source is re-read."""
+    missing. Each was an object, a dict of its headers and a JSON row (3 GB at a
+    million messages); now refs: verify.json names the first DETAIL_LIMIT and the
+    CSV every one, written as the source is re-read, holding nothing per message
+    read (a dict kept a mark per message: 90 MB at a million)."""
     import csv
     import tracemalloc
-    n = 12_000
+    monkeypatch.setattr(verify, "DETAIL_LIMIT", 100)
+    n = 16_000
     path, msgs = store(tmp_path, n, name="Sent.mbox")  # the server has no Sent yet
     server = FakeServer()
     plan = build_plan([open_store(path)], server.layout)
-    monkeypatch.setattr(verify, "DETAIL_LIMIT", 100)
     tracemalloc.start()
     try:
         checks = verify_plan(FakeTarget(server), plan, describe_server=True)
         result = verify.check_report(checks)
-        written = verify.write_csv(checks, tmp_path / "verify.csv")
+        held = {}
+        for i, _ in enumerate(verify.named_rows(checks[0], "missing")):
+            if i in (3_000, n - 1):
+                held[i] = tracemalloc.get_traced_memory()[0]
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+    assert held[n - 1] - held[3_000] < 200_000, held  # 0.8 MB more with the per-message dict
+    assert peak < 8 << 20, peak  # 23 MB when every missing message was an object
     [box] = result["mailboxes"]
     assert result["missing"] == n and box["missing_count"] == n and not box["exists"]
     assert [r["subject"] for r in box["missing"]] == [f"m{i}" for i in range(100)]
+    assert verify.write_csv(checks, tmp_path / "verify.csv") == n
     with open(tmp_path / "verify.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert written == n and [r["subject"] for r in rows] == [f"m{i}" for i in range(n)]
+    assert [r["subject"] for r in rows] == [f"m{i}" for i in range(n)]
     assert {r["problem"] for r in rows} == {"missing"} and rows[5]["source"] == \
         list(plan.folders[0].messages)[5].location
-    assert peak < 8 << 20, peak
 
 
 def test_named_messages_come_back_in_source_order_with_their_marks(tmp_path):
