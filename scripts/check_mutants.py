@@ -103,6 +103,11 @@ MUTANTS = [
            "        left.add(f, (p.ref for p in page if id(p) not in hits))",
            "        left.add(f, (p.ref for p in page))",
            ("tests/test_engine.py", "-k", "looser_pass")),
+    Mutant("a second FETCH answer for a UID replaces the first (fast parser)",
+           "migrate/target/fetch_response.py",
+           "                out.setdefault(uid, {}).update(item)",
+           "                out[uid] = item",
+           ("tests/test_protocol_parsers.py", "-k", "fingerprint_answers or fast_reading")),
 ]
 
 
