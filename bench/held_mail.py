@@ -75,7 +75,8 @@ def main() -> None:
     args = ap.parse_args()
     from tests.dovecot import Dovecot
     work = Path(tempfile.mkdtemp(prefix="mm-held-", dir=args.dir))
-    trees = {"before": checkout(args.before, work / "before"), "after": ROOT}
+    trees = {"before": checkout(args.before, work / "before")} if args.before else {}
+    trees["after"] = ROOT  # --before "": the working tree alone
     server = Dovecot("mbox", vsz_limit="2G")
     rows = []
     try:

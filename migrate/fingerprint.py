@@ -80,6 +80,16 @@ def fingerprint_fields(block: bytes) -> dict[str, bytes]:
 _WANTED = {name.encode(): name for name in FINGERPRINT_FIELDS}
 
 
+def answer_fingerprint_fields(block: bytes) -> dict[str, bytes]:
+    """``fingerprint_fields`` of a header block a server sent: IMAP's line ends are
+    CRLF, so the CRLF reader (twice as fast) reads it unless some CR or LF stands
+    alone (a broken server or message), when the general one does."""
+    crlf = block.count(b"\r\n")
+    if block.count(b"\r") == crlf == block.count(b"\n"):
+        return crlf_fingerprint_fields(block)
+    return fingerprint_fields(block)
+
+
 def crlf_fingerprint_fields(block: bytes) -> dict[str, bytes]:
     """``fingerprint_fields`` of a header block whose only line ends are CRLF (what
     ``to_crlf`` makes): the same answer without decoding every header name, and it

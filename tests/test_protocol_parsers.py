@@ -171,6 +171,16 @@ def test_the_crlf_fingerprint_fields_agree_with_the_general_ones(raw):
     assert fingerprint.crlf_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
 
 
+@settings(max_examples=4000)
+@given(st.lists(st.sampled_from(_HEADER_PIECES), max_size=30).map(b"".join), st.booleans())
+def test_a_servers_header_block_is_read_as_the_general_reader_reads_it(raw, crlf):
+    """A fetched header block goes to the CRLF reader when its line ends are all CRLF
+    (what servers send), else to the general one: the fields are the same either way."""
+    from migrate import headers
+    block = headers.to_crlf(raw) if crlf else raw
+    assert fingerprint.answer_fingerprint_fields(block) == fingerprint.fingerprint_fields(block)
+
+
 @settings(max_examples=3000)
 @given(st.binary().map(lambda b: bytes(b"\r\n\r\na"[x % 5] for x in b)), st.integers(0, 20))
 def test_line_ends_made_crlf_and_blank_lines_found_by_the_shortcuts(raw, begin):

@@ -269,6 +269,8 @@ class IMAPTarget:
             raise ConnectionFailed(f"connection to {cfg.address} failed during login: "
                                    f"{type(e).__name__}") from None
         self.client = client
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            client._imap.debug = 0  # else imaplib formats each line for a log that drops it
         self.capabilities = frozenset(c.decode().upper() for c in client.capabilities())
         self.layout = self._read_layout()
         return self
@@ -561,7 +563,7 @@ class IMAPTarget:
                 item = resp.get(uid)
                 if not item:
                     continue
-                fields = fingerprint.fingerprint_fields(_header_item(item))
+                fields = fingerprint.answer_fingerprint_fields(_header_item(item))
                 size = int(item[b"RFC822.SIZE"])
                 yield ServerCopy(
                     uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
