@@ -144,6 +144,7 @@ def test_log_file_per_run_and_no_secret_anywhere(tmp_path, account, mm):
     text = logs[0].read_text()
     assert "uploaded" in text.lower() and text[:4].isdigit()  # timestamped lines
     assert "LOGIN" in text or "login" in text.lower()  # the protocol log is there, redacted
+    assert "UID FETCH" in text  # imaplib's lines too (silenced only when nobody asked)
     v = mm("--log-file", tmp_path / "verify.log", "--log-level", "debug", "verify",
            tmp_path / "src", *account.cli_args(), account=account)
     assert v.code == 0, v.err
