@@ -148,6 +148,15 @@ _MIGRATIONS = [
     ALTER TABLE messages ADD COLUMN copied INTEGER;
     CREATE INDEX messages_hash ON messages (content_hash);
     """,
+    # version 6: the UIDNEXT before our first upload into a mailbox (upload_floor)
+    """
+    CREATE TABLE upload_floor (
+        mailbox     TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uidnext     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, uidvalidity)
+    );
+    """,
 ]
 
 
@@ -290,6 +299,12 @@ class State:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
+            if uidvalidity is not None and uidnext is not None:  # see upload_floor
+                self.db.execute(
+                    "INSERT OR IGNORE INTO upload_floor SELECT ?, ?, ? WHERE NOT EXISTS ("
+                    " SELECT 1 FROM messages WHERE mailbox=? AND status IN (?,?)"
+                    " AND (uidvalidity IS NULL OR uidvalidity=?))",
+                    (mailbox, uidvalidity, uidnext, mailbox, INFLIGHT, UPLOADED, uidvalidity))
             batch = self.db.execute(
                 "INSERT INTO batches (mailbox, uidvalidity, uidnext, created) VALUES (?,?,?,?)",
                 (mailbox, uidvalidity, uidnext, now)).lastrowid
@@ -384,6 +399,15 @@ class State:
             "SELECT uid FROM messages WHERE mailbox=? AND status IN (?,?) AND uid IS NOT NULL"
             f" AND {_HOLDS}",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity))]
+
+    def upload_floor(self, mailbox: str, uidvalidity: int | None) -> int | None:
+        """A UID below every copy our runs ever put into *mailbox* under *uidvalidity*
+        (the UIDNEXT before the first batch), or None when unknown: recorded only by a
+        first batch, when no earlier upload of ours is recorded there (a state from
+        before this record). UIDs only grow, so older messages cannot be ours."""
+        row = self.db.execute("SELECT uidnext FROM upload_floor WHERE mailbox=? AND "
+                              "uidvalidity=?", (mailbox, uidvalidity)).fetchone()
+        return row[0] if row else None
 
     def recorded_count(self, mailbox: str, uidvalidity: int | None = None) -> int:
         """How many records of *mailbox* hold under *uidvalidity* (all when None)."""

@@ -397,7 +397,8 @@ class Uploader:
         try:
             return self.with_retries(lambda: verify_plan(self._connected(), self.plan,
                                                          recorded=self.state.recorded,
-                                                         quick=True))
+                                                         quick=True,
+                                                         floor=self.state.upload_floor))
         finally:
             self._drop_connection()
 

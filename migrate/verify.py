@@ -21,6 +21,7 @@ server messages no source message accounts for (not an error).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
 import itertools
@@ -32,7 +33,8 @@ from migrate import spool as spooling
 from migrate.errors import MailboxError, SourceError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
-from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records, uid_set
+from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
+                               uid_set)
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -138,7 +140,7 @@ def expect_refusals(target: Target, plan: Plan, state=None) -> None:
 
 
 def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
-                recorded=None, quick: bool = False) -> list[MailboxCheck]:
+                recorded=None, quick: bool = False, floor=None) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 
     *recorded(mailbox, hashes)* gives the state's content hash -> (UIDVALIDITY,
@@ -148,6 +150,14 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     fetched only for the other server messages. What the server changed on
     arrival is then seen only by the full check (``verify``). Messages are
     read from the plan a page at a time.
+
+    *floor(mailbox, uidvalidity)* (with *quick*): a UID below every copy our runs
+    put into the mailbox, or None (``State.upload_floor``). When every expected
+    message was found by its UID, only the server's messages from the floor up
+    are fetched: older ones cannot be copies of ours, so a mailbox that held a
+    million messages before the migration is not read again at the end of each
+    run. Duplicates are then those among what the migration put there;
+    ``verify`` compares every message.
     """
     checks = []
     for planned_name, fplans in plan.by_target().items():
@@ -158,7 +168,8 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
             try:
                 info = target.examine(existing)
                 ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
-                check = _check(target, fplans, info, ours, quick)
+                low = floor(existing, info.uidvalidity) if quick and floor else None
+                check = _check(target, fplans, info, ours, quick, low)
             except MailboxError as e:  # this mailbox alone; the others are checked
                 unopened = str(e)
         if check is None:  # nothing on the server to compare with
@@ -177,7 +188,8 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     return checks
 
 
-def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
+def _check(target: Target, fplans, info, recorded, quick: bool,
+           floor: int | None = None) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in
     reconcile's temporary database).
@@ -190,6 +202,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     check = MailboxCheck("", 0, len(listed))
     server = None if quick else fetch_copies(target, listed.listed)
     unsettled, by_uid = Refs(fplans), 0
+    unfound = 0  # expected messages not found by UID
     for f in fplans:
         for page in f.messages.light(*WANTED):
             ours = trusted_records(recorded([h for _, h, _ in page]) if recorded else {},
@@ -202,6 +215,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
                     claimed[ref] = uid
                 else:
                     unsettled.add(f, (ref,))
+                    unfound += action in SHOULD_BE_THERE
             if quick:  # there, as sent: not fetched
                 by_uid += len(claimed)
                 continue
@@ -214,8 +228,14 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
                 if (copy.header_key, copy.size) != (p.header_key, p.size):
                     check.altered.add(f, p)
                 _compare_flags(check, f, p, copy)
+    older = array(UID_TYPE)  # server messages below the floor: neither fetched nor ours
     if quick:
-        server = fetch_copies(target, listed.unclaimed())
+        unclaimed = array(UID_TYPE, listed.unclaimed())
+        if floor is not None and not unfound:  # every expected message found by UID; a
+            # refused one's copy, if any, came since the plan looked (or it was PRESENT)
+            cut = bisect.bisect_left(unclaimed, floor)
+            older, unclaimed = unclaimed[:cut], unclaimed[cut:]
+        server = fetch_copies(target, unclaimed)
     del listed
     found = 0
     left = Refs(fplans)
@@ -244,6 +264,8 @@ def _check(target: Target, fplans, info, recorded, quick: bool) -> MailboxCheck:
     if len(server):
         check.duplicated_uids, check.unexpected_uids = server.related(
             p for page in pages(fplans, *WANTED) for p in page)
+    if older:
+        check.unexpected_uids = older + array(UID_TYPE, check.unexpected_uids)
     return check
 
 

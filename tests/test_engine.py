@@ -710,3 +710,85 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     text = run_cmd.render_summary(summary)
     assert "25 changed by the server" in text and text.count("changed by the server on") == 2
     assert "... and 23 more changed on arrival (/s/state.run.csv names every one)" in text
+
+
+def fetched_fingerprints(monkeypatch) -> list:
+    """UIDs whose fingerprints any FakeTarget is asked for, from now on."""
+    asked: list = []
+    real = FakeTarget.fingerprints
+
+    def fingerprints(self, uids):
+        uids = list(uids)
+        asked.extend(uids)
+        return real(self, uids)
+    monkeypatch.setattr(FakeTarget, "fingerprints", fingerprints)
+    return asked
+
+
+def test_the_run_check_reads_no_message_older_than_the_first_upload(tmp_path, monkeypatch):
+    """An INBOX that held mail before the migration: the check at the end of each run
+    fetched every one of its fingerprints again (a million: a minute). UIDs only grow,
+    so none below the UIDNEXT before our first upload can be a copy of ours; only the
+    newer ones are read, and a copy sent twice is still counted."""
+    server = FakeServer()
+    theirs = [AppendItem(crlf(message(f"theirs {i}")), (), None) for i in range(40)]
+    server.receive("INBOX", theirs)
+    path, msgs = store(tmp_path, 12)
+    plan, uploader = upload(tmp_path, server, path)
+    state = State(tmp_path / "state.sqlite")
+    try:
+        assert state.upload_floor("INBOX", server.mailboxes["INBOX"].uidvalidity) == 41
+        asked = fetched_fingerprints(monkeypatch)
+        uploader.state = state
+        [check] = uploader.verify()
+        assert asked == [] and not check.missing and check.unexpected == 40
+        assert check.matched_by == {"uid": 12} and check.duplicated == 0
+        server.receive("INBOX", [AppendItem(crlf(msgs[3]), (), None)])  # sent twice
+        server.receive("INBOX", theirs[:1])  # and new mail arrives meanwhile
+        [check] = uploader.verify()
+        assert asked == [53, 54] and check.duplicated_uids == [53]
+        assert list(check.unexpected_uids) == list(range(1, 41)) + [54]
+    finally:
+        state.close()
+
+
+def test_the_run_check_reads_everything_when_a_message_is_not_found_by_uid(tmp_path,
+                                                                          monkeypatch):
+    """A message the server gave no UID for (no UIDPLUS), or whose copy was removed, is
+    looked for among all the server's messages, as before."""
+    server = FakeServer()
+    server.receive("INBOX", [AppendItem(crlf(message(f"theirs {i}")), (), None)
+                             for i in range(5)])
+    path, msgs = store(tmp_path, 4)
+    plan, uploader = upload(tmp_path, server, path)
+    state = State(tmp_path / "state.sqlite")
+    try:
+        uploader.state = state
+        box = server.mailboxes["INBOX"]
+        box.messages = [m for m in box.messages if m.uid != 7]  # another client deleted one
+        asked = fetched_fingerprints(monkeypatch)
+        [check] = uploader.verify()
+        assert sorted(asked) == [1, 2, 3, 4, 5] and len(check.missing) == 1  # all not ours
+    finally:
+        state.close()
+
+
+def test_no_floor_is_recorded_where_an_earlier_upload_of_ours_is(tmp_path):
+    """A state written before the floor was recorded holds uploads below any floor a
+    later batch could give: none is recorded, and the check reads everything."""
+    path, msgs = store(tmp_path, 3)
+    plan = build_plan([open_store(path)])
+    p0, p1 = list(plan.folders[0].messages)[:2]
+    state = State(tmp_path / "state.sqlite")
+    try:
+        batch = state.begin_batch("INBOX", 7, 20, [p0])
+        state.finish_batch(batch, 7, [20])
+        state.db.execute("DELETE FROM upload_floor")  # as a state from before version 6
+        state.finish_batch(state.begin_batch("INBOX", 7, 21, [p1]), 7, [21])
+        assert state.upload_floor("INBOX", 7) is None
+        state.finish_batch(state.begin_batch("Sent", 7, 5, [p1]), 7, [5])
+        assert state.upload_floor("Sent", 7) == 5 and state.upload_floor("Sent", 8) is None
+        state.finish_batch(state.begin_batch("Sent", 7, 9, [p0]), 7, [9])
+        assert state.upload_floor("Sent", 7) == 5  # the first batch's, kept
+    finally:
+        state.close()
