@@ -108,6 +108,11 @@ MUTANTS = [
            "                out.setdefault(uid, {}).update(item)",
            "                out[uid] = item",
            ("tests/test_protocol_parsers.py", "-k", "fingerprint_answers or fast_reading")),
+    Mutant("the run check's floor raised by every batch (an earlier double send unread)",
+           "migrate/state.py",
+           '"INSERT OR IGNORE INTO upload_floor SELECT',
+           '"INSERT OR REPLACE INTO upload_floor SELECT',
+           ("tests/test_engine.py", "-k", "floor")),
 ]
 
 
