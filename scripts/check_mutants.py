@@ -108,11 +108,11 @@ MUTANTS = [
            "                out.setdefault(uid, {}).update(item)",
            "                out[uid] = item",
            ("tests/test_protocol_parsers.py", "-k", "fingerprint_answers or fast_reading")),
-    Mutant("the run check's floor raised by every batch (an earlier double send unread)",
+    Mutant("a floor for the run check recorded above uploads a state already holds",
            "migrate/state.py",
-           '"INSERT OR IGNORE INTO upload_floor SELECT',
-           '"INSERT OR REPLACE INTO upload_floor SELECT',
-           ("tests/test_engine.py", "-k", "floor")),
+           '"INSERT OR IGNORE INTO upload_floor SELECT ?, ?, ? WHERE NOT EXISTS ("',
+           '"INSERT OR IGNORE INTO upload_floor SELECT ?, ?, ? WHERE 1 OR NOT EXISTS ("',
+           ("tests/test_engine.py", "-k", "floor or first_upload or not_found_by_uid")),
 ]
 
 
