@@ -196,6 +196,8 @@ class Uploader:
         self.my_batches: set[int] = set()  # batches this uploader journaled (shard workers)
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.outcome = UploadOutcome()
+        self._dropped_named: dict[str, set] = {}  # mailbox -> locations named in flags_dropped
+        self._dropped_seen = 0  # how much of outcome.flags_dropped is in _dropped_named
         self.progress_of = self.outcome.settled  # with several connections: all of them
         self.started = time.time()  # state rows updated since then are this run's
         self.journaled = {"any": False}  # shared with the workers: has this run sent a batch?
@@ -570,13 +572,20 @@ class Uploader:
     def _keywords_not_kept(self, mailbox: str, messages, flags: tuple) -> None:
         """The server refused to add *flags* back: name each message once (one sent
         without its keywords because the APPEND refused them is named already)."""
-        named = {loc for box, loc, _ in self.outcome.flags_dropped if box == mailbox}
+        dropped = self.outcome.flags_dropped
+        for box, loc, _ in dropped[self._dropped_seen:]:  # only what was added since: a
+            self._dropped_named.setdefault(box, set()).add(loc)  # set built per page was
+        self._dropped_seen = len(dropped)  # quadratic in the messages named
+        named = self._dropped_named.get(mailbox, set())
         keywords = " ".join(f for f in flags if not f.startswith("\\"))
         for p in messages:
             if p.location not in named and keywords:
-                self.outcome.flags_dropped.append(
+                named.add(p.location)
+                dropped.append(
                     (mailbox, p.location, f"stored without its keywords {keywords}: the "
                      "server dropped them on APPEND and refused to add them back"))
+        self._dropped_named[mailbox] = named
+        self._dropped_seen = len(dropped)
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:

@@ -705,6 +705,11 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     assert [r["source"] for r in rows] == [p.location for p in plan.folders[0].messages
                                            if p.action == "skip"]
     assert {r["what"] for r in rows} == {"skipped"}
+    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [], [("INBOX", "one.mbox#3", "why")])
+    with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert (last["source"], last["what"], last["why"]) == (
+        "one.mbox#3", "stored without its keywords", "why")
     summary.update(altered_count=25, altered=[{"mailbox": "INBOX", "source": "x"}] * 2,
                    run_csv="/s/state.run.csv", verification=[], missing=0)
     text = run_cmd.render_summary(summary)
@@ -792,3 +797,18 @@ def test_no_floor_is_recorded_where_an_earlier_upload_of_ours_is(tmp_path):
         assert state.upload_floor("Sent", 7) == 5  # the first batch's, kept
     finally:
         state.close()
+
+
+def test_refused_and_keywordless_messages_are_shown_twenty_then_counted(tmp_path):
+    """A server that refuses many messages one by one flooded the terminal with a line
+    each; it shows 20 of each list and says where every one is named."""
+    from migrate.cli import run_cmd
+    failed = [{"mailbox": "INBOX", "source": f"m{i}", "reason": "server refused: virus"}
+              for i in range(25)]
+    summary = {"totals": {}, "not_moving": [], "failed": failed, "failed_count": 3000,
+               "flags_dropped": failed[:2], "flags_dropped_count": 2, "verification": [],
+               "missing": 0, "run_csv": "/s/state.run.csv"}
+    text = run_cmd.render_summary(summary)
+    assert text.count("    failed: m") == 20 and "failed: m20:" not in text
+    assert "... and 2980 more refused by the server (/s/state.run.csv names every one)" in text
+    assert text.count("stored without keywords: m") == 2 and "more stored without" not in text

@@ -259,7 +259,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             state.end_run(run_id, int(code), summary)
             write_run_report(Path(state_path), summary)
             if summary.get("run_csv"):
-                write_run_csv(Path(summary["run_csv"]), plan, checks)
+                write_run_csv(Path(summary["run_csv"]), plan, checks,
+                              uploader.outcome.flags_dropped if uploader else ())
         except (MigrateError, OSError) as e:
             log.error("the run summary could not be saved beside the state: %s", e)
         if args.json:
@@ -320,12 +321,14 @@ def run_summary(plan, uploader, checks) -> dict:
         "not_moving": report.not_moving(plan),
         "uploaded_bytes": sum(uploader.outcome.uploaded_bytes.values()),
         "folders": report.plan_rows(plan),
+        "failed_count": len(uploader.outcome.failed),
         "failed": [{"mailbox": m, "source": loc, "reason": r}
-                   for m, loc, r in uploader.outcome.failed],
+                   for m, loc, r in uploader.outcome.failed[:DETAIL_LIMIT]],
         "failed_folders": [{"mailbox": m, "reason": r}
                            for m, r in uploader.outcome.failed_folders],
+        "flags_dropped_count": len(uploader.outcome.flags_dropped),
         "flags_dropped": [{"mailbox": m, "source": loc, "reason": r}
-                          for m, loc, r in uploader.outcome.flags_dropped],
+                          for m, loc, r in uploader.outcome.flags_dropped[:DETAIL_LIMIT]],
         "flags_repaired": uploader.outcome.flags_repaired,
         "copied": sum(uploader.outcome.copied.values()),
         "verification": [{"mailbox": c.mailbox, "exists": c.exists, "expected": c.expected,
@@ -359,7 +362,7 @@ def not_uploaded(plan):
 RUN_CSV_FIELDS = ("folder", "mailbox", "source", "what", "why")
 
 
-def write_run_csv(path: Path, plan, checks) -> None:
+def write_run_csv(path: Path, plan, checks, flags_dropped=()) -> None:
     """<state>.run.csv: every message that did not move, or is not as sent, a row each
     (run.json and run.html name the first DETAIL_LIMIT of each kind)."""
     from migrate.report_html import ACTION_WORDS
@@ -371,6 +374,9 @@ def write_run_csv(path: Path, plan, checks) -> None:
                 row["folder"], row["mailbox"], row["source"],
                 ACTION_WORDS.get(row["action"], row["action"]),
                 report.SKIP_REASONS.get(row["reason"], row["reason"] or ""))])
+        for mailbox, location, reason in flags_dropped:
+            out.writerow([report.csv_cell(v) for v in (
+                "", mailbox, location, "stored without its keywords", reason)])
         for c in checks:
             for kind, what, why in (
                     ("missing", "missing on the server after upload",
@@ -379,6 +385,14 @@ def write_run_csv(path: Path, plan, checks) -> None:
                 for p in getattr(c, kind):
                     out.writerow([report.csv_cell(v) for v in (
                         "", c.mailbox, p.location, what, why)])
+
+
+def _shown(summary: dict, key: str, line: str, more: str) -> list[str]:
+    """The first SHOWN rows of summary[key] as *line*s, then how many more (*more*)."""
+    rows = summary.get(key, [])[:SHOWN]
+    out = [line.format(**row) for row in rows]
+    left = summary.get(f"{key}_count", len(rows)) - len(rows)
+    return out + ([more.format(left)] if left > 0 else [])
 
 
 def render_summary(summary: dict) -> str:
@@ -406,12 +420,14 @@ def render_summary(summary: dict) -> str:
     for item in summary["not_moving"]:
         if item["action"] not in (DONE, PRESENT, "later"):
             lines.append(f"    {item['messages']} x {item['reason']}")
-    for f in summary["failed"]:
-        lines.append(f"    failed: {f['source']}: {f['reason']}")
+    csv_name = summary.get("run_csv") or "the run report"
+    lines += _shown(summary, "failed", "    failed: {source}: {reason}",
+                    f"    ... and {{}} more refused by the server ({csv_name} names every one)")
     for f in summary.get("failed_folders", []):
         lines.append(f"    folder skipped: {f['mailbox']}: {f['reason']}")
-    for f in summary.get("flags_dropped", []):
-        lines.append(f"    stored without keywords: {f['source']}: {f['reason']}")
+    lines += _shown(summary, "flags_dropped", "    stored without keywords: {source}: {reason}",
+                    f"    ... and {{}} more stored without keywords ({csv_name} names every "
+                    "one)")
     if summary.get("flags_repaired"):
         lines.append(f"  flags added back after upload (the server dropped them): "
                      f"{summary['flags_repaired']} messages")
