@@ -735,28 +735,10 @@ def planned_bytes(fplans: list[FolderPlan], part: tuple = EVERY):
     the plan hashed are never sent (the source changed since)."""
     for f in fplans:
         wanted = (p for page in pages([f], UPLOAD, part=part) for p in page)
-        p = next(wanted, None)
-        if p is None:
-            continue
-        direct = f.folder.direct_reader()
-        if direct is not None:
-            with direct as read:
-                if (data := read(p.key)) is not None:
-                    while p is not None:
-                        yield p, _as_planned(p, data)
-                        p = next(wanted, None)
-                        if p is not None and (data := read(p.key)) is None:
-                            raise _moved(p)
-                    continue
-        for msg in f.folder.messages():
-            if msg.key != p.key:
-                continue
-            yield p, _as_planned(p, msg.data)
-            p = next(wanted, None)
-            if p is None:
-                break
-        if p is not None:
-            raise _moved(p)
+        for p, data in f.folder.read_keyed(wanted):
+            if data is None:
+                raise _moved(p)
+            yield p, _as_planned(p, data)
 
 
 def _as_planned(p: PlannedMessage, data: bytes) -> bytes:

@@ -302,33 +302,22 @@ WHO = ("message-id", "date", "from", "subject")
 
 def described(f, messages: Iterator[PlannedMessage]) -> Iterator[tuple[PlannedMessage, dict]]:
     """(message, its Message-ID, Date, From, Subject re-read from the source) for *messages*
-    of folder plan *f*, in source order: only those are read where the folder can read a
-    message by its key (mbox), else the folder is walked once beside them. A message the
-    source no longer has is described by nothing ({})."""
-    wanted = iter(messages)
-    p = next(wanted, None)
-    if p is None:
-        return
-    direct = f.folder.direct_reader()
+    of folder plan *f*, in source order (``Folder.read_keyed``). A message the source no
+    longer has, or a source that can no longer be read, is described by nothing ({})."""
+    taken: list[PlannedMessage] = []  # taken by the reader, not answered yet
+
+    def take():
+        for p in messages:
+            taken[:] = [p]
+            yield p
     try:
-        if direct is not None:
-            with direct as read:
-                while p is not None:
-                    data = read(p.key)
-                    yield p, _who(data) if data is not None else {}
-                    p = next(wanted, None)
-            return
-        for msg in f.folder.messages():
-            if msg.key == p.key:
-                yield p, _who(msg.data)
-                p = next(wanted, None)
-                if p is None:
-                    return
+        for p, data in f.folder.read_keyed(take()):
+            taken.clear()
+            yield p, _who(data) if data is not None else {}
     except SourceError:  # gone since the plan read it: named all the same
         pass
-    while p is not None:
+    for p in itertools.chain(taken, messages):
         yield p, {}
-        p = next(wanted, None)
 
 
 def _who(data: bytes) -> dict[str, str]:

@@ -812,3 +812,16 @@ def test_refused_and_keywordless_messages_are_shown_twenty_then_counted(tmp_path
     assert text.count("    failed: m") == 20 and "failed: m20:" not in text
     assert "... and 2980 more refused by the server (/s/state.run.csv names every one)" in text
     assert text.count("stored without keywords: m") == 2 and "more stored without" not in text
+
+
+def test_messages_are_named_even_when_their_source_is_gone(tmp_path):
+    """verify re-reads the sources to describe what it names; a source removed since
+    the plan read it leaves every message named, described by nothing."""
+    path, _ = store(tmp_path, 3)
+    plan = build_plan([open_store(path)])
+    [f] = plan.folders
+    ps = list(f.messages)
+    assert [found["subject"] for _, found in verify.described(f, iter(ps))] == ["m0", "m1", "m2"]
+    path.unlink()
+    assert [(p.key, found) for p, found in verify.described(f, iter(ps))] == [
+        (p.key, {}) for p in ps]

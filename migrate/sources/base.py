@@ -77,6 +77,34 @@ class Folder(abc.ABC):
         key ``messages`` gave it, without reading the others (``MboxAt``)."""
         return None
 
+    def read_keyed(self, wanted: Iterator) -> Iterator[tuple[object, bytes | None]]:
+        """(item, its message's bytes now, or None when the folder no longer has it at
+        that key) for *wanted*: items with the ``key`` ``messages`` gave, in store
+        order. Only those are read where the folder can read by key (a reader that
+        cannot place the first key is not used); else the folder is walked once."""
+        item = next(wanted, None)
+        if item is None:
+            return
+        direct = self.direct_reader()
+        if direct is not None:
+            with direct as read:
+                data = read(item.key)
+                if data is not None:
+                    while item is not None:
+                        yield item, data
+                        item = next(wanted, None)
+                        data = read(item.key) if item is not None else None
+                    return
+        for msg in self.messages():
+            if msg.key == item.key:
+                yield item, msg.data
+                item = next(wanted, None)
+                if item is None:
+                    return
+        while item is not None:
+            yield item, None
+            item = next(wanted, None)
+
     def inputs(self) -> list[Path] | None:
         """Every file and directory whose change could change what ``messages``
         yields (for ``quickcheck``); None when unknown: read it every time."""
