@@ -87,6 +87,12 @@ def not_moving(plan: Plan) -> list[dict]:
             for (a, r), n in counter.most_common()]
 
 
+def counted(document: dict, key: str) -> int:
+    """How many *key* there are: ``KEY_count`` where a report lists only the first of
+    them (verify.json, run.json), else the length of the list."""
+    return document.get(f"{key}_count", len(document.get(key, ())))
+
+
 def who(name: str | None, sources, user: str | None = None, host: str | None = None) -> dict:
     """Whose mail, from where, to which account: the first line of every report."""
     return {"name": name or user, "sources": [str(s) for s in sources],

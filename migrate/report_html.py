@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from migrate.plan import FAILED, UPLOAD, UPLOADED
-from migrate.report import COLUMNS, fit_sentence, headline, human_size
+from migrate.report import COLUMNS, counted, fit_sentence, headline, human_size
 from migrate.sources.base import SKIP_REASONS
 
 ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
@@ -225,7 +225,7 @@ def render_run_html(summary: dict) -> str:
                         [[i["folder"], i["source"], ACTION_WORDS.get(i["action"], i["action"]),
                           SKIP_REASONS.get(i["reason"], i["reason"] or "")]
                          for i in left], wrap=True)]
-        more = summary.get("not_uploaded_count", len(left)) - len(left)
+        more = counted(summary, "not_uploaded") - len(left)
         if more:
             body.append(f"<p>... and {more} more: <code>{escape(_name(summary.get('run_csv')))}"
                         "</code>, beside this page, names every one (it opens in any "
@@ -267,11 +267,8 @@ def render_verify_html(result: dict) -> str:
             _card("Changed by the server", str(result["altered"]), " stored, slightly altered"),
             _card("Duplicate copies", str(result["duplicated"]), "",
                   "warn" if result["duplicated"] else "ok"), "</div>"]
-    def count(b: dict, kind: str) -> int:
-        return b.get(f"{kind}_count", len(b[kind]))
-
     rows = [[b["mailbox"], "yes" if b["exists"] else "NO", b["expected"], b["on_server"],
-             count(b, "missing"), count(b, "refused"), count(b, "duplicated")]
+             counted(b, "missing"), counted(b, "refused"), counted(b, "duplicated")]
             for b in result["mailboxes"]]
     body += ["<h2>Per folder on the server</h2>",
              _table(["folder", "exists", "expected", "on server", "missing", "refused",
@@ -284,7 +281,7 @@ def render_verify_html(result: dict) -> str:
                         [[box, kind, m.get("subject") or "", m.get("date") or "",
                           m.get("from") or "", m.get("reason") or ""]
                          for box, kind, m in named], wrap=True)]
-    more = sum(count(b, kind) - len(b[kind]) for b in result["mailboxes"]
+    more = sum(counted(b, kind) - len(b[kind]) for b in result["mailboxes"]
                for kind in ("missing", "refused", "altered"))
     if more:
         body.append(f"<p>... and {more} more messages: <code>verify.csv</code>, beside this "

@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 
 from migrate.reconcile import fetched_pages
+from migrate.report import counted
 from migrate.target.base import AppendItem
 
 SUBJECT = "Your mail has been moved"
@@ -39,7 +40,7 @@ def build(summary: dict, user: str, host: str, now: dt.datetime | None = None) -
     if left:
         lines += ["", "Not moved, and why:"]
         lines += [f"  {i['folder']}: {i['reason'] or i['action']}" for i in left[:200]]
-        count = summary.get("not_uploaded_count", len(left))
+        count = counted(summary, "not_uploaded")
         if count > 200:
             lines.append(f"  ... and {count - 200} more (see the run report)")
     lines += ["", f"Checked on {now.strftime('%Y-%m-%d %H:%M UTC')}: every message that "

@@ -25,7 +25,7 @@ from migrate.upload import UploadOptions, Uploader
 from migrate.verify import DETAIL_LIMIT, verdict
 
 log = logging.getLogger("migrate")
-SHOWN = 20  # messages changed on arrival listed in the terminal (all in run.csv)
+SHOWN = 20  # messages of each list in the summary's terminal lines (all in run.csv)
 
 
 def add_parser(sub):
@@ -391,7 +391,7 @@ def _shown(summary: dict, key: str, line: str, more: str) -> list[str]:
     """The first SHOWN rows of summary[key] as *line*s, then how many more (*more*)."""
     rows = summary.get(key, [])[:SHOWN]
     out = [line.format(**row) for row in rows]
-    left = summary.get(f"{key}_count", len(rows)) - len(rows)
+    left = report.counted(summary, key) - len(rows)
     return out + ([more.format(left)] if left > 0 else [])
 
 
@@ -431,14 +431,9 @@ def render_summary(summary: dict) -> str:
     if summary.get("flags_repaired"):
         lines.append(f"  flags added back after upload (the server dropped them): "
                      f"{summary['flags_repaired']} messages")
-    altered = summary.get("altered", [])[:SHOWN]
-    for f in altered:
-        lines.append(f"    stored, changed by the server on arrival: {f['source']} "
-                     f"(in {f['mailbox']})")
-    more = summary.get("altered_count", len(altered)) - len(altered)
-    if more > 0:
-        lines.append(f"    ... and {more} more changed on arrival "
-                     f"({summary.get('run_csv') or 'the run report'} names every one)")
+    lines += _shown(summary, "altered",
+                    "    stored, changed by the server on arrival: {source} (in {mailbox})",
+                    f"    ... and {{}} more changed on arrival ({csv_name} names every one)")
     checked = summary["verification"]
     if summary.get("stopped") or summary.get("error"):
         lines.append("  verification: not run (the run did not finish)")
@@ -447,8 +442,7 @@ def render_summary(summary: dict) -> str:
                      f"{sum(c['expected'] for c in checked)} messages expected, "
                      f"{summary['missing']} missing, "
                      f"{summary.get('refused_on_check', 0)} refused by the server, "
-                     f"{summary.get('altered_count', len(summary.get('altered', [])))} changed by the "
-                     "server, "
+                     f"{report.counted(summary, 'altered')} changed by the server, "
                      f"{sum(c['duplicated'] for c in checked)} duplicated")
         how = summary.get("final_check")
         if how:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrate import report
+from migrate.report import counted
 from migrate.cli import common
 from migrate.cli.session import session
 from migrate.plan import build_plan
-from migrate.verify import (check_export_dir, check_report, expect_refusals, verify_plan,
-                            write_csv)
+from migrate.verify import (NAMED, check_export_dir, check_report, expect_refusals,
+                            verify_plan, write_csv)
 
 SHOWN = 20  # unexpected messages listed per mailbox in the terminal (more in verify.json)
 
@@ -51,17 +52,11 @@ def run(args) -> int:
     return result["exit_code"]
 
 
-def _unexpected(box: dict) -> int:
-    return box.get("unexpected_count", len(box["unexpected"]))
 
 
 def _who(m: dict) -> str:
     return (f"Message-ID {m['message_id'] or '-'}  Date {m['date'] or '-'}  "
             f"From {m['from'] or '-'}  Subject {m['subject'] or '-'}")
-
-
-def _count(box: dict, kind: str) -> int:
-    return box.get(f"{kind}_count", len(box[kind]))
 
 
 def render(result: dict, with_state: bool, report_dir=None) -> str:
@@ -71,10 +66,10 @@ def render(result: dict, with_state: bool, report_dir=None) -> str:
     for box in result["mailboxes"]:
         problem = box["missing"] or box["duplicated"] or not box["exists"]
         lines.append(f"{box['mailbox']}: {box['expected']} expected, {box['on_server']} on "
-                     f"server, {_count(box, 'missing')} missing, {_count(box, 'refused')} "
-                     f"refused, {_count(box, 'altered')} changed by the server, "
-                     f"{_count(box, 'duplicated')} duplicated, {_unexpected(box)} not from "
-                     f"these sources  [{'PROBLEM' if problem else 'ok'}]")
+                     f"server, {counted(box, 'missing')} missing, {counted(box, 'refused')} "
+                     f"refused, {counted(box, 'altered')} changed by the server, "
+                     f"{counted(box, 'duplicated')} duplicated, {counted(box, 'unexpected')} "
+                     f"not from these sources  [{'PROBLEM' if problem else 'ok'}]")
         if not box["exists"]:
             lines.append("  the folder does not exist on the server")
         if box.get("unopened"):
@@ -95,19 +90,18 @@ def render(result: dict, with_state: bool, report_dir=None) -> str:
                          f"it; set it in the mail program): {m['source']}  {_who(m)}")
         for m in box["duplicated"]:
             lines.append(f"  duplicate copy: UID {m['uid']}  {_who(m)}")
-        unnamed = sum(_count(box, kind) - len(box[kind])
-                      for kind in ("missing", "refused", "altered", "flags_missing"))
+        unnamed = sum(counted(box, kind) - len(box[kind]) for kind in NAMED)
         if unnamed:
             lines.append(f"  ... and {unnamed} more messages like those above: " + (
                 f"{Path(report_dir) / 'verify.csv'} names every one" if report_dir else
                 "run the same command with --report DIR: DIR/verify.csv names every one"))
         if box.get("duplicated_more"):
-            lines.append(f"  ... and {_count(box, 'duplicated') - len(box['duplicated'])} more "
+            lines.append(f"  ... and {counted(box, 'duplicated') - len(box['duplicated'])} more "
                          f"duplicate copies: UIDs {box['duplicated_more']}")
         for m in box["unexpected"][:SHOWN]:
             lines.append(f"  not from these sources: UID {m['uid']}  {_who(m)}")
-        if _unexpected(box) > SHOWN:
-            lines.append(f"  ... and {_unexpected(box) - SHOWN} more (see --report)")
+        if counted(box, 'unexpected') > SHOWN:
+            lines.append(f"  ... and {counted(box, 'unexpected') - SHOWN} more (see --report)")
     lines.append("")
     lines.append(conclusion(result) + (f" {result['duplicated']} duplicate copies found."
                                        if result["duplicated"] else "")
