@@ -82,8 +82,9 @@ _WANTED = {name.encode(): name for name in FINGERPRINT_FIELDS}
 
 def answer_fingerprint_fields(block: bytes) -> dict[str, bytes]:
     """``fingerprint_fields`` of a header block a server sent: IMAP's line ends are
-    CRLF, so the CRLF reader (twice as fast) reads it unless some CR or LF stands
-    alone (a broken server or message), when the general one does."""
+    CRLF, so the CRLF reader (~10 against ~14 microseconds a block here) reads it
+    unless some CR or LF stands alone (a broken server or message): then the general
+    one does."""
     crlf = block.count(b"\r\n")
     if block.count(b"\r") == crlf == block.count(b"\n"):
         return crlf_fingerprint_fields(block)

@@ -573,10 +573,9 @@ class Uploader:
         """The server refused to add *flags* back: name each message once (one sent
         without its keywords because the APPEND refused them is named already)."""
         dropped = self.outcome.flags_dropped
-        for box, loc, _ in dropped[self._dropped_seen:]:  # only what was added since: a
-            self._dropped_named.setdefault(box, set()).add(loc)  # set built per page was
-        self._dropped_seen = len(dropped)  # quadratic in the messages named
-        named = self._dropped_named.get(mailbox, set())
+        for box, loc, _ in dropped[self._dropped_seen:]:  # named since the last call (a set
+            self._dropped_named.setdefault(box, set()).add(loc)  # per call was quadratic)
+        named = self._dropped_named.setdefault(mailbox, set())
         keywords = " ".join(f for f in flags if not f.startswith("\\"))
         for p in messages:
             if p.location not in named and keywords:
@@ -584,7 +583,6 @@ class Uploader:
                 dropped.append(
                     (mailbox, p.location, f"stored without its keywords {keywords}: the "
                      "server dropped them on APPEND and refused to add them back"))
-        self._dropped_named[mailbox] = named
         self._dropped_seen = len(dropped)
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,

@@ -574,8 +574,9 @@ class IMAPTarget:
 
     def _fetch_fingerprint_items(self, uids: list[int]) -> dict:
         """``client.fetch(uids, fingerprint items)``, the same commands and the same
-        answer, read by ``fetch_response`` where it knows the shape (about 20 times
-        faster than imapclient's general parser), else by imapclient."""
+        answer, read by ``fetch_response`` where it knows the shape (imapclient's
+        general parser was most of the client's time: docs/performance.md), else by
+        imapclient."""
         imap = self.client._imap
         tag = imap._command("UID", "FETCH", uid_set(uids), self.FINGERPRINT_ITEMS)
         typ, data = imap._command_complete("FETCH", tag)
