@@ -8,12 +8,15 @@ page is rendered from the same document by :mod:`migrate.report_html`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Iterator
 
 from migrate import __version__, providers
+from migrate.errors import UsageError
 from migrate.estimate import human_range
 from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
                           Plan)
@@ -272,6 +275,22 @@ def fit_sentence(document: dict) -> str:
                         f"the upload does NOT fit: {human_size(-left)} short."))
 
 
+@contextlib.contextmanager
+def writing_reports(directory) -> Iterator[Path]:
+    """Write report files into *directory*: one that cannot be written there (not a
+    directory, no permission, a full disk) is a sentence and exit 2, not a traceback."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        yield directory
+    except OSError as e:
+        why = ("it is not a directory" if isinstance(e, (FileExistsError, NotADirectoryError))
+               else e.strerror or str(e))
+        raise UsageError(f"the reports cannot be written into {directory}: {why}; choose "
+                         "a directory you can write to (with free space) and run the same "
+                         "command again") from None
+
+
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
@@ -299,9 +318,9 @@ def csv_cell(value):
 def write_plan_report(directory: Path, document: dict) -> list[Path]:
     """plan.json, plan.csv and plan.html into *directory*."""
     from migrate.report_html import render_plan_html
-    directory = Path(directory)
-    paths = [directory / "plan.json", directory / "plan.csv", directory / "plan.html"]
-    write_json(paths[0], document)
-    write_csv(paths[1], document["folders"])
-    paths[2].write_text(render_plan_html(document), encoding="utf-8")
+    with writing_reports(directory) as directory:
+        paths = [directory / "plan.json", directory / "plan.csv", directory / "plan.html"]
+        write_json(paths[0], document)
+        write_csv(paths[1], document["folders"])
+        paths[2].write_text(render_plan_html(document), encoding="utf-8")
     return paths

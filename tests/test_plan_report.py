@@ -331,3 +331,16 @@ def test_longest_line_is_exact_where_it_matters_and_cheap_elsewhere():
         else:
             assert found in (0, max(lengths))
     check()
+
+
+def test_a_report_directory_that_cannot_be_written_is_a_sentence(tmp_path, account, mm):
+    """--report naming a file (or a place without permission or space): exit 2 with what
+    to do, not a traceback (exit 70) after the whole check."""
+    src = mixed_sources(tmp_path / "src")
+    (tmp_path / "taken").write_text("a file")
+    for command in ("plan", "verify"):
+        r = mm(command, src, *account.cli_args(), "--report", tmp_path / "taken" / "rep",
+               account=account)
+        assert r.code == ExitCode.USAGE, r.err
+        assert "the reports cannot be written into" in r.err and "not a directory" in r.err
+        assert "Traceback" not in r.err

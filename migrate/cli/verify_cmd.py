@@ -45,10 +45,11 @@ def run(args) -> int:
     print(render(result, with_state=state is not None, report_dir=args.report))
     if args.report:
         from migrate.report_html import render_verify_html
-        directory = Path(args.report)
-        report.write_json(directory / "verify.json", result)
-        (directory / "verify.html").write_text(render_verify_html(result), encoding="utf-8")
-        write_csv(checks, directory / "verify.csv")  # every message named, a row each
+        with report.writing_reports(args.report) as directory:
+            report.write_json(directory / "verify.json", result)
+            (directory / "verify.html").write_text(render_verify_html(result),
+                                                   encoding="utf-8")
+            write_csv(checks, directory / "verify.csv")  # every message named, a row each
     return result["exit_code"]
 
 
