@@ -119,3 +119,25 @@ def test_password_never_written_anywhere(tmp_path, account, mm):
     assert written
     for path in written:
         assert secret not in path.read_bytes(), path
+
+
+def test_the_run_check_counts_a_copy_sent_twice_into_a_folder_that_held_mail(tmp_path,
+                                                                             account, mm):
+    """The check at the end of run reads only what came since our first upload into a
+    mailbox; on a real Dovecot INBOX that held mail before, it still finds every message
+    and counts a second copy of one of ours that appeared since."""
+    import json
+    for i in range(30):
+        account.append("INBOX", crlf(message(f"theirs {i}", msgid=f"<theirs-{i}@example.org>")))
+    msgs = [message(f"ours {i}") for i in range(3)]
+    write_mbox(tmp_path / "src.mbox", msgs)
+    args = ["run", tmp_path / "src.mbox", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+            "--state", tmp_path / "state.sqlite", "--yes", "--json"]
+    first = mm(*args, account=account)
+    assert first.code == 0, first.err
+    [box] = json.loads(first.out)["verification"]
+    assert (box["expected"], box["missing"], box["duplicated"], box["unexpected"]) == (3, 0, 0, 30)
+    account.append("INBOX", crlf(msgs[1]))  # a second copy of ours appears
+    again = mm(*args, account=account)
+    [box] = json.loads(again.out)["verification"]
+    assert (box["missing"], box["duplicated"], box["unexpected"]) == (0, 1, 30), again.out
