@@ -1,15 +1,20 @@
 """``mailmigrate plan`` of the same files by two versions of the code, side by side.
 
     python bench/plan_versions.py [--before REV] [--after REV] [--messages 100000]
+                                  [--issue-mb 3072] [--files LF,CRLF,issue]
                                   [--rounds 2] [--dir /var/tmp]
 
-Generates two mbox files of ``--messages`` messages (``bench/scale.py``'s
-log-normal sizes, 10 KB on average): one with LF line ends, one with CRLF (as
-Thunderbird writes on Windows). Checks out *before* (default: the previous
+Generates mbox files: two of ``--messages`` messages (``bench/scale.py``'s
+log-normal sizes, 10 KB on average), one with LF line ends, one with CRLF (as
+Thunderbird writes on Windows); and **issue**, the file of issue 17's plan-speed
+goal: ``bench/read_throughput.py``'s generator at ``--issue-mb`` (3,072 MB:
+~190,000 messages, 17 KB on average, some attachments of a few MB). Checks out
+*before* (default: the previous
 commit) and *after* (default: the working tree) into temporary worktrees,
 then times ``mailmigrate plan FILE`` of each file by each version, each in a
 fresh process, interleaved per round so the machine's drift hits both alike.
-Prints MB/s and peak RSS; the files and worktrees are deleted afterwards.
+Prints MB/s, CPU seconds (all processes) and peak RSS; the files and worktrees
+are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from scale import generate  # noqa: E402
+from read_throughput import generate as generate_issue_file  # noqa: E402
 
 
 def checkout(rev: str, into: Path) -> Path:
@@ -35,15 +41,17 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
-def plan_once(tree: Path, mbox: Path) -> tuple[float, float]:
-    """(MB/s, peak RSS in MB) of ``mailmigrate plan`` of *mbox* by the code in *tree*."""
+def plan_once(tree: Path, mbox: Path) -> tuple[float, float, float]:
+    """(MB/s, peak RSS in MB, CPU seconds of every process) of ``mailmigrate plan`` of
+    *mbox* by the code in *tree*."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "migrate", "plan", str(mbox)], cwd=tree,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"plan by {tree} failed: {proc.stderr.read().decode()[-2000:]}")
-    return mbox.stat().st_size / 1e6 / (time.perf_counter() - started), usage.ru_maxrss / 1024
+    return (mbox.stat().st_size / 1e6 / (time.perf_counter() - started), usage.ru_maxrss / 1024,
+            usage.ru_utime + usage.ru_stime)  # wait4: the workers are reaped by it
 
 
 def main() -> None:
@@ -51,6 +59,8 @@ def main() -> None:
     ap.add_argument("--before", default="HEAD~1")
     ap.add_argument("--after", default=None, help="a revision (default: the working tree)")
     ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--issue-mb", type=int, default=3072)
+    ap.add_argument("--files", default="LF,CRLF,issue")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
@@ -60,22 +70,27 @@ def main() -> None:
         trees[f"before ({args.before})"] = checkout(args.before, work / "before")
         trees[f"after ({args.after or 'working tree'})"] = (
             checkout(args.after, work / "after") if args.after else ROOT)
-        files = {"LF": work / "lf.mbox", "CRLF": work / "crlf.mbox"}
+        files = {name: work / f"{name.lower()}.mbox" for name in args.files.split(",")}
+        counts = {}
         for name, path in files.items():
-            generate(path, args.messages, 10, crlf=name == "CRLF")
+            if name == "issue":
+                counts[name] = generate_issue_file(path, args.issue_mb)
+            else:
+                generate(path, args.messages, 10, crlf=name == "CRLF")
+                counts[name] = args.messages
         results: dict[tuple[str, str], list] = {}
         for _ in range(args.rounds):
             for version, tree in trees.items():
                 for name, path in files.items():
                     results.setdefault((version, name), []).append(plan_once(tree, path))
-        print(f"mailmigrate plan, {args.messages:,} messages, medians of {args.rounds} "
-              "interleaved rounds")
+        print(f"mailmigrate plan, medians of {args.rounds} interleaved rounds")
         for name, path in files.items():
-            print(f"  {name} file, {path.stat().st_size / 1e6:,.0f} MB")
+            print(f"  {name} file, {path.stat().st_size / 1e6:,.0f} MB, {counts[name]:,} messages")
             for version in trees:
                 runs = results[(version, name)]
                 print(f"    {version:32s} {statistics.median(r[0] for r in runs):6.0f} MB/s "
-                      f"(rounds: {', '.join(f'{r[0]:.0f}' for r in runs)}), peak RSS "
+                      f"(rounds: {', '.join(f'{r[0]:.0f}' for r in runs)}), CPU "
+                      f"{statistics.median(r[2] for r in runs):.1f} s, peak RSS "
                       f"{max(r[1] for r in runs):.0f} MB")
     finally:
         for tree in trees.values():

@@ -23,7 +23,7 @@ from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
 from migrate import spool as spooling
-from migrate.spool import DEDUP_BY, EVERY, Messages, Spool
+from migrate.spool import EVERY, NO_BODY_HASH, PAGE, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
@@ -132,10 +132,14 @@ class Plan:
         return {t: fs for t, fs in groups.items() if not all(f.excluded for f in fs)}
 
 
-def message_row(msg: SourceMessage) -> tuple:
+def message_row(msg: SourceMessage, body: bool = True) -> tuple:
     """One source message hashed into its facts row (``quickcheck.COLUMNS``): what the
     plan keeps of it, the bytes not kept. A row, not an object: it goes straight to
-    the spool and the state (a million of them per big mailbox)."""
+    the spool and the state (a million of them per big mailbox).
+
+    Without *body* the body hash is left out (``NO_BODY_HASH``): for a folder that can
+    read a message again by its key, it is computed only where a duplicate must be
+    ruled out (``BodyHashes``): a second SHA-256 pass over nearly every byte, saved."""
     data = headers.to_crlf(msg.data)
     blank = headers.crlf_blank_line(data)  # found once: the header block and the body
     fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
@@ -143,7 +147,8 @@ def message_row(msg: SourceMessage) -> tuple:
     return (msg.key.encode("utf-8", "surrogateescape"), printable(msg.location), len(data),
             fingerprint.content_hash(data),
             fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(len(data))),
-            fingerprint.body_hash(data, blank), fingerprint.message_id_key(fields),
+            fingerprint.body_hash(data, blank) if body else NO_BODY_HASH,
+            fingerprint.message_id_key(fields),
             when.isoformat() if when else None, quickcheck.json_set(msg.flags),
             quickcheck.json_set(msg.keywords), msg.skip_reason or None,
             json.dumps(list(msg.notes)) if msg.notes else None, int(b"\x00" in data),
@@ -179,7 +184,7 @@ def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[
     reading = MboxFolder(None, (), Path(path)).messages_between(begin, stop, unquote)
     while True:
         try:
-            rows.append(message_row(next(reading)))
+            rows.append(message_row(next(reading), body=False))
         except StopIteration as end:
             return rows, end.value
 
@@ -210,8 +215,8 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tup
                 for _, other in running:
                     other.cancel()
                 if expected >= 0:
-                    yield from map(message_row,
-                                   folder.messages_between(expected, None, unquote))
+                    for msg in folder.messages_between(expected, None, unquote):
+                        yield message_row(msg, body=False)
                 return
             rows, expected = future.result()
             yield from rows
@@ -290,14 +295,62 @@ def build_plan(stores: Iterable[Store], layout=None,
                 messages.rescope(scope)
         plan.folders.append(FolderPlan(store, folder, mapped.target, mapped.note, messages,
                                        mapped.special_use, excluded))
-    spool.mark_duplicates()
+    folders = {messages.folder: folder for _, folder, messages, _ in read}
+    spool.mark_duplicates(lambda s: hash_left_out_bodies(s, folders))
     return plan
+
+
+class _Wanted:
+    __slots__ = ("ref", "key", "content_hash")
+
+    def __init__(self, ref: int, key: bytes, content_hash: str):
+        self.ref, self.key, self.content_hash = ref, key.decode("utf-8", "surrogateescape"), \
+            content_hash
+
+
+def hash_left_out_bodies(spool: Spool, folders: dict[int, Folder]) -> None:
+    """The body hashes ``message_row`` left out, where a duplicate must be ruled out:
+    each message read again by its key (``Folder.read_keyed``). A message that is no
+    longer there as planned (its content hash differs) gets a hash of its own: it is
+    nobody's duplicate, and the upload will find it changed."""
+    done: list[tuple[str, int]] = []
+    wanted = spool.bodies_wanted()
+    row = next(wanted, None)
+    while row is not None:
+        number = row[1]
+
+        def same_folder():
+            nonlocal row
+            while row is not None and row[1] == number:
+                yield _Wanted(row[0], row[2], row[3])
+                row = next(wanted, None)
+
+        for item, data in folders[number].read_keyed(same_folder()):
+            done.append((body_hash_again(data, item.content_hash) or f"unread {item.ref}",
+                         item.ref))
+            if len(done) >= PAGE:
+                spool.set_body_hashes(done)
+                done = []
+    spool.set_body_hashes(done)
+
+
+def body_hash_again(data: bytes | None, content_hash: str) -> str | None:
+    """The body hash of a message read again, or None when it is not the planned one."""
+    if data is None:
+        return None
+    crlf = headers.to_crlf(data)
+    if fingerprint.content_hash(crlf) != content_hash:
+        return None
+    return fingerprint.body_hash(crlf, headers.crlf_blank_line(crlf))
 
 
 def facts_rows(folder: Folder) -> Iterator[tuple]:
     """The facts rows (``message_row``) of a folder's messages, in order."""
     rows = planned_rows_in_parts(folder)
-    return rows if rows is not None else map(message_row, folder.messages())
+    if rows is not None:
+        return rows
+    body = folder.direct_reader() is None  # else hashed where needed (``BodyHashes``)
+    return (message_row(msg, body) for msg in folder.messages())
 
 
 def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: Filters,
@@ -308,7 +361,7 @@ def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: F
     *check* is called after each chunk."""
     col = {name: i for i, name in enumerate(quickcheck.COLUMNS)}
     skip, date, size = col["skip_reason"], col["internaldate"], col["size"]
-    identity = [col[c] for c in DEDUP_BY]
+    header_key = col["header_key"]
     out: list = []
     seen: list = []
     for row in rows:
@@ -318,8 +371,7 @@ def _spool_rows(messages: Messages, rows, scope: int, excluded: bool, filters: F
                 _date(row[date]), row[size]))
             if later:
                 action, reason = LATER, "left for a later pass: " + later
-        out.append((messages.folder, *row, action, reason, scope,
-                    hash(tuple([row[i] for i in identity]))))
+        out.append((messages.folder, *row, action, reason, scope, hash(row[header_key])))
         seen.append(row)
         if len(out) >= 5000:
             messages.append_rows(out)

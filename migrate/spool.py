@@ -32,6 +32,7 @@ PAGE = 2000
 EVERY = (0, float("inf"))  # a range of refs [first, past the last): all messages
 _NO_REF = 2 ** 62  # beyond every ref SQLite gives (EVERY's end, as an integer)
 DEDUP_BY = ("header_key", "body_hash")  # one message, whatever else differs (fingerprint.md)
+NO_BODY_HASH = ""  # left out by the plan's first reading; computed where a twin needs it
 _DECISIONS = ("action", "reason", "server_uid")
 _NAME = re.compile(r"mailmigrate-plan-(\d+)-\w+\.sqlite$")
 
@@ -135,20 +136,62 @@ class Spool:
             return self.db.execute(sql, args).fetchall()
 
     @_guarded
-    def mark_duplicates(self) -> None:
+    def mark_duplicates(self, hash_bodies=None) -> None:
         """Within a dedup scope (a target mailbox, or all with --dedup-across-folders),
         every upload after the first with the same header key and body hash is a
         duplicate of the first (docs/fingerprint.md). The same bytes give the same
-        header key and body hash, so this also covers "same content hash"."""
+        header key and body hash, so this also covers "same content hash".
+
+        *hash_bodies* is called first (``plan.hash_left_out_bodies``): it must give a
+        body hash (``set_body_hashes``) to every upload whose hash was left out and
+        that shares its header key with another upload of its scope
+        (``bodies_wanted``); a hash still left out never matches."""
         same = " AND ".join(["f.dkey=m.dkey", "f.action='upload'", "f.scope=m.scope"]
                             + [f"f.{c}=m.{c}" for c in DEDUP_BY])
         with self.lock:
             self.db.execute("CREATE INDEX m_dkey ON m (dkey, id) WHERE action='upload'")
+            # the uploads with a twin (another of their scope with their header key): only
+            # these can be duplicates, and nearly every header key is unique
+            self.db.execute("DROP TABLE IF EXISTS temp.twin")
+            self.db.execute("CREATE TEMP TABLE twin (id INTEGER PRIMARY KEY)")
+            self.db.execute("""
+                INSERT INTO twin SELECT m.id FROM (SELECT dkey FROM m WHERE action='upload'
+                    GROUP BY dkey HAVING count(*) > 1) d JOIN m ON m.dkey=d.dkey
+                WHERE m.action='upload' AND EXISTS (SELECT 1 FROM m f WHERE f.dkey=m.dkey
+                    AND f.action='upload' AND f.scope=m.scope AND f.header_key=m.header_key
+                    AND f.id<>m.id)""")
+            if hash_bodies is not None:
+                hash_bodies(self)
             self.db.execute(f"""
                 UPDATE m SET action='duplicate', reason='same message as ' || (
                     SELECT f.location FROM m f WHERE {same} ORDER BY f.id LIMIT 1)
-                WHERE action='upload' AND EXISTS (SELECT 1 FROM m f WHERE {same} AND f.id<m.id)""")
+                WHERE id IN (SELECT id FROM twin) AND action='upload'
+                    AND body_hash<>'{NO_BODY_HASH}'
+                    AND EXISTS (SELECT 1 FROM m f WHERE {same} AND f.id<m.id)""")
             self.db.execute("DROP INDEX m_dkey")
+            self.db.execute("DROP TABLE temp.twin")
+
+    def bodies_wanted(self) -> Iterator[tuple[int, int, bytes, str]]:
+        """(ref, folder, key, content hash) of each upload whose body hash was left out
+        and that has a twin (``mark_duplicates``, which calls the function that asks):
+        the body decides whether one is a duplicate. In ref order (each folder's in
+        store order), a page at a time: ``set_body_hashes`` may run in between."""
+        after = 0
+        while True:
+            page = self.query(
+                "SELECT m.id, m.folder, m.key, m.content_hash FROM twin JOIN m ON m.id=twin.id "
+                f"WHERE twin.id>? AND m.body_hash='{NO_BODY_HASH}' ORDER BY twin.id "
+                f"LIMIT {PAGE}", (after,))
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1][0]
+
+    @_guarded
+    def set_body_hashes(self, rows: list[tuple[str, int]]) -> None:
+        """(body hash, ref) for each of *rows*."""
+        with self.lock:
+            self.db.executemany("UPDATE m SET body_hash=? WHERE id=?", rows)
 
 
     @_guarded

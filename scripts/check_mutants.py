@@ -113,6 +113,11 @@ MUTANTS = [
            '"INSERT OR IGNORE INTO upload_floor SELECT ?, ?, ? WHERE NOT EXISTS ("',
            '"INSERT OR IGNORE INTO upload_floor SELECT ?, ?, ? WHERE 1 OR NOT EXISTS ("',
            ("tests/test_engine.py", "-k", "floor or first_upload or not_found_by_uid")),
+    Mutant("the first of two twins left without its body hash (only later ones read again)",
+           "migrate/spool.py",
+           "AND f.id<>m.id)\"\"\")\n            if hash_bodies",
+           "AND f.id<m.id)\"\"\")\n            if hash_bodies",
+           ("tests/test_body_hash.py",)),
 ]
 
 

@@ -31,7 +31,7 @@ def test_the_layout_is_asked_for_once_after_the_sources_are_read(tmp_path, monke
     write_mbox(root / "Work", [message("c")])
     read, asked = [], []
     real = planning.message_row
-    monkeypatch.setattr(planning, "message_row", lambda m: read.append(m.key) or real(m))
+    monkeypatch.setattr(planning, "message_row", lambda m, body=True: read.append(m.key) or real(m, body))
 
     def layout():
         asked.append(len(read))
@@ -214,7 +214,7 @@ def test_plan_and_verify_log_in_while_the_sources_are_read(tmp_path, monkeypatch
     write_mbox(tmp_path / "one.mbox", [message(f"m{i}") for i in range(3)])
     read = threading.Event()
     real = planning.message_row
-    monkeypatch.setattr(planning, "message_row", lambda m: read.set() or real(m))
+    monkeypatch.setattr(planning, "message_row", lambda m, body=True: read.set() or real(m, body))
 
     class LoginAfterReading:
         def __init__(self, config):
