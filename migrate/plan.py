@@ -311,8 +311,9 @@ class _Wanted:
 def hash_left_out_bodies(spool: Spool, folders: dict[int, Folder]) -> None:
     """The body hashes ``message_row`` left out, where a duplicate must be ruled out:
     each message read again by its key (``Folder.read_keyed``). A message that is no
-    longer there as planned (its content hash differs) gets a hash of its own: it is
-    nobody's duplicate, and the upload will find it changed."""
+    longer there as planned (its content hash differs, its file cannot be read) gets
+    a hash of its own, or keeps none: it is nobody's duplicate, and the upload finds
+    the change (a bad folder skips that folder, not the plan)."""
     done: list[tuple[str, int]] = []
     wanted = spool.bodies_wanted()
     row = next(wanted, None)
@@ -325,12 +326,16 @@ def hash_left_out_bodies(spool: Spool, folders: dict[int, Folder]) -> None:
                 yield _Wanted(row[0], row[2], row[3])
                 row = next(wanted, None)
 
-        for item, data in folders[number].read_keyed(same_folder()):
-            done.append((body_hash_again(data, item.content_hash) or f"unread {item.ref}",
-                         item.ref))
-            if len(done) >= PAGE:
-                spool.set_body_hashes(done)
-                done = []
+        items = same_folder()
+        try:
+            for item, data in folders[number].read_keyed(items):
+                done.append((body_hash_again(data, item.content_hash) or f"unread {item.ref}",
+                             item.ref))
+                if len(done) >= PAGE:
+                    spool.set_body_hashes(done)
+                    done = []
+        except SourceError:  # gone since it was read: its upload says so, folder by folder
+            done.extend((f"unread {item.ref}", item.ref) for item in items)
     spool.set_body_hashes(done)
 
 

@@ -130,3 +130,27 @@ def test_facts_from_the_state_without_body_hashes_still_find_duplicates(tmp_path
                                                       {"duplicate": 1, "upload": 1}]
     finally:
         state.close()
+
+
+def test_a_file_that_cannot_be_read_again_makes_no_duplicates_and_stops_nothing(
+        tmp_path, monkeypatch):
+    """Gone or unreadable between the reading and the second look (here after its first
+    twin): its twins stay uploads (the upload then skips that folder with the reason);
+    the plan goes on, and the other folder's twins are compared."""
+    from migrate.errors import SourceError
+    same = message("Report", msgid="<r@example.org>")
+    (tmp_path / "src").mkdir()
+    write_mbox(tmp_path / "src" / "a.mbox", [same, same, same, message("x")])
+    write_mbox(tmp_path / "src" / "b.mbox", [same, same])
+    real, calls = MboxAt.read, []
+
+    def read(self, key):
+        if self.path.name == "a.mbox" and calls:
+            raise SourceError(f"cannot read mbox file {self.path}: gone")
+        calls.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(MboxAt, "read", read)
+    plan = planning.build_plan([open_store(tmp_path / "src")])
+    assert {f.folder.name[-1]: dict(f.counts()) for f in plan.folders} == {
+        "a": {"upload": 4}, "b": {"upload": 1, "duplicate": 1}}
