@@ -13,8 +13,10 @@ goal: ``bench/read_throughput.py``'s generator at ``--issue-mb`` (3,072 MB:
 commit) and *after* (default: the working tree) into temporary worktrees,
 then times ``mailmigrate plan FILE`` of each file by each version, each in a
 fresh process, interleaved per round so the machine's drift hits both alike.
-Prints MB/s, CPU seconds (all processes) and peak RSS; the files and worktrees
-are deleted afterwards.
+Prints MB/s (median and best), CPU seconds of all processes (median and least)
+and peak RSS; the files and worktrees are deleted afterwards. This VM's
+neighbours move both wall and CPU time by up to a fifth between rounds: the
+best round and the least CPU are the figures least disturbed by them.
 """
 
 from __future__ import annotations
@@ -89,9 +91,10 @@ def main() -> None:
             for version in trees:
                 runs = results[(version, name)]
                 print(f"    {version:32s} {statistics.median(r[0] for r in runs):6.0f} MB/s "
-                      f"(rounds: {', '.join(f'{r[0]:.0f}' for r in runs)}), CPU "
-                      f"{statistics.median(r[2] for r in runs):.1f} s, peak RSS "
-                      f"{max(r[1] for r in runs):.0f} MB")
+                      f"(best {max(r[0] for r in runs):.0f}; rounds: "
+                      f"{', '.join(f'{r[0]:.0f}' for r in runs)}), CPU "
+                      f"{statistics.median(r[2] for r in runs):.1f} s (least "
+                      f"{min(r[2] for r in runs):.1f}), peak RSS {max(r[1] for r in runs):.0f} MB")
     finally:
         for tree in trees.values():
             if tree != ROOT:
