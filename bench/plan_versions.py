@@ -1,14 +1,17 @@
 """``mailmigrate plan`` of the same files by two versions of the code, side by side.
 
     python bench/plan_versions.py [--before REV] [--after REV] [--messages 100000]
-                                  [--issue-mb 3072] [--files LF,CRLF,issue]
+                                  [--issue-mb 3072] [--folders 500]
+                                  [--files LF,CRLF,issue,tree]
                                   [--rounds 2] [--dir /var/tmp]
 
 Generates mbox files: two of ``--messages`` messages (``bench/scale.py``'s
 log-normal sizes, 10 KB on average), one with LF line ends, one with CRLF (as
 Thunderbird writes on Windows); and **issue**, the file of issue 17's plan-speed
 goal: ``bench/read_throughput.py``'s generator at ``--issue-mb`` (3,072 MB:
-~190,000 messages, 17 KB on average, some attachments of a few MB). Checks out
+~190,000 messages, 17 KB on average, some attachments of a few MB); and
+**tree**, a Thunderbird-like directory of ``--folders`` mbox files holding
+``--messages`` messages between them (10 KB on average). Checks out
 *before* (default: the previous
 commit) and *after* (default: the working tree) into temporary worktrees,
 then times ``mailmigrate plan FILE`` of each file by each version, each in a
@@ -52,8 +55,12 @@ def plan_once(tree: Path, mbox: Path) -> tuple[float, float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"plan by {tree} failed: {proc.stderr.read().decode()[-2000:]}")
-    return (mbox.stat().st_size / 1e6 / (time.perf_counter() - started), usage.ru_maxrss / 1024,
+    return (source_bytes(mbox) / 1e6 / (time.perf_counter() - started), usage.ru_maxrss / 1024,
             usage.ru_utime + usage.ru_stime)  # wait4: the workers are reaped by it
+
+
+def source_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir()) if path.is_dir() else path.stat().st_size
 
 
 def main() -> None:
@@ -62,7 +69,8 @@ def main() -> None:
     ap.add_argument("--after", default=None, help="a revision (default: the working tree)")
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--issue-mb", type=int, default=3072)
-    ap.add_argument("--files", default="LF,CRLF,issue")
+    ap.add_argument("--folders", type=int, default=500)
+    ap.add_argument("--files", default="LF,CRLF,issue,tree")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
@@ -77,6 +85,11 @@ def main() -> None:
         for name, path in files.items():
             if name == "issue":
                 counts[name] = generate_issue_file(path, args.issue_mb)
+            elif name == "tree":
+                path.mkdir()
+                for i in range(args.folders):
+                    generate(path / f"folder{i:04d}", args.messages // args.folders, 10, seed=i)
+                counts[name] = args.messages // args.folders * args.folders
             else:
                 generate(path, args.messages, 10, crlf=name == "CRLF")
                 counts[name] = args.messages
@@ -87,7 +100,7 @@ def main() -> None:
                     results.setdefault((version, name), []).append(plan_once(tree, path))
         print(f"mailmigrate plan, medians of {args.rounds} interleaved rounds")
         for name, path in files.items():
-            print(f"  {name} file, {path.stat().st_size / 1e6:,.0f} MB, {counts[name]:,} messages")
+            print(f"  {name}, {source_bytes(path) / 1e6:,.0f} MB, {counts[name]:,} messages")
             for version in trees:
                 runs = results[(version, name)]
                 print(f"    {version:32s} {statistics.median(r[0] for r in runs):6.0f} MB/s "

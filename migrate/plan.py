@@ -9,6 +9,7 @@ numbers in a dry run are the numbers of the run.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -159,21 +160,101 @@ PARALLEL_MIN_BYTES = 64 << 20  # an mbox file this big is planned on every core
 PART_BYTES = 16 << 20
 
 
-def planned_rows_in_parts(folder: Folder) -> Iterator[tuple] | None:
+READ_AHEAD_MIN_BYTES = 1 << 20  # a smaller mbox folder is read here, not by a worker
+
+
+def _cores() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+def _mbox_size(folder: Folder) -> int:
+    """The size of an mbox folder's file (0 when it cannot be read: its reading says
+    why), or -1 for any other folder."""
+    if not isinstance(folder, MboxFolder):
+        return -1
+    try:
+        return os.stat(folder.path).st_size
+    except OSError:
+        return 0
+
+
+class Workers:
+    """The worker processes a plan reads with, started when first needed (a plan of a
+    few small folders starts none) and stopped when the plan has read everything."""
+
+    def __init__(self):
+        self.pool = None
+
+    def submit(self, *call):
+        if self.pool is None:
+            import concurrent.futures
+            self.pool = concurrent.futures.ProcessPoolExecutor(_cores())
+        return self.pool.submit(*call)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+class ReadAhead:
+    """A store's folders, the mbox files among them read by the workers ahead of their
+    turn, so that a store of many folders (a Thunderbird profile) is planned on every
+    core like one big file is (``planned_rows_in_parts``). The rows are spooled in
+    folder order as before; at most 2 folders per core are read ahead (flat memory).
+
+    Each folder's quick-check signature is taken before its reading starts (*facts*:
+    ``Facts.lookup``), as when folders were read one by one.
+    """
+
+    def __init__(self, folders: list[Folder], facts, workers: Workers):
+        self.folders, self.facts, self.workers = folders, facts, workers
+        self.looked: dict[int, tuple] = {}
+        self.reading: dict[int, object] = {}  # folder index -> its rows, coming
+        self.next = 0  # the first folder not yet considered for reading ahead
+        self.window = 2 * _cores() if _cores() > 1 else 0
+
+    def look(self, i: int) -> tuple:
+        """(signature, facts rows from the state or None) of folder *i*."""
+        if i not in self.looked:
+            self.looked[i] = self.facts.lookup(self.folders[i]) if self.facts else (None, None)
+        return self.looked[i]
+
+    def rows(self, i: int) -> Iterator[tuple]:
+        """Folder *i*'s facts rows, read by a worker or here."""
+        self._read_ahead(i)
+        self.looked.pop(i, None)
+        coming = self.reading.pop(i, None)
+        if coming is None:
+            return facts_rows(self.folders[i], self.workers)
+        self._read_ahead(i + 1)
+        return iter(coming.result()[0])  # a worker's SourceError is raised here, in turn
+
+    def _read_ahead(self, i: int) -> None:
+        self.next = max(self.next, i)
+        while self.window and len(self.reading) < self.window and self.next < len(self.folders):
+            j, self.next = self.next, self.next + 1
+            size = _mbox_size(self.folders[j])
+            if READ_AHEAD_MIN_BYTES <= size < PARALLEL_MIN_BYTES and self.look(j)[1] is None:
+                self.reading[j] = self.workers.submit(_plan_part, str(self.folders[j].path),
+                                                      0, None, None)
+
+
+def planned_rows_in_parts(folder: Folder, workers: Workers | None = None
+                          ) -> Iterator[tuple] | None:
     """Facts rows of a big mbox file, planned by worker processes, or None.
 
     Each process reads a part of the file (one per core), so hashing and
     parsing use every core; the parts are checked to join up exactly where
     the whole file would be split, else the rest is read here.
     """
-    cores = min(os.cpu_count() or 1, 8)
-    if isinstance(folder, MboxFolder) and cores > 1:
-        try:
-            size = os.stat(folder.path).st_size
-        except OSError:
-            size = 0
+    cores = _cores()
+    if cores > 1:
+        size = _mbox_size(folder)
         if size >= PARALLEL_MIN_BYTES:
-            return _planned_in_parts(folder, size, cores)
+            return _planned_in_parts(folder, size, cores, workers)
     return None
 
 
@@ -189,8 +270,8 @@ def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[
             return rows, end.value
 
 
-def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tuple]:
-    import concurrent.futures
+def _planned_in_parts(folder: MboxFolder, size: int, cores: int,
+                      workers: Workers | None) -> Iterator[tuple]:
     try:
         with open(folder.path, "rb") as f:
             first = next(split_mbox(f), None)  # NotAnMbox, as a read from the start says
@@ -202,24 +283,26 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int) -> Iterator[tup
     unquote = is_mboxrd(first[2])
     starts = [0] + [b for b in guesses if b > 0]
     parts = collections.deque(zip(starts, starts[1:] + [None]))
-    with concurrent.futures.ProcessPoolExecutor(cores) as pool:
+    with Workers() if workers is None else contextlib.nullcontext(workers) as pool:
         running: collections.deque = collections.deque()
         expected = 0
-        while parts or running:
-            while parts and len(running) < 2 * cores:  # a bounded window: flat memory
-                begin, stop = parts.popleft()
-                running.append((begin, pool.submit(_plan_part, str(folder.path), begin, stop,
-                                                   unquote)))
-            begin, future = running.popleft()
-            if begin != expected:  # a guessed boundary was inside a message: read on here
-                for _, other in running:
-                    other.cancel()
-                if expected >= 0:
-                    for msg in folder.messages_between(expected, None, unquote):
-                        yield message_row(msg, body=False)
-                return
-            rows, expected = future.result()
-            yield from rows
+        try:
+            while parts or running:
+                while parts and len(running) < 2 * cores:  # a bounded window: flat memory
+                    begin, stop = parts.popleft()
+                    running.append((begin, pool.submit(_plan_part, str(folder.path), begin,
+                                                       stop, unquote)))
+                begin, future = running.popleft()
+                if begin != expected:  # a guessed boundary was inside a message: read on
+                    if expected >= 0:
+                        for msg in folder.messages_between(expected, None, unquote):
+                            yield message_row(msg, body=False)
+                    return
+                rows, expected = future.result()
+                yield from rows
+        finally:
+            for _, other in running:  # a shared pool goes on: nothing of ours left in it
+                other.cancel()
 
 
 LONG_LINE = 4000  # lines this long may be measured; provider limits are ~10,000
@@ -267,23 +350,25 @@ def build_plan(stores: Iterable[Store], layout=None,
     plan = Plan([], ServerLayout(), stores, spool)  # the spool file goes when nothing holds it
     filters = filters or Filters()
     read: list[tuple[Store, Folder, Messages, bool]] = []
-    for store in stores:
-        for folder in store.folders():
-            if check:
-                check()
-            excluded = not filters.takes_folder(folder.name)
-            messages = spool.folder()
-            scope = 0 if across_folders else messages.folder  # until the names are known
-            sig, known = facts.lookup(folder) if facts else (None, None)
-            if known is not None:
-                _spool_rows(messages, known, scope, excluded, filters, check=check)
-            else:
-                recording = facts.recorder(folder, sig) if facts else None
-                _spool_rows(messages, facts_rows(folder), scope, excluded, filters, recording,
-                            check)
-                if recording:
-                    recording.finish()
-            read.append((store, folder, messages, excluded))
+    with Workers() as workers:
+        for store in stores:
+            ahead = ReadAhead(store.folders(), facts, workers)
+            for i, folder in enumerate(ahead.folders):
+                if check:
+                    check()
+                excluded = not filters.takes_folder(folder.name)
+                messages = spool.folder()
+                scope = 0 if across_folders else messages.folder  # until names are known
+                sig, known = ahead.look(i)
+                if known is not None:
+                    _spool_rows(messages, known, scope, excluded, filters, check=check)
+                else:
+                    recording = facts.recorder(folder, sig) if facts else None
+                    _spool_rows(messages, ahead.rows(i), scope, excluded, filters,
+                                recording, check)
+                    if recording:
+                        recording.finish()
+                read.append((store, folder, messages, excluded))
     plan.layout = (layout() if callable(layout) else layout) or ServerLayout()
     scopes: dict[str, int] = {}
     spelling: dict[str, str] = {}
@@ -349,9 +434,9 @@ def body_hash_again(data: bytes | None, content_hash: str) -> str | None:
     return fingerprint.body_hash(crlf, headers.crlf_blank_line(crlf))
 
 
-def facts_rows(folder: Folder) -> Iterator[tuple]:
+def facts_rows(folder: Folder, workers: Workers | None = None) -> Iterator[tuple]:
     """The facts rows (``message_row``) of a folder's messages, in order."""
-    rows = planned_rows_in_parts(folder)
+    rows = planned_rows_in_parts(folder, workers)
     if rows is not None:
         return rows
     body = folder.direct_reader() is None  # else hashed where needed (``BodyHashes``)

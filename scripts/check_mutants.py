@@ -118,6 +118,11 @@ MUTANTS = [
            "AND f.id<>m.id)\"\"\")\n            if hash_bodies",
            "AND f.id<m.id)\"\"\")\n            if hash_bodies",
            ("tests/test_body_hash.py",)),
+    Mutant("a folder's range of refs taken from its last chunk only (its first messages "
+           "never uploaded, counted or checked)", "migrate/spool.py",
+           "self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)",
+           "self.lo, self.hi = lo, hi",
+           ("tests/test_parallel_plan.py", "-k", "own_rows")),
 ]
 
 

@@ -72,8 +72,8 @@ def test_a_failed_login_stops_the_reading_at_once(tmp_path, monkeypatch):
     store = open_store(root)
     read = []
     real = planning.facts_rows
-    monkeypatch.setattr(planning, "facts_rows", lambda folder: read.append(folder.name) or
-                        real(folder))
+    monkeypatch.setattr(planning, "facts_rows", lambda folder, workers=None:
+                        read.append(folder.name) or real(folder, workers))
     calls = []
 
     def check():

@@ -88,3 +88,95 @@ def test_any_mix_plans_the_same_in_parts(tmp_path_factory, shapes):
         assert parallel == sequential
     finally:
         planning.PARALLEL_MIN_BYTES, planning.PART_BYTES = saved
+
+
+# -- a store of many folders: mbox files read ahead by the workers ---------------------
+
+def _tree(root):
+    """A Thunderbird-like tree: mbox folders of several sizes (one empty), a subfolder,
+    and a maildir beside them, read in that order."""
+    for n in range(7):
+        write_mbox(root / f"F{n}", [message(f"f{n} m{i}", body=f"line {i}\n" * (i % 9 + n))
+                                    for i in range(n * 5)])
+    write_mbox(root / "F2.sbd" / "Inner", [message(f"inner {i}") for i in range(6)])
+    return root
+
+
+def plan_fields(plan):
+    return [(f.folder.display_name, f.target, [(m.location, m.size, m.content_hash,
+                                                m.header_key, m.body_hash, m.action, m.reason,
+                                                m.internaldate, m.flags)
+                                               for m in f.messages]) for f in plan.folders]
+
+
+def test_many_folders_read_ahead_plan_as_one_by_one(tmp_path, monkeypatch):
+    root = _tree(tmp_path / "Local Folders")
+    monkeypatch.setattr(planning, "_cores", lambda: 1)  # no workers: one by one, here
+    alone = plan_fields(planning.build_plan([open_store(root)]))
+    monkeypatch.setattr(planning, "_cores", lambda: 2)
+    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    submitted = []
+    real = planning.Workers.submit
+    monkeypatch.setattr(planning.Workers, "submit",
+                        lambda self, *call: submitted.append(call[1]) or real(self, *call))
+    assert plan_fields(planning.build_plan([open_store(root)])) == alone
+    assert len(submitted) == 7  # every mbox folder (the empty file is no folder), by a worker
+
+
+def test_a_folder_gone_before_a_worker_reads_it_stops_as_it_did(tmp_path, monkeypatch):
+    """The worker's SourceError comes back in the folder's turn, with the same words."""
+    from migrate.errors import SourceError
+    root = _tree(tmp_path / "Local Folders")
+    store = open_store(root)
+    listed = store.folders()
+    monkeypatch.setattr(type(store), "folders", lambda self: listed)
+    (root / "F3").unlink()
+    said = []
+    for cores, least in ((1, 1 << 20), (2, 0)):
+        monkeypatch.setattr(planning, "_cores", lambda: cores)
+        monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", least)
+        with pytest.raises(SourceError) as e:
+            planning.build_plan([store])
+        said.append(str(e.value))
+    assert said[0] == said[1] and "F3" in said[0]
+
+
+def test_facts_of_folders_read_ahead_are_kept_and_reused(tmp_path, monkeypatch):
+    import os
+    import time
+    from migrate.quickcheck import Facts
+    from migrate.state import State
+    root = _tree(tmp_path / "Local Folders")
+    for path in root.rglob("*"):
+        os.utime(path, (time.time() - 3600,) * 2)
+    monkeypatch.setattr(planning, "_cores", lambda: 2)
+    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    state = State(tmp_path / "s.sqlite")
+    try:
+        first = plan_fields(planning.build_plan([open_store(root)], facts=Facts(state)))
+        facts = Facts(state)
+        again = plan_fields(planning.build_plan([open_store(root)], facts=facts))
+        assert again == first and len(facts.reused) == 7
+    finally:
+        state.close()
+
+
+def test_a_folders_questions_read_only_its_own_rows(tmp_path):
+    """Counts, sums and pages of one folder do not read the others' messages: a profile of
+    hundreds of folders asked each a dozen questions, each a pass over every message."""
+    write_mbox(tmp_path / "Small", [message(f"s{i}") for i in range(3)])
+    write_mbox(tmp_path / "Big", [message(f"b{i}") for i in range(6000)])
+    plan = planning.build_plan([open_store(tmp_path)])
+    small = next(f for f in plan.folders if f.folder.name == ("Small",))
+    big = next(f for f in plan.folders if f.folder.name == ("Big",))  # spooled in two chunks
+    assert big.counts() == {"upload": 6000} and sum(map(len, big.messages.light())) == 6000
+    db = small.messages.spool.db
+    steps = []
+    db.set_progress_handler(lambda: steps.append(1), 1)
+    try:
+        assert small.counts() == {"upload": 3} and small.messages.bytes_for() > 0
+        small.messages.by_reason(), small.messages.years(), small.messages.date_range()
+        assert len(list(small.messages)) == 3
+    finally:
+        db.set_progress_handler(None, 1)
+    assert len(steps) < 6000  # a pass over the big folder's rows alone is many more
