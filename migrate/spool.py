@@ -152,14 +152,17 @@ class Spool:
         same = " AND ".join(["f.dkey=m.dkey", "f.action='upload'", "f.scope=m.scope"]
                             + [f"f.{c}=m.{c}" for c in DEDUP_BY])
         with self.lock:
-            self.db.execute("CREATE INDEX m_dkey ON m (dkey, id) WHERE action='upload'")
+            # by scope too: the same header key in many mailboxes (a message filed in
+            # each) is no twin, and must not be compared across them (quadratic)
+            self.db.execute("CREATE INDEX m_dkey ON m (dkey, scope, id) WHERE action='upload'")
             # the uploads with a twin (another of their scope with their header key): only
             # these can be duplicates, and nearly every header key is unique
             self.db.execute("DROP TABLE IF EXISTS temp.twin")
             self.db.execute("CREATE TEMP TABLE twin (id INTEGER PRIMARY KEY)")
             self.db.execute("""
-                INSERT INTO twin SELECT m.id FROM (SELECT dkey FROM m WHERE action='upload'
-                    GROUP BY dkey HAVING count(*) > 1) d JOIN m ON m.dkey=d.dkey
+                INSERT INTO twin SELECT m.id FROM (SELECT dkey, scope FROM m
+                    WHERE action='upload' GROUP BY dkey, scope HAVING count(*) > 1) d
+                    JOIN m ON m.dkey=d.dkey AND m.scope=d.scope
                 WHERE m.action='upload' AND EXISTS (SELECT 1 FROM m f WHERE f.dkey=m.dkey
                     AND f.action='upload' AND f.scope=m.scope AND f.header_key=m.header_key
                     AND f.id<>m.id)""")

@@ -180,3 +180,27 @@ def test_a_folders_questions_read_only_its_own_rows(tmp_path):
     finally:
         db.set_progress_handler(None, 1)
     assert len(steps) < 6000  # a pass over the big folder's rows alone is many more
+
+
+def test_one_header_key_in_many_mailboxes_is_not_compared_across_them(tmp_path, monkeypatch):
+    """The same message filed in each of many folders (or a generator's same headers):
+    no two are twins (each folder is its own mailbox), and finding that must not compare
+    every copy with every other (500 such folders took 22 s; SQLite steps bound it)."""
+    from migrate import spool as spooling
+    for n in range(40):
+        write_mbox(tmp_path / f"F{n}", [message(f"m{i}", msgid=f"<{i}@example.org>",
+                                                body=f"folder {n}\n") for i in range(40)])
+    steps = []
+    real = spooling.Spool.mark_duplicates
+
+    def counted(self, *args):
+        self.db.set_progress_handler(lambda: steps.append(1), 1)
+        try:
+            return real(self, *args)
+        finally:
+            self.db.set_progress_handler(None, 1)
+
+    monkeypatch.setattr(spooling.Spool, "mark_duplicates", counted)
+    plan = planning.build_plan([open_store(tmp_path)])
+    assert all(f.counts() == {"upload": 40} for f in plan.folders) and len(plan.folders) == 40
+    assert len(steps) < 200 * 1600  # linear in the 1,600 messages; across them: 40 times more
