@@ -87,8 +87,9 @@ def main() -> None:
                 counts[name] = generate_issue_file(path, args.issue_mb)
             elif name == "tree":
                 path.mkdir()
-                for i in range(args.folders):
-                    generate(path / f"folder{i:04d}", args.messages // args.folders, 10, seed=i)
+                each = args.messages // args.folders
+                for i in range(args.folders):  # every message its own (see the docs)
+                    generate(path / f"folder{i:04d}", each, 10, seed=i, first=i * each)
                 counts[name] = args.messages // args.folders * args.folders
             else:
                 generate(path, args.messages, 10, crlf=name == "CRLF")

@@ -39,12 +39,14 @@ SHA256_FILE = ("import hashlib, sys\nh = hashlib.sha256()\nwith open(sys.argv[1]
                "    for block in iter(lambda: f.read(1 << 20), b''):\n        h.update(block)")
 
 
-def generate(path: Path, n: int, mean_kb: float, seed: int = 11, crlf: bool = False) -> None:
+def generate(path: Path, n: int, mean_kb: float, seed: int = 11, crlf: bool = False,
+             first: int = 0) -> None:
+    """*n* messages numbered from *first* (their Message-IDs and subjects)."""
     rng = random.Random(seed)
     mu = math.log(mean_kb * 1024) - 0.5
     line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\n"
     with open(path, "wb", buffering=1 << 20) as f:
-        for i in range(n):
+        for i in range(first, first + n):
             size = int(min(rng.lognormvariate(mu, 1.0), 4_000_000))
             head = (f"From sender@example.org Mon Jan  1 00:00:00 2001\n"
                     f"From: Sender {i % 97} <sender{i % 97}@example.org>\nTo: r@example.org\n"

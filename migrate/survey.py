@@ -58,8 +58,10 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
     """
     existing: dict[str, str | None] = {}
     unopened: dict[str, str] = {}
-    for mailbox, fplans in plan.by_target().items():
-        found = target.existing_name(mailbox)
+    targets = plan.by_target()
+    names = target.existing_names(list(targets))
+    for mailbox, fplans in targets.items():
+        found = names[mailbox]
         existing[mailbox] = found
         ours = (lambda hashes, m=mailbox: recorded(m, hashes)) if recorded else None
         try:

@@ -353,20 +353,24 @@ class Uploader:
         return self._in_parallel([lambda w, m=m, f=f: w._upload_mailbox(m, f) for m, f in groups])
 
     def _in_parallel(self, steps) -> UploadOutcome:
-        """Run each step on a worker with its own connection and state handle.
+        """Run the steps on up to ``connections`` workers, each with its own connection
+        and state handle, kept from one step to the next (a profile of 500 folders
+        logged in once per folder: 26 of a no-op re-run's 30 seconds).
 
         The journal protocol is per batch: workers never share one, and each
-        resolves only its own after a drop. Every worker finishes (or fails)
-        before the first error is raised.
+        resolves only its own after a drop. Every step runs (or fails) before the
+        first error is raised; a worker goes on to the next step on a new connection.
         """
         workers: list[Uploader] = []
         self._drop_connection()  # its slot goes to a worker
+        waiting = collections.deque(enumerate(steps))  # taken by the workers (popleft: atomic)
+        errors: dict[int, BaseException] = {}
 
         def settled_by_all() -> int:  # the link works if any connection gets mail through
             with merge_lock:
                 return self.outcome.settled() + sum(w.outcome.settled() for w in workers)
 
-        def work(step):
+        def work():
             worker = Uploader(self.connect, State(self.state.path), self.plan, self.options,
                               self.progress, self.sleep)
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
@@ -375,7 +379,17 @@ class Uploader:
             with merge_lock:
                 workers.append(worker)
             try:
-                worker.with_retries(lambda: step(worker))
+                while waiting:
+                    try:
+                        number, step = waiting.popleft()
+                    except IndexError:  # another worker took the last one
+                        return
+                    worker.my_batches = set()  # each step resolves only its own batches
+                    try:
+                        worker.with_retries(lambda: step(worker))
+                    except BaseException as e:  # noqa: BLE001 - raised once every step ran
+                        errors[number] = e
+                        worker._drop_connection()  # the next step starts afresh
             finally:
                 worker._drop_connection()
                 worker.state.close()
@@ -384,12 +398,15 @@ class Uploader:
                     workers.remove(worker)  # its count now lives in self.outcome
 
         merge_lock = threading.Lock()
-        with concurrent.futures.ThreadPoolExecutor(self.options.connections) as pool:
-            futures = [pool.submit(work, step) for step in steps]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        quota = [e for e in errors if isinstance(e, QuotaExceeded)]
-        if errors:
-            raise (quota or errors)[0]
+        count = min(self.options.connections, len(steps))
+        with concurrent.futures.ThreadPoolExecutor(max(count, 1)) as pool:
+            futures = [pool.submit(work) for _ in range(count)]
+        for future in futures:
+            future.result()  # a worker's own failure (its state cannot be opened)
+        found = [errors[n] for n in sorted(errors)]
+        quota = [e for e in found if isinstance(e, QuotaExceeded)]
+        if found:
+            raise (quota or found)[0]
         return self.outcome
 
     def verify(self):

@@ -160,8 +160,10 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     ``verify`` compares every message.
     """
     checks = []
-    for planned_name, fplans in plan.by_target().items():
-        existing = target.existing_name(planned_name)  # or its fallback spelling
+    targets = plan.by_target()
+    names = target.existing_names(list(targets))  # or their fallback spellings
+    for planned_name, fplans in targets.items():
+        existing = names[planned_name]
         mailbox = existing or planned_name
         check, unopened = None, ""
         if existing:

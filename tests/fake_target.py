@@ -185,6 +185,9 @@ class FakeTarget:
     def existing_name(self, name: str) -> str | None:
         return name if name in self.server.mailboxes else None
 
+    def existing_names(self, names: list[str]) -> dict[str, str | None]:
+        return {name: self.existing_name(name) for name in names}
+
     def status(self, name: str) -> tuple[int, int, int]:
         box = self.server.mailboxes[name]
         return box.uidvalidity, box.uidnext, len(box.messages)

@@ -181,7 +181,12 @@ def test_parent_created_after_its_child_is_a_real_mailbox(make_account, variant,
     try:
         assert target.ensure_mailbox(child) == child
         assert target.existing_name(parent) is None  # a placeholder holds no mail
+        names = [child, parent, "INBOX", "inbox", child + "-never-made"]
+        asked_at_once = target.existing_names(names)  # one LIST of every mailbox
+        assert asked_at_once == {n: target.existing_name(n) for n in names}
+        assert asked_at_once[parent] is None and asked_at_once[child] == child
         assert target.ensure_mailbox(parent) == parent
+        assert target.existing_names([parent]) == {parent: parent}
         assert target.select(parent).uidvalidity
     finally:
         target.close()

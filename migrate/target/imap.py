@@ -457,6 +457,16 @@ class IMAPTarget:
         return None
 
     @connection_guard
+    def existing_names(self, names: list[str]) -> dict[str, str | None]:
+        """``existing_name`` of each of *names*, from one LIST of every mailbox (the same
+        rule: a \\Noselect or \\NonExistent parent does not count)."""
+        selectable = {found for flags, _, found in self.client.list_folders("", "*")
+                      if not ({b"\\NOSELECT", b"\\NONEXISTENT"} & {f.upper() for f in flags})}
+        return {name: next((c for c in (name, fallback_name(name, self.layout.delimiter))
+                            if c.upper() == "INBOX" or c in selectable), None)
+                for name in names}
+
+    @connection_guard
     def status(self, name: str) -> tuple[int, int, int]:
         """(UIDVALIDITY, UIDNEXT, MESSAGES) of *name* without selecting it."""
         found = self.client.folder_status(name, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
