@@ -37,13 +37,15 @@ BEFORE = "bfdf8cb"  # the last commit of session 9
 
 def timed(tree: Path, cmd: list[str], env: dict) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of *cmd* run in *tree*; exit 0 required."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[3]} by {tree} failed: {proc.stderr.read().decode()[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as err:  # not a pipe: a full one would stop the command
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"{cmd[3]} by {tree} failed: {err.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def main() -> None:
