@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from plan_versions import checkout  # noqa: E402
+from plan_versions import checkout, remove_checkouts  # noqa: E402
 from scale import generate  # noqa: E402
 from tests.dovecot import Dovecot  # noqa: E402
 
@@ -103,11 +103,7 @@ def main() -> None:
             proxy.kill()
         if server is not None:
             server.stop()
-        for tree in trees.values():
-            if tree != ROOT:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                                str(tree)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_checkouts(trees.values(), work)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,15 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
+def remove_checkouts(trees, work: Path) -> None:
+    """The temporary worktrees of *trees* (not the working tree) and *work*, gone."""
+    for tree in trees:
+        if tree != ROOT:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           capture_output=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def plan_once(tree: Path, mbox: Path) -> tuple[float, float, float]:
     """(MB/s, peak RSS in MB, CPU seconds of every process) of ``mailmigrate plan`` of
     *mbox* by the code in *tree*."""
@@ -110,11 +119,7 @@ def main() -> None:
                       f"{statistics.median(r[2] for r in runs):.1f} s (least "
                       f"{min(r[2] for r in runs):.1f}), peak RSS {max(r[1] for r in runs):.0f} MB")
     finally:
-        for tree in trees.values():
-            if tree != ROOT:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                                str(tree)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_checkouts(trees.values(), work)
 
 
 if __name__ == "__main__":
