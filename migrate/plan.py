@@ -140,7 +140,7 @@ def message_row(msg: SourceMessage, body: bool = True) -> tuple:
 
     Without *body* the body hash is left out (``NO_BODY_HASH``): for a folder that can
     read a message again by its key, it is computed only where a duplicate must be
-    ruled out (``BodyHashes``): a second SHA-256 pass over nearly every byte, saved."""
+    ruled out (``hash_left_out_bodies``): a second SHA-256 pass over nearly every byte, saved."""
     data = headers.to_crlf(msg.data)
     blank = headers.crlf_blank_line(data)  # found once: the header block and the body
     fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
@@ -439,7 +439,7 @@ def facts_rows(folder: Folder, workers: Workers | None = None) -> Iterator[tuple
     rows = planned_rows_in_parts(folder, workers)
     if rows is not None:
         return rows
-    body = folder.direct_reader() is None  # else hashed where needed (``BodyHashes``)
+    body = folder.direct_reader() is None  # else hashed where needed (``hash_left_out_bodies``)
     return (message_row(msg, body) for msg in folder.messages())
 
 
