@@ -12,6 +12,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import os
 from array import array
@@ -140,7 +141,8 @@ def message_row(msg: SourceMessage, body: bool = True) -> tuple:
 
     Without *body* the body hash is left out (``NO_BODY_HASH``): for a folder that can
     read a message again by its key, it is computed only where a duplicate must be
-    ruled out (``hash_left_out_bodies``): a second SHA-256 pass over nearly every byte, saved."""
+    ruled out (``hash_left_out_bodies``): a second SHA-256 pass over nearly every byte,
+    saved."""
     data = headers.to_crlf(msg.data)
     blank = headers.crlf_blank_line(data)  # found once: the header block and the body
     fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
@@ -397,30 +399,17 @@ def hash_left_out_bodies(spool: Spool, folders: dict[int, Folder]) -> None:
     """The body hashes ``message_row`` left out, where a duplicate must be ruled out:
     each message read again by its key (``Folder.read_keyed``). A message that is no
     longer there as planned (its content hash differs, its file cannot be read) gets
-    a hash of its own, or keeps none: it is nobody's duplicate, and the upload finds
-    the change (a bad folder skips that folder, not the plan)."""
+    a hash of its own: it is nobody's duplicate, and the upload finds the change (a
+    bad folder skips that folder, not the plan)."""
     done: list[tuple[str, int]] = []
-    wanted = spool.bodies_wanted()
-    row = next(wanted, None)
-    while row is not None:
-        number = row[1]
-
-        def same_folder():
-            nonlocal row
-            while row is not None and row[1] == number:
-                yield _Wanted(row[0], row[2], row[3])
-                row = next(wanted, None)
-
-        items = same_folder()
-        try:
-            for item, data in folders[number].read_keyed(items):
-                done.append((body_hash_again(data, item.content_hash) or f"unread {item.ref}",
-                             item.ref))
-                if len(done) >= PAGE:
-                    spool.set_body_hashes(done)
-                    done = []
-        except SourceError:  # gone since it was read: its upload says so, folder by folder
-            done.extend((f"unread {item.ref}", item.ref) for item in items)
+    for number, rows in itertools.groupby(spool.bodies_wanted(), key=lambda row: row[1]):
+        items = (_Wanted(ref, key, content_hash) for ref, _, key, content_hash in rows)
+        for item, data in folders[number].read_keyed(items, gone_if_unreadable=True):
+            done.append((body_hash_again(data, item.content_hash) or f"unread {item.ref}",
+                         item.ref))
+            if len(done) >= PAGE:
+                spool.set_body_hashes(done)
+                done = []
     spool.set_body_hashes(done)
 
 
@@ -439,7 +428,7 @@ def facts_rows(folder: Folder, workers: Workers | None = None) -> Iterator[tuple
     rows = planned_rows_in_parts(folder, workers)
     if rows is not None:
         return rows
-    body = folder.direct_reader() is None  # else hashed where needed (``hash_left_out_bodies``)
+    body = folder.direct_reader() is None  # else where needed: hash_left_out_bodies
     return (message_row(msg, body) for msg in folder.messages())
 
 

@@ -252,17 +252,16 @@ class Messages:
         self._len += len(rows)
 
     def _query(self, sql: str, args: tuple = ()) -> list:
-        """*sql* with ``{mine}`` standing for this folder's rows."""
-        return self.spool.query(sql.replace("{mine}", "folder=? AND id BETWEEN ? AND ?"),
-                                (self.folder, self.lo, self.hi, *args))
+        """*sql* with ``{mine}`` standing for this folder's rows (our own integers)."""
+        return self.spool.query(sql.replace(
+            "{mine}", f"folder={self.folder} AND id BETWEEN {self.lo} AND {self.hi}"), args)
 
     def __len__(self) -> int:
         return self._len
 
     def rescope(self, scope: int) -> None:
         """Dedup these messages within *scope* (their target is another folder's too)."""
-        self.spool.query("UPDATE m SET scope=? WHERE folder=? AND id BETWEEN ? AND ?",
-                         (scope, self.folder, self.lo, self.hi))
+        self._query("UPDATE m SET scope=? WHERE {mine}", (scope,))
 
     def __bool__(self) -> bool:
         return self._len > 0

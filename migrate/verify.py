@@ -30,7 +30,7 @@ from typing import Iterator
 
 from migrate import headers
 from migrate import spool as spooling
-from migrate.errors import MailboxError, SourceError
+from migrate.errors import MailboxError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
 from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
@@ -306,20 +306,8 @@ def described(f, messages: Iterator[PlannedMessage]) -> Iterator[tuple[PlannedMe
     """(message, its Message-ID, Date, From, Subject re-read from the source) for *messages*
     of folder plan *f*, in source order (``Folder.read_keyed``). A message the source no
     longer has, or a source that can no longer be read, is described by nothing ({})."""
-    taken: list[PlannedMessage] = []  # taken by the reader, not answered yet
-
-    def take():
-        for p in messages:
-            taken[:] = [p]
-            yield p
-    try:
-        for p, data in f.folder.read_keyed(take()):
-            taken.clear()
-            yield p, _who(data) if data is not None else {}
-    except SourceError:  # gone since the plan read it: named all the same
-        pass
-    for p in itertools.chain(taken, messages):
-        yield p, {}
+    for p, data in f.folder.read_keyed(iter(messages), gone_if_unreadable=True):
+        yield p, _who(data) if data is not None else {}
 
 
 def _who(data: bytes) -> dict[str, str]:

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from migrate.errors import SourceError
+
 # Skip reasons: short stable codes, used in state, reports and tests.
 SKIP_DELETED = "deleted"  # expunged-but-not-compacted, \Deleted, IMAP-deleted
 SKIP_TRASHED = "trashed"  # maildir T flag: pending expunge
@@ -77,30 +79,39 @@ class Folder(abc.ABC):
         key ``messages`` gave it, without reading the others (``MboxAt``)."""
         return None
 
-    def read_keyed(self, wanted: Iterator) -> Iterator[tuple[object, bytes | None]]:
+    def read_keyed(self, wanted: Iterator, gone_if_unreadable: bool = False
+                   ) -> Iterator[tuple[object, bytes | None]]:
         """(item, its message's bytes now, or None when the folder no longer has it at
         that key) for *wanted*: items with the ``key`` ``messages`` gave, in store
         order. Only those are read where the folder can read by key (a reader that
-        cannot place the first key is not used); else the folder is walked once."""
+        cannot place the first key is not used); else the folder is walked once.
+
+        A source that can no longer be read raises its SourceError, or with
+        *gone_if_unreadable* answers None for the item being read and every later one
+        (a report names them all the same; a second look at a body finds nothing)."""
         item = next(wanted, None)
         if item is None:
             return
-        direct = self.direct_reader()
-        if direct is not None:
-            with direct as read:
-                data = read(item.key)
-                if data is not None:
-                    while item is not None:
-                        yield item, data
-                        item = next(wanted, None)
-                        data = read(item.key) if item is not None else None
-                    return
-        for msg in self.messages():
-            if msg.key == item.key:
-                yield item, msg.data
-                item = next(wanted, None)
-                if item is None:
-                    return
+        try:
+            direct = self.direct_reader()
+            if direct is not None:
+                with direct as read:
+                    data = read(item.key)
+                    if data is not None:
+                        while item is not None:
+                            yield item, data
+                            item = next(wanted, None)
+                            data = read(item.key) if item is not None else None
+                        return
+            for msg in self.messages():
+                if msg.key == item.key:
+                    yield item, msg.data
+                    item = next(wanted, None)
+                    if item is None:
+                        return
+        except SourceError:
+            if not gone_if_unreadable:
+                raise
         while item is not None:
             yield item, None
             item = next(wanted, None)
