@@ -12,6 +12,18 @@ from pathlib import Path
 
 from migrate.errors import UsageError
 
+HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def close_inherited() -> None:
+    """In a forked worker: let go of the parent's locks (the parent still holds them).
+
+    A flock belongs to the open file, which a fork shares: a worker outliving its parent
+    (a kill -9) would otherwise keep the run locked for every re-run."""
+    for fd in list(HELD):
+        os.close(fd)
+    HELD.clear()
+
 
 class RunLock:
     def __init__(self, path: Path):
@@ -33,10 +45,12 @@ class RunLock:
             raise UsageError(f"another mailmigrate run is using {self.path.with_suffix('')}; "
                              "wait for it to finish (or stop it) and run again") from None
         self.fd = fd
+        HELD.add(fd)
         return self
 
     def release(self) -> None:
         if self.fd is not None:
+            HELD.discard(self.fd)
             os.close(self.fd)
             self.fd = None
 

@@ -15,12 +15,14 @@ import datetime as dt
 import itertools
 import json
 import os
+import signal
+import sys
 from array import array
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from migrate import fingerprint, headers, quickcheck
-from migrate.errors import SourceError
+from migrate import fingerprint, headers, lock, quickcheck
+from migrate.errors import Interrupted, SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
@@ -182,16 +184,42 @@ def _mbox_size(folder: Folder) -> int:
 
 class Workers:
     """The worker processes a plan reads with, started when first needed (a plan of a
-    few small folders starts none) and stopped when the plan has read everything."""
+    few small folders starts none) and stopped when the plan has read everything.
+
+    Ctrl-C reaches the whole process group: the workers ignore it, so that only this
+    process stops (between folders, with one message). A worker killed from outside
+    (the system out of memory, a signal) is :class:`WorkerLost`, a sentence instead
+    of a traceback; the plan has written nothing yet that a re-run could trip on.
+    """
 
     def __init__(self):
         self.pool = None
 
     def submit(self, *call):
-        if self.pool is None:
-            import concurrent.futures
-            self.pool = concurrent.futures.ProcessPoolExecutor(_cores())
-        return self.pool.submit(*call)
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        started = self.pool is None
+        if started:
+            self.pool = ProcessPoolExecutor(_cores(), initializer=_worker_started,
+                                            initargs=(os.getpid(),))
+            # the workers start (fork) in this first submit: Ctrl-C held until they ignore it
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self.pool.submit(*call)
+        except BrokenProcessPool:
+            raise WorkerLost(call[1]) from None
+        finally:
+            if started:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    @staticmethod
+    def result(future, path: str):
+        """The worker's answer for *path*; its SourceError is raised here as it was."""
+        from concurrent.futures.process import BrokenProcessPool
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise WorkerLost(path) from None
 
     def __enter__(self):
         return self
@@ -232,7 +260,8 @@ class ReadAhead:
         if coming is None:
             return facts_rows(self.folders[i], self.workers)
         self._read_ahead(i + 1)
-        return iter(coming.result()[0])  # a worker's SourceError is raised here, in turn
+        # a worker's SourceError is raised here, in turn
+        return iter(self.workers.result(coming, str(self.folders[i].path))[0])
 
     def _read_ahead(self, i: int) -> None:
         self.next = max(self.next, i)
@@ -258,6 +287,42 @@ def planned_rows_in_parts(folder: Folder, workers: Workers | None = None
         if size >= PARALLEL_MIN_BYTES:
             return _planned_in_parts(folder, size, cores, workers)
     return None
+
+
+class WorkerLost(Interrupted):
+    """A worker process reading *path* for the plan ended without answering."""
+
+    def __init__(self, path: str):
+        super().__init__(
+            f"a process reading {path} for the plan was stopped from outside (killed, or "
+            "ended by the system for lack of memory); nothing was uploaded by this plan: run "
+            "the same command again (if it happens again, free memory or close other programs)")
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _worker_started(parent: int) -> None:
+    """A worker's set-up: it ends with the process that started it, holds none of its
+    locks, and leaves Ctrl-C to it."""
+    _end_with_parent(parent)
+    lock.close_inherited()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the plan
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the run's handler: just end
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _end_with_parent(parent: int) -> None:
+    """Linux: be killed when the parent dies (a kill -9 of a run would leave idle
+    workers for ever, each holding copies of the run's files and connections)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before that
+        os._exit(1)
 
 
 def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[list, int]:
@@ -300,7 +365,7 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int,
                         for msg in folder.messages_between(expected, None, unquote):
                             yield message_row(msg, body=False)
                     return
-                rows, expected = future.result()
+                rows, expected = pool.result(future, str(folder.path))
                 yield from rows
         finally:
             for _, other in running:  # a shared pool goes on: nothing of ours left in it

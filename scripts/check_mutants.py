@@ -123,6 +123,11 @@ MUTANTS = [
            "self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)",
            "self.lo, self.hi = lo, hi",
            ("tests/test_parallel_plan.py", "-k", "own_rows")),
+    Mutant("a plan worker keeps its copy of the run's lock (an orphan of a kill -9 locks "
+           "every re-run out)", "migrate/plan.py",
+           "    lock.close_inherited()\n",
+           "",
+           ("tests/test_parallel_plan.py", "-k", "lets_go")),
 ]
 
 

@@ -204,3 +204,165 @@ def test_one_header_key_in_many_mailboxes_is_not_compared_across_them(tmp_path, 
     plan = planning.build_plan([open_store(tmp_path)])
     assert all(f.counts() == {"upload": 40} for f in plan.folders) and len(plan.folders) == 40
     assert len(steps) < 200 * 1600  # linear in the 1,600 messages; across them: 40 times more
+
+
+# -- a worker that ends without answering; Ctrl-C with workers running ------------------
+
+def _dies(*call):
+    import os
+    import signal
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_plan_is_a_sentence_to_run_again(tmp_path, monkeypatch):
+    """The system's OOM killer or a kill of the child: BrokenProcessPool was a traceback
+    (exit 70); it is WorkerLost (130), naming the file, saying what to do."""
+    root = _tree(tmp_path / "Local Folders")
+    monkeypatch.setattr(planning, "_cores", lambda: 2)
+    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(planning, "_plan_part", _dies)  # the forked workers see it too
+    with pytest.raises(planning.WorkerLost) as e:
+        planning.build_plan([open_store(root)])
+    assert e.value.exit_code == 130 and "F1" in str(e.value)
+    assert "run the same command again" in str(e.value)
+
+
+def _busy_tree(root, folders=60):
+    """Folders of ~1.1 MB: read ahead by the workers, enough of them to be caught at it."""
+    root.mkdir(parents=True)
+    body = ("x" * 76 + "\n") * 400
+    for n in range(folders):
+        (root / f"F{n}").write_bytes(b"".join(
+            b"From s@example.org Mon Jan  1 00:00:00 2001\n"
+            + message(f"f{n} m{i}", body=body) + b"\n" for i in range(36)))
+    return root
+
+
+def _while_workers_run(args, tmp_path, act, env=None):
+    """Start mailmigrate in its own process group; once a plan worker exists, act(pid,
+    worker pid); return (exit code, stderr)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import ROOT
+    err = tmp_path / "stderr.txt"
+    with open(err, "wb") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "migrate", *map(str, args)], cwd=ROOT,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errors, start_new_session=True,
+                                env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "x"),
+                                         **(env or {})))
+    children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            workers = open(children).read().split()
+        except OSError:
+            workers = []
+        if workers:
+            act(proc.pid, int(workers[0]))
+            break
+        time.sleep(0.002)
+    else:
+        proc.kill()
+        pytest.fail("no plan worker was seen")
+    return proc.wait(timeout=120), err.read_text()
+
+
+def test_a_worker_killed_for_real_stops_the_plan_with_a_sentence(tmp_path):
+    import os
+    import signal
+    root = _busy_tree(tmp_path / "Local Folders")
+    code, err = _while_workers_run(["plan", root], tmp_path,
+                                   lambda pid, worker: os.kill(worker, signal.SIGKILL))
+    assert code == 130, err
+    assert "stopped from outside" in err and "Traceback" not in err
+
+
+def test_ctrl_c_during_a_plan_with_workers_stops_once(tmp_path, account):
+    """Ctrl-C reaches the whole process group; the workers must not each run the run's
+    handler (its message once per process) nor die (a broken pool)."""
+    import os
+    import signal
+    root = _busy_tree(tmp_path / "Local Folders")
+    code, err = _while_workers_run(
+        ["run", root, *account.cli_args(), "--backup-dir", tmp_path / "backup",
+         "--state", tmp_path / "s.sqlite", "--yes"], tmp_path,
+        lambda pid, worker: os.killpg(pid, signal.SIGINT),
+        env={"MM_TEST_PASSWORD": account.password})
+    assert code == 130, err
+    assert err.count("finishing the batches in flight") == 1, err
+    assert "Traceback" not in err and "stopped from outside" not in err
+
+
+def test_kill_9_during_a_plan_with_workers_leaves_no_worker_and_no_lock(tmp_path, account):
+    """Forked workers hold a copy of the run's lock (flock): an orphan left by a kill -9
+    kept it for ever, and every re-run said another run was using the state."""
+    import os
+    import signal
+    import time
+    root = _busy_tree(tmp_path / "Local Folders", folders=40)
+    args = ["run", root, *account.cli_args(), "--backup-dir", tmp_path / "backup",
+            "--state", tmp_path / "s.sqlite", "--yes"]
+    seen = []
+
+    def kill(pid, worker):
+        time.sleep(0.1)  # every worker started
+        seen.extend(open(f"/proc/{pid}/task/{pid}/children").read().split())
+        os.kill(pid, signal.SIGKILL)
+
+    code, _ = _while_workers_run(args, tmp_path, kill,
+                                 env={"MM_TEST_PASSWORD": account.password})
+    assert code == -signal.SIGKILL and seen
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in seen), "a plan worker outlived its run"
+    again, err = _while_workers_run(args, tmp_path, lambda pid, worker: None,
+                                    env={"MM_TEST_PASSWORD": account.password})
+    assert again == 0, err
+    with account.client() as client:
+        client.select_folder("F39", readonly=True)
+        assert len(client.search("ALL")) == 36
+
+
+def _alive(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_forked_worker_lets_go_of_the_runs_lock(tmp_path):
+    """The lock is free once the run lets go, though a worker it forked lives on."""
+    import os
+    import time
+    from migrate.lock import RunLock
+    from migrate.errors import UsageError
+    path = tmp_path / "s.lock"
+    held = RunLock(path).acquire()
+    for lets_go, free in ((True, True), (False, False)):
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the worker
+            if lets_go:
+                planning._worker_started(os.getppid())  # as a plan worker starts
+            os.write(write, b"1")
+            time.sleep(3)
+            os._exit(0)
+        os.read(read, 1)
+        held.release()
+        try:
+            RunLock(path).acquire().release()
+            got = True
+        except UsageError:
+            got = False
+        finally:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            os.close(read), os.close(write)
+        assert got == free
+        held = RunLock(path).acquire()
+    held.release()
