@@ -162,16 +162,21 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     checks = []
     targets = plan.by_target()
     names = target.existing_names(list(targets))  # or their fallback spellings
+    # the quick check's listings at once (a round trip per mailbox was most of a no-op
+    # re-run of a profile of many folders over a WAN); the full check fetches anyway
+    looked = target.look_into(list(dict.fromkeys(filter(None, names.values())))) \
+        if quick else {}
     for planned_name, fplans in targets.items():
         existing = names[planned_name]
         mailbox = existing or planned_name
         check, unopened = None, ""
         if existing:
             try:
-                info = target.examine(existing)
+                info, listed = looked.get(existing) or (target.examine(existing), None)
                 ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
                 low = floor(existing, info.uidvalidity) if quick and floor else None
-                check = _check(target, fplans, info, ours, quick, low)
+                check = _check(target, fplans, info, ours, quick, low, listed,
+                               lambda m=existing: target.examine(m))
             except MailboxError as e:  # this mailbox alone; the others are checked
                 unopened = str(e)
         if check is None:  # nothing on the server to compare with
@@ -183,6 +188,8 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                     (check.missing if there else check.refused).add(f, p)
         check.mailbox = mailbox
         if describe_server and existing and (check.duplicated or check.unexpected):
+            if existing in looked:
+                target.examine(existing)
             check.details = target.header_fields(
                 list(check.duplicated_uids[:DETAIL_LIMIT])
                 + list(check.unexpected_uids[:DETAIL_LIMIT]))
@@ -191,7 +198,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
 
 
 def _check(target: Target, fplans, info, recorded, quick: bool,
-           floor: int | None = None) -> MailboxCheck:
+           floor: int | None = None, listed=None, reopen=None) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in
     reconcile's temporary database).
@@ -199,8 +206,13 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
     By UID first: a message whose recorded UID the server lists claims it. The
     quick check takes it as there; the full check fetches every server message
     and compares (changed on arrival? flags kept?). Then one pass of the rule
-    over all the others, then the next, looser one (reconcile's order)."""
-    listed = UidSet(target.uids() if info.exists else [])
+    over all the others, then the next, looser one (reconcile's order).
+
+    *listed*: the mailbox's UIDs when they were read already (``look_into``); then
+    *reopen()* selects it again before anything is fetched."""
+    if listed is None:
+        listed, reopen = (target.uids() if info.exists else []), None
+    listed = UidSet(listed)
     check = MailboxCheck("", 0, len(listed))
     server = None if quick else fetch_copies(target, listed.listed)
     unsettled, by_uid = Refs(fplans), 0
@@ -237,6 +249,8 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
             # refused one's copy, if any, came since the plan looked (or it was PRESENT)
             cut = bisect.bisect_left(unclaimed, floor)
             older, unclaimed = unclaimed[:cut], unclaimed[cut:]
+        if len(unclaimed) and reopen is not None:
+            reopen()
         server = fetch_copies(target, unclaimed)
     del listed
     found = 0

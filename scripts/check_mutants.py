@@ -128,6 +128,11 @@ MUTANTS = [
            "    lock.close_inherited()\n",
            "",
            ("tests/test_parallel_plan.py", "-k", "lets_go")),
+    Mutant("the run's check fetches an earlier mailbox's copies without selecting it again "
+           "(after every mailbox was listed at once)", "migrate/verify.py",
+           "        if len(unclaimed) and reopen is not None:\n            reopen()\n",
+           "",
+           ("tests/test_engine.py", "-k", "many_mailboxes_fetches")),
 ]
 
 

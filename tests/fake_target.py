@@ -205,6 +205,13 @@ class FakeTarget:
     def examine(self, name: str) -> SelectInfo:
         return self.select(name, readonly=True)
 
+    def look_into(self, names: list[str]) -> dict:
+        looked = {}
+        for name in names:
+            if name in self.server.mailboxes:
+                looked[name] = (self.examine(name), self.uids())
+        return looked
+
     def max_uid(self) -> int | None:
         messages = self.server.mailboxes[self.selected].messages
         return messages[-1].uid if messages else None

@@ -301,6 +301,28 @@ def test_the_end_of_run_check_fetches_only_what_the_records_cannot_vouch_for(tmp
     assert check.duplicated_uids == [box.uidnext - 1] and check.matched_by == {"uid": 11}
 
 
+def test_the_end_of_run_check_of_many_mailboxes_fetches_from_the_right_one(tmp_path):
+    """The check lists every mailbox at once (``look_into``: the last one is left
+    selected); a fetch for an earlier mailbox must first select that one again, else
+    its copies are looked for in another mailbox."""
+    server = FakeServer()
+    for name in ("A", "B"):
+        store(tmp_path / "src", n=5, name=name)
+    plan, _ = upload(tmp_path, server, tmp_path / "src")
+    box = server.mailboxes["A"]
+    box.messages.pop(1)  # another client deleted one and copied one
+    box.messages.append(Stored(box.uidnext, box.messages[0].data, (), None))
+    box.uidnext += 1
+    state = State(tmp_path / "state.sqlite")
+    try:
+        checks = verify_plan(ReadOnlyTarget(FakeTarget(server)), plan, recorded=state.recorded,
+                             quick=True)
+    finally:
+        state.close()
+    a, b = sorted(checks, key=lambda c: c.mailbox)
+    assert (len(a.missing), a.duplicated_uids, len(b.missing)) == (1, [box.uidnext - 1], 0)
+
+
 def test_flags_a_server_drops_on_append_are_added_back(tmp_path):
     """Some providers store APPENDed mail without its flags: they are checked and restored."""
     server = FakeServer()

@@ -391,3 +391,46 @@ def test_a_hostile_flag_is_refused_in_linear_time():
         assert fingerprint_items([b"1 (UID 7 FLAGS (" + b"a" * n + b"%))"]) is None
         assert fingerprint_items([b"1 (UID 7 FLAGS (" + b"a b " * n + b"%))"]) is None
     assert time.perf_counter() - started < 2
+
+
+# -- search_response: the answers of a pipelined look into many mailboxes -------------
+
+def test_search_answers_read_into_arrays():
+    from migrate.target.search_response import search_uids
+    assert list(search_uids([b"1 2 3 10"], "I", 2**32 - 1)) == [1, 2, 3, 10]
+    assert list(search_uids([b""], "I", 2**32 - 1)) == []  # "* SEARCH" alone: imaplib's b""
+    assert list(search_uids([], "I", 2**32 - 1)) == []  # no SEARCH answer at all
+    assert list(search_uids([b"9 3", b"3 4"], "I", 2**32 - 1)) == [3, 4, 9]  # sorted, once
+    for odd in ([b"1 (MODSEQ 5)"], [b"1 x"], [b"0"], [b"4294967296"], [(b"{3}", b"1 2")],
+                [b"1 -2"], [b"\xff"]):
+        assert search_uids(odd, "I", 2**32 - 1) is None, odd
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(1, 2**32 - 1), max_size=300), st.integers(1, 40))
+def test_search_answers_in_pieces_read_as_one_split(uids, piece):
+    """Read a piece at a time (no list of a million), the same as one split."""
+    from migrate.target import search_response
+    answer = b" ".join(b"%d" % u for u in uids)
+    saved = search_response._PIECE
+    search_response._PIECE = piece
+    try:
+        got = search_response.search_uids([answer], "I", 2**32 - 1)
+    finally:
+        search_response._PIECE = saved
+    assert list(got) == sorted(set(uids))
+
+
+def test_status_and_examine_answers():
+    from migrate.target.search_response import examined, status_messages
+    assert status_messages([b'"Sent Items" (MESSAGES 12)']) == 12
+    assert status_messages([b'INBOX (UIDNEXT 5 MESSAGES 3 UIDVALIDITY 9)']) == 3
+    for odd in ([], [b'a (MESSAGES x)'], [b'a (UIDNEXT 4)'], [(b"* STATUS {4}", b"name"),
+                                                             b" (MESSAGES 3)"],
+                [b'a (MESSAGES 1)', b'b (MESSAGES 2)']):
+        assert status_messages(odd) is None, odd
+    assert examined({"EXISTS": [b"3"], "UIDVALIDITY": [b"7"], "UIDNEXT": [b"9"],
+                     "FLAGS": [b"(\\Seen)"]}) == (7, 9, 3)
+    assert examined({"EXISTS": [b"2", b"5"], "UIDVALIDITY": [b"7"]}) == (7, None, 5)  # last
+    assert examined({"EXISTS": [b"3"]}) is None
+    assert examined({"EXISTS": [b"3"], "UIDVALIDITY": [b"-1"]}) is None

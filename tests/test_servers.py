@@ -275,3 +275,56 @@ def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server
         assert target.fetches_parsed_slowly == 2
     assert [c.flags >= {"\\Seen", "\\Flagged", "$Label1"} for c in fast] == [
         False, False, True, False, False]
+
+
+def test_many_mailboxes_looked_into_at_once_as_one_by_one_on_every_server(
+        any_account, monkeypatch):
+    """The run's check reads every mailbox's listing with pipelined commands
+    (``look_into``): on each server the answers must be exactly what EXAMINE and a
+    UID SEARCH one by one give; a mailbox too big for one answer, one that does not
+    exist, and one refused are left to the one-by-one look; afterwards the connection
+    works on."""
+    from migrate.target import imap
+    account = any_account
+    sep = "." if account.kind in ("courier", "cyrus-dot", "dovecot-courier-shape") else "/"
+    top = "INBOX" + sep if sep == "." else ""
+    names = ["INBOX"] + [top + n for n in ("Leer", "Grüße", 'Quote " and \\ back', "Big",
+                                           "Two")]
+    plain = account.kind == "courier"
+    config = imap.TargetConfig(
+        account.host, account.user, tls="none" if plain else "ssl",
+        port=account.server.imap_port if plain else account.server.imaps_port,
+        ca_file=None if plain else str(account.server.ca_file),
+        password=imap.Secret(account.password))
+    monkeypatch.setattr(imap.IMAPTarget, "SEARCH_PAGE", 4)
+    monkeypatch.setattr(imap.IMAPTarget, "LOOK_WINDOW", 2)  # windows end mid-list
+    with imap.IMAPTarget(config) as target:
+        names[1:] = [target.ensure_mailbox(name) for name in names[1:]]  # Cyrus: no quote
+        for n in range(3):
+            account.append("INBOX", crlf(message(f"in {n}")))
+        for n in range(6):
+            account.append(top + "Big", crlf(message(f"big {n}")))
+        for n in range(2):
+            account.append(top + "Two", crlf(message(f"two {n}")))
+        target.select("INBOX")
+        target.client.add_flags(1, ["\\Deleted"])  # a gap in INBOX's UIDs
+        target.client.expunge()
+        asked = names + [top + "Never made"]
+        sends = []
+        real = target.client._imap.send
+        monkeypatch.setattr(target.client._imap, "send", lambda data: sends.append(1) or
+                            real(data))
+        looked = target.look_into(asked)
+        assert len(sends) == 7  # 4 windows of 2: STATUS, then EXAMINE+SEARCH (not for
+        # the last one, whose only mailbox does not exist)
+        monkeypatch.undo()
+        assert set(looked) == set(names) - {top + "Big"}
+        for name, (info, uids) in looked.items():
+            alone = target.examine(name)
+            assert (info.uidvalidity, info.uidnext, info.exists) == (
+                alone.uidvalidity, alone.uidnext, alone.exists), name
+            assert list(uids) == list(target.uids()), name
+        assert [len(looked[n][1]) for n in names if n in looked] == [2, 0, 0, 0, 2]
+        target.look_into([top + "Two", top + "Never made"])  # the last one refused: none
+        target.examine(top + "Two")  # selected, the connection is in step
+        assert len(target.fingerprints(list(target.uids()))) == 2

@@ -1,0 +1,71 @@
+"""Read the answers of a pipelined look into many mailboxes (no I/O).
+
+``IMAPTarget.look_into`` sends STATUS, EXAMINE and UID SEARCH for many
+mailboxes at once and reads imaplib's untagged data itself, command after
+command. These read that data: the number of messages a STATUS answer
+gives, the UIDs of a SEARCH answer (straight into an array: imapclient made
+a Python int per UID of a list), the EXAMINE answer's UIDVALIDITY, UIDNEXT
+and EXISTS. Each returns None for any shape it does not know (a literal
+mailbox name, a token that is not a number); the caller then looks into that
+mailbox the ordinary way, so an unusual server costs round trips, never a
+misread.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+
+_STATUS_ITEMS = re.compile(rb"\(([A-Z0-9 ]*)\)\s*$")
+_DIGITS = re.compile(rb"[0-9]+")
+_PIECE = 1 << 16  # bytes of a SEARCH answer read at a time (no list of a million)
+
+
+def status_messages(answers: list) -> int | None:
+    """MESSAGES of the one STATUS answer in *answers* (imaplib's untagged data)."""
+    if len(answers) != 1 or not isinstance(answers[0], bytes):
+        return None
+    m = _STATUS_ITEMS.search(answers[0])
+    if m is None:
+        return None
+    items = m.group(1).split()
+    for name, value in zip(items[::2], items[1::2]):
+        if name == b"MESSAGES" and _DIGITS.fullmatch(value):
+            return int(value)
+    return None
+
+
+def search_uids(answers: list, uid_type: str, max_uid: int) -> array | None:
+    """The UIDs of SEARCH answers, ascending and distinct, or None when some token is not
+    a UID (a number from 1 to *max_uid*)."""
+    out = array(uid_type)
+    for data in answers:
+        if not isinstance(data, bytes):
+            return None
+        start = 0
+        while start < len(data):
+            stop = data.find(b" ", start + _PIECE)
+            stop = len(data) if stop < 0 else stop
+            tokens = data[start:stop].split()
+            if not all(map(_DIGITS.fullmatch, tokens)):
+                return None
+            numbers = list(map(int, tokens))
+            if numbers and (min(numbers) < 1 or max(numbers) > max_uid):
+                return None
+            out.extend(numbers)
+            start = stop
+    if any(a >= b for a, b in zip(out, out[1:])):
+        out = array(uid_type, sorted(set(out)))
+    return out
+
+
+def examined(untagged: dict) -> tuple[int, int | None, int] | None:
+    """(UIDVALIDITY, UIDNEXT or None, EXISTS) of an EXAMINE's untagged data, or None."""
+    def last(key):
+        values = untagged.get(key) or [None]
+        value = values[-1]
+        return int(value) if isinstance(value, bytes) and _DIGITS.fullmatch(value) else None
+    validity, exists = last("UIDVALIDITY"), last("EXISTS")
+    if validity is None or exists is None:
+        return None
+    return validity, last("UIDNEXT"), exists
