@@ -195,6 +195,7 @@ class Uploader:
         self.shards = 1  # connections sharing one mailbox (servers without MULTIAPPEND/LITERAL+)
         self.my_batches: set[int] = set()  # batches this uploader journaled (shard workers)
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
+        self.validities: dict[str, int] = {}  # mailbox -> UIDVALIDITY when the run began
         self.outcome = UploadOutcome()
         self._dropped_named: dict[str, set] = {}  # mailbox -> locations named in flags_dropped
         self._dropped_seen = 0  # how much of outcome.flags_dropped is in _dropped_named
@@ -316,6 +317,8 @@ class Uploader:
 
     def run(self) -> UploadOutcome:
         groups = list(self.plan.by_target().items())
+        self.validities = {name: found[0] for name, found in self.with_retries(
+            lambda: self._connected().statuses([m for m, _ in groups])).items()}
         if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
@@ -375,6 +378,7 @@ class Uploader:
                               self.progress, self.sleep)
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
             worker.budget, worker.slots = self.budget, self.slots
+            worker.validities = self.validities
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -641,13 +645,31 @@ class Uploader:
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
-        if not any(f.counts().get(UPLOAD) for f in fplans):
+        if not any(f.counts().get(UPLOAD) for f in fplans) or self._all_done(mailbox, fplans):
             return mailbox
         self._settle(mailbox)
         self.info = target.select(mailbox)
         self._resolve_inflight(mailbox, self.info)
         self._mark_known(mailbox, fplans, self.info)
         return mailbox
+
+    def _all_done(self, mailbox: str, fplans: list[FolderPlan]) -> bool:
+        """Mark every message DONE, without opening the mailbox, when our state records
+        each one there under the UIDVALIDITY the server gave as the run began (STATUS,
+        asked for every mailbox at once) and no batch is in flight: the same trust as
+        ``_mark_known``'s, without a SELECT a mailbox (most of a no-op re-run of many
+        folders over a WAN). The check at the end of the run lists them all anyway."""
+        validity = self.validities.get(mailbox)
+        if validity is None or self.state.inflight_batches(mailbox):
+            return False
+        for f in fplans:
+            for page in f.messages.light(UPLOAD):
+                ours = trusted_records(self.state.recorded(mailbox, [h for _, h, _ in page]),
+                                       validity)
+                if any(h not in ours for _, h, _ in page):
+                    return False
+        self._mark_known(mailbox, fplans, SelectInfo(validity, None, 0, frozenset()))
+        return True
 
     def _fail_folder(self, mailbox: str, fplans: list[FolderPlan], reason: str) -> None:
         log.error("folder %s skipped: %s", mailbox, reason)

@@ -205,6 +205,9 @@ class FakeTarget:
     def examine(self, name: str) -> SelectInfo:
         return self.select(name, readonly=True)
 
+    def statuses(self, names: list[str]) -> dict:
+        return {name: self.status(name) for name in names if name in self.server.mailboxes}
+
     def look_into(self, names: list[str]) -> dict:
         looked = {}
         for name in names:

@@ -323,6 +323,40 @@ def test_the_end_of_run_check_of_many_mailboxes_fetches_from_the_right_one(tmp_p
     assert (len(a.missing), a.duplicated_uids, len(b.missing)) == (1, [box.uidnext - 1], 0)
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_a_rerun_opens_no_mailbox_whose_messages_are_all_recorded(tmp_path, connections):
+    """A no-op re-run of many folders: UIDVALIDITY from one STATUS of every mailbox
+    vouches for the records, no SELECT each; a mailbox recreated meanwhile (a new
+    UIDVALIDITY) or holding one unrecorded message is opened and gets what it lacks."""
+    server = FakeServer()
+    for name in ("A", "B", "C"):
+        store(tmp_path / "src", n=4, name=name)
+    upload(tmp_path, server, tmp_path / "src", connections=connections)
+    state = State(tmp_path / "state.sqlite")
+    try:
+        a = state.db.execute("SELECT content_hash FROM messages WHERE mailbox='A'").fetchone()
+        state.db.execute("DELETE FROM messages WHERE mailbox='A' AND content_hash=?", a)
+        state.db.commit()
+    finally:
+        state.close()
+    server.mailboxes["B"].uidvalidity += 1  # recreated: its messages are gone too
+    server.mailboxes["B"].messages.clear()
+    selected = []
+    real = FakeTarget.select
+    FakeTarget.select = lambda self, name, readonly=False: (
+        selected.append(name) if not readonly else None) or real(self, name, readonly)
+    try:
+        plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
+    finally:
+        FakeTarget.select = real
+    assert sorted(set(selected)) == ["A", "B"]
+    assert uploader.outcome.uploaded == {"B": 4}  # again; A's unrecorded one was there
+    for name in ("A", "B", "C"):
+        assert len(server.mailboxes[name].messages) == 4, name
+    assert {p.action for f in plan.folders for p in f.messages} == {"done", "uploaded",
+                                                                    "present"}
+
+
 def test_flags_a_server_drops_on_append_are_added_back(tmp_path):
     """Some providers store APPENDed mail without its flags: they are checked and restored."""
     server = FakeServer()

@@ -422,13 +422,15 @@ def test_search_answers_in_pieces_read_as_one_split(uids, piece):
 
 
 def test_status_and_examine_answers():
-    from migrate.target.search_response import examined, status_messages
-    assert status_messages([b'"Sent Items" (MESSAGES 12)']) == 12
-    assert status_messages([b'INBOX (UIDNEXT 5 MESSAGES 3 UIDVALIDITY 9)']) == 3
-    for odd in ([], [b'a (MESSAGES x)'], [b'a (UIDNEXT 4)'], [(b"* STATUS {4}", b"name"),
-                                                             b" (MESSAGES 3)"],
-                [b'a (MESSAGES 1)', b'b (MESSAGES 2)']):
-        assert status_messages(odd) is None, odd
+    from migrate.target.search_response import examined, status_items
+    assert status_items([b'"Sent Items" (MESSAGES 12)']) == {b"MESSAGES": 12}
+    assert status_items([b'INBOX (UIDNEXT 5 MESSAGES 3 UIDVALIDITY 9)']) == {
+        b"UIDNEXT": 5, b"MESSAGES": 3, b"UIDVALIDITY": 9}
+    assert status_items([b'"a (b)" (MESSAGES 1)']) == {b"MESSAGES": 1}  # the last list
+    for odd in ([], [b'a (MESSAGES x)'], [b'a (UIDNEXT)'], [(b"* STATUS {4}", b"name"),
+                                                           b" (MESSAGES 3)"],
+                [b'a (MESSAGES 1)', b'b (MESSAGES 2)'], [b'a MESSAGES 1']):
+        assert status_items(odd) is None, odd
     assert examined({"EXISTS": [b"3"], "UIDVALIDITY": [b"7"], "UIDNEXT": [b"9"],
                      "FLAGS": [b"(\\Seen)"]}) == (7, 9, 3)
     assert examined({"EXISTS": [b"2", b"5"], "UIDVALIDITY": [b"7"]}) == (7, None, 5)  # last

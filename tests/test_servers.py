@@ -325,6 +325,7 @@ def test_many_mailboxes_looked_into_at_once_as_one_by_one_on_every_server(
                 alone.uidvalidity, alone.uidnext, alone.exists), name
             assert list(uids) == list(target.uids()), name
         assert [len(looked[n][1]) for n in names if n in looked] == [2, 0, 0, 0, 2]
+        assert target.statuses(asked) == {n: target.status(n) for n in names}
         target.look_into([top + "Two", top + "Never made"])  # the last one refused: none
         target.examine(top + "Two")  # selected, the connection is in step
         assert len(target.fingerprints(list(target.uids()))) == 2

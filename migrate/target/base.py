@@ -112,6 +112,11 @@ class Target(Protocol):
     def status(self, name: str) -> tuple[int, int, int]:
         """(UIDVALIDITY, UIDNEXT, MESSAGES) without selecting; read-only."""
 
+    def statuses(self, names: list[str]) -> dict[str, tuple[int, int, int]]:
+        """``status`` of those of *names* the server answered for, asked at once (IMAP:
+        pipelined); a mailbox left out is for the caller to look into one by one."""
+        return {}
+
     def select(self, name: str, readonly: bool = False) -> SelectInfo: ...
 
     def examine(self, name: str) -> SelectInfo:

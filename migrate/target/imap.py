@@ -515,10 +515,9 @@ class IMAPTarget:
         found: dict[str, tuple[SelectInfo, array]] = {}
         for start in range(0, len(names), self.LOOK_WINDOW):
             window = names[start:start + self.LOOK_WINDOW]
-            sizes = self._pipelined([(name, [b"STATUS %s (MESSAGES)"]) for name in window])
-            small = [name for name, (ok, answers) in zip(window, sizes)
-                     if ok and (n := search_response.status_messages(
-                         answers[0].get("STATUS", []))) is not None and n <= self.SEARCH_PAGE]
+            sizes = self._statuses(window)
+            small = [name for name in window if sizes.get(name, (0, 0, 1 << 62))[2]
+                     <= self.SEARCH_PAGE]
             looked = self._pipelined([(name, [b"EXAMINE %s", b"UID SEARCH UID 1:*"])
                                       for name in small])
             last = None
@@ -535,6 +534,25 @@ class IMAPTarget:
                 imap.state, self.selected = ("SELECTED", last) if last else ("AUTH", None)
                 imap.is_readonly = True
                 self.exists = found[last][0].exists if last in found else 0
+        return found
+
+    @connection_guard
+    def statuses(self, names: list[str]) -> dict[str, tuple[int, int, int]]:
+        """``status`` of each of *names* the server answered for, asked at once
+        (pipelined, LOOK_WINDOW a write); a mailbox that does not exist is left out."""
+        found = {}
+        for start in range(0, len(names), self.LOOK_WINDOW):
+            found.update(self._statuses(names[start:start + self.LOOK_WINDOW]))
+        return found
+
+    def _statuses(self, names: list[str]) -> dict[str, tuple[int, int, int]]:
+        found = {}
+        asked = self._pipelined([(name, [b"STATUS %s (UIDVALIDITY UIDNEXT MESSAGES)"])
+                                 for name in names])
+        for name, (ok, [answer]) in zip(names, asked):
+            items = search_response.status_items(answer.get("STATUS", [])) if ok else None
+            if items and {b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"} <= items.keys():
+                found[name] = (items[b"UIDVALIDITY"], items[b"UIDNEXT"], items[b"MESSAGES"])
         return found
 
     def _pipelined(self, commands: list[tuple[str, list[bytes]]]) -> list[tuple[bool, list]]:

@@ -2,8 +2,7 @@
 
 ``IMAPTarget.look_into`` sends STATUS, EXAMINE and UID SEARCH for many
 mailboxes at once and reads imaplib's untagged data itself, command after
-command. These read that data: the number of messages a STATUS answer
-gives, the UIDs of a SEARCH answer (straight into an array: imapclient made
+command. These read that data: the items of a STATUS answer, the UIDs of a SEARCH answer (straight into an array: imapclient made
 a Python int per UID of a list), the EXAMINE answer's UIDVALIDITY, UIDNEXT
 and EXISTS. Each returns None for any shape it does not know (a literal
 mailbox name, a token that is not a number); the caller then looks into that
@@ -21,18 +20,18 @@ _DIGITS = re.compile(rb"[0-9]+")
 _PIECE = 1 << 16  # bytes of a SEARCH answer read at a time (no list of a million)
 
 
-def status_messages(answers: list) -> int | None:
-    """MESSAGES of the one STATUS answer in *answers* (imaplib's untagged data)."""
+def status_items(answers: list) -> dict[bytes, int] | None:
+    """The items of the one STATUS answer in *answers* (imaplib's untagged data):
+    {b"MESSAGES": 3, b"UIDVALIDITY": ...}, or None."""
     if len(answers) != 1 or not isinstance(answers[0], bytes):
         return None
     m = _STATUS_ITEMS.search(answers[0])
     if m is None:
         return None
     items = m.group(1).split()
-    for name, value in zip(items[::2], items[1::2]):
-        if name == b"MESSAGES" and _DIGITS.fullmatch(value):
-            return int(value)
-    return None
+    if len(items) % 2 or not all(map(_DIGITS.fullmatch, items[1::2])):
+        return None
+    return {name: int(value) for name, value in zip(items[::2], items[1::2])}
 
 
 def search_uids(answers: list, uid_type: str, max_uid: int) -> array | None:
