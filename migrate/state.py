@@ -412,6 +412,10 @@ class State:
                               "uidvalidity=?", (mailbox, uidvalidity)).fetchone()
         return row[0] if row else None
 
+    def holds_records(self) -> bool:
+        """Whether any message is recorded (a re-run), in any mailbox."""
+        return self.db.execute("SELECT 1 FROM messages LIMIT 1").fetchone() is not None
+
     def recorded_count(self, mailbox: str, uidvalidity: int | None = None) -> int:
         """How many records of *mailbox* hold under *uidvalidity* (all when None)."""
         return self.db.execute(

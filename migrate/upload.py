@@ -196,6 +196,7 @@ class Uploader:
         self.my_batches: set[int] = set()  # batches this uploader journaled (shard workers)
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.validities: dict[str, int] = {}  # mailbox -> UIDVALIDITY when the run began
+        self.sizes: dict[str, int] = {}  # mailbox -> messages there when this run looked
         self.outcome = UploadOutcome()
         self._dropped_named: dict[str, set] = {}  # mailbox -> locations named in flags_dropped
         self._dropped_seen = 0  # how much of outcome.flags_dropped is in _dropped_named
@@ -317,8 +318,10 @@ class Uploader:
 
     def run(self) -> UploadOutcome:
         groups = list(self.plan.by_target().items())
-        self.validities = {name: found[0] for name, found in self.with_retries(
-            lambda: self._connected().statuses([m for m, _ in groups])).items()}
+        if self.state.holds_records():  # a first run has nothing for it to vouch for
+            found = self.with_retries(lambda: self._connected().statuses([m for m, _ in groups]))
+            self.validities = {name: validity for name, (validity, _, _) in found.items()}
+            self.sizes = {name: messages for name, (_, _, messages) in found.items()}
         if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
@@ -378,7 +381,7 @@ class Uploader:
                               self.progress, self.sleep)
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
             worker.budget, worker.slots = self.budget, self.slots
-            worker.validities = self.validities
+            worker.validities, worker.sizes = self.validities, self.sizes  # shared
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -417,11 +420,13 @@ class Uploader:
         """The end-of-run check: ``verify``'s, confirming by recorded UIDs where it
         can (``verify_plan(quick=True)``), with the same reconnect policy."""
         from migrate.verify import verify_plan
+        sizes = {box: n + self.outcome.uploaded[box] for box, n in self.sizes.items()}
         try:
             return self.with_retries(lambda: verify_plan(self._connected(), self.plan,
                                                          recorded=self.state.recorded,
                                                          quick=True,
-                                                         floor=self.state.upload_floor))
+                                                         floor=self.state.upload_floor,
+                                                         sizes=sizes))
         finally:
             self._drop_connection()
 
@@ -649,6 +654,7 @@ class Uploader:
             return mailbox
         self._settle(mailbox)
         self.info = target.select(mailbox)
+        self.sizes[mailbox] = self.info.exists
         self._resolve_inflight(mailbox, self.info)
         self._mark_known(mailbox, fplans, self.info)
         return mailbox

@@ -140,7 +140,8 @@ def expect_refusals(target: Target, plan: Plan, state=None) -> None:
 
 
 def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
-                recorded=None, quick: bool = False, floor=None) -> list[MailboxCheck]:
+                recorded=None, quick: bool = False, floor=None,
+                sizes=None) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 
     *recorded(mailbox, hashes)* gives the state's content hash -> (UIDVALIDITY,
@@ -157,14 +158,15 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     are fetched: older ones cannot be copies of ours, so a mailbox that held a
     million messages before the migration is not read again at the end of each
     run. Duplicates are then those among what the migration put there;
-    ``verify`` compares every message.
+    ``verify`` compares every message. *sizes* (mailbox -> about how many messages
+    it holds, as the run saw them) spares the quick check's listing a round trip.
     """
     checks = []
     targets = plan.by_target()
     names = target.existing_names(list(targets))  # or their fallback spellings
     # the quick check's listings at once (a round trip per mailbox was most of a no-op
     # re-run of a profile of many folders over a WAN); the full check fetches anyway
-    looked = target.look_into(list(dict.fromkeys(filter(None, names.values())))) \
+    looked = target.look_into(list(dict.fromkeys(filter(None, names.values()))), sizes) \
         if quick else {}
     for planned_name, fplans in targets.items():
         existing = names[planned_name]

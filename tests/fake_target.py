@@ -208,7 +208,7 @@ class FakeTarget:
     def statuses(self, names: list[str]) -> dict:
         return {name: self.status(name) for name in names if name in self.server.mailboxes}
 
-    def look_into(self, names: list[str]) -> dict:
+    def look_into(self, names: list[str], sizes=None) -> dict:
         looked = {}
         for name in names:
             if name in self.server.mailboxes:

@@ -122,10 +122,11 @@ class Target(Protocol):
     def examine(self, name: str) -> SelectInfo:
         """Read-only select: no flag or \\Recent change."""
 
-    def look_into(self, names: list[str]) -> dict:
+    def look_into(self, names: list[str], sizes: dict[str, int] | None = None) -> dict:
         """name -> (``examine``, ``uids``) of those of *names* the server answered for
         at once (IMAP: pipelined); the others are for the caller to look into one by
-        one. Read-only; leaves any one of them selected."""
+        one. *sizes*: how many messages some of them hold, as the caller saw them.
+        Read-only; leaves any one of them selected."""
         return {}
 
     # -- reading back (selected mailbox) --------------------------------------

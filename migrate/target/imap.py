@@ -501,7 +501,8 @@ class IMAPTarget:
     LOOK_WINDOW = 50  # mailboxes whose commands go in one write
 
     @connection_guard
-    def look_into(self, names: list[str]) -> dict[str, tuple[SelectInfo, array]]:
+    def look_into(self, names: list[str], sizes: dict[str, int] | None = None
+                  ) -> dict[str, tuple[SelectInfo, array]]:
         """``examine`` and ``uids`` of each of *names*, for many mailboxes at once.
 
         One by one that is two round trips a mailbox (a profile of 500 folders over a
@@ -510,14 +511,18 @@ class IMAPTarget:
         then EXAMINE and UID SEARCH UID 1:* of those up to SEARCH_PAGE messages (a
         bigger one is read in pages, as ``uids`` does). A mailbox missing from the
         answer (too big, refused, an answer of a shape ``search_response`` does not
-        read) is for the caller to look into the ordinary way. Read-only.
+        read) is for the caller to look into the ordinary way. *sizes*: how many
+        messages some of them hold, as the caller saw them (no STATUS for those).
+        Read-only.
         """
+        sizes = sizes or {}
         found: dict[str, tuple[SelectInfo, array]] = {}
         for start in range(0, len(names), self.LOOK_WINDOW):
             window = names[start:start + self.LOOK_WINDOW]
-            sizes = self._statuses(window)
-            small = [name for name in window if sizes.get(name, (0, 0, 1 << 62))[2]
-                     <= self.SEARCH_PAGE]
+            counts = {name: sizes[name] for name in window if name in sizes}
+            unknown = [name for name in window if name not in counts]
+            counts.update((name, n) for name, (_, _, n) in self._statuses(unknown).items())
+            small = [name for name in window if counts.get(name, 1 << 62) <= self.SEARCH_PAGE]
             looked = self._pipelined([(name, [b"EXAMINE %s", b"UID SEARCH UID 1:*"])
                                       for name in small])
             last = None
@@ -913,6 +918,19 @@ def _decode(value) -> str:
 
 
 def _quietly_logout(client) -> None:
+    """LOGOUT; when every command was answered, without waiting for the server's BYE
+    (a round trip at the end of every command): nothing of ours is left to answer."""
+    imap = client._imap
+    if not imap.tagged_commands:
+        try:
+            imap.send(imap._new_tag() + b" LOGOUT\r\n")
+        except Exception:  # noqa: BLE001 - the connection is going away either way
+            pass
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+        return
     try:
         client.logout()
     except Exception:  # noqa: BLE001 - the connection is going away either way
