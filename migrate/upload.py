@@ -322,6 +322,7 @@ class Uploader:
             found = self.with_retries(lambda: self._connected().statuses([m for m, _ in groups]))
             self.validities = {name: validity for name, (validity, _, _) in found.items()}
             self.sizes = {name: messages for name, (_, _, messages) in found.items()}
+            groups = [(m, f) for m, f in groups if not self._nothing_to_do(m, f)]
         if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
@@ -658,6 +659,15 @@ class Uploader:
         self._resolve_inflight(mailbox, self.info)
         self._mark_known(mailbox, fplans, self.info)
         return mailbox
+
+    def _nothing_to_do(self, mailbox: str, fplans: list[FolderPlan]) -> bool:
+        """A re-run's mailbox that exists (its STATUS answered), all of whose messages
+        are ours there (``_all_done``) with their flags checked: no worker, login or
+        round trip for it."""
+        validity = self.validities.get(mailbox)
+        return validity is not None and self.with_retries(
+            lambda: self._all_done(mailbox, fplans)) and not self.state.flags_unchecked(
+            mailbox, validity)
 
     def _all_done(self, mailbox: str, fplans: list[FolderPlan]) -> bool:
         """Mark every message DONE, without opening the mailbox, when our state records

@@ -355,6 +355,15 @@ def test_a_rerun_opens_no_mailbox_whose_messages_are_all_recorded(tmp_path, conn
         assert len(server.mailboxes[name].messages) == 4, name
     assert {p.action for f in plan.folders for p in f.messages} == {"done", "uploaded",
                                                                     "present"}
+    logins = []
+    real_init = FakeTarget.__init__
+    FakeTarget.__init__ = lambda self, *a, **k: logins.append(1) or real_init(self, *a, **k)
+    try:  # nothing left anywhere: one login, no worker
+        plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
+    finally:
+        FakeTarget.__init__ = real_init
+    assert len(logins) == 1 and not uploader.outcome.uploaded
+    assert {p.action for f in plan.folders for p in f.messages} == {"done"}
 
 
 def test_flags_a_server_drops_on_append_are_added_back(tmp_path):
