@@ -329,3 +329,28 @@ def test_many_mailboxes_looked_into_at_once_as_one_by_one_on_every_server(
         target.look_into([top + "Two", top + "Never made"])  # the last one refused: none
         target.examine(top + "Two")  # selected, the connection is in step
         assert len(target.fingerprints(list(target.uids()))) == 2
+
+
+def test_created_mailboxes_are_subscribed_on_every_server(any_account):
+    """SUBSCRIBE is sent without waiting for its answer (a round trip a new mailbox):
+    every created mailbox must still be subscribed, whatever command comes next."""
+    from migrate.target import imap
+    account = any_account
+    sep = "." if account.kind in ("courier", "cyrus-dot", "dovecot-courier-shape") else "/"
+    top = "INBOX" + sep if sep == "." else ""
+    plain = account.kind == "courier"
+    config = imap.TargetConfig(
+        account.host, account.user, tls="none" if plain else "ssl",
+        port=account.server.imap_port if plain else account.server.imaps_port,
+        ca_file=None if plain else str(account.server.ca_file),
+        password=imap.Secret(account.password))
+    with imap.IMAPTarget(config) as target:
+        made = [target.ensure_mailbox(top + "Selected next")]
+        target.select(made[0])  # the next command: a SELECT
+        made.append(target.ensure_mailbox(top + "Looked at next"))
+        target.look_into(made)  # pipelined commands of our own
+        made.append(target.ensure_mailbox(top + "Last"))  # then only the LOGOUT
+    with imap.IMAPTarget(config) as target:
+        subscribed = {name for _, _, name in target.client.list_sub_folders()}
+        assert set(made) <= subscribed
+        assert not target.client._imap.tagged_commands

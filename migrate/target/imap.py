@@ -219,6 +219,7 @@ class IMAPTarget:
         self.selected: str | None = None
         self.exists = 0  # messages in the selected mailbox when it was selected
         self.listed: set[str] = set()  # mailboxes holding mail at login (LIST "" "*")
+        self._unawaited: list[bytes] = []  # tags of commands sent by _unanswered
         self.fetches_parsed_slowly = 0  # fingerprint answers fetch_response left to imapclient
 
     # -- connection --------------------------------------------------------
@@ -279,6 +280,7 @@ class IMAPTarget:
 
     def close(self) -> None:
         if self.client is not None:
+            self._forget_answered()
             _quietly_logout(self.client)
             self.client = None
             self.selected = None
@@ -414,9 +416,9 @@ class IMAPTarget:
         except (UnicodeError, ValueError) as e:
             raise MailboxError(f"the name {name!r} cannot be sent to the server ({e}); map "
                                "the folder to another name with --map") from None
-        if name.upper() == "INBOX" or name in self.listed or self._selectable(name):
+        if name.upper() == "INBOX" or name in self.listed:
             return name  # listed at login: no LIST each (a round trip a mailbox of a run)
-        try:
+        try:  # not listed then: one made since (by another connection) refuses the CREATE
             if special_use and self.has("CREATE-SPECIAL-USE"):
                 typ, data = self.client._imap._simple_command(
                     "CREATE", self.client._normalise_folder(name), f"(USE ({special_use}))")
@@ -434,11 +436,24 @@ class IMAPTarget:
                 raise MailboxError(f"the server refused to create mailbox {name!r} ({e}); "
                                    "map the folder to another name with --map") from None
             return self.ensure_mailbox(other)
-        try:
-            self.client.subscribe_folder(name)
-        except IMAPClientError:
-            pass  # subscription is a convenience; the mailbox exists
+        self._unanswered(b"SUBSCRIBE", name)  # a convenience: its answer is not waited for
         return name
+
+    def _unanswered(self, command: bytes, name: str) -> None:
+        """Send *command* for mailbox *name* without waiting for its answer (a round
+        trip a new mailbox): imaplib files it on the way to the next command's answer
+        and ``_forget_answered`` drops it. For commands whose refusal changes nothing."""
+        imap = self.client._imap
+        tag = imap._new_tag()
+        imap.send(tag + b" " + command + b" " + self.client._normalise_folder(name) + b"\r\n")
+        self._unawaited.append(tag)
+
+    def _forget_answered(self) -> None:
+        tagged = self.client._imap.tagged_commands
+        for tag in self._unawaited:
+            if tagged.get(tag) is not None:
+                del tagged[tag]
+        self._unawaited = [tag for tag in self._unawaited if tag in tagged]
 
     def _selectable(self, name: str) -> bool:
         """True if *name* exists and can hold mail.
@@ -484,6 +499,7 @@ class IMAPTarget:
             if _lost_connection(e):
                 raise
             raise MailboxError(f"the server will not open mailbox {name!r} ({e})") from None
+        self._forget_answered()
         self.selected = name
         self.exists = int(info.get(b"EXISTS", 0))
         return SelectInfo(
