@@ -575,6 +575,18 @@ class Refs:
                 yield f, f.messages.get(refs[i:i + spooling.PAGE].tolist())
 
 
+def all_recorded(fplans: list[FolderPlan], recorded, uidvalidity: int) -> bool:
+    """Whether a record of ours trusted under *uidvalidity* vouches for every message
+    still to upload in *fplans*: ``apply_server_view`` then reads nothing on the server,
+    so the mailbox need not be opened (a round trip a mailbox, many over a WAN)."""
+    for f in fplans:
+        for page in f.messages.light(UPLOAD):
+            ours = trusted_records(recorded([h for _, h, _ in page]), uidvalidity)
+            if any(h not in ours for _, h, _ in page):
+                return False
+    return True
+
+
 def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
                       limits: ServerLimits = ServerLimits(), uidvalidity: int | None = None,
                       on_done=None) -> None:

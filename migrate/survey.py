@@ -12,7 +12,7 @@ import logging
 
 from migrate import estimate as estimating
 from migrate.errors import MailboxError
-from migrate.plan import UPLOAD, Plan, apply_server_view
+from migrate.plan import UPLOAD, Plan, all_recorded, apply_server_view
 from migrate.target.base import ServerLimits
 from migrate.target.base import Target
 
@@ -60,13 +60,20 @@ def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,
     unopened: dict[str, str] = {}
     targets = plan.by_target()
     names = target.existing_names(list(targets))
+    # with a state, a re-run's plan: a mailbox whose messages our records all vouch for
+    # (under the UIDVALIDITY one STATUS of every mailbox gives) is not opened
+    statuses = target.statuses(list(dict.fromkeys(filter(None, names.values())))) \
+        if recorded else {}
     for mailbox, fplans in targets.items():
         found = names[mailbox]
         existing[mailbox] = found
         ours = (lambda hashes, m=mailbox: recorded(m, hashes)) if recorded else None
         try:
             examined, uidvalidity = None, 0  # no mailbox: no record of ours can be there
-            if found:
+            known = statuses.get(found) if found else None
+            if known and all_recorded(fplans, ours, known[0]):
+                uidvalidity = known[0]
+            elif found:
                 info = target.examine(found)
                 examined, uidvalidity = (target if info.exists else None), info.uidvalidity
             apply_server_view(fplans, examined, ours, target.limits, uidvalidity)

@@ -25,12 +25,13 @@ from migrate.budget import BudgetSpent, CrawlWatch, DailyBudget
 from migrate.errors import (ConnectionFailed, MailboxError, QuotaExceeded, SourceError,
                             Throttled, TooManyConnections)
 from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
-                          PlannedMessage, apply_server_view, pages)
+                          PlannedMessage, all_recorded, apply_server_view, pages)
 from migrate.keywords import imap_keyword
 from migrate.reconcile import UidSet, fetch_copies, trusted_records
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.base import AppendItem, SelectInfo, Target
+from migrate.verify import DETAIL_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +133,17 @@ class UploadOptions:
     crawl_seconds: float = 120.0  # with a daily budget: this long below 1 KB/s = it is spent
 
 
+FAILED_KEPT = DETAIL_LIMIT  # refused messages named in memory, for run.json
+
+
 @dataclasses.dataclass
 class UploadOutcome:
     """Counts per target mailbox, filled as the run goes."""
 
     uploaded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+    failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason),
+    failed_count: int = 0  # the first FAILED_KEPT of failed_count (every one: the plan's spool)
     failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
     flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     flags_repaired: int = 0  # messages whose flags the server dropped on APPEND, added back
@@ -148,12 +153,20 @@ class UploadOutcome:
     def merge(self, other: "UploadOutcome") -> None:
         self.uploaded.update(other.uploaded)
         self.uploaded_bytes.update(other.uploaded_bytes)
-        self.failed.extend(other.failed)
+        self.failed.extend(other.failed[:FAILED_KEPT - len(self.failed)])
+        self.failed_count += other.failed_count
         self.failed_folders.extend(other.failed_folders)
         self.flags_dropped.extend(other.flags_dropped)
         self.resolved += other.resolved
         self.flags_repaired += other.flags_repaired
         self.copied.update(other.copied)
+
+    def add_failed(self, mailbox: str, location: str, reason: str) -> None:
+        """A message the server refused: counted; named here among the first FAILED_KEPT
+        (run.json's list); run.csv names every one from the plan, where it is FAILED."""
+        self.failed_count += 1
+        if len(self.failed) < FAILED_KEPT:
+            self.failed.append((mailbox, location, reason))
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
@@ -676,14 +689,9 @@ class Uploader:
         ``_mark_known``'s, without a SELECT a mailbox (most of a no-op re-run of many
         folders over a WAN). The check at the end of the run lists them all anyway."""
         validity = self.validities.get(mailbox)
-        if validity is None or self.state.inflight_batches(mailbox):
+        if validity is None or self.state.inflight_batches(mailbox) or not all_recorded(
+                fplans, lambda hashes: self.state.recorded(mailbox, hashes), validity):
             return False
-        for f in fplans:
-            for page in f.messages.light(UPLOAD):
-                ours = trusted_records(self.state.recorded(mailbox, [h for _, h, _ in page]),
-                                       validity)
-                if any(h not in ours for _, h, _ in page):
-                    return False
         self._mark_known(mailbox, fplans, SelectInfo(validity, None, 0, frozenset()))
         return True
 
@@ -994,7 +1002,7 @@ class _BatchSender:
                     continue  # the same message again, without keywords
                 reason = f"server refused: {result.text.strip()}"
                 up.state.record_failed(mailbox, p, reason)
-                up.outcome.failed.append((mailbox, p.location, reason))
+                up.outcome.add_failed(mailbox, p.location, reason)
                 p.action, p.reason = FAILED, reason
                 p.save()
                 return

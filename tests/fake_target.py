@@ -142,6 +142,7 @@ class FakeServer:
 
 class FakeConfig:
     host, user, address = "fake.example", "pat", "fake.example:993"
+    provider = None  # none named on the command line: detected
 
 
 class FakeTarget:

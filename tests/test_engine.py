@@ -81,6 +81,25 @@ def test_every_transport_uploads_exactly_once(tmp_path, caps):
     assert per_append == ({10} if "MULTIAPPEND" in caps else {1})
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_messages_refused_one_by_one_are_counted_and_the_first_named(tmp_path, monkeypatch,
+                                                                      connections):
+    """A server refusing most of a mailbox one by one: the run names the first
+    FAILED_KEPT in memory (run.json's list) and counts all; every one is FAILED in the
+    plan, where run.csv reads them (a million refusals were a million tuples)."""
+    from migrate import upload as uploading
+    monkeypatch.setattr(uploading, "FAILED_KEPT", 4)
+    server = FakeServer()
+    server.refuse = lambda item: "[CANNOT] no (fake)" if b"refuse me" in item.data else None
+    for name in ("A", "B"):
+        store(tmp_path / "src", n=12, name=name,
+              extra=lambda i: "X-Note: refuse me" if i % 2 else "")
+    plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
+    assert uploader.outcome.failed_count == 12 and len(uploader.outcome.failed) == 4
+    actions = collections.Counter(p.action for f in plan.folders for p in f.messages)
+    assert actions == {UPLOADED: 12, FAILED: 12}
+
+
 def test_a_refused_message_is_isolated_and_the_rest_arrive_once(tmp_path):
     server = FakeServer()
     server.refuse = lambda item: "[CANNOT] poisoned (fake)" if b"m13" in item.data else None
@@ -364,6 +383,37 @@ def test_a_rerun_opens_no_mailbox_whose_messages_are_all_recorded(tmp_path, conn
         FakeTarget.__init__ = real_init
     assert len(logins) == 1 and not uploader.outcome.uploaded
     assert {p.action for f in plan.folders for p in f.messages} == {"done"}
+
+
+def test_a_replan_opens_only_mailboxes_its_records_do_not_vouch_for(tmp_path):
+    """``plan`` with a state after a run (the report before cutover, again): one STATUS
+    of every mailbox, no EXAMINE each where every message is recorded there."""
+    from migrate.plan import DONE, PRESENT
+    from migrate.survey import survey
+    server = FakeServer()
+    for name in ("A", "B", "C"):
+        store(tmp_path / "src", n=4, name=name)
+    upload(tmp_path, server, tmp_path / "src")
+    state = State(tmp_path / "state.sqlite")
+    try:
+        a = state.db.execute("SELECT content_hash FROM messages WHERE mailbox='A'").fetchone()
+        state.db.execute("DELETE FROM messages WHERE mailbox='A' AND content_hash=?", a)
+        state.db.commit()
+        plan = build_plan([open_store(tmp_path / "src")], server.layout)
+        examined = []
+        target = ReadOnlyTarget(FakeTarget(server))
+        real = FakeTarget.select
+        FakeTarget.select = lambda self, name, readonly=False: examined.append(name) or real(
+            self, name, readonly)
+        try:
+            survey(target, plan, state.recorded, measure=False)
+        finally:
+            FakeTarget.select = real
+    finally:
+        state.close()
+    assert examined == ["A"]
+    assert {f.target: f.messages.counts() for f in plan.folders} == {
+        "A": {DONE: 3, PRESENT: 1}, "B": {DONE: 4}, "C": {DONE: 4}}
 
 
 def test_flags_a_server_drops_on_append_are_added_back(tmp_path):

@@ -321,7 +321,7 @@ def run_summary(plan, uploader, checks) -> dict:
         "not_moving": report.not_moving(plan),
         "uploaded_bytes": sum(uploader.outcome.uploaded_bytes.values()),
         "folders": report.plan_rows(plan),
-        "failed_count": len(uploader.outcome.failed),
+        "failed_count": uploader.outcome.failed_count,
         "failed": [{"mailbox": m, "source": loc, "reason": r}
                    for m, loc, r in uploader.outcome.failed[:DETAIL_LIMIT]],
         "failed_folders": [{"mailbox": m, "reason": r}
