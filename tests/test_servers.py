@@ -24,7 +24,7 @@ import pytest
 from migrate.errors import ExitCode
 from tests.builders import crlf, message, write_mbox
 from tests.conftest import ROOT
-from tests.faults import KillProxy
+from tests.faults import Answer, CommandProxy, KillProxy
 
 EIGHT_BIT = "Grüße aus Köln"
 
@@ -354,3 +354,53 @@ def test_created_mailboxes_are_subscribed_on_every_server(any_account):
         subscribed = {name for _, _, name in target.client.list_sub_folders()}
         assert set(made) <= subscribed
         assert not target.client._imap.tagged_commands
+
+
+class _DropAt(CommandProxy):
+    """Close the connection, unanswered, at the Nth command whose line holds *needle*
+    (counted over all connections): a link lost inside a pipelined window."""
+
+    def __init__(self, upstream_port: int, needle: bytes, nth: int):
+        super().__init__(upstream_port)
+        self.needle, self.nth, self.seen = needle, nth, 0
+
+    def answer(self, state, tag, verb, line, literals):
+        if self.needle in line:
+            self.seen += 1
+            if self.seen == self.nth:
+                return Answer(b"", close=True)
+        return None
+
+
+@pytest.mark.parametrize("needle, nth, first_run", [
+    (b"UID SEARCH UID 1:*", 2, True),  # the run's check, inside its pipelined window
+    (b"(UIDVALIDITY UIDNEXT MESSAGES)", 2, False),  # a re-run's STATUS of every mailbox
+])
+def test_a_link_lost_inside_a_pipelined_window_is_retried_and_nothing_doubles(
+        tmp_path, account, mm, needle, nth, first_run):
+    """A drop inside the check's or the STATUS's window: the step is run again on a new
+    connection (as after any drop), every message once, nothing missing."""
+    src = tmp_path / "Local Folders"
+    for n in range(3):
+        write_mbox(src / f"F{n}", [message(f"f{n} m{i}") for i in range(4)])
+    args = ["run", src, *account.cli_args(tls="none", port=None), "--backup-dir",
+            tmp_path / "bk", "--state", tmp_path / "s.sqlite", "--yes", "--json"]
+    if not first_run:
+        assert mm(*args, account=account).code == 0
+        write_mbox(src / "F3", [message("new m0")])  # a re-run with something to do
+    proxy = _DropAt(account.server.imap_port, needle, nth).start()
+    try:
+        port = args.index("--port") + 1
+        args[port] = str(proxy.port)
+        r = mm(*args, account=account)
+    finally:
+        proxy.stop()
+    assert proxy.seen >= nth, "the link was never cut where meant"
+    assert r.code == 0, r.out + r.err
+    server = account.read_back()
+    for n in range(3):
+        assert sorted(m.data for m in server[f"F{n}"]) == sorted(
+            crlf(message(f"f{n} m{i}")) for i in range(4))
+    if not first_run:
+        assert [m.data for m in server["F3"]] == [crlf(message("new m0"))]
+    assert json.loads(r.out)["missing"] == 0
