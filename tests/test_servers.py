@@ -245,6 +245,22 @@ def test_kill_while_a_copy_is_answered_on_every_server(tmp_path, dovecot_servers
     kill_then_rerun(account, tmp_path, proxy, expected, 1)
 
 
+def target_config(account):
+    """mailmigrate's TargetConfig for *account* (the Courier server here: plaintext)."""
+    from migrate.target import imap
+    plain = account.kind == "courier"
+    return imap.TargetConfig(
+        account.host, account.user, tls="none" if plain else "ssl",
+        port=account.server.imap_port if plain else account.server.imaps_port,
+        ca_file=None if plain else str(account.server.ca_file),
+        password=imap.Secret(account.password))
+
+
+def top_of(account) -> str:
+    """Where a new top-level mailbox goes: under "INBOX." in the dotted shapes."""
+    return "INBOX." if account.kind in ("courier", "cyrus-dot", "dovecot-courier-shape") else ""
+
+
 def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server(
         any_account, monkeypatch):
     """Each server's own FETCH answers (item order, flags, a message without the
@@ -259,12 +275,7 @@ def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server
               (crlf(message('(parens) {5} "quoted" )')), ("\\Draft",))]
     for data, flags in stored:
         account.append("INBOX", data, flags=flags)
-    plain = account.kind == "courier"
-    config = imap.TargetConfig(
-        account.host, account.user, tls="none" if plain else "ssl",
-        port=account.server.imap_port if plain else account.server.imaps_port,
-        ca_file=None if plain else str(account.server.ca_file),
-        password=imap.Secret(account.password))
+    config = target_config(account)
     with imap.IMAPTarget(config) as target:
         target.examine("INBOX")
         uids = list(target.uids())
@@ -286,16 +297,10 @@ def test_many_mailboxes_looked_into_at_once_as_one_by_one_on_every_server(
     works on."""
     from migrate.target import imap
     account = any_account
-    sep = "." if account.kind in ("courier", "cyrus-dot", "dovecot-courier-shape") else "/"
-    top = "INBOX" + sep if sep == "." else ""
+    top = top_of(account)
     names = ["INBOX"] + [top + n for n in ("Leer", "Grüße", 'Quote " and \\ back', "Big",
                                            "Two")]
-    plain = account.kind == "courier"
-    config = imap.TargetConfig(
-        account.host, account.user, tls="none" if plain else "ssl",
-        port=account.server.imap_port if plain else account.server.imaps_port,
-        ca_file=None if plain else str(account.server.ca_file),
-        password=imap.Secret(account.password))
+    config = target_config(account)
     monkeypatch.setattr(imap.IMAPTarget, "SEARCH_PAGE", 4)
     monkeypatch.setattr(imap.IMAPTarget, "LOOK_WINDOW", 2)  # windows end mid-list
     with imap.IMAPTarget(config) as target:
@@ -336,14 +341,8 @@ def test_created_mailboxes_are_subscribed_on_every_server(any_account):
     every created mailbox must still be subscribed, whatever command comes next."""
     from migrate.target import imap
     account = any_account
-    sep = "." if account.kind in ("courier", "cyrus-dot", "dovecot-courier-shape") else "/"
-    top = "INBOX" + sep if sep == "." else ""
-    plain = account.kind == "courier"
-    config = imap.TargetConfig(
-        account.host, account.user, tls="none" if plain else "ssl",
-        port=account.server.imap_port if plain else account.server.imaps_port,
-        ca_file=None if plain else str(account.server.ca_file),
-        password=imap.Secret(account.password))
+    top = top_of(account)
+    config = target_config(account)
     with imap.IMAPTarget(config) as target:
         made = [target.ensure_mailbox(top + "Selected next")]
         target.select(made[0])  # the next command: a SELECT
