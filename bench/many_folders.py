@@ -10,8 +10,10 @@ average, every message its own), moved into a private Dovecot by the code of
 the working tree: ``mailmigrate run`` (plan, backup, upload, check), then the
 same command again with nothing left to do, each in a fresh process, a new
 account per version and round. With ``--delay`` (seconds each way) through
-the latency proxy of ``tests/faults.py``, as a WAN link. Prints seconds,
-seconds per 10,000 messages for the re-run, and peak RSS.
+the latency proxy of ``tests/faults.py``, as a WAN link. Then ``plan`` and
+``verify`` with the run's state (the report before cutover asked again, the
+morning's check). Prints seconds, seconds per 10,000 messages for the re-run,
+and peak RSS.
 """
 
 from __future__ import annotations
@@ -82,22 +84,26 @@ def main() -> None:
                 account = server.add_user()
                 state = work / f"{r}-{len(results)}"
                 env = dict(os.environ, MM_TEST_PASSWORD=account.password)
-                cmd = [sys.executable, "-m", "migrate", "run", str(src), "--host", "127.0.0.1",
-                       "--port", str(port), "--ca-file", str(server.ca_file),
-                       "--user", account.user, "--password-env", "MM_TEST_PASSWORD",
-                       "--backup-dir", str(state / "backup"), "--state",
-                       str(state / "state.sqlite"), "--yes"]
+                mm = [sys.executable, "-m", "migrate"]
+                target = [str(src), "--host", "127.0.0.1", "--port", str(port), "--ca-file",
+                          str(server.ca_file), "--user", account.user, "--password-env",
+                          "MM_TEST_PASSWORD", "--state", str(state / "state.sqlite")]
+                cmd = [*mm, "run", *target, "--backup-dir", str(state / "backup"), "--yes"]
                 first = timed(tree, cmd, env)
                 again = timed(tree, cmd, env)
+                replan = timed(tree, [*mm, "plan", *target], env)
+                check = timed(tree, [*mm, "verify", *target], env)
                 shutil.rmtree(state / "backup", ignore_errors=True)
-                results.setdefault(version, []).append((first, again))
+                results.setdefault(version, []).append((first, again, replan, check))
         print(f"{args.folders} folders, {each * args.folders:,} messages, {size / 1e6:,.0f} MB; "
               f"round trip {2 * args.delay * 1000:.0f} ms; {args.rounds} round(s)")
         for version, runs in results.items():
-            for (first, again) in runs:
+            for (first, again, replan, check) in runs:
                 per = again[0] / (each * args.folders) * 10_000
                 print(f"  {version:28s} run {first[0]:7.1f} s ({first[1]:.0f} MB)   no-op re-run "
-                      f"{again[0]:6.1f} s = {per:.2f} s per 10,000 messages ({again[1]:.0f} MB)")
+                      f"{again[0]:6.1f} s = {per:.2f} s per 10,000 messages ({again[1]:.0f} MB)"
+                      f"   plan {replan[0]:5.1f} s   verify {check[0]:5.1f} s "
+                      f"({check[1]:.0f} MB)")
     finally:
         if proxy is not None:
             proxy.kill()

@@ -33,8 +33,8 @@ from migrate import spool as spooling
 from migrate.errors import MailboxError
 from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
                           Refs, apply_server_view, pages)
-from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, UidSet, fetch_copies, trusted_records,
-                               uid_set)
+from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, ServerMailbox, UidSet, fetch_copies,
+                               trusted_records, uid_set)
 from migrate.target.base import Target
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -164,20 +164,20 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     checks = []
     targets = plan.by_target()
     names = target.existing_names(list(targets))  # or their fallback spellings
-    # the quick check's listings at once (a round trip per mailbox was most of a no-op
-    # re-run of a profile of many folders over a WAN); the full check fetches anyway
-    looked = target.look_into(list(dict.fromkeys(filter(None, names.values()))), sizes) \
-        if quick else {}
+    # many mailboxes' listings (the quick check) or copies (the full one) at once: a
+    # round trip or three per mailbox were most of a check of many folders over a WAN
+    there = list(dict.fromkeys(filter(None, names.values())))
+    looked = target.look_into(there, sizes) if quick else target.copies_in(there)
     for planned_name, fplans in targets.items():
         existing = names[planned_name]
         mailbox = existing or planned_name
         check, unopened = None, ""
         if existing:
             try:
-                info, listed = looked.get(existing) or (target.examine(existing), None)
+                info, seen = looked.get(existing) or (target.examine(existing), None)
                 ours = (lambda hashes, m=existing: recorded(m, hashes)) if recorded else None
                 low = floor(existing, info.uidvalidity) if quick and floor else None
-                check = _check(target, fplans, info, ours, quick, low, listed,
+                check = _check(target, fplans, info, ours, quick, low, seen,
                                lambda m=existing: target.examine(m))
             except MailboxError as e:  # this mailbox alone; the others are checked
                 unopened = str(e)
@@ -200,7 +200,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
 
 
 def _check(target: Target, fplans, info, recorded, quick: bool,
-           floor: int | None = None, listed=None, reopen=None) -> MailboxCheck:
+           floor: int | None = None, seen=None, reopen=None) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in
     reconcile's temporary database).
@@ -210,13 +210,21 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
     and compares (changed on arrival? flags kept?). Then one pass of the rule
     over all the others, then the next, looser one (reconcile's order).
 
-    *listed*: the mailbox's UIDs when they were read already (``look_into``); then
-    *reopen()* selects it again before anything is fetched."""
-    if listed is None:
+    *seen*: what was read of the mailbox already, many at once: its UIDs for the
+    quick check (``look_into``), its copies for the full one (``copies_in``); then
+    *reopen()* selects it again before anything more is fetched."""
+    copies = None
+    if seen is None:
         listed, reopen = (target.uids() if info.exists else []), None
+    elif quick:
+        listed = seen
+    else:
+        copies, listed = seen, [c.uid for c in seen]
     listed = UidSet(listed)
     check = MailboxCheck("", 0, len(listed))
-    server = None if quick else fetch_copies(target, listed.listed)
+    server = None if quick else (ServerMailbox(copies) if copies is not None
+                                 else fetch_copies(target, listed.listed))
+    del copies
     unsettled, by_uid = Refs(fplans), 0
     unfound = 0  # expected messages not found by UID
     for f in fplans:

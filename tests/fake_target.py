@@ -209,6 +209,14 @@ class FakeTarget:
     def statuses(self, names: list[str]) -> dict:
         return {name: self.status(name) for name in names if name in self.server.mailboxes}
 
+    def copies_in(self, names: list[str]) -> dict:
+        looked = {}  # small mailboxes only, as IMAPTarget (SMALL_MAILBOX)
+        for name in names:
+            if name in self.server.mailboxes and len(self.server.mailboxes[name].messages) \
+                    <= 2000:
+                looked[name] = (self.examine(name), self.fingerprints(self.uids()))
+        return looked
+
     def look_into(self, names: list[str], sizes=None) -> dict:
         looked = {}
         for name in names:

@@ -336,6 +336,37 @@ def test_many_mailboxes_looked_into_at_once_as_one_by_one_on_every_server(
         assert len(target.fingerprints(list(target.uids()))) == 2
 
 
+def test_many_mailboxes_copies_read_at_once_as_one_by_one_on_every_server(
+        any_account, monkeypatch):
+    """``verify`` reads small mailboxes' fingerprints with EXAMINE and UID FETCH 1:*
+    pipelined (``copies_in``): each server's answers must give exactly the copies that
+    one mailbox at a time gives; a mailbox too big, or missing, is left out; the
+    windows end where the message count says."""
+    from migrate.target import imap
+    account = any_account
+    top = top_of(account)
+    monkeypatch.setattr(imap.IMAPTarget, "SMALL_MAILBOX", 4)
+    monkeypatch.setattr(imap.IMAPTarget, "COPIES_AT_ONCE", 5)  # windows of 4+0, 2+2, ...
+    with imap.IMAPTarget(target_config(account)) as target:
+        names = ["INBOX"] + [target.ensure_mailbox(top + n)
+                             for n in ("Leer", "Grüße", "Big", "Two", "Three")]
+        for n, (box, count) in enumerate([("INBOX", 4), (top + "Big", 6), (names[2], 2),
+                                          (top + "Two", 2), (top + "Three", 3)]):
+            for i in range(count):
+                flags = ("\\Seen", "$Label1") if i % 2 else ()
+                account.append(box, crlf(message(f"{box} {i}", msgid=None if i == 1 else
+                                                 "auto")), flags=flags)
+        read = target.copies_in(names + [top + "Never made"])
+        assert set(read) == set(names) - {top + "Big"}
+        for name, (info, copies) in read.items():
+            alone = target.examine(name)
+            assert (info.uidvalidity, info.uidnext, info.exists) == (
+                alone.uidvalidity, alone.uidnext, alone.exists), name
+            assert copies == target.fingerprints(list(target.uids())), name
+        assert [len(read[n][1]) for n in names if n in read] == [4, 0, 2, 2, 3]
+        assert target.fetches_parsed_slowly == 0
+
+
 def test_created_mailboxes_are_subscribed_on_every_server(any_account):
     """SUBSCRIBE is sent without waiting for its answer (a round trip a new mailbox):
     every created mailbox must still be subscribed, whatever command comes next."""

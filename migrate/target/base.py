@@ -122,6 +122,13 @@ class Target(Protocol):
     def examine(self, name: str) -> SelectInfo:
         """Read-only select: no flag or \\Recent change."""
 
+    def copies_in(self, names: list[str]) -> dict:
+        """name -> (``examine``, the ``fingerprints`` of all its messages, by UID) of
+        those of *names* the server answered for at once (IMAP: small mailboxes,
+        pipelined); the others are for the caller to read one by one. Read-only;
+        leaves any one of them selected."""
+        return {}
+
     def look_into(self, names: list[str], sizes: dict[str, int] | None = None) -> dict:
         """name -> (``examine``, ``uids``) of those of *names* the server answered for
         at once (IMAP: pipelined); the others are for the caller to look into one by

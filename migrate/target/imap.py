@@ -541,20 +541,14 @@ class IMAPTarget:
             small = [name for name in window if counts.get(name, 1 << 62) <= self.SEARCH_PAGE]
             looked = self._pipelined([(name, [b"EXAMINE %s", b"UID SEARCH UID 1:*"])
                                       for name in small])
-            last = None
             for name, (ok, (opened, searched)) in zip(small, looked):
-                last = name if ok else None  # a refused EXAMINE leaves none selected
                 seen = search_response.examined(opened)
                 uids = search_response.search_uids(searched.get("SEARCH", []), UID_TYPE,
                                                    MAX_UID)
                 if ok and seen is not None and uids is not None:
                     validity, uidnext, exists = seen
                     found[name] = (SelectInfo(validity, uidnext, exists, frozenset()), uids)
-            if small:
-                imap = self.client._imap
-                imap.state, self.selected = ("SELECTED", last) if last else ("AUTH", None)
-                imap.is_readonly = True
-                self.exists = found[last][0].exists if last in found else 0
+            self._after_pipelined(small, looked)
         return found
 
     @connection_guard
@@ -685,14 +679,52 @@ class IMAPTarget:
             resp = self._fetch_fingerprint_items(part)
             for uid in part:
                 item = resp.get(uid)
-                if not item:
-                    continue
-                fields = fingerprint.answer_fingerprint_fields(_header_item(item))
-                size = int(item[b"RFC822.SIZE"])
-                yield ServerCopy(
-                    uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
-                    size, fingerprint.message_id_key(fields),
-                    frozenset(_decode(f) for f in item.get(b"FLAGS", ())))
+                if item:
+                    yield _copy_of(uid, item)
+
+    COPIES_AT_ONCE = 20_000  # fingerprints of a window of mailboxes read at once (copies_in)
+    SMALL_MAILBOX = 2_000  # a mailbox up to this size is read whole in such a window
+
+    @connection_guard
+    def copies_in(self, names: list[str]) -> dict[str, tuple[SelectInfo, list[ServerCopy]]]:
+        """``examine`` and the fingerprints of every message of each of *names* that
+        holds up to SMALL_MAILBOX messages, many mailboxes at once: EXAMINE and UID
+        FETCH 1:* pipelined (``verify`` of a profile of 200 folders over a 50 ms link
+        spent 35 s on three round trips a folder). STATUS first, for the sizes; a
+        window holds up to COPIES_AT_ONCE messages. A mailbox left out (bigger,
+        refused, an answer of another shape) is for the caller to read one by one.
+        Read-only (BODY.PEEK); leaves any one of them selected."""
+        sizes = {name: n for name, (_, _, n) in self.statuses(names).items()
+                 if n <= self.SMALL_MAILBOX}
+        found: dict[str, tuple[SelectInfo, list[ServerCopy]]] = {}
+        window: list[str] = []
+        for name in [n for n in names if n in sizes] + [None]:
+            if name is not None and len(window) < self.LOOK_WINDOW and \
+                    sum(sizes[w] for w in window) + sizes[name] <= self.COPIES_AT_ONCE:
+                window.append(name)
+                continue
+            fetch = b"UID FETCH 1:* " + self.FINGERPRINT_ITEMS.encode()
+            answers = self._pipelined([(w, [b"EXAMINE %s", fetch]) for w in window])
+            for w, (ok, (opened, fetched)) in zip(window, answers):
+                seen = search_response.examined(opened)
+                items = self._fingerprint_answer(fetched.get("FETCH", [])) if ok else {}
+                if ok and seen is not None and all(b"RFC822.SIZE" in i for i in items.values()):
+                    validity, uidnext, exists = seen  # (a flag change alone: one by one)
+                    found[w] = (SelectInfo(validity, uidnext, exists, frozenset()),
+                                [_copy_of(uid, items[uid]) for uid in sorted(items)])
+            self._after_pipelined(window, answers)
+            window = [name]
+        return found
+
+    def _after_pipelined(self, names: list[str], answers) -> None:
+        """imaplib's view of the connection after pipelined EXAMINEs of *names*."""
+        if names:
+            ok = answers[-1][0]  # a refused EXAMINE leaves none selected
+            imap = self.client._imap
+            imap.state, self.selected = ("SELECTED", names[-1]) if ok else ("AUTH", None)
+            imap.is_readonly = True
+            seen = search_response.examined(answers[-1][1][0])
+            self.exists = seen[2] if seen else 0
 
     FINGERPRINT_ITEMS = f"({fingerprint.IMAP_HEADER_FIELDS} RFC822.SIZE FLAGS)"
 
@@ -706,6 +738,9 @@ class IMAPTarget:
         typ, data = imap._command_complete("FETCH", tag)
         self.client._checkok("fetch", typ, data)
         _, data = imap._untagged_response(typ, data, "FETCH")
+        return self._fingerprint_answer(data)
+
+    def _fingerprint_answer(self, data: list) -> dict:
         resp = fingerprint_items(data)
         if resp is None:
             self.fetches_parsed_slowly += 1
@@ -865,6 +900,16 @@ class IMAPTarget:
             inner = re.search(rb"\[[A-Z-]+.*", message)
             return parse_append_response("NO", [inner.group(0) if inner else message])
         return parse_append_response("OK", [text])
+
+
+def _copy_of(uid: int, item: dict) -> ServerCopy:
+    """A server message's fingerprint from its FETCH answer (``FINGERPRINT_ITEMS``)."""
+    fields = fingerprint.answer_fingerprint_fields(_header_item(item))
+    size = int(item[b"RFC822.SIZE"])
+    return ServerCopy(
+        uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
+        size, fingerprint.message_id_key(fields),
+        frozenset(_decode(f) for f in item.get(b"FLAGS", ())))
 
 
 def _holds_mail(flags) -> bool:
