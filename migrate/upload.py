@@ -142,8 +142,8 @@ class UploadOutcome:
 
     uploaded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     uploaded_bytes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    failed: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason),
-    failed_count: int = 0  # the first FAILED_KEPT of failed_count (every one: the plan's spool)
+    failed: list = dataclasses.field(default_factory=list)  # the first FAILED_KEPT refused:
+    failed_count: int = 0  # (mailbox, location, reason); all are FAILED in the plan's spool
     failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
     flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
     flags_repaired: int = 0  # messages whose flags the server dropped on APPEND, added back
