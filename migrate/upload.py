@@ -657,23 +657,17 @@ class Uploader:
     def _open_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> str:
         """Create (if needed) and select *mailbox*; settle what earlier runs left. Its name."""
         target = self._connected()
-        special = next((f.special_use for f in fplans if f.special_use), None)
-        sending = any(f.counts().get(UPLOAD) for f in fplans) and not self._all_done(
-            mailbox, fplans)
-        if sending and not self.state.inflight_batches(mailbox):  # created and selected at
-            used, self.info = target.open_mailbox(mailbox, special)  # once where it is new
-        else:
-            used, self.info = target.ensure_mailbox(mailbox, special), None
+        used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
+                                                     if f.special_use), None))
         if used != mailbox:
             log.warning("the server refused the name %r; using %r", mailbox, used)
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
-        if not sending:
+        if not any(f.counts().get(UPLOAD) for f in fplans) or self._all_done(mailbox, fplans):
             return mailbox
-        if self.info is None:
-            self._settle(mailbox)
-            self.info = target.select(mailbox)
+        self._settle(mailbox)
+        self.info = target.select(mailbox)
         self.sizes[mailbox] = self.info.exists
         self._resolve_inflight(mailbox, self.info)
         self._mark_known(mailbox, fplans, self.info)

@@ -206,10 +206,6 @@ class FakeTarget:
     def examine(self, name: str) -> SelectInfo:
         return self.select(name, readonly=True)
 
-    def open_mailbox(self, name: str, special_use=None) -> tuple:
-        used = self.ensure_mailbox(name, special_use)
-        return used, self.select(used)
-
     def statuses(self, names: list[str]) -> dict:
         return {name: self.status(name) for name in names if name in self.server.mailboxes}
 

@@ -100,11 +100,6 @@ class Target(Protocol):
         """Create *name* unless it exists; the name used (a fallback if refused).
         Raises MailboxError if the server will not have it under any name."""
 
-    def open_mailbox(self, name: str, special_use: str | None = None) -> tuple:
-        """``ensure_mailbox`` and, where it costs no more round trip (a new mailbox),
-        ``select``: (the name used, its SelectInfo or None: select it yourself)."""
-        return self.ensure_mailbox(name, special_use), None
-
     def existing_name(self, name: str) -> str | None:
         """*name* or its fallback spelling if it exists and holds mail; read-only."""
 

@@ -411,7 +411,11 @@ class IMAPTarget:
         what the folder is for. If the server refuses the name, its
         ``fallback_name`` is used instead.
         """
-        self._sendable(name)
+        try:
+            self.client._normalise_folder(name)
+        except (UnicodeError, ValueError) as e:
+            raise MailboxError(f"the name {name!r} cannot be sent to the server ({e}); map "
+                               "the folder to another name with --map") from None
         if name.upper() == "INBOX" or name in self.listed:
             return name  # listed at login: no LIST each (a round trip a mailbox of a run)
         try:  # not listed then: one made since (by another connection) refuses the CREATE
@@ -434,40 +438,6 @@ class IMAPTarget:
             return self.ensure_mailbox(other)
         self._unanswered(b"SUBSCRIBE", name)  # a convenience: its answer is not waited for
         return name
-
-    def _sendable(self, name: str) -> bytes:
-        """*name* as it goes to the server, or MailboxError."""
-        try:
-            return self.client._normalise_folder(name)
-        except (UnicodeError, ValueError) as e:
-            raise MailboxError(f"the name {name!r} cannot be sent to the server ({e}); map "
-                               "the folder to another name with --map") from None
-
-    @connection_guard
-    def open_mailbox(self, name: str, special_use: str | None = None
-                     ) -> tuple[str, SelectInfo | None]:
-        """``ensure_mailbox``, then ``select`` where that costs no more round trip: for a
-        mailbox the LIST made at login did not show, CREATE is sent without waiting and
-        the SELECT right behind it says whether the mailbox is there (a round trip a new
-        mailbox). (the name used, its SelectInfo or None: select it yourself)."""
-        quoted = self._sendable(name)
-        if name.upper() == "INBOX" or name in self.listed:
-            return name, None
-        imap = self.client._imap
-        tag = imap._new_tag()
-        use = b" (USE (%s))" % special_use.encode() if special_use and self.has(
-            "CREATE-SPECIAL-USE") else b""
-        imap.send(tag + b" CREATE " + quoted + use + b"\r\n")
-        try:
-            info = self.select(name)
-        except MailboxError:
-            info = None
-        created = imap.tagged_commands.pop(tag, None)  # answered before the SELECT was
-        if info is not None and created is not None:
-            if created[0] == "OK":  # (refused as there already: another connection made it)
-                self._unanswered(b"SUBSCRIBE", name)
-            return name, info
-        return self.ensure_mailbox(name, special_use), None  # refused: its fallback name
 
     def _unanswered(self, command: bytes, name: str) -> None:
         """Send *command* for mailbox *name* without waiting for its answer (a round
