@@ -677,10 +677,9 @@ class Uploader:
         """A re-run's mailbox that exists (its STATUS answered), all of whose messages
         are ours there (``_all_done``) with their flags checked: no worker, login or
         round trip for it."""
-        validity = self.validities.get(mailbox)
-        return validity is not None and self.with_retries(
-            lambda: self._all_done(mailbox, fplans)) and not self.state.flags_unchecked(
-            mailbox, validity)
+        validity = self.validities.get(mailbox)  # (no I/O: the STATUS was asked already)
+        return validity is not None and self._all_done(mailbox, fplans) and \
+            not self.state.flags_unchecked(mailbox, validity)
 
     def _all_done(self, mailbox: str, fplans: list[FolderPlan]) -> bool:
         """Mark every message DONE, without opening the mailbox, when our state records

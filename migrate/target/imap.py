@@ -697,13 +697,17 @@ class IMAPTarget:
         sizes = {name: n for name, (_, _, n) in self.statuses(names).items()
                  if n <= self.SMALL_MAILBOX}
         found: dict[str, tuple[SelectInfo, list[ServerCopy]]] = {}
-        window: list[str] = []
-        for name in [n for n in names if n in sizes] + [None]:
-            if name is not None and len(window) < self.LOOK_WINDOW and \
-                    sum(sizes[w] for w in window) + sizes[name] <= self.COPIES_AT_ONCE:
-                window.append(name)
-                continue
-            fetch = b"UID FETCH 1:* " + self.FINGERPRINT_ITEMS.encode()
+        windows: list[list[str]] = []
+        held = 0  # messages in the last window
+        for name in (n for n in names if n in sizes):
+            if not windows or len(windows[-1]) == self.LOOK_WINDOW or \
+                    held + sizes[name] > self.COPIES_AT_ONCE:
+                windows.append([])
+                held = 0
+            windows[-1].append(name)
+            held += sizes[name]
+        fetch = b"UID FETCH 1:* " + self.FINGERPRINT_ITEMS.encode()
+        for window in windows:
             answers = self._pipelined([(w, [b"EXAMINE %s", fetch]) for w in window])
             for w, (ok, (opened, fetched)) in zip(window, answers):
                 seen = search_response.examined(opened)
@@ -713,7 +717,6 @@ class IMAPTarget:
                     found[w] = (SelectInfo(validity, uidnext, exists, frozenset()),
                                 [_copy_of(uid, items[uid]) for uid in sorted(items)])
             self._after_pipelined(window, answers)
-            window = [name]
         return found
 
     def _after_pipelined(self, names: list[str], answers) -> None:

@@ -1,13 +1,14 @@
-"""Read the answers of a pipelined look into many mailboxes (no I/O).
+"""Read the answers of pipelined looks into many mailboxes (no I/O).
 
-``IMAPTarget.look_into`` sends STATUS, EXAMINE and UID SEARCH for many
-mailboxes at once and reads imaplib's untagged data itself, command after
-command. These read that data: the items of a STATUS answer, the UIDs of a SEARCH answer (straight into an array: imapclient made
-a Python int per UID of a list), the EXAMINE answer's UIDVALIDITY, UIDNEXT
-and EXISTS. Each returns None for any shape it does not know (a literal
-mailbox name, a token that is not a number); the caller then looks into that
-mailbox the ordinary way, so an unusual server costs round trips, never a
-misread.
+``IMAPTarget.statuses``, ``look_into`` and ``copies_in`` send STATUS, EXAMINE
+and UID SEARCH (or FETCH) for many mailboxes at once and read imaplib's
+untagged data themselves, command after command. These read that data: the
+items of a STATUS answer, the UIDs of a SEARCH answer (straight into an
+array: imapclient made a Python int per UID of a list), the EXAMINE answer's
+UIDVALIDITY, UIDNEXT and EXISTS. Each returns None for any shape it does not
+know (a literal mailbox name, a token that is not a number); the caller then
+looks into that mailbox the ordinary way, so an unusual server costs round
+trips, never a misread.
 """
 
 from __future__ import annotations
