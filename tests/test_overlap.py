@@ -145,11 +145,47 @@ def test_a_backup_written_wrong_is_never_passed(tmp_path, monkeypatch, beside_pl
     write_mbox(src / "one.mbox", [message(f"m{i}") for i in range(5)])
     real = backup._HashingReader.read
     monkeypatch.setattr(backup._HashingReader, "read",  # a disk that flips a byte
-                        lambda self, size=-1: real(self, size).replace(b"m3", b"M3"))
+                        lambda self, size=-1: bytes(real(self, size)).replace(b"m3", b"M3"))
     counts = (lambda: {}) if beside_plan else None
     with pytest.raises(backup.BackupError, match="damaged|does not match"):
         backup.create_backup([open_store(src / "one.mbox")], tmp_path / "bk", counts=counts)
     assert not any(p.name.endswith(".verified") for p in (tmp_path / "bk").iterdir())
+
+
+def _before_the_comparison(monkeypatch, change):
+    """Call *change* (archive, source) between the writing and the re-reading."""
+    from migrate import backup
+    real = backup._compare_written
+
+    def changed_then_compared(archive, written, *args):
+        change(archive, written[0][1])
+        return real(archive, written, *args)
+    monkeypatch.setattr(backup, "_compare_written", changed_then_compared)
+
+
+def _flip_byte(path, needle: bytes) -> None:
+    data = bytearray(path.read_bytes())
+    data[data.index(needle)] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change", ["archive damaged on disk", "source rewritten, same size",
+                                    "source appended to"])
+def test_the_archive_is_compared_with_its_sources_as_they_are(tmp_path, monkeypatch, change):
+    """The archive is re-read from disk and compared byte for byte with the sources: a
+    member damaged there is refused, and so is a source that changed after it was
+    written (its messages may be in the plan and not in the backup)."""
+    from migrate import backup
+    src = tmp_path / "src" / "one.mbox"
+    write_mbox(src, [message(f"m{i}") for i in range(5)])
+    _before_the_comparison(monkeypatch, {
+        "archive damaged on disk": lambda archive, source: _flip_byte(archive, b"Subject: m3"),
+        "source rewritten, same size": lambda archive, source: _flip_byte(source, b"Subject: m3"),
+        "source appended to": lambda archive, source: source.open("ab").write(
+            b"\n" + message("m5"))}[change])
+    with pytest.raises(backup.BackupError, match="does not match its source as read"):
+        backup.create_backup([open_store(src)], tmp_path / "bk", counts=lambda: {})
+    assert list((tmp_path / "bk").iterdir()) == []  # no archive, no marker
 
 
 def in_pty(args: list, env: dict, timeout: float = 120) -> tuple[int, str]:
