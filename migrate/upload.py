@@ -210,6 +210,7 @@ class Uploader:
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
         self.validities: dict[str, int] = {}  # mailbox -> UIDVALIDITY when the run began
         self.sizes: dict[str, int] = {}  # mailbox -> messages there when this run looked
+        self.opened: set[str] = set()  # mailboxes this run made sure of, under these names
         self.outcome = UploadOutcome()
         self._dropped_named: dict[str, set] = {}  # mailbox -> locations named in flags_dropped
         self._dropped_seen = 0  # how much of outcome.flags_dropped is in _dropped_named
@@ -396,6 +397,7 @@ class Uploader:
             worker.rate, worker.started, worker.journaled = self.rate, self.started, self.journaled
             worker.budget, worker.slots = self.budget, self.slots
             worker.validities, worker.sizes = self.validities, self.sizes  # shared
+            worker.opened = self.opened
             worker.progress_of = settled_by_all
             with merge_lock:
                 workers.append(worker)
@@ -435,12 +437,13 @@ class Uploader:
         can (``verify_plan(quick=True)``), with the same reconnect policy."""
         from migrate.verify import verify_plan
         sizes = {box: n + self.outcome.uploaded[box] for box, n in self.sizes.items()}
+        present = self.opened | set(self.validities)  # seen there by this run: not listed
         try:
             return self.with_retries(lambda: verify_plan(self._connected(), self.plan,
                                                          recorded=self.state.recorded,
                                                          quick=True,
                                                          floor=self.state.upload_floor,
-                                                         sizes=sizes))
+                                                         sizes=sizes, present=present))
         finally:
             self._drop_connection()
 
@@ -664,6 +667,7 @@ class Uploader:
             for f in fplans:
                 f.target, f.mapping_note = used, f"server refused {mailbox!r}"
             mailbox = used
+        self.opened.add(mailbox)
         if not any(f.counts().get(UPLOAD) for f in fplans) or self._all_done(mailbox, fplans):
             return mailbox
         self._settle(mailbox)

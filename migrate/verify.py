@@ -141,7 +141,7 @@ def expect_refusals(target: Target, plan: Plan, state=None) -> None:
 
 def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
                 recorded=None, quick: bool = False, floor=None,
-                sizes=None) -> list[MailboxCheck]:
+                sizes=None, present=frozenset()) -> list[MailboxCheck]:
     """Check every mailbox *plan* maps a folder to; read-only on the server.
 
     *recorded(mailbox, hashes)* gives the state's content hash -> (UIDVALIDITY,
@@ -160,10 +160,15 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     run. Duplicates are then those among what the migration put there;
     ``verify`` compares every message. *sizes* (mailbox -> about how many messages
     it holds, as the run saw them) spares the quick check's listing a round trip.
+    *present*: mailboxes the run saw on the server under exactly these names (it
+    created or selected them, or asked their STATUS): not listed again, a round
+    trip less; one gone since fails to open below, and is counted missing.
     """
     checks = []
     targets = plan.by_target()
-    names = target.existing_names(list(targets))  # or their fallback spellings
+    asked = [name for name in targets if name not in present]
+    listed = target.existing_names(asked) if asked else {}  # or their fallback spellings
+    names = {name: name if name in present else listed[name] for name in targets}
     # many mailboxes' listings (the quick check) or copies (the full one) at once: a
     # round trip or three per mailbox were most of a check of many folders over a WAN
     there = list(dict.fromkeys(filter(None, names.values())))

@@ -342,6 +342,31 @@ def test_the_end_of_run_check_of_many_mailboxes_fetches_from_the_right_one(tmp_p
     assert (len(a.missing), a.duplicated_uids, len(b.missing)) == (1, [box.uidnext - 1], 0)
 
 
+@pytest.mark.parametrize("gone", [False, True])
+def test_the_end_of_run_check_lists_no_mailbox_the_run_made_sure_of(tmp_path, monkeypatch, gone):
+    """The run created or selected each mailbox under its name: its check asks no LIST
+    (a round trip) for them. One another client deleted meanwhile does not open, and
+    its messages are counted missing."""
+    server = FakeServer()
+    for name in ("A", "B"):
+        store(tmp_path / "src", n=5, name=name)
+    plan, uploader = upload(tmp_path, server, tmp_path / "src")
+    listed = []
+    real = FakeTarget.existing_names
+    monkeypatch.setattr(FakeTarget, "existing_names",
+                        lambda self, names: listed.append(names) or real(self, names))
+    if gone:
+        del server.mailboxes["B"]
+    uploader.state = State(tmp_path / "state.sqlite")
+    try:
+        checks = {c.mailbox: c for c in uploader.verify()}
+    finally:
+        uploader.state.close()
+    assert listed == [] and sorted(checks) == ["A", "B"]
+    assert (checks["A"].ok, len(checks["A"].missing)) == (True, 0)
+    assert (checks["B"].ok, len(checks["B"].missing)) == (not gone, 5 if gone else 0)
+
+
 @pytest.mark.parametrize("connections", [1, 3])
 def test_a_rerun_opens_no_mailbox_whose_messages_are_all_recorded(tmp_path, connections):
     """A no-op re-run of many folders: UIDVALIDITY from one STATUS of every mailbox
