@@ -243,6 +243,7 @@ class Messages:
         # table, not the whole table (a profile of 500 folders asked ~9 questions of
         # each, and each read every message of every folder)
         self.lo, self.hi = _NO_REF, 0
+        self._tallied: tuple[int, list] | None = None  # (spool changes then, _tally())
 
     def append_rows(self, rows: list) -> None:
         if not rows:
@@ -315,19 +316,34 @@ class Messages:
 
     # -- aggregates (SQL) --------------------------------------------------------
 
+    def _tally(self) -> list[tuple]:
+        """(action, reason, year, messages, bytes) of this folder's messages: one scan
+        answers counts, reasons, bytes, reasons per action and years (a report asks
+        all of them, each a pass over a million rows), kept until any row of the
+        spool is written (SQLite's ``total_changes`` of its one connection)."""
+        with self.spool.lock:
+            changes = self.spool.db.total_changes
+            if self._tallied is None or self._tallied[0] != changes:
+                self._tallied = (changes, self._query(
+                    "SELECT action, reason, coalesce(substr(internaldate, 1, 4), 'unknown'), "
+                    "count(*), coalesce(sum(size), 0) FROM m WHERE {mine} GROUP BY 1, 2, 3"))
+            return self._tallied[1]
+
     def counts(self) -> collections.Counter:
-        return collections.Counter(dict(self._query(
-            "SELECT action, count(*) FROM m WHERE {mine} GROUP BY action")))
+        out: collections.Counter = collections.Counter()
+        for action, _, _, n, _ in self._tally():
+            out[action] += n
+        return out
 
     def reasons(self) -> collections.Counter:
-        return collections.Counter(dict(self._query(
-            "SELECT reason, count(*) FROM m WHERE {mine} AND reason IS NOT NULL AND reason!=''"
-            " GROUP BY reason")))
+        out: collections.Counter = collections.Counter()
+        for _, reason, _, n, _ in self._tally():
+            if reason:
+                out[reason] += n
+        return out
 
     def bytes_for(self, action: str | None = None) -> int:
-        where, args = ("AND action=?", (action,)) if action else ("", ())
-        return self._query(f"SELECT coalesce(sum(size), 0) FROM m WHERE {{mine}} {where}",
-                           args)[0][0]
+        return sum(size for act, _, _, _, size in self._tally() if not action or act == action)
 
     def date_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """Oldest and newest INTERNALDATE (compared as instants, whatever their zones)."""
@@ -341,13 +357,16 @@ class Messages:
 
     def by_reason(self) -> collections.Counter:
         """(action, reason) -> messages."""
-        return collections.Counter({(a, r): n for a, r, n in self._query(
-            "SELECT action, reason, count(*) FROM m WHERE {mine} GROUP BY action, reason")})
+        out: collections.Counter = collections.Counter()
+        for action, reason, _, n, _ in self._tally():
+            out[(action, reason)] += n
+        return out
 
     def years(self) -> collections.Counter:
-        return collections.Counter(dict(self._query(
-            "SELECT coalesce(substr(internaldate, 1, 4), 'unknown'), count(*) FROM m "
-            "WHERE {mine} GROUP BY 1")))
+        out: collections.Counter = collections.Counter()
+        for _, _, year, n, _ in self._tally():
+            out[year] += n
+        return out
 
 
 def _delete(db, path: Path, owner: int) -> None:
