@@ -337,6 +337,9 @@ class Uploader:
             self.validities = {name: validity for name, (validity, _, _) in found.items()}
             self.sizes = {name: messages for name, (_, _, messages) in found.items()}
             groups = [(m, f) for m, f in groups if not self._nothing_to_do(m, f)]
+        if len(groups) > 1:  # the new ones at once, not a round trip each
+            self.with_retries(lambda: self._connected().create_mailboxes(
+                [(m, _special_use(f)) for m, f in groups]))
         if self.options.connections > 1 and self.with_retries(self._one_message_a_round_trip):
             self.shards = self.options.connections  # mailbox after mailbox, each on N
         elif self.options.connections > 1 and len(groups) > 1:
@@ -365,8 +368,9 @@ class Uploader:
         finally:
             if held:
                 spool.release_copies()
-        second = [(mailbox, fplans) for mailbox, fplans in groups
-                  if any(f.messages.folder in held for f in fplans)]
+        failed = {mailbox for mailbox, _ in self.outcome.failed_folders}  # named once: done
+        second = [(mailbox, fplans) for mailbox, fplans in groups if mailbox not in failed
+                  and any(f.messages.folder in held for f in fplans)]
         return self._run_parallel(second) if second else self.outcome
 
     def _run_parallel(self, groups) -> UploadOutcome:
@@ -660,8 +664,7 @@ class Uploader:
     def _open_mailbox(self, mailbox: str, fplans: list[FolderPlan]) -> str:
         """Create (if needed) and select *mailbox*; settle what earlier runs left. Its name."""
         target = self._connected()
-        used = target.ensure_mailbox(mailbox, next((f.special_use for f in fplans
-                                                     if f.special_use), None))
+        used = target.ensure_mailbox(mailbox, _special_use(fplans))
         if used != mailbox:
             log.warning("the server refused the name %r; using %r", mailbox, used)
             for f in fplans:
@@ -843,6 +846,11 @@ def _carries_the_same(p: PlannedMessage, stored, permanent: frozenset) -> bool:
         return True
     return stored.internaldate is not None and \
         abs(stored.internaldate.timestamp() - p.internaldate.timestamp()) < 1
+
+
+def _special_use(fplans: list[FolderPlan]) -> str | None:
+    """What the mailbox of *fplans* is for (RFC 6154), if one of its folders says."""
+    return next((f.special_use for f in fplans if f.special_use), None)
 
 
 class _BatchSender:

@@ -59,6 +59,7 @@ class FakeServer:
         self.copy_drop: dict[int, str] = {}  # COPY number -> "before" | "after" storing
         self.refuse_copy: str | None = None  # NO text for every COPY
         self.copy_commands = 0
+        self.created_at_once: list[list[str]] = []  # the names of each create_mailboxes
         self.crawl_after: int | None = None  # from this APPEND on, store at crawl_rate bytes/s
         self.crawl_rate = 500.0
 
@@ -182,6 +183,12 @@ class FakeTarget:
     def ensure_mailbox(self, name: str, special_use=None) -> str:
         self.server.create(name)
         return name
+
+    def create_mailboxes(self, wanted) -> None:
+        self.server.created_at_once.append([name for name, _ in wanted])
+        for name, _ in wanted:
+            if name not in self.server.refuse_create:  # refused: left to ensure_mailbox
+                self.server.create(name)
 
     def existing_name(self, name: str) -> str | None:
         return name if name in self.server.mailboxes else None

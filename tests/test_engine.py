@@ -342,6 +342,22 @@ def test_the_end_of_run_check_of_many_mailboxes_fetches_from_the_right_one(tmp_p
     assert (len(a.missing), a.duplicated_uids, len(b.missing)) == (1, [box.uidnext - 1], 0)
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_a_run_asks_for_its_new_mailboxes_at_once(tmp_path, connections):
+    """The mailboxes a run needs are created in one pipelined request (a round trip each
+    was a third of a first run of many folders over a WAN); one refused is still tried
+    and named by ensure_mailbox, and every other message arrives once."""
+    server = FakeServer()
+    for name in ("A", "B", "C:D"):
+        store(tmp_path / "src", n=4, name=name)
+    server.refuse_create = {"C:D"}
+    plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
+    assert [sorted(names) for names in server.created_at_once] == [["A", "B", "C:D"]]
+    assert sorted(server.mailboxes) == ["A", "B", "INBOX"]
+    assert all(len(server.mailboxes[m].messages) == 4 for m in ("A", "B"))
+    assert [m for m, _ in uploader.outcome.failed_folders] == ["C:D"]
+
+
 @pytest.mark.parametrize("gone", [False, True])
 def test_the_end_of_run_check_lists_no_mailbox_the_run_made_sure_of(tmp_path, monkeypatch, gone):
     """The run created or selected each mailbox under its name: its check asks no LIST

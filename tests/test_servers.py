@@ -386,6 +386,41 @@ def test_created_mailboxes_are_subscribed_on_every_server(any_account):
         assert not target.client._imap.tagged_commands
 
 
+def test_mailboxes_created_at_once_as_one_by_one_on_every_server(any_account):
+    """A run creates its new mailboxes pipelined (``create_mailboxes``), then each is
+    taken as there: on every server they are selectable and subscribed as those made
+    one by one, children and special use included, and no CREATE is sent again."""
+    from migrate.target import imap
+    account = any_account
+    top = top_of(account)
+    config = target_config(account)
+    with imap.IMAPTarget(config) as target:
+        d = target.layout.delimiter
+        wanted = {"at once": [(top + "Filed", None), (top + "Filed" + d + "2019", None),
+                              (top + "Sent at once", "\\Sent"), ("INBOX", None)],
+                  "one by one": [(top + "Kept", None), (top + "Kept" + d + "2019", None),
+                                 (top + "Drafts one by one", "\\Drafts")]}
+        target.create_mailboxes(wanted["at once"])
+        target.create_mailboxes([(top + "Filed", None)])  # there now: nothing sent
+        assert not target.client._imap.tagged_commands
+
+        def refused(*args, **kwargs):
+            raise AssertionError("CREATE sent again")
+        real = target.client.create_folder
+        target.client.create_folder = refused
+        for name, use in wanted["at once"]:
+            assert target.ensure_mailbox(name, use) == name
+        target.client.create_folder = real
+        for name, use in wanted["one by one"]:
+            assert target.ensure_mailbox(name, use) == name
+    with imap.IMAPTarget(config) as target:
+        subscribed = {name for _, _, name in target.client.list_sub_folders()}
+        for way, names in wanted.items():
+            made = [name for name, _ in names if name != "INBOX"]
+            assert target.existing_names(made) == {name: name for name in made}, way
+            assert set(made) <= subscribed, way
+
+
 class _DropAt(CommandProxy):
     """Close the connection, unanswered, at the Nth command whose line holds *needle*
     (counted over all connections): a link lost inside a pipelined window."""

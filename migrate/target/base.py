@@ -100,6 +100,12 @@ class Target(Protocol):
         """Create *name* unless it exists; the name used (a fallback if refused).
         Raises MailboxError if the server will not have it under any name."""
 
+    def create_mailboxes(self, wanted: list[tuple[str, str | None]]) -> None:
+        """Create those of *wanted* (name, special use) that are not there, many at once
+        (a round trip each was a third of a first run of many folders over a WAN).
+        ``ensure_mailbox`` still decides each mailbox: one refused here is tried there
+        again, with its fallback name. A server may do nothing here."""
+
     def existing_name(self, name: str) -> str | None:
         """*name* or its fallback spelling if it exists and holds mail; read-only."""
 
@@ -199,8 +205,8 @@ class ReadOnlyTarget:
     \\Recent) and APPEND are not reachable through it.
     """
 
-    _WRITES = frozenset({"ensure_mailbox", "append_batch", "append_start", "append_finish",
-                         "select", "add_flags", "copy"})
+    _WRITES = frozenset({"ensure_mailbox", "create_mailboxes", "append_batch", "append_start",
+                         "append_finish", "select", "add_flags", "copy"})
 
     def __init__(self, inner):
         object.__setattr__(self, "_inner", inner)

@@ -404,6 +404,29 @@ class IMAPTarget:
                             refused_first=self.provider.refused_first)
 
     @connection_guard
+    def create_mailboxes(self, wanted: list[tuple[str, str | None]]) -> None:
+        """CREATE and SUBSCRIBE, pipelined (RFC 3501 5.5; LOOK_WINDOW mailboxes a write),
+        of those of *wanted* the LIST made at login did not show: each one created is
+        then taken as there by ``ensure_mailbox``. The others (refused, a name that
+        cannot be sent) are left to it, as before: it creates, falls back or names."""
+        todo = []
+        for name, use in wanted:
+            if name.upper() == "INBOX" or name in self.listed:
+                continue
+            try:
+                self.client._normalise_folder(name)
+            except (UnicodeError, ValueError):
+                continue
+            with_use = use and self.has("CREATE-SPECIAL-USE")
+            todo.append((name, [b"CREATE %s" + (b" (USE (%s))" % use.encode() if with_use
+                                                 else b""), b"SUBSCRIBE %s"]))
+        for start in range(0, len(todo), self.LOOK_WINDOW):
+            window = todo[start:start + self.LOOK_WINDOW]
+            for (name, _), (ok, _) in zip(window, self._pipelined(window)):
+                if ok:
+                    self.listed.add(name)
+
+    @connection_guard
     def ensure_mailbox(self, name: str, special_use: str | None = None) -> str:
         """Create *name* (and subscribe it) unless it exists; return the name used.
 
