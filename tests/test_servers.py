@@ -421,6 +421,30 @@ def test_mailboxes_created_at_once_as_one_by_one_on_every_server(any_account):
             assert set(made) <= subscribed, way
 
 
+def test_the_layout_read_in_one_round_trip_is_imapclients_on_every_server(any_account):
+    """NAMESPACE and LIST are asked together at login: the prefix, delimiter and every
+    listed mailbox (non-ASCII names in modified UTF-7, names sent as literals) are what
+    imapclient reads asking one after the other."""
+    from migrate.target import imap
+    account = any_account
+    top = top_of(account)
+    with imap.IMAPTarget(target_config(account)) as target:
+        for name in ("Übersicht", 'Quote " and \\ back', "Ordner/Unterordner", "Plain"):
+            target.ensure_mailbox(top + name.replace("/", target.layout.delimiter))
+    with imap.IMAPTarget(target_config(account)) as target:
+        client = target.client
+
+        def one_by_one(*args):
+            raise AssertionError("asked one by one")
+        client.namespace = client.list_folders = one_by_one
+        personal, folders = target._namespace_and_list()  # in one round trip, or it raises
+        del client.namespace, client.list_folders
+        alone = client.namespace().personal if target.has("NAMESPACE") else None
+        assert personal == (alone[0] if alone else None)
+        assert folders == client.list_folders()
+        assert {top + "Übersicht", top + "Plain"} <= {name for _, _, name in folders}
+
+
 class _DropAt(CommandProxy):
     """Close the connection, unanswered, at the Nth command whose line holds *needle*
     (counted over all connections): a link lost inside a pipelined window."""

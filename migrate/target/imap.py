@@ -21,7 +21,9 @@ from array import array
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.response_parser import parse_fetch_response
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_fetch_response, parse_response
+from imapclient.util import to_unicode
 
 from migrate import fingerprint, headers
 from migrate.errors import (AuthFailed, ConnectionFailed, MailboxError, TooManyConnections,
@@ -382,13 +384,30 @@ class IMAPTarget:
 
     # -- mailboxes ---------------------------------------------------------
 
+    def _namespace_and_list(self) -> tuple[tuple | None, list]:
+        """NAMESPACE (where the server has it) and LIST "" "*" in one round trip: the
+        personal namespace's (prefix, delimiter) or None, and imapclient's folder list.
+        Refused, each is asked again alone (its error raised as imapclient raises it)."""
+        commands = ([b"NAMESPACE"] if self.has("NAMESPACE") else []) + [b'LIST "" "*"']
+        [(ok, answers)] = self._pipelined([("", commands)])
+        if not ok:
+            personal = self.client.namespace().personal if self.has("NAMESPACE") else None
+            return (personal[0] if personal else None), self.client.list_folders()
+        personal = None
+        if len(commands) == 2:  # personal, other users', shared: imapclient.namespace()'s
+            found = parse_response([line for line in answers[0].get("NAMESPACE", [])
+                                    if line is not None])
+            if found and found[0]:
+                prefix, separator = found[0][0]
+                personal = (decode_utf7(prefix) if self.client.folder_encode else prefix,
+                            to_unicode(separator))
+        return personal, self.client._proc_folder_list(answers[-1].get("LIST", []))
+
     def _read_layout(self) -> ServerLayout:
         prefix, delimiter = "", "/"
-        if self.has("NAMESPACE"):
-            personal = self.client.namespace().personal
-            if personal:
-                prefix, delimiter = personal[0][0] or "", personal[0][1] or "/"
-        folders = self.client.list_folders()
+        personal, folders = self._namespace_and_list()
+        if personal:
+            prefix, delimiter = personal[0] or "", personal[1] or "/"
         if folders and not self.has("NAMESPACE"):
             delimiter = _decode(folders[0][1]) or "/"
         self.listed = {name for flags, _, name in folders if _holds_mail(flags)}
