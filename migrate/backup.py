@@ -312,6 +312,53 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str, desc: dict, progre
             "sha256": reader.h.hexdigest()}
 
 
+def source_stats(stores: list[Store]) -> dict[bytes, str]:
+    """Size, times and identity of every file of *stores*, taken before the backup and
+    the plan read them (``check_unchanged`` looks again once both are done). Stores
+    whose files the plan itself fetches (POP leftovers) pass their gate after it."""
+    from migrate.quickcheck import _stat_text
+    seen = {}
+    for store in stores:
+        if not store.files_fixed:
+            continue
+        for path in store.files():
+            try:
+                seen[os.fsencode(path)] = _stat_text(os.stat(path))
+            except OSError:
+                pass  # gone already: the backup and the plan say so
+    return seen
+
+
+def check_unchanged(fplans, before: dict[bytes, str]) -> None:
+    """Refuse to upload when a file a folder of the plan reads changed while the run
+    read it (a mail client still writing to it): the backup and the plan each read
+    it at their own moment, and the upload sends only what the plan read, so
+    unchanged from before both began to after both ended, the backup holds exactly
+    what will be uploaded (non-negotiable 4). A file gone meanwhile is not looked at:
+    its messages cannot be read again, and are named one by one as such."""
+    from migrate.quickcheck import _stat_text
+    changed = []
+    for f in fplans:
+        if f.excluded or not f.store.files_fixed:
+            continue
+        for path in f.folder.inputs() or ():
+            key = os.fsencode(path)
+            if key not in before:  # a directory, or a file this run did not list
+                continue
+            try:
+                now = _stat_text(os.stat(path))
+            except OSError:
+                continue
+            if now != before[key] and path not in changed:
+                changed.append(path)
+    if changed:
+        more = f" (and {len(changed) - 1} other files)" if len(changed) > 1 else ""
+        raise BackupError(f"{changed[0]}{more} changed while this run read it (a mail client "
+                          "writing to it?), so the backup may not hold what would be "
+                          "uploaded; nothing was uploaded: close the mail client, then run "
+                          "the same command again")
+
+
 def _verified_marker(archive: Path) -> Path:
     return sidecar(archive, ".verified")
 

@@ -133,6 +133,11 @@ MUTANTS = [
            "        if len(unclaimed) and reopen is not None:\n            reopen()\n",
            "",
            ("tests/test_engine.py", "-k", "many_mailboxes_fetches")),
+    Mutant("a source written to while the run read it is uploaded (the backup lacks what "
+           "the plan read)", "migrate/cli/run_cmd.py",
+           "        backup.check_unchanged(plan.folders, before)  # and as they both ended\n",
+           "",
+           ("tests/test_overlap.py", "-k", "written_to")),
 ]
 
 

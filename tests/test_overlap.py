@@ -188,6 +188,82 @@ def test_the_archive_is_compared_with_its_sources_as_they_are(tmp_path, monkeypa
     assert list((tmp_path / "bk").iterdir()) == []  # no archive, no marker
 
 
+def test_a_source_written_to_while_the_run_reads_it_is_not_uploaded(tmp_path, monkeypatch):
+    """A mail client appends to the mbox after the backup copied and compared it, before
+    the plan reads it: the plan holds a message the backup does not. ``run`` looks at
+    the sources again once both are done (as it does, in this order) and uploads
+    nothing: "close the mail client, then run again"."""
+    import threading
+    from migrate import backup
+    src = tmp_path / "src" / "one.mbox"
+    write_mbox(src, [message(f"m{i}") for i in range(5)])
+    store = open_store(src)
+    written_to = threading.Event()
+    real = backup._compare_written
+
+    def compared_then_written_to(archive, written, *args):
+        checked = real(archive, written, *args)
+        with src.open("ab") as f:  # the mail client's new message
+            f.write(b"From MAILER-DAEMON Wed Jan  1 12:00:00 2020\n" +
+                    message("arrived meanwhile") + b"\n")
+        written_to.set()
+        return checked
+    monkeypatch.setattr(backup, "_compare_written", compared_then_written_to)
+    before = backup.source_stats([store])
+    gate = BackupGate([store], gate_args(tmp_path))
+    assert written_to.wait(60)
+    plan = planning.build_plan([store], ServerLayout())
+    result = gate.result({})
+    assert result.verified and len(plan.folders[0].messages) == 6  # the backup holds 5
+    with pytest.raises(backup.BackupError, match="changed while this run read it.*close the "
+                                                 "mail client, then run the same command"):
+        backup.check_unchanged(plan.folders, before)
+    backup.check_unchanged(plan.folders, backup.source_stats([store]))  # as it is now: fine
+
+
+_WRITTEN_TO_MEANWHILE = """
+import sys
+from migrate import backup
+real = backup._compare_written
+source, appended = sys.argv.pop(1), bytes.fromhex(sys.argv.pop(1))
+
+def compared_then_written_to(archive, written, *args):
+    checked = real(archive, written, *args)
+    with open(source, "ab") as f:  # a mail client's new message, mid-run
+        f.write(appended)
+    return checked
+
+backup._compare_written = compared_then_written_to
+from migrate.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_run_uploads_nothing_when_a_source_is_written_to_meanwhile(tmp_path, account):
+    """The same through ``mailmigrate run`` (a process whose backup, once compared, lets a
+    mail client append to the mbox): whichever of the plan and the append comes
+    first, nothing is uploaded, exit 7 with the advice, and the next run moves all."""
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    src = tmp_path / "src" / "one.mbox"
+    write_mbox(src, [message(f"m{i}") for i in range(5)])
+    appended = b"From MAILER-DAEMON Wed Jan  1 12:00:00 2020\n" + message("meanwhile") + b"\n"
+    args = ["run", str(src), *account.cli_args(), "--backup-dir", str(tmp_path / "bk"),
+            "--state", str(tmp_path / "state.sqlite"), "--yes"]
+    env = dict(os.environ, MM_TEST_PASSWORD=account.password)
+    proc = subprocess.run([sys.executable, "-c", _WRITTEN_TO_MEANWHILE, str(src),
+                           appended.hex(), *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == ExitCode.BACKUP, proc.stdout + proc.stderr
+    assert "changed while this run read it" in proc.stderr and "Traceback" not in proc.stderr
+    assert account.read_back().get("INBOX", []) == []
+    again = subprocess.run([sys.executable, "-m", "migrate", *args], capture_output=True,
+                           text=True, env=env, cwd=ROOT, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(account.read_back()["INBOX"]) == 6
+
+
 def in_pty(args: list, env: dict, timeout: float = 120) -> tuple[int, str]:
     """Run mailmigrate on a real terminal (a pty): (exit code, what the terminal showed)."""
     import os

@@ -168,6 +168,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
     connecting = common.Connecting(connect)  # logs in while the sources are read
     gate = None
     try:
+        before = backup.source_stats(stores)  # the sources as the backup and the plan begin
         gate = BackupGate(stores, args, FileHashes(state, full=args.full_check))
 
         def check():
@@ -184,6 +185,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                                    "since a run read them)")
         # nothing is uploaded before this succeeds
         result = gate.result(plan_counts(plan))
+        backup.check_unchanged(plan.folders, before)  # and as they both ended
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
                              "verified": result.verified}
