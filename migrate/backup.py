@@ -112,6 +112,26 @@ def _private_open(path: Path, mode: str = "wb"):
     return os.fdopen(fd, mode)
 
 
+def _durable(path: Path) -> None:
+    """*path*'s bytes on the disk itself, not only in the system's cache."""
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _durable_directory(directory: Path) -> None:
+    """The names in *directory* on the disk (POSIX; NTFS journals them itself)."""
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class BackupCancelled(Exception):
     """The run stopped while its backup was being written (the archive is removed)."""
 
@@ -209,6 +229,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
             if callable(counts):  # the plan still reads: re-read what is written meanwhile
                 if not compress:
                     raw.flush()
+                    os.fsync(raw.fileno())  # on the disk while the plan reads, not after it
                     checked = _compare_written(archive, written, cancelled)
                 counts = counts()  # the plan's, once it has read everything
             for store, entry in zip(stores, manifest["stores"]):
@@ -217,6 +238,8 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
             tar.addfile(info, io.BytesIO(data))
+        _durable(archive)  # before anything says verified: a crash must not leave a
+        # marker beside an archive the disk never got (the system writes it back later)
     except BaseException as e:
         archive.unlink(missing_ok=True)  # never leave a partial archive behind
         if isinstance(e, OSError):
@@ -226,6 +249,8 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     manifest_path = sidecar(archive, ".manifest.json")
     with _private_open(manifest_path) as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     verify_backup(archive, checked=checked)
     return load_backup(archive)
 
@@ -487,6 +512,9 @@ def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None)
             out.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
                                   "manifest_sha256": _manifest_digest(manifest),
                                   "archive": _identity(archive)}).encode())
+            out.flush()
+            os.fsync(out.fileno())
+        _durable_directory(archive.parent)  # the names too
     return manifest
 
 

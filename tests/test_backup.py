@@ -172,6 +172,28 @@ def test_plan_shows_the_backup_step(tmp_path, mm):
     assert "is verified; run will use it" in r.out
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names an fd by /proc")
+def test_the_archive_is_on_the_disk_before_it_is_called_verified(tmp_path, monkeypatch):
+    """A crash (power lost) after the run starts uploading must not leave a marker beside
+    an archive the system had not yet written to the disk: the archive, then its
+    manifest and marker, then the directory's names are flushed (fsync), in that order."""
+    src = make_store(tmp_path / "src")
+    flushed = []
+    real = os.fsync
+
+    def recording(fd):
+        flushed.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", recording)
+    result = backup.create_backup([open_store(src)], tmp_path / "bk", counts=lambda: {})
+    archive = result.archive.name
+    stem = archive[:-len(".tar")]
+    assert flushed[0] == archive and flushed.index(stem + ".verified") > \
+        flushed.index(stem + ".manifest.json") > max(i for i, n in enumerate(flushed)
+                                                     if n == archive)
+    assert flushed[-1] == "bk"
+
+
 def test_damage_between_writing_and_verifying_is_caught(tmp_path, monkeypatch):
     """The new archive is re-read before it counts: damage it in that window."""
     src = make_store(tmp_path / "src")
