@@ -11,8 +11,10 @@ See docs/backup.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
@@ -122,12 +124,16 @@ def _durable(path: Path) -> None:
 
 
 def _durable_directory(directory: Path) -> None:
-    """The names in *directory* on the disk (POSIX; NTFS journals them itself)."""
+    """The names in *directory* on the disk (POSIX; NTFS journals them itself). Some
+    file systems (network shares, FUSE) cannot flush a directory: theirs is left to them."""
     if os.name == "nt":
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 
@@ -247,10 +253,14 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
                               "uploaded") from None
         raise
     manifest_path = sidecar(archive, ".manifest.json")
-    with _private_open(manifest_path) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with _private_open(manifest_path) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise BackupError(f"writing the backup's manifest {manifest_path} failed: {e}; nothing "
+                          "was uploaded") from None
     verify_backup(archive, checked=checked)
     return load_backup(archive)
 
@@ -507,14 +517,21 @@ def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None)
                               "new backup")
     if mark:
         marker = _verified_marker(archive)
-        marker.unlink(missing_ok=True)
-        with _private_open(marker) as out:
-            out.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
-                                  "manifest_sha256": _manifest_digest(manifest),
-                                  "archive": _identity(archive)}).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        _durable_directory(archive.parent)  # the names too
+        try:
+            marker.unlink(missing_ok=True)
+            with _private_open(marker) as out:
+                out.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
+                                      "manifest_sha256": _manifest_digest(manifest),
+                                      "archive": _identity(archive)}).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            _durable_directory(archive.parent)  # the names too
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                marker.unlink(missing_ok=True)  # never a marker whose writing failed
+            raise BackupError(f"the backup {archive} was verified, but its mark {marker} "
+                              f"cannot be written ({e}); free space or fix that disk, then run "
+                              "again; nothing was uploaded") from None
     return manifest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -192,6 +193,32 @@ def test_the_archive_is_on_the_disk_before_it_is_called_verified(tmp_path, monke
         flushed.index(stem + ".manifest.json") > max(i for i, n in enumerate(flushed)
                                                      if n == archive)
     assert flushed[-1] == "bk"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names an fd by /proc")
+@pytest.mark.parametrize("failing, error", [(".verified", errno.EIO),
+                                            (".manifest.json", errno.EIO), ("bk", errno.EINVAL)])
+def test_a_flush_the_disk_refuses_is_a_sentence_and_no_marker(tmp_path, monkeypatch, failing,
+                                                              error):
+    """A disk that fails to flush the manifest or the marker stops the backup with exit 7
+    and no marker; a directory the file system cannot flush (a network share) is
+    left to it, and the backup counts."""
+    src = make_store(tmp_path / "src")
+    real = os.fsync
+
+    def refusing(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).endswith(failing):
+            raise OSError(error, os.strerror(error))
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", refusing)
+    if error == errno.EINVAL:
+        assert backup.create_backup([open_store(src)], tmp_path / "bk").verified
+        return
+    with pytest.raises(BackupError) as caught:
+        backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert caught.value.exit_code == ExitCode.BACKUP
+    assert "nothing was uploaded" in str(caught.value)
+    assert not list((tmp_path / "bk").glob("*.verified"))
 
 
 def test_damage_between_writing_and_verifying_is_caught(tmp_path, monkeypatch):
