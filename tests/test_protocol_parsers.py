@@ -436,3 +436,38 @@ def test_status_and_examine_answers():
     assert examined({"EXISTS": [b"2", b"5"], "UIDVALIDITY": [b"7"]}) == (7, None, 5)  # last
     assert examined({"EXISTS": [b"3"]}) is None
     assert examined({"EXISTS": [b"3"], "UIDVALIDITY": [b"-1"]}) is None
+
+
+@pytest.mark.parametrize("namespace, personal", [
+    ([b'(("" "/")) NIL NIL'], ("", "/")),
+    ([b'(("INBOX." ".")) NIL NIL'], ("INBOX.", ".")),
+    ([b"NIL NIL NIL"], None),
+    ([b'(("" "/" "odd")) NIL NIL'], ("asked", "alone")),  # a shape not expected
+    ([b'(("" '], ("asked", "alone")),  # cut short
+])
+def test_the_layout_read_at_login_or_asked_alone_when_odd(namespace, personal):
+    """NAMESPACE and LIST sent together (``_namespace_and_list``): the personal namespace
+    as imapclient reads it; any answer of another shape is asked again alone."""
+    import imapclient
+    from migrate.target.imap import IMAPTarget
+
+    class Client:
+        folder_encode = True
+
+        def namespace(self):
+            return imapclient.imapclient.Namespace((("asked", "alone"),), None, None)
+
+        def list_folders(self):
+            return ["listed alone"]
+
+        def _proc_folder_list(self, data):
+            return imapclient.IMAPClient._proc_folder_list(self, data)
+
+    target = object.__new__(IMAPTarget)
+    target.client, target.capabilities = Client(), frozenset({"NAMESPACE"})
+    target._pipelined = lambda commands: [(True, [{"NAMESPACE": namespace},
+                                                  {"LIST": [b'(\\HasNoChildren) "/" INBOX']}])]
+    found, folders = target._namespace_and_list()
+    assert found == personal
+    assert folders == (["listed alone"] if personal == ("asked", "alone")
+                       else [((b"\\HasNoChildren",), b"/", "INBOX")])

@@ -390,18 +390,24 @@ class IMAPTarget:
         Refused, each is asked again alone (its error raised as imapclient raises it)."""
         commands = ([b"NAMESPACE"] if self.has("NAMESPACE") else []) + [b'LIST "" "*"']
         [(ok, answers)] = self._pipelined([("", commands)])
-        if not ok:
-            personal = self.client.namespace().personal if self.has("NAMESPACE") else None
-            return (personal[0] if personal else None), self.client.list_folders()
-        personal = None
-        if len(commands) == 2:  # personal, other users', shared: imapclient.namespace()'s
-            found = parse_response([line for line in answers[0].get("NAMESPACE", [])
-                                    if line is not None])
-            if found and found[0]:
-                prefix, separator = found[0][0]
-                personal = (decode_utf7(prefix) if self.client.folder_encode else prefix,
-                            to_unicode(separator))
-        return personal, self.client._proc_folder_list(answers[-1].get("LIST", []))
+        if ok:
+            try:
+                return self._personal(answers[0]) if len(commands) == 2 else None, \
+                    self.client._proc_folder_list(answers[-1].get("LIST", []))
+            except (IMAPClientError, ValueError, TypeError, IndexError):
+                pass  # a shape not expected: asked alone, imapclient says what it is
+        personal = self.client.namespace().personal if self.has("NAMESPACE") else None
+        return (personal[0] if personal else None), self.client.list_folders()
+
+    def _personal(self, answer: dict) -> tuple | None:
+        """The personal namespace's (prefix, delimiter) in a NAMESPACE answer (personal,
+        other users', shared), read as imapclient.namespace() reads it."""
+        found = parse_response([line for line in answer.get("NAMESPACE", []) if line is not None])
+        if not (found and found[0]):
+            return None
+        prefix, separator = found[0][0]
+        return (decode_utf7(prefix) if self.client.folder_encode else prefix,
+                to_unicode(separator))
 
     def _read_layout(self) -> ServerLayout:
         prefix, delimiter = "", "/"
