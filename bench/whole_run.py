@@ -127,6 +127,18 @@ def write_maildir(root: Path, msgs: list[bytes]) -> None:
         (root / "INBOX" / "cur" / f"{1600000000 + i}.{i}.bench:2,S").write_bytes(m)
 
 
+def forget_round(server, accounts, work: Path) -> None:
+    """Delete a round's mail, backup and state: every round starts on the same machine.
+
+    Kept, each round added ~700 MB of new files; on this VM a write into page
+    cache beyond ~2 GB of it costs ten times more (171 MB: 0.04 s, then 0.5 s of
+    system time, as the host backs fresh memory), which fell on whichever command
+    wrote most in the later rounds (docs/performance.md, 2026-12-03)."""
+    for account in accounts:
+        shutil.rmtree(server.homes / account.user, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=2000)
@@ -160,15 +172,17 @@ def main() -> None:
     try:
         for i in range(args.repeat):
             (work / str(i)).mkdir()
-            first, again, summary = mailmigrate_run(server.add_user(), proxy.port, mbox,
+            accounts = [server.add_user() for _ in range(3)]
+            first, again, summary = mailmigrate_run(accounts[0], proxy.port, mbox,
                                                     work / str(i))
             rows["mailmigrate run (whole command)"].append(first)
             rows["mailmigrate run again (no-op)"].append(again)
             rows["raw pipelined MULTIAPPEND writer"].append(
-                raw_pipelined(server.add_user(), proxy.port, crlf))
-            took = mbsync_run(server.add_user(), proxy.port, work / "maildir", work / str(i))
+                raw_pipelined(accounts[1], proxy.port, crlf))
+            took = mbsync_run(accounts[2], proxy.port, work / "maildir", work / str(i))
             if took is not None:
                 rows["mbsync -a (whole command)"].append(took)
+            forget_round(server, accounts, work / str(i))
     finally:
         proxy.stop()
         server.stop()
