@@ -873,7 +873,9 @@ class _BatchSender:
         self.limit = target.batch_limit(uploader.options.batch_messages)
         self.depth = uploader.options.pipeline_depth if target.can_pipeline else 0
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
-        self.without_keywords: set[int] = set()  # id() of messages sent again without them
+        # refs of the messages sent again without their keywords (not id(): a page's objects
+        # are freed, and a later message at the same address lost its keywords too)
+        self.without_keywords: set[int] = set()
 
     def _stop_now(self) -> None:
         """On a stop request: let the batches already sent finish and be recorded, send
@@ -902,7 +904,7 @@ class _BatchSender:
 
     def _append_items(self, items) -> list[AppendItem]:
         return [AppendItem(d, filter_flags(p, self.info.permanent_flags,
-                                           keywords=id(p) not in self.without_keywords),
+                                           keywords=p.ref not in self.without_keywords),
                            p.internaldate)
                 for p, d in items]
 
@@ -1027,12 +1029,12 @@ class _BatchSender:
         A message is never lost because of a flag; which flags were dropped is
         reported (UploadOutcome.flags_dropped).
         """
-        if id(p) in self.without_keywords:
+        if p.ref in self.without_keywords:
             return False
         sent = filter_flags(p, self.info.permanent_flags)
         if not any(not f.startswith("\\") for f in sent):
             return False
-        self.without_keywords.add(id(p))
+        self.without_keywords.add(p.ref)
         return True
 
     def _advance(self, uids: list[int] | None) -> None:

@@ -189,6 +189,26 @@ def test_refused_keywords_cost_the_keywords_not_the_message(tmp_path):
     assert len(uploader.outcome.flags_dropped) == 1
 
 
+def test_a_message_sent_without_keywords_leaves_every_other_message_its_own(tmp_path):
+    """The messages sent again without their keywords were known by their objects' id():
+    once a page of them was freed, a later message could take the same address and be
+    sent without its keywords too (or, refused, not be tried without them): unnamed."""
+    server = FakeServer()
+    server.refuse = lambda item: "[CANNOT] Invalid keyword" if "bad" in item.flags else None
+    path, msgs = store(tmp_path, n=5000,
+                       extra=lambda i: "X-Keywords: bad" if i == 0 else "X-Keywords: work")
+    bare, receive = [], server.receive
+    server.receive = lambda box, items: (
+        bare.extend(i.data for i in items if not {"bad", "work"} & set(i.flags)),
+        receive(box, items))[1]
+    _, uploader = upload(tmp_path, server, path, batch_messages=50)
+    assert bare == [crlf(msgs[0])]  # no other message was ever sent without its keywords
+    flags = {m.data: m.flags for m in server.mailboxes["INBOX"].messages}
+    assert sorted(flags) == sorted(crlf(m) for m in msgs)  # each once (a refused batch is
+    assert [i for i, m in enumerate(msgs) if "work" not in flags[crlf(m)]] == [0]  # sent late)
+    assert [loc for _, loc, _ in uploader.outcome.flags_dropped] == [f"{path} at byte 0"]
+
+
 def test_empty_folders_are_created_and_a_refused_one_is_skipped(tmp_path):
     root = tmp_path / "Local Folders"
     (root / "Projekte.sbd").mkdir(parents=True)
