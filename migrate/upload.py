@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import json
 import logging
 import random
 import re
@@ -136,6 +137,45 @@ class UploadOptions:
 FAILED_KEPT = DETAIL_LIMIT  # refused messages named in memory, for run.json
 
 
+class Named:
+    """Rows naming messages (mailbox, location, reason), in the order named: the first
+    *kept* in memory (run.json's list), the rest in an unnamed temporary file that
+    run.csv reads back. A server that takes every message but none of its keywords
+    names each one: a million tuples would have been the run's largest memory."""
+
+    def __init__(self, kept: int | None = None):
+        self.kept = FAILED_KEPT if kept is None else kept
+        self.rows, self.count, self._rest = [], 0, None
+
+    def append(self, row: tuple) -> None:
+        self.count += 1
+        if len(self.rows) < self.kept:
+            self.rows.append(row)
+            return
+        if self._rest is None:
+            import tempfile  # private (0600) and already unlinked: nothing is left behind
+            self._rest = tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogateescape")
+        self._rest.seek(0, 2)
+        self._rest.write(json.dumps(row) + "\n")
+
+    def extend(self, rows) -> None:
+        for row in rows:
+            self.append(row)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        yield from self.rows
+        if self._rest is not None:
+            self._rest.seek(0)
+            for line in self._rest:
+                yield tuple(json.loads(line))
+
+    def __getitem__(self, part: slice) -> list:
+        return self.rows[part]  # (the first *kept*: what run.json shows)
+
+
 @dataclasses.dataclass
 class UploadOutcome:
     """Counts per target mailbox, filled as the run goes."""
@@ -145,7 +185,8 @@ class UploadOutcome:
     failed: list = dataclasses.field(default_factory=list)  # the first FAILED_KEPT refused:
     failed_count: int = 0  # (mailbox, location, reason); all are FAILED in the plan's spool
     failed_folders: list = dataclasses.field(default_factory=list)  # (mailbox, reason)
-    flags_dropped: list = dataclasses.field(default_factory=list)  # (mailbox, location, reason)
+    flags_dropped: Named = dataclasses.field(default_factory=Named)  # stored without keywords
+    bare: dict = dataclasses.field(default_factory=dict)  # mailbox -> refs of those named there
     flags_repaired: int = 0  # messages whose flags the server dropped on APPEND, added back
     copied: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     resolved: int = 0  # in-flight messages found on the server after a drop or crash
@@ -157,6 +198,8 @@ class UploadOutcome:
         self.failed_count += other.failed_count
         self.failed_folders.extend(other.failed_folders)
         self.flags_dropped.extend(other.flags_dropped)
+        for mailbox, refs in other.bare.items():
+            self.bare.setdefault(mailbox, set()).update(refs)
         self.resolved += other.resolved
         self.flags_repaired += other.flags_repaired
         self.copied.update(other.copied)
@@ -167,6 +210,15 @@ class UploadOutcome:
         self.failed_count += 1
         if len(self.failed) < FAILED_KEPT:
             self.failed.append((mailbox, location, reason))
+
+    def name_bare(self, mailbox: str, ref: int) -> bool:
+        """True the first time the message *ref* of *mailbox* is named as stored without
+        its keywords (sent so, or refused them back): it is named once."""
+        refs = self.bare.setdefault(mailbox, set())
+        if ref in refs:
+            return False
+        refs.add(ref)
+        return True
 
     def settled(self) -> int:
         """Messages known to be on the server thanks to this run: the retry loop's progress."""
@@ -212,8 +264,6 @@ class Uploader:
         self.sizes: dict[str, int] = {}  # mailbox -> messages there when this run looked
         self.opened: set[str] = set()  # mailboxes this run made sure of, under these names
         self.outcome = UploadOutcome()
-        self._dropped_named: dict[str, set] = {}  # mailbox -> locations named in flags_dropped
-        self._dropped_seen = 0  # how much of outcome.flags_dropped is in _dropped_named
         self.progress_of = self.outcome.settled  # with several connections: all of them
         self.started = time.time()  # state rows updated since then are this run's
         self.journaled = {"any": False}  # shared with the workers: has this run sent a batch?
@@ -619,18 +669,12 @@ class Uploader:
     def _keywords_not_kept(self, mailbox: str, messages, flags: tuple) -> None:
         """The server refused to add *flags* back: name each message once (one sent
         without its keywords because the APPEND refused them is named already)."""
-        dropped = self.outcome.flags_dropped
-        for box, loc, _ in dropped[self._dropped_seen:]:  # named since the last call (a set
-            self._dropped_named.setdefault(box, set()).add(loc)  # per call was quadratic)
-        named = self._dropped_named.setdefault(mailbox, set())
         keywords = " ".join(f for f in flags if not f.startswith("\\"))
         for p in messages:
-            if p.location not in named and keywords:
-                named.add(p.location)
-                dropped.append(
+            if keywords and self.outcome.name_bare(mailbox, p.ref):
+                self.outcome.flags_dropped.append(
                     (mailbox, p.location, f"stored without its keywords {keywords}: the "
                      "server dropped them on APPEND and refused to add them back"))
-        self._dropped_seen = len(dropped)
 
     def _send(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo,
               part: tuple = EVERY) -> None:
@@ -1008,10 +1052,11 @@ class _BatchSender:
             if len(items) == 1:
                 p = items[0][0]
                 if self._keywords_refused(p):
-                    up.outcome.flags_dropped.append(
-                        (mailbox, p.location, f"sent without its keywords "
-                         f"{' '.join(sorted(p.keywords))}: the server refused them "
-                         f"({result.text.strip()})"))
+                    if up.outcome.name_bare(mailbox, p.ref):
+                        up.outcome.flags_dropped.append(
+                            (mailbox, p.location, f"sent without its keywords "
+                             f"{' '.join(sorted(p.keywords))}: the server refused them "
+                             f"({result.text.strip()})"))
                     continue  # the same message again, without keywords
                 reason = f"server refused: {result.text.strip()}"
                 up.state.record_failed(mailbox, p, reason)

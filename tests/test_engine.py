@@ -592,7 +592,7 @@ def test_keywords_a_server_drops_on_append_are_added_back(tmp_path):
     _, uploader = upload(tmp_path, server, path)
     assert [set(m.flags) for m in server.mailboxes["INBOX"].messages] == \
         [{"\\Seen", "work"}, {"\\Seen", "work"}, set(), set()]
-    assert uploader.outcome.flags_repaired == 2 and uploader.outcome.flags_dropped == []
+    assert uploader.outcome.flags_repaired == 2 and not uploader.outcome.flags_dropped
 
 
 def test_keywords_the_server_will_not_add_back_are_named_and_flags_restored(tmp_path):
@@ -606,6 +606,33 @@ def test_keywords_the_server_will_not_add_back_are_named_and_flags_restored(tmp_
     assert [why for _, _, why in uploader.outcome.flags_dropped] == [
         "stored without its keywords work: the server dropped them on APPEND and refused to "
         "add them back"]
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
+        tmp_path, monkeypatch, connections):
+    """A server that keeps no keyword of any message names every one (a list in memory
+    of a million before): the first few are kept for run.json, run.csv reads all back,
+    each once, in order, odd bytes in a name included."""
+    import csv
+
+    from migrate import upload as uploading
+    from migrate.cli import run_cmd
+    monkeypatch.setattr(uploading, "FAILED_KEPT", 3)
+    server = FakeServer()
+    server.drop_flags = server.refuse_keyword_store = True
+    for name in ("A", "B\udcff"):  # an undecodable byte in a file name
+        store(tmp_path / "src", n=10, name=name, extra=lambda i: "X-Keywords: work")
+    plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
+    dropped = uploader.outcome.flags_dropped
+    assert len(dropped) == 20 and len(dropped[:run_cmd.DETAIL_LIMIT]) == 3
+    named = [loc for _, loc, _ in dropped]
+    assert sorted(named) == sorted(p.location for f in plan.folders for p in f.messages)
+    assert run_cmd.run_summary(plan, uploader, [])["flags_dropped_count"] == 20
+    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [], dropped)
+    with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["what"] == "stored without its keywords"]
+    assert len(rows) == 20 and len({r["source"] for r in rows}) == 20
 
 
 @pytest.mark.parametrize("change", ["same size", "shorter", "longer"])
