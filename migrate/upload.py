@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -141,22 +143,48 @@ class Named:
     """Rows naming messages (mailbox, location, reason), in the order named: the first
     *kept* in memory (run.json's list), the rest in an unnamed temporary file that
     run.csv reads back. A server that takes every message but none of its keywords
-    names each one: a million tuples would have been the run's largest memory."""
+    names each one: a million tuples would have been the run's largest memory.
+    Rows the disk has no room for stay in memory, as before: the run goes on."""
+
+    SPILL = 1000  # rows written to the file at a time
 
     def __init__(self, kept: int | None = None):
         self.kept = FAILED_KEPT if kept is None else kept
-        self.rows, self.count, self._rest = [], 0, None
+        self.rows: list = []
+        self.count = 0
+        self._file = None  # unbuffered; its first _size bytes are whole rows
+        self._size = 0
+        self._full = False  # the disk refused a write: no more are tried
+        self._held: list = []  # rows not in the file (yet)
 
     def append(self, row: tuple) -> None:
         self.count += 1
         if len(self.rows) < self.kept:
             self.rows.append(row)
             return
-        if self._rest is None:
-            import tempfile  # private (0600) and already unlinked: nothing is left behind
-            self._rest = tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogateescape")
-        self._rest.seek(0, 2)
-        self._rest.write(json.dumps(row) + "\n")
+        self._held.append(row)
+        if len(self._held) >= self.SPILL and not self._full:
+            self._spill()
+
+    def _spill(self) -> None:
+        data = "".join(json.dumps(row) + "\n" for row in self._held).encode()
+        try:
+            if self._file is None:
+                import tempfile  # private (0600) and already unlinked: nothing is left behind
+                self._file = tempfile.TemporaryFile(buffering=0)
+            self._file.seek(self._size)
+            with memoryview(data) as view:
+                done = 0
+                while done < len(data):
+                    done += self._file.write(view[done:])
+        except OSError:
+            self._full = True
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.truncate(self._size)  # no part of a row is read back
+            return
+        self._size += len(data)
+        self._held = []
 
     def extend(self, rows) -> None:
         for row in rows:
@@ -167,10 +195,16 @@ class Named:
 
     def __iter__(self):
         yield from self.rows
-        if self._rest is not None:
-            self._rest.seek(0)
-            for line in self._rest:
-                yield tuple(json.loads(line))
+        if self._size:
+            with open(os.dup(self._file.fileno()), "rb") as f:
+                f.seek(0)
+                read = 0
+                for line in f:
+                    read += len(line)
+                    if read > self._size:
+                        break  # (what a refused write left past the rows)
+                    yield tuple(json.loads(line))
+        yield from self._held
 
     def __getitem__(self, part: slice) -> list:
         return self.rows[part]  # (the first *kept*: what run.json shows)

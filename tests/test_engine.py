@@ -635,6 +635,49 @@ def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
     assert len(rows) == 20 and len({r["source"] for r in rows}) == 20
 
 
+class _DiskFillsUp:
+    """A temporary file on a disk with *room* bytes left: a write past it is cut short,
+    the next one refused (ENOSPC), as a full disk does."""
+
+    def __init__(self, room: int, real):
+        self.real, self.room = real, room
+
+    def write(self, data) -> int:
+        import errno
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.real.write(bytes(data[:self.room]))
+        self.room -= n
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("room", [None, 0, 250, 10 ** 6])
+def test_names_beyond_those_kept_are_read_back_once_in_order(monkeypatch, room):
+    """upload.Named: the first few in memory, the rest through a temporary file; a disk
+    with no room (the file cannot be made, or fills up inside a row) keeps the rest in
+    memory instead, and each row still comes back once, in order."""
+    import tempfile
+
+    from migrate.upload import Named
+    if room is None:
+        monkeypatch.setattr(tempfile, "TemporaryFile",
+                            lambda **_: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    else:
+        real = tempfile.TemporaryFile
+        monkeypatch.setattr(tempfile, "TemporaryFile",
+                            lambda **kw: _DiskFillsUp(room, real(**kw)))
+    monkeypatch.setattr(Named, "SPILL", 2)
+    rows = [("INBOX", f"caf\u00e9 \udcff {i}.mbox at byte {i}", "stored without its keywords x")
+            for i in range(11)]
+    named = Named(kept=3)
+    named.extend(rows)
+    assert len(named) == 11 and named[:1000] == rows[:3]
+    assert list(named) == rows and list(named) == rows  # read back twice: the same
+
+
 @pytest.mark.parametrize("change", ["same size", "shorter", "longer"])
 def test_a_source_changed_after_the_plan_is_never_sent(tmp_path, change):
     """The upload reads an mbox message where the plan found it and sends only the
