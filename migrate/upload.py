@@ -951,9 +951,6 @@ class _BatchSender:
         self.limit = target.batch_limit(uploader.options.batch_messages)
         self.depth = uploader.options.pipeline_depth if target.can_pipeline else 0
         self.pending: collections.deque = collections.deque()  # (tag, batch, items)
-        # refs of the messages sent again without their keywords (not id(): a page's objects
-        # are freed, and a later message at the same address lost its keywords too)
-        self.without_keywords: set[int] = set()
 
     def _stop_now(self) -> None:
         """On a stop request: let the batches already sent finish and be recorded, send
@@ -981,8 +978,10 @@ class _BatchSender:
             self._complete_oldest()
 
     def _append_items(self, items) -> list[AppendItem]:
+        # known by ref: by id(), a later message at a freed one's address lost its keywords
+        bare = self.up.outcome.bare.get(self.mailbox, ())
         return [AppendItem(d, filter_flags(p, self.info.permanent_flags,
-                                           keywords=p.ref not in self.without_keywords),
+                                           keywords=p.ref not in bare),
                            p.internaldate)
                 for p, d in items]
 
@@ -1086,11 +1085,10 @@ class _BatchSender:
             if len(items) == 1:
                 p = items[0][0]
                 if self._keywords_refused(p):
-                    if up.outcome.name_bare(mailbox, p.ref):
-                        up.outcome.flags_dropped.append(
-                            (mailbox, p.location, f"sent without its keywords "
-                             f"{' '.join(sorted(p.keywords))}: the server refused them "
-                             f"({result.text.strip()})"))
+                    up.outcome.flags_dropped.append(
+                        (mailbox, p.location, f"sent without its keywords "
+                         f"{' '.join(sorted(p.keywords))}: the server refused them "
+                         f"({result.text.strip()})"))
                     continue  # the same message again, without keywords
                 reason = f"server refused: {result.text.strip()}"
                 up.state.record_failed(mailbox, p, reason)
@@ -1103,18 +1101,17 @@ class _BatchSender:
             items = items[half:]
 
     def _keywords_refused(self, p: PlannedMessage) -> bool:
-        """True if *p* was sent with keywords: the caller sends it once more without.
+        """True if *p* was sent with keywords: the caller names it and sends it once more
+        without (``UploadOutcome.bare`` says so from then on, for every later attempt).
 
         A message is never lost because of a flag; which flags were dropped is
         reported (UploadOutcome.flags_dropped).
         """
-        if p.ref in self.without_keywords:
-            return False
-        sent = filter_flags(p, self.info.permanent_flags)
+        sent = filter_flags(p, self.info.permanent_flags,
+                            keywords=p.ref not in self.up.outcome.bare.get(self.mailbox, ()))
         if not any(not f.startswith("\\") for f in sent):
             return False
-        self.without_keywords.add(p.ref)
-        return True
+        return self.up.outcome.name_bare(self.mailbox, p.ref)
 
     def _advance(self, uids: list[int] | None) -> None:
         """Tighten the UID lower bound for the next batch's journal entry."""
