@@ -47,6 +47,11 @@ def body_hash(crlf_data: bytes, blank: tuple[int, int] | None | bool = False) ->
         return hashlib.sha256(view[start:end]).hexdigest()
 
 
+def hashes_of(crlf_data: bytes) -> tuple[str, str]:
+    """(content hash, body hash) of a message as a server gives it (CRLF)."""
+    return content_hash(crlf_data), body_hash(crlf_data)
+
+
 def normalise_message_id(value: bytes | None) -> bytes:
     if not value:
         return b""

@@ -401,16 +401,41 @@ def _last_error(path: Path) -> str | None:
     return lines[-1].removeprefix("mailmigrate:").strip() if lines else None
 
 
+def account_of(job: Job) -> tuple[str, str]:
+    """The account a job moves mail into: runs into one must never overlap."""
+    return (str(job.settings.get("host", "")).strip().lower(),
+            str(job.settings.get("user", "")).strip().lower())
+
+
+def shared_accounts(jobs: list[Job]) -> dict[tuple[str, str], list[str]]:
+    """Accounts more than one job moves mail into -> those jobs, in file order."""
+    by_account: dict[tuple[str, str], list[str]] = {}
+    for job in jobs:
+        by_account.setdefault(account_of(job), []).append(job.name)
+    return {a: names for a, names in by_account.items() if len(names) > 1}
+
+
 def run_jobs(jobs: list[Job], command: str, parallel: int = 1, on_done=None) -> list[JobResult]:
-    """Run *command* for every job, *parallel* at a time; results in the jobs' order."""
+    """Run *command* for every job, *parallel* at a time; results in the jobs' order.
+
+    Jobs into one account run one after the other, in file order (one person's old
+    PST and Thunderbird profile: the second then sees the first's mail on the server
+    and sends none of it again); each job's own account lock guards the rest."""
     results: dict[str, JobResult] = {}
-    with concurrent.futures.ThreadPoolExecutor(max(1, parallel)) as pool:
-        futures = {pool.submit(run_job, job, command): job for job in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(account_of(job), []).append(job)
+
+    def in_turn(group: list[Job]) -> None:
+        for job in group:
+            result = run_job(job, command)
             results[result.name] = result
             if on_done:
                 on_done(result)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, parallel)) as pool:
+        for future in [pool.submit(in_turn, group) for group in groups.values()]:
+            future.result()
     return [results[job.name] for job in jobs]
 
 

@@ -26,9 +26,12 @@ def close_inherited() -> None:
 
 
 class RunLock:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy: str | None = None):
+        """*busy*: what to say when another process holds it."""
         self.path = Path(path)
         self.fd: int | None = None
+        self.busy = busy or (f"another mailmigrate run is using {self.path.with_suffix('')}; "
+                             "wait for it to finish (or stop it) and run again")
 
     def acquire(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,8 +45,7 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise UsageError(f"another mailmigrate run is using {self.path.with_suffix('')}; "
-                             "wait for it to finish (or stop it) and run again") from None
+            raise UsageError(self.busy) from None
         self.fd = fd
         HELD.add(fd)
         return self
@@ -59,3 +61,16 @@ class RunLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def account_lock(host: str, user: str) -> RunLock:
+    """The lock of one account (user at host, whatever state file a run uses): two
+    runs into one account, each planning before the other uploads, would both send
+    everything (issue 34). It lives in the per-user data directory, beside the
+    default states, so every run of this user on this machine meets it."""
+    from migrate.state import default_state_path
+    path = default_state_path(host.strip().lower(), user.strip().lower())
+    return RunLock(path.with_name(path.name + ".account.lock"),
+                   busy=f"another mailmigrate run is uploading into {user} at {host} (from "
+                        "this machine); two at once would send the same mail twice: wait "
+                        "for it to finish, then run this command again")

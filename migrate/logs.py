@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from migrate.textsafe import shown_lines
+
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -38,11 +40,15 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """No secret, and no control character from data (a folder or subject with ESC
+    sequences), in any log line, on the terminal or in a file."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = shown_lines(redact(message))
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = shown_lines(
+                redact(logging.Formatter().formatException(record.exc_info)))
             record.exc_info = None
         if clean != message or record.args:
             record.msg, record.args = clean, None

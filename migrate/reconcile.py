@@ -15,7 +15,15 @@ the rule of docs/fingerprint.md, in this order:
 
 Each server copy vouches for one expected message. A pass takes every
 message it can before the next, looser pass starts, so a loose match never
-takes a copy an exact match needed. No network I/O: the caller fetches.
+takes a copy an exact match needed.
+
+Where the header key is weak, headers are not enough: a message without a
+Message-ID (cron reports: the same From, Subject and Date, other bodies), a key
+and size that several server copies or several expected messages share, and
+every match by Message-ID alone. Then the copies' bytes decide: a candidate is
+this message only when its content hash, or its body hash, is the message's
+(``contents``: the caller's function that fetches just those candidates). No
+network I/O here: the caller fetches.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ class ServerCopy:
     size: int
     message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
     flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
+
+
+Contents = "Callable[[list[int]], dict[int, tuple[str, str]]]"  # uid -> (content, body hash)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,16 +100,24 @@ class ServerMailbox:
     """
 
     @_guarded
-    def __init__(self, copies: Iterable[ServerCopy] = ()):
+    def __init__(self, copies: Iterable[ServerCopy] = (), contents=None):
+        """*contents(uids)*: (content hash, body hash) of those server messages,
+        fetched; without it a weak match is never made (docs/fingerprint.md)."""
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._db.executescript("""
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE copy (uid INTEGER PRIMARY KEY, key TEXT NOT NULL,
-                               size INTEGER NOT NULL, mid TEXT NOT NULL, flags TEXT NOT NULL);
+                               size INTEGER NOT NULL, mid TEXT NOT NULL, flags TEXT NOT NULL,
+                               chash TEXT, bhash TEXT);
             CREATE INDEX copy_by_key ON copy (key, size, uid);
             CREATE INDEX copy_by_mid ON copy (mid, size, uid);
+            CREATE TABLE expected (key TEXT NOT NULL, size INTEGER NOT NULL,
+                                   mid TEXT NOT NULL, n INTEGER NOT NULL,
+                                   PRIMARY KEY (key, size, mid)) WITHOUT ROWID;
+            CREATE INDEX expected_by_mid ON expected (mid);
         """)
         self._count = 0
+        self.contents = contents
         self.add(copies)
 
     @_guarded
@@ -108,7 +127,7 @@ class ServerMailbox:
         before = self._db.total_changes
         with self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO copy VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO copy VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                 ((c.uid, c.header_key, c.size, c.message_id, "\n".join(sorted(c.flags)))
                  for c in copies))
         self._count += self._db.total_changes - before
@@ -122,32 +141,112 @@ class ServerMailbox:
         return [uid for uid, in self._db.execute("SELECT uid FROM copy ORDER BY uid")]
 
     @_guarded
-    def _take(self, where: str, *args) -> ServerCopy | None:
+    def expect(self, expected: Iterable) -> None:
+        """Count *expected* messages (all that will be matched, before the first pass):
+        a key and size, or a Message-ID, that two of them share is contested, and a
+        contested match is decided on content. Only those the server has a copy
+        for with that key or Message-ID are counted (nearly none, on a first run)."""
         if not self._count:
-            return None
-        row = self._db.execute(
-            f"SELECT uid, key, size, mid, flags FROM copy WHERE {where} ORDER BY uid LIMIT 1",
-            args).fetchone()
-        if row is None:
-            return None
+            return
+        rows = ((m.header_key, m.size, getattr(m, "message_id", "") or "") for m in expected)
+        with self._db:
+            self._db.executemany("""
+                INSERT INTO expected SELECT ?1, ?2, ?3, 1
+                WHERE EXISTS (SELECT 1 FROM copy WHERE key = ?1)
+                   OR (?3 != '' AND EXISTS (SELECT 1 FROM copy WHERE mid = ?3))
+                ON CONFLICT DO UPDATE SET n = n + 1""", rows)
+
+    def _contested(self, m, by_size: bool) -> bool:
+        """Whether another expected message shares *m*'s key (and size), or its
+        Message-ID: then one copy could stand for either."""
+        mid = getattr(m, "message_id", "") or ""
+        if by_size:
+            row = self._db.execute("SELECT sum(n) FROM expected WHERE key = ? AND size = ?",
+                                   (m.header_key, m.size)).fetchone()
+        else:
+            row = self._db.execute("SELECT sum(n) FROM expected WHERE key = ?",
+                                   (m.header_key,)).fetchone()
+        if (row[0] or 0) > 1:
+            return True
+        if mid:
+            row = self._db.execute("SELECT sum(n) FROM expected WHERE mid = ?", (mid,)).fetchone()
+            return (row[0] or 0) > 1
+        return False
+
+    def _candidates(self, where: str, *args) -> list[tuple]:
+        return self._db.execute(
+            f"SELECT uid, key, size, mid, flags, chash, bhash FROM copy WHERE {where} "
+            "ORDER BY uid", args).fetchall()
+
+    def _hashes(self, rows: list[tuple]) -> list[tuple]:
+        """*rows* with their content and body hashes, fetched where not known yet."""
+        wanted = [r[0] for r in rows if r[5] is None]
+        if wanted and self.contents is not None:
+            got = self.contents(wanted)
+            with self._db:
+                self._db.executemany("UPDATE copy SET chash = ?, bhash = ? WHERE uid = ?",
+                                     ((c, b, uid) for uid, (c, b) in got.items()))
+            rows = [r[:5] + got.get(r[0], (r[5], r[6])) for r in rows]
+        return rows
+
+    def _claim(self, row: tuple) -> ServerCopy:
         self._db.execute("DELETE FROM copy WHERE uid = ?", (row[0],))
         self._count -= 1
-        uid, key, size, mid, flags = row
+        uid, key, size, mid, flags = row[:5]
         return ServerCopy(uid, key, size, mid, frozenset(flags.split("\n")) if flags else
                           frozenset())
 
+    @_guarded
+    def _take(self, m, where: str, *args, weak: bool = False,
+              body_says: bool = True) -> ServerCopy | None:
+        """The lowest-UID copy that fits *where*; when the match is *weak* (or several
+        copies fit, or another expected message could take it), the lowest whose
+        bytes are *m*'s: same content hash, or same body hash (headers the server
+        changed, where *body_says*). A copy whose bytes cannot be read is nobody's on
+        content."""
+        if not self._count:
+            return None
+        rows = self._candidates(where, *args)
+        if not rows:
+            return None
+        if not weak and len(rows) == 1 and not self._contested(m, by_size=True):
+            return self._claim(rows[0])
+        body = getattr(m, "body_hash", "") or ""
+        for row in self._hashes(rows):
+            if row[5] is not None and (row[5] == m.content_hash
+                                       or (body_says and body and row[6] == body)):
+                return self._claim(row)
+        if not body and m.has_message_id and not self._contested(m, by_size=False):
+            # the server changed its copy and the message's body was not hashed (an mbox
+            # message with a Message-ID no other expected message shares): its
+            # Message-ID says which, as before content was compared
+            return self._claim(rows[0])
+        return None
+
     def claim_uid(self, uid: int | None) -> ServerCopy | None:
-        return None if uid is None else self._take("uid = ?", uid)
+        if uid is None or not self._count:
+            return None
+        rows = self._candidates("uid = ?", uid)
+        return self._claim(rows[0]) if rows else None
 
     def claim_exact(self, m) -> ServerCopy | None:
-        return self._take("key = ? AND size = ?", m.header_key, m.size)
+        return self._take(m, "key = ? AND size = ?", m.header_key, m.size,
+                          weak=not m.has_message_id)
 
     def claim_altered(self, m) -> ServerCopy | None:
+        """Same key, another size (a Message-ID says which message it is); or the same
+        Message-ID and size with other header fields: a Message-ID alone can be
+        reused, so that one is always decided on content."""
         if not m.has_message_id:
             return None
         mid = getattr(m, "message_id", "")
-        return (self._take("key = ?", m.header_key)
-                or (self._take("mid = ? AND size = ?", mid, m.size) if mid else None))
+        copy = self._take(m, "key = ?", m.header_key,
+                          weak=self._contested(m, by_size=False))
+        if copy is None and mid:  # other header fields: the body is the message's only
+            # where no other expected message has this Message-ID (a resent copy would)
+            copy = self._take(m, "mid = ? AND size = ?", mid, m.size, weak=True,
+                              body_says=not self._contested(m, by_size=False))
+        return copy
 
     def match(self, expected: Iterable, recorded_uid=lambda m: None,
               passes: tuple = PASSES) -> dict[int, Match]:
@@ -253,9 +352,11 @@ def fetched_pages(target, uids: Iterable[int]) -> Iterator[list[ServerCopy]]:
         yield target.fingerprints(uids=page)
 
 
-def fetch_copies(target, uids: Iterable[int]) -> ServerMailbox:
-    """The copies *uids* of *target*'s selected mailbox, to match (``fetched_pages``)."""
-    server = ServerMailbox()
+def fetch_copies(target, uids: Iterable[int], contents=None) -> ServerMailbox:
+    """The copies *uids* of *target*'s selected mailbox, to match (``fetched_pages``);
+    weak matches read the candidates' bytes with *contents* (default: from *target*,
+    its mailbox still selected)."""
+    server = ServerMailbox(contents=contents or target.contents)
     for copies in fetched_pages(target, uids):
         server.add(copies)
     return server

@@ -17,6 +17,7 @@ from typing import Iterator
 
 from migrate import __version__, providers
 from migrate.errors import UsageError
+from migrate.textsafe import shown
 from migrate.estimate import human_range
 from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
                           Plan)
@@ -190,12 +191,12 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
             return (r[key] or "-")[:10]
         if key == "target":
             if r["target_exists"] is not False:
-                return r["target"]
-            return r["target"] + (" (new)" if r[UPLOAD] else " (new, empty)")
-        return str(r[key])
+                return shown(r["target"])
+            return shown(r["target"]) + (" (new)" if r[UPLOAD] else " (new, empty)")
+        return shown(r[key])
 
     header = ["folder", "msgs", "size"] + [label for _, label in columns]
-    table = [header] + [[r["folder"], str(r["messages"]), human_size(r["bytes"])]
+    table = [header] + [[shown(r["folder"]), str(r["messages"]), human_size(r["bytes"])]
                         + [cell(r, key) for key, _ in columns] for r in rows]
     table.append(["TOTAL", str(s["messages"]), human_size(s["bytes"])]
                  + [str(s["counts"][key]) if key in s["counts"] else "" for key, _ in columns])

@@ -850,6 +850,7 @@ class Uploader:
             known = UidSet(self.state.recorded_uids(mailbox, info.uidvalidity))
             server = fetch_copies(self.target, (u for u in self.target.uids(start)
                                                 if u not in known))
+            server.expect(rows)
             matches = server.match(rows)
             found = {r.rowid: matches[id(r)].copy.uid for r in rows if id(r) in matches}
             log.info("resolved in-flight batch %s in %s: %d of %d already on the server",

@@ -227,8 +227,9 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
         copies, listed = seen, [c.uid for c in seen]
     listed = UidSet(listed)
     check = MailboxCheck("", 0, len(listed))
-    server = None if quick else (ServerMailbox(copies) if copies is not None
-                                 else fetch_copies(target, listed.listed))
+    contents = _contents_after(reopen, target)
+    server = None if quick else (ServerMailbox(copies, contents) if copies is not None
+                                 else fetch_copies(target, listed.listed, contents))
     del copies
     unsettled, by_uid = Refs(fplans), 0
     unfound = 0  # expected messages not found by UID
@@ -266,8 +267,11 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
             older, unclaimed = unclaimed[:cut], unclaimed[cut:]
         if len(unclaimed) and reopen is not None:
             reopen()
-        server = fetch_copies(target, unclaimed)
+            contents = target.contents
+        server = fetch_copies(target, unclaimed, contents)
     del listed
+    for _, page in unsettled.pages():
+        server.expect(page)
     found = 0
     left = Refs(fplans)
     for f, page in unsettled.pages():  # the rule's first pass over every page ...
@@ -298,6 +302,21 @@ def _check(target: Target, fplans, info, recorded, quick: bool,
     if older:
         check.unexpected_uids = older + array(UID_TYPE, check.unexpected_uids)
     return check
+
+
+def _contents_after(reopen, target):
+    """``target.contents``, selecting the mailbox again first when others were
+    looked into since it was read (``copies_in``): once."""
+    if reopen is None:
+        return target.contents
+    opened = []
+
+    def contents(uids):
+        if not opened:
+            reopen()
+            opened.append(True)
+        return target.contents(uids)
+    return contents
 
 
 def _compare_flags(check: MailboxCheck, f, p, copy) -> None:

@@ -272,6 +272,12 @@ class FakeTarget:
                     len(m.data), fingerprint.message_id_key(fields), frozenset(m.flags)))
         return out
 
+    def contents(self, uids) -> dict:
+        self.contents_read = getattr(self, "contents_read", 0) + len(uids)
+        wanted = set(uids)
+        return {m.uid: fingerprint.hashes_of(m.data)
+                for m in self.server.mailboxes[self.selected].messages if m.uid in wanted}
+
     def search_header(self, field: str, value: str) -> list[int]:
         wanted = value.lower().encode()
         return [m.uid for m in self.server.mailboxes[self.selected].messages

@@ -41,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. Everything printed passes ``SafeStream``:
+    names and subjects from mail reach the terminal as text, never as control."""
+    from migrate.textsafe import SafeStream
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(out), SafeStream(err, keep="\r")
+    try:
+        return _main(argv)
+    finally:
+        if isinstance(sys.stdout, SafeStream):
+            sys.stdout = out
+        sys.stderr = err
+
+
+def _main(argv: list[str] | None) -> int:
     if os.name != "nt":
         os.umask(0o077)  # everything written (state, -wal/-shm, logs, reports, caches) is private
     parser = build_parser()

@@ -13,6 +13,7 @@ from migrate import jobs as jobs_mod
 from migrate import report
 from migrate.errors import ExitCode
 from migrate.stopping import on_stop_signals
+from migrate.textsafe import shown
 
 
 def add_parser(sub):
@@ -47,8 +48,12 @@ def run(args) -> int:
     if args.action == "check":
         print(f"{args.jobs_file}: {len(jobs)} jobs, no problems found")
         for job in jobs:
-            print(f"  {job.name}: {len(job.sources)} sources -> {job.settings['user']} at "
-                  f"{job.settings['host']}")
+            print(f"  {job.name}: {len(job.sources)} sources -> "
+                  f"{shown(str(job.settings['user']))} at "
+                  f"{shown(str(job.settings['host']))}")
+        for (host, user), names in jobs_mod.shared_accounts(jobs).items():
+            print(f"  note: {', '.join(names)} move mail into the same account ({shown(user)}"
+                  f" at {shown(host)}): they run one after the other, never at once")
         return int(ExitCode.SUCCESS)
     _install_forwarding()
     lock = threading.Lock()

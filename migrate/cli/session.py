@@ -15,7 +15,7 @@ from pathlib import Path
 
 from migrate import logs
 from migrate.errors import UsageError
-from migrate.lock import RunLock
+from migrate.lock import RunLock, account_lock
 from migrate.state import State, default_state_path
 from migrate.stopping import StopRequest, arm_deadline, install_signal_handlers
 
@@ -38,6 +38,8 @@ def session(args, host: str | None, user: str | None, *, write: bool = False,
     with contextlib.ExitStack() as stack:
         s = Session(path)
         if write:
+            if host and user:  # the account first: the same lock order in every run
+                stack.enter_context(account_lock(host, user))
             stack.enter_context(RunLock(Path(str(path) + ".lock")))
             if not args.log_file:  # one log file per run beside the state, with every detail
                 log.debug("log file %s", logs.add_file(logs.run_log_path(path)))

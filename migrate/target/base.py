@@ -153,6 +153,11 @@ class Target(Protocol):
         """``reconcile.ServerCopy`` of the messages *uids* (``reconcile.fetch_copies``
         asks a page at a time)."""
 
+    def contents(self, uids: list[int]) -> dict[int, tuple[str, str]]:
+        """(content hash, body hash) of the messages *uids*, read whole, one at a
+        time: only for the few copies whose headers cannot say which message
+        they are (``reconcile``)."""
+
     def search_header(self, field: str, value: str) -> list[int] | None:
         """UIDs whose *field* header contains *value* (the server searches); None
         when the server will not."""

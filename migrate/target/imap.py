@@ -34,6 +34,7 @@ from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target import search_response
 from migrate.target.fetch_response import fingerprint_items
+from migrate.target.list_response import ListParseError, parse_list
 from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 
 log = logging.getLogger(__name__)
@@ -393,11 +394,33 @@ class IMAPTarget:
         if ok:
             try:
                 return self._personal(answers[0]) if len(commands) == 2 else None, \
-                    self.client._proc_folder_list(answers[-1].get("LIST", []))
+                    self._folders(answers[-1].get("LIST", []))
             except (IMAPClientError, ValueError, TypeError, IndexError):
                 pass  # a shape not expected: asked alone, imapclient says what it is
         personal = self.client.namespace().personal if self.has("NAMESPACE") else None
-        return (personal[0] if personal else None), self.client.list_folders()
+        return (personal[0] if personal else None), self._list("*")
+
+    def _folders(self, data: list) -> list[tuple[tuple, bytes | None, str]]:
+        """imapclient's (flags, delimiter, name) of LIST answers, read by
+        ``list_response`` (any name a server sends; imapclient's parser refused some)."""
+        out = []
+        for flags, delimiter, raw in parse_list(data):
+            name = _mailbox_name(raw) if self.client.folder_encode else raw
+            out.append((flags, delimiter, name))
+        return out
+
+    def _list(self, pattern: str) -> list[tuple[tuple, bytes | None, str]]:
+        """LIST "" *pattern*, read by ``list_response``."""
+        imap = self.client._imap
+        typ, data = imap._simple_command("LIST", b'""', self.client._normalise_folder(pattern))
+        self.client._checkok("list", typ, data)
+        _, data = imap._untagged_response(typ, data, "LIST")
+        try:
+            return self._folders(data)
+        except ListParseError as e:
+            raise MailboxError(f"{self.config.address} sent a list of mailboxes this tool "
+                               f"cannot read ({_said(e)}); report it with the server's "
+                               "name and version") from None
 
     def _personal(self, answer: dict) -> tuple | None:
         """The personal namespace's (prefix, delimiter) in a NAMESPACE answer (personal,
@@ -509,7 +532,7 @@ class IMAPTarget:
         A parent that only exists because a child was created (Dovecot lists it
         \\NonExistent or \\Noselect) does not count: it must still be CREATEd.
         """
-        for flags, _, found in self.client.list_folders("", name):
+        for flags, _, found in self._list(name):
             if found == name:
                 return _holds_mail(flags)
         return False
@@ -526,7 +549,7 @@ class IMAPTarget:
     def existing_names(self, names: list[str]) -> dict[str, str | None]:
         """``existing_name`` of each of *names*, from one LIST of every mailbox (the same
         rule: a \\Noselect or \\NonExistent parent does not count)."""
-        selectable = {found for flags, _, found in self.client.list_folders("", "*")
+        selectable = {found for flags, _, found in self._list("*")
                       if _holds_mail(flags)}
         return {name: next((c for c in (name, fallback_name(name, self.layout.delimiter))
                             if c.upper() == "INBOX" or c in selectable), None)
@@ -720,6 +743,27 @@ class IMAPTarget:
     def fingerprints(self, uids: list[int], chunk: int = 2000) -> list[ServerCopy]:
         """What matching needs of the messages *uids* (selected mailbox)."""
         return list(self._fingerprints(uids, chunk))
+
+    @connection_guard
+    def contents(self, uids: list[int]) -> dict[int, tuple[str, str]]:
+        """(content hash, body hash) of *uids* in the selected mailbox, one message
+        read at a time (BODY.PEEK[]: read-only): where headers cannot say which
+        message a copy is (``reconcile``), its bytes do. A message the server will
+        not give is left out."""
+        out = {}
+        for uid in uids:
+            try:
+                resp = self.client.fetch([uid], ["BODY.PEEK[]"])
+            except IMAPClientError as e:
+                if _lost_connection(e):
+                    raise
+                log.info("the server would not give message %d: %s", uid, _said(e))
+                continue
+            item = resp.get(uid) or {}
+            data = item.get(b"BODY[]")
+            if isinstance(data, bytes):
+                out[uid] = fingerprint.hashes_of(data)
+        return out
 
     def _fingerprints(self, uids: list[int], chunk: int):
         for i in range(0, len(uids), chunk):
@@ -961,6 +1005,16 @@ def _copy_of(uid: int, item: dict) -> ServerCopy:
         uid, fingerprint.header_key_from_fields(fields, fingerprint.size_fallback(size)),
         size, fingerprint.message_id_key(fields),
         frozenset(_decode(f) for f in item.get(b"FLAGS", ())))
+
+
+def _mailbox_name(raw: bytes) -> str:
+    """A LIST name as text: modified UTF-7 decoded, or (a name a server sent in some
+    other encoding) its bytes kept as undecodable escapes, never an error."""
+    try:
+        raw.decode("ascii")
+        return decode_utf7(raw)
+    except (UnicodeError, ValueError, IndexError):
+        return raw.decode("utf-8", "surrogateescape")
 
 
 def _holds_mail(flags) -> bool:

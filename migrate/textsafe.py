@@ -1,0 +1,82 @@
+"""Text from mail, file names and servers, made safe to show a person.
+
+A subject, folder or file name can carry terminal control sequences (ESC[2J
+clears the screen, an OSC sequence can retitle the window or forge a link),
+bidirectional overrides that make text read backwards, or bytes a file
+system holds but no codec decodes. Shown raw they act on the terminal; here
+they become visible escapes (``\\x1b``, ``\\u202e``, ``\\xe9``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+# C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates
+_OTHER_CONTROLS = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f{_OTHER_CONTROLS}\udc80-\udcff]")
+_UNSAFE_IN_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER_CONTROLS}\udc80-\udcff]")  # \t \n kept
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group(0)
+    if "\udc80" <= c <= "\udcff":  # an undecodable file-name byte
+        return f"\\x{ord(c) - 0xdc00:02x}"
+    return c.encode("unicode_escape").decode("ascii")
+
+
+def shown(text) -> str:
+    """One line of *text* from data, safe to print or write into a report: every
+    control character (newlines too: a name must not forge a line), bidi control
+    and undecodable byte as an escape."""
+    text = str(text)
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def shown_lines(text: str, keep: str = "") -> str:
+    """*text* of many lines: tab and newline kept (and any of *keep*), the rest as
+    in :func:`shown`."""
+    if not _UNSAFE_IN_LINES.search(text):
+        return text
+    return _UNSAFE_IN_LINES.sub(lambda m: m.group(0) if m.group(0) in keep else _escape(m),
+                                text)
+
+
+class SafeStream(io.TextIOBase):
+    """A text stream (stdout, stderr) that lets no control sequence through: the last
+    line of defence for whatever was printed without :func:`shown`. *keep*: the
+    controls our own output uses there (progress bars redraw with carriage return)."""
+
+    def __init__(self, inner, keep: str = ""):
+        self._inner, self._keep = inner, keep
+
+    def write(self, text: str) -> int:
+        self._inner.write(shown_lines(text, self._keep))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self):
+        return getattr(self._inner, "encoding", "utf-8")
+
+    @property
+    def errors(self):
+        return getattr(self._inner, "errors", "strict")
+
+    @property
+    def buffer(self):
+        return self._inner.buffer
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
