@@ -19,8 +19,10 @@ from migrate.errors import UsageError
 from migrate.sources.maildir import is_maildir, looks_like_maildir_tree
 from migrate.sources.mbox import looks_like_mbox
 from migrate.sources.thunderbird import is_profile
+from migrate.textsafe import shown
 
 MAX_DEPTH = 6
+ELSEWHERE = "elsewhere"  # a profile a profiles.ini names outside the searched folder
 OUTLOOK_HOW = ("Outlook data file: read it directly with 'pip install mailmigrate[pst]' where "
                "available, or export it with 'readpst -r -D -j 0 -o OUTDIR FILE' and use OUTDIR "
                "(docs/sources/eml-and-readpst.md). An .ost is a cache of a server mailbox: "
@@ -58,8 +60,27 @@ def thunderbird_roots(home: Path, env: dict) -> list[Path]:
     return unique
 
 
-def profiles_from_ini(root: Path) -> list[Path]:
-    """Profile directories listed in *root*/profiles.ini (relative or absolute paths)."""
+def profiles_from_ini(root: Path, within: Path | None = None) -> list[Path]:
+    """Profile directories listed in *root*/profiles.ini (relative or absolute paths)
+    that lie *within* the searched folder (``elsewhere_in_ini`` names the others)."""
+    return [p for p in _ini_profiles(root) if within is None or _inside(p, within)]
+
+
+def elsewhere_in_ini(root: Path, within: Path) -> list[Path]:
+    """Profiles *root*/profiles.ini points to outside *within* (``Path=../../<another
+    home>``): somebody else's mail, never attributed to this home."""
+    return [p for p in _ini_profiles(root) if not _inside(p, within)]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _ini_profiles(root: Path) -> list[Path]:
     ini = root / "profiles.ini"
     if not ini.is_file():
         return []
@@ -142,8 +163,12 @@ def usual_places(home: Path, env: dict) -> list[Found]:
     maildir and mbox folders)."""
     found: list[Found] = []
     for root in thunderbird_roots(home, env):
-        for profile in profiles_from_ini(root):
+        for profile in profiles_from_ini(root, within=home):
             found.append(Found(profile, "thunderbird", f"Thunderbird {root / 'profiles.ini'}"))
+        for profile in elsewhere_in_ini(root, home):
+            found.append(Found(profile, ELSEWHERE, f"Thunderbird {root / 'profiles.ini'}",
+                               note=f"{root / 'profiles.ini'} points outside {home}: not "
+                                    "this home's mail; search that folder on its own"))
     for place in outlook_places(home, env):
         if place.is_dir():
             for item in sorted(place.iterdir()):
@@ -212,6 +237,8 @@ def _unique(found: list[Found]) -> list[Found]:
 
 def measure(found: Found) -> Found:
     """Fill in folders, messages and size by reading the store once (read-only)."""
+    if found.kind == ELSEWHERE:
+        return found
     if found.kind == "outlook":
         found.size = found.path.stat().st_size
         return found
@@ -233,37 +260,70 @@ def measure(found: Found) -> Found:
 
 
 def jobs_skeleton(found: list[Found], machine: str) -> str:
-    """A jobs file to edit: one job per store (Outlook files as comments)."""
-    lines = [f"# Made by 'mailmigrate discover' on {machine}. Fill in host and user, then check",
-             "# it with 'mailmigrate jobs check THIS-FILE'. Passwords: 'mailmigrate credentials "
-             "set'.", "", "[defaults]", 'host = "imap.example.net"  # CHANGE: the IMAP server',
-             '# tls = "ssl"', '# stop_at = "06:30"', ""]
-    names: set[str] = set()
+    """A jobs file to edit: one job per person with all their stores (runs into one
+    account must not overlap: docs/msp-runbook.md), Outlook files the [pst] extra
+    cannot read and profiles outside the searched folder as comments. Every name is
+    written as a TOML string (``toml_string``) or, in a comment, on one line
+    (``shown``): a file name can never add a key."""
+    lines = [f"# Made by 'mailmigrate discover' on {shown(machine)}. Fill in host and user, "
+             "then check", "# it with 'mailmigrate jobs check THIS-FILE'. Passwords: "
+             "'mailmigrate credentials set'.", "", "[defaults]",
+             'host = "imap.example.net"  # CHANGE: the IMAP server', '# tls = "ssl"',
+             '# stop_at = "06:30"', ""]
+    people: dict[str, list[Found]] = {}
     for f in found:
         if f.kind == "outlook":
-            lines += [f"# Outlook file {f.path}: {OUTLOOK_HOW}", ""]
-            continue
-        parts = [f.owner, f.kind]
-        stem = f.path.stem if f.path.is_file() else f.path.name
-        if stem.lower() not in {p.lower() for p in parts if p}:
-            parts.append(stem)
-        label = "-".join(p for p in parts if p)
-        base = "".join(c if c.isalnum() else "-" for c in label.lower())
-        base = "-".join(filter(None, base.split("-")))[:40] or f.kind
+            lines += [f"# Outlook file {shown(f.path)}: {OUTLOOK_HOW}", ""]
+        elif f.kind == ELSEWHERE:
+            lines += [f"# Thunderbird profile {shown(f.path)}: {shown(f.note)}", ""]
+        elif not _writable(str(f.path)):
+            lines += [f"# {f.kind} {shown(f.path)}: its name is not valid text, so no jobs file "
+                      "can hold it; rename it (or give its folder), then discover again", ""]
+        else:
+            people.setdefault(f.owner or "", []).append(f)
+    names: set[str] = set()
+    for owner, stores in people.items():
+        only = stores[0] if len(stores) == 1 else None
+        parts = [owner] if owner else []
+        if only is not None:
+            parts.append(only.kind)
+            stem = only.path.stem if only.path.is_file() else only.path.name
+            if stem.lower() not in {p.lower() for p in parts if p}:
+                parts.append(stem)
+        label = "-".join(p for p in parts if p) or "mail"
+        base = "".join(c if c.isascii() and c.isalnum() else "-" for c in label.lower())
+        base = "-".join(filter(None, base.split("-")))[:40] or "mail"
         name, n = base, 2
         while name in names:
             name, n = f"{base}-{n}", n + 1
         names.add(name)
-        count = f" ({f.messages} messages)" if f.messages is not None else ""
-        who = f" of {f.owner}" if f.owner else ""
-        lines += [f"[jobs.{name}]  # {f.kind}{who}{count}, found by {f.how_found}",
-                  f"sources = [{_toml_string(str(f.path))}]",
+        who = f" of {shown(owner)}" if owner else ""
+        lines.append(f"[jobs.{name}]  # {len(stores)} store(s){who}: one account, one job")
+        for f in stores:
+            count = f" ({f.messages} messages)" if f.messages is not None else ""
+            lines.append(f"#   {f.kind}{count}, found by {shown(f.how_found)}")
+        lines += ["sources = [" + ", ".join(toml_string(str(f.path)) for f in stores) + "]",
                   'user = "CHANGE-ME@example.net"', 'password = "keyring"', ""]
     return "\n".join(lines)
 
 
-def _toml_string(text: str) -> str:
-    """A TOML literal string when possible (Windows paths keep their backslashes)."""
-    if "'" not in text and "\n" not in text:
-        return f"'{text}'"
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _writable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes of a file name
+        return False
+
+
+def toml_string(text: str) -> str:
+    """*text* as a TOML basic string: backslash, quote and every control character
+    escaped (TOML 1.0 section "String"), so it parses back to exactly *text*."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out.append(f"\\u{ord(c):04X}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'

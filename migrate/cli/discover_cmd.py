@@ -9,6 +9,7 @@ from pathlib import Path
 from migrate import discover as finding
 from migrate.errors import ExitCode, UsageError
 from migrate.report import human_size
+from migrate.textsafe import shown
 
 
 def add_parser(sub):
@@ -17,7 +18,8 @@ def add_parser(sub):
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="search here (default: where mail clients keep mail for this user)")
     p.add_argument("--write-jobs", type=Path, metavar="FILE",
-                   help="also write a jobs-file skeleton (one job per store) to FILE")
+                   help="also write a jobs-file skeleton (one job per person, with all their "
+                        "stores) to FILE")
     p.add_argument("--json", action="store_true", help="print the stores as JSON")
     return p
 
@@ -37,10 +39,11 @@ def run(args) -> int:
             numbers = (f"{f.folders} folders, {f.messages} messages, {human_size(f.size)}"
                        if f.messages is not None else
                        human_size(f.size) if f.size is not None else "")
-            who = f", {f.owner}'s" if f.owner else ""
-            print(f"{f.kind:<12} {f.path}\n{'':<12} {numbers}  (found by {f.how_found}{who})")
+            who = f", {shown(f.owner)}'s" if f.owner else ""
+            print(f"{f.kind:<12} {shown(f.path)}\n{'':<12} {numbers}  (found by "
+                  f"{shown(f.how_found)}{who})")
             if f.note:
-                print(f"{'':<12} {f.note}")
+                print(f"{'':<12} {shown(f.note)}")
     if args.write_jobs:
         if args.write_jobs.exists():
             raise UsageError(f"{args.write_jobs} exists; choose a new file name")
