@@ -376,13 +376,49 @@ def export_refused(plan: Plan, directory) -> list:
         refused = {p.key: p for p in f.messages.where(REFUSE, FAILED)}
         if not refused:
             continue
-        folder = directory / f"{n:03d}-{_file_safe(f.folder.display_name)}"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _private_dir(directory, f"{n:03d}-{_file_safe(f.folder.display_name)}")
         for i, msg in enumerate(m for m in f.folder.messages() if m.key in refused):
-            path = folder / f"{i + 1:04d}.eml"
-            path.write_bytes(headers.to_crlf(msg.data))
+            path = _write_new(folder, f"{i + 1:04d}", headers.to_crlf(msg.data))
             written.append((path, refused[msg.key].reason))
     return written
+
+
+def _private_dir(directory, name: str):
+    """*directory*/*name*, made 0700 where missing; a link at either is refused (an
+    export is private mail: it is never written through a link someone planted)."""
+    from migrate.errors import UsageError
+    for path in (directory, directory / name):
+        if path.is_symlink():
+            raise UsageError(f"--export-refused: {path} is a symbolic link; nothing is written "
+                             "through one: give a real directory")
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o700)
+        elif not path.is_dir():
+            raise UsageError(f"--export-refused: {path} exists and is not a directory")
+    return directory / name
+
+
+def _write_new(folder, stem: str, data: bytes):
+    """Write *data* to a new file *stem*.eml in *folder* (0600, no link followed, nothing
+    overwritten): a name taken by another file or a link gets -2, -3... A file that
+    already holds exactly *data* (an export run again) is kept as it is."""
+    import os
+    for n in range(1, 10_000):
+        path = folder / (f"{stem}.eml" if n == 1 else f"{stem}-{n}.eml")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+        except FileExistsError:
+            if not path.is_symlink() and path.is_file() and path.stat().st_size == len(data) \
+                    and path.read_bytes() == data:
+                return path
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return path
+    from migrate.errors import UsageError
+    raise UsageError(f"--export-refused: {folder} holds too many files named {stem}-N.eml; "
+                     "choose an empty directory")
 
 
 def check_export_dir(stores, directory) -> None:

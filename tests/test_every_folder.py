@@ -350,3 +350,41 @@ def test_a_folder_the_server_will_not_open_skips_that_folder_alone(tmp_path, acc
     assert sorted(m.data for m in got["Locked"]) == sorted(
         [crlf(message("already there")), crlf(message("locked 1"))])
     assert len(got["Good"]) == 1
+
+
+def test_an_export_never_follows_a_planted_link_nor_overwrites(tmp_path, make_account, mm):
+    """Issue 34.6: a link planted where an exported file goes is not written through,
+    a file already there is not overwritten, and every export is private (0600)."""
+    import os
+    import stat
+    account = make_account(max_mail_size="20k")
+    huge = message("huge", body="h" * 40_000 + "\n")
+    write_mbox(tmp_path / "one.mbox", [message("small"), huge])
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path, "--json", "--export-refused",
+            tmp_path / "first")
+    [first] = json.loads(r.out)["refused_exported"]
+    out = tmp_path / "refused" / os.path.basename(os.path.dirname(first))
+    out.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    os.symlink(victim, out / "0001.eml")
+    (out / "0001-2.eml").write_bytes(b"someone else's file")
+    v = verify(mm, account, tmp_path / "one.mbox", tmp_path, "--export-refused",
+               tmp_path / "refused")
+    assert v.code == ExitCode.SKIPPED, v.out + v.err
+    assert victim.read_bytes() == b"precious"
+    assert (out / "0001-2.eml").read_bytes() == b"someone else's file"
+    written = out / "0001-3.eml"
+    assert written.read_bytes() == crlf(huge)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    again = verify(mm, account, tmp_path / "one.mbox", tmp_path, "--export-refused",
+                   tmp_path / "refused")  # the same export again: nothing new
+    assert again.code == ExitCode.SKIPPED and sorted(p.name for p in out.iterdir()) == [
+        "0001-2.eml", "0001-3.eml", "0001.eml"]
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    os.symlink(linked, tmp_path / "link-dir")
+    bad = verify(mm, account, tmp_path / "one.mbox", tmp_path, "--export-refused",
+                 tmp_path / "link-dir")
+    assert bad.code == ExitCode.USAGE and "symbolic link" in bad.err
+    assert list(linked.iterdir()) == []
