@@ -18,6 +18,7 @@ import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tarfile
@@ -58,6 +59,9 @@ def _sha256_of(f) -> tuple[int, str]:
             h.update(buf[:n])
             size += n
     return size, h.hexdigest()
+
+
+log = logging.getLogger(__name__)
 
 
 def _store_root(store: Store) -> Path:
@@ -261,7 +265,12 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     except OSError as e:
         raise BackupError(f"writing the backup's manifest {manifest_path} failed: {e}; nothing "
                           "was uploaded") from None
-    verify_backup(archive, checked=checked)
+    try:
+        verify_backup(archive, checked=checked)
+    except BaseException:  # a backup that fails its check is not left to pile up
+        archive.unlink(missing_ok=True)
+        manifest_path.unlink(missing_ok=True)
+        raise
     return load_backup(archive)
 
 
@@ -440,12 +449,35 @@ def check_manifest(manifest, archive: Path) -> dict:
 
 
 def _check_member_path(path, bad) -> None:
-    """A relative path that stays inside its store: no '..', no root, no NUL or drive."""
-    if not isinstance(path, str) or not path or "\0" in path or "\\" in path:
+    """A relative path ('/' between its parts) that stays inside its store: no '..', no
+    '.', no empty part, no root, no NUL. Any other name a source's file system holds
+    is legal here (``Taxes: 2020``, ``a\\b`` on Linux and macOS): restore makes a
+    name this system cannot hold safe (``local_name``), it never refuses one."""
+    if not isinstance(path, str) or not path or "\0" in path:
         raise bad(f"bad file path {path!r}")
     parts = path.split("/")
-    if path.startswith("/") or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise bad(f"file path {path!r} would leave the restore directory")
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                     *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_BAD = set('<>:"|?*\\') | {chr(i) for i in range(32)}
+
+
+def local_name(part: str, windows: bool = os.name == "nt") -> str:
+    """One part of a backed-up path as this system can hold it. On Windows, characters
+    it refuses (``< > : " | ? * \\`` and controls) become %XX, a trailing dot or
+    space too, and a reserved device name (CON, AUX, NUL...) gets a '_'; a '%' that
+    could be read as such an escape becomes %25. Elsewhere the name is kept."""
+    if not windows:
+        return part
+    out = "".join(f"%{ord(c):02X}" if c in _WINDOWS_BAD or c == "%" else c for c in part)
+    if out[-1:] in (".", " "):
+        out = out[:-1] + f"%{ord(out[-1]):02X}"
+    if out.split(".")[0].upper() in _WINDOWS_RESERVED:
+        out = "_" + out
+    return out
 
 
 def _regular_member(tar: tarfile.TarFile, name: str, archive: Path) -> tarfile.TarInfo:
@@ -631,8 +663,12 @@ def restore_backup(archive: Path, to: Path, force: bool = False) -> list[Path]:
                 for f in store["files"]:
                     name = f"{store['archive_prefix']}/{f['path']}"
                     member = tar.getmember(name)
-                    dest = base.joinpath(*name.split("/"))
-                    _make_dirs(base, name.split("/")[:-1])
+                    parts = [local_name(part) for part in name.split("/")]
+                    if parts != name.split("/"):
+                        log.warning("%s is restored as %s: this system cannot hold its "
+                                    "name", name, "/".join(parts))
+                    dest = base.joinpath(*parts)
+                    _make_dirs(base, parts[:-1])
                     try:
                         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
                                      getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0),

@@ -272,3 +272,63 @@ def test_damage_after_verifying_is_refused_everywhere(tmp_path, damage):
         backup.use_backup([open_store(src)], result.archive)
     with pytest.raises(BackupError):
         backup.restore_backup(result.archive, tmp_path / "to")
+
+
+@pytest.mark.parametrize("kind", ["mbox-tree", "maildir"])
+def test_any_name_the_source_holds_backs_up_and_restores_byte_for_byte(tmp_path, kind):
+    """Issue 34.3: 'Taxes: 2020' or a file named 'a\\b' was called a damaged backup, and
+    no upload could ever start. Every name a POSIX file system holds round-trips."""
+    src = tmp_path / "src"
+    names = ["Taxes: 2020", "a\\b", "C:", "trailing.", "CON", "50% off"]
+    if kind == "mbox-tree":
+        for name in names:
+            write_mbox(src / name, [message(name)])
+    else:
+        for name in [""] + [f".{n}" for n in names]:
+            for sub in ("cur", "new", "tmp"):
+                (src / name / sub).mkdir(parents=True, exist_ok=True)
+            (src / name / "cur" / f"1.host:2,S{name.replace('/', '')}").write_bytes(
+                message(name or "inbox"))
+    result = backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert result.verified
+    [root] = backup.restore_backup(result.archive, tmp_path / "restored")
+    assert snapshot(root) == snapshot(src)
+
+
+def test_a_name_windows_cannot_hold_is_restored_under_a_safe_name():
+    local = backup.local_name
+    assert local("Taxes: 2020", windows=True) == "Taxes%3A 2020"
+    assert local("a\\b", windows=True) == "a%5Cb" and local("CON", windows=True) == "_CON"
+    assert local("aux.txt", windows=True) == "_aux.txt"
+    assert local("dots.", windows=True) == "dots%2E" and local("50%", windows=True) == "50%25"
+    assert local("Taxes: 2020", windows=False) == "Taxes: 2020"
+    names = ["a:b", "a%3Ab", "x?", "x%3F"]  # two names never become one
+    assert len({local(n, windows=True) for n in names}) == len(names)
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\0b"])
+def test_a_manifest_path_that_leaves_the_restore_directory_is_refused(path):
+    with pytest.raises(BackupError):
+        backup._check_member_path(path, lambda why: BackupError(why))
+
+
+def test_a_backup_that_fails_its_check_leaves_nothing_behind(tmp_path, monkeypatch):
+    src = make_store(tmp_path / "src")
+
+    def damaged(archive, **kwargs):
+        raise BackupError(f"backup {archive} is damaged")
+    monkeypatch.setattr(backup, "verify_backup", damaged)
+    for _ in range(2):  # each retry as clean as the first
+        with pytest.raises(BackupError):
+            backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert list((tmp_path / "bk").iterdir()) == []
+
+
+def test_a_run_of_a_folder_named_with_a_colon_uploads(tmp_path, account, mm):
+    write_mbox(tmp_path / "src" / "Taxes: 2020", [message("tax")])
+    write_mbox(tmp_path / "src" / "a\\b", [message("backslash")])
+    r = mm("run", tmp_path / "src", *account.cli_args(), "--backup-dir", tmp_path / "bk",
+           "--yes", account=account)
+    assert r.code == 0, r.out + r.err
+    assert len(list((tmp_path / "bk").glob("*.tar"))) == 1
+    assert sum(len(v) for v in account.read_back().values()) == 2
