@@ -44,6 +44,15 @@ class ConnectionFailed(MigrateError):
     exit_code = ExitCode.CONNECTION
 
 
+class BadServerAnswer(MigrateError):
+    """The server answered in a way IMAP does not allow, or too slowly to be an
+    answer (a literal of gigabytes, a UID past 32 bits, a SELECT without
+    UIDVALIDITY, a list trickled a line at a time): stop, with a sentence, and
+    never guess. Not retried: the same server answers the same way."""
+
+    exit_code = ExitCode.CONNECTION
+
+
 class Throttled(ConnectionFailed):
     """The server asked us to slow down (Office 365); retried after *delay* seconds."""
 

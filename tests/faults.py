@@ -220,6 +220,7 @@ class CommandProxy(FaultProxy):
             return self._close(src, dst, state)
         buf = bytearray()
         chunks = self._chunks(src, state)
+        state["client"] = src  # a subclass may answer at length itself (HostileProxy)
 
         def need(n: int) -> bool:
             while len(buf) < n:
@@ -632,3 +633,40 @@ class KillProxy(FaultProxy):
                 out += line + b"\r\n"
             if out and not self._send(dst, bytes(out)):
                 return
+
+
+class HostileProxy(CommandProxy):
+    """A server whose answers break IMAP's rules (plaintext only): Dovecot behind it,
+    each server -> client chunk passed through ``rewrites`` (regex -> replacement;
+    answers are short, never split), and LIST answered by ``list_answer``: bytes
+    sent as they are, or with ``trickle`` one line every *trickle* seconds, without
+    end (for at most ``trickle_for`` seconds)."""
+
+    def __init__(self, upstream_port: int, rewrites: dict[bytes, bytes] | None = None,
+                 list_answer: bytes | None = None, trickle: float | None = None,
+                 trickle_for: float = 60.0):
+        super().__init__(upstream_port)
+        self.rewrites = rewrites or {}
+        self.list_answer, self.trickle, self.trickle_for = list_answer, trickle, trickle_for
+        self.trickled = 0
+
+    def from_server(self, data: bytes) -> bytes:
+        for pattern, replacement in self.rewrites.items():
+            data = re.sub(pattern, replacement, data)
+        return data
+
+    def answer(self, state, tag, verb, line, literals):
+        if verb != b"LIST" or (self.list_answer is None and self.trickle is None):
+            return None
+        if self.list_answer is not None:
+            return Answer(self.list_answer + tag + b" OK List completed.\r\n", False, 0.0)
+        end = time.monotonic() + self.trickle_for
+        client = state["client"]
+        while time.monotonic() < end and not state["closed"]:
+            try:
+                client.sendall(b'* LIST () "/" slow%d\r\n' % self.trickled)
+            except OSError:
+                break
+            self.trickled += 1
+            time.sleep(self.trickle)
+        return Answer(tag + b" OK List completed.\r\n", True, 0.0)

@@ -26,14 +26,15 @@ from imapclient.response_parser import parse_fetch_response, parse_response
 from imapclient.util import to_unicode
 
 from migrate import fingerprint, headers
-from migrate.errors import (AuthFailed, ConnectionFailed, MailboxError, TooManyConnections,
-                            UsageError)
+from migrate.errors import (AuthFailed, BadServerAnswer, ConnectionFailed, MailboxError,
+                            TooManyConnections, UsageError)
 from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target import search_response
 from migrate.target.fetch_response import fingerprint_items
+from migrate.target.guard import ReadGuard, uid_number
 from migrate.target.list_response import ListParseError, parse_list
 from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 
@@ -115,7 +116,7 @@ def _parse_uid_set(text: bytes) -> list[int] | None:
     ranges = []
     for part in text.split(b","):
         lo, _, hi = part.partition(b":")
-        a, b = int(lo), int(hi or lo)
+        a, b = uid_number(lo, "a UID", "the server"), uid_number(hi or lo, "a UID", "the server")
         ranges.append((min(a, b), max(a, b)))
     if sum(b - a + 1 for a, b in ranges) > MOST_UIDS:
         return None
@@ -130,7 +131,8 @@ def parse_append_response(typ: str, data) -> AppendResult:
     code = _RESP_CODE.match(text)
     return AppendResult(
         ok=ok,
-        uidvalidity=int(m.group(1)) if m else None,
+        uidvalidity=uid_number(m.group(1), "APPENDUID's UIDVALIDITY", "the server")
+        if m else None,
         uids=_parse_uid_set(m.group(2)) if m else None,
         code=code.group(1).decode() if code else None,
         text=text.decode("utf-8", "replace"),
@@ -168,7 +170,8 @@ def parse_copy_response(typ: str, data) -> AppendResult:
     if m:
         sources, uids = _parse_uid_set(m.group(2)), _parse_uid_set(m.group(3))
         if sources is not None and uids is not None and len(sources) == len(uids):
-            result.uidvalidity, result.sources, result.uids = int(m.group(1)), sources, uids
+            result.uidvalidity, result.sources, result.uids = uid_number(
+                m.group(1), "COPYUID's UIDVALIDITY", "the server"), sources, uids
     return result
 
 
@@ -249,6 +252,7 @@ class IMAPTarget:
         except (OSError, ssl.SSLError, IMAPClientError) as e:
             raise ConnectionFailed(f"cannot connect to {cfg.address}: {e}; check --host, "
                                    "--port and --tls, and that the server is reachable") from None
+        self.guard = ReadGuard(client._imap, cfg.address, cfg.timeout)
         try:
             if cfg.token_source is not None:
                 client.oauth2_login(cfg.user, cfg.token_source().reveal())
@@ -277,7 +281,12 @@ class IMAPTarget:
         self.client = client
         if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
             client._imap.debug = 0  # else imaplib formats each line for a log that drops it
-        self.capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+        try:
+            self.capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+        except UnicodeDecodeError:
+            raise BadServerAnswer(f"{cfg.address} listed capabilities that are not text; it "
+                                  "is not behaving as IMAP: ask its administrator") from None
+        self.guard.limit_messages_to(self.append_limit)
         self.layout = self._read_layout()
         return self
 
@@ -302,7 +311,13 @@ class IMAPTarget:
         """Largest message the server takes: APPENDLIMIT, else a known provider's limit."""
         for cap in self.capabilities:
             if cap.startswith("APPENDLIMIT="):
-                return int(cap.split("=", 1)[1])
+                value = cap.split("=", 1)[1]
+                if not value.isdigit() or len(value) > 18:
+                    raise BadServerAnswer(
+                        f"{self.config.address} states its message size limit as "
+                        f"APPENDLIMIT={value[:40]!r}, which is not a number (RFC 7889); ask "
+                        "its administrator to fix the server's configuration")
+                return int(value)
         return self.provider.max_message_bytes
 
     @property
@@ -559,7 +574,12 @@ class IMAPTarget:
     def status(self, name: str) -> tuple[int, int, int]:
         """(UIDVALIDITY, UIDNEXT, MESSAGES) of *name* without selecting it."""
         found = self.client.folder_status(name, ["UIDVALIDITY", "UIDNEXT", "MESSAGES"])
-        return (int(found[b"UIDVALIDITY"]), int(found[b"UIDNEXT"]), int(found[b"MESSAGES"]))
+        address = self.config.address
+        if not {b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"} <= set(found):
+            raise BadServerAnswer(f"{address} answered STATUS of {name!r} without the items "
+                                  "asked for; ask the server's administrator")
+        return (uid_number(found[b"UIDVALIDITY"], "UIDVALIDITY", address),
+                uid_number(found[b"UIDNEXT"], "UIDNEXT", address), int(found[b"MESSAGES"]))
 
     @connection_guard
     def select(self, name: str, readonly: bool = False) -> SelectInfo:
@@ -573,9 +593,16 @@ class IMAPTarget:
         self._forget_answered()
         self.selected = name
         self.exists = int(info.get(b"EXISTS", 0))
+        if b"UIDVALIDITY" not in info:
+            raise BadServerAnswer(
+                f"{self.config.address} opened mailbox {name!r} without saying its UIDVALIDITY "
+                "(RFC 3501 6.3.1 requires it); without it no message can be recognised "
+                "again: ask the server's administrator")
+        address = self.config.address
         return SelectInfo(
-            uidvalidity=int(info[b"UIDVALIDITY"]),
-            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            uidvalidity=uid_number(info[b"UIDVALIDITY"], "UIDVALIDITY", address),
+            uidnext=uid_number(info[b"UIDNEXT"], "UIDNEXT", address)
+            if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
             permanent_flags=frozenset() if readonly else frozenset(
                 _decode(f) for f in info.get(b"PERMANENTFLAGS", ())),
