@@ -208,12 +208,65 @@ def _unavailable(state, e) -> StateUnavailable:
 _guarded = guarded_by(_unavailable)
 
 
+def _damaged(state, e) -> UsageError:
+    return UsageError(
+        f"the state file {state.path} is damaged ({e}); move it aside and run the same "
+        "command again without it: the run then checks the server before uploading, so "
+        "nothing is sent twice (docs/state.md)")
+
+
 def _guard_all(cls):
-    """Every public method turns SQLite's operational errors into StateUnavailable."""
+    """Every public method turns SQLite's operational errors into StateUnavailable, and
+    a damaged file ("database disk image is malformed", which SQLite finds only when it
+    reads the damaged page) into a sentence with exit 2."""
+    def guard(method):
+        guarded = _guarded(method)
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return guarded(self, *args, **kwargs)
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, (sqlite3.OperationalError, sqlite3.ProgrammingError)):
+                    raise
+                raise _damaged(self, e) from None
+        return wrapper
     for name, value in list(vars(cls).items()):
         if callable(value) and not name.startswith("_"):
-            setattr(cls, name, _guarded(value))
+            setattr(cls, name, guard(value))
     return cls
+
+
+# what each column's declared type allows to be read back (typeof), besides NULL where
+# the column may be NULL; UIDs and UIDVALIDITY must be 32-bit numbers as well
+_TYPES = {"INTEGER": ("integer",), "REAL": ("real", "integer"), "TEXT": ("text",),
+          "BLOB": ("blob",)}
+_UID_COLUMNS = {"uid", "uidvalidity", "uidnext"}
+
+
+def edited_rows(db: sqlite3.Connection) -> list[str]:
+    """Tables and columns holding a value of a kind their schema does not (a record
+    edited by hand, ``uid='abc'``): each would be a traceback where it is read."""
+    found = []
+    tables = [name for name, in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    for table in tables:
+        checks = []
+        for _, column, declared, notnull, _, _ in db.execute(f'PRAGMA table_info("{table}")'):
+            kinds = _TYPES.get(declared.upper())
+            if kinds is None:
+                continue
+            allowed = ", ".join(f"'{k}'" for k in kinds + (() if notnull else ("null",)))
+            test = f'typeof("{column}") NOT IN ({allowed})'
+            if column in _UID_COLUMNS:
+                test += f' OR "{column}" < 0 OR "{column}" > {2 ** 32 - 1}'
+            checks.append((column, test))
+        if not checks:
+            continue
+        row = db.execute(f'SELECT {", ".join(f"max({t})" for _, t in checks)} '
+                         f'FROM "{table}"').fetchone()
+        found += [f"{table}.{column}" for (column, _), bad in zip(checks, row) if bad]
+    return found
 
 
 @_guard_all
@@ -229,11 +282,19 @@ class State:
         self.readonly = readonly
         try:
             self._open(readonly)
+            edited = edited_rows(self.db)
         except sqlite3.DatabaseError as e:
             raise UsageError(
                 f"the state file {self.path} cannot be used ({e}); it is damaged or not a "
                 "mailmigrate state. Move it aside and run again: the run checks the server "
                 "before uploading, so nothing is sent twice") from None
+        if edited:
+            self.db.close()
+            raise UsageError(
+                f"the state file {self.path} holds values no run writes (in "
+                f"{', '.join(edited[:5])}): it was edited by hand or damaged. Move it aside "
+                "and run again without it: the run then checks the server before "
+                "uploading, so nothing is sent twice")
 
     def _open(self, readonly: bool) -> None:
         if readonly:

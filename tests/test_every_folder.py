@@ -388,3 +388,59 @@ def test_an_export_never_follows_a_planted_link_nor_overwrites(tmp_path, make_ac
                  tmp_path / "link-dir")
     assert bad.code == ExitCode.USAGE and "symbolic link" in bad.err
     assert list(linked.iterdir()) == []
+
+
+def _state_after_a_run(tmp_path, account, mm, n=300):
+    write_mbox(tmp_path / "one.mbox", [message(f"m {i}", body="x" * 400 + "\n")
+                                       for i in range(n)])
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == 0, r.err
+    return tmp_path / "state.sqlite"
+
+
+def _every_command_says_damaged(tmp_path, account, mm, words):
+    state = tmp_path / "state.sqlite"
+    for args in (["plan", tmp_path / "one.mbox", *account.cli_args(), "--state", state],
+                 ["status", "--state", state], ["verify", tmp_path / "one.mbox",
+                                                *account.cli_args(), "--state", state]):
+        r = mm(*args, account=account)
+        assert r.code == ExitCode.USAGE, (args[0], r.out, r.err)
+        assert words in r.err and "Traceback" not in r.err, r.err
+    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
+    assert r.code == ExitCode.USAGE and words in r.err and "Traceback" not in r.err, r.err
+
+
+def test_a_state_whose_data_pages_are_damaged_is_a_sentence(tmp_path, account, mm):
+    """Issue 34.11: the SQLite header intact, a data page of the messages overwritten."""
+    import sqlite3
+    state = _state_after_a_run(tmp_path, account, mm)
+    db = sqlite3.connect(state)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='messages'").fetchone()[0]
+    db.close()
+    data = bytearray(state.read_bytes())
+    at = (root - 1) * page
+    data[at:at + page] = os.urandom(page)
+    state.write_bytes(bytes(data))
+    _every_command_says_damaged(tmp_path, account, mm, "damaged")
+
+
+@pytest.mark.parametrize("edit", ["UPDATE messages SET uid='abc'",
+                                  "UPDATE messages SET uidvalidity=99999999999999",
+                                  "UPDATE messages SET size=NULL WHERE 0",  # no change: fine
+                                  "UPDATE message_facts SET size='big'",
+                                  "UPDATE batches SET uidnext=-1"])
+def test_a_state_edited_by_hand_is_a_sentence(tmp_path, account, mm, edit):
+    import sqlite3
+    state = _state_after_a_run(tmp_path, account, mm, n=3)
+    db = sqlite3.connect(state)
+    db.execute("INSERT INTO batches (mailbox, uidvalidity, uidnext, created) "
+               "VALUES ('INBOX', 1, 1, 0)") if "batches" in edit else None
+    changed = db.execute(edit).rowcount
+    db.commit()
+    db.close()
+    if not changed:  # nothing edited: nothing to complain about
+        assert run(mm, account, tmp_path / "one.mbox", tmp_path).code == 0
+        return
+    _every_command_says_damaged(tmp_path, account, mm, "edited by hand")
