@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -289,6 +290,9 @@ class JobResult:
 
     @property
     def state(self) -> str:
+        duplicated = (self.data or {}).get("duplicated") if self.command == "verify" else 0
+        if self.exit_code in (0, 1) and isinstance(duplicated, int) and duplicated:
+            return f"{duplicated} duplicated"  # nothing missing, but not "ok": mail doubled
         return STATES.get(self.exit_code, f"failed (exit {self.exit_code})")
 
     def counts(self) -> dict:
@@ -323,6 +327,7 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
     log_file = logs / f"{command}-{stamp}.log"
     output_file = logs / f"{command}-{stamp}.output.txt"
     argv = job.command(command, log_file)
+    started = time.time()
     if command == "run":
         job.progress_file.unlink(missing_ok=True)  # a previous night's numbers are not today's
     with open(output_file, "w", encoding="utf-8") as err:
@@ -352,9 +357,12 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         except ValueError:
             data = {}
     else:
-        found = job.work_dir / command / f"{command}.json"
-        if found.exists() and found.stat().st_mtime >= log_file.stat().st_mtime - 1:
-            data = json.loads(found.read_text(encoding="utf-8"))
+        found = job.work_dir / command / f"{command}.json"  # this run's, not an older one
+        try:
+            if found.stat().st_mtime >= started - 1:
+                data = json.loads(found.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}  # none written, or not readable: the exit code and output say why
     error = data.get("error") if isinstance(data, dict) else None
     code = done.returncode
     if command == "status" and code == 0:
@@ -364,6 +372,15 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
     if code in (8, 130) and command != "status":
         error = "stopped; continues with the same command"
     return JobResult(job.name, command, code, log_file, output_file, data, error)
+
+
+def failed_to_run(job: Job, command: str, e: Exception) -> JobResult:
+    """The result of a job the runner itself could not start or read (its work folder
+    cannot be written, ...): named in the summary like any failed job."""
+    logs = job.work_dir / "logs"
+    return JobResult(job.name, command, 70, logs / "-", logs / "-", {},
+                     f"the jobs runner could not run this job ({type(e).__name__}: {e}); "
+                     "fix that, then run the same command again")
 
 
 def last_outcome(status: dict) -> tuple[int, str | None]:
@@ -428,7 +445,10 @@ def run_jobs(jobs: list[Job], command: str, parallel: int = 1, on_done=None) -> 
 
     def in_turn(group: list[Job]) -> None:
         for job in group:
-            result = run_job(job, command)
+            try:
+                result = run_job(job, command)
+            except Exception as e:  # noqa: BLE001 - that job's failure, never the summary's
+                result = failed_to_run(job, command, e)
             results[result.name] = result
             if on_done:
                 on_done(result)

@@ -322,3 +322,49 @@ def test_live_progress_lines_for_running_jobs(tmp_path):
     assert lines == ["  anna: 120/400 messages, 120.0/400.0 MB, 40.0 msg/s, about 0m07s left",
                      "  cleo: 10/100 messages, 10.0/100.0 MB, 5.0 msg/s, about 0m18s left",
                      "  all running jobs: 130/500 messages, 130.0/500.0 MB, 45.0 msg/s"]
+
+
+@pytest.mark.parametrize("leftover", [b'{"summary": {}}', b"{ damaged"])
+def test_a_job_that_dies_before_its_log_is_that_jobs_failure(tmp_path, monkeypatch, leftover):
+    """Issue 34.12: a job's process exits before it makes its log file while an older
+    plan.json lies in its work folder (or a damaged one): the runner names that job's
+    failure and the others' results, and the summary is written."""
+    import sys
+    import time as clock
+    from migrate import jobs as jobs_mod
+    jobs_file = tmp_path / "jobs.toml"
+    (tmp_path / "src").mkdir()
+    jobs_file.write_text(textwrap.dedent("""\
+        [defaults]
+        host = "127.0.0.1"
+        password = "env:HOME"
+        [jobs.early]
+        sources = ["src"]
+        user = "a@x"
+        [jobs.other]
+        sources = ["src"]
+        user = "b@x"
+        [jobs.broken]
+        sources = ["src"]
+        user = "c@x"
+        """))
+    jobs = jobs_mod.load(jobs_file)
+    old = jobs[0].work_dir / "plan" / "plan.json"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(leftover)
+    if leftover == b'{"summary": {}}':
+        os.utime(old, (clock.time() - 3600, clock.time() - 3600))
+    monkeypatch.setattr(jobs_mod.Job, "command", lambda self, name, log: [
+        sys.executable, "-c", "raise SystemExit(3)"])
+    real = jobs_mod.run_job
+
+    def run_job(job, command, env=None):
+        if job.name == "broken":
+            raise PermissionError(13, "Permission denied", str(job.work_dir))
+        return real(job, command, env)
+    monkeypatch.setattr(jobs_mod, "run_job", run_job)
+    results = jobs_mod.run_jobs(jobs, "plan", parallel=2)
+    assert [(r.name, r.exit_code) for r in results] == [("early", 3), ("other", 3),
+                                                        ("broken", 70)]
+    assert "could not run this job" in results[2].error
+    assert results[0].data == {}
