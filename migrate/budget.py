@@ -63,6 +63,22 @@ class DailyBudget:
                 return minute + 60 + WINDOW
         return now
 
+    def ended_again(self, progress) -> bool:
+        """The provider ended a session at *progress* (the run's settled count): whether
+        one of this run's connections saw it end before with nothing settled since. The
+        second such end is the evidence an ordinary expiry never gives."""
+        with self.lock:
+            again = getattr(self, "_ended_at", None) == progress
+            self._ended_at = progress
+            return again
+
+    def nearly_spent(self, share: float = 0.5) -> bool:
+        """Whether at least *share* of the budget went up in the last 24 hours: the
+        evidence that a provider ending the session ("BYE Session expired", which Gmail
+        also says for an ordinary expiry) means the day's budget, not a lost session."""
+        with self.lock:
+            return self._used(self.clock()) >= share * self.limit
+
     def spend(self, size: int) -> None:
         """Count a batch of *size* bytes about to be sent, or stop (or wait) first."""
         while True:

@@ -368,7 +368,13 @@ class Uploader:
                 try:
                     return step()
                 except ConnectionFailed as e:
-                    if SPENT_BUDGET.search(str(e)):  # Gmail past its daily upload budget
+                    # Gmail past its daily upload budget says "Session expired"; so does an
+                    # ordinary expiry. The budget only where one applies, with evidence: half
+                    # of it gone today, or a session (of any connection) ended before with
+                    # nothing settled since
+                    if SPENT_BUDGET.search(str(e)) and self.budget is not None and (
+                            self.budget.ended_again(self.progress_of())
+                            or self.budget.nearly_spent()):
                         raise BudgetSpent(
                             f"the provider ended the session because today's upload budget is "
                             f"spent ({e}); everything sent so far is recorded: run the same "

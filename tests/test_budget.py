@@ -104,16 +104,28 @@ def test_the_run_command_stops_with_exit_8_and_says_when(tmp_path, account, mm):
 
 
 def test_a_session_ended_for_the_budget_is_a_clean_stop_not_a_broken_link(tmp_path):
-    """Gmail past its daily budget answers "BYE Session expired": stop (exit 8), do not
-    reconnect again and again; the next run resolves the batch that was in flight."""
+    """Gmail past its daily budget answers "BYE Session expired": with a budget more
+    than half spent, stop (exit 8), do not reconnect again and again; the next run
+    resolves the batch that was in flight."""
     server = FakeServer()
-    server.drop_on = {3: "bye-expired"}
+    server.drop_on = {3: "bye-expired"}  # after 10 of 40 messages: 62% of the budget
     with pytest.raises(BudgetSpent) as stopped:
-        run(tmp_path, server, budget=None)
+        run(tmp_path, server, budget=int(0.4 * SIZE))
     assert stopped.value.exit_code == ExitCode.STOPPED and "budget" in str(stopped.value)
     assert server.connections == 1  # no reconnect storm
     server.drop_on = {}
     run(tmp_path, server, budget=None)
+    assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
+
+
+@pytest.mark.parametrize("budget", [None, 100 * SIZE])
+def test_a_session_expired_without_evidence_of_a_spent_budget_reconnects(tmp_path, budget):
+    """Issue 34.13: "BYE Session expired" with no daily budget (--provider generic), or
+    one barely touched, is an ordinary expiry: reconnect and go on, exactly once."""
+    server = FakeServer()
+    server.drop_on = {3: "bye-expired"}
+    run(tmp_path, server, budget=budget)
+    assert server.connections == 2
     assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
 
 
@@ -141,8 +153,8 @@ def test_a_slow_link_without_a_daily_budget_is_only_slow(tmp_path):
 
 def test_with_wait_for_budget_the_providers_bye_waits_an_hour_and_goes_on(tmp_path):
     server = FakeServer()
-    server.drop_on = {3: "bye-expired"}
+    server.drop_on = {3: "bye-expired"}  # after 10 of 40 messages: 62% of the budget
     sleeps: list[float] = []
-    run(tmp_path, server, budget=10 * SIZE, wait=True, sleeps=sleeps)
+    run(tmp_path, server, budget=int(0.4 * SIZE), wait=True, sleeps=sleeps)
     assert 3600 in sleeps and server.connections == 2
     assert sorted(inbox(server)) == sorted(crlf(m) for m in MSGS)
