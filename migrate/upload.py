@@ -788,7 +788,9 @@ class Uploader:
     def _fail_folder(self, mailbox: str, fplans: list[FolderPlan], reason: str) -> None:
         log.error("folder %s skipped: %s", mailbox, reason)
         self.outcome.failed_folders.append((mailbox, reason))
-        for page in pages(fplans, UPLOAD):
+        # the messages held back for the copy round too ("copy", spool.hold_copies): its
+        # folder is not used in that round either, and they were counted missing
+        for page in pages(fplans, UPLOAD, "copy"):
             for p in page:
                 p.action, p.reason = FAILED, f"its folder could not be used: {reason}"
                 p.save()

@@ -249,3 +249,19 @@ def test_a_copy_whose_original_was_deleted_on_the_server_is_appended(tmp_path):
     upload(tmp_path, server, root)
     assert contents(server, "Inbox") == wanted(msgs, "Inbox")
     assert appended(server) == 4 and sum(n for _, _, n in server.copies) == 6
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_copies_held_for_a_refused_folder_are_failed_not_missing(tmp_path, connections):
+    """Issue 34.14: with several connections, messages held back for the copy round
+    whose folder the server refuses were neither failed nor uploaded ("failed 0, 12
+    missing"); one connection said "failed 6, 0 missing". Both say the same now."""
+    from migrate.plan import FAILED
+    server = FakeServer()
+    root, msgs = filed_twice(tmp_path, n=6)
+    server.refuse_create = {"INBOX", "Inbox"}  # the second folder cannot be used
+    plan, uploader = upload(tmp_path, server, root, connections=connections)
+    counts = collections.Counter(p.action for f in plan.folders for p in f.messages)
+    assert counts == {UPLOADED: 6, FAILED: 6}, counts
+    assert all("could not be used" in p.reason for f in plan.folders for p in f.messages
+               if p.action == FAILED)
