@@ -43,6 +43,28 @@ class BackupResult:
     manifest_sha256: str
     verified: bool
     size: int
+    verified_at: dt.datetime | None = None  # when it was last re-read whole (its marker)
+
+
+REREAD_AFTER = dt.timedelta(days=1)  # a backup verified longer ago is re-read before use
+
+
+def verified_words(result: BackupResult) -> str:
+    """What "verified" means for *result*, for people: when it was re-read whole, and
+    what has been checked since (docs/backup.md)."""
+    if not result.verified or result.verified_at is None:
+        return "NOT verified"
+    when = result.verified_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return f"verified {when}, unchanged since: size, time, identity"
+
+
+def check_backup(archive: Path) -> BackupResult:
+    """Re-read *archive* whole now (``backup --check``): every member against its
+    manifest; the marker is renewed."""
+    archive = Path(archive)
+    if not archive.is_file():
+        raise BackupError(f"the backup {archive} does not exist or is not a file")
+    return load_backup(archive, verify_backup(archive))
 
 
 def _sha256_file(path: Path) -> str:
@@ -584,15 +606,18 @@ def load_backup(archive: Path, manifest: dict | None = None) -> BackupResult:
                                   archive)
     marker = _verified_marker(archive)
     digest = _manifest_digest(manifest)
-    verified = False
+    verified, when = False, None
     if marker.exists():
         try:
             mark = json.loads(marker.read_bytes())
             verified = (mark.get("manifest_sha256") == digest
                         and mark.get("archive") == _identity(archive))
-        except (OSError, ValueError, AttributeError):
-            verified = False
-    return BackupResult(archive, manifest, digest, verified, archive.stat().st_size)
+            when = dt.datetime.fromisoformat(mark["verified"])
+            if when.tzinfo is None:
+                raise ValueError("a time without its zone")
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            verified, when = False, None
+    return BackupResult(archive, manifest, digest, verified, archive.stat().st_size, when)
 
 
 def _same_files(manifest: dict, current: list[dict]) -> bool:
@@ -617,8 +642,25 @@ def find_verified_backup(stores: list[Store], backup_dir: Path,
         except (OSError, ValueError, BackupError):
             continue
         if result.verified and _same_files(result.manifest, current):
-            return result
+            try:
+                return _fresh(result)
+            except BackupError as e:  # damaged since (bit rot): never used, never again
+                log.warning("%s; it is no longer used, a new backup is written", e)
+                with contextlib.suppress(OSError):
+                    _verified_marker(archive).unlink()
     return None
+
+
+def _fresh(result: BackupResult) -> BackupResult:
+    """*result*, re-read whole first when it was verified more than a day ago: its
+    marker only says the file has the size, time and identity it had then, and bit
+    rot leaves all three (reading it costs far less than the upload it guards)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    if result.verified_at is not None and now - result.verified_at <= REREAD_AFTER:
+        return result
+    log.info("re-reading the backup %s (%s, more than a day ago)", result.archive,
+             verified_words(result))
+    return check_backup(result.archive)
 
 
 def use_backup(stores: list[Store], archive: Path) -> BackupResult:

@@ -152,7 +152,7 @@ OPTIONS: list[Option] = [
            MIGRATION, kind=Path, metavar="FILE", jobs=False),
     Option("backup_dir", "where the verified backup of the sources is found or written "
            "(plan: say whether one is there)", MIGRATION | {"backup"}, kind=Path, metavar="DIR",
-           required=frozenset({"run", "backup"}), jobs=False),
+           required=frozenset({"run"}), jobs=False),  # backup: unless --check (backup_cmd)
     Option("use_backup", "rely on this existing backup (it is verified again, and must hold "
            "exactly the current sources)", frozenset({"run"}), kind=Path, metavar="ARCHIVE",
            config=False, jobs=False),

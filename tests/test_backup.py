@@ -332,3 +332,63 @@ def test_a_run_of_a_folder_named_with_a_colon_uploads(tmp_path, account, mm):
     assert r.code == 0, r.out + r.err
     assert len(list((tmp_path / "bk").glob("*.tar"))) == 1
     assert sum(len(v) for v in account.read_back().values()) == 2
+
+
+def _age_marker(archive, days):
+    import json as js
+    import datetime as dt
+    marker = backup._verified_marker(archive)
+    mark = js.loads(marker.read_bytes())
+    mark["verified"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()
+    marker.write_bytes(js.dumps(mark).encode())
+
+
+def _rot(archive, name="Inbox"):
+    """Flip one byte of a member's data, the archive's time kept (as bit rot leaves it)."""
+    import tarfile
+    st = archive.stat()
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(name))
+    with open(archive, "r+b") as f:
+        f.seek(member.offset_data)
+        byte = f.read(1)
+        f.seek(member.offset_data)
+        f.write(bytes([byte[0] ^ 1]))
+    os.utime(archive, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_backup_rotted_after_its_verification_is_not_used_a_day_later(tmp_path):
+    """Issue 34.15: one flipped byte, the time restored. Within a day the marker says
+    what it vouches for (size, time, identity); after a day the archive is re-read
+    whole before it is relied on, and a damaged one is set aside."""
+    src = make_store(tmp_path / "src")
+    first = backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert backup.verified_words(first).startswith("verified ") and \
+        "unchanged since: size, time, identity" in backup.verified_words(first)
+    _rot(first.archive)
+    assert backup.find_verified_backup([open_store(src)], tmp_path / "bk") is not None
+    _age_marker(first.archive, days=2)
+    assert backup.find_verified_backup([open_store(src)], tmp_path / "bk") is None
+    assert not backup.load_backup(first.archive).verified  # not "verified" any more
+    with pytest.raises(BackupError, match="damaged"):
+        backup.check_backup(first.archive)
+
+
+def test_a_backup_verified_days_ago_is_re_read_and_renewed(tmp_path):
+    src = make_store(tmp_path / "src")
+    first = backup.create_backup([open_store(src)], tmp_path / "bk")
+    _age_marker(first.archive, days=3)
+    again = backup.find_verified_backup([open_store(src)], tmp_path / "bk")
+    assert again is not None and again.verified_at > first.verified_at
+
+
+def test_backup_check_re_reads_an_archive_at_any_time(tmp_path, mm):
+    src = make_store(tmp_path / "src")
+    first = backup.create_backup([open_store(src)], tmp_path / "bk")
+    ok = mm("backup", "--check", first.archive)
+    assert ok.code == 0 and "re-read whole" in ok.out, ok.err
+    _rot(first.archive)
+    bad = mm("backup", "--check", first.archive)
+    assert bad.code == ExitCode.BACKUP and "damaged" in bad.err and "Traceback" not in bad.err
+    assert mm("backup", "--check", first.archive, src).code == ExitCode.USAGE
+    assert mm("backup", src).code == ExitCode.USAGE

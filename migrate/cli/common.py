@@ -22,8 +22,8 @@ DEFAULT_CONNECTIONS = options.DEFAULT_CONNECTIONS  # measured: docs/performance.
 
 def add_command_args(p: argparse.ArgumentParser, command: str) -> None:
     """SOURCE... and every option *command* takes, from the one declaration (options.py)."""
-    if command in options.SOURCES:
-        p.add_argument("sources", nargs="+", metavar="SOURCE",
+    if command in options.SOURCES:  # backup --check ARCHIVE takes none (backup_cmd)
+        p.add_argument("sources", nargs="*" if command == "backup" else "+", metavar="SOURCE",
                        help="a local mail store (mbox file, maildir, Thunderbird profile, ...) "
                             "or pop3://USER@HOST for mail still waiting on a POP server")
     arguments.add_arguments(p, command)

@@ -188,8 +188,12 @@ def _run(args, stores, config, state, state_path, stop) -> int:
         backup.check_unchanged(plan.folders, before)  # and as they both ended
         state.record_backup(result.manifest_sha256, str(result.archive))
         summary["backup"] = {"archive": str(result.archive), "bytes": result.size,
-                             "verified": result.verified}
-        say(args, f"backup: {result.archive} ({report.human_size(result.size)}, verified)")
+                             "verified": result.verified,
+                             "verified_at": result.verified_at.isoformat()
+                             if result.verified_at else None,
+                             "checked": backup.verified_words(result)}
+        say(args, f"backup: {result.archive} ({report.human_size(result.size)}, "
+                  f"{backup.verified_words(result)})")
         if not args.yes and sys.stdin.isatty() and not args.json:
             total = plan.totals()
             answer = input(f"Upload up to {total.get(UPLOAD, 0)} messages to {config.user} at "
@@ -460,5 +464,5 @@ def render_summary(summary: dict) -> str:
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "
-                     f"{'verified' if b['verified'] else 'NOT verified'})")
+                     f"{b.get('checked') or ('verified' if b['verified'] else 'NOT verified')})")
     return "\n".join(lines)
