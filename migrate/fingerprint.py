@@ -76,10 +76,13 @@ def _normalise_text(value: bytes | None) -> bytes:
 def fingerprint_fields(block: bytes) -> dict[str, bytes]:
     """The first value of each fingerprint field in a header block."""
     found: dict[str, bytes] = {}
-    for name, value in headers.iter_headers(block):
-        if name in FINGERPRINT_FIELDS and name not in found:
+    for name, value in headers.iter_headers(block, _FIELDS):
+        if name not in found:
             found[name] = value
     return found
+
+
+_FIELDS = frozenset(FINGERPRINT_FIELDS)
 
 
 _WANTED = {name.encode(): name for name in FINGERPRINT_FIELDS}
@@ -96,10 +99,48 @@ def answer_fingerprint_fields(block: bytes) -> dict[str, bytes]:
     return fingerprint_fields(block)
 
 
-def crlf_fingerprint_fields(block: bytes) -> dict[str, bytes]:
+def crlf_fingerprint_fields(block: bytes, end: int | None = None) -> dict[str, bytes]:
     """``fingerprint_fields`` of a header block whose only line ends are CRLF (what
-    ``to_crlf`` makes): the same answer without decoding every header name, and it
-    stops once all four fields are found (it runs on every message the plan reads)."""
+    ``to_crlf`` makes), or of the first *end* bytes of such a message: read in place
+    (no copy of the block or of a header not wanted: one of gigabytes costs a scan),
+    without decoding every header name, and it stops once all four fields are found
+    (it runs on every message the plan reads)."""
+    end = len(block) if end is None else end
+    if end <= headers.SMALL_BLOCK:  # nearly every message: split a copy, fast
+        return _small_crlf_fields(block[:end] if end < len(block) else block)
+    found: dict[str, bytes] = {}
+    name = None  # the wanted field being read
+    spans: list[tuple[int, int]] = []
+    current = False  # some header is being read: indented lines continue it
+    pos = 0
+    while pos <= end:
+        stop = block.find(b"\r\n", pos, end)
+        if stop < 0:
+            stop = end
+        if current and block[pos:pos + 1] in (b" ", b"\t"):
+            if name is not None:
+                spans.append((pos, stop))
+            pos = stop + 2
+            continue
+        if name is not None:
+            found[name] = b" ".join(block[a:b].strip() for a, b in spans)
+            name = None
+            if len(found) == len(_WANTED):
+                return found
+        colon = block.find(b":", pos, min(stop, pos + headers.NAME_MOST))
+        key = block[pos:colon].strip().lower() if colon > pos else b" "
+        current = b" " not in key
+        wanted = _WANTED.get(key)
+        if wanted is not None and wanted not in found:
+            name, spans = wanted, [(colon + 1, stop)]
+        pos = stop + 2
+    if name is not None:
+        found[name] = b" ".join(block[a:b].strip() for a, b in spans)
+    return found
+
+
+def _small_crlf_fields(block: bytes) -> dict[str, bytes]:
+    """``crlf_fingerprint_fields`` of a small block, split into lines."""
     found: dict[str, bytes] = {}
     name = None  # the wanted field being read
     value: list[bytes] = []
@@ -114,7 +155,7 @@ def crlf_fingerprint_fields(block: bytes) -> dict[str, bytes]:
             name = None
             if len(found) == len(_WANTED):
                 return found
-        colon = line.find(b":")
+        colon = line.find(b":", 0, headers.NAME_MOST)
         key = line[:colon].strip().lower() if colon > 0 else b" "
         current = b" " not in key
         wanted = _WANTED.get(key)
@@ -157,4 +198,8 @@ def size_fallback(size: int) -> str:
 
 def header_key(crlf_data: bytes) -> str:
     """header_key of a whole message (CRLF bytes, as sent)."""
-    return header_key_from_block(headers.header_block(crlf_data), size_fallback(len(crlf_data)))
+    end = headers.header_end(crlf_data)
+    found: dict[str, bytes] = {}
+    for name, value in headers.iter_headers(crlf_data, _FIELDS, end):
+        found.setdefault(name, value)
+    return header_key_from_fields(found, size_fallback(len(crlf_data)))

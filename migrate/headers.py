@@ -78,10 +78,15 @@ def crlf_blank_line(data: bytes) -> tuple[int, int] | None:
     return (i, i + 4) if i >= 0 else None
 
 
+def header_end(data: bytes) -> int:
+    """Where the header section of a raw message ends (its blank line, or the end)."""
+    found = _blank_line(data)
+    return found[0] if found else len(data)
+
+
 def header_block(data: bytes) -> bytes:
     """Return the header section of a raw message (without the blank line)."""
-    found = _blank_line(data)
-    return data[: found[0]] if found else data
+    return data[: header_end(data)]
 
 
 def split_headers(data: bytes) -> tuple[bytes, bytes]:
@@ -92,8 +97,56 @@ def split_headers(data: bytes) -> tuple[bytes, bytes]:
     return data[: found[0]], data[found[1]:]
 
 
-def iter_headers(block: bytes):
-    """Yield (lowercase name, unfolded raw value) pairs from a header block."""
+NAME_MOST = 998  # a header name is never longer than a line may be (RFC 5322 2.1.1)
+
+
+def iter_headers(block: bytes, wanted: set[str] | frozenset | None = None,
+                 end: int | None = None):
+    """Yield (lowercase name, unfolded raw value) pairs from a header block, or from
+    the first *end* bytes of a message, read in place: no copy of the block, and
+    with *wanted* no copy of any other header's value (a header of one 2 GB line
+    costs a scan, not gigabytes)."""
+    end = len(block) if end is None else end
+    if end <= SMALL_BLOCK:  # nearly every message: split a copy, fast
+        for name, value in _iter_small(block[:end] if end < len(block) else block):
+            if wanted is None or name in wanted:
+                yield name, value
+        return
+    name, spans = None, []
+    pos = 0
+    while pos <= end:
+        m = _EOL.search(block, pos, end)
+        stop, after = (m.start(), m.end()) if m else (end, end + 1)
+        first = block[pos:pos + 1]
+        if first in (b" ", b"\t") and name is not None:
+            spans.append((pos, stop))
+        else:
+            if name is not None:
+                yield name, _unfold(block, spans)
+            colon = block.find(b":", pos, min(stop, pos + NAME_MOST))
+            key = block[pos:colon].strip() if colon > pos else b" "
+            name = None
+            if b" " not in key:  # (an empty name too: its indented lines are its own)
+                name = key.lower().decode("ascii", "replace")
+                if wanted is not None and name not in wanted:
+                    name = None  # its continuation lines are skipped with it
+                    spans = []
+                    pos = after
+                    while pos < end and block[pos:pos + 1] in (b" ", b"\t"):
+                        m = _EOL.search(block, pos, end)
+                        pos = m.end() if m else end + 1
+                    continue
+                spans = [(colon + 1, stop)]
+        pos = after
+    if name is not None:
+        yield name, _unfold(block, spans)
+
+
+SMALL_BLOCK = 256 << 10  # a header section up to this size is read from a copy
+
+
+def _iter_small(block: bytes):
+    """``iter_headers`` of a small block: split into lines (a copy; quick)."""
     name = None
     value: list[bytes] = []
     for line in _EOL.split(block):
@@ -102,7 +155,7 @@ def iter_headers(block: bytes):
             continue
         if name is not None:
             yield name, b" ".join(v.strip() for v in value)
-        colon = line.find(b":")
+        colon = line.find(b":", 0, NAME_MOST)
         if colon <= 0 or b" " in line[:colon].strip():
             name = None
             continue
@@ -112,12 +165,15 @@ def iter_headers(block: bytes):
         yield name, b" ".join(v.strip() for v in value)
 
 
+def _unfold(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    return b" ".join(data[a:b].strip() for a, b in spans)
+
+
 def get_headers(data: bytes, names: set[str]) -> dict[str, list[bytes]]:
     """Return {name: [values...]} for the wanted lowercase header *names*."""
     found: dict[str, list[bytes]] = {}
-    for name, value in iter_headers(header_block(data)):
-        if name in names:
-            found.setdefault(name, []).append(value)
+    for name, value in iter_headers(data, names, header_end(data)):
+        found.setdefault(name, []).append(value)
     return found
 
 

@@ -147,7 +147,7 @@ def message_row(msg: SourceMessage, body: bool = True) -> tuple:
     saved."""
     data = headers.to_crlf(msg.data)
     blank = headers.crlf_blank_line(data)  # found once: the header block and the body
-    fields = fingerprint.crlf_fingerprint_fields(data[:blank[0]] if blank else data)
+    fields = fingerprint.crlf_fingerprint_fields(data, blank[0] if blank else len(data))
     when = msg.internaldate
     return (msg.key.encode("utf-8", "surrogateescape"), printable(msg.location), len(data),
             fingerprint.content_hash(data),
@@ -351,6 +351,7 @@ def _planned_in_parts(folder: MboxFolder, size: int, cores: int,
     if first is None:
         return
     unquote = is_mboxrd(first[2])
+    del first  # a big first message is not held while the workers read it again
     starts = [0] + [b for b in guesses if b > 0]
     parts = collections.deque(zip(starts, starts[1:] + [None]))
     with Workers() if workers is None else contextlib.nullcontext(workers) as pool:
@@ -390,8 +391,20 @@ def longest_line(data: bytes) -> int:
     find = data.find
     for start in range(0, len(data) - step + 1, step):
         if find(b"\n", start, start + step) == -1:
-            return max(map(len, data.split(b"\r\n")))
+            return _longest(data)
     return 0
+
+
+def _longest(data: bytes) -> int:
+    """The longest CRLF-ended line's length, measured in place (a split copied a
+    message of one 2 GB line once more)."""
+    most, pos = 0, 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return max(most, len(data) - pos)
+        most = max(most, end - pos)
+        pos = end + 2
 
 
 def build_plan(stores: Iterable[Store], layout=None,

@@ -892,7 +892,9 @@ def planned_bytes(fplans: list[FolderPlan], part: tuple = EVERY):
         for p, data in f.folder.read_keyed(wanted):
             if data is None:
                 raise _moved(p)
-            yield p, _as_planned(p, data)
+            data = _as_planned(p, data)  # the bytes as read are let go: held once
+            yield p, data
+            del data
 
 
 def _as_planned(p: PlannedMessage, data: bytes) -> bytes:

@@ -457,14 +457,9 @@ def test_the_layout_read_at_login_or_asked_alone_when_odd(namespace, personal):
         def namespace(self):
             return imapclient.imapclient.Namespace((("asked", "alone"),), None, None)
 
-        def list_folders(self):
-            return ["listed alone"]
-
-        def _proc_folder_list(self, data):
-            return imapclient.IMAPClient._proc_folder_list(self, data)
-
     target = object.__new__(IMAPTarget)
     target.client, target.capabilities = Client(), frozenset({"NAMESPACE"})
+    target._list = lambda pattern: ["listed alone"]  # LIST asked alone
     target._pipelined = lambda commands: [(True, [{"NAMESPACE": namespace},
                                                   {"LIST": [b'(\\HasNoChildren) "/" INBOX']}])]
     found, folders = target._namespace_and_list()

@@ -50,13 +50,12 @@ def from_mbox_headers(data: bytes):
 
     Returns (flags, keywords, skip_reason or None, notes).
     """
-    block = headers.header_block(data)
-    if not _ANY_STATE_HEADER.search(block):
+    end = headers.header_end(data)  # read in place: no copy of the header block
+    if not _ANY_STATE_HEADER.search(data, 0, end):
         return frozenset(), frozenset(), None, ()
     found = {}
-    for name, value in headers.iter_headers(block):
-        if name in _MOZ_HEADERS:
-            found.setdefault(name, []).append(value)
+    for name, value in headers.iter_headers(data, _MOZ_HEADERS, end):
+        found.setdefault(name, []).append(value)
     first = {name: values[0] for name, values in found.items()}
     flags: set[str] = set()
     keywords: set[str] = set()

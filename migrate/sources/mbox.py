@@ -68,11 +68,13 @@ class _Buffer:
 
     def fill(self, upto: int) -> None:
         """Read until the window reaches absolute offset *upto*, or EOF."""
-        while not self.eof and self.end < upto:
-            more = self.f.read(max(self.chunk, upto - self.end))
+        while not self.eof and self.end < upto:  # a few MB a read: a big message is not
+            # read whole into a second object beside the window it grows
+            more = self.f.read(min(max(self.chunk, upto - self.end), 8 << 20))
             if not more:
                 self.eof = True
             self.buf += more
+        self._grown = self._grown or len(self.buf) > 4 * self.chunk
 
     def find(self, needle: bytes, pos: int) -> int:
         """Absolute offset of *needle* at or after *pos*, reading on; -1 at EOF."""
@@ -107,6 +109,11 @@ class _Buffer:
     def discard(self, before: int) -> None:
         del self.buf[: before - self.base]
         self.base = before
+        if len(self.buf) < self.chunk and self._grown:  # a big message's window: let it go
+            self.buf = bytearray(self.buf)  # (a bytearray keeps its capacity when cut)
+        self._grown = len(self.buf) > 4 * self.chunk
+
+    _grown = False
 
 
 def _line_at(buf: _Buffer, pos: int) -> tuple[bytes, int]:
@@ -197,10 +204,13 @@ def mbox_spans(f: BinaryIO, begin: int = 0,
     while stop is None or start < stop:
         from_line, msg_start = _line_at(buf, start)
         content_end, next_start = _find_end(buf, msg_start)
-        yield start, from_line, msg_start, buf.get(msg_start, content_end)
+        data = buf.get(msg_start, content_end)
+        # the window lets the message go before it is used: a big message is held once
+        buf.discard(next_start if next_start >= 0 else buf.end)
+        yield start, from_line, msg_start, data
+        del data
         if next_start < 0:
             return -1
-        buf.discard(next_start)
         start = next_start
     return start
 

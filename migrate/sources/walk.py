@@ -100,12 +100,15 @@ def _inside(path: Path, roots: list[Path]) -> bool:
 
 def _walk(listing: Listing, directory: Path, ancestors: tuple, roots: list, seen: set,
           links: list) -> None:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError as e:
-        listing.refused.append((directory, f"{UNREADABLE}: {e.strerror}"))
-        return
-    for entry in entries:
+    """Depth first, in name order, with a stack of its own: a tree nested thousands of
+    folders deep is listed like any other (recursion stopped at Python's limit)."""
+    stack = [(directory, ancestors, _entries(listing, directory))]
+    while stack:
+        directory, ancestors, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
         path = directory / entry.name
         try:
             link = entry.is_symlink()
@@ -125,7 +128,7 @@ def _walk(listing: Listing, directory: Path, ancestors: tuple, roots: list, seen
             if link:
                 roots.append(real)
             listing.dirs.add(path)
-            _walk(listing, path, ancestors + (real,), roots, seen, links)
+            stack.append((path, ancestors + (real,), _entries(listing, path)))
         elif stat.S_ISREG(st.st_mode):
             if link:
                 links.append((path, Path(os.path.realpath(path))))
@@ -133,3 +136,12 @@ def _walk(listing: Listing, directory: Path, ancestors: tuple, roots: list, seen
                 listing.files.append(path)
         else:
             listing.refused.append((path, SPECIAL))
+
+
+def _entries(listing: Listing, directory: Path):
+    """The entries of *directory* in name order (none when it cannot be read: named)."""
+    try:
+        return iter(sorted(os.scandir(directory), key=lambda e: e.name))
+    except OSError as e:
+        listing.refused.append((directory, f"{UNREADABLE}: {e.strerror}"))
+        return iter(())

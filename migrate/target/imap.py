@@ -975,10 +975,14 @@ class IMAPTarget:
         imap = self.client._imap
         tag = imap._new_tag()
         parts = [tag + b" APPEND " + self.client._normalise_folder(mailbox)]
-        for item in items:  # the messages are copied once, by the join
+        for item in items:
             parts += (_append_args(item) + b" {%d+}\r\n" % len(item.data), item.data)
         parts.append(b"\r\n")
-        imap.send(b"".join(parts))
+        if sum(map(len, parts)) < BIG_MESSAGE:  # small: one write (the join copies once)
+            imap.send(b"".join(parts))
+        else:  # a big message goes to the socket as it is: never a second copy of it
+            for part in _coalesced(parts):
+                imap.send(part)
         return tag
 
     @connection_guard
@@ -1077,6 +1081,27 @@ def _login(client: imapclient.IMAPClient, user: str, password: str) -> None:
 def _quoted(value: bytes) -> bytes:
     """An IMAP quoted string (for values without CR, LF or NUL)."""
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+BIG_MESSAGE = 8 << 20  # an APPEND this big is written in parts, not joined first
+
+
+def _coalesced(parts: list[bytes]) -> list[bytes]:
+    """*parts* with the small ones next to each other joined: few writes, and no big
+    part copied."""
+    out: list[bytes] = []
+    small: list[bytes] = []
+    for part in parts:
+        if len(part) < BIG_MESSAGE:
+            small.append(part)
+            continue
+        if small:
+            out.append(b"".join(small))
+            small = []
+        out.append(part)
+    if small:
+        out.append(b"".join(small))
+    return out
 
 
 def _append_args(item: AppendItem) -> bytes:

@@ -1,0 +1,134 @@
+"""Issue 34.10: hostile and huge sources. A tree nested deeper than Python's
+recursion limit, a header of one line of many megabytes, and a big message: each
+is read, backed up and uploaded with a message held about twice in memory at
+most (it was 4x for a big body and 8.5x for a long header line), and never a
+traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import pytest
+
+from tests.builders import crlf, message
+from tests.conftest import ROOT
+
+MB = 1 << 20
+
+
+def big_mbox(path, size, long_header=False):
+    """One message of about *size* bytes: a body of short lines, or one header line."""
+    with open(path, "wb") as f:
+        f.write(b"From a@b Mon Jan  1 00:00:00 2020\nFrom: a@b\n")
+        if long_header:
+            f.write(b"X-Long: ")
+            for _ in range(size // MB):
+                f.write(b"y" * MB)
+            f.write(b"\n")
+        f.write(b"Subject: big\nMessage-ID: <big@x>\nDate: Mon, 1 Jan 2020 00:00:00 +0000\n\n")
+        if not long_header:
+            line = b"x" * 76 + b"\n"
+            for _ in range(size // len(line)):
+                f.write(line)
+        f.write(b"end\n")
+    return path
+
+
+@pytest.mark.parametrize("long_header", [False, True])
+def test_reading_a_big_message_holds_it_about_twice(tmp_path, long_header):
+    from migrate.plan import message_row
+    from migrate.sources import open_store
+    size = 48 * MB
+    [folder] = open_store(big_mbox(tmp_path / "big.mbox", size, long_header)).folders()
+    tracemalloc.start()
+    try:
+        rows = [message_row(m, body=True) for m in folder.messages()]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(rows) == 1 and rows[0][2] > size
+    assert peak < 2.2 * size, f"{peak / size:.2f} x the message"
+
+
+def test_a_tree_nested_deeper_than_the_recursion_limit_is_read_and_backed_up(tmp_path, mm):
+    root = tmp_path / "deep"
+    here = root
+    here.mkdir()
+    (here / "top.eml").write_bytes(message("top"))
+    depth = sys.getrecursionlimit() + 100
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:  # relative steps: the whole path is longer than one system call takes
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+        with open("1.eml", "wb") as f:
+            f.write(message("deep"))
+    finally:
+        os.chdir(cwd)
+    plan = mm("plan", root, "--report", tmp_path / "rep")
+    assert plan.code == 0, plan.err[-2000:]
+    counts = json.loads((tmp_path / "rep" / "plan.json").read_text())["summary"]["counts"]
+    assert counts["upload"] == 2
+    backup = mm("backup", root, "--backup-dir", tmp_path / "bk")
+    assert backup.code == 0, backup.err[-2000:]
+
+
+def rss_of_run(args, env) -> float:
+    """The largest resident set of the command's processes, in bytes (Linux)."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "migrate",
+                          *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=600)
+    return int(out.stdout.strip().splitlines()[-1]) * 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KB: Linux")
+def test_a_big_message_and_a_long_header_line_upload_about_twice_their_size(tmp_path,
+                                                                           account):
+    size = 96 * MB
+    for n, long_header in enumerate((False, True)):
+        src = big_mbox(tmp_path / f"big{n}.mbox", size, long_header)
+        data = src.read_bytes().replace(b"<big@x>", f"<big{n}@x>".encode())
+        src.write_bytes(data)
+        env = dict(os.environ, MM_TEST_PASSWORD=account.password,
+                   XDG_DATA_HOME=str(tmp_path / "xdg"))
+        peak = rss_of_run(["run", src, *account.cli_args(), "--backup-dir", tmp_path / f"bk{n}",
+                           "--state", tmp_path / f"st{n}.sqlite", "--yes"], env)
+        assert peak < 2.4 * size + 80 * MB, f"{peak / size:.2f} x the message"
+    got = account.read_back()["INBOX"]
+    assert len(got) == 2 and all(len(m.data) > size for m in got)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LINES = st.lists(st.sampled_from([b"From: a", b"Subject: x", b" cont", b"\tcont2", b"X y: z",
+                                  b":bad", b"", b"Date:  Mon ", b"a:b:c", b"NoColon", b" ",
+                                  b"\r", b"Message-ID: <a>", b"\x0b:", b"x-long: " + b"y" * 90]),
+                 max_size=14)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(LINES, st.lists(st.sampled_from([b"\n", b"\r\n", b"\r"]), min_size=14, max_size=14))
+def test_headers_read_in_place_are_the_headers_read_from_a_copy(lines, ends):
+    """A big header section is read in place (no copy of it, nor of a header not
+    wanted); every section reads the same either way."""
+    from migrate import fingerprint, headers
+    block = b"".join(line + end for line, end in zip(lines, ends))
+    crlf_only = block.count(b"\r") == block.count(b"\n") == block.count(b"\r\n")
+    want = {"from", "subject", "x-long"}
+    copied = (list(headers.iter_headers(block)), list(headers.iter_headers(block, want)),
+              fingerprint.crlf_fingerprint_fields(block) if crlf_only else None)
+    small, headers.SMALL_BLOCK = headers.SMALL_BLOCK, -1
+    try:
+        in_place = (list(headers.iter_headers(block)), list(headers.iter_headers(block, want)),
+                    fingerprint.crlf_fingerprint_fields(block) if crlf_only else None)
+    finally:
+        headers.SMALL_BLOCK = small
+    assert in_place == copied
