@@ -70,12 +70,30 @@ def test_a_tree_nested_deeper_than_the_recursion_limit_is_read_and_backed_up(tmp
             f.write(message("deep"))
     finally:
         os.chdir(cwd)
-    plan = mm("plan", root, "--report", tmp_path / "rep")
-    assert plan.code == 0, plan.err[-2000:]
-    counts = json.loads((tmp_path / "rep" / "plan.json").read_text())["summary"]["counts"]
-    assert counts["upload"] == 2
-    backup = mm("backup", root, "--backup-dir", tmp_path / "bk")
-    assert backup.code == 0, backup.err[-2000:]
+    try:
+        plan = mm("plan", root, "--report", tmp_path / "rep")
+        assert plan.code == 0, plan.err[-2000:]
+        counts = json.loads((tmp_path / "rep" / "plan.json").read_text())["summary"]["counts"]
+        assert counts["upload"] == 2
+        backup = mm("backup", root, "--backup-dir", tmp_path / "bk")
+        assert backup.code == 0, backup.err[-2000:]
+    finally:  # shutil.rmtree (pytest's clean-up) recurses: it could not remove this tree
+        _remove_chain(root, depth)
+
+
+def _remove_chain(root, depth: int) -> None:
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        for _ in range(depth):
+            os.chdir("d")
+        for _ in range(depth):
+            for name in os.listdir("."):
+                os.unlink(name)
+            os.chdir("..")
+            os.rmdir("d")
+    finally:
+        os.chdir(cwd)
 
 
 def rss_of_run(args, env) -> float:

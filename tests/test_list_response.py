@@ -76,3 +76,31 @@ def test_every_name_a_real_server_lists_is_read(account, tmp_path, mm):
     c.logout()
     listed = {raw for _, _, raw in parse_list(data)}
     assert {b"a]b", b"Evil_[31mRed"} <= listed
+
+
+def test_subjects_and_names_from_data_reach_the_terminal_as_text(tmp_path, account, mm):
+    """Issue 34.7: a subject with ESC[2J and an OSC sequence (a foreign message verify
+    names), a folder and a file name with escapes and a bidi override (plan): printed
+    as visible escapes, never as control; the log file too."""
+    from tests.builders import message, write_mbox
+    evil = "\x1b[2J\x1b]0;owned\x07\u202eevil"
+    write_mbox(tmp_path / "src" / f"Box{evil}", [message(f"Subject {evil}")])
+    plan = mm("plan", tmp_path / "src", *account.cli_args(), account=account)
+    verify = mm("verify", tmp_path / "src", *account.cli_args(), "--log-file",
+                tmp_path / "verify.log", account=account)
+    assert plan.code == 0 and verify.code == 6, plan.err + verify.out + verify.err
+    for text in (plan.out, plan.err, verify.out, verify.err,
+                 (tmp_path / "verify.log").read_text(encoding="utf-8")):
+        assert not any(c in text for c in "\x1b\x07\u202e"), text
+    assert "\\x1b[2J" in verify.out and "\\u202e" in verify.out
+    assert "Box\\x1b[2J" in plan.out
+
+
+def test_safe_text_escapes_controls_and_keeps_lines():
+    from migrate.textsafe import SafeStream, shown, shown_lines
+    import io
+    assert shown("a\x1b[31mb\n\x9b\u2066\udce9") == "a\\x1b[31mb\\n\\x9b\\u2066\\xe9"
+    assert shown_lines("a\tb\nc\x00\r", keep="\r") == "a\tb\nc\\x00\r"
+    out = io.StringIO()
+    SafeStream(out).write("name\x1b]8;;http://x\x07 ok\n")
+    assert out.getvalue() == "name\\x1b]8;;http://x\\x07 ok\n"
