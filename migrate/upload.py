@@ -31,6 +31,7 @@ from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, Folder
                           PlannedMessage, all_recorded, apply_server_view, pages)
 from migrate.keywords import imap_keyword
 from migrate.reconcile import UidSet, fetch_copies, trusted_records
+from migrate.sources.stream import STREAM_BYTES, Streamed
 from migrate.state import State
 from migrate.stopping import StopRequest
 from migrate.target.base import AppendItem, SelectInfo, Target
@@ -889,10 +890,30 @@ def planned_bytes(fplans: list[FolderPlan], part: tuple = EVERY):
     the plan hashed are never sent (the source changed since)."""
     for f in fplans:
         wanted = (p for page in pages([f], UPLOAD, part=part) for p in page)
+        direct = f.folder.direct_reader()
+        if hasattr(direct, "stream"):  # an mbox file: big messages go from it to the socket
+            yield from _streaming(direct, wanted)
+            continue
         for p, data in f.folder.read_keyed(wanted):
             if data is None:
                 raise _moved(p)
             data = _as_planned(p, data)  # the bytes as read are let go: held once
+            yield p, data
+            del data
+
+
+def _streaming(direct, wanted):
+    """(message, bytes) from an mbox file read by key; a message of STREAM_BYTES or more
+    (without NUL bytes) as a ``Streamed``, read only while it is sent, checked there."""
+    with direct as read:
+        for p in wanted:
+            if p.size >= STREAM_BYTES and not p.has_nul:
+                data = direct.stream(p.key, p.size, p.content_hash, p.location)
+            else:
+                data = read(p.key)
+                data = None if data is None else _as_planned(p, data)
+            if data is None:
+                raise _moved(p)
             yield p, data
             del data
 
@@ -973,7 +994,8 @@ class _BatchSender:
 
     def add(self, p: PlannedMessage, data: bytes) -> None:
         self._stop_now()
-        if p.has_nul:  # a BINARY literal, alone and synchronously
+        if p.has_nul or isinstance(data, Streamed):  # a BINARY literal, or one written
+            # from its file as it is sent: alone and synchronously
             self.flush()
             self._send([(p, data)])
             return

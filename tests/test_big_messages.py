@@ -119,8 +119,11 @@ def test_a_big_message_and_a_long_header_line_upload_about_twice_their_size(tmp_
         peak = rss_of_run(["run", src, *account.cli_args(), "--backup-dir", tmp_path / f"bk{n}",
                            "--state", tmp_path / f"st{n}.sqlite", "--yes"], env)
         assert peak < 2.4 * size + 80 * MB, f"{peak / size:.2f} x the message"
-    got = account.read_back()["INBOX"]
-    assert len(got) == 2 and all(len(m.data) > size for m in got)
+    got = sorted(m.data for m in account.read_back()["INBOX"])
+    from migrate.headers import to_crlf  # streamed (over STREAM_BYTES): the bytes exact
+    want = sorted(to_crlf((tmp_path / f"big{n}.mbox").read_bytes().split(b"\n", 1)[1])
+                  for n in range(2))
+    assert len(got) == 2 and got == want
 
 
 from hypothesis import given, settings  # noqa: E402
@@ -150,3 +153,60 @@ def test_headers_read_in_place_are_the_headers_read_from_a_copy(lines, ends):
     finally:
         headers.SMALL_BLOCK = small
     assert in_place == copied
+
+
+# -- a big message goes from its file to the socket (sources/stream.py) ------------------
+
+PIECES = st.lists(st.sampled_from([b"From a", b">From b", b">>From c", b"text", b"", b"x" * 40,
+                                   b"\r", b"\r\n", b"\n", b">"]), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PIECES, st.booleans(), st.integers(3, 40))
+def test_streamed_pieces_are_the_message_as_sent(parts, unquote, piece):
+    """Read in pieces (any size, lines cut anywhere but at a CR), unquoted and made CRLF
+    piece by piece: exactly what the whole message read at once is."""
+    import tempfile
+    from pathlib import Path
+    from migrate import fingerprint, headers
+    from migrate.sources import stream
+    from migrate.sources.mbox import _unquoted
+    raw = b"".join(parts)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.mbox"
+        path.write_bytes(b"junk" + raw + b"tail")
+        want = headers.to_crlf(_unquoted(raw) if unquote else raw)
+        saved = stream.PIECE, stream.LONG_PIECE
+        # a line is cut only past its first LONG_PIECE bytes (8 MB): its ">From " whole
+        stream.PIECE, stream.LONG_PIECE = piece, max(piece * 2, 16)
+        try:
+            s = stream.Streamed(path, 4, len(raw), unquote, len(want),
+                                fingerprint.content_hash(want), "m.mbox at byte 0")
+            assert b"".join(s.pieces()) == want
+            assert s.read_all() == want
+        finally:
+            stream.PIECE, stream.LONG_PIECE = saved
+
+
+def test_a_streamed_message_that_changed_since_the_plan_is_never_stored(tmp_path, account):
+    """The file changes under the upload (same length, one byte): the literal is never
+    completed, the server stores nothing, and the run is told the source changed."""
+    from migrate import fingerprint, headers
+    from migrate.errors import SourceError
+    from migrate.sources.stream import Streamed
+    from migrate.target.base import AppendItem
+    from migrate.target.imap import IMAPTarget, Secret, TargetConfig
+    raw = message("streamed", body="line\n" * 1000)
+    path = tmp_path / "one.mbox"
+    path.write_bytes(raw)
+    want = headers.to_crlf(raw)
+    config = TargetConfig(account.host, account.user, port=account.server.imaps_port,
+                          ca_file=str(account.server.ca_file), password=Secret(account.password))
+    good = Streamed(path, 0, len(raw), False, len(want), fingerprint.content_hash(want), "x")
+    with IMAPTarget(config) as target:
+        assert target.append_batch("INBOX", [AppendItem(good, (), None)]).ok
+    path.write_bytes(raw.replace(b"line\nline", b"line\nLINE", 1))  # changed since the plan
+    with IMAPTarget(config) as target:
+        with pytest.raises(SourceError, match="changed while it was being migrated"):
+            target.append_batch("INBOX", [AppendItem(good, (), None)])
+    assert [m.data for m in account.read_back()["INBOX"]] == [want]

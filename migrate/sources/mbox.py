@@ -435,6 +435,18 @@ class MboxAt:
     def __exit__(self, *exc) -> None:
         self.f.close()
 
+    def stream(self, key: str, size: int, content_hash: str, location: str):
+        """A ``Streamed`` for the message at *key* (its bytes read only when sent), or
+        None when the file no longer reaches that far."""
+        from migrate.sources.stream import Streamed
+        m = _SPAN.match(key)
+        if not m:
+            return None
+        at, length = int(m.group(2)), int(m.group(3))
+        if at + length > self.size:
+            return None
+        return Streamed(self.path, at, length, self.unquote, size, content_hash, location)
+
     def read(self, key: str) -> bytes | None:
         m = _SPAN.match(key)
         if not m:

@@ -8,6 +8,7 @@ changes existing messages: the server only gains mail.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import imaplib
@@ -27,9 +28,10 @@ from imapclient.util import to_unicode
 
 from migrate import fingerprint, headers
 from migrate.errors import (AuthFailed, BadServerAnswer, ConnectionFailed, MailboxError,
-                            TooManyConnections, UsageError)
+                            SourceError, TooManyConnections, UsageError)
 from migrate import providers
 from migrate.mapping import ServerLayout, fallback_name
+from migrate.sources.stream import Streamed
 from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
 from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target import search_response
@@ -943,6 +945,8 @@ class IMAPTarget:
         if len(items) > self.batch_limit(len(items)):
             raise ValueError("more messages than one APPEND may carry here (see batch_limit)")
         try:
+            if len(items) == 1 and isinstance(items[0].data, Streamed):
+                return self._append_streamed(mailbox, items[0])
             if len(items) == 1 and b"\x00" in items[0].data:
                 return self._append_binary(mailbox, items[0])
             if len(items) > 1 and self.has("MULTIAPPEND"):
@@ -1012,6 +1016,32 @@ class IMAPTarget:
                 typ, data = imap.tagged_commands.pop(tag)
                 return parse_append_response(typ, data)
         imap.send(item.data + b"\r\n")
+        typ, data = imap._command_complete("APPEND", tag)
+        return parse_append_response(typ, data)
+
+    def _append_streamed(self, mailbox: str, item: AppendItem) -> AppendResult:
+        """APPEND a big message written from its file as it is read (``Streamed``): a
+        synchronising literal (every server), its pieces checked against the plan as
+        they go; the command is ended only when all were the plan's bytes. Otherwise
+        the connection is dropped mid-literal, so the server stores nothing, and the
+        SourceError says the source changed."""
+        imap = self.client._imap
+        tag = imap._new_tag()
+        imap.send(tag + b" APPEND " + self.client._normalise_folder(mailbox) +
+                  _append_args(item) + b" {%d}\r\n" % len(item.data))
+        while imap._get_response():  # wait for "+", or the tagged refusal
+            if imap.tagged_commands.get(tag):
+                typ, data = imap.tagged_commands.pop(tag)
+                return parse_append_response(typ, data)
+        try:
+            for piece in item.data.checked():
+                imap.send(piece)
+        except SourceError:
+            with contextlib.suppress(OSError):
+                imap.shutdown()  # the literal is never completed: nothing is stored
+            self.client = None
+            raise
+        imap.send(b"\r\n")
         typ, data = imap._command_complete("APPEND", tag)
         return parse_append_response(typ, data)
 
