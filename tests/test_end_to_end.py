@@ -38,7 +38,8 @@ def test_run_uploads_mbox_into_inbox_exactly(tmp_path, account, mm):
            "--state", tmp_path / "state.sqlite", "--yes", account=account)
     assert r.code == ExitCode.SUCCESS, r.err  # the deleted message stays behind, as meant
     assert "deleted" in r.out
-    assert "  backup: " in r.out and "unchanged since: size, time, identity)" in r.out.split("Summary:")[1]
+    assert "  backup: " in r.out and \
+        "unchanged since: size, time, identity)" in r.out.split("Summary:")[1]
     [archive] = (tmp_path / "bk").glob("*.tar")
     assert backup.verify_backup(archive, mark=False)["stores"][0]["files"][0]["sha256"] == \
         hashlib.sha256((src_dir / "one.mbox").read_bytes()).hexdigest()  # the backup is real
