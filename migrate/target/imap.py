@@ -1008,16 +1008,27 @@ class IMAPTarget:
         waiting for the continuation as a synchronising literal requires.
         """
         imap = self.client._imap
-        tag = imap._new_tag()
-        imap.send(tag + b" APPEND " + self.client._normalise_folder(mailbox) +
-                  _append_args(item) + b" ~{%d}\r\n" % len(item.data))
-        while imap._get_response():  # wait for "+", or the tagged refusal
-            if imap.tagged_commands.get(tag):
-                typ, data = imap.tagged_commands.pop(tag)
-                return parse_append_response(typ, data)
+        tag, refused = self._literal_append(mailbox, item, b"~")
+        if refused is not None:
+            return refused
         imap.send(item.data + b"\r\n")
         typ, data = imap._command_complete("APPEND", tag)
         return parse_append_response(typ, data)
+
+    def _literal_append(self, mailbox: str, item: AppendItem, binary: bytes
+                        ) -> tuple[bytes, AppendResult | None]:
+        """Send an APPEND's line up to its synchronising literal (*binary* b"~": a
+        literal8) and wait for the server's "go ahead": (tag, None), or (tag, its
+        answer) when it refused before the literal."""
+        imap = self.client._imap
+        tag = imap._new_tag()
+        imap.send(tag + b" APPEND " + self.client._normalise_folder(mailbox) +
+                  _append_args(item) + b" " + binary + b"{%d}\r\n" % len(item.data))
+        while imap._get_response():  # wait for "+", or the tagged refusal
+            if imap.tagged_commands.get(tag):
+                typ, data = imap.tagged_commands.pop(tag)
+                return tag, parse_append_response(typ, data)
+        return tag, None
 
     def _append_streamed(self, mailbox: str, item: AppendItem) -> AppendResult:
         """APPEND a big message written from its file as it is read (``Streamed``): a
@@ -1026,13 +1037,9 @@ class IMAPTarget:
         the connection is dropped mid-literal, so the server stores nothing, and the
         SourceError says the source changed."""
         imap = self.client._imap
-        tag = imap._new_tag()
-        imap.send(tag + b" APPEND " + self.client._normalise_folder(mailbox) +
-                  _append_args(item) + b" {%d}\r\n" % len(item.data))
-        while imap._get_response():  # wait for "+", or the tagged refusal
-            if imap.tagged_commands.get(tag):
-                typ, data = imap.tagged_commands.pop(tag)
-                return parse_append_response(typ, data)
+        tag, refused = self._literal_append(mailbox, item, b"")
+        if refused is not None:
+            return refused
         try:
             for piece in item.data.checked():
                 imap.send(piece)
