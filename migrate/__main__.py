@@ -4,4 +4,5 @@ import sys
 
 from migrate.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a worker started by spawn imports this module again
+    sys.exit(main())

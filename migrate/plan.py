@@ -15,14 +15,12 @@ import datetime as dt
 import itertools
 import json
 import os
-import signal
-import sys
 from array import array
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from migrate import fingerprint, headers, lock, quickcheck
-from migrate.errors import Interrupted, SourceError
+from migrate import fingerprint, headers, quickcheck
+from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
@@ -31,6 +29,7 @@ from migrate.spool import EVERY, NO_BODY_HASH, PAGE, Messages, Spool
 from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
+from migrate.workers import WorkerLost, Workers, cores  # noqa: F401 - WorkerLost: callers
 
 UPLOAD = "upload"
 UPLOADED = "uploaded"  # sent by this run and confirmed by the server
@@ -170,8 +169,7 @@ PART_BYTES = 16 << 20
 READ_AHEAD_MIN_BYTES = 1 << 20  # a smaller mbox folder is read here, not by a worker
 
 
-def _cores() -> int:
-    return min(os.cpu_count() or 1, 8)
+_cores = cores
 
 
 def _mbox_size(folder: Folder) -> int:
@@ -183,53 +181,6 @@ def _mbox_size(folder: Folder) -> int:
         return os.stat(folder.path).st_size
     except OSError:
         return 0
-
-
-class Workers:
-    """The worker processes a plan reads with, started when first needed (a plan of a
-    few small folders starts none) and stopped when the plan has read everything.
-
-    Ctrl-C reaches the whole process group: the workers ignore it, so that only this
-    process stops (between folders, with one message). A worker killed from outside
-    (the system out of memory, a signal) is :class:`WorkerLost`, a sentence instead
-    of a traceback; the plan has written nothing yet that a re-run could trip on.
-    """
-
-    def __init__(self):
-        self.pool = None
-
-    def submit(self, *call):
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-        started = self.pool is None
-        if started:
-            self.pool = ProcessPoolExecutor(_cores(), initializer=_worker_started,
-                                            initargs=(os.getpid(),))
-            # the workers start (fork) in this first submit: Ctrl-C held until they ignore it
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
-            return self.pool.submit(*call)
-        except BrokenProcessPool:
-            raise WorkerLost(call[1]) from None
-        finally:
-            if started:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-    @staticmethod
-    def result(future, path: str):
-        """The worker's answer for *path*; its SourceError is raised here as it was."""
-        from concurrent.futures.process import BrokenProcessPool
-        try:
-            return future.result()
-        except BrokenProcessPool:
-            raise WorkerLost(path) from None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
 
 
 class ReadAhead:
@@ -290,42 +241,6 @@ def planned_rows_in_parts(folder: Folder, workers: Workers | None = None
         if size >= PARALLEL_MIN_BYTES:
             return _planned_in_parts(folder, size, cores, workers)
     return None
-
-
-class WorkerLost(Interrupted):
-    """A worker process reading *path* for the plan ended without answering."""
-
-    def __init__(self, path: str):
-        super().__init__(
-            f"a process reading {path} for the plan was stopped from outside (killed, or "
-            "ended by the system for lack of memory); nothing was uploaded by this plan: run "
-            "the same command again (if it happens again, free memory or close other programs)")
-
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def _worker_started(parent: int) -> None:
-    """A worker's set-up: it ends with the process that started it, holds none of its
-    locks, and leaves Ctrl-C to it."""
-    _end_with_parent(parent)
-    lock.close_inherited()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the plan
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the run's handler: just end
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-
-
-def _end_with_parent(parent: int) -> None:
-    """Linux: be killed when the parent dies (a kill -9 of a run would leave idle
-    workers for ever, each holding copies of the run's files and connections)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # it died before that
-        os._exit(1)
 
 
 def _plan_part(path: str, begin: int, stop: int | None, unquote: bool) -> tuple[list, int]:

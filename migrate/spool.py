@@ -388,10 +388,5 @@ def _remove_stale(directory: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    from migrate.workers import is_alive  # never os.kill(pid, 0) on Windows: Ctrl-C
+    return is_alive(pid)

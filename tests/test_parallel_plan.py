@@ -217,10 +217,17 @@ def _dies(*call):
 def test_a_worker_killed_mid_plan_is_a_sentence_to_run_again(tmp_path, monkeypatch):
     """The system's OOM killer or a kill of the child: BrokenProcessPool was a traceback
     (exit 70); it is WorkerLost (130), naming the file, saying what to do."""
+    import os
+    from migrate import workers
     root = _tree(tmp_path / "Local Folders")
     monkeypatch.setattr(planning, "_cores", lambda: 2)
     monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
-    monkeypatch.setattr(planning, "_plan_part", _dies)  # the forked workers see it too
+    real = workers.Workers.submit
+    # a worker that dies at once (os._exit in it: the pool's processes are not forks of
+    # this one, so a function patched here would not reach them)
+    monkeypatch.setattr(workers.Workers, "submit",
+                        lambda self, fn, path, *rest: real(self, os._exit, path) and
+                        real(self, os._exit, 9))
     with pytest.raises(planning.WorkerLost) as e:
         planning.build_plan([open_store(root)])
     assert e.value.exit_code == 130 and "F1" in str(e.value)
@@ -253,13 +260,9 @@ def _while_workers_run(args, tmp_path, act, env=None):
                                 stderr=errors, start_new_session=True,
                                 env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "x"),
                                          **(env or {})))
-    children = f"/proc/{proc.pid}/task/{proc.pid}/children"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            workers = open(children).read().split()
-        except OSError:
-            workers = []
+        workers = plan_workers(proc.pid)
         if workers:
             act(proc.pid, int(workers[0]))
             break
@@ -268,6 +271,42 @@ def _while_workers_run(args, tmp_path, act, env=None):
         proc.kill()
         pytest.fail("no plan worker was seen")
     return proc.wait(timeout=120), err.read_text()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below *pid* (the fork server, its workers, the resource tracker)."""
+    out, todo = [], _children(pid)
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo += _children(child)
+    return out
+
+
+def plan_workers(pid: int) -> list[int]:
+    """The plan's worker processes below *pid*, whatever the start method: children of
+    the fork server (forkserver), or children started by spawn; not the fork server
+    itself, nor the resource tracker."""
+    def cmdline(p):
+        try:
+            return open(f"/proc/{p}/cmdline", "rb").read()
+        except OSError:
+            return b""
+    found = []
+    for child in _children(pid):
+        line = cmdline(child)
+        if b"forkserver" in line:
+            found += _children(child)
+        elif b"spawn_main" in line:
+            found.append(child)
+    return found
 
 
 def test_a_worker_killed_for_real_stops_the_plan_with_a_sentence(tmp_path):
@@ -309,7 +348,7 @@ def test_kill_9_during_a_plan_with_workers_leaves_no_worker_and_no_lock(tmp_path
 
     def kill(pid, worker):
         time.sleep(0.1)  # every worker started
-        seen.extend(open(f"/proc/{pid}/task/{pid}/children").read().split())
+        seen.extend(descendants(pid))  # workers, fork server, resource tracker: none stays
         os.kill(pid, signal.SIGKILL)
 
     code, _ = _while_workers_run(args, tmp_path, kill,
@@ -348,7 +387,8 @@ def test_a_forked_worker_lets_go_of_the_runs_lock(tmp_path):
         child = os.fork()
         if child == 0:  # pragma: no cover - the worker
             if lets_go:
-                planning._worker_started(os.getppid())  # as a plan worker starts
+                from migrate.workers import worker_started
+                worker_started()  # as a plan worker starts
             os.write(write, b"1")
             time.sleep(3)
             os._exit(0)
