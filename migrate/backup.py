@@ -29,7 +29,7 @@ from typing import Iterable
 
 from migrate import __version__
 from migrate.errors import BackupError
-from migrate.sources.base import Store, source_containing
+from migrate.sources.base import Store, held_open, held_open_advice, source_containing
 
 MANIFEST_NAME = "MANIFEST.json"
 FORMAT = "mailmigrate-backup"
@@ -274,6 +274,9 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
         # marker beside an archive the disk never got (the system writes it back later)
     except BaseException as e:
         archive.unlink(missing_ok=True)  # never leave a partial archive behind
+        if isinstance(e, OSError) and held_open(e):
+            raise BackupError(f"{held_open_advice(e.filename or 'a source file')}; nothing "
+                              "was uploaded") from None
         if isinstance(e, OSError):
             raise BackupError(f"writing the backup {archive} failed: {e}; nothing was "
                               "uploaded") from None

@@ -128,6 +128,30 @@ def resolve(host: str, user: str, env: str | None = None, file: str | None = Non
                      "--password-env VAR or --password-file FILE")
 
 
+def command_words(command: str, windows: bool = os.name == "nt") -> list[str]:
+    """A command line as its words, as the system's own shell would split it: POSIX
+    quoting; on Windows, double quotes group (``"C:\\Program Files\\x.exe" --a``) and
+    are removed, backslashes are kept (they are path separators there)."""
+    if not windows:
+        return shlex.split(command)
+    words, word, quoted, any_char = [], [], False, False
+    for c in command:
+        if c == '"':
+            quoted, any_char = not quoted, True
+        elif c in " \t" and not quoted:
+            if word or any_char:
+                words.append("".join(word))
+            word, any_char = [], False
+        else:
+            word.append(c)
+            any_char = True
+    if quoted:
+        raise ValueError("a quote is not closed")
+    if word or any_char:
+        words.append("".join(word))
+    return words
+
+
 def token_from_command(command: str) -> Secret:
     """Run the user's OAuth2 token command (no shell) and return its output as a secret.
 
@@ -135,7 +159,7 @@ def token_from_command(command: str) -> Secret:
     output never reaches logs or errors.
     """
     try:
-        argv = shlex.split(command, posix=os.name != "nt")
+        argv = command_words(command)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
     except (OSError, ValueError, subprocess.TimeoutExpired) as e:

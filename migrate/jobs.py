@@ -339,7 +339,8 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
                  else {"start_new_session": True})
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err,
-                                 stdin=subprocess.DEVNULL, text=True, env=env, **group)
+                                 stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
+                                 errors="replace", env=env, **group)  # a job writes UTF-8
         with _children_lock:
             _children.add(child)
         try:
@@ -399,17 +400,27 @@ _children_lock = threading.Lock()
 stopping = threading.Event()  # set on the first stop signal: start no further job
 
 
-def forward_signal(signum: int) -> int:
-    """Pass a stop signal on to every running job (each stops cleanly on its own)."""
+def forward_signal(signum: int | None = None) -> int:
+    """Ask every running job to stop cleanly (each finishes its batches in flight and
+    writes its summary): SIGTERM on POSIX; on Windows, where send_signal(SIGTERM) is a
+    hard kill, CTRL_BREAK_EVENT to the job's own process group (it was started in one),
+    which it takes as a stop request. *signum*: the one the runner got (not passed on:
+    Ctrl-Break itself cannot be sent as SIGBREAK)."""
     stopping.set()
     with _children_lock:
         running = [c for c in _children if c.poll() is None]
     for child in running:
         try:
-            child.send_signal(signum)
-        except OSError:
+            child.send_signal(stop_signal())
+        except (OSError, ValueError):
             pass
     return len(running)
+
+
+def stop_signal(windows: bool = os.name == "nt") -> int:
+    """What asks a job to stop cleanly on this system (``forward_signal``)."""
+    import signal
+    return getattr(signal, "CTRL_BREAK_EVENT", 1) if windows else signal.SIGTERM
 
 
 def _last_error(path: Path) -> str | None:

@@ -8,6 +8,7 @@ folders) comes in as a :class:`ServerLayout`, read by ``target`` or assumed
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 INBOX = "INBOX"
 
@@ -80,7 +81,7 @@ class MappingRules:
 
 
 def _path(text: str) -> tuple[str, ...]:
-    return tuple(part for part in text.split("/") if part)
+    return tuple(unicodedata.normalize("NFC", part) for part in text.split("/") if part)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +142,9 @@ def map_folder(name: tuple[str, ...], layout: ServerLayout,
     recreated under the personal namespace with the server's delimiter.
     """
     notes: list[str] = []
+    # composed (NFC), as servers, other clients and people type names: HFS+ gives a
+    # Mac's folder names decomposed, and "Éléments envoyés" was not Sent there
+    name = tuple(unicodedata.normalize("NFC", part) for part in name)
     if rules:
         name, why = rules.apply(name)
         if why:

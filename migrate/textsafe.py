@@ -42,6 +42,23 @@ def shown_lines(text: str, keep: str = "") -> str:
                                 text)
 
 
+def writable(stream) -> None:
+    """Make *stream* (stdout, stderr) take any text: UTF-8 where it is not a console (a
+    file, a pipe: on Windows it was the ANSI code page, and a Cyrillic or CJK folder
+    name was exit 70, after a successful upload when the output went to a log), and
+    escapes (``\\u0416``) for what a console's encoding cannot show."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:
+        return
+    try:
+        if stream.isatty():
+            reconfigure(errors="backslashreplace")
+        else:
+            reconfigure(encoding="utf-8", errors="backslashreplace")
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # a stream already written to in another encoding keeps it (tests' captures)
+
+
 class SafeStream(io.TextIOBase):
     """A text stream (stdout, stderr) that lets no control sequence through: the last
     line of defence for whatever was printed without :func:`shown`. *keep*: the

@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit code. Everything printed passes ``SafeStream``:
     names and subjects from mail reach the terminal as text, never as control."""
-    from migrate.textsafe import SafeStream
+    from migrate.textsafe import SafeStream, writable
     out, err = sys.stdout, sys.stderr
+    writable(out), writable(err)
     sys.stdout, sys.stderr = SafeStream(out), SafeStream(err, keep="\r")
     try:
         return _main(argv)

@@ -150,6 +150,20 @@ def _real(path) -> Path:
     return Path(os.path.realpath(path))
 
 
+SHARING = {32, 33}  # Windows: ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+
+
+def held_open(e: OSError) -> bool:
+    """Whether *e* says another program holds the file (Outlook its .pst on Windows)."""
+    import errno
+    return getattr(e, "winerror", None) in SHARING or e.errno in (errno.EBUSY, errno.ETXTBSY)
+
+
+def held_open_advice(path) -> str:
+    return (f"{path} is open in another program (Outlook, Windows Live Mail or Apple Mail "
+            "still running?): close that program, then run the same command again")
+
+
 def printable(text: str) -> str:
     """*text* with undecodable file-name bytes shown as escapes (\\xe9), so it can be
     printed, logged and stored whatever the terminal or database takes."""

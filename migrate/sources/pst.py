@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Iterator
 
 from migrate.errors import SourceError
-from migrate.sources.base import SKIP_REPORT, SKIP_UNREADABLE, Folder, NonMail, SourceMessage, Store
+from migrate.sources.base import (SKIP_REPORT, SKIP_UNREADABLE, Folder, NonMail, SourceMessage,
+                                  Store, held_open, held_open_advice)
 from migrate.sources import pst_mime
 from migrate.sources.pst_mime import Props
 
@@ -58,8 +59,13 @@ def _pypff():
 
 def pst_version(path: Path) -> int | None:
     """wVer from the file header (14/15 ANSI, 23 Unicode), None if not a PST."""
-    with open(path, "rb") as fh:
-        head = fh.read(12)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as e:
+        if held_open(e):
+            raise SourceError(held_open_advice(path)) from None
+        raise
     if head[:4] != b"!BDN":
         return None
     return int.from_bytes(head[10:12], "little")
@@ -133,6 +139,8 @@ class PstStore(Store):
         try:
             f.open(str(self.path))  # read-only
         except (IOError, OSError) as e:
+            if isinstance(e, OSError) and held_open(e):
+                raise SourceError(held_open_advice(self.path)) from None
             raise SourceError(f"{self.path}: libpff cannot open it ({e}); if Outlook "
                               "still runs, close it; else try 'scanpst' first") from None
         return f
