@@ -163,6 +163,21 @@ _MIGRATIONS = [
 ]
 
 
+def sqlite_uri(path) -> str:
+    """A read-only open's URI for *path* (absolute) on every system: ``file:///C:/x`` for
+    a drive path, ``file:////server/share/x`` for a Windows share (SQLite takes
+    ``file://server/...`` for a host name, and refuses any but localhost), else
+    ``file:/x``; every other character quoted."""
+    text = path.as_posix() if hasattr(path, "as_posix") else str(path)
+    quoted = urllib.parse.quote(text, safe="/")
+    if text.startswith("//"):  # \\server\share\...
+        return "file://" + quoted
+    if len(text) > 1 and text[1] == ":":  # C:/...
+        return "file:///" + quoted[:1] + ":" + quoted[4:] if quoted[1:4] == "%3A" \
+            else "file:///" + quoted
+    return "file:" + quoted
+
+
 def default_state_path(host: str, user: str) -> Path:
     """Per-user data directory: %LOCALAPPDATA%, ~/Library/Application Support, XDG."""
     if os.name == "nt":
@@ -298,7 +313,7 @@ class State:
 
     def _open(self, readonly: bool) -> None:
         if readonly:
-            uri = "file:" + urllib.parse.quote(self.path.resolve().as_posix()) + "?mode=ro"
+            uri = sqlite_uri(self.path.resolve()) + "?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
             self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if self.db.execute("PRAGMA user_version").fetchone()[0] > len(_MIGRATIONS):

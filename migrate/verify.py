@@ -433,7 +433,18 @@ def check_export_dir(stores, directory) -> None:
 
 
 def _file_safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in " -_." else "_" for c in name).strip()[:60] or "_"
+    """*name* as one part of a file name on every system: letters, digits and " -_."
+    kept, at most 60 characters, no trailing dot or space, never a Windows device name
+    (CON, AUX, NUL, COM1...): an export written on a Linux server is copied to Windows."""
+    safe = "".join(c if c.isalnum() or c in " -_." else "_" for c in name).strip()[:60]
+    safe = safe.rstrip(". ") or "_"
+    if safe.split(".")[0].upper() in _DEVICES:
+        safe = "_" + safe
+    return safe
+
+
+_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+            *(f"LPT{i}" for i in range(10))}
 
 
 NAMED = ("missing", "refused", "altered", "flags_missing")  # source messages, by kind

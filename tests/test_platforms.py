@@ -194,3 +194,63 @@ def test_kill_9_leaves_no_process_under_any_start_method(tmp_path):
         while time.monotonic() < deadline and any(_alive(p) for p in seen):
             time.sleep(0.05)
         assert not any(_alive(p) for p in seen), (mode, "a process outlived the plan")
+
+
+def test_a_folder_inside_a_source_is_found_whatever_the_case_of_its_name(tmp_path,
+                                                                         monkeypatch):
+    """On a case-insensitive file system "Mail/Backup" is inside "mail", and the system's
+    realpath (macOS) keeps the case as typed. Simulated: a second name for the store's
+    folder (a link) that the name check does not resolve; the identity check finds it."""
+    from migrate.sources import base
+    store = tmp_path / "mail"
+    store.mkdir()
+    (tmp_path / "Mail").symlink_to(store)
+    monkeypatch.setattr(base, "_real", lambda p: Path(os.path.abspath(p)))
+    assert base.path_inside([store], tmp_path / "Mail" / "Backup" / "state.sqlite") == store
+    assert base.path_inside([store], tmp_path / "elsewhere" / "state.sqlite") is None
+
+
+def test_library_with_apple_mail_is_not_a_thunderbird_profile(tmp_path):
+    from migrate.sources.thunderbird import is_profile
+    library = tmp_path / "Library"
+    (library / "Mail" / "V10" / "MailData").mkdir(parents=True)
+    assert not is_profile(library)
+    (library / "Thunderbird" / "Profiles" / "x.default" / "Mail" / "Local Folders").mkdir(
+        parents=True)
+    assert is_profile(library / "Thunderbird" / "Profiles" / "x.default")
+
+
+@pytest.mark.parametrize("path, uri", [
+    ("/home/ann/.local/share/mailmigrate/a@b.sqlite",
+     "file:/home/ann/.local/share/mailmigrate/a%40b.sqlite"),
+    ("/tmp/with space/#x?.sqlite", "file:/tmp/with%20space/%23x%3F.sqlite"),
+])
+def test_state_uris_on_posix(path, uri):
+    from migrate.state import sqlite_uri
+    assert sqlite_uri(Path(path)) == uri
+
+
+def test_state_uris_for_windows_drives_and_shares():
+    from pathlib import PureWindowsPath
+    from migrate.state import sqlite_uri
+    assert sqlite_uri(PureWindowsPath(r"C:\Users\ann\AppData\Local\mailmigrate\a.sqlite")) == \
+        "file:///C:/Users/ann/AppData/Local/mailmigrate/a.sqlite"
+    assert sqlite_uri(PureWindowsPath(r"\\nas\msp\clients\acme\state.sqlite")) == \
+        "file:////nas/msp/clients/acme/state.sqlite"
+
+
+def test_a_state_opened_read_only_by_its_uri(tmp_path, mm):
+    """plan and status open the state read-only through its URI: a path with spaces,
+    '#' and '?' works."""
+    from migrate.state import State
+    path = tmp_path / "a dir #1?" / "state.sqlite"
+    State(path).close()
+    State(path, readonly=True).close()
+
+
+@pytest.mark.parametrize("name, safe", [("CON", "_CON"), ("aux.txt", "_aux.txt"),
+                                        ("Sent.", "Sent"), ("Taxes: 2020", "Taxes_ 2020"),
+                                        ("com1", "_com1"), ("...", "_")])
+def test_export_folder_names_are_files_windows_can_hold(name, safe):
+    from migrate.verify import _file_safe
+    assert _file_safe(name) == safe

@@ -136,12 +136,30 @@ def source_containing(stores, path) -> "Store | None":
 
 
 def path_inside(roots, path) -> Path | None:
-    """The one of *roots* (resolved) that *path* is inside of, or is; else None."""
+    """The one of *roots* (resolved) that *path* is inside of, or is; else None. By name,
+    and by identity (device and inode) of every folder above *path* that exists: on a
+    case-insensitive file system (macOS, Windows) ``~/Mail/Backup`` is inside
+    ``~/mail`` though the names differ."""
     dest = _real(path)
-    for root in map(_real, roots):
+    roots = list(map(_real, roots))
+    for root in roots:
         if dest == root or root in dest.parents:
             return root
+    identities = {_identity(root): root for root in roots}
+    identities.pop(None, None)
+    for folder in (dest, *dest.parents):
+        found = identities.get(_identity(folder))
+        if found is not None:
+            return found
     return None
+
+
+def _identity(path: Path):
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else None
 
 
 def _real(path) -> Path:

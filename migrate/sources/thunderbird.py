@@ -27,7 +27,9 @@ def account_dirs(profile: Path) -> list[Path]:
 
 
 def is_profile(path: Path) -> bool:
-    return (path / "prefs.js").is_file() or (path / "Mail").is_dir() or \
+    """A Thunderbird profile (prefs.js, or Mail/Local Folders), or its Mail folder. Not
+    any folder holding a "Mail" folder: on a Mac ``~/Library/Mail`` is Apple Mail's."""
+    return (path / "prefs.js").is_file() or (path / "Mail" / "Local Folders").is_dir() or \
         (path.name == "Mail" and (path / "Local Folders").is_dir())
 
 
