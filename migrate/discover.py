@@ -23,6 +23,10 @@ from migrate.textsafe import shown
 
 MAX_DEPTH = 6
 ELSEWHERE = "elsewhere"  # a profile a profiles.ini names outside the searched folder
+APPLE_MAIL = "apple-mail"  # ~/Library/Mail: found, named, not read yet
+APPLE_MAIL_HOW = ("Apple Mail's own store is not read yet: in Mail choose the mailboxes, "
+                  "Mailbox > Export Mailbox..., and give the exported .mbox folders as "
+                  "sources (docs/sources/)")
 OUTLOOK_HOW = ("Outlook data file: read it directly with 'pip install mailmigrate[pst]' where "
                "available, or export it with 'readpst -r -D -j 0 -o OUTDIR FILE' and use OUTDIR "
                "(docs/sources/eml-and-readpst.md). An .ost is a cache of a server mailbox: "
@@ -101,13 +105,42 @@ def _ini_profiles(root: Path) -> list[Path]:
     return found
 
 
+# "Outlook Files" as Outlook names it in Documents, in the languages of its installers
+OUTLOOK_FILES = ("Outlook Files", "Outlook-Dateien", "Fichiers Outlook", "Archivos de Outlook",
+                 "File di Outlook", "Outlook-bestanden", "Arquivos do Outlook",
+                 "Ficheiros do Outlook", "Outlook-filer", "Pliki programu Outlook",
+                 "Outlook-tiedostot", "Outlook-fájlok", "Soubory aplikace Outlook",
+                 "Файлы Outlook")
+
+
+def documents_folders(home: Path, env: dict) -> list[Path]:
+    """Documents, and where OneDrive moved it (a business OneDrive is "OneDrive - Org")."""
+    found = [home / "Documents", home / "My Documents"]
+    for variable in ("OneDrive", "OneDriveCommercial", "OneDriveConsumer"):
+        if env.get(variable):
+            found.append(Path(env[variable]) / "Documents")
+    try:
+        found += [p / "Documents" for p in sorted(home.glob("OneDrive*")) if p.is_dir()]
+    except OSError:
+        pass
+    return list(dict.fromkeys(found))
+
+
 def outlook_places(home: Path, env: dict) -> list[Path]:
     places = []
     if env.get("LOCALAPPDATA"):
         places.append(Path(env["LOCALAPPDATA"]) / "Microsoft" / "Outlook")
-    places += [home / "AppData" / "Local" / "Microsoft" / "Outlook",
-               home / "Documents" / "Outlook Files", home / "My Documents" / "Outlook Files",
-               home / "Documents" / "Outlook-Dateien", home / "Documents" / "Fichiers Outlook"]
+    places.append(home / "AppData" / "Local" / "Microsoft" / "Outlook")
+    places += [docs / name for docs in documents_folders(home, env) for name in OUTLOOK_FILES]
+    return places
+
+
+def live_mail_places(home: Path, env: dict) -> list[Path]:
+    """Windows Live Mail's store: a folder of .eml files per folder."""
+    places = []
+    if env.get("LOCALAPPDATA"):
+        places.append(Path(env["LOCALAPPDATA"]) / "Microsoft" / "Windows Live Mail")
+    places.append(home / "AppData" / "Local" / "Microsoft" / "Windows Live Mail")
     return places
 
 
@@ -137,8 +170,23 @@ def discover(paths: list[Path] | None = None, home: Path | None = None,
                 for f in here:
                     f.owner = f.owner or _owner(path, f.path)
             found += here
-        return _unique(found)
-    return _unique(usual_places(home or Path.home(), env))
+        return _unique(_with_outside_accounts(found))
+    return _unique(_with_outside_accounts(usual_places(home or Path.home(), env)))
+
+
+def _with_outside_accounts(found: list[Found]) -> list[Found]:
+    """*found* and, after each Thunderbird profile, the account folders its prefs.js
+    keeps outside it (``D:\\Mail\\pop.example.org``): stores of their own."""
+    from migrate.sources.thunderbird import outside_accounts
+    out = []
+    for f in found:
+        out.append(f)
+        if f.kind == "thunderbird":
+            for path in outside_accounts(f.path):
+                for inner in scan(path, how=f"prefs.js of {f.path}"):
+                    inner.owner = f.owner
+                    out.append(inner)
+    return out
 
 
 def _owner(searched: Path, store: Path) -> str:
@@ -174,6 +222,12 @@ def usual_places(home: Path, env: dict) -> list[Found]:
             for item in sorted(place.iterdir()):
                 if item.suffix.lower() in (".pst", ".ost") and item.is_file():
                     found.append(_outlook(item, f"Outlook folder {place}"))
+    for place in live_mail_places(home, env):
+        if place.is_dir():
+            found += scan(place, how="Windows Live Mail")
+    apple = home / "Library" / "Mail"
+    if apple.is_dir() and any(apple.glob("V[0-9]*")):
+        found.append(Found(apple, APPLE_MAIL, "Apple Mail", note=APPLE_MAIL_HOW))
     for place in mail_places(home, env):
         if place.exists():
             found += scan(place, how="usual mail folder")
@@ -237,7 +291,7 @@ def _unique(found: list[Found]) -> list[Found]:
 
 def measure(found: Found) -> Found:
     """Fill in folders, messages and size by reading the store once (read-only)."""
-    if found.kind == ELSEWHERE:
+    if found.kind in (ELSEWHERE, APPLE_MAIL):
         return found
     if found.kind == "outlook":
         found.size = found.path.stat().st_size
@@ -276,6 +330,8 @@ def jobs_skeleton(found: list[Found], machine: str) -> str:
             lines += [f"# Outlook file {shown(f.path)}: {OUTLOOK_HOW}", ""]
         elif f.kind == ELSEWHERE:
             lines += [f"# Thunderbird profile {shown(f.path)}: {shown(f.note)}", ""]
+        elif f.kind == APPLE_MAIL:
+            lines += [f"# Apple Mail {shown(f.path)}: {shown(f.note)}", ""]
         elif not _writable(str(f.path)):
             lines += [f"# {f.kind} {shown(f.path)}: its name is not valid text, so no jobs file "
                       "can hold it; rename it (or give its folder), then discover again", ""]

@@ -254,3 +254,41 @@ def test_a_state_opened_read_only_by_its_uri(tmp_path, mm):
 def test_export_folder_names_are_files_windows_can_hold(name, safe):
     from migrate.verify import _file_safe
     assert _file_safe(name) == safe
+
+
+def test_discover_finds_mail_where_windows_and_macos_keep_it(tmp_path, mm):
+    """Outlook files in a Documents folder OneDrive moved (and localised), Windows Live
+    Mail's store, Apple Mail's (named, with the way to export it), and a Thunderbird
+    account whose folder prefs.js keeps outside the profile."""
+    from tests.builders import message, write_mbox
+    home = tmp_path / "home"
+    onedrive = home / "OneDrive - Contoso" / "Documents" / "Archivos de Outlook"
+    onedrive.mkdir(parents=True)
+    (onedrive / "old.pst").write_bytes(b"!BDN" + b"\0" * 600)
+    wlm = home / "AppData" / "Local" / "Microsoft" / "Windows Live Mail" / "Inbox"
+    wlm.mkdir(parents=True)
+    (wlm / "a.eml").write_bytes(message("live mail"))
+    (home / "Library" / "Mail" / "V10" / "MailData").mkdir(parents=True)
+    profile = home / ".thunderbird" / "x.default"
+    write_mbox(profile / "Mail" / "Local Folders" / "Inbox", [message("tb")])
+    outside = tmp_path / "D" / "Mail" / "pop.example.org"
+    write_mbox(outside / "Inbox", [message("outside")])
+    write_mbox(outside / "Sent", [message("outside sent")])
+    (profile / "prefs.js").write_text(
+        'user_pref("mail.server.server2.directory", "%s");\n' % str(outside).replace(
+            "\\", "\\\\"), encoding="utf-8")
+    (home / ".thunderbird" / "profiles.ini").write_text(
+        "[Profile0]\nName=x\nIsRelative=1\nPath=x.default\n")
+    r = mm("discover", "--json", env={"HOME": str(home), "USERPROFILE": str(home),
+                                      "APPDATA": "", "LOCALAPPDATA": ""})
+    assert r.code == 0, r.err
+    kinds = {Path(f["path"]).name: (f["kind"], f["found_by"]) for f in json.loads(r.out)}
+    assert kinds["old.pst"][0] in ("pst", "outlook")
+    assert kinds["Inbox"] == ("eml-tree", "Windows Live Mail"), kinds
+    assert kinds["Mail"][0] == "apple-mail"
+    assert kinds["pop.example.org"][0] == "mbox-tree" and "prefs.js" in \
+        kinds["pop.example.org"][1]
+    plan = mm("plan", profile, "--report", tmp_path / "rep")  # the profile names it
+    assert plan.code == 0, plan.err
+    non_mail = json.loads((tmp_path / "rep" / "plan.json").read_text())["non_mail"]
+    assert any("outside this profile" in item["kind"] for item in non_mail), non_mail

@@ -14,6 +14,7 @@ hashed file name (rename with ``--map``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from migrate.sources.base import Folder, NonMail, Store
@@ -24,6 +25,37 @@ from migrate.sources.mboxtree import MboxTreeStore
 def account_dirs(profile: Path) -> list[Path]:
     mail = profile / "Mail" if (profile / "Mail").is_dir() else profile
     return sorted(p for p in mail.iterdir() if p.is_dir())
+
+
+_DIRECTORY = re.compile(r'user_pref\("mail\.server\.[^".]+\.directory(-rel)?",\s*"((?:[^"\\]|\\.)*)"\)')
+
+
+def outside_accounts(profile: Path) -> list[Path]:
+    """Account folders prefs.js names that lie outside the profile's own Mail folders
+    (Thunderbird lets an account keep its mail anywhere, ``D:\\Mail\\pop.example.org``):
+    existing folders, each once."""
+    try:
+        text = (profile / "prefs.js").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found: list[Path] = []
+    inside = profile.resolve()
+    for relative, value in _DIRECTORY.findall(text):
+        value = value.replace("\\\\", "\\")  # prefs.js escapes backslashes
+        if relative:
+            if not value.startswith("[ProfD]"):
+                continue
+            path = profile.joinpath(*value[len("[ProfD]"):].replace("\\", "/").split("/"))
+        else:
+            path = Path(value)
+        try:
+            real = path.resolve()
+        except OSError:
+            continue
+        if real == inside or inside in real.parents or not real.is_dir() or real in found:
+            continue
+        found.append(real)
+    return found
 
 
 def is_profile(path: Path) -> bool:
@@ -55,4 +87,7 @@ class ThunderbirdStore(Store):
         if imap.is_dir():
             for path in sorted(imap.iterdir()):
                 self.non_mail.append(NonMail(path, "IMAP account cache (already on a server)"))
+        for path in outside_accounts(self.path):  # named, never skipped in silence
+            self.non_mail.append(NonMail(path, "an account's folder outside this profile "
+                                               "(prefs.js): give it as a source too"))
         return found
