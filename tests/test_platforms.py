@@ -140,7 +140,7 @@ def test_the_plan_is_the_same_under_every_start_method_and_on_windows(tmp_path, 
     assert "Sent" in targets  # the NFD "Éléments envoyés" is Sent
 
 
-@pytest.mark.parametrize("mode", ["spawn", "windows"])
+@pytest.mark.parametrize("mode", ["fork", "spawn", "windows"])
 def test_run_and_verify_of_the_same_tree_in_each_mode(tmp_path, tree, account, mm, mode):
     env = MODES[mode]
     run = mm("run", tree, *account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
