@@ -169,18 +169,22 @@ def test_jobs_and_discover_in_a_simulated_windows_process(tmp_path, tree, accoun
     assert pages and "送信済み" in pages[0].read_text(encoding="utf-8")
 
 
-def test_kill_9_leaves_no_process_under_any_start_method(tmp_path):
-    """kill -9 of a plan with workers: its workers, fork server and resource tracker
-    all end, whichever way they were started."""
+def test_kill_9_leaves_no_process_under_any_start_method(tmp_path, account):
+    """kill -9 of a run while its plan's workers read: its workers, fork server and
+    resource tracker all end, whichever way they were started."""
     import subprocess
     import time
     from tests.conftest import ROOT
     from tests.test_parallel_plan import _alive, _busy_tree, descendants, plan_workers
     root = _busy_tree(tmp_path / "busy", folders=120)  # long enough to be caught at it
     for mode in ("fork", "forkserver", "spawn"):
-        proc = subprocess.Popen([sys.executable, "-m", "migrate", "plan", str(root)], cwd=ROOT,
+        args = ["run", str(root), *account.cli_args(), "--backup-dir", str(tmp_path / mode),
+                "--state", str(tmp_path / f"{mode}.sqlite"), "--yes"]
+        proc = subprocess.Popen([sys.executable, "-m", "migrate", *args], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=dict(os.environ, **MODES[mode]))
+                                start_new_session=True,
+                                env=dict(os.environ, MM_TEST_PASSWORD=account.password,
+                                         XDG_DATA_HOME=str(tmp_path / "xdg"), **MODES[mode]))
         deadline, seen = time.monotonic() + 60, []
         while time.monotonic() < deadline and not seen and proc.poll() is None:
             if plan_workers(proc.pid) or (mode == "fork" and descendants(proc.pid)):
