@@ -365,14 +365,36 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         except (OSError, ValueError):
             data = {}  # none written, or not readable: the exit code and output say why
     error = data.get("error") if isinstance(data, dict) else None
-    code = done.returncode
+    code, killed = exit_code_of(done.returncode)
+    if killed:  # a signal, the OOM killer, Task Manager: never "ok" for cron and monitoring
+        error = f"{killed}; nothing it sent is lost: run the same command again"
     if command == "status" and code == 0:
         code, error = last_outcome(data)
     if code not in (0, 1) and not error:
         error = _last_error(output_file)
-    if code in (8, 130) and command != "status":
+    if code in (8, 130) and command != "status" and not killed:
         error = "stopped; continues with the same command"
     return JobResult(job.name, command, code, log_file, output_file, data, error)
+
+
+_WINDOWS_CTRL_C = 0xC000013A  # STATUS_CONTROL_C_EXIT: a process ended by Ctrl-C/Break
+
+
+def exit_code_of(returncode: int) -> tuple[int, str | None]:
+    """A job process's exit status as the runner reports it: (code, how it was killed
+    or None). A process killed by a signal (POSIX: negative) or ended by Ctrl-C on
+    Windows counts as interrupted (130): a kill -9 was "exit -9", and the highest of the
+    jobs' codes, 0, told cron all was well."""
+    import signal
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return 130, f"killed by {name}"
+    if returncode == _WINDOWS_CTRL_C:
+        return 130, "ended by Ctrl-C or Ctrl-Break"
+    return returncode, None
 
 
 def failed_to_run(job: Job, command: str, e: Exception) -> JobResult:

@@ -368,3 +368,34 @@ def test_a_job_that_dies_before_its_log_is_that_jobs_failure(tmp_path, monkeypat
                                                         ("broken", 70)]
     assert "could not run this job" in results[2].error
     assert results[0].data == {}
+
+
+def test_a_job_killed_by_a_signal_counts_as_interrupted(tmp_path, monkeypatch):
+    """Issue 39.1: after kill -9 of one job, jobs run said 'exit -9' and exited 0 (the
+    highest of the jobs' codes): cron and monitoring read that code."""
+    import sys
+    from migrate import jobs as jobs_mod
+    jobs_file = tmp_path / "jobs.toml"
+    (tmp_path / "src").mkdir()
+    jobs_file.write_text(textwrap.dedent("""\
+        [defaults]
+        host = "127.0.0.1"
+        password = "env:HOME"
+        [jobs.killed]
+        sources = ["src"]
+        user = "a@x"
+        [jobs.fine]
+        sources = ["src"]
+        user = "b@x"
+        """))
+    jobs = jobs_mod.load(jobs_file)
+    monkeypatch.setattr(jobs_mod.Job, "command", lambda self, name, log: [
+        sys.executable, "-c",
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)" if self.name == "killed"
+        else "pass"])
+    results = jobs_mod.run_jobs(jobs, "run", parallel=2)
+    assert [(r.name, r.exit_code) for r in results] == [("killed", 130), ("fine", 0)]
+    assert "killed by SIGKILL" in results[0].error and "run the same command again" in \
+        results[0].error
+    assert jobs_mod.worst_exit_code(results) == 130
+    assert jobs_mod.exit_code_of(0xC000013A) == (130, "ended by Ctrl-C or Ctrl-Break")
