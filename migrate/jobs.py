@@ -125,7 +125,8 @@ class Job:
         argv = [sys.executable, "-m", "migrate", "--log-file", str(log_file), name]
         if name == "status":
             return argv + ["--state", str(self.state), "--json"]
-        argv += ["--name", self.name]
+        if "name" not in self.settings:  # whose mail: the job's own name unless it says
+            argv += ["--name", self.name]
         argv += self.option_args(name) + self._password_args("password", "--password") \
             + self._password_args("pop_password", "--pop-password") \
             + ["--state", str(self.state)]

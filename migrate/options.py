@@ -146,7 +146,7 @@ OPTIONS: list[Option] = [
     Option("timeout", "seconds to wait for the server", TARGET, kind=float, default=60.0,
            hidden=True, group=T),
     Option("name", "whose mail this is (a person or client), shown on every report; default: "
-           "the account's user", MIGRATION, metavar="TEXT", jobs=False),
+           "the account's user", MIGRATION, metavar="TEXT"),
     # -- state, backup, reports ------------------------------------------------------
     Option("state", "state database (default: per account in your data directory)",
            MIGRATION, kind=Path, metavar="FILE", jobs=False),

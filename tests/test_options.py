@@ -26,7 +26,6 @@ EXEMPT_FROM_FILES = {
     "yes": "the jobs runner answers yes itself",
     "state": "jobs: its own 'state' key (a path relative to the jobs file)",
     "backup_dir": "jobs: its own 'backup_dir' key (a path relative to the jobs file)",
-    "name": "the jobs runner names each report after its job",
     "progress_file": "the jobs runner's own channel for live progress",
     "export_refused": "a one-off export",
 }
