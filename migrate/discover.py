@@ -197,10 +197,21 @@ def _owner(searched: Path, store: Path) -> str:
     except ValueError:
         return searched.name
     first = rel.parts[0] if rel.parts else ""
-    if first and not first.startswith(".") and first not in _NOT_A_PERSON and \
-            searched.name.lower() in ("home", "users", "homes", "backup", "backups"):
-        return first
+    if first and not first.startswith(".") and first not in _NOT_A_PERSON and (
+            searched.name.lower() in ("home", "users", "homes", "backup", "backups")
+            or (not _looks_like_home(searched) and _looks_like_home(searched / first))):
+        return first  # a folder of homes, whatever it is called: each home its person
     return searched.name
+
+
+_HOME_MARKS = ("AppData", "Library", "Documents", "My Documents", "Desktop", ".thunderbird",
+               "Maildir", "mail", "Mail", ".mozilla-thunderbird", ".icedove", "NTUSER.DAT")
+
+
+def _looks_like_home(path: Path) -> bool:
+    """A person's home folder: it holds what homes hold (AppData, Library, Documents,
+    .thunderbird, Maildir...)."""
+    return any((path / mark).exists() for mark in _HOME_MARKS)
 
 
 _NOT_A_PERSON = {"Maildir", "mail", "Mail", "AppData", "Documents", "Library", "My Documents"}

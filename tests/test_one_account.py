@@ -123,3 +123,20 @@ def test_a_profile_outside_the_searched_home_is_named_never_attributed(tmp_path,
     assert [f["kind"] for f in found] == ["elsewhere"] and "points outside" in found[0]["note"]
     data = tomllib.loads((tmp_path / "jobs.toml").read_text(encoding="utf-8"))
     assert "jobs" not in data
+
+
+def test_a_folder_of_homes_names_each_store_after_its_person(tmp_path, mm):
+    """Issue 39.7: under a folder of copied homes not called "home" ("clients"), every
+    store was "thunderbird of clients"; each home is its person wherever it lies."""
+    homes = tmp_path / "clients"
+    for who in ("anna", "ben"):
+        profile = homes / who / "AppData" / "Roaming" / "Thunderbird" / "Profiles" / "p.default"
+        write_mbox(profile / "Mail" / "Local Folders" / "Inbox", [message(f"{who}'s")])
+        (profile / "prefs.js").write_text("// prefs\n")
+        (profile.parent.parent / "profiles.ini").write_text(
+            "[Profile0]\nName=p\nIsRelative=1\nPath=Profiles/p.default\n")
+    found = json.loads(mm("discover", homes, "--json").out)
+    assert sorted(f["owner"] for f in found) == ["anna", "ben"], found
+    assert mm("discover", homes, "--write-jobs", tmp_path / "jobs.toml").code == 0
+    names = sorted(tomllib.loads((tmp_path / "jobs.toml").read_text())["jobs"])
+    assert names[0].startswith("anna-") and names[1].startswith("ben-"), names
