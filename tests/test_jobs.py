@@ -324,6 +324,16 @@ def test_live_progress_lines_for_running_jobs(tmp_path):
                      "  all running jobs: 130/500 messages, 130.0/500.0 MB, 45.0 msg/s"]
 
 
+def local_jobs(tmp_path, *names):
+    """A jobs file of *names*, each into its own account, loaded (no server is asked)."""
+    from migrate import jobs as jobs_mod
+    (tmp_path / "src").mkdir()
+    text = '[defaults]\nhost = "127.0.0.1"\npassword = "env:HOME"\n' + "".join(
+        f'[jobs.{name}]\nsources = ["src"]\nuser = "{name}@x"\n' for name in names)
+    (tmp_path / "jobs.toml").write_text(text)
+    return jobs_mod.load(tmp_path / "jobs.toml")
+
+
 @pytest.mark.parametrize("leftover", [b'{"summary": {}}', b"{ damaged"])
 def test_a_job_that_dies_before_its_log_is_that_jobs_failure(tmp_path, monkeypatch, leftover):
     """Issue 34.12: a job's process exits before it makes its log file while an older
@@ -332,23 +342,7 @@ def test_a_job_that_dies_before_its_log_is_that_jobs_failure(tmp_path, monkeypat
     import sys
     import time as clock
     from migrate import jobs as jobs_mod
-    jobs_file = tmp_path / "jobs.toml"
-    (tmp_path / "src").mkdir()
-    jobs_file.write_text(textwrap.dedent("""\
-        [defaults]
-        host = "127.0.0.1"
-        password = "env:HOME"
-        [jobs.early]
-        sources = ["src"]
-        user = "a@x"
-        [jobs.other]
-        sources = ["src"]
-        user = "b@x"
-        [jobs.broken]
-        sources = ["src"]
-        user = "c@x"
-        """))
-    jobs = jobs_mod.load(jobs_file)
+    jobs = local_jobs(tmp_path, "early", "other", "broken")
     old = jobs[0].work_dir / "plan" / "plan.json"
     old.parent.mkdir(parents=True)
     old.write_bytes(leftover)
@@ -375,20 +369,7 @@ def test_a_job_killed_by_a_signal_counts_as_interrupted(tmp_path, monkeypatch):
     highest of the jobs' codes): cron and monitoring read that code."""
     import sys
     from migrate import jobs as jobs_mod
-    jobs_file = tmp_path / "jobs.toml"
-    (tmp_path / "src").mkdir()
-    jobs_file.write_text(textwrap.dedent("""\
-        [defaults]
-        host = "127.0.0.1"
-        password = "env:HOME"
-        [jobs.killed]
-        sources = ["src"]
-        user = "a@x"
-        [jobs.fine]
-        sources = ["src"]
-        user = "b@x"
-        """))
-    jobs = jobs_mod.load(jobs_file)
+    jobs = local_jobs(tmp_path, "killed", "fine")
     monkeypatch.setattr(jobs_mod.Job, "command", lambda self, name, log: [
         sys.executable, "-c",
         "import os, signal; os.kill(os.getpid(), signal.SIGKILL)" if self.name == "killed"
