@@ -124,7 +124,7 @@ MUTANTS = [
            "self.lo, self.hi = lo, hi",
            ("tests/test_parallel_plan.py", "-k", "own_rows")),
     Mutant("a plan worker keeps its copy of the run's lock (an orphan of a kill -9 locks "
-           "every re-run out)", "migrate/plan.py",
+           "every re-run out)", "migrate/workers.py",
            "    lock.close_inherited()\n",
            "",
            ("tests/test_parallel_plan.py", "-k", "lets_go")),
