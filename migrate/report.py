@@ -110,6 +110,8 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
                      survey.unopened if survey else None)
     totals = plan.totals()
     upload_bytes = sum(r["upload_bytes"] for r in rows)
+    later_bytes = sum(f.bytes_for(LATER) for f in plan.folders)
+    still = upload_bytes + later_bytes  # a pass's quota check counts what later passes move
     summary = {
         "folders": len(rows),
         "messages": sum(r["messages"] for r in rows),
@@ -122,16 +124,20 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
         "fits": None,
         "estimate": None,
     }
+    if totals.get(LATER):
+        summary["left_for_later"] = {"messages": totals[LATER], "bytes": later_bytes}
     target = None
     if survey is not None:
-        summary["fits"] = survey.fits(upload_bytes)
+        summary["fits"] = survey.fits(still)
+        if totals.get(LATER):
+            summary["this_pass_fits"] = survey.fits(upload_bytes)
         target = {
             "host": survey.host, "user": survey.user, "prefix": survey.prefix,
             "delimiter": survey.delimiter, "append_limit": survey.limits.append_limit,
             "binary": survey.limits.binary, "line_limit": survey.limits.line_limit,
             "quota": None if survey.quota_limit is None else {
                 "used_bytes": survey.quota_used, "limit_bytes": survey.quota_limit,
-                "headroom_after_bytes": survey.headroom(upload_bytes)},
+                "headroom_after_bytes": survey.headroom(still)},
             "mailboxes_to_create": sorted(m for m, found in survey.existing.items()
                                           if found is None),
         }
@@ -269,11 +275,21 @@ def fit_sentence(document: dict) -> str:
     quota = document["target"]["quota"]
     if quota is None:
         return "Quota: the server reports no storage limit."
-    fits = document["summary"]["fits"]
-    left = quota["headroom_after_bytes"]
-    return (f"Quota: {human_size(quota['used_bytes'])} of {human_size(quota['limit_bytes'])} "
-            "used; " + (f"the upload fits, leaving {human_size(left)} free." if fits else
-                        f"the upload does NOT fit: {human_size(-left)} short."))
+    s = document["summary"]
+    fits, left = s["fits"], quota["headroom_after_bytes"]
+    used = (f"Quota: {human_size(quota['used_bytes'])} of {human_size(quota['limit_bytes'])} "
+            "used; ")
+    later = s.get("left_for_later")
+    if later:  # a pre-stage: the quota must hold this pass and the passes still to come
+        rest = f"this pass and the {human_size(later['bytes'])} left for a later pass"
+        if fits:
+            return used + f"{rest} fit, leaving {human_size(left)} free."
+        now = "this pass fits, but " if s.get("this_pass_fits") else ""
+        return used + (f"{now}{rest} do NOT fit: {human_size(-left)} short; the later pass "
+                       "would stop with the account full (exit 5). Free space or raise the "
+                       "quota before the cutover.")
+    return used + (f"the upload fits, leaving {human_size(left)} free." if fits else
+                   f"the upload does NOT fit: {human_size(-left)} short.")
 
 
 @contextlib.contextmanager

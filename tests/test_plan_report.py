@@ -158,7 +158,7 @@ def test_plan_says_when_the_upload_does_not_fit(tmp_path, make_account, mm):
     write_mbox(tmp_path / "one.mbox", msgs)
     r = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--report", tmp_path / "rep",
            account=account)
-    assert r.code == 0, r.err
+    assert r.code == 5, r.err  # a plan that foresees the account full is not "ok"
     assert "does NOT fit" in r.out
     document = json.loads((tmp_path / "rep" / "plan.json").read_text())
     validate(document)
@@ -344,3 +344,29 @@ def test_a_report_directory_that_cannot_be_written_is_a_sentence(tmp_path, accou
         assert r.code == ExitCode.USAGE, r.err
         assert "the reports cannot be written into" in r.err and "not a directory" in r.err
         assert "Traceback" not in r.err
+
+
+def test_a_pre_stage_plan_checks_the_quota_against_everything_still_to_move(tmp_path,
+                                                                            make_account, mm):
+    """Issue 39.4: a --before pre-stage said "fits, leaving 10.2 MB free" while the rest
+    left for the night did not fit, and the night stopped with the account full."""
+    import datetime as dt
+    account = make_account(quota_kb=60)
+    old = [message(f"old {i}", body="o\n" * 10, date="Mon, 03 Feb 2014 10:00:00 +0100")
+           for i in range(5)]
+    new = [message(f"new {i}", body=("n" * 70 + "\n") * 200,
+                   date="Mon, 03 Feb 2025 10:00:00 +0100") for i in range(5)]
+    write_mbox(tmp_path / "one.mbox", old + new,
+               [dt.datetime(2014, 2, 3)] * 5 + [dt.datetime(2025, 2, 3)] * 5)
+    r = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--before", "2020-01-01",
+           "--report", tmp_path / "rep", account=account)
+    assert r.code == 5, r.out + r.err
+    assert "this pass fits, but this pass and the" in r.out and "do NOT fit" in r.out
+    document = json.loads((tmp_path / "rep" / "plan.json").read_text())
+    validate(document)
+    s = document["summary"]
+    assert s["this_pass_fits"] is True and s["fits"] is False
+    assert s["left_for_later"]["messages"] == 5
+    assert "No" in (tmp_path / "rep" / "plan.html").read_text()
+    whole = mm("plan", tmp_path / "one.mbox", *account.cli_args(), account=account)
+    assert whole.code == 5 and "does NOT fit" in whole.out

@@ -8,6 +8,7 @@ from pathlib import Path
 from migrate import backup, report
 from migrate.cli import common
 from migrate.cli.session import session
+from migrate.errors import ExitCode
 from migrate.quickcheck import Facts
 from migrate.plan import build_plan
 from migrate.survey import survey
@@ -65,6 +66,8 @@ def run(args) -> int:
             print(f"wrote {path}")
     if args.export_non_mail:
         export_non_mail(stores, args.export_non_mail)
+    if document["summary"]["fits"] is False:  # a run would stop with the account full:
+        return int(ExitCode.QUOTA)  # the plan says so in its code too (cron, jobs, RMM)
     return 0
 
 
