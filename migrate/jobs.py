@@ -305,11 +305,14 @@ class JobResult:
                     "already there": t.get("present", 0) + t.get("done", 0),
                     "not uploaded": sum(t.get(a, 0) for a in ("skip", "refuse", "failed")),
                     "duplicates": t.get("duplicate", 0), "missing": d.get("missing", 0),
-                    "left": d.get("left_for_next_run", t.get("upload", 0))} if t else {}
+                    "left for the next run": d.get("left_for_next_run", t.get("upload", 0)),
+                    "left for a later pass": t.get("later", 0)} if t else {}
         if self.command == "plan" and "summary" in d:
-            s = d["summary"]
-            return {"to upload": s["upload_messages"], "bytes": s["upload_bytes"],
-                    "will not move": s["messages"] - s["upload_messages"],
+            from migrate.report import meanings
+            s, m = d["summary"], meanings(d["summary"])
+            return {"to upload": m["now"], "bytes": s["upload_bytes"],
+                    "moved earlier": m["earlier"] + m["there"],
+                    "left for a later pass": m["later"], "will not move": m["never"],
                     "fits": s["fits"], "time": (s["estimate"] or {}).get("text")}
         if self.command == "verify" and "mailboxes" in d:
             return {"missing": d["missing"], "duplicated": d["duplicated"],

@@ -253,13 +253,29 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def meanings(summary: dict) -> dict[str, int]:
+    """The plan's messages by what happens to them, each counted once: moving now, moved
+    by earlier runs, already on the server (from elsewhere), left for a later pass, and
+    will not move (with a reason). A deferred message is never "will not move"."""
+    c = summary["counts"]
+    return {"now": c.get(UPLOAD, 0), "earlier": c.get(DONE, 0) + c.get(UPLOADED, 0),
+            "there": c.get(PRESENT, 0), "later": c.get(LATER, 0),
+            "never": sum(c.get(a, 0) for a in (SKIP, DUPLICATE, REFUSE, FAILED))}
+
+
 def headline(document: dict, pointer: bool = True) -> str:
     """One sentence; *pointer* says where the reasons are (only where they follow)."""
     s = document["summary"]
-    stay = s["messages"] - s["upload_messages"]
-    return (f"{s['upload_messages']} of {s['messages']} messages "
-            f"({human_size(s['upload_bytes'])}) will be uploaded; {stay} will not"
-            + (" (reasons below the table)." if pointer and stay else "."))
+    m = meanings(s)
+    parts = [f"{m['now']} of {s['messages']} messages ({human_size(s['upload_bytes'])}) "
+             "will be uploaded now"]
+    for key, words in (("earlier", "moved in earlier runs"), ("there", "are already on "
+                       "the server"), ("later", "are left for a later pass")):
+        if m[key]:
+            parts.append(f"{m[key]} {words}")
+    parts.append(f"{m['never']} will not move" + (" (reasons below the table)"
+                                                  if pointer and m["never"] else ""))
+    return "; ".join(parts) + "."
 
 
 def provider_sentence(provider: dict) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from migrate.plan import FAILED, UPLOAD, UPLOADED
-from migrate.report import COLUMNS, counted, fit_sentence, headline, human_size
+from migrate.plan import DONE, FAILED, LATER, PRESENT, UPLOAD, UPLOADED
+from migrate.report import COLUMNS, counted, fit_sentence, headline, human_size, meanings
 from migrate.sources.base import SKIP_REASONS
 
 ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
@@ -151,16 +151,22 @@ def render_plan_html(document: dict) -> str:
         if s["estimate"]:
             body.append(_card("How long?", s["estimate"]["text"],
                               " estimated from a measured round trip and upload speed", "ok"))
-    stay = sum(item["messages"] for item in s["not_moving"])
-    body.append(_card("Will not move", messages(stay), " reasons below" if stay else "",
-                      "warn" if stay else "ok"))
+    m = meanings(s)
+    if m["earlier"] or m["there"]:
+        body.append(_card("Already moved", messages(m["earlier"] + m["there"]),
+                          " by earlier runs, or on the server before", "ok"))
+    if m["later"]:
+        body.append(_card("Left for a later pass", messages(m["later"]),
+                          " moves when the filter of this pass is lifted", "ok"))
+    body.append(_card("Will not move", messages(m["never"]),
+                      " reasons below" if m["never"] else "", "warn" if m["never"] else "ok"))
     body.append("</div>")
     for warning in (target or {}).get("provider", {}).get("warnings", []):
         body.append(f"<p><b>Warning:</b> {escape(warning)}.</p>")
-    if s["not_moving"]:
+    never = [i for i in s["not_moving"] if i["action"] not in (DONE, PRESENT, LATER)]
+    if never:
         body += ["<h2>What will not move, and why</h2>",
-                 _table(["reason", "messages"],
-                        [[i["reason"], i["messages"]] for i in s["not_moving"]])]
+                 _table(["reason", "messages"], [[i["reason"], i["messages"]] for i in never])]
     if s["not_mail"]:
         body.append(f"<p>{s['not_mail']} files in the stores are not mail (address books, "
                     "indexes, ...): listed in plan.json, not uploaded.</p>")

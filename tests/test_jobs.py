@@ -293,7 +293,7 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
     assert proc.returncode == ExitCode.INTERRUPTED, out + err
     assert "passed on to 1 running job" in err and "interrupted" in out
     summary = json.loads((tmp_path / "work" / "summary-run.json").read_text())
-    assert summary["jobs"][0]["counts"]["left"] > 0
+    assert summary["jobs"][0]["counts"]["left for the next run"] > 0
     assert summary["jobs"][0]["error"] == "stopped; continues with the same command"
     status = mm("jobs", "status", jobs, env={"MM_TEST_PASSWORD": account.password})
     assert status.code == ExitCode.INTERRUPTED and "interrupted" in status.out

@@ -169,3 +169,32 @@ def test_report_to_inbox_once_across_re_runs(tmp_path, account, mm):
     assert "not sent again" in json.loads(r.out)["report_to_inbox"]
     assert not [m for m in account.read_back()["INBOX"]
                 if b"Subject: Your mail has been moved" in m.data]
+
+
+def test_deferred_is_never_will_not_move(tmp_path, account, mm):
+    """Issue 39.3: a pre-stage's plan called the messages it leaves for the night "will
+    not move" (an orange card that alarms a client); a re-plan called mail moved by
+    earlier runs "will not". Each count says which it is."""
+    import datetime as dt
+    import json
+    from tests.builders import message, write_mbox
+    old = [message(f"old {i}", date="Mon, 03 Feb 2014 10:00:00 +0100") for i in range(3)]
+    new = [message(f"new {i}", date="Mon, 03 Feb 2025 10:00:00 +0100") for i in range(2)]
+    write_mbox(tmp_path / "one.mbox", old + new,
+               [dt.datetime(2014, 2, 3)] * 3 + [dt.datetime(2025, 2, 3)] * 2)
+    args = [tmp_path / "one.mbox", *account.cli_args(), "--before", "2020-01-01"]
+    plan = mm("plan", *args, "--report", tmp_path / "rep", account=account)
+    assert plan.code == 0, plan.err
+    assert ("3 of 5 messages" in plan.out and "will be uploaded now; 2 are left for a later "
+            "pass; 0 will not move." in plan.out), plan.out
+    page = (tmp_path / "rep" / "plan.html").read_text()
+    assert "Left for a later pass" in page and "What will not move" not in page
+    run = mm("run", *args, "--backup-dir", tmp_path / "bk", "--state", tmp_path / "s.sqlite",
+             "--yes", account=account)
+    assert run.code == 0, run.err
+    again = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--state",
+               tmp_path / "s.sqlite", "--report", tmp_path / "rep2", account=account)
+    assert "2 of 5 messages" in again.out and "3 moved in earlier runs" in again.out and \
+        "0 will not move." in again.out, again.out
+    assert json.loads((tmp_path / "rep2" / "plan.json").read_text())["summary"]["counts"][
+        "done"] == 3
