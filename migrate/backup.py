@@ -30,6 +30,7 @@ from typing import Iterable
 from migrate import __version__
 from migrate.errors import BackupError
 from migrate.sources.base import Store, held_open, held_open_advice, source_containing
+from migrate.textsafe import windows_device
 
 MANIFEST_NAME = "MANIFEST.json"
 FORMAT = "mailmigrate-backup"
@@ -485,8 +486,6 @@ def _check_member_path(path, bad) -> None:
         raise bad(f"file path {path!r} would leave the restore directory")
 
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
 _WINDOWS_BAD = set('<>:"|?*\\') | {chr(i) for i in range(32)}
 
 
@@ -500,7 +499,7 @@ def local_name(part: str, windows: bool = os.name == "nt") -> str:
     out = "".join(f"%{ord(c):02X}" if c in _WINDOWS_BAD or c == "%" else c for c in part)
     if out[-1:] in (".", " "):
         out = out[:-1] + f"%{ord(out[-1]):02X}"
-    if out.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if windows_device(out):
         out = "_" + out
     return out
 

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from migrate.errors import UsageError
+from migrate.sources.base import path_inside
 from migrate.sources.maildir import is_maildir, looks_like_maildir_tree
 from migrate.sources.mbox import looks_like_mbox
 from migrate.sources.thunderbird import is_profile
@@ -77,11 +78,7 @@ def elsewhere_in_ini(root: Path, within: Path) -> list[Path]:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except (ValueError, OSError):
-        return False
+    return path_inside([folder], path) is not None
 
 
 def _ini_profiles(root: Path) -> list[Path]:

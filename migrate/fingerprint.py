@@ -73,10 +73,11 @@ def _normalise_text(value: bytes | None) -> bytes:
     return b" ".join(value.split()) if value else b""  # = \s+ -> " " after strip()
 
 
-def fingerprint_fields(block: bytes) -> dict[str, bytes]:
-    """The first value of each fingerprint field in a header block."""
+def fingerprint_fields(block: bytes, end: int | None = None) -> dict[str, bytes]:
+    """The first value of each fingerprint field in a header block (or in the first
+    *end* bytes of a message: its header section, read in place)."""
     found: dict[str, bytes] = {}
-    for name, value in headers.iter_headers(block, _FIELDS):
+    for name, value in headers.iter_headers(block, _FIELDS, end):
         if name not in found:
             found[name] = value
     return found
@@ -198,8 +199,6 @@ def size_fallback(size: int) -> str:
 
 def header_key(crlf_data: bytes) -> str:
     """header_key of a whole message (CRLF bytes, as sent)."""
-    end = headers.header_end(crlf_data)
-    found: dict[str, bytes] = {}
-    for name, value in headers.iter_headers(crlf_data, _FIELDS, end):
-        found.setdefault(name, value)
-    return header_key_from_fields(found, size_fallback(len(crlf_data)))
+    return header_key_from_fields(
+        fingerprint_fields(crlf_data, headers.header_end(crlf_data)),
+        size_fallback(len(crlf_data)))

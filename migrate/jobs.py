@@ -426,11 +426,11 @@ _children_lock = threading.Lock()
 stopping = threading.Event()  # set on the first stop signal: start no further job
 
 
-def forward_signal(signum: int | None = None) -> int:
+def forward_signal() -> int:
     """Ask every running job to stop cleanly (each finishes its batches in flight and
     writes its summary): SIGTERM on POSIX; on Windows, where send_signal(SIGTERM) is a
     hard kill, CTRL_BREAK_EVENT to the job's own process group (it was started in one),
-    which it takes as a stop request. *signum*: the one the runner got (not passed on:
+    which it takes as a stop request (the signal the runner got is never passed on:
     Ctrl-Break itself cannot be sent as SIGBREAK)."""
     stopping.set()
     with _children_lock:

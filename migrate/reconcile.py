@@ -54,9 +54,6 @@ class ServerCopy:
     flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
 
 
-Contents = "Callable[[list[int]], dict[int, tuple[str, str]]]"  # uid -> (content, body hash)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Match:
     copy: ServerCopy
@@ -240,12 +237,12 @@ class ServerMailbox:
         if not m.has_message_id:
             return None
         mid = getattr(m, "message_id", "")
-        copy = self._take(m, "key = ?", m.header_key,
-                          weak=self._contested(m, by_size=False))
+        contested = self._contested(m, by_size=False)
+        copy = self._take(m, "key = ?", m.header_key, weak=contested)
         if copy is None and mid:  # other header fields: the body is the message's only
             # where no other expected message has this Message-ID (a resent copy would)
             copy = self._take(m, "mid = ? AND size = ?", mid, m.size, weak=True,
-                              body_says=not self._contested(m, by_size=False))
+                              body_says=not contested)
         return copy
 
     def match(self, expected: Iterable, recorded_uid=lambda m: None,

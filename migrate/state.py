@@ -172,9 +172,8 @@ def sqlite_uri(path) -> str:
     quoted = urllib.parse.quote(text, safe="/")
     if text.startswith("//"):  # \\server\share\...
         return "file://" + quoted
-    if len(text) > 1 and text[1] == ":":  # C:/...
-        return "file:///" + quoted[:1] + ":" + quoted[4:] if quoted[1:4] == "%3A" \
-            else "file:///" + quoted
+    if len(text) > 1 and text[1] == ":":  # C:/...: the drive's colon kept
+        return "file:///" + text[:2] + urllib.parse.quote(text[2:], safe="/")
     return "file:" + quoted
 
 

@@ -59,6 +59,16 @@ def writable(stream) -> None:
         pass  # a stream already written to in another encoding keeps it (tests' captures)
 
 
+# names Windows keeps for devices, whatever follows a dot (CON, aux.txt, COM0...)
+WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                             *(f"LPT{i}" for i in range(10))})
+
+
+def windows_device(name: str) -> bool:
+    """Whether Windows takes file name *name* for a device (CON, aux.txt, COM1)."""
+    return name.split(".")[0].upper() in WINDOWS_DEVICES
+
+
 class SafeStream(io.TextIOBase):
     """A text stream (stdout, stderr) that lets no control sequence through: the last
     line of defence for whatever was printed without :func:`shown`. *keep*: the

@@ -36,6 +36,7 @@ from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan,
 from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, ServerMailbox, UidSet, fetch_copies,
                                trusted_records, uid_set)
 from migrate.target.base import Target
+from migrate.textsafe import windows_device
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
 WILL_NOT_MOVE = (REFUSE, FAILED)
@@ -438,13 +439,9 @@ def _file_safe(name: str) -> str:
     (CON, AUX, NUL, COM1...): an export written on a Linux server is copied to Windows."""
     safe = "".join(c if c.isalnum() or c in " -_." else "_" for c in name).strip()[:60]
     safe = safe.rstrip(". ") or "_"
-    if safe.split(".")[0].upper() in _DEVICES:
+    if windows_device(safe):
         safe = "_" + safe
     return safe
-
-
-_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
-            *(f"LPT{i}" for i in range(10))}
 
 
 NAMED = ("missing", "refused", "altered", "flags_missing")  # source messages, by kind

@@ -207,7 +207,7 @@ def render_text(summary: dict) -> str:
 def _install_forwarding() -> None:
     """Ctrl-C/SIGTERM: pass it on to the running jobs and start no more; twice: again."""
     def handler(signum, frame):
-        n = jobs_mod.forward_signal(signum)
+        n = jobs_mod.forward_signal()
         print(f"\nmailmigrate jobs: {signal.Signals(signum).name}: passed on to {n} running "
               "job(s); no further job starts", file=sys.stderr, flush=True)
 

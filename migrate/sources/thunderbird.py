@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from migrate.sources.base import Folder, NonMail, Store
+from migrate.sources.base import Folder, NonMail, Store, path_inside
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mboxtree import MboxTreeStore
 
@@ -39,7 +39,6 @@ def outside_accounts(profile: Path) -> list[Path]:
     except OSError:
         return []
     found: list[Path] = []
-    inside = profile.resolve()
     for relative, value in _DIRECTORY.findall(text):
         value = value.replace("\\\\", "\\")  # prefs.js escapes backslashes
         if relative:
@@ -52,7 +51,7 @@ def outside_accounts(profile: Path) -> list[Path]:
             real = path.resolve()
         except OSError:
             continue
-        if real == inside or inside in real.parents or not real.is_dir() or real in found:
+        if path_inside([profile], real) or not real.is_dir() or real in found:
             continue
         found.append(real)
     return found
