@@ -296,3 +296,25 @@ def test_discover_finds_mail_where_windows_and_macos_keep_it(tmp_path, mm):
     assert plan.code == 0, plan.err
     non_mail = json.loads((tmp_path / "rep" / "plan.json").read_text())["non_mail"]
     assert any("outside this profile" in item["kind"] for item in non_mail), non_mail
+
+
+def test_a_hostile_prefs_js_names_no_account_and_breaks_nothing(tmp_path, mm):
+    """prefs.js is data: a directory with a NUL, one that does not exist, one that is
+    the profile itself, a [ProfD] path leading back inside: none is an outside account,
+    and the profile plans (no traceback)."""
+    from migrate.sources.thunderbird import outside_accounts
+    from tests.builders import message, write_mbox
+    profile = tmp_path / "p.default"
+    write_mbox(profile / "Mail" / "Local Folders" / "Inbox", [message("tb")])
+    (profile / "prefs.js").write_text(
+        'user_pref("mail.server.server1.directory", "/tmp/a\\u0000b");\n'
+        'user_pref("mail.server.server2.directory", "/nonexistent/x");\n'
+        f'user_pref("mail.server.server3.directory", "{profile}");\n'
+        'user_pref("mail.server.server4.directory-rel", "[ProfD]Mail/../Mail/Local Folders");\n'
+        'user_pref("mail.server.server5.directory", "' + "x" * 5000 + '");\n',
+        encoding="utf-8")
+    (profile / "prefs.js").write_bytes((profile / "prefs.js").read_bytes().replace(
+        b"\\u0000", b"\x00"))
+    assert outside_accounts(profile) == []
+    r = mm("plan", profile)
+    assert r.code == 0 and "Traceback" not in r.err, r.err

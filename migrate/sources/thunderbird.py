@@ -49,9 +49,9 @@ def outside_accounts(profile: Path) -> list[Path]:
             path = Path(value)
         try:
             real = path.resolve()
-        except OSError:
-            continue
-        if path_inside([profile], real) or not real.is_dir() or real in found:
+            if path_inside([profile], real) or not real.is_dir() or real in found:
+                continue
+        except (OSError, ValueError):  # a path no system holds (a NUL in prefs.js): not one
             continue
         found.append(real)
     return found
