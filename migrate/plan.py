@@ -104,6 +104,7 @@ class Plan:
     layout: ServerLayout
     stores: list[Store] = dataclasses.field(default_factory=list)
     spool: Spool | None = None
+    _unread: list | None = dataclasses.field(default=None, repr=False)
 
     def close(self) -> None:
         """Delete the spool file (also done at exit)."""
@@ -113,6 +114,15 @@ class Plan:
     def non_mail(self) -> list:
         """Files in the stores that are not mail (listed, never uploaded)."""
         return [item for store in self.stores for item in store.non_mail]
+
+    def unread(self) -> list:
+        """Files under the sources that no reader took and no rule knows
+        (``sources.accounting``): named in every report, mail-like ones exit 1."""
+        if self._unread is None:
+            from migrate.sources.accounting import unread_files
+            self._unread = [item for store in self.stores for item in unread_files(
+                store, [f.folder for f in self.folders if f.store is store])]
+        return self._unread
 
     def totals(self) -> collections.Counter:
         total = collections.Counter()

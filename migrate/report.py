@@ -21,7 +21,7 @@ from migrate.textsafe import shown
 from migrate.estimate import human_range
 from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
                           Plan)
-from migrate.sources.base import SKIP_REASONS
+from migrate.sources.base import SKIP_REASONS, printable
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
@@ -121,6 +121,8 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
         "counts": {action: totals.get(action, 0) for action in ACTIONS},
         "not_moving": not_moving(plan),
         "not_mail": len(plan.non_mail()),
+        "unread_files": len(plan.unread()),
+        "unread_mail_like": sum(item.mail_like for item in plan.unread()),
         "fits": None,
         "estimate": None,
     }
@@ -174,7 +176,34 @@ def plan_document(plan: Plan, survey=None, backup_note: str | None = None,
         "folders": rows,
         "per_year": plan.per_year(),
         "non_mail": [{"path": str(item.path), "kind": item.kind} for item in plan.non_mail()],
+        "unread": unread_rows(plan),
     }
+
+
+def unread_rows(plan: Plan) -> list[dict]:
+    return [{"path": printable(str(item.path)), "size": item.size,
+             "looks_like_mail": item.mail_like} for item in plan.unread()]
+
+
+def unread_lines(rows: list[dict]) -> list[str]:
+    """The files no reader took, each named with its size: the mail-like ones first."""
+    if not rows:
+        return []
+    mail = [r for r in rows if r["looks_like_mail"]]
+    lines = []
+    if mail:
+        lines.append(f"NOT READ, BUT LOOKS LIKE MAIL ({len(mail)} files: a store or folder "
+                     "of a shape this version does not read; nothing of them would move):")
+        lines += [f"  {shown(r['path'])} ({human_size(r['size'])})" for r in mail]
+        lines.append("  Give such a folder as a source of its own with --source-type, or "
+                     "copy its mail out with its client; 'plan' and 'run' exit 1 while they "
+                     "are here.")
+    other = [r for r in rows if not r["looks_like_mail"]]
+    if other:
+        lines.append(f"Not read: unknown format ({len(other)} files, not mail by their first "
+                     "bytes):")
+        lines += [f"  {shown(r['path'])} ({human_size(r['size'])})" for r in other]
+    return lines
 
 
 def render_plan_text(plan: Plan, document: dict | None = None) -> str:
@@ -229,6 +258,8 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     if non_mail:
         lines += ["", "Not mail (listed, not uploaded): " +
                   ", ".join(f"{n} x {kind}" for kind, n in sorted(non_mail.items()))]
+    if document.get("unread"):
+        lines += [""] + unread_lines(document["unread"])
     lines += ["", headline(document)]
     copies = s.get("copied_on_server") or {}
     if copies.get("messages"):

@@ -68,6 +68,8 @@ def run(args) -> int:
         export_non_mail(stores, args.export_non_mail)
     if document["summary"]["fits"] is False:  # a run would stop with the account full:
         return int(ExitCode.QUOTA)  # the plan says so in its code too (cron, jobs, RMM)
+    if document["summary"]["unread_mail_like"]:  # mail under a source that would not move
+        return int(ExitCode.SKIPPED)
     return 0
 
 

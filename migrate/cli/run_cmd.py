@@ -237,7 +237,7 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             code = stopped.exit_code
         else:
             summary["missing"] += left  # defensive: every planned upload must be settled
-            bad = could_not_move(plan)
+            bad = could_not_move(plan) + summary["unread_mail_like"]
             code = ExitCode.VERIFY_FAILED if summary["missing"] or summary["folders_missing"] \
                 else (ExitCode.SKIPPED if bad or summary["failed_folders"] else ExitCode.SUCCESS)
             if args.report_to_inbox and code in (ExitCode.SUCCESS, ExitCode.SKIPPED) \
@@ -353,6 +353,8 @@ def run_summary(plan, uploader, checks) -> dict:
         "altered": list(islice(({"mailbox": c.mailbox, "source": p.location}
                                 for c in checks for p in c.altered), DETAIL_LIMIT)),
         "not_uploaded_count": sum(totals.get(a, 0) for a in (SKIP, REFUSE, FAILED)),
+        "unread": report.unread_rows(plan),  # files under the sources no reader took
+        "unread_mail_like": sum(item.mail_like for item in plan.unread()),
         "not_uploaded": list(islice(not_uploaded(plan), DETAIL_LIMIT)),
     }
 
@@ -461,6 +463,7 @@ def render_summary(summary: dict) -> str:
                   if c.get("unopened")]
     if summary.get("sources_read"):
         lines.append(f"  sources read: {summary['sources_read']}")
+    lines += ["  " + line for line in report.unread_lines(summary.get("unread", []))]
     b = summary.get("backup")
     if b:
         lines.append(f"  backup: {b['archive']} ({report.human_size(b['bytes'])}, "

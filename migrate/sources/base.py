@@ -229,5 +229,12 @@ class Store(abc.ABC):
         """Every file that belongs to the store (for backup), sorted."""
         return list(self.listing().files)
 
+    def harmless(self, path: Path) -> str | None:
+        """What *path* is when it is a file of the store's client that is not mail
+        (an index, settings), else None: the plan names every other file it did not
+        read (``sources.accounting``)."""
+        from migrate.sources.accounting import harmless
+        return harmless(path)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path}>"

@@ -90,10 +90,11 @@ class EmlTreeStore(Store):
             if path.name.startswith("."):
                 continue
             kind = NON_MAIL_KINDS.get(path.suffix.lower())
-            if kind is None and looks_like_message(path):
+            if kind is not None:
+                self.non_mail.append(NonMail(path, kind))
+            elif looks_like_message(path):
                 by_dir.setdefault(path.parent, []).append(path)
-            else:
-                self.non_mail.append(NonMail(path, kind or "not mail"))
+            # anything else the plan names as not read, with its size (sources.accounting)
         return [EmlFolder(self, directory.relative_to(root).parts, directory,
                           sorted(files, key=_natural))
                 for directory, files in sorted(by_dir.items())]

@@ -8,7 +8,8 @@ raises on Thunderbird's layout. This reader walks the tree itself:
   directly; the store root is INBOX;
 * Maildir++ folders are ``.Parent.Child`` directories at the root (names in
   modified UTF-7 are decoded); ``LAYOUT=fs`` folders are nested directories;
-  Thunderbird's ``Name.sbd/`` directories hold subfolders;
+  Thunderbird's ``Name.sbd/`` and KMail's ``.Name.directory/`` directories hold
+  subfolders; KMail's mixed stores keep mbox files beside the maildirs;
 * ``tmp/`` holds unfinished deliveries: not mail (listed); dot-files in
   ``cur``/``new`` are ignored as the maildir spec says;
 * flags come from the info suffix after ``:2,`` (or ``!2,`` / ``;2,``, Windows-safe
@@ -26,6 +27,7 @@ from typing import Iterator
 from migrate.sources import flags as flagmap
 from migrate.sources.base import Folder, NonMail, SourceMessage, Store
 from migrate.sources.files import best_date, looks_like_message, mtime, read_message_file
+from migrate.sources.mbox import MboxFolder
 
 _INFO = re.compile(r"[:!;]2,([A-Za-z]*)$")
 MAILDIR_PARTS = ("cur", "new", "tmp")
@@ -125,7 +127,8 @@ class MaildirFolder(Folder):
                                                      listing.is_broken(path)):
                     continue  # directories, and what the link policy refused (named)
                 if part is None and (path.name in METADATA or path.name.startswith("dovecot")
-                                     or not looks_like_message(path)):
+                                     or not looks_like_message(path)
+                                     or is_kmail_mbox(path, listing)):
                     continue
                 base, _ = split_info(path.name)
                 found.append((path, f"{part or '.'}/{base}"))
@@ -173,27 +176,65 @@ class MaildirStore(Store):
         found.sort(key=lambda f: f.name)
         return found
 
-    def _walk(self, directory: Path, name: tuple[str, ...], found: list, top: bool) -> None:
-        folder = MaildirFolder(self, name, directory)
-        if is_maildir(directory) or folder.message_files():
-            found.append(folder)
+    def _walk(self, directory: Path, name: tuple[str, ...], found: list, top: bool,
+              holder: bool = False) -> None:
+        """Folders at and below *directory*; a *holder* (KMail's ``.Name.directory``)
+        only holds the subfolders of ``Name``, it is no folder itself."""
         listing = self.listing()
+        if not holder:
+            folder = MaildirFolder(self, name, directory)
+            if is_maildir(directory) or folder.message_files():
+                found.append(folder)
         tmp = directory / "tmp"
         if listing.has_dir(tmp):
             for path in tmp.iterdir():
                 if listing.has_file(path) and not path.name.startswith("."):
                     self.non_mail.append(NonMail(path, "unfinished delivery (maildir tmp/)"))
+        for path in sorted(p for p in directory.iterdir() if listing.has_file(p)):
+            if is_kmail_mbox(path, listing):  # KMail's mixed store: an mbox beside maildirs
+                found.append(MboxFolder(self, name + (path.name,), path))
         for sub in sorted(p for p in directory.iterdir() if listing.has_dir(p)):
             if sub.name in MAILDIR_PARTS or sub.name in METADATA_DIRS:
                 continue
-            if top and sub.name.startswith(".") and is_maildir(sub):
+            kmail = _KMAIL_SUBFOLDERS.fullmatch(sub.name)
+            if kmail:  # KMail: the subfolders of "Name" live in ".Name.directory/"
+                self._walk(sub, name + (decode_mutf7(kmail.group(1)),), found, top=False,
+                           holder=True)
+            elif top and sub.name.startswith(".") and is_maildir(sub):
                 parts = tuple(decode_mutf7(p) for p in sub.name[1:].split(".") if p)
                 self._walk(sub, parts or (sub.name,), found, top=False)
             elif sub.name.startswith("."):
-                continue
+                continue  # hidden: a client's own (named by the plan if it holds files)
             else:
                 label = sub.name[:-4] if sub.name.endswith(".sbd") else sub.name
                 self._walk(sub, name + (decode_mutf7(label),), found, top=False)
+
+    def harmless(self, path: Path) -> str | None:
+        if path.name in METADATA or path.name.startswith("dovecot"):
+            return "index or settings of a maildir server"
+        if path.name.startswith(".") and path.parent.name in ("cur", "new", "tmp"):
+            return "hidden file in a maildir (not mail, by the maildir rules)"
+        return super().harmless(path)
+
+
+_KMAIL_SUBFOLDERS = re.compile(r"\.(.+)\.directory")
+
+
+def is_kmail_mbox(path: Path, listing) -> bool:
+    """A KMail mbox folder among maildirs: a file starting with a From_ line that KMail
+    indexes (``.Name.index`` beside it) or that holds more than one message."""
+    if path.name.startswith(".") or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(5)
+            if head != b"From ":
+                return False
+            if listing.has_file(path.with_name(f".{path.name}.index")):
+                return True
+            return any(line.startswith(b"From ") for line in f)
+    except OSError:
+        return False
 
 
 def looks_like_maildir_tree(path: Path, depth: int = 3) -> bool:

@@ -79,8 +79,7 @@ class MboxTreeStore(Store):
                 self.non_mail.append(NonMail(path, READPST_NON_MAIL[path.name]))
             elif is_mbox_file(path):
                 found.append(MboxFolder(self, folder_name(root, path), path))
-            elif path.suffix.lower() not in INDEX_SUFFIXES or path.suffix.lower() == ".txt":
-                self.non_mail.append(NonMail(path, "not mail"))
+            # anything else: an index (harmless) or named by the plan (sources.accounting)
         found.sort(key=lambda f: f.name)
         return found
 

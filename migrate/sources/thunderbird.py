@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from migrate.sources.accounting import MAIL_SUFFIXES
 from migrate.sources.base import Folder, NonMail, Store, path_inside
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mboxtree import MboxTreeStore
@@ -90,3 +91,14 @@ class ThunderbirdStore(Store):
             self.non_mail.append(NonMail(path, "an account's folder outside this profile "
                                                "(prefs.js): give it as a source too"))
         return found
+
+    def harmless(self, path: Path) -> str | None:
+        """Outside the accounts' folders a profile holds Thunderbird's own files
+        (settings, address books, caches): none of them is mail."""
+        mail = self.path / "Mail" if (self.path / "Mail").is_dir() else self.path
+        if mail != self.path and mail not in path.parents \
+                and path.suffix.lower() not in MAIL_SUFFIXES:
+            return "Thunderbird profile file"
+        if path.parent == mail:
+            return "Thunderbird account list file"
+        return super().harmless(path)

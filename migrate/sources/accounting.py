@@ -1,0 +1,115 @@
+"""Every file under a source: read as mail, known and harmless, or named.
+
+A store half recognised must never pass in silence (KMail subfolders dropped,
+an Apple Mail tree read as nothing). After the readers listed their folders,
+every file of the store's listing is put in one of three places:
+
+* **read**: a folder's ``inputs()`` (its message files, its mbox, its index of
+  flags);
+* **named**: listed by the reader as not mail (a calendar, an unfinished
+  delivery, a link the walk refused), or **known and harmless**: an index or
+  settings file of a mail client (``Store.harmless``);
+* **not read**: anything else, named in the plan with its size; one that looks
+  like mail (starts like a message or an mbox, or has a mail store's suffix)
+  makes ``plan`` and ``run`` exit 1 with its name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from migrate.sources.files import looks_like_message
+
+# Files mail clients and systems keep beside mail: never mail themselves.
+HARMLESS_NAMES = {
+    ".DS_Store": "Finder settings", "Thumbs.db": "Windows thumbnails",
+    "desktop.ini": "Windows folder settings", ".localized": "Finder settings",
+    "Icon\r": "Finder icon", ".keep": "placeholder", ".gitkeep": "placeholder",
+    "Info.plist": "Apple Mail folder settings", "Envelope Index": "Apple Mail index",
+    ".mh_sequences": "MH sequences (read for flags)", ".mh_profile": "MH settings",
+    ".sylpheed_mark": "Sylpheed flags (read for flags)",
+    ".sylpheed_cache": "Sylpheed cache", ".claws_mark": "Claws Mail flags (read for flags)",
+    ".claws_cache": "Claws Mail cache", ".mh_sequences.lock": "MH lock",
+}
+HARMLESS_SUFFIXES = {
+    ".msf": "Thunderbird index", ".plist": "settings (property list)",
+    ".sqlite": "database of a mail client's index", ".sqlite-wal": "database journal",
+    ".sqlite-shm": "database journal", ".dat": "index of a mail client",
+    ".ibex": "index of a mail client", ".toc": "index of a mail client",
+    ".index": "KMail index", ".index.ids": "KMail index", ".index.sorted": "KMail index",
+    ".ids": "KMail index", ".sorted": "KMail index", ".lock": "lock file",
+}
+MAIL_SUFFIXES = {".eml", ".emlx", ".msg", ".mbox", ".mbx", ".dbx", ".pst", ".ost", ".olm",
+                 ".mbs", ".nws"}
+NOT_READ = "not read: unknown format"
+PROBE = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Unread:
+    """A file under a source that no reader took and no rule knows."""
+
+    path: Path
+    size: int
+    mail_like: bool  # starts like a message or an mbox, or has a mail store's suffix
+
+    @property
+    def why(self) -> str:
+        return "looks like mail that no reader took" if self.mail_like else NOT_READ
+
+
+def harmless(path: Path) -> str | None:
+    """What *path* is when it is a known file that is not mail, else None."""
+    name = path.name
+    if name in HARMLESS_NAMES:
+        return HARMLESS_NAMES[name]
+    if name.startswith("._"):
+        return "macOS resource fork"
+    lower = name.lower()
+    for suffix, what in HARMLESS_SUFFIXES.items():
+        if lower.endswith(suffix):
+            return what
+    return None
+
+
+def unread_files(store, folders) -> list[Unread]:
+    """The files of *store* its *folders* did not read and nothing names (see above)."""
+    listing = store.listing()
+    if not listing.files:
+        return []
+    taken: set[Path] = set()
+    for folder in folders:
+        inputs = folder.inputs()
+        if inputs is None:
+            return []  # a reader that cannot tell what it read: never guess
+        taken.update(map(Path, inputs))
+    named = {Path(item.path) for item in store.non_mail}
+    taken |= named
+    named_dirs = {p for p in named if listing.has_dir(p)}  # ImapMail/: all of it named
+    found = []
+    for path in listing.files:
+        if path in taken or store.harmless(path) is not None:
+            continue
+        if named_dirs and any(parent in named_dirs for parent in path.parents):
+            continue
+        found.append(Unread(path, _size(path), mail_like(path)))
+    return found
+
+
+def mail_like(path: Path) -> bool:
+    if path.suffix.lower() in MAIL_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(PROBE)
+    except OSError:
+        return True  # cannot look: never call it harmless
+    return head.startswith(b"From ") or looks_like_message(path)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
