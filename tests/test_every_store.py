@@ -168,3 +168,59 @@ def test_every_file_of_a_random_tree_is_read_known_or_named(tmp_path_factory, tr
     for path in (p for p in root.rglob("*") if p.is_file()):
         assert path in read or path in unread or path in named or \
             store.harmless(path) is not None, path
+
+
+# -- MH: nmh sequences, Sylpheed/Claws marks ------------------------------------------
+
+def test_sylpheed_tree_every_folder_and_message(corpus, account, mm, tmp_path):
+    source = corpus / "mh" / "mailimporter-sylpheed" / "Mail"
+    code, plan, out = plan_json(mm, tmp_path, source)
+    assert code == 0, out
+    counts = {r["folder"]: r["messages"] for r in plan["folders"]}
+    assert counts == {"inbox": 6, "inbox/kmail-devel": 11, "inbox/kmail-devel/bugs": 11,
+                      "trash": 6, "Mailinglists": 0, "Mailinglists/hal": 8,
+                      "Mailinglists/hal/commit": 7, "draft": 0, "queue": 0, "sent": 0}
+    assert plan["unread"] == [] and {r["store_type"] for r in plan["folders"]} == {"mh"}
+    boxes = moved(source, account, mm, tmp_path)
+    assert sum(len(m) for m in boxes.values()) == 49
+    # .sylpheed_mark lists every message with flags 0: all read, none flagged
+    assert all(m.keyflags == {"\\Seen"} for msgs in boxes.values() for m in msgs)
+
+
+def _mh_folder(root: Path, n: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(1, n + 1):
+        (root / str(i)).write_bytes(message(f"mh {i}"))
+
+
+def test_mh_sequences_and_claws_marks_become_flags(account, mm, tmp_path):
+    import struct
+    src = tmp_path / "Mail"
+    _mh_folder(src / "nmh", 5)
+    (src / "nmh" / ".mh_sequences").write_text("cur: 5\nunseen: 1-2 4\nflagged: 2\n"
+                                                "replied: 3\n")
+    (src / "nmh" / ",6").write_bytes(message("removed by rmm"))
+    _mh_folder(src / "claws", 7)
+    marks = [(1, 0), (2, 1 | 2), (3, 4), (4, 16), (5, 32), (6, 8)]  # 7 not listed: new
+    (src / "claws" / ".claws_mark").write_bytes(
+        struct.pack("<I", 2) + b"".join(struct.pack("<II", n, f) for n, f in marks))
+    (src / "claws" / ".claws_cache").write_bytes(b"\x00cache")
+    (src / "sylpheed").mkdir()
+    (src / "sylpheed" / ".sylpheed_mark").write_bytes(b"\x02\x00\x00\x00\x01")  # torn
+    _mh_folder(src / "sylpheed", 1)
+    code, plan, out = plan_json(mm, tmp_path, src)
+    assert code == 0, out
+    assert plan["summary"]["counts"]["skip"] == 1  # claws 6: deleted, waiting for expunge
+    assert any("removed in MH" in item["kind"] for item in plan["non_mail"])
+    boxes = moved(src, account, mm, tmp_path)
+    flags = {name: [m.keyflags for m in sorted(msgs, key=subject_number)]
+             for name, msgs in boxes.items() if msgs}
+    S, F, A = "\\Seen", "\\Flagged", "\\Answered"
+    assert flags["nmh"] == [set(), {F}, {S, A}, set(), {S}]
+    assert flags["claws"] == [{S}, set(), {S, F}, {S, A}, {S, "$Forwarded"}, set()]
+    assert flags["sylpheed"] == [{S}]  # the mark file is torn: no sequences, so read
+
+
+def subject_number(m) -> int:
+    import re
+    return int(re.search(rb"Subject: \S+ (\d+)", m.data).group(1))

@@ -13,6 +13,7 @@ from migrate.sources.base import Folder, SourceMessage, Store
 from migrate.sources.mbox import MboxStore, looks_like_mbox
 from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
+from migrate.sources.mh import MhStore, looks_like_mh_tree
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
@@ -25,6 +26,7 @@ STORE_TYPES = {
     "eml-tree": EmlTreeStore,
     "thunderbird": ThunderbirdStore,
     "pst": PstStore,
+    "mh": MhStore,
 }
 
 
@@ -57,6 +59,8 @@ def _detect(path: Path):
         if looks_like_maildir_tree(path):
             return "maildir", None
         listing = walk(path)
+        if looks_like_mh_tree(listing):
+            return "mh", listing
         if any(p.suffix.lower() == ".eml" for p in listing.files):
             return "eml-tree", listing
         if looks_like_mbox_tree(path, listing):
