@@ -21,7 +21,7 @@ from migrate.textsafe import shown
 from migrate.estimate import human_range
 from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
                           Plan)
-from migrate.sources.base import SKIP_REASONS, printable
+from migrate.sources.base import NOTES, SKIP_REASONS, printable
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
@@ -73,6 +73,7 @@ def plan_rows(plan: Plan, existing: dict | None = None,
             "newest": _iso(newest),
             **{action: counts.get(action, 0) for action in ACTIONS},
             "reasons": dict(f.reasons()),
+            "noted": dict(f.messages.noted()),
         })
     return rows
 
@@ -252,6 +253,9 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
                          "until the server opens it")
         for reason, n in sorted(r["reasons"].items()):
             notes.append(f"  {r['folder']}: {n} x {SKIP_REASONS.get(reason, reason)}")
+        for note, n in sorted(r.get("noted", {}).items()):
+            if note in NOTES:
+                notes.append(f"  {r['folder']}: {n} x {NOTES[note]}")
     if notes:
         lines += ["", "Notes:"] + notes
     non_mail = collections.Counter(item["kind"] for item in document["non_mail"])

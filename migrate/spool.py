@@ -14,6 +14,7 @@ next one started in the same directory.
 from __future__ import annotations
 
 import collections
+import json
 import datetime as dt
 import os
 import re
@@ -354,6 +355,15 @@ class Messages:
                 f"ORDER BY julianday(internaldate) {order}, id LIMIT 1")
             ends.append(dt.datetime.fromisoformat(row[0][0]) if row else None)
         return ends[0], ends[1]
+
+    def noted(self) -> collections.Counter:
+        """Note (``SourceMessage.notes``) -> messages that carry it."""
+        out: collections.Counter = collections.Counter()
+        for notes, n in self._query("SELECT notes, count(*) FROM m WHERE {mine} AND notes IS "
+                                    "NOT NULL GROUP BY 1"):
+            for note in json.loads(notes):
+                out[note] += n
+        return out
 
     def by_reason(self) -> collections.Counter:
         """(action, reason) -> messages."""

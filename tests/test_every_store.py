@@ -18,12 +18,13 @@ from migrate.sources.accounting import unread_files
 from tests.builders import message, write_mbox
 
 
-def moved(source: Path, account, mm, tmp_path, *extra) -> dict:
-    """run, then verify, of *source* into *account*: the server's mailboxes afterwards."""
+def moved(source: Path, account, mm, tmp_path, *extra, code: int = 0) -> dict:
+    """run, then verify, of *source* into *account*: the server's mailboxes afterwards.
+    *code* 1: some messages of the source cannot move (named), the rest all arrived."""
     args = [*account.cli_args(), "--state", tmp_path / "state.sqlite"]
     r = mm("run", source, *args, "--backup-dir", tmp_path / "bk", "--yes", *extra,
            account=account)
-    assert r.code == 0, r.out + r.err
+    assert r.code == code, r.out + r.err
     v = mm("verify", source, *args, *extra, account=account)
     assert v.code == 0, v.out + v.err
     return {name: boxes for name, boxes in account.read_back().items()}
@@ -224,3 +225,92 @@ def test_mh_sequences_and_claws_marks_become_flags(account, mm, tmp_path):
 def subject_number(m) -> int:
     import re
     return int(re.search(rb"Subject: \S+ (\d+)", m.data).group(1))
+
+
+# -- Apple Mail: .emlx, .partial.emlx with Attachments/, V2..V10 trees -----------------
+
+def emlx(data: bytes, flags: int | None = None, received: int | None = None) -> bytes:
+    """An .emlx file: byte count, message, property list (as Mail writes it)."""
+    import plistlib
+    plist = {k: v for k, v in (("flags", flags), ("date-received", received)) if v is not None}
+    return f"{len(data)}      \n".encode() + data + plistlib.dumps(plist)
+
+
+def _leaves(data: bytes) -> list:
+    import email
+    import hashlib
+    m = email.message_from_bytes(data.replace(b"\r\n", b"\n"))
+    return [(p.get_filename() or p.get_content_type(), hashlib.sha256(
+        (p.get_payload(decode=True) or b"").replace(b"\r\n", b"\n").rstrip()).hexdigest())
+        for p in m.walk() if not p.is_multipart()]
+
+
+def test_partial_emlx_rebuilt_as_the_reference_converter_does(corpus, account, mm, tmp_path):
+    source = corpus / "emlx" / "partial-emlx-converter" / "input"
+    code, plan, out = plan_json(mm, tmp_path, source)
+    assert code == 0 and plan["unread"] == [], out  # every Attachments file is read
+    (row,) = plan["folders"]
+    assert row["messages"] == 10 and row["skip"] == 3  # 136153, 207046, 229417: cut short
+    assert row["reasons"] == {"unreadable": 3}
+    assert row["noted"]["attachments-missing"] == 2  # 114893, 114895: no Attachments/
+    assert "2 x attachments Apple Mail had not downloaded" in out
+    boxes = moved(source, account, mm, tmp_path, code=1)
+    (inbox,) = [msgs for msgs in boxes.values() if msgs]
+    assert len(inbox) == 7
+    expected = corpus / "emlx" / "partial-emlx-converter" / "expected_results"
+    for name in ("114862", "114892"):
+        want = _leaves((expected / f"{name}.eml").read_bytes())
+        assert any(_leaves(m.data) == want for m in inbox), name  # every part, byte for byte
+    # only the two whose attachments are not on the disk keep Mail's stubs
+    assert sum(b"X-Apple-Content-Length" in m.data for m in inbox) == 2
+
+
+def test_every_corpus_emlx_is_read_or_refused_by_name(corpus, mm, tmp_path):
+    code, plan, out = plan_json(mm, tmp_path, corpus / "emlx")
+    assert plan["summary"]["messages"] == 22
+    reasons = {r["folder"]: r["reasons"] for r in plan["folders"]}
+    assert reasons["terhechte-emlx"] == {"unreadable": 3}  # broken1-3, on purpose
+    assert reasons["kigster-search-emlx-mailbox"] == {"unreadable": 2}  # cut down upstream
+    assert reasons["partial-emlx-converter/skip-emlx"] == {"unreadable": 1}  # no byte count
+    assert reasons["crb912-emlx_parse"] == {} and reasons["tika"] == {}
+    # the converter's expected .eml output sits in the same tree: named, exit 1
+    assert code == 1 and {Path(u["path"]).name for u in plan["unread"]} == {
+        "114862.eml", "114892.eml"}
+
+
+def test_apple_mail_v10_tree_with_flags_nesting_and_old_versions(account, mm, tmp_path):
+    mail = tmp_path / "Library" / "Mail"
+    account_dir = mail / "V10" / "0C9A3E1B-4F5D-4E39-9D0A-7E1B2C3D4E5F"
+    inbox = account_dir / "INBOX.mbox" / "6F1D" / "Data" / "3" / "Messages"
+    inbox.mkdir(parents=True)
+    bits = [0x1, 0x0, 0x1 | 0x4, 0x1 | 0x10, 0x1 | 0x40, 0x1 | 0x100, 0x1 | 0x2]
+    for i, flag in enumerate(bits, 1):
+        (inbox / f"{i}.emlx").write_bytes(emlx(message(f"apple {i}"), flag, 1262304000 + i))
+    nested = account_dir / "Projects.mbox" / "2021.mbox" / "Messages"
+    nested.mkdir(parents=True)
+    (nested / "20.emlx").write_bytes(emlx(message("apple 20", date="Sat, 01 May 2021 "
+                                                  "10:00:00 +0000"), 0x1))
+    (account_dir / "Empty.mbox").mkdir()
+    (account_dir / "INBOX.mbox" / "Info.plist").write_bytes(b"<plist/>")
+    (mail / "V10" / "MailData").mkdir()
+    (mail / "V10" / "MailData" / "Envelope Index").write_bytes(b"SQLite format 3\0")
+    (mail / "V10" / "MailData" / "Envelope Index-wal").write_bytes(b"")
+    old = mail / "V2" / "POP-ann@pop.example.org" / "INBOX.mbox" / "Messages"
+    old.mkdir(parents=True)
+    (old / "1.emlx").write_bytes(emlx(message("apple 1"), 0x1))
+    code, plan, out = plan_json(mm, tmp_path, mail)
+    assert code == 0, out
+    assert {r["folder"]: r["messages"] for r in plan["folders"]} == {
+        "INBOX": 7, "Projects": 0, "Projects/2021": 1, "Empty": 0}
+    assert plan["unread"] == []
+    assert any("older Apple Mail store" in n["kind"] and n["path"].endswith("V2")
+               for n in plan["non_mail"])
+    assert plan["summary"]["counts"]["skip"] == 1  # deleted in Mail, not yet erased
+    boxes = moved(mail, account, mm, tmp_path)
+    S = "\\Seen"
+    got = [m.keyflags for m in sorted(boxes["INBOX"], key=subject_number)]
+    assert got == [{S}, set(), {S, "\\Answered"}, {S, "\\Flagged"}, {S, "\\Draft"},
+                   {S, "$Forwarded"}]
+    assert {m.internaldate.timestamp() for m in boxes["INBOX"]} == {
+        1262304000.0 + i for i in range(1, 7)}  # the date Mail received it
+    assert len(boxes["Projects/2021"]) == 1 and "Empty" in boxes and "Projects" in boxes

@@ -14,6 +14,7 @@ from migrate.sources.mbox import MboxStore, looks_like_mbox
 from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mh import MhStore, looks_like_mh_tree
+from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
@@ -27,6 +28,7 @@ STORE_TYPES = {
     "thunderbird": ThunderbirdStore,
     "pst": PstStore,
     "mh": MhStore,
+    "apple-mail": AppleMailStore,
 }
 
 
@@ -61,6 +63,8 @@ def _detect(path: Path):
         listing = walk(path)
         if looks_like_mh_tree(listing):
             return "mh", listing
+        if looks_like_apple_mail(listing):
+            return "apple-mail", listing
         if any(p.suffix.lower() == ".eml" for p in listing.files):
             return "eml-tree", listing
         if looks_like_mbox_tree(path, listing):

@@ -32,6 +32,16 @@ SKIP_REASONS = {
 }
 
 
+# Notes on a message that moves, but not whole: counted per folder in every report.
+NOTES = {
+    "partial": "only part of the body was downloaded by the mail client (POP): moves as "
+               "the client holds it",
+    "attachments-missing": "attachments Apple Mail had not downloaded to this Mac: the "
+                           "message moves without them (to move it whole, open it in Mail "
+                           "so that Mail downloads them, before the run)",
+}
+
+
 @dataclasses.dataclass(slots=True)
 class SourceMessage:
     """One message as read from a store.
