@@ -314,3 +314,69 @@ def test_apple_mail_v10_tree_with_flags_nesting_and_old_versions(account, mm, tm
     assert {m.internaldate.timestamp() for m in boxes["INBOX"]} == {
         1262304000.0 + i for i in range(1, 7)}  # the date Mail received it
     assert len(boxes["Projects/2021"]) == 1 and "Empty" in boxes and "Projects" in boxes
+
+
+# -- Gmail Takeout: labels become folders, each message sent once ----------------------
+
+TAKEOUT = "All mail Including Spam and Trash.mbox"
+
+
+def test_takeout_labels_become_folders_sent_once(corpus, account, mm, tmp_path):
+    source = corpus / "takeout" / "suitenumerique-transfers" / TAKEOUT
+    code, plan, out = plan_json(mm, tmp_path, source)
+    assert code == 0, out
+    assert {r["folder"]: r["messages"] for r in plan["folders"]} == {
+        "INBOX": 8, "Sent": 1, "Drafts": 1, "Trash": 3, "Conseil municipal": 3,
+        "Petite enfance/Cantine": 1, "Petite enfance/Centre loisir": 3,
+        "Petite enfance/École": 2}
+    boxes = moved(source, account, mm, tmp_path)
+    summary = json.loads((tmp_path / "state.run.json").read_text())
+    distinct = {m.data for msgs in boxes.values() for m in msgs}
+    assert len(distinct) == 14  # the 14 messages of the export, none lost
+    assert summary["copied"] == 22 - 14  # sent once, copied on the server to other labels
+    inbox = boxes["INBOX"]
+    unread = [m for m in inbox if "\\Seen" not in m.keyflags]
+    assert len(unread) == sum(b"Unread" in _labels_line(m.data) for m in inbox) > 0
+    starred = [m for msgs in boxes.values() for m in msgs if "\\Flagged" in m.keyflags]
+    assert starred and all(b"Starred" in _labels_line(m.data) for m in starred)
+    assert all("\\Draft" in m.keyflags for m in boxes["Drafts"])
+    assert all(b"Trash" in _labels_line(m.data) for m in boxes["Trash"])
+
+
+def _labels_line(data: bytes) -> bytes:
+    from migrate.sources.takeout import labels_of
+    return ",".join(labels_of(data)).encode()
+
+
+def test_takeout_french_export_same_folders(corpus, mm, tmp_path):
+    source = corpus / "takeout" / "suitenumerique-transfers" / \
+        "Tous les messages, y compris ceux du dossier Spam .mbox"
+    code, plan, out = plan_json(mm, tmp_path, source)
+    assert code == 0, out
+    rows = {r["folder"]: r["messages"] for r in plan["folders"]}
+    assert rows["INBOX"] == 11 and rows["Trash"] == 3 and rows["Drafts"] == 1
+    assert not {"Non lus", "Ouvert", "Favoris", "Boîte de réception"} & set(rows)
+
+
+def test_takeout_label_rules(tmp_path):
+    from migrate.sources.takeout import labels_of, places_and_marks
+    from tests.builders import write_mbox
+    labelled = [
+        ("Inbox,Unread,Category Promotions", [("INBOX",)], set(), {"$Promotions"}),
+        ('"Bills, 2020",Opened,Important', [("Bills, 2020",)], {"\\Seen"}, {"$Important"}),
+        ("Spam,Inbox,Unread", [("Spam",)], set(), set()),
+        ("Archived,Opened,Starred", [("Archive",)], {"\\Seen", "\\Flagged"}, set()),
+        ("=?UTF-8?Q?Bo=C3=AEte_de_r=C3=A9ception,Ouvert,F?=\n =?UTF-8?Q?avoris,A/B?=",
+         [("INBOX",), ("A", "B")], {"\\Seen", "\\Flagged"}, set()),
+        (None, [("Archive",)], {"\\Seen"}, set()),
+    ]
+    for value, places, flags, keywords in labelled:
+        extra = f"X-Gmail-Labels: {value}\n" if value else ""
+        data = message("t", extra=extra)
+        got = places_and_marks(labels_of(data))
+        assert got == (places, frozenset(flags), frozenset(keywords)), (value, got)
+    write_mbox(tmp_path / "x.mbox", [message("a", extra="X-GM-THRID: 1\nX-Gmail-Labels: "
+                                             "Inbox,Work\n")])
+    store = open_store(tmp_path / "x.mbox")
+    assert store.kind == "takeout"
+    assert [f.name for f in store.folders()] == [("INBOX",), ("Work",)]

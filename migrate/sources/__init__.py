@@ -15,6 +15,7 @@ from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mh import MhStore, looks_like_mh_tree
 from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
+from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
@@ -29,6 +30,7 @@ STORE_TYPES = {
     "pst": PstStore,
     "mh": MhStore,
     "apple-mail": AppleMailStore,
+    "takeout": TakeoutStore,
 }
 
 
@@ -46,7 +48,7 @@ def _detect(path: Path):
                           "device is never read)")
     if path.is_file():
         if looks_like_mbox(path):
-            return "mbox", None
+            return ("takeout" if is_takeout_mbox(path) else "mbox"), None
         if path.suffix.lower() == ".pst":
             return "pst", None
         if path.suffix.lower() == ".ost":
@@ -61,6 +63,8 @@ def _detect(path: Path):
         if looks_like_maildir_tree(path):
             return "maildir", None
         listing = walk(path)
+        if any(is_takeout_mbox(p) for p in listing.files):
+            return "takeout", listing
         if looks_like_mh_tree(listing):
             return "mh", listing
         if looks_like_apple_mail(listing):
