@@ -380,3 +380,123 @@ def test_takeout_label_rules(tmp_path):
     store = open_store(tmp_path / "x.mbox")
     assert store.kind == "takeout"
     assert [f.name for f in store.folders()] == [("INBOX",), ("Work",)]
+
+
+# -- Outlook Express: .dbx (OE5/6), .mbx (OE4), Folders.dbx ----------------------------
+
+def make_dbx(messages: list[tuple[bytes, int]], block: int = 0x200) -> bytes:
+    """A minimal OE5/6 message file, byte by byte as the format says: the header,
+    one index node, one item per message (flags direct, text pointer and time
+    received indirect), the text in chained blocks of *block* bytes."""
+    import struct
+    out = bytearray(0x24BC)
+    out[0:8] = b"\xcf\xad\x12\xfe\xc5\xfd\x74\x6f"
+    node = len(out)
+    out += bytearray(0x18 + 12 * len(messages))
+    entries = []
+    for text, flags in messages:
+        chunks = [text[i:i + block] for i in range(0, len(text), block)] or [b""]
+        starts = []
+        for chunk in chunks:
+            starts.append(len(out))
+            out += struct.pack("<IIHHI", len(out), block, len(chunk), 0, 0) + chunk.ljust(block,
+                                                                                  b"\0")
+        for a, b in zip(starts, starts[1:]):
+            struct.pack_into("<I", out, a + 12, b)
+        item = len(out)
+        data = struct.pack("<I", starts[0]) + struct.pack("<Q", 131_000_000_000_000_000)
+        body = bytes([0x81]) + flags.to_bytes(3, "little") + bytes([0x04]) + \
+            (0).to_bytes(3, "little") + bytes([0x12]) + (4).to_bytes(3, "little") + data
+        out += struct.pack("<IIHBB", item, len(body), 0, 3, 0) + body
+        entries.append(item)
+    struct.pack_into("<I", out, node, node)
+    out[node + 0x11] = len(messages)
+    for i, item in enumerate(entries):
+        struct.pack_into("<III", out, node + 0x18 + 12 * i, item, 0, 0)
+    struct.pack_into("<I", out, 0xC4, len(messages))
+    struct.pack_into("<I", out, 0xE4, node)
+    return bytes(out)
+
+
+def test_dbx_byte_literal_file_read_with_flags_and_long_text(tmp_path):
+    from migrate.sources.dbx_format import dbx_messages, message_text
+    long = message("long", body="x" * 1500 + "\r\n")
+    data = make_dbx([(message("read"), 0x81), (long, 0x01), (message("flag"), 0xA1),
+                     (message("gone"), 0xC1)])
+    assert data[0xC4:0xC8] == b"\x04\x00\x00\x00"
+    items = dbx_messages(data)
+    assert [message_text(data, i.number(4)) for _, i in items][:2] == [message("read"), long]
+    (tmp_path / "Inbox.dbx").write_bytes(data)
+    store = open_store(tmp_path)
+    assert store.kind == "outlook-express"
+    (folder,) = store.folders()
+    msgs = list(folder.messages())
+    assert [sorted(m.flags) for m in msgs] == [["\\Seen"], [], ["\\Flagged", "\\Seen"],
+                                               ["\\Seen"]]
+    assert [m.skip_reason for m in msgs] == [None, None, None, "deleted"]
+    assert msgs[0].internaldate.year == 2016  # FILETIME 131e15 x 100 ns after 1601
+
+
+def test_damaged_dbx_names_what_it_cannot_read(tmp_path):
+    import struct
+    good = make_dbx([(message("one"), 0x81), (message("two"), 0x81)])
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "Inbox.dbx").write_bytes(good[:0x24BC + 8])  # cut inside the index
+    broken = bytearray(good)
+    first_block = 0x24BC + 0x18 + 24
+    struct.pack_into("<I", broken, first_block, 7)  # message one's block lost its marker
+    (root / "Sent.dbx").write_bytes(bytes(broken))
+    (root / "Drafts.mbx").write_bytes(b"JMF6" + b"\0" * 0x50 + b"garbage!" * 4)
+    store = open_store(root)
+    got = {f.name: [(m.skip_reason, m.notes) for m in f.messages()] for f in store.folders()}
+    assert got[("Inbox",)][0][0] == "unreadable" and "index is damaged" in got[("Inbox",)][0][1][0]
+    assert [r for r, _ in got[("Sent",)]] == ["unreadable", None]  # one lost, one read
+    assert got[("Drafts",)][0][0] == "unreadable"
+
+
+def test_outlook_express_corpus(corpus, mm, tmp_path):
+    code, plan, out = plan_json(mm, tmp_path, corpus / "dbx")
+    assert code == 0, out
+    rows = {r["folder"]: r["messages"] for r in plan["folders"]}
+    assert plan["summary"]["messages"] == 71
+    assert rows["iped/test_OutlookDBX"] == 28 and rows["mailimporter/oe/test4"] == 3
+    assert rows["mailimporter/oe/test2"] == 3  # OE4 inside, whatever the name says
+    assert rows["mailimporter/oe/test1"] == 1 and rows["mailimporter/oe/test3"] == 3
+    assert any("settings or cache" in n["kind"] and n["path"].endswith("Offline.dbx")
+               for n in plan["non_mail"])
+    assert plan["unread"] == []
+
+
+def test_outlook_express_6_store_on_dovecot(corpus, account, mm, tmp_path):
+    source = corpus / "dbx" / "mailimporter" / "oe6"
+    boxes = moved(source, account, mm, tmp_path)
+    counts = {name: len(msgs) for name, msgs in boxes.items()}
+    assert counts["INBOX"] == 1 and counts["INBOX/KDE"] == 5 and counts["INBOX/KDE/kmail"] == 5
+    assert counts["Mailinglists/hal/hal-commit"] == 4 and counts["Mailinglists"] == 0
+    assert sum(counts.values()) == 31
+    assert all("\\Seen" in m.keyflags for msgs in boxes.values() for m in msgs)
+    for special in ("Sent", "Trash", "Drafts", "Postausgang"):  # listed, never written
+        assert special in boxes, special
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 0x2700), st.integers(0, 255)), max_size=12),
+       st.integers(0x2400, 0x2800))
+def test_any_damage_to_a_dbx_or_mbx_is_named_never_raised(tmp_path_factory, flips, cut):
+    import struct
+    root = tmp_path_factory.mktemp("oe")
+    good = bytearray(make_dbx([(message("one"), 0x81), (message("two", body="y" * 700), 0)]))
+    mbx = bytearray(b"JMF6" + b"\0" * 0x50)
+    for n, text in enumerate([message("a"), message("b")], 1):
+        mbx += struct.pack("<4I", 0x7F007F00, n, 16 + len(text), len(text)) + text
+    for data, name in ((good, "a.dbx"), (mbx, "b.mbx")):
+        for at, value in flips:
+            if at < len(data):
+                data[at] = value
+        (root / name).write_bytes(bytes(data[:cut]))
+    store = open_store(root, "outlook-express")  # a damaged magic: named by the plan
+    for folder in store.folders():
+        for msg in folder.messages():
+            assert msg.skip_reason in (None, "unreadable", "deleted") and msg.key

@@ -16,6 +16,8 @@ from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mh import MhStore, looks_like_mh_tree
 from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
+from migrate.sources.outlook_express import (OutlookExpressStore, file_kind,
+                                             looks_like_outlook_express)
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
 from migrate.sources.pst import PstStore
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
@@ -31,6 +33,7 @@ STORE_TYPES = {
     "mh": MhStore,
     "apple-mail": AppleMailStore,
     "takeout": TakeoutStore,
+    "outlook-express": OutlookExpressStore,
 }
 
 
@@ -51,6 +54,8 @@ def _detect(path: Path):
             return ("takeout" if is_takeout_mbox(path) else "mbox"), None
         if path.suffix.lower() == ".pst":
             return "pst", None
+        if file_kind(path) in ("messages", "mbx"):
+            return "outlook-express", None
         if path.suffix.lower() == ".ost":
             raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
                               "that lives on a server (Exchange, Office 365); its mail is "
@@ -65,6 +70,8 @@ def _detect(path: Path):
         listing = walk(path)
         if any(is_takeout_mbox(p) for p in listing.files):
             return "takeout", listing
+        if looks_like_outlook_express(listing):
+            return "outlook-express", listing
         if looks_like_mh_tree(listing):
             return "mh", listing
         if looks_like_apple_mail(listing):
@@ -78,7 +85,9 @@ def _detect(path: Path):
     except OSError as e:
         raise SourceError(f"cannot read the directory {path}: {e.strerror}") from None
     raise SourceError(f"no mail store recognised in directory {path} (looked for a "
-                      "Thunderbird profile, maildir, mbox files and .eml files)")
+                      "Thunderbird profile, maildir, KMail, MH, Apple Mail, Outlook Express, "
+                      "Gmail Takeout, mbox files and .eml files); pass --source-type to "
+                      "force a kind")
 
 
 def open_store(path, source_type: str | None = None, pst_codepage: str | None = None,
