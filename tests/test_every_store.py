@@ -500,3 +500,68 @@ def test_any_damage_to_a_dbx_or_mbx_is_named_never_raised(tmp_path_factory, flip
     for folder in store.folders():
         for msg in folder.messages():
             assert msg.skip_reason in (None, "unreadable", "deleted") and msg.key
+
+
+# -- Outlook for Mac .olm: messages rebuilt from XML ------------------------------------
+
+OLM = "olm/OLMReader/outlook_example.olm"
+
+
+def test_olm_rebuilt_the_same_at_every_read_with_every_attachment(corpus):
+    import email
+    import zipfile
+    path = corpus / "olm" / "aspose-email-net" / "SampleOLM.olm"
+    first = {m.key: m.data for f in open_store(path).folders() for m in f.messages()}
+    again = {m.key: m.data for f in open_store(path).folders() for m in f.messages()}
+    assert first == again and len(first) == 22  # the plan's hash holds at upload
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist() if "__Attachments/" in n and
+                   not n.endswith("/")}
+    carried = set()
+    for data in first.values():
+        for part in email.message_from_bytes(data).walk():
+            if not part.is_multipart() and part.get_filename():
+                carried.add(part.get_payload(decode=True))
+    for name, content in members.items():  # attached mail is carried byte for byte
+        assert content in carried or any(content.rstrip(b"\r\n") in d
+                                         for d in first.values()), name
+
+
+def test_olm_on_dovecot_with_flags_and_categories(corpus, account, mm, tmp_path):
+    source = corpus / OLM
+    code, plan, out = plan_json(mm, tmp_path, source)
+    assert code == 0, out
+    kinds = {n["kind"] for n in plan["non_mail"]}
+    assert {"contacts", "calendar items", "tasks", "notes"} <= kinds
+    boxes = moved(source, account, mm, tmp_path)
+    msgs = [m for box in boxes.values() for m in box]
+    assert len(msgs) == 7
+    assert sum("\\Seen" in m.keyflags for m in msgs) == 5  # 5 read, 2 unread (PROVENANCE)
+    assert sum("\\Flagged" in m.keyflags for m in msgs) == 1
+    assert any(any("Blue" in f for f in m.keyflags) for m in msgs)  # a category: a keyword
+    assert len(boxes["Outlook PST/Drafts"]) == 3 and len(boxes["Drafts"]) == 2
+    assert "Outlook PST/RSS Feeds/Reuters: Company News" in boxes  # empty, still there
+
+
+def test_crafted_olm_archives_are_refused_by_name(tmp_path):
+    import zipfile
+    path = tmp_path / "bad.olm"
+    base = "Local/com.microsoft.__Messages/Inbox/"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(base + "message_00000.xml", '<!DOCTYPE x [<!ENTITY a "aaaa">]>'
+                                               "<emails><email>&a;</email></emails>")
+        z.writestr(base + "message_00001.xml", b"\0" * (3 << 20))  # packs ~1000x
+        z.writestr(base + "message_00002.xml", "<emails><email><OPFMessageCopySubject>"
+                                               "fine</OPFMessageCopySubject></email></emails>")
+        z.writestr(base + "message_00003.xml", "<emails><email>")  # cut short
+        z.writestr("../../etc/evil.xml", "<x/>")
+    store = open_store(path)
+    (folder,) = store.folders()
+    got = {m.key.split("/")[-1]: (m.skip_reason, m.notes) for m in folder.messages()}
+    assert "DTD" in got["message_00000.xml"][1][0]
+    assert "refused" in got["message_00001.xml"][1][0]
+    assert got["message_00002.xml#0"][0] is None
+    assert "not well-formed" in got["message_00003.xml"][1][0]
+    assert any("unknown part" in n.kind for n in store.non_mail)
+    (tmp_path / "broken.olm").write_bytes(b"PK\x03\x04 not really a zip")
+    assert open_store(tmp_path / "broken.olm", "olm").folders() == []

@@ -16,6 +16,7 @@ from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
 from migrate.sources.mh import MhStore, looks_like_mh_tree
 from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
+from migrate.sources.olm import OlmStore, looks_like_olm
 from migrate.sources.outlook_express import (OutlookExpressStore, file_kind,
                                              looks_like_outlook_express)
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
@@ -34,6 +35,7 @@ STORE_TYPES = {
     "apple-mail": AppleMailStore,
     "takeout": TakeoutStore,
     "outlook-express": OutlookExpressStore,
+    "olm": OlmStore,
 }
 
 
@@ -56,6 +58,8 @@ def _detect(path: Path):
             return "pst", None
         if file_kind(path) in ("messages", "mbx"):
             return "outlook-express", None
+        if looks_like_olm(path):
+            return "olm", None
         if path.suffix.lower() == ".ost":
             raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
                               "that lives on a server (Exchange, Office 365); its mail is "
@@ -70,6 +74,8 @@ def _detect(path: Path):
         listing = walk(path)
         if any(is_takeout_mbox(p) for p in listing.files):
             return "takeout", listing
+        if any(looks_like_olm(p) for p in listing.files):
+            return "olm", listing
         if looks_like_outlook_express(listing):
             return "outlook-express", listing
         if looks_like_mh_tree(listing):
