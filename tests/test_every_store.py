@@ -6,6 +6,7 @@ rest built here; plan -> run -> verify on a real Dovecot for each kind.
 
 from __future__ import annotations
 
+import collections
 import json
 import shutil
 from pathlib import Path
@@ -565,3 +566,57 @@ def test_crafted_olm_archives_are_refused_by_name(tmp_path):
     assert any("unknown part" in n.kind for n in store.non_mail)
     (tmp_path / "broken.olm").write_bytes(b"PK\x03\x04 not really a zip")
     assert open_store(tmp_path / "broken.olm", "olm").folders() == []
+
+
+# -- Outlook .msg files: MAPI properties rebuilt as MIME (the .pst code) ----------------
+
+def test_compressed_rtf_example_of_the_specification():
+    from migrate.sources.rtf_lzfu import decompress
+    data = bytes.fromhex("2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af3"
+                         "2068656c090020627705b06c647d0a800fa0")  # MS-OXRTFCP 3.1.1
+    assert decompress(data) == b"{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n"
+
+
+def test_msg_corpus_every_file_a_message_or_named(corpus, mm, tmp_path):
+    pytest.importorskip("olefile")
+    import email
+    import email.policy
+    code, plan, out = plan_json(mm, tmp_path, corpus / "msg")
+    assert code == 0, out
+    assert plan["summary"]["messages"] == 43 and plan["summary"]["counts"]["skip"] == 0
+    kinds = collections.Counter(n["kind"].split(" (")[0] for n in plan["non_mail"])
+    assert kinds == {"calendar item": 3, "contact": 4, "note": 3, "task": 1,
+                     "distribution list": 1}, kinds
+    assert plan["unread"] == []
+    store = open_store(corpus / "msg")
+    got = {Path(m.location).name: m for f in store.folders() for m in f.messages()}
+    subject = lambda name: email.message_from_bytes(  # noqa: E731
+        got[name].data, policy=email.policy.default)["Subject"]
+    assert "Ф" in subject("cyrillic_message.msg") or "а" in subject("cyrillic_message.msg")
+    assert got["fnf.msg"].data.startswith(b"Received:") or b"\nSubject:" in got["fnf.msg"].data
+    nested = email.message_from_bytes(got["msgInMsgInMsg.msg"].data)
+    assert sum(p.get_content_type() == "message/rfc822" for p in nested.walk()) >= 2
+    received = email.message_from_bytes(got["example_received_unicode.msg"].data)
+    assert received["Received"] and any(p.get_filename() for p in received.walk())
+
+
+def test_msg_folder_on_dovecot(corpus, account, mm, tmp_path):
+    pytest.importorskip("olefile")
+    source = corpus / "msg" / "msgreader"
+    boxes = moved(source, account, mm, tmp_path)
+    assert sum(len(m) for m in boxes.values()) == 10
+
+
+def test_without_olefile_the_message_says_what_to_do(tmp_path, corpus):
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "olefile.py").write_text("raise ImportError('pretend it is not installed')\n")
+    done = subprocess.run([sys.executable, "-m", "migrate", "plan", str(corpus / "msg" / "iped")],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(blocker)))
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'mailmigrate[msg]'" in done.stderr and "Traceback" not in done.stderr

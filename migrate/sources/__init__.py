@@ -17,6 +17,7 @@ from migrate.sources.mh import MhStore, looks_like_mh_tree
 from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
 from migrate.sources.olm import OlmStore, looks_like_olm
+from migrate.sources.msg import MsgStore, looks_like_msg_tree
 from migrate.sources.outlook_express import (OutlookExpressStore, file_kind,
                                              looks_like_outlook_express)
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
@@ -36,6 +37,7 @@ STORE_TYPES = {
     "takeout": TakeoutStore,
     "outlook-express": OutlookExpressStore,
     "olm": OlmStore,
+    "msg": MsgStore,
 }
 
 
@@ -60,6 +62,8 @@ def _detect(path: Path):
             return "outlook-express", None
         if looks_like_olm(path):
             return "olm", None
+        if path.suffix.lower() == ".msg":
+            return "msg", None
         if path.suffix.lower() == ".ost":
             raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
                               "that lives on a server (Exchange, Office 365); its mail is "
@@ -78,6 +82,8 @@ def _detect(path: Path):
             return "olm", listing
         if looks_like_outlook_express(listing):
             return "outlook-express", listing
+        if looks_like_msg_tree(listing):
+            return "msg", listing
         if looks_like_mh_tree(listing):
             return "mh", listing
         if looks_like_apple_mail(listing):

@@ -132,10 +132,17 @@ def build_message(item) -> Built:
             recipients.append(Props(item.recipients, i))
     attachments = [item.get_attachment(i) for i in range(item.number_of_attachments)]
     seed = f"{item.identifier}"
-    body = _body(props, item.plain_text_body, item.html_body, item.rtf_body)
     parts = [_attachment_part(a, i, seed) for i, a in enumerate(attachments)]
-    data = _assemble(props, recipients, body, parts, seed,
-                     getattr(item, "subject", None))
+    return build_from(props, recipients, (item.plain_text_body, item.html_body, item.rtf_body),
+                      parts, seed, getattr(item, "subject", None))
+
+
+def build_from(props, recipients: list, bodies: tuple, parts: list, seed: str,
+               subject_hint: str | None = None) -> Built:
+    """A message from its MAPI properties, wherever they were read (.pst, .msg):
+    *bodies* is (plain, HTML, uncompressed RTF) as bytes or None."""
+    body = _body(props, *bodies)
+    data = _assemble(props, recipients, body, parts, seed, subject_hint)
     flags, keywords = _flags(props)
     when = props.time(DELIVERY_TIME) or props.time(SUBMIT_TIME) or props.time(CREATION_TIME)
     return Built(data, flags, keywords, when)
@@ -223,20 +230,32 @@ def _body(props, plain_bytes, html_bytes, rtf_bytes) -> MIMEPart:
 
 def _attachment_part(attachment, index: int, seed: str) -> Message:
     props = Props(attachment)
-    name = (props.string(ATTACH_LONG_NAME) or props.string(ATTACH_NAME)
-            or props.string(DISPLAY_NAME) or f"attachment-{index + 1}")
     size = attachment.get_size() or 0
     data = attachment.read_buffer(size) if size else b""
+    embedded = None
     if props.integer(ATTACH_METHOD) == 5:  # an embedded message
-        inner = build_embedded(data, f"{seed}.{index}", props.codepage)
+        embedded = build_embedded(data, f"{seed}.{index}", props.codepage)
+    return attachment_part(props, data, index, embedded)
+
+
+def attachment_part(props, data: bytes, index: int, embedded: bytes | None = None) -> Message:
+    """One attachment as a MIME part: *embedded* (an attached message's bytes) becomes
+    message/rfc822; anything else keeps its name, type and Content-ID."""
+    name = (props.string(ATTACH_LONG_NAME) or props.string(ATTACH_NAME)
+            or props.string(DISPLAY_NAME) or f"attachment-{index + 1}")
+    if embedded is not None:
         part = MIMEPart(policy=POLICY)
-        part.set_content(email.message_from_bytes(inner, policy=POLICY))
+        part.set_content(email.message_from_bytes(embedded, policy=POLICY))
         part.add_header("Content-Disposition", "attachment",
                         filename=name if name.lower().endswith(".eml") else name + ".eml")
         return part
     mime = props.string(ATTACH_MIME) or mimetypes.guess_type(name)[0] or \
         "application/octet-stream"
-    maintype, _, subtype = mime.partition("/")
+    maintype, _, subtype = mime.lower().partition("/")
+    if mime.lower() == "message/rfc822" and data:  # attached mail kept as a file
+        return attachment_part(props, b"", index, data)
+    if maintype in ("message", "multipart"):  # such a type is a structure, never base64:
+        maintype, subtype = "application", "octet-stream"  # the bytes kept as a file
     part = MIMEPart(policy=POLICY)
     part.set_content(data, maintype=maintype or "application",
                      subtype=subtype or "octet-stream", cte="base64",
