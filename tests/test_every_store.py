@@ -620,3 +620,29 @@ def test_without_olefile_the_message_says_what_to_do(tmp_path, corpus):
                           env=dict(os.environ, PYTHONPATH=str(blocker)))
     assert done.returncode == 2, done.stderr
     assert "pip install 'mailmigrate[msg]'" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- Windows Live Mail: EML folders, state in a database this tool names -------------
+
+def test_windows_live_mail_tree(account, mm, tmp_path):
+    root = tmp_path / "Windows Live Mail"
+    acct = root / "pop.example.org (account1)"
+    for folder, n in (("Inbox", 3), ("Sent Items", 1)):
+        (acct / folder).mkdir(parents=True)
+        for i in range(n):
+            (acct / folder / f"{{6C2A0B{i:02d}-0000}}.eml").write_bytes(
+                message(f"wlm {folder} {i}").replace(b"\n", b"\r\n"))
+    (acct / "account{5E4B}.oeaccount").write_bytes(b"<?xml version='1.0'?><MessageAccount/>")
+    (root / "Storage Folders" / "Drafts").mkdir(parents=True)
+    (root / "Storage Folders" / "Drafts" / "d.eml").write_bytes(message("draft"))
+    for name in ("Mail.MSMessageStore", "edb.chk", "edb00001.log", "edbres00001.jrs"):
+        (root / name).write_bytes(b"\xef\xcd\xab\x89 ESE")
+    code, plan, out = plan_json(mm, tmp_path, root)
+    assert code == 0, out
+    assert {r["folder"]: r["messages"] for r in plan["folders"]} == {
+        "Inbox": 3, "Sent Items": 1, "Drafts": 1}
+    assert {r["store_type"] for r in plan["folders"]} == {"windows-live-mail"}
+    assert plan["unread"] == []
+    assert "moves unread and unflagged: Windows Live Mail keeps" in out
+    boxes = moved(root, account, mm, tmp_path)
+    assert len(boxes["INBOX"]) == 3 and len(boxes["Sent"]) == 1 and len(boxes["Drafts"]) == 1

@@ -18,6 +18,7 @@ from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
 from migrate.sources.olm import OlmStore, looks_like_olm
 from migrate.sources.msg import MsgStore, looks_like_msg_tree
+from migrate.sources.windows_live_mail import WlmStore, looks_like_wlm
 from migrate.sources.outlook_express import (OutlookExpressStore, file_kind,
                                              looks_like_outlook_express)
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
@@ -38,6 +39,7 @@ STORE_TYPES = {
     "outlook-express": OutlookExpressStore,
     "olm": OlmStore,
     "msg": MsgStore,
+    "windows-live-mail": WlmStore,
 }
 
 
@@ -82,6 +84,8 @@ def _detect(path: Path):
             return "olm", listing
         if looks_like_outlook_express(listing):
             return "outlook-express", listing
+        if looks_like_wlm(listing):
+            return "windows-live-mail", listing
         if looks_like_msg_tree(listing):
             return "msg", listing
         if looks_like_mh_tree(listing):

@@ -81,6 +81,7 @@ def _natural(path: Path):
 
 class EmlTreeStore(Store):
     kind = "eml-tree"
+    folder_class = EmlFolder
 
     def folders(self) -> list[Folder]:
         listing = self.listing()
@@ -95,8 +96,8 @@ class EmlTreeStore(Store):
             elif looks_like_message(path):
                 by_dir.setdefault(path.parent, []).append(path)
             # anything else the plan names as not read, with its size (sources.accounting)
-        return [EmlFolder(self, directory.relative_to(root).parts, directory,
-                          sorted(files, key=_natural))
+        return [self.folder_class(self, directory.relative_to(root).parts, directory,
+                                  sorted(files, key=_natural))
                 for directory, files in sorted(by_dir.items())]
 
 
