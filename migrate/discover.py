@@ -3,9 +3,12 @@
 Thunderbird is found through its ``profiles.ini`` in every place it lives on
 Windows (``%APPDATA%\\Thunderbird``), macOS (``~/Library/Thunderbird``) and
 Linux (``~/.thunderbird``, snap and flatpak), whatever system this runs on, so
-a copied home folder is searched the same way. Outlook .pst/.ost files are
-reported (with how to read them), maildir and mbox trees and readpst output
-are found by looking at the files themselves.
+a copied home folder is searched the same way. Likewise Outlook's data files,
+Windows Live Mail, Outlook Express identities, Apple Mail (``~/Library/Mail``),
+Outlook for Mac (named: its database is not read; an .olm export is), KMail,
+MH and maildir/mbox folders, and exports left in Documents, Desktop and
+Downloads (.olm, .msg, Takeout, mbox). Other stores are found by looking at
+the files themselves.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from migrate.textsafe import shown
 
 MAX_DEPTH = 6
 ELSEWHERE = "elsewhere"  # a profile a profiles.ini names outside the searched folder
-APPLE_MAIL = "apple-mail"  # ~/Library/Mail: found, named, not read yet
-APPLE_MAIL_HOW = ("Apple Mail's own store is not read yet: in Mail choose the mailboxes, "
-                  "Mailbox > Export Mailbox..., and give the exported .mbox folders as "
-                  "sources (docs/sources/)")
+APPLE_MAIL = "apple-mail"  # ~/Library/Mail
+OUTLOOK_MAC = "outlook-mac"  # Outlook for Mac's own database: named, with what to do
+OUTLOOK_MAC_HOW = ("Outlook for Mac keeps its mail in its own database, which is not read: "
+                   "in Outlook choose File > Export..., save an .olm archive, and give the "
+                   ".olm as a source (docs/sources/olm.md)")
+NAMED_ONLY = {ELSEWHERE, OUTLOOK_MAC}
 OUTLOOK_HOW = ("Outlook data file: read it directly with 'pip install mailmigrate[pst]' where "
                "available, or export it with 'readpst -r -D -j 0 -o OUTDIR FILE' and use OUTDIR "
                "(docs/sources/eml-and-readpst.md). An .ost is a cache of a server mailbox: "
@@ -133,12 +138,39 @@ def outlook_places(home: Path, env: dict) -> list[Path]:
 
 
 def live_mail_places(home: Path, env: dict) -> list[Path]:
-    """Windows Live Mail's store: a folder of .eml files per folder."""
+    """Windows Live Mail's store (and Vista's Windows Mail): .eml folders per account."""
     places = []
-    if env.get("LOCALAPPDATA"):
-        places.append(Path(env["LOCALAPPDATA"]) / "Microsoft" / "Windows Live Mail")
-    places.append(home / "AppData" / "Local" / "Microsoft" / "Windows Live Mail")
+    locals_ = [Path(env["LOCALAPPDATA"])] if env.get("LOCALAPPDATA") else []
+    locals_.append(home / "AppData" / "Local")
+    for local in locals_:
+        places += [local / "Microsoft" / "Windows Live Mail",
+                   local / "Microsoft" / "Windows Mail" / "Local Folders"]
     return places
+
+
+def outlook_express_places(home: Path, env: dict) -> list[Path]:
+    """Outlook Express store folders: one per identity, on XP and on a copied old disk."""
+    places = []
+    for local in ([Path(env["LOCALAPPDATA"])] if env.get("LOCALAPPDATA") else []) + [
+            home / "AppData" / "Local", home / "Local Settings" / "Application Data"]:
+        identities = local / "Identities"
+        try:
+            for identity in sorted(identities.iterdir()):
+                places.append(identity / "Microsoft" / "Outlook Express")
+        except OSError:
+            continue
+    return places
+
+
+def kmail_places(home: Path) -> list[Path]:
+    """KMail's maildir trees (KDE 4 to 6, and KMail 1 of KDE 3)."""
+    return [home / ".local" / "share" / "local-mail", home / ".kde" / "share" / "apps" /
+            "kmail" / "mail", home / ".kde4" / "share" / "apps" / "kmail" / "mail"]
+
+
+def export_places(home: Path, env: dict) -> list[Path]:
+    """Where people leave exports: .olm archives, dragged-out .msg files, Takeout."""
+    return documents_folders(home, env) + [home / "Desktop", home / "Downloads"]
 
 
 def mail_places(home: Path, env: dict) -> list[Path]:
@@ -163,7 +195,8 @@ def discover(paths: list[Path] | None = None, home: Path | None = None,
             here = scan(path)
             if path.is_dir() and not any(f.path == path for f in here):
                 # a home or a folder of homes: also where each mail client keeps its mail
-                here = usual_places(path, {}) + here
+                homes = [path] + ([] if _looks_like_home(path) else _homes_in(path))
+                here = [f for home in homes for f in usual_places(home, {})] + here
                 for f in here:
                     f.owner = f.owner or _owner(path, f.path)
             found += here
@@ -211,6 +244,15 @@ def _looks_like_home(path: Path) -> bool:
     return any((path / mark).exists() for mark in _HOME_MARKS)
 
 
+def _homes_in(folder: Path) -> list[Path]:
+    """The home folders directly in *folder* (a copied C:\\Users, /home, a backup)."""
+    try:
+        return [p for p in sorted(folder.iterdir()) if p.is_dir() and not p.is_symlink()
+                and _looks_like_home(p)]
+    except OSError:
+        return []
+
+
 _NOT_A_PERSON = {"Maildir", "mail", "Mail", "AppData", "Documents", "Library", "My Documents"}
 
 
@@ -232,14 +274,31 @@ def usual_places(home: Path, env: dict) -> list[Found]:
                     found.append(_outlook(item, f"Outlook folder {place}"))
     for place in live_mail_places(home, env):
         if place.is_dir():
-            found += scan(place, how="Windows Live Mail")
+            found.append(Found(place, "windows-live-mail", "Windows Live Mail"))
+    for place in outlook_express_places(home, env):
+        if place.is_dir():
+            found.append(Found(place, "outlook-express", "Outlook Express identity"))
     apple = home / "Library" / "Mail"
     if apple.is_dir() and any(apple.glob("V[0-9]*")):
-        found.append(Found(apple, APPLE_MAIL, "Apple Mail", note=APPLE_MAIL_HOW))
+        found.append(Found(apple, APPLE_MAIL, "Apple Mail"))
+    outlook_mac = home / "Library" / "Group Containers" / "UBF8T346G9.Office" / "Outlook"
+    if outlook_mac.is_dir():
+        found.append(Found(outlook_mac, OUTLOOK_MAC, "Outlook for Mac", note=OUTLOOK_MAC_HOW))
+    for place in kmail_places(home):
+        if place.is_dir():
+            found += scan(place, how="KMail", depth=0)
     for place in mail_places(home, env):
         if place.exists():
             found += scan(place, how="usual mail folder")
+    for place in export_places(home, env):
+        if place.is_dir():
+            found += [f for f in scan(place, how="exports folder")
+                      if f.kind in EXPORT_KINDS]
     return found
+
+
+EXPORT_KINDS = {"olm", "msg", "takeout", "mbox", "mbox-tree", "pst", "outlook", "eml-tree",
+                "apple-mail", "outlook-express"}
 
 
 def _outlook(path: Path, how: str) -> Found:
@@ -257,49 +316,96 @@ def pst_readable() -> bool:
 
 def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
     """Stores at or below *root* (a store is not searched inside)."""
+    from migrate.sources.outlook_express import file_kind
+    from migrate.sources.takeout import is_takeout_mbox
     if root.is_file():
         if root.suffix.lower() in (".pst", ".ost"):
             return [_outlook(root, how)]
-        return [Found(root, "mbox", how)] if looks_like_mbox(root) else []
+        if root.suffix.lower() == ".olm":
+            return [Found(root, "olm", how)]
+        if root.suffix.lower() == ".msg":
+            return [Found(root, "msg", how)]
+        if file_kind(root) in ("messages", "mbx"):
+            return [Found(root, "outlook-express", how)]
+        if looks_like_mbox(root):
+            return [Found(root, "takeout" if is_takeout_mbox(root) else "mbox", how)]
+        return []
     if not root.is_dir() or depth > MAX_DEPTH or root.is_symlink():
         return []
     try:
         if is_profile(root):
             return [Found(root, "thunderbird", how)]
-        if is_maildir(root) or (depth == 0 and how == "usual mail folder"
+        if is_maildir(root) or (depth == 0 and how in ("usual mail folder", "KMail")
                                 and looks_like_maildir_tree(root)):
             return [Found(root, "maildir", how)]  # a home holding ~/Maildir is searched on
         entries = sorted(root.iterdir())
     except OSError:
         return []
     files = [e for e in entries if e.is_file()]
+    names = {e.name.lower() for e in files}
+    if names & {"mail.msmessagestore"}:
+        return [Found(root, "windows-live-mail", how)]
+    if "folders.dbx" in names or any(file_kind(f) in ("messages", "mbx") for f in files
+                                     if f.suffix.lower() in (".dbx", ".mbx")):
+        return [Found(root, "outlook-express", how)]
+    if _mh_root(root, entries):
+        return [Found(root, "mh", how)]
+    if root.name == "Messages" and any(e.suffix.lower() == ".emlx" for e in files):
+        store = root.parent if root.parent.name.endswith(".mbox") else root
+        return [Found(store, APPLE_MAIL, how)]
+    if any(e.suffix.lower() == ".emlx" for e in files):
+        return [Found(root, APPLE_MAIL, how)]
+    if any(e.suffix.lower() == ".msg" for e in files):
+        return [Found(root, "msg", how)]
     if any(e.suffix.lower() == ".eml" for e in files):
         return [Found(root, "eml-tree", how)]
     mboxes = [f for f in files if looks_like_mbox(f)]
     found = []
-    if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)):
+    if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)) and \
+            not any(is_takeout_mbox(f) for f in mboxes):
         return [Found(root, "mbox-tree", how)]
-    found += [Found(f, "mbox", how) for f in mboxes]
+    found += [Found(f, "takeout" if is_takeout_mbox(f) else "mbox", how) for f in mboxes]
     found += [_outlook(f, how) for f in files if f.suffix.lower() in (".pst", ".ost")]
+    found += [Found(f, "olm", how) for f in files if f.suffix.lower() == ".olm"]
     for entry in entries:
         if entry.is_dir() and entry.name not in ("cur", "new", "tmp"):
             found += scan(entry, how, depth + 1)
     return found
 
 
+def _mh_root(root: Path, entries: list[Path]) -> bool:
+    """An MH tree: state files of nmh, Sylpheed or Claws here or in a folder just below."""
+    from migrate.sources.mh import MARKERS
+    if any(e.name in MARKERS for e in entries):
+        return True
+    for entry in entries:
+        if entry.is_dir():
+            try:
+                if any((entry / m).is_file() for m in MARKERS):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 def _unique(found: list[Found]) -> list[Found]:
+    """Each store once, and never a folder inside another store of its kind (KMail's
+    local-mail and its inbox maildir: the outer one reads both; a .pst inside an mbox
+    tree stays a store of its own)."""
     seen, out = set(), []
     for f in found:
         key = f.path.resolve()
         if key not in seen:
             seen.add(key)
             out.append(f)
-    return out
+    stores = {(f.path.resolve(), f.kind) for f in out if f.kind not in NAMED_ONLY}
+    return [f for f in out if f.kind in NAMED_ONLY or
+            not any((parent, f.kind) in stores for parent in f.path.resolve().parents)]
 
 
 def measure(found: Found) -> Found:
     """Fill in folders, messages and size by reading the store once (read-only)."""
-    if found.kind in (ELSEWHERE, APPLE_MAIL):
+    if found.kind in NAMED_ONLY:
         return found
     if found.kind == "outlook":
         found.size = found.path.stat().st_size
@@ -338,8 +444,8 @@ def jobs_skeleton(found: list[Found], machine: str) -> str:
             lines += [f"# Outlook file {shown(f.path)}: {OUTLOOK_HOW}", ""]
         elif f.kind == ELSEWHERE:
             lines += [f"# Thunderbird profile {shown(f.path)}: {shown(f.note)}", ""]
-        elif f.kind == APPLE_MAIL:
-            lines += [f"# Apple Mail {shown(f.path)}: {shown(f.note)}", ""]
+        elif f.kind == OUTLOOK_MAC:
+            lines += [f"# Outlook for Mac {shown(f.path)}: {shown(f.note)}", ""]
         elif not _writable(str(f.path)):
             lines += [f"# {f.kind} {shown(f.path)}: its name is not valid text, so no jobs file "
                       "can hold it; rename it (or give its folder), then discover again", ""]

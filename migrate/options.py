@@ -90,7 +90,9 @@ F = "what this pass takes (staged cutover; left out = 'later pass', never 'missi
 OPTIONS: list[Option] = [
     # -- sources ---------------------------------------------------------------
     Option("source_type", "skip detection and read every SOURCE as this kind", SOURCES,
-           choices=("mbox", "mbox-tree", "maildir", "eml-tree", "thunderbird", "pst"), group=S),
+           choices=("mbox", "mbox-tree", "maildir", "eml-tree", "thunderbird", "pst", "mh",
+                    "apple-mail", "takeout", "outlook-express", "olm", "msg",
+                    "windows-live-mail"), group=S),
     Option("config", "TOML file with defaults for any of these options (docs/mapping.md)",
            SOURCES, kind=Path, metavar="FILE", group=S, config=False, jobs=False),
     Option("map", "put source folder OLD (and its subfolders) into NEW; '/' between levels; "

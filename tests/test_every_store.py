@@ -93,7 +93,7 @@ def _thunderbird(root: Path) -> None:
 KINDS = {
     "mbox-tree": (_mbox_tree, ("Work.sbd/saved-message.txt", message("a message saved as text"))),
     "maildir": (_maildir, (".hidden-client/0001", message("hidden"))),
-    "eml-tree": (_eml_tree, ("Apple/Messages/12.emlx", b"120\n" + message("emlx"))),
+    "eml-tree": (_eml_tree, ("Archive/old.dbx", b"\x00\x01 a damaged Outlook Express file")),
     "thunderbird": (_thunderbird, ("Mail/Local Folders/Inbox.sbd/saved.eml",
                                    message("eml in a profile"))),
 }
@@ -125,16 +125,16 @@ def test_unknown_file_and_unread_subfolder_are_named_and_exit_1(kind, mm, tmp_pa
 def test_run_names_the_unread_files_and_exits_1(account, mm, tmp_path):
     root = tmp_path / "src"
     _eml_tree(root)
-    odd = root / "Apple" / "Messages" / "12.emlx"
+    odd = root / "Archive" / "old.dbx"
     odd.parent.mkdir(parents=True)
-    odd.write_bytes(b"120\n" + message("emlx"))
+    odd.write_bytes(b"\x00\x01 a damaged Outlook Express file")
     r = mm("run", root, *account.cli_args(), "--state", tmp_path / "s.sqlite",
            "--backup-dir", tmp_path / "bk", "--yes", account=account)
     assert r.code == 1, r.out + r.err
     assert "NOT READ, BUT LOOKS LIKE MAIL" in r.out and str(odd) in r.out
     summary = json.loads((tmp_path / "s.run.json").read_text())
     assert summary["unread_mail_like"] == 1
-    assert [Path(u["path"]).name for u in summary["unread"]] == ["12.emlx"]
+    assert [Path(u["path"]).name for u in summary["unread"]] == ["old.dbx"]
 
 
 # Random trees: every file under a source is read, known, or named.
@@ -646,3 +646,55 @@ def test_windows_live_mail_tree(account, mm, tmp_path):
     assert "moves unread and unflagged: Windows Live Mail keeps" in out
     boxes = moved(root, account, mm, tmp_path)
     assert len(boxes["INBOX"]) == 3 and len(boxes["Sent"]) == 1 and len(boxes["Drafts"]) == 1
+
+
+# -- discover: each store where its client keeps it, named by its person ----------------
+
+def test_discover_finds_every_store_kind_in_a_folder_of_homes(corpus, mm, tmp_path):
+    import struct
+    homes = tmp_path / "Users"
+    ann, bob = homes / "ann", homes / "bob"
+    # ann: a Windows XP disk with Outlook Express and .msg files on the desktop
+    oe = ann / "Local Settings" / "Application Data" / "Identities" / "{A1}" / "Microsoft" / \
+        "Outlook Express"
+    oe.mkdir(parents=True)
+    (oe / "Inbox.dbx").write_bytes(make_dbx([(message("oe"), 0x81)]))
+    (ann / "Desktop" / "saved").mkdir(parents=True)
+    shutil.copy(corpus / "msg" / "iped" / "test_msgSample.msg", ann / "Desktop" / "saved")
+    (ann / "Documents").mkdir()
+    # bob: a Mac with Apple Mail, an Outlook for Mac database, an .olm and a Takeout,
+    # and a Linux side with KMail and Claws Mail
+    messages = bob / "Library" / "Mail" / "V10" / "UUID" / "INBOX.mbox" / "Messages"
+    messages.mkdir(parents=True)
+    (messages / "1.emlx").write_bytes(emlx(message("apple"), 1))
+    (bob / "Library" / "Group Containers" / "UBF8T346G9.Office" / "Outlook").mkdir(
+        parents=True)
+    (bob / "Documents").mkdir()
+    shutil.copy(corpus / OLM, bob / "Documents" / "archive.olm")
+    takeout = bob / "Downloads" / "Takeout" / "Mail"
+    takeout.mkdir(parents=True)
+    shutil.copy(corpus / "takeout" / "suitenumerique-messages" / "messages.mbox",
+                takeout / TAKEOUT)
+    kmail = bob / ".local" / "share" / "local-mail" / "inbox"
+    for part in ("cur", "new", "tmp"):
+        (kmail / part).mkdir(parents=True)
+    (kmail / "cur" / "1.x:2,S").write_bytes(message("kmail"))
+    _mh_folder(bob / "Mail" / "inbox", 2)
+    (bob / "Mail" / "inbox" / ".claws_mark").write_bytes(struct.pack("<I", 2))
+    r = mm("discover", homes, "--json")
+    assert r.code == 0, r.err
+    found = {(f["owner"], f["kind"]) for f in json.loads(r.out)}
+    assert {("ann", "outlook-express"), ("ann", "msg"), ("bob", "apple-mail"),
+            ("bob", "outlook-mac"), ("bob", "olm"), ("bob", "takeout"), ("bob", "maildir"),
+            ("bob", "mh")} <= found, found
+    jobs = tmp_path / "jobs.toml"
+    r = mm("discover", homes, "--write-jobs", jobs)
+    assert r.code == 0, r.err
+    import tomllib
+    written = tomllib.loads(jobs.read_text())["jobs"]
+    assert set(written) == {"ann", "bob"}
+    assert len(written["bob"]["sources"]) == 5  # Outlook for Mac's database: a comment
+    # a store is never also listed by a folder inside it (KMail's inbox, a maildir itself)
+    assert not any(a != b and Path(b) in Path(a).parents
+                   for a in written["bob"]["sources"] for b in written["bob"]["sources"])
+    assert "File > Export" in jobs.read_text()

@@ -262,7 +262,7 @@ def test_export_folder_names_are_files_windows_can_hold(name, safe):
 
 def test_discover_finds_mail_where_windows_and_macos_keep_it(tmp_path, mm):
     """Outlook files in a Documents folder OneDrive moved (and localised), Windows Live
-    Mail's store, Apple Mail's (named, with the way to export it), and a Thunderbird
+    Mail's store, Apple Mail's, and a Thunderbird
     account whose folder prefs.js keeps outside the profile."""
     from tests.builders import message, write_mbox
     home = tmp_path / "home"
@@ -288,7 +288,7 @@ def test_discover_finds_mail_where_windows_and_macos_keep_it(tmp_path, mm):
     assert r.code == 0, r.err
     kinds = {Path(f["path"]).name: (f["kind"], f["found_by"]) for f in json.loads(r.out)}
     assert kinds["old.pst"][0] in ("pst", "outlook")
-    assert kinds["Inbox"] == ("eml-tree", "Windows Live Mail"), kinds
+    assert kinds["Windows Live Mail"] == ("windows-live-mail", "Windows Live Mail"), kinds
     assert kinds["Mail"][0] == "apple-mail"
     assert kinds["pop.example.org"][0] == "mbox-tree" and "prefs.js" in \
         kinds["pop.example.org"][1]

@@ -40,8 +40,8 @@ NOTES = {
                            "message moves without them (to move it whole, open it in Mail "
                            "so that Mail downloads them, before the run)",
     "wlm-state": "moves unread and unflagged: Windows Live Mail keeps read and flag state "
-                 "in Mail.MSMessageStore, which cannot be read off Windows (mark them on "
-                 "the server after the move, or all read in Windows Live Mail before it)",
+                 "in Mail.MSMessageStore, which this tool cannot read (mark them read on "
+                 "the server after the move)",
 }
 
 
