@@ -165,6 +165,7 @@ OPTIONS: list[Option] = [
     Option("report", "also write the report files (plan.json/csv/html, verify.json) into DIR",
            frozenset({"plan", "verify"}), kind=Path, metavar="DIR", config=False, jobs=False),
     Option("export_non_mail", "write the contacts, calendar items, tasks and notes of .pst "
+           "and .olm "
            "sources into DIR as .vcf and .ics files (they are never uploaded)",
            frozenset({"plan"}), kind=Path, metavar="DIR", config=False, jobs=False),
     Option("no_speed_probe", "skip measuring the link (no time estimate)", frozenset({"plan"}),

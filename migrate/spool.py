@@ -361,7 +361,13 @@ class Messages:
         out: collections.Counter = collections.Counter()
         for notes, n in self._query("SELECT notes, count(*) FROM m WHERE {mine} AND notes IS "
                                     "NOT NULL GROUP BY 1"):
-            for note in json.loads(notes):
+            try:
+                found = json.loads(notes)
+                if not isinstance(found, list):
+                    raise ValueError(f"notes {notes[:40]!r} are not a list")
+            except ValueError as e:  # only a hand-edited state's facts row does this
+                raise quickcheck.FactsDamaged(e) from None
+            for note in map(str, found):
                 out[note] += n
         return out
 

@@ -89,8 +89,54 @@ def _thunderbird(root: Path) -> None:
     _mbox_tree(root / "Mail" / "Local Folders")
 
 
+def _mh(root: Path) -> None:
+    _mh_folder(root / "inbox", 2)
+    (root / "inbox" / ".mh_sequences").write_text("unseen: 2\n")
+
+
+def _apple(root: Path) -> None:
+    box = root / "V10" / "ACCOUNT" / "INBOX.mbox" / "Messages"
+    box.mkdir(parents=True)
+    (box / "1.emlx").write_bytes(emlx(message("apple"), 1))
+
+
+def _takeout(root: Path) -> None:
+    write_mbox(root / "Takeout" / "Mail" / "All mail.mbox",
+               [message("t", extra="X-GM-THRID: 1\nX-Gmail-Labels: Inbox\n")])
+
+
+def _oe(root: Path) -> None:
+    root.mkdir(parents=True)
+    (root / "Inbox.dbx").write_bytes(make_dbx([(message("oe"), 0x81)]))
+
+
+def _olm(root: Path) -> None:
+    import zipfile
+    root.mkdir(parents=True)
+    with zipfile.ZipFile(root / "export.olm", "w") as z:
+        z.writestr("Local/com.microsoft.__Messages/Inbox/message_00000.xml",
+                   "<emails><email><OPFMessageCopySubject>x</OPFMessageCopySubject>"
+                   "</email></emails>")
+
+
+def _msg(root: Path) -> None:
+    (root / "saved").mkdir(parents=True)
+    (root / "saved" / "a.msg").write_bytes(message("rfc822 named .msg"))
+
+
+def _wlm(root: Path) -> None:
+    (root / "acct" / "Inbox").mkdir(parents=True)
+    (root / "acct" / "Inbox" / "x.eml").write_bytes(message("wlm"))
+    (root / "Mail.MSMessageStore").write_bytes(b"ESE")
+
+
+STRAY = ("Odd/stray.txt", message("a message saved as text"))
+JUNK_DBX = ("Archive/old.dbx", b"\x00\x01 a damaged Outlook Express file")
 # (builder, a subfolder of a shape the kind does not read: relative path and bytes)
 KINDS = {
+    "mh": (_mh, STRAY), "apple-mail": (_apple, STRAY), "takeout": (_takeout, STRAY),
+    "outlook-express": (_oe, STRAY), "olm": (_olm, STRAY), "msg": (_msg, JUNK_DBX),
+    "windows-live-mail": (_wlm, JUNK_DBX),
     "mbox-tree": (_mbox_tree, ("Work.sbd/saved-message.txt", message("a message saved as text"))),
     "maildir": (_maildir, (".hidden-client/0001", message("hidden"))),
     "eml-tree": (_eml_tree, ("Archive/old.dbx", b"\x00\x01 a damaged Outlook Express file")),
@@ -106,6 +152,7 @@ def test_unknown_file_and_unread_subfolder_are_named_and_exit_1(kind, mm, tmp_pa
     build(root)
     code, plan, out = plan_json(mm, tmp_path, root)
     assert code == 0 and plan["unread"] == [], out  # the clean store: all accounted
+    assert {r["store_type"] for r in plan["folders"]} == {kind}, plan["folders"]
     blob = "Mail/Local Folders/blob.bin" if kind == "thunderbird" else "blob.bin"
     (root / blob).write_bytes(bytes(range(256)) * 4)  # (a profile's own files are harmless)
     (root / odd).parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +187,9 @@ def test_run_names_the_unread_files_and_exits_1(account, mm, tmp_path):
 # Random trees: every file under a source is read, known, or named.
 _names = st.sampled_from(["Inbox", "a.eml", "b", "notes.txt", ".DS_Store", "x.msf",
                           "cur", "new", "tmp", "Sent.sbd", ".hidden", "c.mbox", "d.emlx",
-                          "Info.plist", "1", "2", "blob"])
+                          "Info.plist", "1", "2", "blob", ".mh_sequences", ".x.directory",
+                          "Messages", "Folders.dbx", "e.msg", "f.olm", ",3",
+                          "Mail.MSMessageStore", "g.partial.emlx"])
 _contents = st.sampled_from([message("m"), b"From a@b Sat Jan  1 00:00:00 2000\n" +
                              message("mb"), b"", b"\x00\x01binary", b"plain words\n"])
 
@@ -698,3 +747,20 @@ def test_discover_finds_every_store_kind_in_a_folder_of_homes(corpus, mm, tmp_pa
     assert not any(a != b and Path(b) in Path(a).parents
                    for a in written["bob"]["sources"] for b in written["bob"]["sources"])
     assert "File > Export" in jobs.read_text()
+
+
+def test_olm_contacts_calendar_tasks_notes_exported(corpus, mm, tmp_path):
+    r = mm("plan", corpus / OLM, "--export-non-mail", tmp_path / "out")
+    assert r.code == 0, r.err
+    files = sorted(p.relative_to(tmp_path / "out").as_posix()
+                   for p in (tmp_path / "out").rglob("*") if p.is_file())
+    kinds = collections.Counter(Path(f).name.split("-")[0] for f in files)
+    assert kinds == {"contact": 5, "group": 2, "appointment": 8, "task": 5, "note": 1}, kinds
+    card = next((tmp_path / "out").rglob("contact-*.vcf")).read_bytes().decode()
+    assert card.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:")
+    everything = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.vcf"))
+    assert "EMAIL;TYPE=INTERNET:jane@not.mail" in everything
+    assert "X-ADDRESSBOOKSERVER-MEMBER:mailto:jane.doe@acme.com" in everything
+    event = next((tmp_path / "out").rglob("appointment-*.ics")).read_text()
+    assert "BEGIN:VEVENT" in event and "DTSTART:2018" in event
+    assert "exported 8 x appointment" in r.out

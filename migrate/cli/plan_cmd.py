@@ -74,13 +74,16 @@ def run(args) -> int:
 
 
 def export_non_mail(stores, directory: Path) -> None:
+    from migrate.sources.olm import OlmStore
+    from migrate.sources.olm_export import export_non_mail as export_olm
     from migrate.sources.pst import PstStore
     from migrate.sources.pst_export import export_non_mail as export
     found = False
     for store in stores:
-        if isinstance(store, PstStore):
+        if isinstance(store, (PstStore, OlmStore)):
             found = True
-            for kind, n in sorted(export(store, directory).items()):
+            exporter = export if isinstance(store, PstStore) else export_olm
+            for kind, n in sorted(exporter(store, directory).items()):
                 print(f"exported {n} x {kind} from {store.path.name} into {directory}")
     if not found:
-        print("--export-non-mail: no .pst source; nothing to export")
+        print("--export-non-mail: no .pst or .olm source; nothing to export")

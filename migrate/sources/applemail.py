@@ -47,11 +47,10 @@ class AppleMailFolder(Folder):
         self.files = files
 
     def inputs(self) -> list[Path]:
-        listing = self.store.listing()
         found = [self.path, *sorted({p.parent for p in self.files}), *self.files]
         for path in self.files:
             if ".partial." in path.name:
-                found += listing.files_under(_attachments_of(path))
+                found += self.store.attachment_files(_attachments_of(path))
         return found
 
     def messages(self) -> Iterator[SourceMessage]:
@@ -124,6 +123,20 @@ class AppleMailStore(Store):
                          for p in directory.relative_to(account).parts)
             found.append(AppleMailFolder(self, name, directory, sorted(files, key=_number)))
         return found
+
+    def attachment_files(self, directory: Path) -> list[Path]:
+        """The files under ``Attachments/<number>`` (indexed once: a store of many
+        partial messages is not listed again for each)."""
+        index = getattr(self, "_attachments", None)
+        if index is None:
+            index = self._attachments = {}
+            for path in self.listing().files:
+                parts = path.parts
+                if "Attachments" in parts:
+                    at = len(parts) - 1 - parts[::-1].index("Attachments")
+                    if at + 1 < len(parts) - 1:
+                        index.setdefault(Path(*parts[:at + 2]), []).append(path)
+        return index.get(directory, [])
 
     def harmless(self, path: Path) -> str | None:
         if "MailData" in path.parts or path.name.startswith("Envelope Index"):
