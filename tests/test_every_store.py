@@ -764,3 +764,55 @@ def test_olm_contacts_calendar_tasks_notes_exported(corpus, mm, tmp_path):
     event = next((tmp_path / "out").rglob("appointment-*.ics")).read_text()
     assert "BEGIN:VEVENT" in event and "DTSTART:2018" in event
     assert "exported 8 x appointment" in r.out
+
+
+def test_plan_of_library_reads_apple_mail_newest_version_only(mm, tmp_path):
+    library = tmp_path / "Library"
+    for version in ("V2", "V10"):
+        box = library / "Mail" / version / "ACCOUNT" / "INBOX.mbox" / "Messages"
+        box.mkdir(parents=True)
+        (box / "1.emlx").write_bytes(emlx(message("apple"), 1))
+    (library / "Preferences").mkdir()
+    (library / "Preferences" / "com.apple.mail.plist").write_bytes(b"bplist00")
+    code, plan, out = plan_json(mm, tmp_path, library)
+    assert code == 0, out
+    assert [(r["folder"], r["messages"], r["store_type"]) for r in plan["folders"]] == [
+        ("INBOX", 1, "apple-mail")]
+
+
+def test_damaged_msg_and_takeout_files_are_named(tmp_path):
+    pytest.importorskip("olefile")
+    (tmp_path / "msgs").mkdir()
+    (tmp_path / "msgs" / "cut.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" +
+                                                b"\0" * 100)
+    store = open_store(tmp_path / "msgs")
+    (msg,) = [m for f in store.folders() for m in f.messages()]
+    assert msg.skip_reason == "unreadable" and "not a readable .msg file" in msg.notes[0]
+    write_mbox(tmp_path / "t.mbox", [message("bad labels", extra="X-GM-THRID: 1\n"
+                                             "X-Gmail-Labels: =?x-unknown?Q?Inbox=ZZ?=,Work\n")])
+    store = open_store(tmp_path / "t.mbox")
+    assert store.kind == "takeout"
+    names = [f.name for f in store.folders()]
+    assert ("Work",) in names and len(names) == 2  # the broken word kept as text: a folder
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.text(max_size=200))
+def test_the_new_parsers_take_any_bytes_without_raising(data, text):
+    """The I/O-free parsers of the new readers: any input is a value or their own
+    error (which the readers turn into a named, unreadable message)."""
+    from migrate.sources import emlx as emlx_format
+    from migrate.sources.mh import parse_marks, parse_sequences
+    from migrate.sources.takeout import labels_of, places_and_marks
+    places_and_marks(labels_of(b"X-Gmail-Labels: " + text.encode("utf-8", "replace") +
+                               b"\n\n"))
+    places_and_marks(labels_of(b"X-Gmail-Labels: " + data + b"\n\n"))
+    parse_sequences(text)
+    parse_marks(data)
+    try:
+        parsed = emlx_format.Emlx.parse(data)
+        parsed.flags(), parsed.received(), parsed.deleted
+    except emlx_format.EmlxError:
+        pass
+    message_bytes = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n" + data + b"\n--b--\n"
+    emlx_format.detached_parts(message_bytes)

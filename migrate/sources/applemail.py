@@ -93,6 +93,9 @@ class AppleMailStore(Store):
         newest ``V*`` directory, or the path itself."""
         listing = self.listing()
         root = self.path
+        if (root / "Mail").is_dir() and not any(_VERSION.fullmatch(d.name) for d in listing.dirs
+                                                 if d.parent == root):
+            root = root / "Mail"  # given ~/Library: Apple Mail's folder in it
         versions = sorted((int(m.group(1)), d) for d in listing.dirs
                           if d.parent == root and (m := _VERSION.fullmatch(d.name)))
         if versions:

@@ -79,8 +79,16 @@ def _decoded(raw: bytes) -> str:
         parts = email.header.decode_header(value)
     except (ValueError, LookupError):  # a broken encoded word: the text as it is
         return value
-    return "".join(p.decode(c or "utf-8", "replace") if isinstance(p, bytes) else p
-                   for p, c in parts)
+    return "".join(_word(p, c) for p, c in parts)
+
+
+def _word(part, charset: str | None) -> str:
+    if not isinstance(part, bytes):
+        return part
+    try:
+        return part.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset no codec knows: the bytes as UTF-8, else Latin-1
+        return part.decode("utf-8", "replace")
 
 
 def places_and_marks(labels: list[str]) -> tuple[list[tuple[str, ...]], frozenset,
