@@ -61,6 +61,12 @@ def test_kmail_mixed_store_reads_mbox_files_beside_maildirs(corpus, mm, tmp_path
         "mbox-unpurged": 4}
     assert [Path(r["path"]).name for r in plan["unread"]] == ["README"]  # named, not mail
     assert "README (1.2 KB)" in out
+    # KMail's X-Status letters, as the store's README lists the mbox folder's messages:
+    # unread, task, new, important
+    store = open_store(corpus / "kmail" / "kdepim-runtime-mixedmaildir")
+    (mbox,) = [f for f in store.folders() if f.name == ("mbox",)]
+    assert [(sorted(m.flags), sorted(m.keywords)) for m in mbox.messages()] == [
+        ([], []), (["\\Seen"], ["$Todo"]), ([], []), (["\\Flagged", "\\Seen"], [])]
 
 
 # -- nothing unaccounted ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from migrate.sources.base import SKIP_DELETED, SKIP_TRASHED
 
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
 FORWARDED = "$Forwarded"
+TODO = "$Todo"  # KMail's "task" mark
 
 # Thunderbird / Netscape X-Mozilla-Status (low 16 bits) and Status2 (high bits).
 MOZ_READ, MOZ_REPLIED, MOZ_MARKED, MOZ_EXPUNGED = 0x1, 0x2, 0x4, 0x8
@@ -71,6 +72,14 @@ def from_mbox_headers(data: bytes):
             flags.add(flag)
     if b"D" in xstatus:
         skip = SKIP_DELETED
+    # KMail's own X-Status letters (UW-IMAP writes only A F T D): U unread and N new
+    # win over Status: R, G important, K a task
+    if b"U" in xstatus or b"N" in xstatus:
+        flags.discard(SEEN)
+    if b"G" in xstatus:
+        flags.add(FLAGGED)
+    if b"K" in xstatus:
+        keywords.add(TODO)
 
     if "x-mozilla-status" in first:
         moz = _hex(first["x-mozilla-status"])
