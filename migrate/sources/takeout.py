@@ -29,8 +29,8 @@ from migrate import headers
 from migrate.errors import SourceError
 from migrate.sources.base import Folder, SourceMessage, Store
 from migrate.sources.flags import DRAFT, FLAGGED, SEEN
-from migrate.sources.mbox import (MboxAt, MboxFolder, NotAnMbox, is_mboxrd, looks_like_mbox,
-                                  mbox_spans, open_mbox)
+from migrate.sources.mbox import (MboxAt, MboxFolder, NotAnMbox, _unquoted, is_mboxrd,
+                                  looks_like_mbox, mbox_spans, open_mbox)
 
 INBOX, SENT, DRAFTS, SPAM, TRASH = ("INBOX",), ("Sent",), ("Drafts",), ("Spam",), ("Trash",)
 ARCHIVE, CHATS = ("Archive",), ("Chats",)
@@ -126,9 +126,10 @@ def places_and_marks(labels: list[str]) -> tuple[list[tuple[str, ...]], frozense
 class TakeoutFolder(Folder):
     """One label of a Takeout mbox: the messages that carry it, read where they are."""
 
-    def __init__(self, store, name, path: Path, offsets: list[int], unquote: bool):
+    def __init__(self, store, name, path: Path, spans: list[tuple[int, int, int]],
+                 unquote: bool):
         super().__init__(store, name, path)
-        self.offsets = offsets
+        self.spans = spans  # (From_ line offset, message offset, length) of each message
         self.unquote = unquote
 
     def inputs(self) -> list[Path]:
@@ -138,10 +139,22 @@ class TakeoutFolder(Folder):
         return ("takeout-label",)
 
     def messages(self) -> Iterator[SourceMessage]:
+        """Each message read by its place (one read each, never a split of the file
+        again): a label's messages are scattered through the one big file."""
         reader = MboxFolder(self.store, self.name, self.path)
-        for offset in self.offsets:
-            for msg in reader.messages_between(offset, offset + 1, self.unquote):
-                _, msg.flags, msg.keywords = places_and_marks(labels_of(msg.data))
+        with open_mbox(self.path) as f:
+            for offset, at, length in self.spans:
+                f.seek(offset)
+                raw = f.read(at - offset + length)
+                if len(raw) != at - offset + length:
+                    raise SourceError(f"{self.path} changed while it was read: it is shorter "
+                                      "than when its labels were listed; run again")
+                from_line = raw[:at - offset].rstrip(b"\r\n")
+                data = raw[at - offset:]
+                if self.unquote:
+                    data = _unquoted(data)
+                msg = reader._message(offset, f"@{offset}:{at}+{length}", from_line, data)
+                _, msg.flags, msg.keywords = places_and_marks(labels_of(data))
                 yield msg
 
     def direct_reader(self) -> MboxAt:
@@ -159,21 +172,21 @@ class TakeoutStore(Store):
         return [p for p in self.listing().files if is_takeout_mbox(p)]
 
     def folders(self) -> list[Folder]:
-        found: dict[tuple[Path, tuple[str, ...]], list[int]] = {}
+        found: dict[tuple[Path, tuple[str, ...]], list[tuple[int, int, int]]] = {}
         unquoted: dict[Path, bool] = {}
         for path in self.mbox_files():
             with open_mbox(path) as f:
                 try:
-                    for offset, _, _, data in mbox_spans(f):
+                    for offset, _, at, data in mbox_spans(f):
                         if path not in unquoted:
                             unquoted[path] = is_mboxrd(data)
                         places, _, _ = places_and_marks(labels_of(data))
                         for place in places:
-                            found.setdefault((path, place), []).append(offset)
+                            found.setdefault((path, place), []).append((offset, at, len(data)))
                 except (NotAnMbox, OSError) as e:
                     raise SourceError(f"cannot read the Takeout file {path}: {e}") from e
-        return [TakeoutFolder(self, name, path, offsets, unquoted.get(path, False))
-                for (path, name), offsets in sorted(found.items(), key=lambda kv: kv[0][1])]
+        return [TakeoutFolder(self, name, path, spans, unquoted.get(path, False))
+                for (path, name), spans in sorted(found.items(), key=lambda kv: kv[0][1])]
 
 
 def is_takeout_mbox(path: Path) -> bool:
