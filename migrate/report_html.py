@@ -170,6 +170,7 @@ def render_plan_html(document: dict) -> str:
     if s["not_mail"]:
         body.append(f"<p>{s['not_mail']} files in the stores are not mail (address books, "
                     "indexes, ...): listed in plan.json, not uploaded.</p>")
+    body += _unread_section(document.get("unread", []))
     if s["estimate"]:
         body.append("<p class=\"meta\">Time estimate: " +
                     escape("; ".join(s["estimate"]["assumptions"])) + ".</p>")
@@ -204,6 +205,27 @@ def _folder_table(rows: list[dict], s: dict, columns=COLUMNS) -> str:
     return _table(header, table, footer)
 
 
+def _unread_section(rows: list[dict]) -> list[str]:
+    """Files under the sources that no reader took: each named, mail-like ones first."""
+    if not rows:
+        return []
+    mail = [r for r in rows if r["looks_like_mail"]]
+    out = []
+    if mail:
+        out += ["<h2>Files that look like mail and were not read</h2>",
+                f'<p class="bad">{len(mail)} files under the sources look like mail that '
+                "no reader took: nothing of them moves. Give their folder as a source of "
+                "its own, or copy their mail out with the program that wrote it.</p>",
+                _table(["file", "size"], [[r["path"], human_size(r["size"])] for r in mail],
+                       wrap=True)]
+    other = [r for r in rows if not r["looks_like_mail"]]
+    if other:
+        out += ["<h2>Other files not read (unknown format)</h2>",
+                _table(["file", "size"], [[r["path"], human_size(r["size"])] for r in other],
+                       wrap=True)]
+    return out
+
+
 def render_run_html(summary: dict) -> str:
     """The morning report: what moved, what did not and why, and the check afterwards."""
     t = summary["totals"]
@@ -236,6 +258,7 @@ def render_run_html(summary: dict) -> str:
             body.append(f"<p>... and {more} more: <code>{escape(_name(summary.get('run_csv')))}"
                         "</code>, beside this page, names every one (it opens in any "
                         "spreadsheet).</p>")
+    body += _unread_section(summary.get("unread", []))
     if summary.get("verification"):
         body += ["<h2>Check after upload (per mailbox)</h2>",
                  _table(["mailbox", "expected", "on server", "missing", "duplicated"],

@@ -173,6 +173,8 @@ def test_unknown_file_and_unread_subfolder_are_named_and_exit_1(kind, mm, tmp_pa
     assert plan["summary"]["unread_mail_like"] == 1
     assert "NOT READ, BUT LOOKS LIKE MAIL" in out and str(root / odd) in out
     assert "blob.bin (1.0 KB)" in out
+    page = (tmp_path / "rep" / "plan.html").read_text()
+    assert "Files that look like mail and were not read" in page and odd.split("/")[-1] in page
 
 
 def test_run_names_the_unread_files_and_exits_1(account, mm, tmp_path):
@@ -822,3 +824,14 @@ def test_the_new_parsers_take_any_bytes_without_raising(data, text):
         pass
     message_bytes = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n" + data + b"\n--b--\n"
     emlx_format.detached_parts(message_bytes)
+
+
+def test_a_hostile_unread_file_name_is_escaped_in_every_report(mm, tmp_path):
+    root = tmp_path / "src"
+    _eml_tree(root)
+    odd = root / "<script>alert(1)<\x1b[2J.dbx"
+    odd.write_bytes(b"\x00binary")
+    code, plan, out = plan_json(mm, tmp_path, root)
+    assert code == 1 and "\x1b" not in out  # the terminal: made safe
+    page = (tmp_path / "rep" / "plan.html").read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
