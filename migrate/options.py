@@ -145,6 +145,15 @@ OPTIONS: list[Option] = [
     Option("oauth2_token_command", "log in with XOAUTH2 using the access token CMD prints "
            "(Office 365, Gmail); run again at every connection", TARGET, metavar="CMD",
            group=T),
+    Option("oauth2_client_id", "log in with OAuth 2 (XOAUTH2) through this app registration "
+           "(its client ID); the person signs in once with 'credentials login' "
+           "(docs/providers.md)", TARGET, metavar="ID", group=T),
+    Option("oauth2_tenant", "Microsoft 365: the directory (tenant) ID or domain of the app "
+           "registration; default: any work account", TARGET, metavar="TENANT", group=T),
+    Option("oauth2_authority", "sign in at this OAuth 2 authority (https; its /devicecode and "
+           "/token endpoints) instead of the provider's", TARGET, metavar="URL", group=T),
+    Option("oauth2_client_secret_env", "the app's client secret from env var VAR (Google's "
+           "desktop app clients have one)", TARGET, metavar="VAR", group=T),
     Option("timeout", "seconds to wait for the server", TARGET, kind=float, default=60.0,
            hidden=True, group=T),
     Option("name", "whose mail this is (a person or client), shown on every report; default: "

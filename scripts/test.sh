@@ -91,7 +91,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -m pip install -q -e '.[test,msg]' > .venv/pip-install.log 2>&1; then
+if ! .venv/bin/python -m pip install -q -e '.[test,msg,oauth]' > .venv/pip-install.log 2>&1; then
   cat .venv/pip-install.log >&2
   echo "ERROR: installing the package and its test extras failed (log above)." >&2
   exit 2

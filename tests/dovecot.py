@@ -93,6 +93,21 @@ def make_self_signed(directory: Path) -> Path:
     return directory / "rogue.pem"
 
 
+class ExpiringTokens(dict):
+    """token -> user for the introspection endpoint; a token past its time is gone (the
+    OAuth authority of tests/oauth_authority.py sets the times)."""
+
+    def __init__(self):
+        super().__init__()
+        self.expires: dict[str, float] = {}
+
+    def get(self, token, default=None):
+        import time
+        if token in self.expires and time.time() > self.expires[token]:
+            return default
+        return super().get(token, default)
+
+
 def start_introspection(tokens: dict[str, str]) -> int:
     """A minimal OAuth2 token introspection endpoint (RFC 7662) on loopback."""
     import http.server
@@ -258,7 +273,7 @@ class Dovecot:
             self.internal_user = self.login_user = pwd.getpwuid(os.getuid()).pw_name
         self.imap_port, self.imaps_port = free_port(), free_port()
         self.pop3_port, self.pop3s_port = free_port(), free_port()
-        self.tokens: dict[str, str] = {}  # OAuth2 access token -> user (oauth2 variant)
+        self.tokens = ExpiringTokens()  # OAuth2 access token -> user (oauth2 variant)
         if variant == "oauth2":
             self.introspection_port = start_introspection(self.tokens)
         self.conf = self.root / "dovecot.conf"

@@ -101,6 +101,14 @@ def target_config(args) -> TargetConfig:
     check_line(args.host, "--host")
     if args.tls == "none":
         log.warning("--tls none: the password and mail cross the network unencrypted")
+    if getattr(args, "oauth2_client_id", None):
+        from migrate import oauth
+        app = oauth.app_for(oauth_provider(args), args.oauth2_client_id, args.oauth2_tenant,
+                            args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
+                            args.oauth2_client_secret_env)
+        return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
+                            ca_file=args.ca_file, timeout=args.timeout, provider=args.provider,
+                            token_source=oauth.AccessTokens(app, args.user, args.host))
     if args.oauth2_token_command:
         command = args.oauth2_token_command
         return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
@@ -111,6 +119,13 @@ def target_config(args) -> TargetConfig:
     return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
                         ca_file=args.ca_file, timeout=args.timeout, password=password,
                         provider=args.provider)
+
+
+def oauth_provider(args) -> str | None:
+    """office365 or gmail, from --provider or the host."""
+    from migrate import providers
+    name = args.provider or providers.detect(args.host or "").name
+    return {"office365": "office365", "outlook": "office365", "gmail": "gmail"}.get(name)
 
 
 def connector(config: TargetConfig):

@@ -1,4 +1,7 @@
-"""``mailmigrate credentials set|delete|test``: passwords in the OS keyring.
+"""``mailmigrate credentials set|delete|test|login``: passwords and sign-ins in the keyring.
+
+``login`` signs a person in with OAuth 2 (device code) and keeps the refresh token
+in the OS keyring (``migrate.oauth``); ``test`` then logs in with it.
 
 A password is never a command-line argument: ``set`` asks for it on the
 terminal (twice), or reads one line from stdin when stdin is not a terminal
@@ -20,10 +23,12 @@ def add_parser(sub):
     p = sub.add_parser("credentials", help="store, remove or test a password in the OS keyring")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (("set", "store the password for an account (asked, or read from stdin)"),
-                       ("delete", "remove the stored password"),
-                       ("test", "log in to the server with the stored password")):
+                       ("delete", "remove the stored password (and OAuth 2 sign-in)"),
+                       ("test", "log in to the server with the stored password or sign-in"),
+                       ("login", "sign a person in with OAuth 2 (Microsoft 365, Google): a "
+                                 "code to enter at the provider's page on any device")):
         a = actions.add_parser(name, help=text)
-        if name == "test":
+        if name in ("test", "login"):
             common.add_command_args(a, "credentials")
         else:
             a.add_argument("--host", required=True, help="IMAP (or POP) server name")
@@ -43,7 +48,28 @@ def read_new_password(host: str, user: str) -> Secret:
     return Secret(first)
 
 
+def login(args) -> int:
+    from migrate import oauth
+    if not args.oauth2_client_id:
+        raise UsageError("--oauth2-client-id is required: the application (client) ID of your "
+                         "app registration (docs/providers.md shows how to make one)")
+    credentials.check_keyring()
+    app = oauth.app_for(common.oauth_provider(args), args.oauth2_client_id, args.oauth2_tenant,
+                        args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
+                        args.oauth2_client_secret_env)
+    answer = oauth.device_login(app, args.user, lambda text: print(text, flush=True))
+    if not answer.get("refresh_token"):
+        raise UsageError("the sign-in service gave no refresh token: the app must ask for "
+                         "offline access (the offline_access scope); nothing was stored")
+    oauth.KeyringTokens().put(args.host, args.user, Secret(answer["refresh_token"]))
+    print(f"signed in {args.user} for {args.host}; the sign-in is kept in the OS keyring "
+          "(runs refresh it themselves)")
+    return int(ExitCode.SUCCESS)
+
+
 def run(args) -> int:
+    if args.action == "login":
+        return login(args)
     if args.action in ("set", "delete"):
         credentials.check_keyring()
     if args.action == "set":
@@ -51,6 +77,8 @@ def run(args) -> int:
         print(f"stored the password for {args.user} at {args.host} in the OS keyring")
         return int(ExitCode.SUCCESS)
     if args.action == "delete":
+        from migrate.oauth import KeyringTokens
+        KeyringTokens().forget(args.host, args.user)
         if credentials.delete(args.host, args.user):
             print(f"removed the stored password for {args.user} at {args.host}")
         else:

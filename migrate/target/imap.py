@@ -257,7 +257,7 @@ class IMAPTarget:
         self.guard = ReadGuard(client._imap, cfg.address, cfg.timeout)
         try:
             if cfg.token_source is not None:
-                client.oauth2_login(cfg.user, cfg.token_source().reveal())
+                _oauth2_login(client, cfg)
             else:
                 _login(client, cfg.user, cfg.password.reveal())
         except LoginError as e:
@@ -1170,6 +1170,19 @@ def _decode(value) -> str:
     """A flag or delimiter as text: IMAP makes them ASCII atoms; a server that sends
     other bytes gets U+FFFD for them, not a traceback (no kept flag is non-ASCII)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _oauth2_login(client, cfg) -> None:
+    """XOAUTH2 with the current token; refused, once more with a fresh one (a token
+    the provider revoked or let expire early): a second refusal is the answer."""
+    try:
+        client.oauth2_login(cfg.user, cfg.token_source().reveal())
+    except LoginError:
+        invalidate = getattr(cfg.token_source, "invalidate", None)
+        if invalidate is None:
+            raise
+        invalidate()
+        client.oauth2_login(cfg.user, cfg.token_source().reveal())
 
 
 def _quietly_logout(client) -> None:

@@ -1,0 +1,131 @@
+"""A small OAuth 2 authority on loopback, over TLS with the test CA (no internet).
+
+Device code (RFC 8628) and token endpoints with refresh, access tokens that live
+seconds, refresh tokens that can be revoked or rotated, and each error a technician
+meets (consent, wrong tenant, device code not allowed, slow_down). The access tokens
+it issues are the ones the Dovecot ``oauth2`` variant's introspection endpoint
+accepts (``tokens``: token -> user, expiring), so the server checks them, not a mock.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import ssl
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+from tests.dovecot import ExpiringTokens
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+class Authority:
+    """``https://127.0.0.1:PORT/<tenant>`` with ``/devicecode`` and ``/token``."""
+
+    def __init__(self, tokens: ExpiringTokens, cert: Path, key: Path, lifetime: float = 3600):
+        self.tokens = tokens
+        self.lifetime = lifetime
+        self.approve_as: dict[str, str] = {}  # client_id -> the user who approves its codes
+        self.devices: dict[str, dict] = {}  # device_code -> {user, client, polls}
+        self.refresh: dict[str, str] = {}  # refresh token -> user
+        self.rotate = False
+        self.fail_next: str | None = None  # an error code for the next request
+        self.issued: list[str] = []  # every access token, in order
+        self.requests: list[tuple[str, dict]] = []
+        self.tenant = "tenant-1"
+        handler = self._handler()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}/{self.tenant}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def revoke_all(self) -> None:
+        """The person's sign-in revoked (a password change, an admin's action)."""
+        self.refresh.clear()
+        for token in list(self.tokens):
+            self.tokens.expires[token] = 0
+
+    def _issue(self, user: str, old_refresh: str | None = None) -> dict:
+        access = f"at-{os.urandom(8).hex()}"
+        self.tokens[access] = user
+        self.tokens.expires[access] = time.time() + self.lifetime
+        self.issued.append(access)
+        refresh = old_refresh
+        if refresh is None or self.rotate:
+            if refresh:
+                self.refresh.pop(refresh, None)
+            refresh = f"rt-{os.urandom(12).hex()}"
+            self.refresh[refresh] = user
+        return {"token_type": "Bearer", "access_token": access, "refresh_token": refresh,
+                "expires_in": self.lifetime, "scope": "imap offline_access"}
+
+    def _answer(self, path: str, form: dict) -> tuple[int, dict]:
+        self.requests.append((path, form))
+        if not path.startswith(f"/{self.tenant}/"):
+            return 400, {"error": "invalid_request",
+                         "error_description": "AADSTS90002: Tenant not found."}
+        if self.fail_next:
+            code, self.fail_next = self.fail_next, None
+            return 400, {"error": code, "error_description": f"told to fail with {code}"}
+        if path.endswith("/devicecode"):
+            client = form.get("client_id", "")
+            device = f"dc-{os.urandom(8).hex()}"
+            self.devices[device] = {"user": self.approve_as.get(client), "client": client,
+                                    "polls": 0}
+            return 200, {"device_code": device, "user_code": "ABCD-EFGH",
+                         "verification_uri": "https://microsoft.example/devicelogin",
+                         "expires_in": 60, "interval": 1}
+        if path.endswith("/token"):
+            grant = form.get("grant_type")
+            if grant == DEVICE_GRANT:
+                found = self.devices.get(form.get("device_code", ""))
+                if found is None:
+                    return 400, {"error": "expired_token"}
+                found["polls"] += 1
+                if found["polls"] < 2:  # the person has not typed the code yet
+                    return 400, {"error": "authorization_pending"}
+                if found["user"] is None:
+                    return 400, {"error": "access_denied"}
+                del self.devices[form["device_code"]]
+                return 200, self._issue(found["user"])
+            if grant == "refresh_token":
+                user = self.refresh.get(form.get("refresh_token", ""))
+                if user is None:
+                    return 400, {"error": "invalid_grant",
+                                 "error_description": "AADSTS700082: The refresh token has "
+                                                      "expired due to inactivity."}
+                return 200, self._issue(user, form["refresh_token"])
+            return 400, {"error": "unsupported_grant_type"}
+        return 404, {"error": "not_found"}
+
+    def _handler(self):
+        authority = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                form = dict(urllib.parse.parse_qsl(body))
+                status, answer = authority._answer(urllib.parse.urlsplit(self.path).path, form)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

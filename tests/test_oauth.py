@@ -1,0 +1,156 @@
+"""OAuth 2 sign-in (issue 37): a local authority, Dovecot checking the tokens it issues.
+
+The authority (tests/oauth_authority.py) runs on loopback over TLS with the test CA;
+the Dovecot ``oauth2`` variant introspects every XOAUTH2 token against the tokens
+the authority issued, so an expired or revoked token is refused by the server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.builders import message, write_mbox
+from tests.dovecot import ExpiringTokens
+from tests.oauth_authority import Authority
+
+pytest.importorskip("oauthlib")
+CLIENT = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def oauth(dovecot_servers):
+    """(authority, account) on the oauth2 Dovecot: the account signs in there."""
+    server = dovecot_servers("oauth2")
+    assert isinstance(server.tokens, ExpiringTokens)
+    authority = Authority(server.tokens, server.cert, server.key)
+    account = server.add_user()
+    authority.approve_as[CLIENT] = account.user
+    yield authority, account
+    authority.stop()
+
+
+def env_for(tmp_path) -> dict:
+    return {"PYTHON_KEYRING_BACKEND": "tests.keyring_backend.FileKeyring",
+            "MM_TEST_KEYRING_FILE": str(tmp_path / "keyring.json")}
+
+
+def oauth_args(authority, account) -> list:
+    return ["--host", account.host, "--port", account.server.imaps_port, "--user",
+            account.user, "--ca-file", account.server.ca_file, "--oauth2-client-id", CLIENT,
+            "--oauth2-authority", authority.url]
+
+
+def test_sign_in_once_then_runs_refresh_their_own_tokens(oauth, mm, tmp_path):
+    authority, account = oauth
+    env = env_for(tmp_path)
+    r = mm("credentials", "login", *oauth_args(authority, account), env=env)
+    assert r.code == 0, r.out + r.err
+    assert "enter the code ABCD-EFGH" in r.out and "signed in" in r.out
+    stored = json.loads((tmp_path / "keyring.json").read_text())
+    (refresh,) = [v for k, v in stored.items() if k.startswith("mailmigrate-oauth2")]
+    assert refresh.startswith("rt-")
+    write_mbox(tmp_path / "in.mbox", [message(f"o{i}") for i in range(30)])
+    r = mm("run", tmp_path / "in.mbox", *oauth_args(authority, account), "--state",
+           tmp_path / "s.sqlite", "--backup-dir", tmp_path / "bk", "--yes", env=env)
+    assert r.code == 0, r.out + r.err
+    assert sum(len(m) for m in account.read_back().values()) == 30
+    # the refresh token never left the keyring: argv, logs, reports, state
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "keyring.json":
+            assert refresh.encode() not in path.read_bytes(), path
+    assert refresh not in r.out + r.err
+
+
+def test_tokens_expire_every_few_seconds_and_the_run_goes_on(oauth, mm, tmp_path):
+    """Short-lived tokens across reconnects (a proxy cuts the connection often): each
+    login takes a fresh token; every message arrives exactly once."""
+    from tests.faults import FaultProxy
+    authority, account = oauth
+    authority.lifetime = 2
+    authority.rotate = True  # and the refresh token changes at every refresh
+    env = env_for(tmp_path)
+    assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
+    write_mbox(tmp_path / "in.mbox", [message(f"x{i}", body="y" * 3000) for i in range(300)])
+    proxy = FaultProxy(account.server.imaps_port).start()
+    proxy.cut_after = 200_000  # each connection dies after ~60 messages: a new login
+    try:
+        args = oauth_args(authority, account)
+        args[args.index(account.server.imaps_port)] = proxy.port
+        r = mm("run", tmp_path / "in.mbox", *args, "--state", tmp_path / "s.sqlite",
+               "--backup-dir", tmp_path / "bk", "--yes", "--batch-size", "20",
+               "--connections", "1", env=env, timeout=600)
+    finally:
+        proxy.stop()
+    assert r.code == 0, r.out + r.err
+    boxes = account.read_back()
+    subjects = [m.data.split(b"Subject: ")[1].split(b"\r\n")[0] for box in boxes.values()
+                for m in box]
+    assert len(subjects) == 300 and len(set(subjects)) == 300
+    assert proxy.cuts >= 3 and len(authority.issued) >= 3  # fresh tokens as it went
+
+
+def test_a_revoked_sign_in_stops_cleanly_and_a_new_login_finishes(oauth, mm, tmp_path):
+    authority, account = oauth
+    env = env_for(tmp_path)
+    assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
+    write_mbox(tmp_path / "in.mbox", [message(f"r{i}") for i in range(5)])
+    authority.revoke_all()
+    run = ("run", tmp_path / "in.mbox", *oauth_args(authority, account), "--state",
+           tmp_path / "s.sqlite", "--backup-dir", tmp_path / "bk", "--yes")
+    r = mm(*run, env=env)
+    assert r.code == 4, r.out + r.err
+    assert "sign in again: mailmigrate credentials login" in r.err
+    assert "Traceback" not in r.err
+    assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
+    assert mm(*run, env=env).code == 0
+    assert sum(len(m) for m in account.read_back().values()) == 5
+
+
+def test_a_token_the_server_refuses_is_replaced_once(oauth, mm, tmp_path):
+    """The provider revoked the access token early: the login is refused, a fresh one is
+    taken from the refresh token, and the command goes on."""
+    authority, account = oauth
+    env = env_for(tmp_path)
+    assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
+    for token in authority.issued:  # the access token from the login: dead at the server
+        authority.tokens.expires[token] = 0
+    r = mm("credentials", "test", *oauth_args(authority, account), env=env)
+    assert r.code == 0, r.out + r.err
+
+
+@pytest.mark.parametrize("error, code, words", [
+    ("consent_required", 4, "an administrator must consent"),
+    ("unauthorized_client", 2, "allow public client flows"),
+    ("access_denied", 4, "declined"),
+])
+def test_sign_in_errors_say_what_to_do(oauth, mm, tmp_path, error, code, words):
+    authority, account = oauth
+    authority.fail_next = error
+    r = mm("credentials", "login", *oauth_args(authority, account), env=env_for(tmp_path))
+    assert r.code == code and words in r.err and "Traceback" not in r.err, r.err
+
+
+def test_wrong_tenant_and_unreachable_authority(oauth, mm, tmp_path):
+    authority, account = oauth
+    args = oauth_args(authority, account)
+    args[-1] = authority.url.replace("tenant-1", "nobody")
+    r = mm("credentials", "login", *args, env=env_for(tmp_path))
+    assert r.code == 2 and "--oauth2-tenant" in r.err, r.err
+    args[-1] = "https://127.0.0.1:9/tenant-1"
+    r = mm("credentials", "login", *args, env=env_for(tmp_path))
+    assert r.code == 3 and "cannot reach the sign-in service" in r.err, r.err
+    args[-1] = "http://127.0.0.1:9/tenant-1"
+    r = mm("credentials", "login", *args, env=env_for(tmp_path))
+    assert r.code == 2 and "not https" in r.err, r.err
+
+
+def test_never_signed_in_is_exit_4_with_the_login_command(oauth, mm, tmp_path):
+    authority, account = oauth
+    write_mbox(tmp_path / "in.mbox", [message("n")])
+    r = mm("plan", tmp_path / "in.mbox", *oauth_args(authority, account),
+           env=env_for(tmp_path))
+    assert r.code == 4 and "has not signed in on this machine" in r.err, r.err
+    assert "credentials login" in r.err
