@@ -32,13 +32,16 @@ EARLY = 60  # seconds before expiry a token is refreshed
 PROVIDERS = {
     # endpoints as the provider documents them; the tenant (Microsoft) goes in {tenant}
     "office365": {"authority": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0",
-                  "device": "/devicecode", "token": "/token",
+                  "device": "/devicecode", "token": "/token", "authorize": "/authorize",
                   "scopes": ("https://outlook.office.com/IMAP.AccessAsUser.All",
                              "offline_access"), "tenant": "organizations"},
     "gmail": {"authority": "https://oauth2.googleapis.com", "device": "/device/code",
-              "token": "/token", "scopes": ("https://mail.google.com/",), "tenant": ""},
+              "token": "/token", "scopes": ("https://mail.google.com/",), "tenant": "",
+              "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+              "extra": {"access_type": "offline", "prompt": "consent"}},
 }
-GENERIC = {"device": "/devicecode", "token": "/token", "scopes": ("imap", "offline_access")}
+GENERIC = {"device": "/devicecode", "token": "/token", "authorize": "/authorize",
+           "scopes": ("imap", "offline_access")}
 
 
 def _oauthlib():
@@ -62,6 +65,8 @@ class App:
     provider: str = "custom"
     ca_file: str | None = None
     client_secret_env: str | None = None  # Google "desktop" clients have one (not secret)
+    authorize_url: str = ""
+    extra: tuple = ()  # more parameters of the authorisation request (Google: offline)
 
     def secret(self) -> str | None:
         import os
@@ -99,8 +104,12 @@ def app_for(provider: str | None, client_id: str | None, tenant: str | None = No
     if not base.startswith("https://"):
         raise UsageError(f"the OAuth authority {base} is not https: tokens never cross the "
                          "network unencrypted")
+    authorize = known.get("authorize_url") or base + known.get("authorize", "/authorize")
+    if authority:
+        authorize = base + GENERIC["authorize"]
     return App(client_id, base + known["device"], base + known["token"], tuple(known["scopes"]),
-               provider or "custom", ca_file, client_secret_env)
+               provider or "custom", ca_file, client_secret_env, authorize,
+               tuple(sorted(known.get("extra", {}).items())))
 
 
 class OAuthError(Exception):
@@ -205,6 +214,75 @@ def device_login(app: App, user: str, say, sleep=time.sleep, clock=time.monotoni
             raise advice(e, app, user) from None
         return _checked(client, answer)
     raise advice(OAuthError("expired_token"), app, user)
+
+
+def browser_login(app: App, user: str, say, open_browser: bool = True,
+                  timeout: float = 300) -> dict:
+    """The authorisation-code flow with PKCE on a loopback redirect (RFC 8252, RFC 7636):
+    the provider's page opens in a browser (or its address is printed to open anywhere
+    on this machine); the answer comes back to 127.0.0.1. The token response."""
+    import base64
+    import http.server
+    import os
+    import threading
+    oauth2 = _oauthlib()
+    client = oauth2.WebApplicationClient(app.client_id)
+    verifier = client.create_code_verifier(64)
+    challenge = client.create_code_challenge(verifier, "S256")
+    state = base64.urlsafe_b64encode(os.urandom(18)).decode().rstrip("=")
+    got: dict = {}
+    done = threading.Event()
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if query.get("state") == state and ("code" in query or "error" in query):
+                got.update(query)
+                done.set()
+                text = b"Signed in: you can close this page and go back to mailmigrate."
+            else:
+                text = b"This is not the answer mailmigrate waits for."
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    redirect = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        url = client.prepare_request_uri(app.authorize_url, redirect_uri=redirect,
+                                         scope=list(app.scopes), state=state,
+                                         code_challenge=challenge,
+                                         code_challenge_method="S256", **dict(app.extra))
+        say(f"To sign in {user}: open this page in a browser on this machine:\n  {url}")
+        if open_browser:
+            import webbrowser
+            try:
+                webbrowser.open(url)
+            except Exception:  # noqa: BLE001 - no browser here: the address was printed
+                pass
+        if not done.wait(timeout):
+            raise advice(OAuthError("expired_token"), app, user)
+    finally:
+        server.shutdown()
+        server.server_close()
+    if "error" in got:
+        raise advice(OAuthError(got["error"], got.get("error_description", "")), app, user)
+    body = dict(urllib.parse.parse_qsl(client.prepare_request_body(
+        code=got["code"], redirect_uri=redirect, code_verifier=verifier,
+        include_client_id=True)))
+    if app.secret():
+        body["client_secret"] = app.secret()
+    try:
+        answer = _post(app, app.token_url, body)
+    except OAuthError as e:
+        raise advice(e, app, user) from None
+    return _checked(client, answer)
 
 
 def _checked(client, answer: dict) -> dict:

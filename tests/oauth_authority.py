@@ -31,6 +31,7 @@ class Authority:
         self.lifetime = lifetime
         self.approve_as: dict[str, str] = {}  # client_id -> the user who approves its codes
         self.devices: dict[str, dict] = {}  # device_code -> {user, client, polls}
+        self.codes: dict[str, dict] = {}  # authorisation code -> {user, challenge, redirect}
         self.refresh: dict[str, str] = {}  # refresh token -> user
         self.rotate = False
         self.fail_next: str | None = None  # an error code for the next request
@@ -100,6 +101,16 @@ class Authority:
                     return 400, {"error": "access_denied"}
                 del self.devices[form["device_code"]]
                 return 200, self._issue(found["user"])
+            if grant == "authorization_code":
+                found = self.codes.pop(form.get("code", ""), None)
+                if found is None or form.get("redirect_uri") != found["redirect"]:
+                    return 400, {"error": "invalid_grant"}
+                import base64
+                import hashlib
+                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                if base64.urlsafe_b64encode(digest).decode().rstrip("=") != found["challenge"]:
+                    return 400, {"error": "invalid_grant", "error_description": "PKCE"}
+                return 200, self._issue(found["user"])
             if grant == "refresh_token":
                 user = self.refresh.get(form.get("refresh_token", ""))
                 if user is None:
@@ -110,10 +121,39 @@ class Authority:
             return 400, {"error": "unsupported_grant_type"}
         return 404, {"error": "not_found"}
 
+    def _authorize(self, query: dict) -> tuple[int, str]:
+        """The provider's sign-in page, approved at once by the configured user: a
+        redirect to the app's loopback address with a code (or an error)."""
+        redirect = query.get("redirect_uri", "")
+        if not redirect.startswith("http://127.0.0.1:") or \
+                query.get("code_challenge_method") != "S256":
+            return 400, ""
+        user = self.approve_as.get(query.get("client_id", ""))
+        if user is None:
+            answer = {"error": "access_denied", "state": query.get("state", "")}
+        else:
+            code = f"ac-{os.urandom(8).hex()}"
+            self.codes[code] = {"user": user, "challenge": query.get("code_challenge"),
+                                "redirect": redirect}
+            answer = {"code": code, "state": query.get("state", "")}
+        return 302, redirect + "?" + urllib.parse.urlencode(answer)
+
     def _handler(self):
         authority = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                parts = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parts.query))
+                authority.requests.append((parts.path, query))
+                status, where = authority._authorize(query) if parts.path.endswith(
+                    "/authorize") else (404, "")
+                self.send_response(status)
+                if where:
+                    self.send_header("Location", where)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 form = dict(urllib.parse.parse_qsl(body))

@@ -154,3 +154,37 @@ def test_never_signed_in_is_exit_4_with_the_login_command(oauth, mm, tmp_path):
            env=env_for(tmp_path))
     assert r.code == 4 and "has not signed in on this machine" in r.err, r.err
     assert "credentials login" in r.err
+
+
+def test_browser_sign_in_with_pkce_on_a_loopback_redirect(oauth, mm, tmp_path):
+    """The technician's browser is played by this test: it opens the address the
+    command prints, the authority redirects to the command's loopback port."""
+    import os
+    import ssl
+    import subprocess
+    import sys
+    import urllib.request
+    from tests.conftest import ROOT
+    authority, account = oauth
+    env = dict(os.environ, **env_for(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "migrate", "credentials", "login", "--browser",
+                             "--no-open", *map(str, oauth_args(authority, account))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
+    try:
+        url = None
+        for line in proc.stdout:
+            if line.strip().startswith("https://"):
+                url = line.strip()
+                break
+        assert url and "code_challenge_method=S256" in url and "code_challenge=" in url
+        context = ssl.create_default_context(cafile=str(account.server.ca_file))
+        with urllib.request.urlopen(url, context=context, timeout=30) as page:  # redirected
+            assert b"Signed in" in page.read()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "signed in" in out
+    assert mm("credentials", "test", *oauth_args(authority, account),
+              env=env_for(tmp_path)).code == 0

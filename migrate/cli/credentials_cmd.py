@@ -33,6 +33,13 @@ def add_parser(sub):
         else:
             a.add_argument("--host", required=True, help="IMAP (or POP) server name")
             a.add_argument("--user", required=True, help="account user name")
+        if name == "login":
+            a.add_argument("--browser", action="store_true",
+                           help="sign in in a browser on this machine (authorisation code "
+                                "with PKCE); the default for Gmail, which refuses the "
+                                "device code for mail")
+            a.add_argument("--no-open", action="store_true",
+                           help="with --browser: print the page's address, open nothing")
     return p
 
 
@@ -57,7 +64,11 @@ def login(args) -> int:
     app = oauth.app_for(common.oauth_provider(args), args.oauth2_client_id, args.oauth2_tenant,
                         args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
                         args.oauth2_client_secret_env)
-    answer = oauth.device_login(app, args.user, lambda text: print(text, flush=True))
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    if args.browser or app.provider == "gmail":
+        answer = oauth.browser_login(app, args.user, say, open_browser=not args.no_open)
+    else:
+        answer = oauth.device_login(app, args.user, say)
     if not answer.get("refresh_token"):
         raise UsageError("the sign-in service gave no refresh token: the app must ask for "
                          "offline access (the offline_access scope); nothing was stored")
