@@ -415,10 +415,10 @@ def last_outcome(status: dict) -> tuple[int, str | None]:
     runs = [r for r in (status or {}).get("runs", []) if r[1] == "run"]
     if not runs:
         return 0, "not run yet"
-    _, _, started, ended, code = runs[0]  # newest first
+    run_id, _, started, ended, code = runs[0]  # newest first
     if ended is None or code is None:
         return 130, f"the run of {started} did not finish (killed or lost power); run again"
-    return int(code), None
+    return int(code), (status.get("errors") or {}).get(str(run_id)) if code else None
 
 
 _children: set[subprocess.Popen] = set()

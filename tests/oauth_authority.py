@@ -30,6 +30,7 @@ class Authority:
         self.tokens = tokens
         self.lifetime = lifetime
         self.approve_as: dict[str, str] = {}  # client_id -> the user who approves its codes
+        self.approvers: list[str] = []  # or: the next device code is approved by the first
         self.devices: dict[str, dict] = {}  # device_code -> {user, client, polls}
         self.codes: dict[str, dict] = {}  # authorisation code -> {user, challenge, redirect}
         self.refresh: dict[str, str] = {}  # refresh token -> user
@@ -51,6 +52,12 @@ class Authority:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+    def revoke(self, user: str) -> None:
+        """One person's sign-in revoked."""
+        for token, who in list(self.refresh.items()):
+            if who == user:
+                del self.refresh[token]
 
     def revoke_all(self) -> None:
         """The person's sign-in revoked (a password change, an admin's action)."""
@@ -83,8 +90,8 @@ class Authority:
         if path.endswith("/devicecode"):
             client = form.get("client_id", "")
             device = f"dc-{os.urandom(8).hex()}"
-            self.devices[device] = {"user": self.approve_as.get(client), "client": client,
-                                    "polls": 0}
+            user = self.approvers.pop(0) if self.approvers else self.approve_as.get(client)
+            self.devices[device] = {"user": user, "client": client, "polls": 0}
             return 200, {"device_code": device, "user_code": "ABCD-EFGH",
                          "verification_uri": "https://microsoft.example/devicelogin",
                          "expires_in": 60, "interval": 1}

@@ -188,3 +188,47 @@ def test_browser_sign_in_with_pkce_on_a_loopback_redirect(oauth, mm, tmp_path):
     assert "signed in" in out
     assert mm("credentials", "test", *oauth_args(authority, account),
               env=env_for(tmp_path)).code == 0
+
+
+def test_jobs_sign_in_everyone_then_run_the_night(oauth, mm, tmp_path):
+    """One command signs in every person of a jobs file; 'jobs run' then moves them all
+    with no token handling; a person whose sign-in was revoked is named by jobs status."""
+    authority, ann = oauth
+    bob = ann.server.add_user()
+    authority.approvers = [ann.user, bob.user]
+    for who in ("ann", "bob"):
+        write_mbox(tmp_path / f"{who}.mbox", [message(f"{who} {i}") for i in range(4)])
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f'''[defaults]
+host = "{ann.host}"
+port = {ann.server.imaps_port}
+ca_file = "{ann.server.ca_file}"
+oauth2_client_id = "{CLIENT}"
+oauth2_authority = "{authority.url}"
+work_dir = "{tmp_path / 'work'}"
+
+[jobs.ann]
+sources = ["{tmp_path / 'ann.mbox'}"]
+user = "{ann.user}"
+
+[jobs.bob]
+sources = ["{tmp_path / 'bob.mbox'}"]
+user = "{bob.user}"
+''')
+    env = env_for(tmp_path)
+    r = mm("jobs", "login", jobs, env=env)
+    assert r.code == 0, r.out + r.err
+    assert r.out.count("enter the code") == 2 and "bob: signed in" in r.out
+    r = mm("jobs", "run", jobs, env=env)
+    assert r.code == 0, r.out + r.err
+    assert sum(len(m) for m in ann.read_back().values()) == 4
+    assert sum(len(m) for m in bob.read_back().values()) == 4
+    authority.revoke(bob.user)
+    for token in authority.issued:  # and every access token so far expires
+        authority.tokens.expires[token] = 0
+    write_mbox(tmp_path / "bob.mbox", [message(f"bob {i}") for i in range(5)])
+    r = mm("jobs", "run", jobs, env=env)
+    assert r.code == 4, r.out + r.err
+    status = mm("jobs", "status", jobs, "--json", env=env)
+    bob_status = [j for j in json.loads(status.out)["jobs"] if j["job"] == "bob"][0]
+    assert "sign in again" in json.dumps(bob_status) and bob.user in json.dumps(bob_status)

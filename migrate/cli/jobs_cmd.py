@@ -24,12 +24,14 @@ def add_parser(sub):
                        ("run", "run every job: back up, upload, verify"),
                        ("verify", "verify every job against its server"),
                        ("status", "what the state databases say (offline)"),
-                       ("check", "only check the jobs file")):
+                       ("check", "only check the jobs file"),
+                       ("login", "sign in every person whose job uses OAuth 2, one after "
+                                 "the other (a code to enter for each)")):
         a = actions.add_parser(name, help=text)
         a.add_argument("jobs_file", type=Path, metavar="FILE", help="the jobs file (TOML)")
         a.add_argument("--only", action="append", metavar="JOB", default=[],
                        help="only this job (repeatable)")
-        if name != "check":
+        if name not in ("check", "login"):
             a.add_argument("--parallel", type=int, default=1, metavar="N",
                            help="run N jobs at once, each its own process (default 1)")
             a.add_argument("--json", action="store_true",
@@ -55,6 +57,8 @@ def run(args) -> int:
             print(f"  note: {', '.join(names)} move mail into the same account ({shown(user)}"
                   f" at {shown(host)}): they run one after the other, never at once")
         return int(ExitCode.SUCCESS)
+    if args.action == "login":
+        return sign_in_everyone(jobs)
     _install_forwarding()
     lock = threading.Lock()
 
@@ -84,6 +88,27 @@ def run(args) -> int:
         print(render_text(summary))
         print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
     return summary["exit_code"]
+
+
+def sign_in_everyone(jobs) -> int:
+    """``credentials login`` for each job with an OAuth 2 app, in turn, on this terminal:
+    the technician (or each person) enters each code; the sign-ins go to the keyring."""
+    import subprocess
+    worst = 0
+    oauth_jobs = [j for j in jobs if j.settings.get("oauth2_client_id")]
+    if not oauth_jobs:
+        print("no job of this file signs in with OAuth 2 (oauth2_client_id); nothing to do")
+        return int(ExitCode.SUCCESS)
+    for job in oauth_jobs:
+        who = shown(str(job.settings.get("user")))
+        print(f"{job.name}: signing in {who}", flush=True)
+        argv = [sys.executable, "-m", "migrate", "credentials", "login",
+                *job.option_args("credentials")]
+        code = subprocess.run(argv).returncode
+        print(f"{job.name}: {'signed in' if code == 0 else f'NOT signed in (exit {code})'}",
+              flush=True)
+        worst = max(worst, code)
+    return worst
 
 
 class LiveProgress(threading.Thread):

@@ -33,12 +33,15 @@ def run(args) -> int:
         runs = state.db.execute(
             "SELECT id, command, datetime(started, 'unixepoch'), datetime(ended, 'unixepoch'),"
             " exit_code FROM runs ORDER BY id DESC LIMIT 10").fetchall()
-        passes = {run_id: _pass_of(summary) for run_id, summary in state.db.execute(
-            "SELECT id, summary FROM runs ORDER BY id DESC LIMIT 10")}
+        summaries = state.db.execute(
+            "SELECT id, summary FROM runs ORDER BY id DESC LIMIT 10").fetchall()
+        passes = {run_id: _pass_of(summary) for run_id, summary in summaries}
+        errors = {run_id: _error_of(summary) for run_id, summary in summaries}
     if args.json:
         print(json.dumps({"mailboxes": counts, "failed": [list(f) for f in failed],
                           "runs": [list(r) for r in runs],
-                          "passes": {str(k): list(v) for k, v in passes.items()}}, indent=2))
+                          "passes": {str(k): list(v) for k, v in passes.items()},
+                          "errors": {str(k): v for k, v in errors.items() if v}}, indent=2))
         return 0
     cols = [UPLOADED, PRESENT, INFLIGHT, FAILED, "duplicate", "skip", "refuse"]
     width = max([len("mailbox")] + [len(m) for m in counts])
@@ -56,6 +59,16 @@ def run(args) -> int:
         print(f"  #{run_id} {command} {started} -> {ended or 'did not finish'} exit {code}"
               f"{what}{which}")
     return 0
+
+
+def _error_of(summary: str | None) -> str | None:
+    """What stopped a run, from its summary JSON (a sign-in to renew names the person)."""
+    try:
+        data = json.loads(summary) if summary else {}
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return str(error) if error else None
 
 
 def _pass_of(summary: str | None) -> tuple[int | None, str | None]:
