@@ -64,20 +64,22 @@ PROFILES = (
              capability="X-GM-EXT-1", max_connections=15, daily_bytes=500 * 1000 * 1000,
              reserved=frozenset({"[gmail]", "[google mail]"}), refused_first="^",
              purges=(("\\Trash", 30), ("\\Junk", 30)),
-             login="an app password (2-step verification on) or OAuth2: "
-                   "--oauth2-token-command",
+             login="an app password (2-step verification on) or OAuth 2: sign in once with "
+                   "'mailmigrate credentials login --provider gmail' (docs/providers.md)",
              quirks=("folders are labels: a message in two folders is one message with two "
                      "labels", "[Gmail] holds the system folders; names cannot end in spaces")),
     Provider("office365", "Microsoft 365 / Exchange Online", hosts=("outlook.office365.com",),
              max_message_bytes=35 * MB, max_line=9_998, max_connections=20,
              reserved=EXCHANGE_RESERVED,
-             login="OAuth2 (basic authentication is off for IMAP): --oauth2-token-command",
+             login="OAuth 2 (basic authentication is off for IMAP): sign in once with "
+                   "'mailmigrate credentials login --provider office365' (docs/providers.md)",
              quirks=("throttles with 'Suggested Backoff Time' (waited for exactly)",
                      "BAD for lines over ~10,000 characters, then BYE after ten errors")),
     Provider("outlook", "Outlook.com / Hotmail", hosts=("imap-mail.outlook.com",),
              max_message_bytes=35 * MB, max_line=9_998,
              reserved=EXCHANGE_RESERVED,
-             login="OAuth2: --oauth2-token-command"),
+             login="OAuth 2: sign in once with 'mailmigrate credentials login --provider "
+                   "outlook' (docs/providers.md)"),
     Provider("yahoo", "Yahoo Mail", hosts=("imap.mail.yahoo.com",),
              login="an app password (account security settings)",
              quirks=("messages must end with CRLF (mailmigrate always sends CRLF line ends)",)),

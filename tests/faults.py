@@ -332,8 +332,10 @@ class Office365Proxy(ThrottleProxy):
     """
 
     def __init__(self, upstream_port: int, throttle_at=(), backoff_ms: int = 300,
-                 refuse_sizes=(), max_errors: int = 10, max_line: int = 9_998):
+                 refuse_sizes=(), max_errors: int = 10, max_line: int = 9_998,
+                 oauth_only: bool = False):
         super().__init__(upstream_port, throttle_at, backoff_ms)
+        self.oauth_only = oauth_only  # basic authentication off, as Exchange Online has it
         self.max_line = max_line
         self.refuse_sizes, self.max_errors = set(refuse_sizes), max_errors
         self.refused = self.byes = 0
@@ -349,6 +351,9 @@ class Office365Proxy(ThrottleProxy):
             f for f in m.group(1).split() if f.upper() != b"\\SEEN") + b")", line, count=1)
 
     def answer(self, state, tag, verb, line, literals):
+        if self.oauth_only and (verb == b"LOGIN" or (verb == b"AUTHENTICATE" and
+                                                     b"XOAUTH2" not in line.upper())):
+            return Answer(tag + b" NO LOGIN failed.\r\n")
         throttled = super().answer(state, tag, verb, line, literals)
         if throttled is not None or verb != b"APPEND":
             return throttled

@@ -232,3 +232,32 @@ user = "{bob.user}"
     status = mm("jobs", "status", jobs, "--json", env=env)
     bob_status = [j for j in json.loads(status.out)["jobs"] if j["job"] == "bob"][0]
     assert "sign in again" in json.dumps(bob_status) and bob.user in json.dumps(bob_status)
+
+
+def test_emulated_microsoft_365_takes_oauth_only(oauth, mm, tmp_path):
+    """Exchange Online's emulation with basic authentication off: a password is
+    refused with what to do; after one sign-in the run moves everything, throttled
+    and one APPEND at a time as Exchange is."""
+    from tests.faults import Office365Proxy
+    authority, account = oauth
+    env = env_for(tmp_path)
+    write_mbox(tmp_path / "in.mbox", [message(f"m{i}") for i in range(12)])
+    office = Office365Proxy(account.server.imap_port, throttle_at={4}, backoff_ms=300,
+                            oauth_only=True).start()
+    try:
+        base = ["--host", account.host, "--port", office.port, "--tls", "none", "--user",
+                account.user, "--provider", "office365", "--state", tmp_path / "s.sqlite",
+                "--backup-dir", tmp_path / "bk", "--yes"]
+        r = mm("run", tmp_path / "in.mbox", *base, "--password-env", "MM_TEST_PASSWORD",
+               account=account, env=env)
+        assert r.code == 4 and "takes OAuth 2 only" in r.err, r.err
+        assert "credentials login --provider office365" in r.err
+        assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
+        r = mm("run", tmp_path / "in.mbox", *base, "--oauth2-client-id", CLIENT,
+               "--oauth2-authority", authority.url, "--ca-file", account.server.ca_file,
+               env=env)
+    finally:
+        office.stop()
+    assert r.code == 0, r.out + r.err
+    assert office.throttled >= 1
+    assert sum(len(m) for m in account.read_back().values()) == 12

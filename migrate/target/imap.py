@@ -274,9 +274,17 @@ class IMAPTarget:
                     f"now (it said: {said}); the password was not judged: run the same command "
                     "again in a few minutes, and if this repeats, ask the server's "
                     "administrator") from None
+            how = "check the user name and the stored password"
+            known = providers.detect(cfg.host, override=cfg.provider).name
+            if cfg.token_source is None and known in ("office365", "outlook"):
+                how = ("this provider takes OAuth 2 only: sign in once with 'mailmigrate "
+                       f"credentials login --provider {known}' (docs/providers.md)")
+            elif cfg.token_source is not None:
+                how = ("the sign-in was refused even with a fresh token: check that IMAP is "
+                       "on for the mailbox and that the app has IMAP.AccessAsUser.All (or "
+                       "the mail scope)")
             raise AuthFailed(f"the server {cfg.address} refused the login for {cfg.user!r} (it "
-                             f"said: {said}); check the user name and the stored password") \
-                from None
+                             f"said: {said}); {how}") from None
         except (OSError, IMAPClientError) as e:
             raise ConnectionFailed(f"connection to {cfg.address} failed during login: "
                                    f"{type(e).__name__}") from None
