@@ -274,11 +274,15 @@ class Dovecot:
         self.imap_port, self.imaps_port = free_port(), free_port()
         self.pop3_port, self.pop3s_port = free_port(), free_port()
         self.tokens = ExpiringTokens()  # OAuth2 access token -> user (oauth2 variant)
-        if variant == "oauth2":
+        if self.shaped("oauth2"):
             self.introspection_port = start_introspection(self.tokens)
         self.conf = self.root / "dovecot.conf"
         self.conf.write_text(self._config())
         self._start()
+
+    def shaped(self, part: str) -> bool:
+        """Whether the variant has *part*: "gmail-oauth2" is Gmail's shape with OAuth."""
+        return part in self.variant.split("-")
 
     def _config(self) -> str:
         if self.variant == "courier":
@@ -288,7 +292,7 @@ class Dovecot:
         capability = f"imap_capability = {REDUCED_CAPABILITY}" if self.variant == "reduced" else ""
         max_size = ""
         folders = DEFAULT_FOLDERS
-        if self.variant == "gmail":  # the shape, not the behaviour (tests/gmail.py)
+        if self.shaped("gmail"):  # the shape, not the behaviour (tests/gmail.py)
             capability = f"imap_capability = +X-GM-EXT-1 APPENDLIMIT={GMAIL_APPEND_LIMIT}"
             folders = GMAIL_FOLDERS
         if self.variant == "appendlimit":
@@ -369,7 +373,7 @@ class Dovecot:
 
     def _oauth2_passdb(self) -> str:
         """XOAUTH2 checked against a local introspection endpoint (oauth2 variant only)."""
-        if self.variant != "oauth2":
+        if not self.shaped("oauth2"):
             return ""
         ext = self.root / "dovecot-oauth2.conf.ext"
         ext.write_text(textwrap.dedent(f"""\
@@ -412,7 +416,7 @@ class Dovecot:
         password = password or f"pw-{os.urandom(6).hex()}"
         self.write_user(user, password, quota_kb, max_mail_size)
         account = Account(self, user, password)
-        if self.variant == "oauth2":
+        if self.shaped("oauth2"):
             account.token = f"tok-{os.urandom(8).hex()}"
             self.tokens[account.token] = user
         return account

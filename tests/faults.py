@@ -386,9 +386,11 @@ class GmailProxy(CommandProxy):
     * ``appended``: every APPEND literal byte that reached the server.
     """
 
-    def __init__(self, upstream_port: int, max_logins: int = 15, budget: int | None = None):
+    def __init__(self, upstream_port: int, max_logins: int = 15, budget: int | None = None,
+                 oauth_only: bool = False):
         super().__init__(upstream_port)
         self.max_logins, self.budget = max_logins, budget
+        self.oauth_only = oauth_only  # a Workspace that allows OAuth 2 only
         self.others = 0
         self.logged_in = self.most_at_once = 0
         self.appended = self.today = 0
@@ -400,6 +402,10 @@ class GmailProxy(CommandProxy):
             self.today = 0
 
     def answer(self, state, tag, verb, line, literals):
+        if self.oauth_only and (verb == b"LOGIN" or (verb == b"AUTHENTICATE" and
+                                                     b"XOAUTH2" not in line.upper())):
+            return Answer(tag + b" NO [AUTHENTICATIONFAILED] Invalid credentials "
+                                b"(Failure)\r\n")
         with self.lock:
             if verb in (b"LOGIN", b"AUTHENTICATE"):
                 if self.logged_in + self.others >= self.max_logins:

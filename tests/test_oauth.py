@@ -156,20 +156,18 @@ def test_never_signed_in_is_exit_4_with_the_login_command(oauth, mm, tmp_path):
     assert "credentials login" in r.err
 
 
-def test_browser_sign_in_with_pkce_on_a_loopback_redirect(oauth, mm, tmp_path):
-    """The technician's browser is played by this test: it opens the address the
-    command prints, the authority redirects to the command's loopback port."""
+def browser_sign_in(args: list, ca_file, env: dict) -> tuple[int, str, str]:
+    """``credentials login --browser`` with this test as the technician's browser: it
+    opens the address the command prints; the authority redirects to the command."""
     import os
     import ssl
     import subprocess
     import sys
     import urllib.request
     from tests.conftest import ROOT
-    authority, account = oauth
-    env = dict(os.environ, **env_for(tmp_path))
     proc = subprocess.Popen([sys.executable, "-m", "migrate", "credentials", "login", "--browser",
-                             "--no-open", *map(str, oauth_args(authority, account))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             "--no-open", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **env),
                             cwd=ROOT)
     try:
         url = None
@@ -178,16 +176,62 @@ def test_browser_sign_in_with_pkce_on_a_loopback_redirect(oauth, mm, tmp_path):
                 url = line.strip()
                 break
         assert url and "code_challenge_method=S256" in url and "code_challenge=" in url
-        context = ssl.create_default_context(cafile=str(account.server.ca_file))
+        context = ssl.create_default_context(cafile=str(ca_file))
         with urllib.request.urlopen(url, context=context, timeout=30) as page:  # redirected
             assert b"Signed in" in page.read()
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+    return proc.returncode, out, err
+
+
+def test_browser_sign_in_with_pkce_on_a_loopback_redirect(oauth, mm, tmp_path):
+    authority, account = oauth
+    code, out, err = browser_sign_in(oauth_args(authority, account), account.server.ca_file,
+                                     env_for(tmp_path))
+    assert code == 0, err
     assert "signed in" in out
     assert mm("credentials", "test", *oauth_args(authority, account),
               env=env_for(tmp_path)).code == 0
+
+
+def test_emulated_gmail_with_oauth_only(dovecot_servers, mm, tmp_path):
+    """A Workspace that allows OAuth 2 only, over Gmail's shape and limits: the browser
+    sign-in, then a run that puts two labels' copies with one upload each."""
+    from tests.faults import GmailProxy
+    server = dovecot_servers("gmail-oauth2")
+    account = server.add_user()
+    authority = Authority(server.tokens, server.cert, server.key)
+    authority.approve_as[CLIENT] = account.user
+    env = env_for(tmp_path)
+    proxy = GmailProxy(server.imap_port, oauth_only=True).start()
+    try:
+        base = ["--host", account.host, "--port", proxy.port, "--tls", "none", "--user",
+                account.user, "--provider", "gmail", "--state", tmp_path / "s.sqlite",
+                "--backup-dir", tmp_path / "bk", "--yes"]
+        write_mbox(tmp_path / "Inbox", [message(f"g{i}") for i in range(6)])
+        write_mbox(tmp_path / "Work", [message(f"g{i}") for i in range(3)])
+        r = mm("run", tmp_path / "Inbox", *base, "--password-env", "MM_TEST_PASSWORD",
+               account=account, env=env)
+        assert r.code == 4 and "AUTHENTICATIONFAILED" in r.err, r.err
+        code, out, err = browser_sign_in(
+            ["--provider", "gmail", "--host", account.host, "--user", account.user,
+             "--oauth2-client-id", CLIENT, "--oauth2-authority", authority.url,
+             "--ca-file", server.ca_file], server.ca_file, env)
+        assert code == 0, err
+        (tmp_path / "src").mkdir()
+        for name in ("Inbox", "Work"):
+            (tmp_path / name).rename(tmp_path / "src" / name)
+        r = mm("run", tmp_path / "src", *base, "--oauth2-client-id", CLIENT,
+               "--oauth2-authority", authority.url, "--ca-file", server.ca_file, "--json",
+               env=env)
+    finally:
+        proxy.stop()
+        authority.stop()
+    assert r.code == 0, r.out + r.err
+    summary = json.loads(r.out)
+    assert summary["copied"] == 3  # Work's three are Inbox's: copied, not sent again
+    assert proxy.refused_logins == 0
 
 
 def test_jobs_sign_in_everyone_then_run_the_night(oauth, mm, tmp_path):
