@@ -305,3 +305,14 @@ def test_emulated_microsoft_365_takes_oauth_only(oauth, mm, tmp_path):
     assert r.code == 0, r.out + r.err
     assert office.throttled >= 1
     assert sum(len(m) for m in account.read_back().values()) == 12
+
+
+def test_without_oauthlib_the_message_says_what_to_do(tmp_path, mm):
+    blocker = tmp_path / "blocker"
+    (blocker / "oauthlib").mkdir(parents=True)
+    (blocker / "oauthlib" / "__init__.py").write_text(
+        "raise ImportError('pretend it is not installed')\n")
+    r = mm("credentials", "login", "--host", "outlook.office365.com", "--user", "pat@x.example",
+           "--oauth2-client-id", CLIENT, env={**env_for(tmp_path), "PYTHONPATH": str(blocker)})
+    assert r.code == 2 and "pip install 'mailmigrate[oauth]'" in r.err, r.err
+    assert "Traceback" not in r.err
