@@ -108,10 +108,20 @@ class ExpiringTokens(dict):
         return super().get(token, default)
 
 
+def send_json(handler, status: int, answer: dict) -> None:
+    """Answer an HTTP request of a test service with *answer* as JSON."""
+    import json
+    data = json.dumps(answer).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def start_introspection(tokens: dict[str, str]) -> int:
     """A minimal OAuth2 token introspection endpoint (RFC 7662) on loopback."""
     import http.server
-    import json
     import urllib.parse
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -120,12 +130,7 @@ def start_introspection(tokens: dict[str, str]) -> int:
             token = urllib.parse.parse_qs(body).get("token", [""])[0]
             user = tokens.get(token)
             answer = {"active": "true", "username": user} if user else {"active": "false"}
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, 200, answer)
 
         def log_message(self, *args):
             pass

@@ -10,7 +10,6 @@ accepts (``tokens``: token -> user, expiring), so the server checks them, not a 
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import ssl
 import threading
@@ -18,7 +17,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from tests.dovecot import ExpiringTokens
+from tests.dovecot import ExpiringTokens, send_json
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -165,12 +164,7 @@ class Authority:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 form = dict(urllib.parse.parse_qsl(body))
                 status, answer = authority._answer(urllib.parse.urlsplit(self.path).path, form)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, answer)
 
             def log_message(self, *args):
                 pass

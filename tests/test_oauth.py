@@ -8,7 +8,6 @@ the authority issued, so an expired or revoked token is refused by the server.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

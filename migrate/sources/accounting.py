@@ -43,7 +43,6 @@ HARMLESS_SUFFIXES = {
 MAIL_SUFFIXES = {".eml", ".emlx", ".msg", ".mbox", ".mbx", ".dbx", ".pst", ".ost", ".olm",
                  ".mbs", ".nws"}
 NOT_READ = "not read: unknown format"
-PROBE = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +97,9 @@ def unread_files(store, folders) -> list[Unread]:
 
 
 def mail_like(path: Path) -> bool:
-    if path.suffix.lower() in MAIL_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(PROBE)
-    except OSError:
-        return True  # cannot look: never call it harmless
-    return head.startswith(b"From ") or looks_like_message(path)
+    """A mail store's suffix, or a start like a message (after any From_ line); a file
+    that cannot be looked into counts as mail: never called harmless unseen."""
+    return path.suffix.lower() in MAIL_SUFFIXES or looks_like_message(path)
 
 
 def _size(path: Path) -> int:
