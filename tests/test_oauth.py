@@ -279,8 +279,8 @@ user = "{bob.user}"
 
 def test_emulated_microsoft_365_takes_oauth_only(oauth, mm, tmp_path):
     """Exchange Online's emulation with basic authentication off: a password is
-    refused with what to do; after one sign-in the run moves everything, throttled
-    and one APPEND at a time as Exchange is."""
+    refused with what to do; after 'jobs login' the night's 'jobs run' moves
+    everything, throttled and one APPEND at a time as Exchange is."""
     from tests.faults import Office365Proxy
     authority, account = oauth
     env = env_for(tmp_path)
@@ -295,10 +295,23 @@ def test_emulated_microsoft_365_takes_oauth_only(oauth, mm, tmp_path):
                account=account, env=env)
         assert r.code == 4 and "takes OAuth 2 only" in r.err, r.err
         assert "credentials login --provider office365" in r.err
-        assert mm("credentials", "login", *oauth_args(authority, account), env=env).code == 0
-        r = mm("run", tmp_path / "in.mbox", *base, "--oauth2-client-id", CLIENT,
-               "--oauth2-authority", authority.url, "--ca-file", account.server.ca_file,
-               env=env)
+        jobs = tmp_path / "jobs.toml"  # the technician's night: sign in, then jobs run
+        jobs.write_text(f'''[defaults]
+host = "{account.host}"
+port = {office.port}
+tls = "none"
+provider = "office365"
+ca_file = "{account.server.ca_file}"
+oauth2_client_id = "{CLIENT}"
+oauth2_authority = "{authority.url}"
+work_dir = "{tmp_path / 'work'}"
+
+[jobs.pat]
+sources = ["{tmp_path / 'in.mbox'}"]
+user = "{account.user}"
+''')
+        assert mm("jobs", "login", jobs, env=env).code == 0
+        r = mm("jobs", "run", jobs, env=env)
     finally:
         office.stop()
     assert r.code == 0, r.out + r.err
