@@ -29,8 +29,11 @@ class Progress:
         self.last_log = self.started
         self.bar = None
         self.per_mailbox = {f.target: 0 for f in plan.folders}
+        self.mailbox_bytes = {f.target: 0 for f in plan.folders}
         for f in plan.folders:
             self.per_mailbox[f.target] += f.counts().get(UPLOAD, 0)
+            self.mailbox_bytes[f.target] += f.bytes_for(UPLOAD)
+        self.done_in = {}  # mailbox -> (messages, bytes) this run sent there
         self.mailbox = None
         self.mailbox_done = 0
         self.lock = threading.Lock()
@@ -54,25 +57,46 @@ class Progress:
             log.info("uploaded %d messages, %.1f MB in %.0fs", self.done_msgs,
                      self.done_bytes / 1e6, elapsed)
 
+    def settle(self, mailbox: str, messages: int, size: int) -> None:
+        """The upload looked at *mailbox* on the server: *messages* (*size* bytes) are still
+        to send there; what the plan counted but earlier runs or the server already hold
+        leaves the totals, so they count this run's work only."""
+        with self.lock:
+            sent, sent_bytes = self.done_in.get(mailbox, (0, 0))
+            new, new_bytes = sent + messages, sent_bytes + size
+            self.total_msgs += new - self.per_mailbox.get(mailbox, 0)
+            self.total_bytes += new_bytes - self.mailbox_bytes.get(mailbox, 0)
+            self.per_mailbox[mailbox], self.mailbox_bytes[mailbox] = new, new_bytes
+            if self.bar is not None:
+                self.bar.total = self.total_bytes
+                self.bar.refresh()
+            self._write_file(force=True)
+
     def message_done(self, p, mailbox: str | None = None) -> None:
         with self.lock:  # called from several connections in a parallel run
             self._message_done(p, mailbox)
 
-    def _write_file(self, final: bool = False) -> None:
-        """Numbers for the jobs runner, at most once a second (atomic replace)."""
+    def _write_file(self, final: bool = False, force: bool = False) -> None:
+        """Numbers for the jobs runner and an RMM, at most once a second (atomic
+        replace): this run's messages and bytes confirmed by the server, of this run's
+        work, the time so far, the rate and the time left at that rate."""
         if self.progress_file is None:
             return
         now = time.monotonic()
-        if not final and now - self.last_file < 1 and self.done_msgs:
+        if not (final or force) and now - self.last_file < 1 and self.done_msgs:
             return
         self.last_file = now
         elapsed = max(now - self.started, 1e-9)
         of = self.total_msgs
         if final:  # what earlier runs did is not this run's work
             of = self.done_msgs + self.plan.totals().get(UPLOAD, 0)
+        rate = self.done_bytes / elapsed
+        left = max(self.total_bytes - self.done_bytes, 0)
         data = {"messages": self.done_msgs, "of_messages": of,
                 "bytes": self.done_bytes, "of_bytes": self.total_bytes,
                 "messages_per_second": round(self.done_msgs / elapsed, 2),
+                "bytes_per_second": round(rate), "elapsed_seconds": round(elapsed, 1),
+                "seconds_left": round(left / rate) if rate and not final else None,
                 "finished": final}
         tmp = self.progress_file.with_suffix(".tmp")
         try:

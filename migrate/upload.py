@@ -278,12 +278,13 @@ def filter_flags(p: PlannedMessage, permanent: frozenset,
 class Uploader:
     def __init__(self, connect: Callable[[], Target], state: State, plan: Plan,
                  options: UploadOptions | None = None, progress=None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, settled=None):
         self.connect = connect
         self.state = state
         self.plan = plan
         self.options = options or UploadOptions()
         self.progress = progress
+        self.settled = settled  # (mailbox, messages, bytes still to send): progress's total
         self.stop = self.options.stop
         pace = sleep
         if self.stop is not None and sleep is time.sleep:
@@ -802,6 +803,14 @@ class Uploader:
         State records are trusted only under the mailbox's current UIDVALIDITY:
         a mailbox deleted and recreated on the server is checked again.
         """
+        try:
+            self._known(mailbox, fplans, info)
+        finally:
+            if self.settled is not None:  # this run's work is now known for the mailbox
+                self.settled(mailbox, sum(f.counts().get(UPLOAD, 0) for f in fplans),
+                             sum(f.bytes_for(UPLOAD) for f in fplans))
+
+    def _known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
         if self.state.recorded_count(mailbox, info.uidvalidity) < \
                 self.state.recorded_count(mailbox):
             log.warning("%s was recreated on the server (new UIDVALIDITY); checking it again",

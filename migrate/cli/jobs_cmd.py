@@ -139,9 +139,13 @@ class LiveProgress(threading.Thread):
             if not p or p.get("finished"):
                 continue
             rate = p["messages_per_second"]
-            left = (p["of_messages"] - p["messages"]) / rate if rate else None
+            left = p.get("seconds_left")  # by the bytes the server confirmed
+            if left is None and rate:
+                left = (p["of_messages"] - p["messages"]) / rate
+            elapsed = p.get("elapsed_seconds")
             out.append(f"  {job.name}: {p['messages']}/{p['of_messages']} messages, "
                        f"{p['bytes'] / 1e6:.1f}/{p['of_bytes'] / 1e6:.1f} MB, {rate:.1f} msg/s"
+                       + (f", {_duration(elapsed)} so far" if elapsed is not None else "")
                        + (f", about {_duration(left)} left" if left is not None else ""))
             for i, key in enumerate(("messages", "of_messages", "bytes", "of_bytes")):
                 total[i] += p[key]

@@ -213,7 +213,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
                 settle_seconds=args.settle_seconds,
                 max_bytes_per_day=daily_budget(args.max_bytes_per_day, first.provider),
                 wait_for_budget=args.wait_for_budget)
-            uploader = Uploader(connect, state, plan, options, progress=progress.message_done)
+            uploader = Uploader(connect, state, plan, options, progress=progress.message_done,
+                                settled=progress.settle)
             uploader.adopt(first, connected_at)
             first = None
             try:
