@@ -107,6 +107,21 @@ def from_keyring(host: str, user: str) -> Secret | None:
     return Secret(value) if value else None
 
 
+typed: set[tuple[str, str]] = set()  # accounts whose password was typed at the prompt
+
+
+def origin(host: str, user: str, env: str | None = None, file: str | None = None) -> str:
+    """Where ``resolve`` took the password from, in words (a refused login names it)."""
+    if (host, user) in typed:
+        return "the password typed at the prompt"
+    if env:
+        return f"the password in ${env} (--password-env)"
+    if file:
+        return f"the password in {file} (--password-file)"
+    return (f"the password stored in the OS keyring for {user} at {host} (replace it with "
+            f"'mailmigrate credentials set --host {host} --user {user}')")
+
+
 def resolve(host: str, user: str, env: str | None = None, file: str | None = None,
             interactive: bool | None = None) -> Secret:
     """The password for *user* at *host*, from the first source that has it."""
@@ -122,6 +137,7 @@ def resolve(host: str, user: str, env: str | None = None, file: str | None = Non
     if interactive:
         value = getpass.getpass(f"Password for {user} at {host}: ")
         if value:
+            typed.add((host, user))  # a refused login then says it was the one typed
             return Secret(value)
     raise UsageError(f"no password found for {user} at {host}: store it with "
                      f"'mailmigrate credentials set --host {host} --user {user}', or use "

@@ -328,3 +328,25 @@ def test_without_oauthlib_the_message_says_what_to_do(tmp_path, mm):
            "--oauth2-client-id", CLIENT, env={**env_for(tmp_path), "PYTHONPATH": str(blocker)})
     assert r.code == 2 and "pip install 'mailmigrate[oauth]'" in r.err, r.err
     assert "Traceback" not in r.err
+
+
+def test_a_refused_password_says_where_it_came_from(account, mm, tmp_path):
+    """Issue 39 item 9: 'check the stored password' named no place."""
+    write_mbox(tmp_path / "in.mbox", [message("w")])
+    base = ["plan", tmp_path / "in.mbox", "--host", account.host, "--port",
+            account.server.imaps_port, "--ca-file", account.server.ca_file, "--user",
+            account.user]
+    r = mm(*base, "--password-env", "WRONG_PW", env={"WRONG_PW": "not-it"})
+    assert r.code == 4 and "the password in $WRONG_PW (--password-env)" in r.err, r.err
+    secret = tmp_path / "pw.txt"
+    secret.write_text("not-it\n")
+    secret.chmod(0o600)
+    r = mm(*base, "--password-file", secret)
+    assert r.code == 4 and f"the password in {secret} (--password-file)" in r.err, r.err
+    r = mm(*base, env=env_for(tmp_path) | {"MM_TEST_KEYRING_FILE": str(tmp_path / "k.json")})
+    assert r.code == 2  # nothing in the keyring: said before any login
+    import json as _json
+    (tmp_path / "k.json").write_text(_json.dumps(
+        {f"mailmigrate\0{account.user}@{account.host}": "not-it"}))
+    r = mm(*base, env=env_for(tmp_path) | {"MM_TEST_KEYRING_FILE": str(tmp_path / "k.json")})
+    assert r.code == 4 and "stored in the OS keyring" in r.err and "credentials set" in r.err

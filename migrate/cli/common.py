@@ -118,7 +118,10 @@ def target_config(args) -> TargetConfig:
                                    interactive=None if not getattr(args, "yes", False) else False)
     return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
                         ca_file=args.ca_file, timeout=args.timeout, password=password,
-                        provider=args.provider)
+                        provider=args.provider,
+                        password_from=credentials.origin(args.host, args.user,
+                                                         args.password_env,
+                                                         args.password_file))
 
 
 def oauth_provider(args) -> str | None:

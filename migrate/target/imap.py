@@ -74,6 +74,7 @@ class TargetConfig:
     timeout: float = DEFAULT_TIMEOUT
     password: Secret | None = dataclasses.field(default=None, repr=False)
     token_source: object = dataclasses.field(default=None, repr=False)  # () -> Secret (XOAUTH2)
+    password_from: str = "the stored password"  # where the password came from, in words
     provider: str | None = None  # --provider: a profile name instead of detection
 
     @property
@@ -274,7 +275,7 @@ class IMAPTarget:
                     f"now (it said: {said}); the password was not judged: run the same command "
                     "again in a few minutes, and if this repeats, ask the server's "
                     "administrator") from None
-            how = "check the user name and the stored password"
+            how = f"check the user name and {cfg.password_from}"
             known = providers.detect(cfg.host, override=cfg.provider).name
             if cfg.token_source is None and known in ("office365", "outlook"):
                 how = ("this provider takes OAuth 2 only: sign in once with 'mailmigrate "
