@@ -185,3 +185,26 @@ def token_from_command(command: str) -> Secret:
         raise UsageError(f"the --oauth2-token-command exited {done.returncode} without a token; "
                          "run it by hand to see why")
     return Secret(token)
+
+
+def notify(command: str | None, summary: dict, exit_code: int) -> None:
+    """Run the technician's --notify-command (no shell) with *summary* as JSON on its
+    stdin; a failure is a warning, never the run's outcome (the summary is written
+    beside the state anyway)."""
+    if not command:
+        return
+    import json
+    import logging
+    log = logging.getLogger("migrate")
+    try:
+        argv = command_words(command)
+        done = subprocess.run(argv, input=json.dumps(summary, default=str), text=True,
+                              capture_output=True, timeout=120,
+                              env={**os.environ, "MAILMIGRATE_EXIT_CODE": str(int(exit_code))})
+    except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+        log.warning("the --notify-command could not run: %s", type(e).__name__)
+        return
+    if done.returncode != 0:
+        log.warning("the --notify-command exited %d (the run's outcome is unchanged)",
+                    done.returncode)
+

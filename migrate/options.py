@@ -215,6 +215,9 @@ OPTIONS: list[Option] = [
            hidden=True, check=_positive),
     Option("retry_backoff", "first reconnect delay, seconds", frozenset({"run"}), kind=float,
            default=1.0, hidden=True),
+    Option("notify_command", "when the run ends, whatever the outcome, run CMD (no shell) with "
+           "the run's summary as JSON on its stdin and MAILMIGRATE_EXIT_CODE set (a mail, a "
+           "webhook: docs/msp-runbook.md)", frozenset({"run"}), metavar="CMD", group=O),
     Option("progress_file", "write the upload's numbers to FILE about once a second (the "
            "jobs runner shows them live)", frozenset({"run"}), kind=Path, hidden=True,
            config=False, jobs=False),

@@ -31,6 +31,10 @@ def add_parser(sub):
         a.add_argument("jobs_file", type=Path, metavar="FILE", help="the jobs file (TOML)")
         a.add_argument("--only", action="append", metavar="JOB", default=[],
                        help="only this job (repeatable)")
+        if name == "run":
+            a.add_argument("--notify-command", metavar="CMD",
+                           help="when every job has ended, run CMD (no shell) with the "
+                                "combined summary as JSON on its stdin")
         if name not in ("check", "login"):
             a.add_argument("--parallel", type=int, default=1, metavar="N",
                            help="run N jobs at once, each its own process (default 1)")
@@ -87,6 +91,9 @@ def run(args) -> int:
     else:
         print(render_text(summary))
         print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
+    if args.action == "run":
+        from migrate.credentials import notify
+        notify(args.notify_command, summary, summary["exit_code"])
     return summary["exit_code"]
 
 

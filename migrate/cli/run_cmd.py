@@ -147,13 +147,21 @@ def plan_counts(plan) -> dict:
 
 
 def run(args) -> int:
-    stores = common.open_stores(args, take=True)
-    if args.export_refused:
-        from migrate.verify import check_export_dir
-        check_export_dir(stores, args.export_refused)
-    config = common.target_config(args)
-    with session(args, config.host, config.user, write=True) as ctx:
-        return _run(args, stores, config, ctx.state, ctx.state_path, ctx.stop)
+    try:
+        stores = common.open_stores(args, take=True)
+        if args.export_refused:
+            from migrate.verify import check_export_dir
+            check_export_dir(stores, args.export_refused)
+        config = common.target_config(args)
+        with session(args, config.host, config.user, write=True) as ctx:
+            return _run(args, stores, config, ctx.state, ctx.state_path, ctx.stop)
+    except MigrateError as e:  # stopped before the run began: the technician hears it too
+        if not getattr(args, "notified", False):
+            from migrate.credentials import notify
+            notify(args.notify_command, {"who": report.who(args.name, args.sources),
+                                         "error": str(e), "exit_code": int(e.exit_code)},
+                   e.exit_code)
+        raise
 
 
 def _run(args, stores, config, state, state_path, stop) -> int:
@@ -274,6 +282,9 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             print(json.dumps(summary, indent=2, default=str))
         elif "totals" in summary:
             print(render_summary(summary))
+        from migrate.credentials import notify
+        notify(args.notify_command, summary, code)
+        args.notified = True
 
 
 USER_INTENT = {SKIP_DELETED, SKIP_TRASHED, SKIP_REPORT}  # the user meant these to stay behind
