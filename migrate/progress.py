@@ -108,6 +108,8 @@ class Progress:
     def _message_done(self, p, mailbox: str | None) -> None:
         self.done_msgs += 1
         self.done_bytes += p.size
+        sent, sent_bytes = self.done_in.get(mailbox, (0, 0))
+        self.done_in[mailbox] = (sent + 1, sent_bytes + p.size)  # what ``settle`` keeps
         self._write_file()
         if mailbox != self.mailbox:
             self.mailbox, self.mailbox_done = mailbox, 0
