@@ -359,12 +359,13 @@ def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
         return [Found(root, "msg", how)]
     if any(e.suffix.lower() == ".eml" for e in files):
         return [Found(root, "eml-tree", how)]
-    mboxes = [f for f in files if looks_like_mbox(f)]
+    mboxes = {f: "takeout" if is_takeout_mbox(f) else "mbox" for f in files
+              if looks_like_mbox(f)}
     found = []
     if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)) and \
-            not any(is_takeout_mbox(f) for f in mboxes):
+            "takeout" not in mboxes.values():
         return [Found(root, "mbox-tree", how)]
-    found += [Found(f, "takeout" if is_takeout_mbox(f) else "mbox", how) for f in mboxes]
+    found += [Found(f, kind, how) for f, kind in mboxes.items()]
     found += [_outlook(f, how) for f in files if f.suffix.lower() in (".pst", ".ost")]
     found += [Found(f, "olm", how) for f in files if f.suffix.lower() == ".olm"]
     for entry in entries:

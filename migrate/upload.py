@@ -803,14 +803,6 @@ class Uploader:
         State records are trusted only under the mailbox's current UIDVALIDITY:
         a mailbox deleted and recreated on the server is checked again.
         """
-        try:
-            self._known(mailbox, fplans, info)
-        finally:
-            if self.settled is not None:  # this run's work is now known for the mailbox
-                self.settled(mailbox, sum(f.counts().get(UPLOAD, 0) for f in fplans),
-                             sum(f.bytes_for(UPLOAD) for f in fplans))
-
-    def _known(self, mailbox: str, fplans: list[FolderPlan], info: SelectInfo) -> None:
         if self.state.recorded_count(mailbox, info.uidvalidity) < \
                 self.state.recorded_count(mailbox):
             log.warning("%s was recreated on the server (new UIDVALIDITY); checking it again",
@@ -829,6 +821,9 @@ class Uploader:
                           on_done=ours_now if self.journaled["any"] else None)
         for page in pages(fplans, PRESENT):
             self.state.mark_present(mailbox, page, info.uidvalidity)
+        if self.settled is not None:  # this run's work is now known for the mailbox
+            self.settled(mailbox, sum(f.counts().get(UPLOAD, 0) for f in fplans),
+                         sum(f.bytes_for(UPLOAD) for f in fplans))
 
     def _settle(self, mailbox: str) -> None:
         """Before in-flight batches are resolved, let the server finish them.

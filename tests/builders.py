@@ -60,3 +60,22 @@ def snapshot(root: Path) -> dict[str, bytes]:
         return {root.name: root.read_bytes()}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file()}
+
+
+def write_jobs(path: Path, defaults: dict, jobs: dict[str, dict]) -> Path:
+    """A jobs file with *defaults* and a ``[jobs.NAME]`` table per job; strings and paths
+    written as TOML strings (any path, a Windows one too), lists of them as arrays."""
+    from migrate.discover import toml_string
+
+    def value(v) -> str:
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(map(value, v)) + "]"
+        return toml_string(str(v)) if isinstance(v, (str, Path)) else str(v).lower() \
+            if isinstance(v, bool) else str(v)
+
+    def table(name: str, values: dict) -> str:
+        return f"[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
+    text = table("defaults", defaults) + "".join(
+        "\n" + table(f"jobs.{name}", values) for name, values in jobs.items())
+    Path(path).write_text(text, encoding="utf-8")
+    return Path(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.builders import message, write_mbox
+from tests.builders import message, write_jobs, write_mbox
 
 HOOK = "import json, os, sys; open(sys.argv[1], 'a').write(json.dumps({{'code': " \
        "os.environ['MAILMIGRATE_EXIT_CODE'], 'summary': json.load(sys.stdin)}}) + '\\n')"
@@ -46,18 +46,11 @@ def test_a_failing_hook_changes_nothing(account, mm, tmp_path):
 def test_jobs_run_notifies_with_the_combined_summary(account, mm, tmp_path):
     command, out = hook(tmp_path)
     write_mbox(tmp_path / "a.mbox", [message("j1")])
-    jobs = tmp_path / "jobs.toml"
-    jobs.write_text(f'''[defaults]
-host = "{account.host}"
-port = {account.server.imaps_port}
-ca_file = "{account.server.ca_file}"
-password = "env:MM_TEST_PASSWORD"
-work_dir = "{tmp_path / 'work'}"
-
-[jobs.ann]
-sources = ["{tmp_path / 'a.mbox'}"]
-user = "{account.user}"
-''')
+    jobs = write_jobs(tmp_path / "jobs.toml", {
+        "host": account.host, "port": account.server.imaps_port,
+        "ca_file": account.server.ca_file, "password": "env:MM_TEST_PASSWORD",
+        "work_dir": tmp_path / "work"}, {
+        "ann": {"sources": [tmp_path / "a.mbox"], "user": account.user}})
     r = mm("jobs", "run", jobs, "--notify-command", command, account=account)
     assert r.code == 0, r.out + r.err
     (line,) = out.read_text().splitlines()

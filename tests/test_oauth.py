@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.builders import message, write_mbox
+from tests.builders import message, write_jobs, write_mbox
 from tests.dovecot import ExpiringTokens
 from tests.oauth_authority import Authority
 
@@ -241,23 +241,12 @@ def test_jobs_sign_in_everyone_then_run_the_night(oauth, mm, tmp_path):
     authority.approvers = [ann.user, bob.user]
     for who in ("ann", "bob"):
         write_mbox(tmp_path / f"{who}.mbox", [message(f"{who} {i}") for i in range(4)])
-    jobs = tmp_path / "jobs.toml"
-    jobs.write_text(f'''[defaults]
-host = "{ann.host}"
-port = {ann.server.imaps_port}
-ca_file = "{ann.server.ca_file}"
-oauth2_client_id = "{CLIENT}"
-oauth2_authority = "{authority.url}"
-work_dir = "{tmp_path / 'work'}"
-
-[jobs.ann]
-sources = ["{tmp_path / 'ann.mbox'}"]
-user = "{ann.user}"
-
-[jobs.bob]
-sources = ["{tmp_path / 'bob.mbox'}"]
-user = "{bob.user}"
-''')
+    jobs = write_jobs(tmp_path / "jobs.toml", {
+        "host": ann.host, "port": ann.server.imaps_port, "ca_file": ann.server.ca_file,
+        "oauth2_client_id": CLIENT, "oauth2_authority": authority.url,
+        "work_dir": tmp_path / "work"}, {
+        "ann": {"sources": [tmp_path / "ann.mbox"], "user": ann.user},
+        "bob": {"sources": [tmp_path / "bob.mbox"], "user": bob.user}})
     env = env_for(tmp_path)
     r = mm("jobs", "login", jobs, env=env)
     assert r.code == 0, r.out + r.err
@@ -295,21 +284,12 @@ def test_emulated_microsoft_365_takes_oauth_only(oauth, mm, tmp_path):
                account=account, env=env)
         assert r.code == 4 and "takes OAuth 2 only" in r.err, r.err
         assert "credentials login --provider office365" in r.err
-        jobs = tmp_path / "jobs.toml"  # the technician's night: sign in, then jobs run
-        jobs.write_text(f'''[defaults]
-host = "{account.host}"
-port = {office.port}
-tls = "none"
-provider = "office365"
-ca_file = "{account.server.ca_file}"
-oauth2_client_id = "{CLIENT}"
-oauth2_authority = "{authority.url}"
-work_dir = "{tmp_path / 'work'}"
-
-[jobs.pat]
-sources = ["{tmp_path / 'in.mbox'}"]
-user = "{account.user}"
-''')
+        jobs = write_jobs(tmp_path / "jobs.toml", {  # the night: sign in, then jobs run
+            "host": account.host, "port": office.port, "tls": "none",
+            "provider": "office365", "ca_file": account.server.ca_file,
+            "oauth2_client_id": CLIENT, "oauth2_authority": authority.url,
+            "work_dir": tmp_path / "work"}, {
+            "pat": {"sources": [tmp_path / "in.mbox"], "user": account.user}})
         assert mm("jobs", "login", jobs, env=env).code == 0
         r = mm("jobs", "run", jobs, env=env)
     finally:

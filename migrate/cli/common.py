@@ -103,12 +103,10 @@ def target_config(args) -> TargetConfig:
         log.warning("--tls none: the password and mail cross the network unencrypted")
     if getattr(args, "oauth2_client_id", None):
         from migrate import oauth
-        app = oauth.app_for(oauth_provider(args), args.oauth2_client_id, args.oauth2_tenant,
-                            args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
-                            args.oauth2_client_secret_env)
         return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
                             ca_file=args.ca_file, timeout=args.timeout, provider=args.provider,
-                            token_source=oauth.AccessTokens(app, args.user, args.host))
+                            token_source=oauth.AccessTokens(oauth_app(args), args.user,
+                                                            args.host))
     if args.oauth2_token_command:
         command = args.oauth2_token_command
         return TargetConfig(host=args.host, user=args.user, port=args.port, tls=args.tls,
@@ -124,11 +122,14 @@ def target_config(args) -> TargetConfig:
                                                          args.password_file))
 
 
-def oauth_provider(args) -> str | None:
-    """office365 or gmail, from --provider or the host."""
-    from migrate import providers
+def oauth_app(args):
+    """The OAuth 2 app and endpoints the options name (``oauth.app_for``)."""
+    from migrate import oauth, providers
     name = args.provider or providers.detect(args.host or "").name
-    return {"office365": "office365", "outlook": "office365", "gmail": "gmail"}.get(name)
+    provider = {"office365": "office365", "outlook": "office365", "gmail": "gmail"}.get(name)
+    return oauth.app_for(provider, args.oauth2_client_id, args.oauth2_tenant,
+                         args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
+                         args.oauth2_client_secret_env)
 
 
 def connector(config: TargetConfig):

@@ -57,13 +57,8 @@ def read_new_password(host: str, user: str) -> Secret:
 
 def login(args) -> int:
     from migrate import oauth
-    if not args.oauth2_client_id:
-        raise UsageError("--oauth2-client-id is required: the application (client) ID of your "
-                         "app registration (docs/providers.md shows how to make one)")
+    app = common.oauth_app(args)  # says so when --oauth2-client-id is missing
     credentials.check_keyring()
-    app = oauth.app_for(common.oauth_provider(args), args.oauth2_client_id, args.oauth2_tenant,
-                        args.oauth2_authority, str(args.ca_file) if args.ca_file else None,
-                        args.oauth2_client_secret_env)
     say = lambda text: print(text, flush=True)  # noqa: E731
     if args.browser or app.provider == "gmail":
         answer = oauth.browser_login(app, args.user, say, open_browser=not args.no_open)

@@ -137,10 +137,7 @@ class MsgFolder(Folder):
                 yield msg
                 continue
             try:
-                with olefile.OleFileIO(str(path)) as ole:
-                    kind = MsgProps(ole, [], 32).string(MESSAGE_CLASS) or "IPM.Note"
-                    if not_mail(kind):
-                        continue  # listed by the store as not mail
+                with olefile.OleFileIO(str(path)) as ole:  # mail only: the store named the rest
                     built = build(ole, [], f"msg:{path.name}")
             except Exception as e:  # noqa: BLE001 - olefile and email raise many kinds
                 yield _unreadable(key, path, f"not a readable .msg file ({type(e).__name__}: "
