@@ -95,6 +95,7 @@ class Workers:
 
     def __init__(self):
         self.pool = None
+        self.waiting: dict = {}  # future -> the path it reads, until its answer is taken
 
     def submit(self, *call):
         from concurrent.futures import ProcessPoolExecutor
@@ -106,17 +107,20 @@ class Workers:
             self.pool = ProcessPoolExecutor(cores(), mp_context=context(),
                                             initializer=worker_started)
         try:
-            return self.pool.submit(*call)
+            future = self.pool.submit(*call)
         except (BrokenProcessPool, OSError):  # OSError: the fork server itself was killed
-            raise WorkerLost(call[1]) from None
+            # the pool broke on an earlier folder: name the oldest one still unanswered
+            raise WorkerLost(next(iter(self.waiting.values()), call[1])) from None
         finally:
             if started:
                 _restore_signals(held)
+        self.waiting[future] = call[1]
+        return future
 
-    @staticmethod
-    def result(future, path: str):
+    def result(self, future, path: str):
         """The worker's answer for *path*; its SourceError is raised here as it was."""
         from concurrent.futures.process import BrokenProcessPool
+        self.waiting.pop(future, None)
         try:
             return future.result()
         except BrokenProcessPool:

@@ -217,17 +217,24 @@ def _dies(*call):
 def test_a_worker_killed_mid_plan_is_a_sentence_to_run_again(tmp_path, monkeypatch):
     """The system's OOM killer or a kill of the child: BrokenProcessPool was a traceback
     (exit 70); it is WorkerLost (130), naming the file, saying what to do."""
+    import concurrent.futures
     import os
     from migrate import workers
     root = _tree(tmp_path / "Local Folders")
     monkeypatch.setattr(planning, "_cores", lambda: 2)
     monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
     real = workers.Workers.submit
-    # a worker that dies at once (os._exit in it: the pool's processes are not forks of
-    # this one, so a function patched here would not reach them)
-    monkeypatch.setattr(workers.Workers, "submit",
-                        lambda self, fn, path, *rest: real(self, os._exit, path) and
-                        real(self, os._exit, 9))
+
+    def dying(self, fn, path, *rest):
+        """A worker that dies at once (os._exit in it: the pool's processes are not
+        forks of this one, so a function patched here would not reach them); the pool
+        is broken before the next folder is handed out (CI once named that one)."""
+        future = real(self, os._exit, 9)
+        self.waiting[future] = path  # the job that died was this folder's
+        concurrent.futures.wait([future], timeout=30)
+        return future
+
+    monkeypatch.setattr(workers.Workers, "submit", dying)
     with pytest.raises(planning.WorkerLost) as e:
         planning.build_plan([open_store(root)])
     assert e.value.exit_code == 130 and "F1" in str(e.value)
