@@ -288,6 +288,8 @@ class JobResult:
     output_file: Path
     data: dict  # what the job's JSON said (run summary, plan.json, verify.json, status)
     error: str | None = None
+    started: str | None = None  # local time, ISO 8601 with its offset
+    ended: str | None = None
 
     @property
     def state(self) -> str:
@@ -301,17 +303,18 @@ class JobResult:
         d = self.data or {}
         if self.command == "run":
             t = d.get("totals", {})
-            return {"uploaded": t.get("uploaded", 0),
-                    "already there": t.get("present", 0) + t.get("done", 0),
-                    "not uploaded": sum(t.get(a, 0) for a in ("skip", "refuse", "failed")),
-                    "duplicates": t.get("duplicate", 0), "missing": d.get("missing", 0),
+            return {"moved now": t.get("uploaded", 0), "moved earlier": t.get("done", 0),
+                    "already in the account": t.get("present", 0),
                     "left for the next run": d.get("left_for_next_run", t.get("upload", 0)),
-                    "left for a later pass": t.get("later", 0)} if t else {}
+                    "left for a later pass": t.get("later", 0),
+                    "will not move": sum(t.get(a, 0) for a in
+                                         ("skip", "refuse", "failed", "duplicate")),
+                    "missing": d.get("missing", 0)} if t else {}
         if self.command == "plan" and "summary" in d:
             from migrate.report import meanings
             s, m = d["summary"], meanings(d["summary"])
-            return {"to upload": m["now"], "bytes": s["upload_bytes"],
-                    "moved earlier": m["earlier"] + m["there"],
+            return {"to move now": m["now"], "bytes": s["upload_bytes"],
+                    "moved earlier": m["earlier"], "already in the account": m["there"],
                     "left for a later pass": m["later"], "will not move": m["never"],
                     "fits": s["fits"], "time": (s["estimate"] or {}).get("text")}
         if self.command == "verify" and "mailboxes" in d:
@@ -319,7 +322,7 @@ class JobResult:
                     "not from sources": d["unexpected"]}
         if self.command == "status" and "mailboxes" in d:
             return {"mailboxes": len(d["mailboxes"]),
-                    "uploaded": sum(c.get("uploaded", 0) for c in d["mailboxes"].values())}
+                    "moved": sum(c.get("uploaded", 0) for c in d["mailboxes"].values())}
         return {}
 
 
@@ -332,13 +335,14 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
     output_file = logs / f"{command}-{stamp}.output.txt"
     argv = job.command(command, log_file)
     started = time.time()
+    began = now_iso()
     if command == "run":
         job.progress_file.unlink(missing_ok=True)  # a previous night's numbers are not today's
     with open(output_file, "w", encoding="utf-8") as err:
         if stopping.is_set():
             err.write("mailmigrate: not started: the jobs run was stopped\n")
             return JobResult(job.name, command, 130, log_file, output_file, {},
-                             "not started: the jobs run was stopped")
+                             "not started: the jobs run was stopped", began, now_iso())
         # own process group: a Ctrl-C reaches the jobs runner only, which passes it on once
         group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
                  else {"start_new_session": True})
@@ -352,6 +356,7 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         finally:
             with _children_lock:
                 _children.discard(child)
+    ended = now_iso()
     done = subprocess.CompletedProcess(argv, child.returncode, stdout)
     with open(output_file, "a", encoding="utf-8") as out:
         out.write(done.stdout)
@@ -378,7 +383,12 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
         error = _last_error(output_file)
     if code in (8, 130) and command != "status" and not killed:
         error = "stopped; continues with the same command"
-    return JobResult(job.name, command, code, log_file, output_file, data, error)
+    return JobResult(job.name, command, code, log_file, output_file, data, error, began, ended)
+
+
+def now_iso() -> str:
+    """The local time with its offset, to the second: what a technician reads."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 _WINDOWS_CTRL_C = 0xC000013A  # STATUS_CONTROL_C_EXIT: a process ended by Ctrl-C/Break
@@ -407,7 +417,7 @@ def failed_to_run(job: Job, command: str, e: Exception) -> JobResult:
     logs = job.work_dir / "logs"
     return JobResult(job.name, command, 70, logs / "-", logs / "-", {},
                      f"the jobs runner could not run this job ({type(e).__name__}: {e}); "
-                     "fix that, then run the same command again")
+                     "fix that, then run the same command again", now_iso(), now_iso())
 
 
 def last_outcome(status: dict) -> tuple[int, str | None]:

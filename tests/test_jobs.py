@@ -69,12 +69,12 @@ def test_jobs_in_parallel_two_complete_one_fails_auth(tmp_path, make_account, mm
     r = mm("jobs", "run", jobs, "--parallel", "3", env=keyring_env(tmp_path))
     assert r.code == ExitCode.AUTH, r.out + r.err
     lines = {line.split()[0]: line for line in r.out.splitlines() if line[:1].isalpha()}
-    assert "ok" in lines["acme"] and "uploaded 5" in lines["acme"]
-    assert "ok" in lines["crane"] and "uploaded 5" in lines["crane"]
+    assert "ok" in lines["acme"] and "moved now 5" in lines["acme"]
+    assert "ok" in lines["crane"] and "moved now 5" in lines["crane"]
     assert "auth error" in lines["bolt"] and "refused the login" in lines["bolt"]
     summary = json.loads((tmp_path / "work" / "summary-run.json").read_text())
     states = {j["job"]: (j["exit_code"], j["counts"]) for j in summary["jobs"]}
-    assert states["acme"][0] == 0 and states["acme"][1]["uploaded"] == 5
+    assert states["acme"][0] == 0 and states["acme"][1]["moved now"] == 5
     assert states["bolt"][0] == ExitCode.AUTH and summary["exit_code"] == ExitCode.AUTH
     assert "auth error" in (tmp_path / "work" / "summary-run.html").read_text()
     status = mm("jobs", "status", jobs, env=keyring_env(tmp_path))  # the truth, from the states
@@ -101,7 +101,7 @@ def test_jobs_in_parallel_two_complete_one_fails_auth(tmp_path, make_account, mm
     status = mm("jobs", "status", jobs, "--json", env=keyring_env(tmp_path))
     assert status.code == 0, status.err
     done = {j["job"]: j["counts"] for j in json.loads(status.out)["jobs"]}
-    assert done["acme"]["uploaded"] == 5 and done["bolt"]["uploaded"] == 5
+    assert done["acme"]["moved"] == 5 and done["bolt"]["moved"] == 5
     verify = mm("jobs", "verify", jobs, "--parallel", "2", env=keyring_env(tmp_path))
     assert verify.code == 0, verify.out + verify.err
 

@@ -106,6 +106,15 @@ def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, m
     assert mm("jobs", "check", jobs_file, env=env).code == 0
     plan = mm("jobs", "plan", jobs_file, env=env)
     assert plan.code == 0, plan.out + plan.err
+    work = tmp_path / "work"
+    # one client re-planned: the summary and the client page still hold everyone
+    again = mm("jobs", "plan", jobs_file, "--only", names[2], env=env)
+    assert again.code == 0 and "2 others not run this time" in again.out, again.out
+    plans = json.loads((work / "summary-plan.json").read_text())
+    assert [j["job"] for j in plans["jobs"]] == names and plans["ran"] == 1
+    assert [j["this_time"] for j in plans["jobs"]] == [n == names[2] for n in names]
+    assert all(j["started"] and j["seconds"] is not None for j in plans["jobs"])
+    assert all(n in (work / "report.html").read_text() for n in names)
 
     night = mm("jobs", "run", jobs_file, "--parallel", "3", env=env_ben_wrong)
     assert night.code == ExitCode.AUTH, night.out + night.err
@@ -115,7 +124,10 @@ def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, m
                                 if line.startswith("ben"))
     morning = mm("jobs", "run", jobs_file, "--parallel", "3", env=env)
     assert morning.code == 0, morning.out + morning.err  # Ben's trashed mail stays behind
-    assert mm("jobs", "status", jobs_file, env=env).code == 0
+    status = mm("jobs", "status", jobs_file, env=env)
+    assert status.code == 0 and "took" in status.out, status.out
+    last = json.loads((work / "summary-status.json").read_text())["jobs"]
+    assert all(j["started"] < j["ended"] or j["seconds"] == 0 for j in last)  # the run's
     verify = mm("jobs", "verify", jobs_file, env=env)
     assert verify.code == 0, verify.out + verify.err
 
@@ -129,8 +141,16 @@ def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, m
     assert {j["job"]: j["exit_code"] for j in runs["jobs"]} == {n: 0 for n in names}
     assert (tmp_path / "work" / "summary-status.json").exists()
 
+    # every night kept; the client page: each person's runs, and final totals that are
+    # the server's
+    assert len(list((work / "history").glob("*-run.json"))) == 2
+    report = (work / "report.html").read_text()
+    assert report.count("<h3>Every run</h3>") == 3
+    moved = sum(expected_messages(sources[name]) for name in names)
+    assert re.search(r"Moved<b>(\d+)</b>", report).group(1) == str(moved)
+    assert re.search(r"Missing on the server<b>(\d+)</b>", report).group(1) == "0"
+
     # the pages a client reads: each names the person, none overflows at 1280 px
-    work = tmp_path / "work"
     pages = [work / "report.html", work / "summary-run.html"]
     for name in names:
         pages += [work / name / "plan" / "plan.html", work / name / "state.run.html",

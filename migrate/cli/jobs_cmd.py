@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from migrate import jobs as jobs_mod
-from migrate import report
+from migrate import jobs_report
 from migrate.errors import ExitCode
 from migrate.stopping import on_stop_signals
 from migrate.textsafe import shown
@@ -44,7 +43,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    jobs = jobs_mod.load(args.jobs_file, check_sources=args.action != "status")
+    jobs = every = jobs_mod.load(args.jobs_file, check_sources=args.action != "status")
     if args.only:
         unknown = set(args.only) - {j.name for j in jobs}
         if unknown:
@@ -70,7 +69,7 @@ def run(args) -> int:
         with lock:
             print(f"{result.name}: {result.state}", file=sys.stderr, flush=True)
 
-    watcher = None
+    watcher, started = None, jobs_mod.now_iso()
     if args.action == "run":
         watcher = LiveProgress(jobs, sys.stderr, lock)
         watcher.start()
@@ -79,17 +78,15 @@ def run(args) -> int:
     finally:
         if watcher:
             watcher.stop()
-    summary = combined_summary(args.action, args.jobs_file, results)
-    out_dir = jobs[0].work_dir.parent if jobs else args.jobs_file.parent
+    this_time = jobs_report.summary_of(args.action, args.jobs_file, results, started,
+                                       jobs_mod.now_iso())
+    out_dir = every[0].work_dir.parent if every else args.jobs_file.parent
+    summary = jobs_report.write_summaries(out_dir, this_time, every)
     name = f"summary-{args.action}"  # each command its own: status never hides the run's
-    report.write_json(out_dir / f"{name}.json", summary)
-    from migrate.report_html import render_jobs_html
-    (out_dir / f"{name}.html").write_text(render_jobs_html(summary), encoding="utf-8")
-    write_client_report(jobs, out_dir)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(render_text(summary))
+        print(jobs_report.render_text(summary))
         print(f"\nsummary: {out_dir / (name + '.json')} and {name}.html")
     if args.action == "run":
         from migrate.credentials import notify
@@ -142,18 +139,18 @@ class LiveProgress(threading.Thread):
     def lines(self) -> list[str]:
         out, total = [], [0, 0, 0, 0, 0.0]
         for job in self.jobs:
-            p = _read_json(job.progress_file)
+            p = jobs_report.read_json(job.progress_file)
             if not p or p.get("finished"):
                 continue
             rate = p["messages_per_second"]
             left = p.get("seconds_left")  # by the bytes the server confirmed
             if left is None and rate:
                 left = (p["of_messages"] - p["messages"]) / rate
-            elapsed = p.get("elapsed_seconds")
+            elapsed, took = p.get("elapsed_seconds"), jobs_report.duration
             out.append(f"  {job.name}: {p['messages']}/{p['of_messages']} messages, "
                        f"{p['bytes'] / 1e6:.1f}/{p['of_bytes'] / 1e6:.1f} MB, {rate:.1f} msg/s"
-                       + (f", {_duration(elapsed)} so far" if elapsed is not None else "")
-                       + (f", about {_duration(left)} left" if left is not None else ""))
+                       + (f", {took(elapsed)} so far" if elapsed is not None else "")
+                       + (f", about {took(left)} left" if left is not None else ""))
             for i, key in enumerate(("messages", "of_messages", "bytes", "of_bytes")):
                 total[i] += p[key]
             total[4] += rate
@@ -161,83 +158,6 @@ class LiveProgress(threading.Thread):
             out.append(f"  all running jobs: {total[0]}/{total[1]} messages, "
                        f"{total[2] / 1e6:.1f}/{total[3] / 1e6:.1f} MB, {total[4]:.1f} msg/s")
         return out
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def write_client_report(jobs, out_dir: Path) -> Path:
-    """work/report.html: every job's plan, result and check, from what is on disk."""
-    from migrate.report_html import render_client_report
-    entries = []
-    for job in jobs:
-        s = job.settings
-        entry = {"name": job.name, "who": report.who(job.name, job.sources, s.get("user"),
-                                                     s.get("host"))}
-        pages = {"plan": job.work_dir / "plan" / "plan.json",
-                 "run": job.state.with_suffix(".run.json"),
-                 "verify": job.work_dir / "verify" / "verify.json"}
-        for key, json_path in pages.items():
-            data = _read_json(json_path)
-            html = json_path.with_name(json_path.name.removesuffix(".json") + ".html")
-            if html.exists():
-                entry[f"{key}_html"] = os.path.relpath(html, out_dir)
-            if data is not None:
-                try:
-                    entry[key] = _state_of(key, data)
-                except (KeyError, TypeError, AttributeError):  # a damaged or foreign file
-                    entry[key] = f"{json_path.name} cannot be read; run the command again"
-        entries.append(entry)
-    path = out_dir / "report.html"
-    path.write_text(render_client_report(entries), encoding="utf-8")
-    return path
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _state_of(kind: str, data: dict) -> str:
-    if kind == "plan":
-        return report.headline(data, pointer=False)
-    if kind == "run":
-        code = data.get("exit_code")
-        return (f"{jobs_mod.STATES.get(code, f'exit {code}')}, finished {data.get('finished')}"
-                + (f": {data['error']}" if data.get("error") else ""))
-    return data.get("conclusion") or ("complete" if data.get("ok") else "problems found")
-
-
-def combined_summary(command: str, jobs_file: Path, results) -> dict:
-    return {
-        "schema": "mailmigrate-jobs-summary/1",
-        "command": command,
-        "jobs_file": str(jobs_file),
-        "exit_code": jobs_mod.worst_exit_code(results),
-        "jobs": [{"job": r.name, "state": r.state, "exit_code": r.exit_code,
-                  "counts": r.counts(), "error": r.error, "log": str(r.log_file),
-                  "output": str(r.output_file)} for r in results],
-    }
-
-
-def render_text(summary: dict) -> str:
-    width = max([3] + [len(j["job"]) for j in summary["jobs"]])
-    lines = [f"{'job'.ljust(width)}  {'state':<24}  details"]
-    for j in summary["jobs"]:
-        details = ", ".join(f"{k} {v}" for k, v in j["counts"].items() if v is not None)
-        if j["error"]:
-            details = (details + "; " if details else "") + j["error"]
-        lines.append(f"{j['job'].ljust(width)}  {j['state']:<24}  {details}")
-    ok = sum(1 for j in summary["jobs"] if j["exit_code"] in (0, 1))
-    done = "whose last run completed" if summary["command"] == "status" else "completed"
-    lines.append(f"\n{ok} of {len(summary['jobs'])} jobs {done}; exit code "
-                 f"{summary['exit_code']} (the highest of the jobs, docs/exit-codes.md)")
-    return "\n".join(lines)
 
 
 def _install_forwarding() -> None:

@@ -1,0 +1,96 @@
+"""The jobs pages: summary-<command>.html for the technician, report.html for the
+client (every person, their latest pages with dates, the nights, the final totals)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from migrate.jobs_report import RUN_MEANINGS, details, duration
+from migrate.report_html import _card, _glossary, _page, _table, _who
+
+
+def _when(iso: str | None) -> str:
+    """2026-12-07 23:05 from an ISO time: what a person reads."""
+    return (iso or "")[:16].replace("T", " ")
+
+
+def render_jobs_html(summary: dict) -> str:
+    """One line per job of the file: the page a technician opens in the morning."""
+    ran = [j for j in summary["jobs"] if j.get("this_time", True)]
+    good = sum(1 for j in ran if j["exit_code"] in (0, 1))
+    body = [f"<h1>mailmigrate jobs {escape(summary['command'])}</h1>",
+            f"<p class=\"meta\">{escape(summary['jobs_file'])}; started "
+            f"{escape(_when(summary.get('started')))}, took "
+            f"{escape(duration(summary.get('seconds')))}</p>", '<div class="cards">',
+            _card("Completed", f"{good} of {len(ran)} jobs",
+                  f" ({len(summary['jobs']) - len(ran)} others not run this time)"
+                  if len(ran) < len(summary["jobs"]) else "",
+                  "ok" if good == len(ran) else "bad"),
+            _card("Exit code", str(summary["exit_code"]), " the highest of the jobs run",
+                  "ok" if summary["exit_code"] in (0, 1) else "bad"), "</div>"]
+    rows = []
+    for j in summary["jobs"]:
+        this_time = j.get("this_time", True)
+        rows.append([j["job"], j["state"] if this_time or j["ended"] else "not run yet",
+                     _when(j["started"]), duration(j["seconds"]),
+                     details(j["counts"]) if this_time else
+                     f"not run this time (this is its last {summary['command']})"
+                     if j["ended"] else "", j["error"] or "", j["log"] or ""])
+    body.append(_table(["job", "state", "started", "took", "numbers", "what happened",
+                        "log file"], rows, wrap=True))
+    body.append('<p class="meta">Per client: <a href="report.html">report.html</a> '
+                "(plan, result and check of every job, and every night).</p>")
+    return _page(f"mailmigrate jobs {summary['command']}", body)
+
+
+TOTAL_WORDS = (("moved", "Moved", " messages, all runs together"),
+               ("still to move", "Still to move", " left for the next run or a later pass"),
+               ("will not move", "Will not move", " by choice or limits: see each person"),
+               ("missing", "Missing on the server", " at the latest check"))
+
+
+def render_client_report(jobs: list[dict], totals: dict) -> str:
+    """One page per jobs file: final totals, then each person's pages and nights."""
+    body = ["<h1>Mail migration report</h1>",
+            f'<p class="meta">{len(jobs)} mailboxes. Each line links to its detailed '
+            "pages.</p>", '<div class="cards">']
+    for key, title, detail in TOTAL_WORDS:
+        tone = "bad" if key == "missing" and totals[key] else \
+            "warn" if key == "still to move" and totals[key] else "ok"
+        body.append(_card(title, str(totals[key]), detail, tone))
+    body.append("</div>")
+    if totals["not run yet"]:
+        body.append(f"<p>{totals['not run yet']} of {totals['people']} mailboxes have not "
+                    "been moved yet.</p>")
+    rows = []
+    for j in jobs:
+        m = j.get("totals") or {}
+        checked = j.get("checked") or {}
+        rows.append([j["who"].get("name") or j["name"],
+                     m.get("moved now", 0) + m.get("moved earlier", 0) if m else "not yet",
+                     m.get("left for the next run", 0) + m.get("left for a later pass", 0)
+                     if m else "", m.get("will not move", "") if m else "",
+                     checked.get("missing", "") if checked else "not checked yet",
+                     j.get("run_when", "")])
+    body += ["<h2>Everyone</h2>", _table(["person", "moved", "still to move",
+                                          "will not move", "missing", "last run"], rows)]
+    for j in jobs:
+        body.append(f"<h2>{escape(j['name'])}</h2>{_who(j)}")
+        rows = []
+        for label, key in (("plan", "plan"), ("result", "run"), ("check", "verify")):
+            page = j.get(f"{key}_html")
+            link = f'<a href="{escape(page)}">{escape(label)}</a>' if page else escape(label)
+            rows.append(f"<tr><td>{link}</td><td>{escape(j.get(f'{key}_when', ''))}</td>"
+                        f"<td class=\"wrap\">{escape(j.get(key) or 'not yet')}</td></tr>")
+        body.append('<div class="scroll"><table><tbody>' + "".join(rows) + "</tbody></table>"
+                    "</div>")
+        if j.get("totals"):
+            body.append('<p class="meta">The latest run, each message counted once:</p>')
+            body.append(_table(list(RUN_MEANINGS), [[j["totals"][k] for k in RUN_MEANINGS]]))
+        if j.get("nights"):
+            body.append("<h3>Every run</h3>" + _table(
+                ["started", "took", "moved", "result"],
+                [[_when(n["started"]), duration(n["seconds"]), n["moved"] or 0, n["state"]]
+                 for n in j["nights"]]))
+    body.append(_glossary())
+    return _page("Mail migration report", body)
