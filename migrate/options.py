@@ -186,6 +186,9 @@ OPTIONS: list[Option] = [
     Option("report_to_inbox", "when the run is complete, put one plain message into INBOX "
            "saying the mail has moved (counts per folder, what did not move and why); once "
            "across re-runs", frozenset({"run"}), kind=bool),
+    Option("language", "the language of what the client reads: the message put into "
+           "their Inbox (--report-to-inbox) and their printable page (jobs)",
+           frozenset({"run"}), choices=("en", "de"), default="en"),
     Option("yes", "answer confirmations with yes (unattended runs); never prompts",
            frozenset({"run"}), kind=bool, jobs=False),
     Option("max_messages_per_second", "never send faster than N messages a second on average "

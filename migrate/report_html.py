@@ -249,8 +249,9 @@ def render_run_html(summary: dict) -> str:
     left = summary.get("not_uploaded", [])
     if left:
         body += ["<h2>Not uploaded, and why</h2>",
-                 _table(["folder", "source", "what", "why"],
-                        [[i["folder"], i["source"], ACTION_WORDS.get(i["action"], i["action"]),
+                 _table(["folder", "message", "what", "why"],
+                        [[i["folder"], message_words(i),
+                          ACTION_WORDS.get(i["action"], i["action"]),
                           SKIP_REASONS.get(i["reason"], i["reason"] or "")]
                          for i in left], wrap=True)]
         more = counted(summary, "not_uploaded") - len(left)
@@ -277,6 +278,24 @@ def render_run_html(summary: dict) -> str:
         body += ["<h2>Folders</h2>", _folder_table(summary["folders"], s)]
     body.append(_glossary())
     return _page("Mail migration result", body)
+
+
+def message_words(row: dict) -> str:
+    """A message as its owner knows it: subject, date, sender; where it is in the
+    source only when the source no longer says (or it has none of them)."""
+    said = [row.get("subject") and f"“{row['subject']}”",
+            row.get("date") and short_date(row["date"]), row.get("from") and f"from {row['from']}"]
+    said = [s for s in said if s]
+    return ", ".join(said) if said else row["source"]
+
+
+def short_date(value: str) -> str:
+    """'Tue, 3 Mar 2015 10:04:05 +0100' as 2015-03-03 10:04; as written if unparseable."""
+    import email.utils
+    try:
+        return email.utils.parsedate_to_datetime(value).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return value
 
 
 def _name(path: str | None) -> str:

@@ -763,6 +763,26 @@ def test_the_report_reaches_the_inbox_once_whether_or_not_the_server_searches(se
     assert len(inbox(server)) == 4
 
 
+def test_the_report_groups_what_stayed_behind_and_names_each_message():
+    """Issue 39.9: "Inbox: deleted" eight times, and no word of which messages. Now one
+    line per folder and reason with the count, then each message by subject, date and
+    sender (NAMED_PER_REASON of them), in the client's language."""
+    from migrate import report_mail
+    left = [{"folder": "Inbox", "reason": "deleted", "action": "skip", "source": f"b{i}",
+             "subject": f"Rechnung {i}", "date": "Tue, 3 Mar 2015 10:04:05 +0100",
+             "from": "Anna <a@example.org>"} for i in range(25)]
+    summary = {"totals": {"uploaded": 3, "skip": 25}, "folders": [], "not_uploaded": left,
+               "not_uploaded_count": 30}
+    text = report_mail.build(summary, "pat@example.org", "imap.example.org",
+                             language="de").decode()
+    assert text.count("Inbox: 25 x im alten Programm gelöscht") == 1
+    assert "- \u201cRechnung 0\u201d, 2015-03-03 10:04, from Anna <a@example.org>" in text
+    assert "Rechnung 19" in text and "Rechnung 20" not in text
+    assert "... und 10 weitere" in text and "b0" not in text
+    english = report_mail.build(summary, "pat@example.org", "imap.example.org").decode()
+    assert "Inbox: 25 x deleted in the mail client but not yet compacted" in english
+
+
 def test_verify_of_many_messages_holds_a_page_of_them_not_all(tmp_path, monkeypatch):
     """The full check compares every message with the server's copies; it held every
     message not found by UID as an object (all of them without a state: ~600 bytes
@@ -951,6 +971,12 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     assert [r["source"] for r in rows] == [p.location for p in plan.folders[0].messages
                                            if p.action == "skip"]
     assert {r["what"] for r in rows} == {"skipped"}
+    # each named as its owner knows it: subject, date and sender, read from the source
+    assert all(r["subject"] and r["date"] and r["from"] for r in rows), rows
+    first = summary["not_uploaded"][0]
+    from migrate.report_html import message_words
+    assert first["subject"] in message_words(first) and first["source"] not in \
+        message_words(first)
     run_cmd.write_run_csv(tmp_path / "run.csv", plan, [], [("INBOX", "one.mbox#3", "why")])
     with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
         last = list(csv.DictReader(fh))[-1]

@@ -171,6 +171,29 @@ def test_report_to_inbox_once_across_re_runs(tmp_path, account, mm):
                 if b"Subject: Your mail has been moved" in m.data]
 
 
+def test_report_to_inbox_says_when_more_moved_later_in_the_clients_language(tmp_path,
+                                                                             account, mm):
+    """Issue 39.9: the report said "Moved: 1476" though 250 more moved the next night,
+    and never said so. Mail that moves after the report (a source given more, a pass
+    after the cutover) brings one update; a re-run with nothing new brings none."""
+    src = tmp_path / "one.mbox"
+    msgs = list(dated_mbox(src).values())
+    first = run(mm, account, src, tmp_path, "--report-to-inbox", "--language", "de")
+    assert json.loads(first.out)["report_to_inbox"] == "delivered to INBOX", first.out
+    write_mbox(src, msgs + [message("late 1"), message("late 2")])
+    for said in ("an update delivered to INBOX", "already in INBOX"):
+        r = run(mm, account, src, tmp_path, "--report-to-inbox", "--language", "de")
+        assert r.code == 0 and json.loads(r.out)["report_to_inbox"] == said, r.out + r.err
+    import email
+    reports = [email.message_from_bytes(m.data) for m in account.read_back()["INBOX"]
+               if b"mailmigrate-report." in m.data]
+    assert [str(email.header.make_header(email.header.decode_header(r["Subject"])))
+            for r in reports] == ["Ihre E-Mails wurden umgezogen",
+                                  "Ihre E-Mails wurden umgezogen: Nachtrag"]
+    update = reports[1].get_payload(decode=True).decode()
+    assert "2 weitere Nachrichten umgezogen" in update and "Umgezogen: 6 Nachrichten" in update
+
+
 def test_deferred_is_never_will_not_move(tmp_path, account, mm):
     """Issue 39.3: a pre-stage's plan called the messages it leaves for the night "will
     not move" (an orange card that alarms a client); a re-plan called mail moved by

@@ -168,7 +168,8 @@ def _run(args, stores, config, state, state_path, stop) -> int:
     run_id = state.start_run("run")
     summary: dict = {"who": report.who(args.name, args.sources, config.user, config.host),
                      "filters": common.filters_of(args).text or None,
-                     "state": str(state_path), "started": _now()}
+                     "state": str(state_path), "started": _now(),
+                     "language": args.language}
     code = ExitCode.INTERNAL
     first = uploader = plan = None
     checks: list = []
@@ -294,7 +295,8 @@ def _deliver_report(connect, state, summary, config) -> str:
     from migrate import report_mail
     target = connect()
     try:
-        return report_mail.deliver(target, state, summary, config.user, config.host)
+        return report_mail.deliver(target, state, summary, config.user, config.host,
+                                   summary.get("language", "en"))
     finally:
         target.close()
 
@@ -372,14 +374,18 @@ def run_summary(plan, uploader, checks) -> dict:
 
 
 def not_uploaded(plan):
-    """A row per message that did not move (skipped, refused, failed), in source order."""
+    """A row per message that did not move (skipped, refused, failed), in source order,
+    with its subject, date and sender read again from the source: a client knows a
+    message by those, not by "Inbox at byte 47950"."""
+    from migrate.verify import described
     for f in plan.folders:
-        for p in f.messages.where(SKIP, REFUSE, FAILED):
+        for p, who in described(f, f.messages.where(SKIP, REFUSE, FAILED)):
             yield {"folder": f.folder.display_name, "mailbox": f.target, "source": p.location,
-                   "action": p.action, "reason": p.reason}
+                   "action": p.action, "reason": p.reason, "subject": who.get("subject"),
+                   "date": who.get("date"), "from": who.get("from")}
 
 
-RUN_CSV_FIELDS = ("folder", "mailbox", "source", "what", "why")
+RUN_CSV_FIELDS = ("folder", "mailbox", "subject", "date", "from", "source", "what", "why")
 
 
 def write_run_csv(path: Path, plan, checks, flags_dropped=()) -> None:
@@ -391,12 +397,12 @@ def write_run_csv(path: Path, plan, checks, flags_dropped=()) -> None:
         out.writerow(RUN_CSV_FIELDS)
         for row in not_uploaded(plan):
             out.writerow([report.csv_cell(v) for v in (
-                row["folder"], row["mailbox"], row["source"],
-                ACTION_WORDS.get(row["action"], row["action"]),
+                row["folder"], row["mailbox"], row["subject"], row["date"], row["from"],
+                row["source"], ACTION_WORDS.get(row["action"], row["action"]),
                 report.SKIP_REASONS.get(row["reason"], row["reason"] or ""))])
         for mailbox, location, reason in flags_dropped:
             out.writerow([report.csv_cell(v) for v in (
-                "", mailbox, location, "stored without its keywords", reason)])
+                "", mailbox, "", "", "", location, "stored without its keywords", reason)])
         for c in checks:
             for kind, what, why in (
                     ("missing", "missing on the server after upload",
@@ -404,7 +410,7 @@ def write_run_csv(path: Path, plan, checks, flags_dropped=()) -> None:
                     ("altered", "stored, changed by the server on arrival", "")):
                 for p in getattr(c, kind):
                     out.writerow([report.csv_cell(v) for v in (
-                        "", c.mailbox, p.location, what, why)])
+                        "", c.mailbox, "", "", "", p.location, what, why)])
 
 
 def _shown(summary: dict, key: str, line: str, more: str) -> list[str]:
