@@ -104,7 +104,7 @@ def estimate(messages: int, size: int, mailboxes: int, round_trip: float,
                            + ", ".join(t for t in (
                                f"{max_messages_per_second:g} messages a second"
                                if max_messages_per_second else "",
-                               f"{max_bytes_per_second:g} bytes a second"
+                               f"{round(max_bytes_per_second / 1e6, 2):g} MB a second"
                                if max_bytes_per_second else "") if t))
     cap = daily_bytes if daily_bytes is not None else providers.detect(host).daily_bytes
     if cap and size > cap:

@@ -182,6 +182,9 @@ def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:
         html = json_path.with_name(json_path.name.removesuffix(".json") + ".html")
         if html.exists():
             entry[f"{key}_html"] = os.path.relpath(html, out_dir)
+        printable = job.state.with_suffix(".client.html")
+        if key == "run" and printable.exists():
+            entry["client_html"] = os.path.relpath(printable, out_dir)
         if data is None:
             continue
         entry[f"{key}_when"] = when_of(key, data, json_path)

@@ -37,7 +37,7 @@ def render_jobs_html(summary: dict) -> str:
                      f"not run this time (this is its last {summary['command']})"
                      if j["ended"] else "", j["error"] or "", j["log"] or ""])
     body.append(_table(["job", "state", "started", "took", "numbers", "what happened",
-                        "log file"], rows, wrap=True))
+                        "log file"], rows, wrap=True, keep=(0, 2, 3)))
     body.append('<p class="meta">Per client: <a href="report.html">report.html</a> '
                 "(plan, result and check of every job, and every night).</p>")
     return _page(f"mailmigrate jobs {summary['command']}", body)
@@ -82,6 +82,10 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
             link = f'<a href="{escape(page)}">{escape(label)}</a>' if page else escape(label)
             rows.append(f"<tr><td>{link}</td><td>{escape(j.get(f'{key}_when', ''))}</td>"
                         f"<td class=\"wrap\">{escape(j.get(key) or 'not yet')}</td></tr>")
+        if j.get("client_html"):
+            rows.append(f'<tr><td><a href="{escape(j["client_html"])}">printable page</a>'
+                        '</td><td></td><td class="wrap">for the client to keep (prints on '
+                        "one or two A4 pages)</td></tr>")
         body.append('<div class="scroll"><table><tbody>' + "".join(rows) + "</tbody></table>"
                     "</div>")
         if j.get("totals"):

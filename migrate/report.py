@@ -46,6 +46,10 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _iso(when: dt.datetime | None) -> str | None:
     return when.isoformat() if when else None
 
@@ -55,11 +59,12 @@ def plan_rows(plan: Plan, existing: dict | None = None,
     """One dict per source folder (the ``folders`` of plan.json and run.json)."""
     unopened = unopened or {}
     rows = []
+    names = folder_names(plan.folders)
     for f in plan.folders:
         counts = f.counts()
         oldest, newest = f.date_range()
         rows.append({
-            "folder": f.folder.display_name,
+            "folder": names[id(f)],
             "source": str(f.folder.path),
             "store_type": f.store.kind,
             "target": f.target,
@@ -76,6 +81,16 @@ def plan_rows(plan: Plan, existing: dict | None = None,
             "noted": dict(f.messages.noted()),
         })
     return rows
+
+
+def folder_names(folders) -> dict[int, str]:
+    """id(folder plan) -> its name on the pages: a name two stores share ("(root)" of two
+    mbox files or PSTs, two "Inbox"es) says which store it is from."""
+    seen = collections.Counter((f.folder.display_name, id(f.store)) for f in folders)
+    stores_of = collections.Counter(name for name, _ in seen)
+    return {id(f): (f"{printable(Path(f.store.path).name)}: {f.folder.display_name}"
+                    if stores_of[f.folder.display_name] > 1 else f.folder.display_name)
+            for f in folders}
 
 
 def not_moving(plan: Plan) -> list[dict]:
@@ -193,7 +208,7 @@ def unread_lines(rows: list[dict]) -> list[str]:
     mail = [r for r in rows if r["looks_like_mail"]]
     lines = []
     if mail:
-        lines.append(f"NOT READ, BUT LOOKS LIKE MAIL ({len(mail)} files: a store or folder "
+        lines.append(f"NOT READ, BUT LOOKS LIKE MAIL ({files(len(mail))}: a store or folder "
                      "of a shape this version does not read; nothing of them would move):")
         lines += [f"  {shown(r['path'])} ({human_size(r['size'])})" for r in mail]
         lines.append("  Give such a folder as a source of its own with --source-type, or "
@@ -201,7 +216,7 @@ def unread_lines(rows: list[dict]) -> list[str]:
                      "are here.")
     other = [r for r in rows if not r["looks_like_mail"]]
     if other:
-        lines.append(f"Not read: unknown format ({len(other)} files, not mail by their first "
+        lines.append(f"Not read: unknown format ({files(len(other))}, not mail by their first "
                      "bytes):")
         lines += [f"  {shown(r['path'])} ({human_size(r['size'])})" for r in other]
     return lines

@@ -9,7 +9,8 @@ from __future__ import annotations
 from html import escape
 
 from migrate.plan import DONE, FAILED, LATER, PRESENT, UPLOAD, UPLOADED
-from migrate.report import COLUMNS, counted, fit_sentence, headline, human_size, meanings
+from migrate.report import (COLUMNS, counted, files, fit_sentence, headline, human_size,
+                            meanings)
 from migrate.sources.base import SKIP_REASONS
 
 ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
@@ -76,13 +77,17 @@ def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None,
-           wrap: bool = False) -> str:
+           wrap: bool = False, keep: tuple = ()) -> str:
+    """*wrap*: long cells wrap (anywhere, for paths), except the columns in *keep*
+    (names, times, numbers), which never break inside a word."""
     out = ['<div class="scroll"><table><thead><tr>'
            + "".join(f"<th>{escape(h)}</th>" for h in header)
            + "</tr></thead><tbody>"]
+    wrapped, plain = '<td class="wrap">', "<td>"
     for row in rows:
-        cell = '<td class="wrap">' if wrap else "<td>"
-        out.append("<tr>" + "".join(f"{cell}{escape(str(c))}</td>" for c in row) + "</tr>")
+        out.append("<tr>" + "".join(
+            (wrapped if wrap and i not in keep else plain) + f"{escape(str(c))}</td>"
+            for i, c in enumerate(row)) + "</tr>")
     out.append("</tbody>")
     if footer:
         out.append("<tfoot><tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in footer)
@@ -168,7 +173,7 @@ def render_plan_html(document: dict) -> str:
         body += ["<h2>What will not move, and why</h2>",
                  _table(["reason", "messages"], [[i["reason"], i["messages"]] for i in never])]
     if s["not_mail"]:
-        body.append(f"<p>{s['not_mail']} files in the stores are not mail (address books, "
+        body.append(f"<p>{files(s['not_mail'])} in the stores are not mail (address books, "
                     "indexes, ...): listed in plan.json, not uploaded.</p>")
     body += _unread_section(document.get("unread", []))
     if s["estimate"]:
@@ -213,7 +218,7 @@ def _unread_section(rows: list[dict]) -> list[str]:
     out = []
     if mail:
         out += ["<h2>Files that look like mail and were not read</h2>",
-                f'<p class="bad">{len(mail)} files under the sources look like mail that '
+                f'<p class="bad">{files(len(mail))} under the sources look like mail that '
                 "no reader took: nothing of them moves. Give their folder as a source of "
                 "its own, or copy their mail out with the program that wrote it.</p>",
                 _table(["file", "size"], [[r["path"], human_size(r["size"])] for r in mail],
@@ -280,11 +285,13 @@ def render_run_html(summary: dict) -> str:
     return _page("Mail migration result", body)
 
 
-def message_words(row: dict) -> str:
+def message_words(row: dict, language: str = "en") -> str:
     """A message as its owner knows it: subject, date, sender; where it is in the
     source only when the source no longer says (or it has none of them)."""
+    from migrate.words import say
     said = [row.get("subject") and f"“{row['subject']}”",
-            row.get("date") and short_date(row["date"]), row.get("from") and f"from {row['from']}"]
+            row.get("date") and short_date(row["date"]),
+            row.get("from") and say(language, "from_sender", sender=row["from"])]
     said = [s for s in said if s]
     return ", ".join(said) if said else row["source"]
 
@@ -316,11 +323,16 @@ def render_verify_html(result: dict) -> str:
             _card("Duplicate copies", str(result["duplicated"]), "",
                   "warn" if result["duplicated"] else "ok"), "</div>"]
     rows = [[b["mailbox"], "yes" if b["exists"] else "NO", b["expected"], b["on_server"],
-             counted(b, "missing"), counted(b, "refused"), counted(b, "duplicated")]
-            for b in result["mailboxes"]]
+             counted(b, "missing"), counted(b, "refused"), counted(b, "duplicated"),
+             b.get("unexpected_count", 0)] for b in result["mailboxes"]]
     body += ["<h2>Per folder on the server</h2>",
              _table(["folder", "exists", "expected", "on server", "missing", "refused",
-                     "duplicated"], rows)]
+                     "duplicated", "not from these sources"], rows)]
+    others = result.get("unexpected", 0)
+    if others:  # "expected 516, on server 557" said nothing of the 41
+        body.append(f"<p>{others} messages on the server are not from these sources: mail "
+                    "the account had before, or that arrived since. They are left as they "
+                    "are; the server copies listed in verify.json say which.</p>")
     named = [(b["mailbox"], kind, m) for b in result["mailboxes"]
              for kind in ("missing", "refused", "altered") for m in b[kind]]
     if named:

@@ -64,7 +64,7 @@ def build(summary: dict, user: str, host: str, now: dt.datetime | None = None,
             lines.append(f"  {folder}: {len(items)} x {reason_in(language, why, english)}")
             for item in items[:NAMED_PER_REASON]:
                 if named < NAMED_AT_MOST:
-                    lines.append(f"    - {message_words(item)}")
+                    lines.append(f"    - {message_words(item, language)}")
                     named += 1
         count = counted(summary, "not_uploaded")
         if count > named:

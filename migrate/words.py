@@ -19,6 +19,7 @@ TEXT: dict[str, dict[str, str]] = {
                         "have moved.",
         "moved": "Moved: {moved} messages, all runs together; {there} were already here.",
         "per_folder": "Per folder:",
+        "from_sender": "from {sender}", "at": "at",
         "of": "{done} of {all}",
         "not_moved": "Not moved, and why:",
         "and_more": "... and {more} more (your technician has the full list)",
@@ -50,6 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
         "moved": "Umgezogen: {moved} Nachrichten (alle Durchläufe zusammen); {there} waren "
                  "schon hier.",
         "per_folder": "Je Ordner:",
+        "from_sender": "von {sender}", "at": "auf",
         "of": "{done} von {all}",
         "not_moved": "Nicht umgezogen, und warum:",
         "and_more": "... und {more} weitere (die vollständige Liste hat Ihr Techniker)",
@@ -86,6 +88,7 @@ REASONS: dict[str, dict[str, str]] = {
         "report": "eine Zustell- oder Lesebestätigung",
         "refuse": "das neue Postfach würde sie ablehnen (z. B. zu groß)",
         "failed": "vom neuen Postfach abgelehnt",
+        "duplicate": "doppelt im selben Ordner: einmal umgezogen",
     },
 }
 

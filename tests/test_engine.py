@@ -776,7 +776,7 @@ def test_the_report_groups_what_stayed_behind_and_names_each_message():
     text = report_mail.build(summary, "pat@example.org", "imap.example.org",
                              language="de").decode()
     assert text.count("Inbox: 25 x im alten Programm gelöscht") == 1
-    assert "- \u201cRechnung 0\u201d, 2015-03-03 10:04, from Anna <a@example.org>" in text
+    assert "- \u201cRechnung 0\u201d, 2015-03-03 10:04, von Anna <a@example.org>" in text
     assert "Rechnung 19" in text and "Rechnung 20" not in text
     assert "... und 10 weitere" in text and "b0" not in text
     english = report_mail.build(summary, "pat@example.org", "imap.example.org").decode()

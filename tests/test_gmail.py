@@ -62,8 +62,8 @@ def test_plan_warns_where_gmail_deletes_mail_after_30_days(tmp_path, gmail, mm):
     assert ("WARNING: Gmail / Google Workspace deletes mail in [Gmail]/Trash after 30 days: "
             "1 messages of Trash go there; to keep them, add --map 'Trash=Old Trash'.") in plan.out
     assert "deletes mail in [Gmail]/Trash" in (tmp_path / "rep" / "plan.html").read_text()
-    from tests.test_msp_day import page_width
-    width, inner = page_width(tmp_path / "rep" / "plan.html", tmp_path)
+    from tests.browser import layout
+    width, inner, _ = layout(tmp_path / "rep" / "plan.html", tmp_path)
     assert width <= inner == 1280  # the warning fits the page a client reads
     kept = mm("plan", tmp_path / "store", *target, "--no-speed-probe", "--map",
               "Trash=Old Trash", account=account)
@@ -114,8 +114,8 @@ def test_a_message_in_two_folders_is_uploaded_once_and_labelled_twice(tmp_path, 
     assert summary["uploaded_bytes"] == proxy.appended
     morning = (tmp_path / "state.run.html")
     assert "50 of them copied on the server from another folder" in morning.read_text()
-    from tests.test_msp_day import page_width
-    width, inner = page_width(morning, tmp_path)
+    from tests.browser import layout
+    width, inner, _ = layout(morning, tmp_path)
     assert width <= inner == 1280
     assert_every_folder_complete(account, msgs, sent[:5])
     server = account.read_back()

@@ -19,6 +19,7 @@ import textwrap
 from migrate.errors import ExitCode
 from migrate.plan import build_plan
 from migrate.sources import open_store
+from tests.browser import layout
 from tests.builders import message, write_mbox
 from tests.conftest import skip_or_fail
 
@@ -154,38 +155,16 @@ def test_three_desktops_from_discovery_to_verification(tmp_path, make_account, m
     pages = [work / "report.html", work / "summary-run.html"]
     for name in names:
         pages += [work / name / "plan" / "plan.html", work / name / "state.run.html",
-                  work / name / "verify" / "verify.html"]
+                  work / name / "state.client.html", work / name / "verify" / "verify.html"]
     for page in pages:
         html = page.read_text()
         assert all(n in html for n in names) if page.parent == work else \
             page.relative_to(work).parts[0] in html, page
         if "reasons below" in html:  # nothing says "below" unless something is below
             assert "What will not move, and why" in html, page
-        width, inner = page_width(page, tmp_path)
-        assert width <= inner == 1280, (page, width)
+        width, inner, broken = layout(page, tmp_path)
+        assert width <= inner == 1280 and not broken, (page, width, broken)
     report = (work / "report.html").read_text()
     for name in names:  # links to each job's detailed pages
         assert f'href="{name}/plan/plan.html"' in report and \
             f'href="{name}/verify/verify.html"' in report
-
-
-def page_width(page, tmp_path) -> tuple[int, int]:
-    """(document width, window width) of *page* in headless Chromium at 1280 px."""
-    import shutil as sh
-    import subprocess
-    browser = sh.which("chromium") or sh.which("chromium-browser")
-    if not browser:
-        skip_or_fail("needs Debian's chromium (scripts/test.sh installs it)")
-    probe = page.with_name(page.stem + ".probe.html")
-    probe.write_text(page.read_text().replace(
-        "</body>", "<script>document.title='W'+document.documentElement.scrollWidth+','+"
-                   "window.innerWidth</script></body>"))
-    out = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--no-first-run", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'chromium'}", "--hide-scrollbars",
-                          "--window-size=1280,900", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    probe.unlink()
-    width, inner = re.search(r"<title>W(\d+),(\d+)</title>", out).groups()
-    return int(width), int(inner)

@@ -324,12 +324,16 @@ def say(args, text: str) -> None:
 
 
 def write_run_report(state_path: Path, summary: dict) -> None:
-    """run.json and run.html beside the state database (the morning report)."""
+    """run.json and run.html beside the state database (the morning report), and
+    client.html, the page the client keeps (prints on one or two A4 pages)."""
     from migrate.report_html import render_run_html
+    from migrate.report_person import render_person_page
     report.write_json(state_path.with_suffix(".run.json"), summary)
     if "totals" in summary:
         state_path.with_suffix(".run.html").write_text(render_run_html(summary),
                                                         encoding="utf-8")
+        state_path.with_suffix(".client.html").write_text(render_person_page(summary),
+                                                           encoding="utf-8")
 
 
 def run_summary(plan, uploader, checks) -> dict:
