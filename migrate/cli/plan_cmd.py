@@ -22,10 +22,14 @@ def add_parser(sub):
 
 def backup_status(stores, backup_dir: Path) -> str:
     """The backup step as the plan shows it: found and verified, or what run will write."""
+    from migrate.backup_prune import freeable
     found = backup.find_verified_backup(stores, backup_dir)
+    old, old_bytes = freeable(backup_dir)
+    prune = (f" {old} older archive(s) ({report.human_size(old_bytes)}) can go: mailmigrate "
+             f"backup --prune --backup-dir {backup_dir}" if old else "")
     if found:
         return (f"Backup: {found.archive} ({report.human_size(found.size)}) holds exactly these "
-                "sources and is verified; run will use it.")
+                "sources and is verified; run will use it." + prune)
     total = sum(f.stat().st_size for s in stores for f in s.files())
     probe = Path(backup_dir)
     while not probe.exists():
@@ -33,7 +37,8 @@ def backup_status(stores, backup_dir: Path) -> str:
     free = shutil.disk_usage(probe).free
     fits = "fits" if free > total else "DOES NOT FIT"
     return (f"Backup: none of these sources yet in {backup_dir}; run will first write and verify "
-            f"one of {report.human_size(total)} ({report.human_size(free)} free there: {fits}).")
+            f"one of {report.human_size(total)} ({report.human_size(free)} free there: {fits})."
+            + prune)
 
 
 def run(args) -> int:
