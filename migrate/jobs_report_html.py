@@ -94,7 +94,12 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
         if j.get("nights"):
             body.append("<h3>Every run</h3>" + _table(
                 ["started", "took", "moved", "result"],
-                [[_when(n["started"]), duration(n["seconds"]), n["moved"] or 0, n["state"]]
+                [[_when(n["started"]), duration(n["seconds"]),
+                  n["moved"] if n["moved"] is not None else "not known", n["state"]]
                  for n in j["nights"]]))
+            if any(n["moved"] is None for n in j["nights"]):
+                body.append('<p class="meta">"not known": the job was stopped from outside '
+                            "before it could say; what it sent counts as moved earlier in the "
+                            "next run.</p>")
     body.append(_glossary())
     return _page("Mail migration report", body)

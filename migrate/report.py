@@ -25,13 +25,15 @@ from migrate.sources.base import NOTES, SKIP_REASONS, printable
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
-COLUMNS = [(UPLOAD, "to upload"), (UPLOADED, "uploaded"), (DONE, "done"), (PRESENT, "on server"),
-           (DUPLICATE, "duplicates"), (SKIP, "skipped"), (REFUSE, "refused"),
-           (FAILED, "failed"), (LATER, "later pass")]
+# One word per meaning, the same on every page (docs/plan-report.md "Words"): "to move"
+# is still to send (the plan's "now", a stopped run's "left for the next run").
+COLUMNS = [(UPLOAD, "to move"), (UPLOADED, "moved now"), (DONE, "moved earlier"),
+           (PRESENT, "already in the account"), (DUPLICATE, "duplicates"), (SKIP, "skipped"),
+           (REFUSE, "refused"), (FAILED, "refused by the server"), (LATER, "later pass")]
 ACTIONS = [action for action, _ in COLUMNS]
 # What a person reads for each action that leaves a message where it is.
 NOT_MOVING = {DUPLICATE: "duplicate of a message already planned",
-              PRESENT: "already on the server", DONE: "uploaded by an earlier run",
+              PRESENT: "already in the account", DONE: "moved earlier",
               SKIP: "skipped", REFUSE: "the server would refuse it",
               FAILED: "the server refused it", LATER: "left for a later pass"}
 CSV_FIELDS = ["folder", "source", "store_type", "target", "target_exists", "messages", "bytes",
@@ -229,11 +231,11 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     s = document["summary"]
     if document["target"] is None:  # what the stores hold
         columns = [("store_type", "type"), ("oldest", "oldest"), ("newest", "newest"),
-                   (DUPLICATE, "duplicates"), (SKIP, "skipped"), (UPLOAD, "to upload")]
+                   (DUPLICATE, "duplicates"), (SKIP, "skipped"), (UPLOAD, "to move")]
     else:  # what the server will get
-        columns = [("target", "-> target"), (UPLOAD, "to upload"), (PRESENT, "on server"),
-                   (DONE, "done"), (DUPLICATE, "duplicates"), (SKIP, "skipped"),
-                   (REFUSE, "refused")]
+        columns = [("target", "-> target"), (UPLOAD, "to move"),
+                   (PRESENT, "already in the account"), (DONE, "moved earlier"),
+                   (DUPLICATE, "duplicates"), (SKIP, "skipped"), (REFUSE, "refused")]
     if document.get("filters"):
         columns.append((LATER, "later pass"))
 

@@ -54,9 +54,13 @@ def _who(doc: dict) -> str:
 
 GLOSSARY = [
     ("(root)", "the top level of a mail store: a single mbox file, or the Inbox of a maildir"),
-    ("will move / uploaded", "copied to the new account by this run"),
-    ("done", "copied by an earlier run (nothing is sent twice)"),
-    ("on server / already there", "the new account already had this message"),
+    ("to move", "not on the new account yet: this run sends it (after a stop: the next run)"),
+    ("moved now", "copied to the new account by this run"),
+    ("moved earlier", "copied by an earlier run (nothing is sent twice)"),
+    ("already in the account", "the new account had this message before (from elsewhere)"),
+    ("left for a later pass", "kept back by this pass's filter (--before, --folder, ...): "
+                              "it moves when a pass without the filter runs"),
+    ("will not move", "stays behind, with the reason: skipped, refused or a duplicate"),
     ("duplicate", "a second copy of a message going to the same folder: uploaded once"),
     ("skipped", "the mail program marked it deleted or trashed, or it cannot be read; "
                 "deleted mail is left behind on purpose"),
@@ -157,9 +161,11 @@ def render_plan_html(document: dict) -> str:
             body.append(_card("How long?", s["estimate"]["text"],
                               " estimated from a measured round trip and upload speed", "ok"))
     m = meanings(s)
-    if m["earlier"] or m["there"]:
-        body.append(_card("Already moved", messages(m["earlier"] + m["there"]),
-                          " by earlier runs, or on the server before", "ok"))
+    if m["earlier"]:
+        body.append(_card("Moved earlier", messages(m["earlier"]), " by earlier runs", "ok"))
+    if m["there"]:
+        body.append(_card("Already in the account", messages(m["there"]),
+                          " the new account had these before", "ok"))
     if m["later"]:
         body.append(_card("Left for a later pass", messages(m["later"]),
                           " moves when the filter of this pass is lifted", "ok"))
@@ -244,7 +250,7 @@ def render_run_html(summary: dict) -> str:
                   f"({human_size(summary.get('uploaded_bytes', 0))}"
                   + (f"; {summary['copied']} of them copied on the server from another folder"
                      if summary.get("copied") else "") + "), the rest by earlier runs"),
-            _card("Already there", str(t.get("present", 0)),
+            _card("Already in the account", str(t.get("present", 0)),
                   " the new account had these before"),
             _card("Verification", "passed" if ok else "PROBLEM",
                   f" {summary.get('missing', 0)} missing", "ok" if ok else "bad"),

@@ -57,7 +57,10 @@ class RateLimiter:
         self.messages = self.bytes = 0
         self.lock = threading.Lock()
 
-    def wait(self, messages: int, size: int) -> None:
+    def wait(self, messages: int, size: int, meanwhile=None) -> None:
+        """Sleep until *messages* (*size* bytes) more may go; *meanwhile* is called
+        first when there is a wait (the pipeline takes its answers in that time, so
+        progress moves with what the server confirmed, not when the mailbox ends)."""
         if not (self.max_messages or self.max_bytes):
             return
         with self.lock:  # shared by the connections of a parallel run
@@ -69,6 +72,9 @@ class RateLimiter:
             due = max(self.messages / self.max_messages if self.max_messages else 0,
                       self.bytes / self.max_bytes if self.max_bytes else 0)
             ahead = self.started + due - now
+        if ahead > 0 and meanwhile is not None:
+            meanwhile()
+            ahead = self.started + due - self.clock()
         if ahead > 0:
             self.sleep(ahead)
 
@@ -1049,13 +1055,18 @@ class _BatchSender:
                 while self.pending:
                     self._complete_oldest()
                 raise
-        up.rate.wait(len(items), size)
+        up.rate.wait(len(items), size, meanwhile=self._take_answers)
         self._stop_now()  # a stop during the cap's wait never releases the batch at once
         batch = up.state.begin_batch(self.mailbox, self.info.uidvalidity, self.uidnext,
                                      [p for p, _ in items])
         up.my_batches.add(batch)
         up.journaled["any"] = True
         return batch
+
+    def _take_answers(self) -> None:
+        """Record every batch in flight (a rate cap's wait: they are answered by then)."""
+        while self.pending:
+            self._complete_oldest()
 
     def _complete_oldest(self) -> None:
         tag, batch, items = self.pending.popleft()

@@ -28,7 +28,7 @@ def test_byte_identical_copies_in_a_folder_upload_once(tmp_path, account, mm):
     write_mbox(tmp_path / "m.mbox", [a, message("other"), a])
     r = run(mm, account, tmp_path, tmp_path / "m.mbox")
     assert subjects(account) == {"twice": 1, "other": 1}
-    assert "duplicates skipped:  1" in r.out
+    assert "duplicates skipped:     1" in r.out
 
 
 def test_same_message_in_two_stores_uploads_once(tmp_path, account, mm):
@@ -63,9 +63,9 @@ def test_server_side_dedup_against_another_clients_uploads(tmp_path, account, mm
     write_mbox(tmp_path / "m.mbox", msgs)
     plan = mm("plan", tmp_path / "m.mbox", *account.cli_args(), account=account)
     total = next(line.split() for line in plan.out.splitlines() if line.startswith("TOTAL"))
-    assert total[4:7] == ["2", "4", "0"]  # to upload, on server, done
+    assert total[4:7] == ["2", "4", "0"]  # to move, already in the account, moved earlier
     r = run(mm, account, tmp_path, tmp_path / "m.mbox")
-    assert "already on server:   4" in r.out
+    assert "already in the account: 4" in r.out
     assert subjects(account) == {f"m{i}": 1 for i in range(5)} | {"no id": 1}
     assert mm("verify", tmp_path / "m.mbox", *account.cli_args(), account=account).code == 0
 
@@ -91,7 +91,7 @@ def test_grown_source_uploads_only_new_messages(tmp_path, account, mm):
     run(mm, account, tmp_path, tmp_path / "m.mbox")
     write_mbox(tmp_path / "m.mbox", first + [message("new 1"), message("new 2")])
     r = run(mm, account, tmp_path, tmp_path / "m.mbox")
-    assert "uploaded now:        2" in r.out
+    assert "moved now:              2" in r.out
     assert subjects(account) == {"old 0": 1, "old 1": 1, "old 2": 1, "new 1": 1, "new 2": 1}
     assert len(list((tmp_path / "bk").glob("*.tar"))) == 2  # the changed source got a new backup
 
@@ -102,7 +102,7 @@ def test_moved_source_does_not_upload_again(tmp_path, account, mm):
     (tmp_path / "b").mkdir()
     shutil.move(tmp_path / "a" / "m.mbox", tmp_path / "b" / "renamed.mbox")
     r = run(mm, account, tmp_path, tmp_path / "b" / "renamed.mbox")
-    assert "uploaded now:        0" in r.out
+    assert "moved now:              0" in r.out
     assert sorted(m.data for m in account.read_back()["INBOX"]) == \
         sorted(crlf(message(f"m{i}")) for i in range(4))
 
@@ -112,6 +112,6 @@ def test_lost_state_still_does_not_double(tmp_path, account, mm):
     run(mm, account, tmp_path, tmp_path / "m.mbox")
     (tmp_path / "state.sqlite").unlink()
     r = run(mm, account, tmp_path, tmp_path / "m.mbox")
-    assert "already on server:   4" in r.out
+    assert "already in the account: 4" in r.out
     assert sorted(m.data for m in account.read_back()["INBOX"]) == \
         sorted(crlf(message(f"m{i}")) for i in range(4))

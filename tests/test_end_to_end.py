@@ -64,7 +64,7 @@ def test_second_run_uploads_nothing(tmp_path, account, mm):
     again = mm(*args, account=account)  # a re-run of a complete migration: exit 0 for scripts
     assert again.code == ExitCode.SUCCESS, again.err
     assert len(account.read_back()["INBOX"]) == 5
-    assert "uploaded now:        0" in again.out
+    assert "moved now:              0" in again.out
     assert_state_matches(tmp_path / "state.sqlite", account, ["INBOX"])
     plan = mm("plan", tmp_path / "one.mbox", *account.cli_args(), "--state",
               tmp_path / "state.sqlite", account=account)

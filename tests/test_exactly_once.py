@@ -201,7 +201,7 @@ def test_rerun_after_complete_run_uploads_nothing_quickly(tmp_path, account):
     started = time.monotonic()
     again = finish(cmd, env)
     elapsed = time.monotonic() - started
-    assert "uploaded now:        0" in again.stdout
+    assert "moved now:              0" in again.stdout
     assert elapsed < 15, elapsed
     assert_exactly_once(account, expected, tmp_path / "state.sqlite")
 

@@ -249,7 +249,7 @@ def test_pop_leftovers_land_in_inbox_and_stay_on_the_pop_server(tmp_path, make_a
                "--backup-dir", tmp_path / "bk", "--state", tmp_path / "state.sqlite", "--yes",
                env=env, account=new)
     assert again.code == 0, again.err
-    assert "uploaded now:        1" in again.out
+    assert "moved now:              1" in again.out
     assert len(new.read_back()["INBOX"]) == 4 and len(old.read_back()["INBOX"]) == 4
     cache = tmp_path / "xdg-data" / "mailmigrate" / "pop3"
     index = json.loads(next(cache.rglob("uidl.json")).read_text())

@@ -311,7 +311,7 @@ def test_a_terminal_shows_the_backup_beside_the_plan_and_a_clean_summary(tmp_pat
     assert code == ExitCode.SUCCESS, shown
     assert "backing up" in shown and "Summary:" in shown and "Traceback" not in shown
     summary = shown[shown.index("Summary:"):]
-    assert "uploaded now:        200" in summary and "\x1b[A" not in summary  # no bar inside it
+    assert "moved now:              200" in summary and "\x1b[A" not in summary  # no bar inside it
     assert len(account.read_back()["INBOX"]) == 200
 
 

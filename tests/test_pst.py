@@ -141,7 +141,7 @@ def test_every_mail_item_lands_once_with_its_attachments(corpus, account, mm, tm
         for line in message.data.split(b"\r\n"):
             assert len(line) <= 998
     again = mm(*args, account=account)
-    assert again.code == 0 and "uploaded now:        0" in again.out, again.out
+    assert again.code == 0 and "moved now:              0" in again.out, again.out
     assert len([m for box in account.read_back().values() for m in box]) == len(mail)
     assert snapshot(source.parent) == before  # the .pst is only read
     import tarfile

@@ -434,15 +434,15 @@ def render_summary(summary: dict) -> str:
     if summary.get("error"):
         lines.append(f"  STOPPED BY AN ERROR: {summary['error']}")
     copied = summary.get("copied")
-    lines += [f"  uploaded now:        {t.get(UPLOADED, 0)}" + (
+    lines += [f"  moved now:              {t.get(UPLOADED, 0)}" + (
                   f" ({copied} of them copied on the server from another folder: "
                   "sent once)" if copied else ""),
-              f"  done in earlier runs:{t.get(DONE, 0):>5}",
-              f"  already on server:   {t.get(PRESENT, 0)}",
-              f"  duplicates skipped:  {t.get('duplicate', 0)}",
-              f"  skipped (source):    {t.get(SKIP, 0)}",
-              f"  refused (limits):    {t.get(REFUSE, 0)}",
-              f"  failed (server):     {t.get(FAILED, 0)}"]
+              f"  moved earlier:          {t.get(DONE, 0)}",
+              f"  already in the account: {t.get(PRESENT, 0)}",
+              f"  duplicates skipped:     {t.get('duplicate', 0)}",
+              f"  skipped (source):       {t.get(SKIP, 0)}",
+              f"  refused (limits):       {t.get(REFUSE, 0)}",
+              f"  refused by the server:  {t.get(FAILED, 0)}"]
     if summary.get("filters"):
         lines.append(f"  left for a later pass: {t.get('later', 0)} (this pass: "
                      f"{summary['filters']})")
