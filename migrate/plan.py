@@ -578,8 +578,8 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
                     hit = found.get(id(p))
                     if hit is not None:
                         p.action, p.server_uid = PRESENT, hit.copy.uid
-                        p.reason = ("already on the server (the server changed it on arrival)"
-                                    if hit.altered else "already on the server")
+                        p.reason = ("already in the account (the server changed it on "
+                                    "arrival)" if hit.altered else "already in the account")
                         p.save()
     for page in pages(fplans, UPLOAD):
         for p in page:

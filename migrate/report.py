@@ -321,10 +321,11 @@ def headline(document: dict, pointer: bool = True) -> str:
     m = meanings(s)
     parts = [f"{m['now']} of {s['messages']} messages ({human_size(s['upload_bytes'])}) "
              "will be uploaded now"]
-    for key, words in (("earlier", "moved in earlier runs"), ("there", "are already on "
-                       "the server"), ("later", "are left for a later pass")):
+    for key, words in (("earlier", "moved in earlier runs"),
+                       ("there", "already in the account"), ("later", "left for a later pass")):
         if m[key]:
-            parts.append(f"{m[key]} {words}")
+            verb = "" if key == "earlier" else ("is " if m[key] == 1 else "are ")
+            parts.append(f"{m[key]} {verb}{words}")
     parts.append(f"{m['never']} will not move" + (" (reasons below the table)"
                                                   if pointer and m["never"] else ""))
     return "; ".join(parts) + "."

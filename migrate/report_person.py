@@ -81,8 +81,8 @@ def _folders(rows: list[dict], lang: str) -> list[str]:
     out = [f"<table><thead><tr><th>{escape(say(lang, 'folder'))}</th>"
            f"<th class=\"n\">{escape(say(lang, 'messages'))}</th>"
            f"<th class=\"n\">{escape(say(lang, 'moved_col'))}</th></tr></thead><tbody>"]
-    for r in sorted(named, key=lambda r: r["folder"].casefold()):
-        out.append(f"<tr><td>{escape(r['folder'])}</td><td class=\"n\">{r['messages']}</td>"
+    for r in sorted(named, key=lambda r: r["target"].casefold()):
+        out.append(f"<tr><td>{escape(r['target'])}</td><td class=\"n\">{r['messages']}</td>"
                    f"<td class=\"n\">{done(r)}</td></tr>")
     if rest:
         out.append(f"<tr><td>+ {len(rest)} {escape(say(lang, 'folder'))}</td>"
@@ -97,7 +97,8 @@ def _folders(rows: list[dict], lang: str) -> list[str]:
 
 def _not_moved(summary: dict, lang: str) -> list[str]:
     """Each reason once with its count, and under it the first of its messages by
-    subject, date and sender (MESSAGES_NAMED in all); the rest counted."""
+    subject, date and sender (MESSAGES_NAMED in all); the rest counted. Folders are
+    named as the client will find them in the new account (not "(root)")."""
     items = summary.get("not_uploaded") or []
     count = summary.get("not_uploaded_count", len(items))
     if not count:
@@ -119,7 +120,8 @@ def _not_moved(summary: dict, lang: str) -> list[str]:
         shown = examples.get(why, [])[:each]
         if shown:
             out.append("<ul>" + "".join(
-                f"<li>{escape(i['folder'])}: {escape(message_words(i, lang))}</li>"
+                f"<li>{escape(i.get('mailbox') or i['folder'])}: "
+                f"{escape(message_words(i, lang))}</li>"
                 for i in shown) + "</ul>")
             named += len(shown)
         out.append("</li>")

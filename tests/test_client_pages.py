@@ -19,7 +19,7 @@ def crowded_summary(language: str) -> dict:
     folders = [{"folder": f"Archiv/{2010 + i // 8}/Projekt Nummer {i}", "target": f"A{i}",
                 "messages": 50 + i, "bytes": 1_000_000 * i, "uploaded": 50 + i - (i % 5),
                 "done": 0, "present": 0} for i in range(80)]
-    left = [{"folder": "Posteingang", "mailbox": "INBOX", "source": f"Inbox at byte {i}",
+    left = [{"folder": "(root)", "mailbox": "INBOX", "source": f"Inbox at byte {i}",
              "action": "skip", "reason": "deleted", "subject": f"Angebot Nummer {i}",
              "date": "Tue, 3 Mar 2015 10:04:05 +0100",
              "from": "Beispiel GmbH <info@beispiel.example>"} for i in range(400)]
@@ -48,6 +48,7 @@ def test_the_printable_page_is_one_or_two_a4_pages_in_the_clients_language(tmp_p
     assert ("Ihr E-Mail-Umzug" in html) == (language == "de")
     assert "Angebot Nummer 0" in html and "Inbox at byte" not in html  # as the client knows it
     assert "+ 62" in html  # the 18 largest folders named, the rest in one line
+    assert "(root)" not in html and "INBOX: " in html  # as the new account names them
     assert "mailmigrate-backup-20261206-2301.tar" in html
     pdf, pages = print_pdf(page, tmp_path)
     assert pdf.startswith(b"%PDF") and 1 <= pages <= 2, pages
