@@ -100,14 +100,16 @@ def whole_file(this_time: dict, previous: dict | None, names: list[str]) -> dict
     for name in names:
         if name in ran:
             jobs.append(ran[name])
-        elif name in before:
-            jobs.append(dict(before[name], this_time=False))
-        else:
-            jobs.append({"job": name, "state": "not run yet", "exit_code": None,
-                         "counts": {}, "error": None, "log": None, "output": None,
-                         "started": None, "ended": None, "seconds": None,
-                         "this_time": False})
+            continue
+        kept = {**NOT_RUN, **before.get(name, {}), "job": name, "this_time": False}
+        if not isinstance(kept["counts"], dict):  # a damaged or foreign file
+            kept["counts"] = {}
+        jobs.append(kept)
     return dict(this_time, jobs=jobs, ran=len(ran))
+
+
+NOT_RUN = {"state": "not run yet", "exit_code": None, "counts": {}, "error": None,
+           "log": None, "output": None, "started": None, "ended": None, "seconds": None}
 
 
 def write_summaries(out_dir: Path, this_time: dict, every_job) -> dict:

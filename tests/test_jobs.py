@@ -380,3 +380,23 @@ def test_a_job_killed_by_a_signal_counts_as_interrupted(tmp_path, monkeypatch):
         results[0].error
     assert jobs_mod.worst_exit_code(results) == 130
     assert jobs_mod.exit_code_of(0xC000013A) == (130, "ended by Ctrl-C or Ctrl-Break")
+
+
+def test_the_whole_file_summary_keeps_the_others_even_from_an_older_summary():
+    """A --only run merges with what the last summary said of the others; a summary
+    written before times were kept (or a damaged one) still gives a line for each."""
+    from migrate.jobs_report import render_text, whole_file
+    this_time = {"command": "plan", "jobs_file": "f.toml", "exit_code": 0, "seconds": 3,
+                 "started": "2026-12-07T22:00:00+01:00", "ended": "2026-12-07T22:00:03+01:00",
+                 "jobs": [{"job": "c", "state": "ok", "exit_code": 0, "counts": {},
+                           "error": None, "log": "l", "output": "o", "started": None,
+                           "ended": None, "seconds": 3}]}
+    older = {"jobs": [{"job": "a", "state": "ok", "exit_code": 0, "counts": "broken"},
+                      {"job": 7}]}
+    merged = whole_file(this_time, older, ["a", "b", "c"])
+    assert [(j["job"], j["this_time"], j["state"]) for j in merged["jobs"]] == [
+        ("a", False, "ok"), ("b", False, "not run yet"), ("c", True, "ok")]
+    text = render_text(merged)
+    assert "2 others not run this time" in text and "not run yet" in text
+    from migrate.jobs_report_html import render_jobs_html
+    assert "not run yet" in render_jobs_html(merged)
