@@ -43,7 +43,7 @@ def upload(account, port, tls, msgs, work: Path, connections: int) -> float:
     from migrate.sources import open_store
     from migrate.state import State
     from migrate.target.imap import IMAPTarget, Secret, TargetConfig
-    from migrate.upload import UploadOptions, Uploader
+    from migrate.upload import Uploader, UploadOptions
     work.mkdir(parents=True)
     write_mbox(work / "one.mbox", [m.replace(b"\r\n", b"\n") for m in msgs])
     config = TargetConfig(host="127.0.0.1", user=account.user, port=port, tls=tls,

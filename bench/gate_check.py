@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backup_speed import generate  # noqa: E402
+from backup_speed import generate
 
-from migrate import backup  # noqa: E402
-from migrate.sources import open_store  # noqa: E402
+from migrate import backup
+from migrate.sources import open_store
 
 
 def best_of(n, fn) -> float:

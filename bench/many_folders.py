@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from plan_versions import checkout, remove_checkouts  # noqa: E402
 from scale import generate  # noqa: E402
+
 from tests.dovecot import Dovecot  # noqa: E402
 
 BEFORE = "bfdf8cb"  # the last commit of session 9

@@ -36,8 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from scale import generate  # noqa: E402
 from read_throughput import generate as generate_issue_file  # noqa: E402
+from scale import generate  # noqa: E402
 
 
 def checkout(rev: str, into: Path) -> Path:

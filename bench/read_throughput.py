@@ -60,8 +60,8 @@ def measure(method: str, path: str) -> dict:
             total += len(data)
         box.close()
     else:
-        from migrate.sources.mbox import MboxStore
         from migrate.plan import message_row
+        from migrate.sources.mbox import MboxStore
         folder = MboxStore(Path(path)).folders()[0]
         for msg in folder.messages():
             if method == "migrate-plan":
@@ -96,7 +96,7 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--measure", method, str(path)],
                                  capture_output=True, text=True, check=True)
             results.setdefault(method, []).append(json.loads(out.stdout))
-    for method, runs in results.items():
+    for _method, runs in results.items():
         runs.sort(key=lambda r: r["mb_per_s"])
         median = runs[len(runs) // 2]
         print(json.dumps(dict(median, runs_mb_per_s=[r["mb_per_s"] for r in runs])))

@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from tests.builders import message, write_mbox  # noqa: E402
 from tests.dovecot import Dovecot  # noqa: E402
 
-
 OPTIONS = types.SimpleNamespace(depth=None, batch=None, connections=1, mailboxes=1)
 
 

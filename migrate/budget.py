@@ -38,7 +38,8 @@ class DailyBudget:
     """
 
     def __init__(self, limit: int, uploaded_since: Callable[[float], list], wait: bool = False,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time):
         self.limit, self.wait, self.sleep, self.clock = limit, wait, sleep, clock
         self.uploaded_since = uploaded_since
         self.buckets: collections.OrderedDict[int, int] | None = None

@@ -28,7 +28,8 @@ def keyring_name(host: str, user: str) -> str:
 def from_env(var: str) -> Secret:
     value = os.environ.get(var)
     if not value:
-        raise UsageError(f"the environment variable {var} (from --password-env) is not set or empty")
+        raise UsageError(f"the environment variable {var} (from --password-env) is not set "
+                         "or empty")
     return Secret(value)
 
 

@@ -256,7 +256,7 @@ def _homes_in(folder: Path) -> list[Path]:
 _NOT_A_PERSON = {"Maildir", "mail", "Mail", "AppData", "Documents", "Library", "My Documents"}
 
 
-def usual_places(home: Path, env: dict) -> list[Found]:
+def usual_places(home: Path, env: dict) -> list[Found]:  # noqa: C901 - to split (issue 38)
     """Where mail clients keep mail in *home* (Thunderbird via profiles.ini, Outlook files,
     maildir and mbox folders)."""
     found: list[Found] = []
@@ -314,7 +314,7 @@ def pst_readable() -> bool:
     return importlib.util.find_spec("pypff") is not None
 
 
-def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
+def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:  # noqa: C901 - to split (issue 38)
     """Stores at or below *root* (a store is not searched inside)."""
     from migrate.sources.outlook_express import file_kind
     from migrate.sources.takeout import is_takeout_mbox

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email.header
-import functools
 import email.utils
+import functools
 import re
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")

@@ -144,7 +144,7 @@ class Job:
 # -- reading and checking the file ------------------------------------------
 
 
-def load(path: Path, check_sources: bool = True) -> list[Job]:
+def load(path: Path, check_sources: bool = True) -> list[Job]:  # noqa: C901 - to split (issue 38)
     """Read and check the whole jobs file; UsageError lists every problem with its line."""
     path = Path(path)
     try:

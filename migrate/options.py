@@ -85,7 +85,7 @@ def _size(value) -> None:
     parse_size(value)
 
 
-S, T, O = "sources", "target IMAP account", "unattended runs"
+S, T, U = "sources", "target IMAP account", "unattended runs"
 F = "what this pass takes (staged cutover; left out = 'later pass', never 'missing')"
 OPTIONS: list[Option] = [
     # -- sources ---------------------------------------------------------------
@@ -209,18 +209,18 @@ OPTIONS: list[Option] = [
            default=3, metavar="N", check=_positive),
     Option("stop_at", "stop cleanly at this local time (e.g. 06:30, before business hours); "
            "the rest is left for the next run (exit code 8)", frozenset({"run"}),
-           metavar="HH:MM", group=O, check=_stop_at),
+           metavar="HH:MM", group=U, check=_stop_at),
     Option("max_duration", "stop cleanly after this long (e.g. 6h, 90m, 1h30m)",
-           frozenset({"run"}), metavar="TIME", group=O, check=_duration),
+           frozenset({"run"}), metavar="TIME", group=U, check=_duration),
     Option("json", "print the final summary as JSON on stdout (for scripts)",
-           frozenset({"run"}), kind=bool, group=O, config=False, jobs=False),
+           frozenset({"run"}), kind=bool, group=U, config=False, jobs=False),
     Option("batch_size", "messages per APPEND", frozenset({"run"}), kind=int, default=50,
            hidden=True, check=_positive),
     Option("retry_backoff", "first reconnect delay, seconds", frozenset({"run"}), kind=float,
            default=1.0, hidden=True),
     Option("notify_command", "when the run ends, whatever the outcome, run CMD (no shell) with "
            "the run's summary as JSON on its stdin and MAILMIGRATE_EXIT_CODE set (a mail, a "
-           "webhook: docs/msp-runbook.md)", frozenset({"run"}), metavar="CMD", group=O),
+           "webhook: docs/msp-runbook.md)", frozenset({"run"}), metavar="CMD", group=U),
     Option("progress_file", "write the upload's numbers to FILE about once a second (the "
            "jobs runner shows them live)", frozenset({"run"}), kind=Path, hidden=True,
            config=False, jobs=False),

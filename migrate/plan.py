@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from migrate import fingerprint, headers, quickcheck
+from migrate import spool as spooling
 from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
-from migrate import spool as spooling
-from migrate.spool import EVERY, NO_BODY_HASH, PAGE, Messages, Spool
-from migrate.target.base import ServerLimits  # noqa: F401 - part of the plan's vocabulary
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
+from migrate.spool import EVERY, NO_BODY_HASH, PAGE, Messages, Spool
+from migrate.target.base import ServerLimits  # part of the plan's vocabulary
 from migrate.workers import WorkerLost, Workers, cores  # noqa: F401 - WorkerLost: callers
 
 UPLOAD = "upload"
@@ -528,8 +528,11 @@ def all_recorded(fplans: list[FolderPlan], recorded, uidvalidity: int) -> bool:
     return True
 
 
-def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,
-                      limits: ServerLimits = ServerLimits(), uidvalidity: int | None = None,
+NO_LIMITS = ServerLimits()  # frozen: one shared default
+
+
+def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,  # noqa: C901 - to split (issue 38)
+                      limits: ServerLimits = NO_LIMITS, uidvalidity: int | None = None,
                       on_done=None) -> None:
     """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (see *limits*).
 

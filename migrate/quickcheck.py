@@ -85,7 +85,8 @@ def from_row(row, planned_message):
 def _from_row(row, planned_message):
     (key, location, size, content_hash, header_key, body_hash, message_id, date, flags,
      keywords, skip_reason, notes, has_nul, longest) = row
-    p = planned_message(key=key.decode("utf-8", "surrogateescape"), location=location, size=size, content_hash=content_hash,
+    p = planned_message(key=key.decode("utf-8", "surrogateescape"), location=location,
+                        size=size, content_hash=content_hash,
                         header_key=header_key, body_hash=body_hash, message_id=message_id,
                         internaldate=dt.datetime.fromisoformat(date) if date else None,
                         flags=_set(flags), keywords=_set(keywords),

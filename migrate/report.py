@@ -17,11 +17,21 @@ from typing import Iterator
 
 from migrate import __version__, providers
 from migrate.errors import UsageError
-from migrate.textsafe import shown
 from migrate.estimate import human_range
-from migrate.plan import (DONE, DUPLICATE, FAILED, LATER, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED,
-                          Plan)
+from migrate.plan import (
+    DONE,
+    DUPLICATE,
+    FAILED,
+    LATER,
+    PRESENT,
+    REFUSE,
+    SKIP,
+    UPLOAD,
+    UPLOADED,
+    Plan,
+)
 from migrate.sources.base import NOTES, SKIP_REASONS, printable
+from migrate.textsafe import shown
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
@@ -224,7 +234,7 @@ def unread_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def render_plan_text(plan: Plan, document: dict | None = None) -> str:
+def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: C901 - to split (issue 38)
     """The terminal table, then the notes, then (with a target) fit and time."""
     document = document or plan_document(plan)
     rows = document["folders"]

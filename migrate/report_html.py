@@ -9,8 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from migrate.plan import DONE, FAILED, LATER, PRESENT, UPLOAD, UPLOADED
-from migrate.report import (COLUMNS, counted, files, fit_sentence, headline, human_size,
-                            meanings)
+from migrate.report import COLUMNS, counted, files, fit_sentence, headline, human_size, meanings
 from migrate.sources.base import SKIP_REASONS
 
 ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
@@ -146,7 +145,8 @@ def render_plan_html(document: dict) -> str:
              "What the mail stores hold (no server chosen yet)")
     passing = (f"<p><b>This pass:</b> {escape(document['filters'])}; the rest is left for a "
                "later pass.</p>" if document.get("filters") else "")
-    body = [f"<h1>Mail migration plan</h1>{_who(document)}{passing}<p class=\"meta\">{escape(where)}; made "
+    body = [f"<h1>Mail migration plan</h1>{_who(document)}{passing}"
+            f"<p class=\"meta\">{escape(where)}; made "
             f"{escape(document['generated'])} by mailmigrate "
             f"{escape(document['mailmigrate_version'])}. Nothing has been changed yet.</p>",
             "<h2>Summary</h2>", f"<p>{escape(headline(document))}</p>", '<div class="cards">']

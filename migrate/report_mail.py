@@ -41,7 +41,8 @@ def build(summary: dict, user: str, host: str, now: dt.datetime | None = None,
     """The report as a plain-text message (CRLF, ASCII headers, UTF-8 body). With
     *update_of* (how many the last report said had moved) it is an update."""
     from migrate.report_html import message_words, short_date
-    from migrate.words import reason as reason_in, say
+    from migrate.words import reason as reason_in
+    from migrate.words import say
     now = now or dt.datetime.now(dt.timezone.utc)
     t, moved = summary["totals"], moved_total(summary)
     lines = [say(language, "moved_to", user=user), ""]

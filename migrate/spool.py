@@ -14,8 +14,8 @@ next one started in the same directory.
 from __future__ import annotations
 
 import collections
-import json
 import datetime as dt
+import json
 import os
 import re
 import sqlite3

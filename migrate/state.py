@@ -21,10 +21,10 @@ from __future__ import annotations
 import functools
 import json
 import os
-import urllib.parse
 import sqlite3
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Callable
 
@@ -408,7 +408,8 @@ class State:
                     [(UPLOADED, uidvalidity, uid, now, r[0]) for r, uid in zip(rows, uids)])
             else:
                 self.db.execute(
-                    "UPDATE messages SET status=?, uidvalidity=?, updated=? WHERE batch=? AND status=?",
+                    "UPDATE messages SET status=?, uidvalidity=?, updated=? "
+                    "WHERE batch=? AND status=?",
                     (UPLOADED, uidvalidity, now, batch, INFLIGHT))
             self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
 

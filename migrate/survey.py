@@ -13,8 +13,7 @@ import logging
 from migrate import estimate as estimating
 from migrate.errors import MailboxError
 from migrate.plan import UPLOAD, Plan, all_recorded, apply_server_view
-from migrate.target.base import ServerLimits
-from migrate.target.base import Target
+from migrate.target.base import ServerLimits, Target
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,29 @@ from typing import Callable
 
 from migrate import fingerprint, headers
 from migrate.budget import BudgetSpent, CrawlWatch, DailyBudget
-from migrate.errors import (ConnectionFailed, MailboxError, QuotaExceeded, SourceError,
-                            Throttled, TooManyConnections)
-from migrate.plan import (DONE, EVERY, FAILED, PRESENT, UPLOAD, UPLOADED, FolderPlan, Plan,
-                          PlannedMessage, all_recorded, apply_server_view, pages)
+from migrate.errors import (
+    ConnectionFailed,
+    MailboxError,
+    QuotaExceeded,
+    SourceError,
+    Throttled,
+    TooManyConnections,
+)
 from migrate.keywords import imap_keyword
+from migrate.plan import (
+    DONE,
+    EVERY,
+    FAILED,
+    PRESENT,
+    UPLOAD,
+    UPLOADED,
+    FolderPlan,
+    Plan,
+    PlannedMessage,
+    all_recorded,
+    apply_server_view,
+    pages,
+)
 from migrate.reconcile import UidSet, fetch_copies, trusted_records
 from migrate.sources.stream import STREAM_BYTES, Streamed
 from migrate.state import State
@@ -414,7 +432,8 @@ class Uploader:
                                            f"progress; last error: {e}"
                                            f"{_same_step(lost_at)}") from None
                 if throttles > self.options.max_throttles:
-                    raise ConnectionFailed(f"the server kept throttling without progress: {e}")
+                    raise ConnectionFailed(
+                        f"the server kept throttling without progress: {e}") from None
                 tries = throttles if throttled else failures
                 delay = min(self.options.backoff_max,
                             self.options.backoff_base * 2 ** min(tries - 1, 30))
@@ -443,7 +462,7 @@ class Uploader:
         elif self.options.connections > 1 and len(groups) > 1:
             return self._run_parallel_once(groups)
         for mailbox, fplans in groups:  # the connection stays for the check (see close)
-            self.with_retries(lambda: self._upload_mailbox(mailbox, fplans))
+            self.with_retries(lambda m=mailbox, f=fplans: self._upload_mailbox(m, f))
         return self.outcome
 
     def _one_message_a_round_trip(self) -> bool:
@@ -511,7 +530,7 @@ class Uploader:
                         return
                     worker.my_batches = set()  # each step resolves only its own batches
                     try:
-                        worker.with_retries(lambda: step(worker))
+                        worker.with_retries(lambda step=step: step(worker))
                     except BaseException as e:  # noqa: BLE001 - raised once every step ran
                         errors[number] = e
                         worker._drop_connection()  # the next step starts afresh

@@ -31,10 +31,29 @@ from typing import Iterator
 from migrate import headers
 from migrate import spool as spooling
 from migrate.errors import MailboxError
-from migrate.plan import (DONE, FAILED, PRESENT, REFUSE, UPLOAD, UPLOADED, Plan, PlannedMessage,
-                          Refs, apply_server_view, pages)
-from migrate.reconcile import (ALTERED, EXACT, UID_TYPE, ServerMailbox, UidSet, fetch_copies,
-                               trusted_records, uid_set)
+from migrate.plan import (
+    DONE,
+    FAILED,
+    PRESENT,
+    REFUSE,
+    UPLOAD,
+    UPLOADED,
+    Plan,
+    PlannedMessage,
+    Refs,
+    apply_server_view,
+    pages,
+)
+from migrate.reconcile import (
+    ALTERED,
+    EXACT,
+    UID_TYPE,
+    ServerMailbox,
+    UidSet,
+    fetch_copies,
+    trusted_records,
+    uid_set,
+)
 from migrate.target.base import Target
 from migrate.textsafe import windows_device
 
@@ -205,7 +224,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     return checks
 
 
-def _check(target: Target, fplans, info, recorded, quick: bool,
+def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - to split (issue 38)
            floor: int | None = None, seen=None, reopen=None) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in
@@ -369,6 +388,7 @@ def export_refused(plan: Plan, directory) -> list:
     one sub-folder per source folder, so the person can deal with it (print it, save the
     attachment, send it in smaller parts). Bytes as in the source, CRLF line endings."""
     from pathlib import Path
+
     from migrate.plan import FAILED, REFUSE
     directory = Path(directory)
     check_export_dir(plan.stores, directory)

@@ -106,6 +106,10 @@ if ! .venv/bin/python -m pip install -q -e '.[test,pst]' >> .venv/pip-install.lo
   fi
   echo "NOTE: the [pst] extra (libpff-python) did not install here; .pst tests will skip." >&2
 fi
+# The linter first (pyproject.toml [tool.ruff]): seconds, and a red line names the file.
+if [ "$*" = "" ] || [ "$*" = "-q" ]; then
+  .venv/bin/ruff check migrate tests scripts bench
+fi
 # Planted data-safety bugs first: the suite must catch each one (docs/testing.md).
 # Skipped when pytest is asked for a subset (arguments other than -q).
 if [ "$*" = "" ] || [ "$*" = "-q" ]; then

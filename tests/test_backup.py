@@ -335,8 +335,8 @@ def test_a_run_of_a_folder_named_with_a_colon_uploads(tmp_path, account, mm):
 
 
 def _age_marker(archive, days):
-    import json as js
     import datetime as dt
+    import json as js
     marker = backup._verified_marker(archive)
     mark = js.loads(marker.read_bytes())
     mark["verified"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from tests.builders import crlf, message
+from tests.builders import message
 from tests.conftest import ROOT
 
 MB = 1 << 20
@@ -168,6 +168,7 @@ def test_streamed_pieces_are_the_message_as_sent(parts, unquote, piece):
     piece by piece: exactly what the whole message read at once is."""
     import tempfile
     from pathlib import Path
+
     from migrate import fingerprint, headers
     from migrate.sources import stream
     from migrate.sources.mbox import _unquoted

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from migrate import plan as planning
 from migrate.quickcheck import Facts

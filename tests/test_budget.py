@@ -17,7 +17,7 @@ from migrate.errors import ExitCode
 from migrate.plan import build_plan
 from migrate.sources import open_store
 from migrate.state import State
-from migrate.upload import UploadOptions, Uploader
+from migrate.upload import Uploader, UploadOptions
 from tests.builders import crlf, message, write_mbox
 from tests.fake_target import FakeServer, FakeTarget
 

@@ -15,10 +15,11 @@ import os
 
 import pytest
 
+from migrate.errors import ConnectionFailed
 from migrate.plan import UPLOADED, build_plan
 from migrate.sources import open_store
 from migrate.state import State
-from migrate.upload import UploadOptions, Uploader
+from migrate.upload import Uploader, UploadOptions
 from tests.builders import crlf, message, write_mbox
 from tests.fake_target import FakeServer, FakeTarget
 
@@ -150,7 +151,7 @@ def test_a_crash_with_copies_in_flight_is_resolved_by_the_next_run(tmp_path):
     server = FakeServer()
     root, msgs = filed_twice(tmp_path)
     server.copy_drop = {1: "after"}
-    with pytest.raises(Exception):  # the process "dies" at the drop: no retries allowed
+    with pytest.raises(ConnectionFailed):  # the process "dies" at the drop: no retries allowed
         upload(tmp_path, server, root, max_reconnects=0, give_up_after=0)
     state = State(tmp_path / "state.sqlite")
     assert state.inflight_batches("INBOX")  # the copies are journaled, not recorded

@@ -14,14 +14,14 @@ import time
 
 import pytest
 
+from migrate import verify
 from migrate.errors import ConnectionFailed, QuotaExceeded
 from migrate.plan import FAILED, UPLOADED, build_plan
 from migrate.sources import open_store
 from migrate.state import State
 from migrate.stopping import Stopped, StopRequest
 from migrate.target.base import AppendItem, ReadOnlyTarget, ReadOnlyViolation, Target
-from migrate.upload import UploadOptions, Uploader
-from migrate import verify
+from migrate.upload import Uploader, UploadOptions
 from migrate.verify import verify_plan
 from tests.builders import crlf, message, write_mbox
 from tests.fake_target import FakeServer, FakeTarget, Stored

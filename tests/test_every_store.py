@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from migrate.sources import open_store
 from migrate.sources.accounting import unread_files
@@ -216,7 +217,7 @@ def test_every_file_of_a_random_tree_is_read_known_or_named(tmp_path_factory, tr
         path.write_bytes(data)
     try:
         store = open_store(root)
-    except Exception:  # nothing recognised: the whole tree is refused, by a sentence
+    except Exception:  # noqa: BLE001 - nothing recognised: the tree is refused, by a sentence
         return
     folders = store.folders()
     read = set()
@@ -668,6 +669,7 @@ def test_without_olefile_the_message_says_what_to_do(tmp_path, corpus):
     import os
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     blocker = tmp_path / "blocker"
     blocker.mkdir()

@@ -139,7 +139,7 @@ def test_a_spent_daily_budget_stops_with_exit_8_and_the_next_day_finishes(tmp_pa
     # a clean stop of each of the 3 connections, no reconnect storm: one reconnect each
     # at most tells an ordinary expiry from a spent budget (issue 34.13)
     assert 1 <= proxy.byes <= 6, first.err
-    for day in range(2, 6):  # the same command, each next "day", until it is done
+    for _day in range(2, 6):  # the same command, each next "day", until it is done
         proxy.new_day()
         later = mm(*run_args(account, proxy, tmp_path, "--batch-size", "5"), account=account)
         if later.code == 0:

@@ -23,6 +23,7 @@ def set_password(mm, tmp_path, account, password: str):
     """`credentials set` reads the password from stdin when stdin is not a terminal."""
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     env = dict(os.environ, **keyring_env(tmp_path))
     return subprocess.run([sys.executable, "-m", "migrate", "credentials", "set", "--host",
@@ -264,6 +265,7 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
     import subprocess
     import sys
     import time
+
     from tests.conftest import ROOT
     from tests.test_exactly_once import assert_exactly_once, make_store
     from tests.test_overnight import messages_on_server
@@ -305,6 +307,7 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
 def test_live_progress_lines_for_running_jobs(tmp_path):
     import io
     import threading
+
     from migrate.cli.jobs_cmd import LiveProgress
     from migrate.jobs import Job
     jobs = [Job(name, {"sources": ["x"], "host": "h", "user": "u"}, tmp_path)
@@ -341,6 +344,7 @@ def test_a_job_that_dies_before_its_log_is_that_jobs_failure(tmp_path, monkeypat
     failure and the others' results, and the summary is written."""
     import sys
     import time as clock
+
     from migrate import jobs as jobs_mod
     jobs = local_jobs(tmp_path, "early", "other", "broken")
     old = jobs[0].work_dir / "plan" / "plan.json"
@@ -368,6 +372,7 @@ def test_a_job_killed_by_a_signal_counts_as_interrupted(tmp_path, monkeypatch):
     """Issue 39.1: after kill -9 of one job, jobs run said 'exit -9' and exited 0 (the
     highest of the jobs' codes): cron and monitoring read that code."""
     import sys
+
     from migrate import jobs as jobs_mod
     jobs = local_jobs(tmp_path, "killed", "fine")
     monkeypatch.setattr(jobs_mod.Job, "command", lambda self, name, log: [

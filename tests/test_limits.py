@@ -82,6 +82,7 @@ def test_rate_limiter_arithmetic():
 def test_office365_throttling_is_honoured(tmp_path, account, mm):
     """A scripted throttling reply (what Dovecot cannot show): wait as asked, lose nothing."""
     import time
+
     from tests.builders import crlf
     from tests.faults import ThrottleProxy
     msgs = [message(f"t{i}") for i in range(120)]

@@ -97,8 +97,9 @@ def test_subjects_and_names_from_data_reach_the_terminal_as_text(tmp_path, accou
 
 
 def test_safe_text_escapes_controls_and_keeps_lines():
-    from migrate.textsafe import SafeStream, shown, shown_lines
     import io
+
+    from migrate.textsafe import SafeStream, shown, shown_lines
     assert shown("a\x1b[31mb\n\x9b\u2066\udce9") == "a\\x1b[31mb\\n\\x9b\\u2066\\xe9"
     assert shown_lines("a\tb\nc\x00\r", keep="\r") == "a\tb\nc\\x00\r"
     out = io.StringIO()

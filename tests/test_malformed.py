@@ -49,6 +49,7 @@ def test_nul_message_refused_in_plan_without_binary(tmp_path, make_account, mm):
 def test_unreadable_message_file_is_reported(tmp_path):
     """A maildir file that cannot be opened is skipped with a reason, not fatal."""
     import pytest
+
     from migrate.sources import open_store
     root = tmp_path / "Maildir"
     (root / "cur").mkdir(parents=True)

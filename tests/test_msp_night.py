@@ -178,7 +178,8 @@ def test_the_night_every_number_against_the_server(tmp_path, make_account, mm, c
     assert pre.code == 0, pre.out + pre.err
     runs = {j["job"]: j["counts"] for j in json.loads((work / "summary-run.json").read_text())
             ["jobs"]}
-    assert want["anna"] == 302 and runs["anna"]["moved now"] == 62 and runs["anna"]["left for a later pass"] == 240
+    assert want["anna"] == 302 and runs["anna"]["moved now"] == 62
+    assert runs["anna"]["left for a later pass"] == 240
     assert runs["ben"]["moved now"] == 24 and runs["ben"]["left for a later pass"] == 24
     assert len(on_server(accounts["anna"])) == 62 and len(on_server(accounts["ben"])) == 24
 

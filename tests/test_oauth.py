@@ -163,6 +163,7 @@ def browser_sign_in(args: list, ca_file, env: dict) -> tuple[int, str, str]:
     import subprocess
     import sys
     import urllib.request
+
     from tests.conftest import ROOT
     proc = subprocess.Popen([sys.executable, "-m", "migrate", "credentials", "login", "--browser",
                              "--no-open", *map(str, args)], stdout=subprocess.PIPE,

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from migrate import jobs, options
-from migrate.cli import arguments
-from migrate.cli import build_parser
+from migrate.cli import arguments, build_parser
 from migrate.errors import UsageError
 
 # What a person may not put in a file, and why (docs/architecture.md):

@@ -194,6 +194,7 @@ def test_a_source_written_to_while_the_run_reads_it_is_not_uploaded(tmp_path, mo
     the sources again once both are done (as it does, in this order) and uploads
     nothing: "close the mail client, then run again"."""
     import threading
+
     from migrate import backup
     src = tmp_path / "src" / "one.mbox"
     write_mbox(src, [message(f"m{i}") for i in range(5)])
@@ -245,6 +246,7 @@ def test_run_uploads_nothing_when_a_source_is_written_to_meanwhile(tmp_path, acc
     first, nothing is uploaded, exit 7 with the advice, and the next run moves all."""
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     src = tmp_path / "src" / "one.mbox"
     write_mbox(src, [message(f"m{i}") for i in range(5)])
@@ -266,16 +268,17 @@ def test_run_uploads_nothing_when_a_source_is_written_to_meanwhile(tmp_path, acc
 
 def in_pty(args: list, env: dict, timeout: float = 120) -> tuple[int, str]:
     """Run mailmigrate on a real terminal (a pty): (exit code, what the terminal showed)."""
+    import fcntl
     import os
     import pty
     import select
+    import struct
     import subprocess
     import sys
-    import time
-    from tests.conftest import ROOT
-    import fcntl
-    import struct
     import termios
+    import time
+
+    from tests.conftest import ROOT
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # as a window
     proc = subprocess.Popen([sys.executable, "-m", "migrate", *map(str, args)], cwd=ROOT,

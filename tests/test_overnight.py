@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.errors import UsageError, ExitCode
+from migrate.errors import ExitCode, UsageError
 from migrate.stopping import parse_duration, seconds_until
 from tests.conftest import ROOT
 from tests.faults import FaultProxy

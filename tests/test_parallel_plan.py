@@ -8,7 +8,8 @@ out and the rest read in order. Thresholds are lowered so small files split.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrate import plan as planning
 from migrate.sources import open_store
@@ -133,7 +134,7 @@ def test_a_folder_gone_before_a_worker_reads_it_stops_as_it_did(tmp_path, monkey
     (root / "F3").unlink()
     said = []
     for cores, least in ((1, 1 << 20), (2, 0)):
-        monkeypatch.setattr(planning, "_cores", lambda: cores)
+        monkeypatch.setattr(planning, "_cores", lambda cores=cores: cores)
         monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", least)
         with pytest.raises(SourceError) as e:
             planning.build_plan([store])
@@ -144,6 +145,7 @@ def test_a_folder_gone_before_a_worker_reads_it_stops_as_it_did(tmp_path, monkey
 def test_facts_of_folders_read_ahead_are_kept_and_reused(tmp_path, monkeypatch):
     import os
     import time
+
     from migrate.quickcheck import Facts
     from migrate.state import State
     root = _tree(tmp_path / "Local Folders")
@@ -219,6 +221,7 @@ def test_a_worker_killed_mid_plan_is_a_sentence_to_run_again(tmp_path, monkeypat
     (exit 70); it is WorkerLost (130), naming the file, saying what to do."""
     import concurrent.futures
     import os
+
     from migrate import workers
     root = _tree(tmp_path / "Local Folders")
     monkeypatch.setattr(planning, "_cores", lambda: 2)
@@ -259,6 +262,7 @@ def _while_workers_run(args, tmp_path, act, env=None):
     import subprocess
     import sys
     import time
+
     from tests.conftest import ROOT
     err = tmp_path / "stderr.txt"
     with open(err, "wb") as errors:
@@ -385,8 +389,9 @@ def test_a_forked_worker_lets_go_of_the_runs_lock(tmp_path):
     """The lock is free once the run lets go, though a worker it forked lives on."""
     import os
     import time
-    from migrate.lock import RunLock
+
     from migrate.errors import UsageError
+    from migrate.lock import RunLock
     path = tmp_path / "s.lock"
     held = RunLock(path).acquire()
     for lets_go, free in ((True, True), (False, False)):

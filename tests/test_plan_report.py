@@ -16,8 +16,8 @@ import pytest
 from migrate.errors import ExitCode
 from migrate.estimate import estimate
 from migrate.report import SCHEMA_FILE
-from tests.conftest import skip_or_fail
 from tests.builders import message, snapshot, write_mbox
+from tests.conftest import skip_or_fail
 
 KINDS = ["mbox", "mbox-tree", "maildir", "eml-tree", "thunderbird"]
 SCHEMA = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -319,7 +319,9 @@ def test_lines_too_long_for_the_provider_are_refused_in_plan_and_run(tmp_path):
 
 
 def test_longest_line_is_exact_where_it_matters_and_cheap_elsewhere():
-    from hypothesis import given, strategies as st
+    from hypothesis import given
+    from hypothesis import strategies as st
+
     from migrate.plan import LONG_LINE, longest_line
 
     @given(st.lists(st.integers(0, 13_000), min_size=1, max_size=8))

@@ -22,6 +22,7 @@ def sharing_violation(path):
 
 def test_a_pst_outlook_holds_open_says_close_outlook(tmp_path, monkeypatch):
     import builtins
+
     from migrate.sources import open_store
     pst = tmp_path / "Outlook.pst"
     pst.write_bytes(b"!BDN" + b"\0" * 600)
@@ -78,6 +79,7 @@ def test_decomposed_folder_names_from_a_mac_map_as_composed_ones():
     """HFS+ gives "Éléments envoyés" decomposed (NFD): it is Sent, and a folder named the
     same on the server (composed) is that folder, not a look-alike beside it."""
     import unicodedata
+
     from migrate.mapping import MappingRules, ServerLayout, map_folder
     nfd = unicodedata.normalize("NFD", "Éléments envoyés")
     assert nfd != "Éléments envoyés"
@@ -174,6 +176,7 @@ def test_kill_9_leaves_no_process_under_any_start_method(tmp_path, account):
     resource tracker all end, whichever way they were started."""
     import subprocess
     import time
+
     from tests.conftest import ROOT
     from tests.test_parallel_plan import _alive, _busy_tree, descendants, plan_workers
     root = _busy_tree(tmp_path / "busy", folders=120)  # long enough to be caught at it
@@ -236,6 +239,7 @@ def test_state_uris_on_posix(path, uri):
 
 def test_state_uris_for_windows_drives_and_shares():
     from pathlib import PureWindowsPath
+
     from migrate.state import sqlite_uri
     assert sqlite_uri(PureWindowsPath(r"C:\Users\ann\AppData\Local\mailmigrate\a.sqlite")) == \
         "file:///C:/Users/ann/AppData/Local/mailmigrate/a.sqlite"

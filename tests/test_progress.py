@@ -62,6 +62,7 @@ def test_a_mailbox_looked_at_again_keeps_what_this_run_sent_there(tmp_path):
     import collections
     import io
     from types import SimpleNamespace
+
     from migrate.plan import UPLOAD
     from migrate.progress import Progress
     folder = SimpleNamespace(target="INBOX", counts=lambda: collections.Counter({UPLOAD: 10}),

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given, settings, strategies as st
-
 from array import array
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrate import fingerprint
 from migrate.reconcile import uid_set
-from migrate.target.imap import (_QUOTA_STORAGE, _decode, _parse_uid_set,
-                                 parse_append_response)
+from migrate.target.imap import _QUOTA_STORAGE, _decode, _parse_uid_set, parse_append_response
 
 
 @pytest.mark.parametrize("text, validity, uids", [
@@ -101,6 +101,7 @@ def _stdlib_date(value: bytes):
     """What parse_rfc_date gave before its fast path: email.utils, then the same rules."""
     import datetime as dt
     import email.utils
+
     from migrate.headers import _plausible
     try:
         when = email.utils.parsedate_to_datetime(value.decode("latin-1").strip())
@@ -132,6 +133,7 @@ def test_the_fast_date_path_agrees_with_the_stdlib(day_name, day, mon, year, hh,
 def test_fast_header_parsing_agrees_with_the_regular_expressions(data):
     """The per-message shortcuts give exactly what the regular expressions gave."""
     import re
+
     from migrate import headers
     m = re.compile(rb"\r?\n\r?\n").search(data)
     assert headers._blank_line(data) == ((m.start(), m.end()) if m else None)
@@ -151,6 +153,7 @@ def test_fast_header_parsing_agrees_with_the_regular_expressions(data):
 @given(st.binary().map(lambda b: bytes(b"\r\n ab:"[x % 6] for x in b)))
 def test_body_hash_in_place_equals_the_copying_one(data):
     import hashlib
+
     from migrate import headers
     _, body = headers.split_headers(data)
     assert fingerprint.body_hash(data) == hashlib.sha256(body.rstrip(b"\r\n")).hexdigest()
@@ -187,6 +190,7 @@ def test_line_ends_made_crlf_and_blank_lines_found_by_the_shortcuts(raw, begin):
     """to_crlf's already-CRLF shortcut, and the blank line looked for from any offset
     (the mbox splitter asks it of its window), agree with the regular expressions."""
     import re
+
     from migrate import headers
     assert headers.to_crlf(raw) == re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
     m = re.compile(rb"\r?\n\r?\n").search(raw, begin)
@@ -449,6 +453,7 @@ def test_the_layout_read_at_login_or_asked_alone_when_odd(namespace, personal):
     """NAMESPACE and LIST sent together (``_namespace_and_list``): the personal namespace
     as imapclient reads it; any answer of another shape is asked again alone."""
     import imapclient
+
     from migrate.target.imap import IMAPTarget
 
     class Client:

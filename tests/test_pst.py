@@ -20,7 +20,7 @@ from tests.builders import snapshot
 from tests.conftest import skip_or_fail
 
 try:
-    import pypff  # noqa: F401 - the [pst] extra
+    import pypff  # the [pst] extra
 except ImportError:
     if os.environ.get("CI"):
         pytest.fail("CI: reading .pst needs the [pst] extra (libpff-python), which did not "
@@ -250,8 +250,9 @@ def test_without_the_extra_the_message_says_what_to_do(tmp_path, corpus):
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "pypff.py").write_text("raise ImportError('pretend it is not installed')\n")
-    from tests.conftest import ROOT
     import os
+
+    from tests.conftest import ROOT
     env = dict(os.environ, PYTHONPATH=str(blocker))
     done = subprocess.run([sys.executable, "-m", "migrate", "plan",
                            str(corpus / "pst" / "pstsdk" / "sample1.pst")],

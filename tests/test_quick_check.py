@@ -165,6 +165,7 @@ def test_a_killed_commands_plan_file_is_removed_by_the_next(tmp_path, monkeypatc
     import subprocess
     import sys
     import tempfile
+
     from migrate.spool import Spool
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

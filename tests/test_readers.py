@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from migrate.sources.accounting import unread_files
 from migrate.sources import detect, open_store
-from tests.conftest import skip_or_fail
+from migrate.sources.accounting import unread_files
 from tests.builders import crlf, message, snapshot, write_mbox
+from tests.conftest import skip_or_fail
 
 UTC = dt.timezone.utc
 

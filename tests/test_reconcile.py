@@ -7,8 +7,16 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrate.reconcile import (ALTERED, BY_UID, EXACT, MAX_UID, PASSES, ServerCopy,
-                               ServerMailbox, UidSet)
+from migrate.reconcile import (
+    ALTERED,
+    BY_UID,
+    EXACT,
+    MAX_UID,
+    PASSES,
+    ServerCopy,
+    ServerMailbox,
+    UidSet,
+)
 
 
 @dataclasses.dataclass(eq=False)

@@ -204,6 +204,7 @@ def test_connections_cut_at_random_bytes_on_every_server(tmp_path, dovecot_serve
                                                           cyrus_servers, courier_server, kind):
     """The link drops again and again mid-APPEND; the run reconnects and ends exactly once."""
     import random
+
     from tests.conftest import account_on
     from tests.faults import FaultProxy
     from tests.test_exactly_once import assert_exactly_once, env_for, finish, make_store
@@ -350,7 +351,7 @@ def test_many_mailboxes_copies_read_at_once_as_one_by_one_on_every_server(
     with imap.IMAPTarget(target_config(account)) as target:
         names = ["INBOX"] + [target.ensure_mailbox(top + n)
                              for n in ("Leer", "Grüße", "Big", "Two", "Three")]
-        for n, (box, count) in enumerate([("INBOX", 4), (top + "Big", 6), (names[2], 2),
+        for _n, (box, count) in enumerate([("INBOX", 4), (top + "Big", 6), (names[2], 2),
                                           (top + "Two", 2), (top + "Three", 3)]):
             for i in range(count):
                 flags = ("\\Seen", "$Label1") if i % 2 else ()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import collections
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrate import quickcheck
 from migrate.spool import Spool

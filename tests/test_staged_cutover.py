@@ -200,6 +200,7 @@ def test_deferred_is_never_will_not_move(tmp_path, account, mm):
     earlier runs "will not". Each count says which it is."""
     import datetime as dt
     import json
+
     from tests.builders import message, write_mbox
     old = [message(f"old {i}", date="Mon, 03 Feb 2014 10:00:00 +0100") for i in range(3)]
     new = [message(f"new {i}", date="Mon, 03 Feb 2025 10:00:00 +0100") for i in range(2)]

@@ -9,8 +9,18 @@ import sys
 from pathlib import Path
 
 from migrate import __version__
-from migrate.cli import (arguments, backup_cmd, credentials_cmd, discover_cmd, jobs_cmd,
-                         plan_cmd, restore_cmd, run_cmd, status_cmd, verify_cmd)
+from migrate.cli import (
+    arguments,
+    backup_cmd,
+    credentials_cmd,
+    discover_cmd,
+    jobs_cmd,
+    plan_cmd,
+    restore_cmd,
+    run_cmd,
+    status_cmd,
+    verify_cmd,
+)
 from migrate.errors import ExitCode, MigrateError
 from migrate.logs import redact
 
@@ -87,6 +97,6 @@ def _main(argv: list[str] | None) -> int:
         print("mailmigrate: interrupted; state is saved, run the same command again "
               "to continue", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
-    except Exception:  # noqa: BLE001 - last resort: a bug
+    except Exception:  # last resort: a bug (logged with its traceback)
         logging.getLogger("migrate").exception("unexpected error (a bug; please report it)")
         return int(ExitCode.INTERNAL)

@@ -9,8 +9,8 @@ from migrate import backup, report
 from migrate.cli import common
 from migrate.cli.session import session
 from migrate.errors import ExitCode
-from migrate.quickcheck import Facts
 from migrate.plan import build_plan
+from migrate.quickcheck import Facts
 from migrate.survey import survey
 
 

@@ -13,16 +13,17 @@ from pathlib import Path
 
 from migrate import backup, report
 from migrate.cli import common
+from migrate.cli.backup_cmd import source_bytes
 from migrate.cli.session import session
 from migrate.errors import ExitCode, MigrateError
-from migrate.cli.backup_cmd import source_bytes
 from migrate.plan import DONE, FAILED, PRESENT, REFUSE, SKIP, UPLOAD, UPLOADED, build_plan
-from migrate.sources.base import SKIP_DELETED, SKIP_REPORT, SKIP_TRASHED
-from migrate.quickcheck import Facts, FileHashes
 from migrate.progress import Progress, byte_bar
+from migrate.quickcheck import Facts, FileHashes
+from migrate.sources.base import SKIP_DELETED, SKIP_REPORT, SKIP_TRASHED
 from migrate.stopping import Stopped
-from migrate.upload import UploadOptions, Uploader
+from migrate.upload import Uploader, UploadOptions
 from migrate.verify import DETAIL_LIMIT, verdict
+from migrate.workers import WorkerLost
 
 log = logging.getLogger("migrate")
 SHOWN = 20  # messages of each list in the summary's terminal lines (all in run.csv)
@@ -164,7 +165,7 @@ def run(args) -> int:
         raise
 
 
-def _run(args, stores, config, state, state_path, stop) -> int:
+def _run(args, stores, config, state, state_path, stop) -> int:  # noqa: C901 - to split (issue 38)
     run_id = state.start_run("run")
     summary: dict = {"who": report.who(args.name, args.sources, config.user, config.host),
                      "filters": common.filters_of(args).text or None,
@@ -184,8 +185,13 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             connecting.check()
             gate.check()
         facts = Facts(state, full=args.full_check)
-        plan = build_plan(stores, lambda: connecting.wait().layout, **common.plan_options(args),
-                          facts=facts, spool_dir=Path(state_path).parent, check=check)
+        try:
+            plan = build_plan(stores, lambda: connecting.wait().layout,
+                              **common.plan_options(args), facts=facts,
+                              spool_dir=Path(state_path).parent, check=check)
+        except WorkerLost:
+            stop.check()  # Ctrl-C reaches the whole group: a worker still starting may
+            raise  # end of it, and then the stop asked for is what happened, not a loss
         # the upload goes on with the connection the plan was named on, if still fresh
         first, connected_at = connecting.take()
         summary["sources_read"] = ("every folder (--full-check)" if args.full_check else
@@ -480,7 +486,8 @@ def render_summary(summary: dict) -> str:
                          f"headers: {how['by_headers']} ('mailmigrate verify' compares the "
                          "headers of every message)")
         if summary.get("folders_missing"):
-            lines.append(f"  folders missing on the server: {', '.join(summary['folders_missing'])}")
+            missing = ", ".join(summary["folders_missing"])
+            lines.append(f"  folders missing on the server: {missing}")
         lines += [f"  {c['mailbox']}: not checked: {c['unopened']}" for c in checked
                   if c.get("unopened")]
     if summary.get("sources_read"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from migrate.errors import UsageError
 from migrate.cli.session import session
+from migrate.errors import UsageError
 from migrate.state import FAILED, INFLIGHT, PRESENT, UPLOADED
 
 
@@ -47,7 +47,8 @@ def run(args) -> int:
     width = max([len("mailbox")] + [len(m) for m in counts])
     print("mailbox".ljust(width) + "".join(c.rjust(10) for c in cols))
     for mailbox in sorted(counts):
-        print(mailbox.ljust(width) + "".join(str(counts[mailbox].get(c, 0)).rjust(10) for c in cols))
+        print(mailbox.ljust(width)
+              + "".join(str(counts[mailbox].get(c, 0)).rjust(10) for c in cols))
     for mailbox, source, reason in failed:
         print(f"  failed in {mailbox}: {source}: {reason}")
     print("\nlast runs:")

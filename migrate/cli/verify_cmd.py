@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrate import report
-from migrate.report import counted
 from migrate.cli import common
 from migrate.cli.session import session
 from migrate.plan import build_plan
-from migrate.verify import (NAMED, check_export_dir, check_report, expect_refusals,
-                            verify_plan, write_csv)
+from migrate.report import counted
+from migrate.verify import (
+    NAMED,
+    check_export_dir,
+    check_report,
+    expect_refusals,
+    verify_plan,
+    write_csv,
+)
 
 SHOWN = 20  # unexpected messages listed per mailbox in the terminal (more in verify.json)
 
@@ -77,8 +83,9 @@ def render(result: dict, with_state: bool, report_dir=None) -> str:
             lines.append(f"  not checked: {box['unopened']}; its messages are counted missing "
                          "until the server opens the folder (its administrator can say why)")
         if box["matched_by"]:
+            how_words = {"uid": "UID recorded at upload"}
             lines.append("  found by " + ", ".join(
-                f"{n} {'UID recorded at upload' if how == 'uid' else 'headers (docs/fingerprint.md)'}"
+                f"{n} {how_words.get(how, 'headers (docs/fingerprint.md)')}"
                 for how, n in sorted(box["matched_by"].items())))
         for m in box["missing"]:
             lines.append(f"  missing: {m['source']}  {_who(m)}")

@@ -9,22 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrate.errors import SourceError
+from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
 from migrate.sources.base import Folder, SourceMessage, Store
-from migrate.sources.mbox import MboxStore, looks_like_mbox
 from migrate.sources.emltree import EmlTreeStore, looks_like_eml_tree
 from migrate.sources.maildir import MaildirStore, looks_like_maildir_tree
-from migrate.sources.mh import MhStore, looks_like_mh_tree
-from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
-from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
-from migrate.sources.olm import OlmStore, looks_like_olm
-from migrate.sources.msg import MsgStore, looks_like_msg_tree
-from migrate.sources.windows_live_mail import WlmStore, looks_like_wlm
-from migrate.sources.outlook_express import (OutlookExpressStore, file_kind,
-                                             looks_like_outlook_express)
+from migrate.sources.mbox import MboxStore, looks_like_mbox
 from migrate.sources.mboxtree import MboxTreeStore, looks_like_mbox_tree
+from migrate.sources.mh import MhStore, looks_like_mh_tree
+from migrate.sources.msg import MsgStore, looks_like_msg_tree
+from migrate.sources.olm import OlmStore, looks_like_olm
+from migrate.sources.outlook_express import (
+    OutlookExpressStore,
+    file_kind,
+    looks_like_outlook_express,
+)
 from migrate.sources.pst import PstStore
+from migrate.sources.takeout import TakeoutStore, is_takeout_mbox
 from migrate.sources.thunderbird import ThunderbirdStore, is_profile
 from migrate.sources.walk import walk
+from migrate.sources.windows_live_mail import WlmStore, looks_like_wlm
 
 STORE_TYPES = {
     "mbox": MboxStore,
@@ -48,7 +51,7 @@ def detect(path: Path) -> str:
     return _detect(path)[0]
 
 
-def _detect(path: Path):
+def _detect(path: Path):  # noqa: C901 - to split (issue 38)
     """(kind, the directory's listing when detection had to walk it, else None)."""
     if not path.exists():
         raise SourceError(f"source {path} does not exist")

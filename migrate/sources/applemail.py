@@ -22,8 +22,14 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from migrate.sources.base import (SKIP_DELETED, SKIP_UNREADABLE, Folder, NonMail,
-                                  SourceMessage, Store)
+from migrate.sources.base import (
+    SKIP_DELETED,
+    SKIP_UNREADABLE,
+    Folder,
+    NonMail,
+    SourceMessage,
+    Store,
+)
 from migrate.sources.emlx import Emlx, EmlxError, rebuild
 from migrate.sources.files import best_date
 

@@ -14,9 +14,9 @@ from typing import Iterator
 
 from migrate.errors import SourceError
 from migrate.sources.base import Folder, NonMail, SourceMessage, Store
-from migrate.sources.mbox import split_mbox
 from migrate.sources.files import best_date, looks_like_message, read_message_file
 from migrate.sources.flags import from_mbox_headers
+from migrate.sources.mbox import split_mbox
 
 NON_MAIL_KINDS = {".ics": "calendar item", ".vcf": "contact", ".vcs": "calendar item"}
 

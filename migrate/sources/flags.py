@@ -14,7 +14,8 @@ from migrate import headers
 from migrate.keywords import imap_keyword
 from migrate.sources.base import SKIP_DELETED, SKIP_TRASHED
 
-SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
+SEEN, ANSWERED, FLAGGED = "\\Seen", "\\Answered", "\\Flagged"
+DELETED, DRAFT = "\\Deleted", "\\Draft"
 FORWARDED = "$Forwarded"
 TODO = "$Todo"  # KMail's "task" mark
 
@@ -46,7 +47,7 @@ def valid_keywords(words) -> frozenset[str]:
     return frozenset(w for w in words if imap_keyword(w))
 
 
-def from_mbox_headers(data: bytes):
+def from_mbox_headers(data: bytes):  # noqa: C901 - to split (issue 38)
     """Flags from Status/X-Status, X-Mozilla-Status(2), X-Mozilla-Keys, X-Keywords.
 
     Returns (flags, keywords, skip_reason or None, notes).

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from migrate import headers
-from migrate.mapping import special_use_of
 from migrate.errors import SourceError
+from migrate.mapping import special_use_of
 from migrate.sources import flags as flagmap
 from migrate.sources.base import SKIP_EMPTY, Folder, SourceMessage, Store
 

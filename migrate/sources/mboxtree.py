@@ -17,7 +17,8 @@ from migrate.errors import SourceError
 from migrate.sources.base import Folder, NonMail, Store
 from migrate.sources.mbox import MBOX_SUFFIXES, MboxFolder, looks_like_mbox
 
-INDEX_SUFFIXES = {".eml", ".msf", ".dat", ".ibex", ".idx", ".toc", ".json", ".sqlite", ".ini", ".txt"}
+INDEX_SUFFIXES = {".eml", ".msf", ".dat", ".ibex", ".idx", ".toc", ".json", ".sqlite", ".ini",
+                  ".txt"}
 SUBFOLDER_DIR = ".sbd"
 
 
@@ -33,7 +34,8 @@ def _strip_suffix(part: str) -> str:
 
 def _mbox_stem(name: str) -> str:
     """"Work.mbox" and exported "Work.mbox.txt" are the folder "Work"."""
-    if Path(name).suffix.lower() == ".txt" and Path(Path(name).stem).suffix.lower() in MBOX_SUFFIXES:
+    inner = Path(Path(name).stem).suffix.lower()
+    if Path(name).suffix.lower() == ".txt" and inner in MBOX_SUFFIXES:
         name = Path(name).stem
     return Path(name).stem if Path(name).suffix.lower() in MBOX_SUFFIXES else name
 

@@ -24,8 +24,8 @@ import datetime as dt
 import email.policy
 import email.utils
 import hashlib
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 from email.message import EmailMessage
 from pathlib import Path, PurePosixPath
 from typing import Iterator

@@ -21,8 +21,14 @@ from pathlib import Path
 from typing import Iterator
 
 from migrate.sources import dbx_format as fmt
-from migrate.sources.base import (SKIP_DELETED, SKIP_UNREADABLE, Folder, NonMail,
-                                  SourceMessage, Store)
+from migrate.sources.base import (
+    SKIP_DELETED,
+    SKIP_UNREADABLE,
+    Folder,
+    NonMail,
+    SourceMessage,
+    Store,
+)
 from migrate.sources.files import best_date
 from migrate.sources.flags import FLAGGED, SEEN
 

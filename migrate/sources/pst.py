@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import Iterator
 
 from migrate.errors import SourceError
-from migrate.sources.base import (SKIP_REPORT, SKIP_UNREADABLE, Folder, NonMail, SourceMessage,
-                                  Store, held_open, held_open_advice)
 from migrate.sources import pst_mime
+from migrate.sources.base import (
+    SKIP_REPORT,
+    SKIP_UNREADABLE,
+    Folder,
+    NonMail,
+    SourceMessage,
+    Store,
+    held_open,
+    held_open_advice,
+)
 from migrate.sources.pst_mime import Props
 
 PR_IPM_SUBTREE_ENTRYID = 0x35E0

@@ -29,8 +29,16 @@ from migrate import headers
 from migrate.errors import SourceError
 from migrate.sources.base import Folder, SourceMessage, Store
 from migrate.sources.flags import DRAFT, FLAGGED, SEEN
-from migrate.sources.mbox import (MboxAt, MboxFolder, NotAnMbox, _unquoted, is_mboxrd,
-                                  looks_like_mbox, mbox_spans, open_mbox)
+from migrate.sources.mbox import (
+    MboxAt,
+    MboxFolder,
+    NotAnMbox,
+    _unquoted,
+    is_mboxrd,
+    looks_like_mbox,
+    mbox_spans,
+    open_mbox,
+)
 
 INBOX, SENT, DRAFTS, SPAM, TRASH = ("INBOX",), ("Sent",), ("Drafts",), ("Spam",), ("Trash",)
 ARCHIVE, CHATS = ("Archive",), ("Chats",)

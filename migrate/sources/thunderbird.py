@@ -28,7 +28,8 @@ def account_dirs(profile: Path) -> list[Path]:
     return sorted(p for p in mail.iterdir() if p.is_dir())
 
 
-_DIRECTORY = re.compile(r'user_pref\("mail\.server\.[^".]+\.directory(-rel)?",\s*"((?:[^"\\]|\\.)*)"\)')
+_DIRECTORY = re.compile(
+    r'user_pref\("mail\.server\.[^".]+\.directory(-rel)?",\s*"((?:[^"\\]|\\.)*)"\)')
 
 
 def outside_accounts(profile: Path) -> list[Path]:

@@ -36,7 +36,7 @@ _DIGITS = re.compile(rb"[0-9]+\Z")
 _SIZE, _FLAGS = b"RFC822.SIZE", b"FLAGS"
 
 
-def fingerprint_items(data: list) -> dict[int, dict] | None:
+def fingerprint_items(data: list) -> dict[int, dict] | None:  # noqa: C901 - to split (issue 38)
     """UID -> {b"SEQ": n, b"RFC822.SIZE": n, b"FLAGS": (...), b"BODY[HEADER.FIELDS
     (...)]": bytes} as imapclient would parse imaplib's FETCH *data*; None when
     *data* is not in the shape this reads (then parse it with imapclient)."""

@@ -26,19 +26,25 @@ from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_fetch_response, parse_response
 from imapclient.util import to_unicode
 
-from migrate import fingerprint, headers
-from migrate.errors import (AuthFailed, BadServerAnswer, ConnectionFailed, MailboxError,
-                            SourceError, TooManyConnections, UsageError)
-from migrate import providers
+from migrate import fingerprint, headers, providers
+from migrate.errors import (
+    AuthFailed,
+    BadServerAnswer,
+    ConnectionFailed,
+    MailboxError,
+    SourceError,
+    TooManyConnections,
+    UsageError,
+)
 from migrate.mapping import ServerLayout, fallback_name
+from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
+from migrate.secret import Secret  # also imported from here by callers
 from migrate.sources.stream import Streamed
-from migrate.secret import Secret  # noqa: F401 - re-exported: callers import it from here
-from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target import search_response
+from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
 from migrate.target.fetch_response import fingerprint_items
 from migrate.target.guard import ReadGuard, uid_number
 from migrate.target.list_response import ListParseError, parse_list
-from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +209,7 @@ def connection_guard(method):
             return method(self, *args, **kwargs)
         except ConnectionFailed:
             raise
-        except Exception as e:  # noqa: BLE001 - classified below, re-raised otherwise
+        except Exception as e:  # classified below, re-raised otherwise
             if _lost_connection(e):
                 raise ConnectionFailed(f"connection to {self.config.address} lost during "
                                        f"{method.__name__}: {type(e).__name__}: {e}") from None
