@@ -29,12 +29,13 @@ from typing import Iterable
 
 from migrate import __version__
 from migrate.errors import BackupError
+from migrate.filestat import CHUNK, sha256_file, sha256_of, stat_text
 from migrate.sources.base import Store, held_open, held_open_advice, source_containing
 from migrate.textsafe import windows_device
 
 MANIFEST_NAME = "MANIFEST.json"
 FORMAT = "mailmigrate-backup"
-COPY_CHUNK = 1 << 20
+COPY_CHUNK = CHUNK
 
 
 @dataclasses.dataclass
@@ -68,22 +69,6 @@ def check_backup(archive: Path) -> BackupResult:
     return load_backup(archive, verify_backup(archive))
 
 
-def _sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return _sha256_of(f)[1]
-
-
-def _sha256_of(f) -> tuple[int, str]:
-    """(bytes read, SHA-256) of what is left to read in the binary stream *f*."""
-    h = hashlib.sha256()
-    size = 0
-    with memoryview(bytearray(COPY_CHUNK)) as buf:  # one buffer: see _HashingReader.read
-        while n := f.readinto(buf):
-            h.update(buf[:n])
-            size += n
-    return size, h.hexdigest()
-
-
 log = logging.getLogger(__name__)
 
 
@@ -111,7 +96,7 @@ def describe_sources(stores: Iterable[Store], hashes: bool = True, known=None) -
             st = path.stat()
             entry = {"path": rel, "size": st.st_size, "mtime": st.st_mtime}
             if hashes:
-                entry["sha256"] = known.sha256(path, st) if known else _sha256_file(path)
+                entry["sha256"] = known.sha256(path, st) if known else sha256_file(path)
             files.append(entry)
         out.append({"source": str(store.path.resolve()), "kind": store.kind,
                     "archive_prefix": f"store{i}", "files": files})
@@ -386,14 +371,13 @@ def source_stats(stores: list[Store]) -> dict[bytes, str]:
     """Size, times and identity of every file of *stores*, taken before the backup and
     the plan read them (``check_unchanged`` looks again once both are done). Stores
     whose files the plan itself fetches (POP leftovers) pass their gate after it."""
-    from migrate.quickcheck import _stat_text
     seen = {}
     for store in stores:
         if not store.files_fixed:
             continue
         for path in store.files():
             try:
-                seen[os.fsencode(path)] = _stat_text(os.stat(path))
+                seen[os.fsencode(path)] = stat_text(os.stat(path))
             except OSError:
                 pass  # gone already: the backup and the plan say so
     return seen
@@ -406,7 +390,6 @@ def check_unchanged(fplans, before: dict[bytes, str]) -> None:
     unchanged from before both began to after both ended, the backup holds exactly
     what will be uploaded (non-negotiable 4). A file gone meanwhile is not looked at:
     its messages cannot be read again, and are named one by one as such."""
-    from migrate.quickcheck import _stat_text
     changed = []
     for f in fplans:
         if f.excluded or not f.store.files_fixed:
@@ -416,7 +399,7 @@ def check_unchanged(fplans, before: dict[bytes, str]) -> None:
             if key not in before:  # a directory, or a file this run did not list
                 continue
             try:
-                now = _stat_text(os.stat(path))
+                now = stat_text(os.stat(path))
             except OSError:
                 continue
             if now != before[key] and path not in changed:
@@ -556,7 +539,7 @@ def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None)
                     expected = (f["size"], f["sha256"])
                     if member.size == f["size"] and (checked or {}).get(name) == expected:
                         continue  # re-read while the plan ran
-                    if _sha256_of(tar.extractfile(member)) != expected:
+                    if sha256_of(tar.extractfile(member)) != expected:
                         raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                           "its manifest; make a new backup")
             _check_complete(tar, archive)

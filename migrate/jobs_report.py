@@ -112,28 +112,6 @@ NOT_RUN = {"state": "not run yet", "exit_code": None, "counts": {}, "error": Non
            "log": None, "output": None, "started": None, "ended": None, "seconds": None}
 
 
-def write_summaries(out_dir: Path, this_time: dict, every_job) -> dict:
-    """history/<stamp>-<command>.json, summary-<command>.json/.html (the whole file) and
-    report.html; the whole-file summary."""
-    from migrate.jobs_report_html import render_jobs_html
-    command = this_time["command"]
-    history = out_dir / HISTORY
-    history.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.fromisoformat(this_time["started"]).strftime("%Y%m%d-%H%M%S")
-    kept, n = history / f"{stamp}-{command}.json", 1
-    while kept.exists():  # two in one second: both kept
-        n += 1
-        kept = history / f"{stamp}-{command}-{n}.json"
-    report.write_json(kept, this_time)
-    name = f"summary-{command}"
-    summary = whole_file(this_time, read_json(out_dir / f"{name}.json"),
-                         [j.name for j in every_job])
-    report.write_json(out_dir / f"{name}.json", summary)
-    (out_dir / f"{name}.html").write_text(render_jobs_html(summary), encoding="utf-8")
-    write_client_report(every_job, out_dir)
-    return summary
-
-
 def render_text(summary: dict) -> str:
     width = max([3] + [len(j["job"]) for j in summary["jobs"]])
     lines = [f"{'job'.ljust(width)}  {'state':<24}  {'took':>6}  details"]
@@ -159,16 +137,6 @@ def render_text(summary: dict) -> str:
 
 
 # -- report.html: every person, latest pages, nights, final totals -----------------
-
-
-def write_client_report(every_job, out_dir: Path) -> Path:
-    """work/report.html, from what is on disk: every job of the file."""
-    from migrate.jobs_report_html import render_client_report
-    nights = nights_of(out_dir)
-    entries = [client_entry(job, out_dir, nights.get(job.name, [])) for job in every_job]
-    path = out_dir / "report.html"
-    path.write_text(render_client_report(entries, final_totals(entries)), encoding="utf-8")
-    return path
 
 
 def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:

@@ -1,11 +1,25 @@
 """The jobs pages: summary-<command>.html for the technician, report.html for the
-client (every person, their latest pages with dates, the nights, the final totals)."""
+client (every person, their latest pages with dates, the nights, the final totals),
+and writing them with the summaries and their history (the numbers: jobs_report)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
+from pathlib import Path
 
-from migrate.jobs_report import RUN_MEANINGS, details, duration
+from migrate import report
+from migrate.jobs_report import (
+    HISTORY,
+    RUN_MEANINGS,
+    client_entry,
+    details,
+    duration,
+    final_totals,
+    nights_of,
+    read_json,
+    whole_file,
+)
 from migrate.report_html import _card, _glossary, _page, _table, _who
 
 
@@ -103,3 +117,36 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
                             "next run.</p>")
     body.append(_glossary())
     return _page("Mail migration report", body)
+
+
+# -- writing them -------------------------------------------------------------------
+
+
+def write_summaries(out_dir: Path, this_time: dict, every_job) -> dict:
+    """history/<stamp>-<command>.json, summary-<command>.json/.html (the whole file) and
+    report.html; the whole-file summary."""
+    command = this_time["command"]
+    history = out_dir / HISTORY
+    history.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.fromisoformat(this_time["started"]).strftime("%Y%m%d-%H%M%S")
+    kept, n = history / f"{stamp}-{command}.json", 1
+    while kept.exists():  # two in one second: both kept
+        n += 1
+        kept = history / f"{stamp}-{command}-{n}.json"
+    report.write_json(kept, this_time)
+    name = f"summary-{command}"
+    summary = whole_file(this_time, read_json(out_dir / f"{name}.json"),
+                         [j.name for j in every_job])
+    report.write_json(out_dir / f"{name}.json", summary)
+    (out_dir / f"{name}.html").write_text(render_jobs_html(summary), encoding="utf-8")
+    write_client_report(every_job, out_dir)
+    return summary
+
+
+def write_client_report(every_job, out_dir: Path) -> Path:
+    """work/report.html, from what is on disk: every job of the file."""
+    nights = nights_of(out_dir)
+    entries = [client_entry(job, out_dir, nights.get(job.name, [])) for job in every_job]
+    path = out_dir / "report.html"
+    path.write_text(render_client_report(entries, final_totals(entries)), encoding="utf-8")
+    return path

@@ -24,53 +24,27 @@ from migrate import spool as spooling
 from migrate.errors import SourceError
 from migrate.filters import Filters
 from migrate.mapping import MappedFolder, MappingRules, ServerLayout, map_folder
+from migrate.planned import (  # the message model (planned.py), named here too: callers
+    DONE,  # import the plan's vocabulary from the plan
+    DUPLICATE,
+    FAILED,
+    LATER,
+    PRESENT,
+    REFUSE,
+    SKIP,
+    UPLOAD,
+    UPLOADED,
+    PlannedMessage,
+)
 from migrate.reconcile import ALTERED, EXACT, UidSet, fetch_copies, trusted_records
 from migrate.sources.base import Folder, SourceMessage, Store, printable
 from migrate.sources.mbox import MboxFolder, is_mboxrd, likely_boundaries, split_mbox
 from migrate.spool import EVERY, NO_BODY_HASH, PAGE, Messages, Spool
 from migrate.target.base import ServerLimits  # part of the plan's vocabulary
-from migrate.workers import WorkerLost, Workers, cores  # noqa: F401 - WorkerLost: callers
+from migrate.workers import WorkerLost, Workers, cores
 
-UPLOAD = "upload"
-UPLOADED = "uploaded"  # sent by this run and confirmed by the server
-SKIP = "skip"  # the source says not to migrate it (reason in SKIP_REASONS)
-DUPLICATE = "duplicate"  # the same message is already planned for the same target
-PRESENT = "present"  # already on the server
-REFUSE = "refuse"  # the server would refuse it (too large, ...)
-DONE = "done"  # uploaded by an earlier run (state database)
-FAILED = "failed"  # the server refused it during the run (reason from the server)
-LATER = "later"  # a filter of this pass leaves it for a later one (--before, --folder, ...)
-
-
-@dataclasses.dataclass(slots=True)
-class PlannedMessage:
-    key: str
-    location: str
-    size: int  # bytes as sent (CRLF)
-    content_hash: str
-    header_key: str
-    body_hash: str
-    message_id: str  # normalised; "" when the message has none
-    internaldate: dt.datetime | None
-    flags: frozenset
-    keywords: frozenset
-    action: str = UPLOAD
-    reason: str | None = None
-    notes: tuple = ()
-    has_nul: bool = False  # needs a BINARY literal (RFC 3516)
-    longest_line: int = 0  # characters without CRLF; 0 when all are short (see longest_line)
-    server_uid: int | None = None  # the server copy found for it (PRESENT), when known
-    ref: int = 0  # unique within the plan: the same message however often it is read
-    home: object = None  # the spool.Messages it was read from
-
-    @property
-    def has_message_id(self) -> bool:
-        return bool(self.message_id)
-
-    def save(self) -> None:
-        """Keep a change of action, reason or server_uid (objects are read afresh)."""
-        if self.home is not None:
-            self.home.save(self)
+# names callers take from the plan though it does not use them itself
+REEXPORTED = (DUPLICATE, FAILED, ServerLimits, WorkerLost)
 
 
 @dataclasses.dataclass

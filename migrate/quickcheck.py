@@ -27,14 +27,11 @@ import time
 from pathlib import Path
 
 from migrate.errors import UsageError
+from migrate.filestat import sha256_file, stat_text
 from migrate.sources.base import Folder
 
 VERSION = 2  # bump when message_row's facts change meaning (2: mbox keys say where)
 RACY_SECONDS = 2.0
-
-
-def _stat_text(st) -> str:
-    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}"
 
 
 def _racy(st) -> bool:
@@ -56,7 +53,7 @@ def signature(folder: Folder) -> str | None:
             return None
         if _racy(st):
             return None
-        h.update(os.fsencode(path) + b"\0" + _stat_text(st).encode() + b"\n")
+        h.update(os.fsencode(path) + b"\0" + stat_text(st).encode() + b"\n")
     return h.hexdigest()
 
 
@@ -178,17 +175,16 @@ class FileHashes:
         self.state, self.full = state, full
 
     def sha256(self, path, st) -> str:
-        from migrate.backup import _sha256_file
         if not self.full:
-            found = self.state.file_hash(os.fsencode(Path(path).absolute()), _stat_text(st))
+            found = self.state.file_hash(os.fsencode(Path(path).absolute()), stat_text(st))
             if found:
                 return found
-        digest = _sha256_file(path)
+        digest = sha256_file(path)
         self.remember(path, st, digest)
         return digest
 
     def remember(self, path, st, digest: str) -> None:
         """Record *digest*, read from *path* while its stat was *st*, if it still is."""
-        stat = _stat_text(st)
-        if not _racy(st) and _stat_text(os.stat(path)) == stat:
+        stat = stat_text(st)
+        if not _racy(st) and stat_text(os.stat(path)) == stat:
             self.state.record_file_hash(os.fsencode(Path(path).absolute()), stat, digest)

@@ -409,14 +409,3 @@ def csv_cell(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
-
-
-def write_plan_report(directory: Path, document: dict) -> list[Path]:
-    """plan.json, plan.csv and plan.html into *directory*."""
-    from migrate.report_html import render_plan_html
-    with writing_reports(directory) as directory:
-        paths = [directory / "plan.json", directory / "plan.csv", directory / "plan.html"]
-        write_json(paths[0], document)
-        write_csv(paths[1], document["folders"])
-        paths[2].write_text(render_plan_html(document), encoding="utf-8")
-    return paths

@@ -7,9 +7,21 @@ are inline, so the page opens offline and prints as it looks.
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from migrate.plan import DONE, FAILED, LATER, PRESENT, UPLOAD, UPLOADED
-from migrate.report import COLUMNS, counted, files, fit_sentence, headline, human_size, meanings
+from migrate.report import (
+    COLUMNS,
+    counted,
+    files,
+    fit_sentence,
+    headline,
+    human_size,
+    meanings,
+    write_csv,
+    write_json,
+    writing_reports,
+)
 from migrate.sources.base import SKIP_REASONS
 
 ACTION_WORDS = {"skip": "skipped", "refuse": "refused (limits)", "failed": "refused by the server"}
@@ -354,3 +366,13 @@ def render_verify_html(result: dict) -> str:
                     "page, names every one (it opens in any spreadsheet).</p>")
     body.append(_glossary())
     return _page("Mail migration check", body)
+
+
+def write_plan_report(directory: Path, document: dict) -> list[Path]:
+    """plan.json, plan.csv and plan.html into *directory*."""
+    with writing_reports(directory) as directory:
+        paths = [directory / "plan.json", directory / "plan.csv", directory / "plan.html"]
+        write_json(paths[0], document)
+        write_csv(paths[1], document["folders"])
+        paths[2].write_text(render_plan_html(document), encoding="utf-8")
+    return paths

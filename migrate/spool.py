@@ -27,6 +27,7 @@ from typing import Iterator
 
 from migrate import quickcheck
 from migrate.errors import UsageError
+from migrate.planned import PlannedMessage
 from migrate.state import guarded_by
 
 PAGE = 2000
@@ -273,7 +274,6 @@ class Messages:
 
     def where(self, *actions: str, part: tuple = EVERY) -> Iterator:
         """The messages (with one of *actions*, if given; refs in *part*), in source order."""
-        from migrate.plan import PlannedMessage
         for rows in self._pages(self.spool._columns, actions, part):
             for row in rows:
                 yield self._message(row, PlannedMessage)
@@ -299,7 +299,6 @@ class Messages:
 
     def get(self, refs: list[int]) -> list:
         """The messages *refs* (in ref order), as objects."""
-        from migrate.plan import PlannedMessage
         out = []
         for i in range(0, len(refs), 500):
             part = refs[i:i + 500]

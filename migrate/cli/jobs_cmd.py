@@ -11,6 +11,7 @@ from pathlib import Path
 from migrate import jobs as jobs_mod
 from migrate import jobs_report
 from migrate.errors import ExitCode
+from migrate.jobs_report_html import write_summaries
 from migrate.stopping import on_stop_signals
 from migrate.textsafe import shown
 
@@ -81,7 +82,7 @@ def run(args) -> int:
     this_time = jobs_report.summary_of(args.action, args.jobs_file, results, started,
                                        jobs_mod.now_iso())
     out_dir = every[0].work_dir.parent if every else args.jobs_file.parent
-    summary = jobs_report.write_summaries(out_dir, this_time, every)
+    summary = write_summaries(out_dir, this_time, every)
     name = f"summary-{args.action}"  # each command its own: status never hides the run's
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -11,6 +11,7 @@ from migrate.cli.session import session
 from migrate.errors import ExitCode
 from migrate.plan import build_plan
 from migrate.quickcheck import Facts
+from migrate.report_html import write_plan_report
 from migrate.survey import survey
 
 
@@ -67,7 +68,7 @@ def run(args) -> int:
     if backup_note:
         print("\n" + backup_note)
     if args.report:
-        for path in report.write_plan_report(args.report, document):
+        for path in write_plan_report(args.report, document):
             print(f"wrote {path}")
     if args.export_non_mail:
         export_non_mail(stores, args.export_non_mail)

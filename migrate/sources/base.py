@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from migrate.errors import SourceError
+from migrate.sources.harmless import harmless as known_harmless
 
 # Skip reasons: short stable codes, used in state, reports and tests.
 SKIP_DELETED = "deleted"  # expunged-but-not-compacted, \Deleted, IMAP-deleted
@@ -246,8 +247,7 @@ class Store(abc.ABC):
         """What *path* is when it is a file of the store's client that is not mail
         (an index, settings), else None: the plan names every other file it did not
         read (``sources.accounting``)."""
-        from migrate.sources.accounting import harmless
-        return harmless(path)
+        return known_harmless(path)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path}>"

@@ -32,13 +32,14 @@ from migrate.errors import SourceError
 from migrate.mapping import special_use_of
 from migrate.sources import flags as flagmap
 from migrate.sources.base import SKIP_EMPTY, Folder, SourceMessage, Store
+from migrate.sources.stream import UNQUOTE, Streamed, open_mbox
 
 CHUNK = 1 << 20
 BOUNDARY_CHUNK = 64 << 10
 MBOX_SUFFIXES = {".mbox", ".mbx", ".mbs"}
 _BOM = b"\xef\xbb\xbf"
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:")
-_UNQUOTE = re.compile(rb"(?m)^>(>*From )")
+_UNQUOTE = UNQUOTE
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r?$")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _MBOXCL2_MARKER = re.compile(rb"(?im)^x-imap(base)?:")
@@ -352,14 +353,6 @@ def _unquoted(data: bytes) -> bytes:
     return _UNQUOTE.sub(rb"\1", data) if has_quoted_from(data) else data
 
 
-def open_mbox(path: Path) -> BinaryIO:
-    """*path* opened for reading only (never ``rb+``, never locked), or a SourceError."""
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise SourceError(f"cannot open mbox file {path}: {e.strerror}") from e
-
-
 class MboxFolder(Folder):
     """One mbox file as a folder."""
 
@@ -438,7 +431,6 @@ class MboxAt:
     def stream(self, key: str, size: int, content_hash: str, location: str):
         """A ``Streamed`` for the message at *key* (its bytes read only when sent), or
         None when the file no longer reaches that far."""
-        from migrate.sources.stream import Streamed
         m = _SPAN.match(key)
         if not m:
             return None

@@ -17,7 +17,8 @@ import hashlib
 import uuid
 from pathlib import Path
 
-from migrate.sources.pst_mime import BODY, DISPLAY_NAME, EPOCH_1601, SUBJECT, Props, _clean_subject
+from migrate.sources.pst_mime import BODY, DISPLAY_NAME, SUBJECT, Props, _clean_subject
+from migrate.sources.pst_props import EPOCH_1601
 
 PSETID_ADDRESS = uuid.UUID("00062004-0000-0000-c000-000000000046")
 PSETID_APPOINTMENT = uuid.UUID("00062002-0000-0000-c000-000000000046")

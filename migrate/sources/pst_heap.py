@@ -9,7 +9,7 @@ back as absent.
 
 from __future__ import annotations
 
-from migrate.sources.pst_mime import Props
+from migrate.sources.pst_props import Props
 
 BLOCK_SIZE = 8176  # data bytes of a full PST block; a node's data is a run of these
 HN_SIGNATURE = 0xEC

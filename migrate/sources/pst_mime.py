@@ -27,6 +27,8 @@ from email.message import EmailMessage, Message, MIMEPart
 
 from migrate import headers as header_tools
 from migrate.sources import rtf_html
+from migrate.sources.pst_heap import HeapProps
+from migrate.sources.pst_props import Props  # also named pst_mime.Props by the readers
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
 
@@ -52,7 +54,6 @@ _CPID_CODEC = {65001: "utf-8", 20127: "us-ascii", 28591: "iso-8859-1", 50220: "i
                50221: "iso-2022-jp", 50222: "iso-2022-jp", 51932: "euc-jp", 932: "shift_jis",
                936: "gb2312", 54936: "gb18030", 950: "big5", 949: "ks_c_5601-1987",
                20866: "koi8-r", 21866: "koi8-u", 1200: "utf-16-le"}
-EPOCH_1601 = dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclasses.dataclass
@@ -61,66 +62,6 @@ class Built:
     flags: frozenset
     keywords: frozenset
     internaldate: dt.datetime | None
-
-
-class Props:
-    """MAPI properties of a pypff item (record set *index*): tag -> typed value."""
-
-    def __init__(self, item, index: int = 0, codepage: str | None = None):
-        self.values: dict[int, tuple[int, bytes | None, object]] = {}
-        self.codepage = codepage
-        if item is None or item.number_of_record_sets <= index:
-            return
-        record_set = item.get_record_set(index)
-        for i in range(record_set.number_of_entries):
-            entry = record_set.get_entry(i)
-            try:
-                data = entry.data
-            except (IOError, OSError):
-                continue
-            self.values[entry.entry_type] = (entry.value_type, data, entry)
-
-    def raw(self, tag: int) -> bytes | None:
-        found = self.values.get(tag)
-        return found[1] if found else None
-
-    def string(self, tag: int) -> str | None:
-        found = self.values.get(tag)
-        if not found or found[1] is None:
-            return None
-        kind, data, entry = found
-        if kind == 0x1F:
-            return data.decode("utf-16-le", "replace").rstrip("\0")
-        if kind == 0x1E:
-            if entry is not None:
-                try:
-                    return entry.get_data_as_string()
-                except (IOError, OSError, UnicodeError):
-                    pass
-            return data.rstrip(b"\0").decode(self.codepage or "cp1252", "replace")
-        if kind == 0x102:
-            return data.rstrip(b"\0").decode("utf-8", "replace")
-        return None
-
-    def integer(self, tag: int) -> int | None:
-        found = self.values.get(tag)
-        if not found or not found[1]:
-            return None
-        kind, data, _ = found
-        if kind in (0x2, 0x3, 0xB, 0x14):
-            return int.from_bytes(data[:{0x2: 2, 0x3: 4, 0xB: 1, 0x14: 8}[kind]], "little",
-                                  signed=kind != 0xB)
-        return None
-
-    def time(self, tag: int) -> dt.datetime | None:
-        found = self.values.get(tag)
-        if not found or not found[1] or found[0] != 0x40 or len(found[1]) < 8:
-            return None
-        ticks = int.from_bytes(found[1][:8], "little")
-        if not ticks:
-            return None
-        when = EPOCH_1601 + dt.timedelta(microseconds=ticks // 10)
-        return when if 1971 <= when.year <= 2100 else None
 
 
 def build_message(item) -> Built:
@@ -155,7 +96,6 @@ def build_embedded(raw: bytes, seed: str, codepage: str | None = None) -> bytes:
     in sub-nodes (long bodies, the embedded message's recipients and own
     attachments) are out of reach, so what the heap holds is used.
     """
-    from migrate.sources.pst_heap import HeapProps
     props = HeapProps(raw, codepage)
     plain = props.raw_text(BODY)
     html = props.raw(HTML)

@@ -13,11 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from migrate import headers
 from migrate.errors import SourceError
+
+UNQUOTE = re.compile(rb"(?m)^>(>*From )")  # mboxrd: one '>' less before a From_ line
+
+
+def open_mbox(path: Path) -> BinaryIO:
+    """*path* opened for reading only (never ``rb+``, never locked), or a SourceError."""
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise SourceError(f"cannot open mbox file {path}: {e.strerror}") from e
+
 
 STREAM_BYTES = 64 << 20  # a message this big (as sent) is streamed from its file
 PIECE = 1 << 20  # read this much at a time
@@ -42,7 +54,6 @@ class Streamed:
 
     def pieces(self) -> Iterator[bytes]:
         """The bytes as sent, a piece at a time; unchecked (``checked`` checks)."""
-        from migrate.sources.mbox import _UNQUOTE, open_mbox
         left, start_of_line = self.length, True
         carry = b""
         with open_mbox(self.path) as f:
@@ -65,10 +76,10 @@ class Streamed:
                 piece, carry = data[:cut], data[cut:]
                 if self.unquote:
                     if start_of_line:
-                        piece = _UNQUOTE.sub(rb"\1", piece)
+                        piece = UNQUOTE.sub(rb"\1", piece)
                     else:  # a long line's rest: only lines after its end may be quoted
                         nl = piece.find(b"\n") + 1
-                        piece = piece[:nl] + _UNQUOTE.sub(rb"\1", piece[nl:]) if nl else piece
+                        piece = piece[:nl] + UNQUOTE.sub(rb"\1", piece[nl:]) if nl else piece
                 start_of_line = piece.endswith(b"\n")
                 yield headers.to_crlf(piece)
 
