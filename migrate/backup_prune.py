@@ -110,8 +110,7 @@ def remove(archive: Archive) -> None:
 def listing(found: list[Archive], removing: list[Archive], protected: set[Path]) -> list[str]:
     """The archives by set of sources, newest first, each with its size and what prune
     does with it."""
-    from migrate.report import human_size
-    from migrate.textsafe import shown
+    from migrate.textsafe import human_size, shown
     going = {a.path for a in removing}
     groups: dict[tuple | None, list[Archive]] = {}
     for a in found:

@@ -54,7 +54,7 @@ NO_KEYRING_ADVICE = (
     "Linux: GNOME Keyring / KWallet with a desktop session)")
 
 
-def _keyring():
+def keyring_module():
     """The keyring module if a real backend is there, else UsageError with advice."""
     import keyring
     from keyring.backends import chainer, fail
@@ -69,14 +69,14 @@ def _keyring():
 
 def check_keyring() -> None:
     """Raise UsageError (with what to use instead) when there is no usable keyring."""
-    _keyring()
+    keyring_module()
 
 
 def store(host: str, user: str, password: Secret) -> None:
     """Save the password for (host, user) in the OS keyring."""
     from keyring.errors import KeyringError
     try:
-        _keyring().set_password(KEYRING_SERVICE, keyring_name(host, user), password.reveal())
+        keyring_module().set_password(KEYRING_SERVICE, keyring_name(host, user), password.reveal())
     except KeyringError as e:
         raise UsageError(f"the keyring refused to store the password: {type(e).__name__}; "
                          "use --password-env or --password-file instead") from None
@@ -86,7 +86,7 @@ def delete(host: str, user: str) -> bool:
     """Remove the stored password; False if there was none."""
     from keyring.errors import KeyringError, PasswordDeleteError
     try:
-        _keyring().delete_password(KEYRING_SERVICE, keyring_name(host, user))
+        keyring_module().delete_password(KEYRING_SERVICE, keyring_name(host, user))
     except PasswordDeleteError:
         return False
     except KeyringError as e:

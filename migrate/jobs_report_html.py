@@ -20,7 +20,7 @@ from migrate.jobs_report import (
     read_json,
     whole_file,
 )
-from migrate.report_html import _card, _glossary, _page, _table, _who
+from migrate.report_html import html_card, html_glossary, html_page, html_table, who_line
 
 
 def _when(iso: str | None) -> str:
@@ -36,11 +36,11 @@ def render_jobs_html(summary: dict) -> str:
             f"<p class=\"meta\">{escape(summary['jobs_file'])}; started "
             f"{escape(_when(summary.get('started')))}, took "
             f"{escape(duration(summary.get('seconds')))}</p>", '<div class="cards">',
-            _card("Completed", f"{good} of {len(ran)} jobs",
+            html_card("Completed", f"{good} of {len(ran)} jobs",
                   f" ({len(summary['jobs']) - len(ran)} others not run this time)"
                   if len(ran) < len(summary["jobs"]) else "",
                   "ok" if good == len(ran) else "bad"),
-            _card("Exit code", str(summary["exit_code"]), " the highest of the jobs run",
+            html_card("Exit code", str(summary["exit_code"]), " the highest of the jobs run",
                   "ok" if summary["exit_code"] in (0, 1) else "bad"), "</div>"]
     rows = []
     for j in summary["jobs"]:
@@ -50,11 +50,11 @@ def render_jobs_html(summary: dict) -> str:
                      details(j["counts"]) if this_time else
                      f"not run this time (this is its last {summary['command']})"
                      if j["ended"] else "", j["error"] or "", j["log"] or ""])
-    body.append(_table(["job", "state", "started", "took", "numbers", "what happened",
+    body.append(html_table(["job", "state", "started", "took", "numbers", "what happened",
                         "log file"], rows, wrap=True, keep=(0, 2, 3)))
     body.append('<p class="meta">Per client: <a href="report.html">report.html</a> '
                 "(plan, result and check of every job, and every night).</p>")
-    return _page(f"mailmigrate jobs {summary['command']}", body)
+    return html_page(f"mailmigrate jobs {summary['command']}", body)
 
 
 TOTAL_WORDS = (("moved", "Moved", " messages, all runs together"),
@@ -71,7 +71,7 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
     for key, title, detail in TOTAL_WORDS:
         tone = "bad" if key == "missing" and totals[key] else \
             "warn" if key == "still to move" and totals[key] else "ok"
-        body.append(_card(title, str(totals[key]), detail, tone))
+        body.append(html_card(title, str(totals[key]), detail, tone))
     body.append("</div>")
     if totals["not run yet"]:
         body.append(f"<p>{totals['not run yet']} of {totals['people']} mailboxes have not "
@@ -86,10 +86,10 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
                      if m else "", m.get("will not move", "") if m else "",
                      checked.get("missing", "") if checked else "not checked yet",
                      j.get("run_when", "")])
-    body += ["<h2>Everyone</h2>", _table(["person", "moved", "still to move",
+    body += ["<h2>Everyone</h2>", html_table(["person", "moved", "still to move",
                                           "will not move", "missing", "last run"], rows)]
     for j in jobs:
-        body.append(f"<h2>{escape(j['name'])}</h2>{_who(j)}")
+        body.append(f"<h2>{escape(j['name'])}</h2>{who_line(j)}")
         rows = []
         for label, key in (("plan", "plan"), ("result", "run"), ("check", "verify")):
             page = j.get(f"{key}_html")
@@ -104,9 +104,9 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
                     "</div>")
         if j.get("totals"):
             body.append('<p class="meta">The latest run, each message counted once:</p>')
-            body.append(_table(list(RUN_MEANINGS), [[j["totals"][k] for k in RUN_MEANINGS]]))
+            body.append(html_table(list(RUN_MEANINGS), [[j["totals"][k] for k in RUN_MEANINGS]]))
         if j.get("nights"):
-            body.append("<h3>Every run</h3>" + _table(
+            body.append("<h3>Every run</h3>" + html_table(
                 ["started", "took", "moved", "result"],
                 [[_when(n["started"]), duration(n["seconds"]),
                   n["moved"] if n["moved"] is not None else "not known", n["state"]]
@@ -115,8 +115,8 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
                 body.append('<p class="meta">"not known": the job was stopped from outside '
                             "before it could say; what it sent counts as moved earlier in the "
                             "next run.</p>")
-    body.append(_glossary())
-    return _page("Mail migration report", body)
+    body.append(html_glossary())
+    return html_page("Mail migration report", body)
 
 
 # -- writing them -------------------------------------------------------------------

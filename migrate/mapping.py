@@ -10,28 +10,12 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 
+from migrate.special_use import special_use_of
+
 INBOX = "INBOX"
 
-# Well-known top-level folder names (lowercase) -> RFC 6154 special use.
-SPECIAL_NAMES = {
-    "\\Sent": ["sent", "sent items", "sent messages", "sent mail", "outbox sent",
-               "gesendet", "gesendete elemente", "gesendete objekte", "éléments envoyés",
-               "messages envoyés", "envoyés", "elementos enviados", "enviados",
-               "posta inviata", "inviati", "verzonden items", "skickat", "skickade objekt"],
-    "\\Drafts": ["drafts", "draft", "entwürfe", "brouillons", "borradores", "bozze", "concepten",
-                 "utkast"],
-    "\\Trash": ["trash", "deleted items", "deleted messages", "bin", "papierkorb",
-                "gelöschte elemente", "gelöschte objekte", "éléments supprimés", "corbeille",
-                "elementos eliminados", "papelera", "cestino", "posta eliminata",
-                "verwijderde items", "borttaget", "borttagna objekt"],
-    "\\Junk": ["junk", "junk e-mail", "junk email", "junk mail", "spam", "bulk mail",
-               "junk-e-mail", "spam-verdacht", "courrier indésirable", "correo no deseado",
-               "posta indesiderata", "ongewenste e-mail", "skräppost"],
-    "\\Archive": ["archive", "archives", "archiv", "archivo", "archivio"],
-}
 DEFAULT_SPECIAL_NAMES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash",
                          "\\Junk": "Junk", "\\Archive": "Archive"}
-_NAME_TO_USE = {name: use for use, names in SPECIAL_NAMES.items() for name in names}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +73,6 @@ class MappedFolder:
     target: str
     note: str | None = None  # why the name differs from the source, for the plan
     special_use: str | None = None  # create with this RFC 6154 use (CREATE-SPECIAL-USE)
-
-
-def special_use_of(name: str) -> str | None:
-    """The RFC 6154 use a top-level folder name suggests, e.g. "Sent Items" -> \\Sent."""
-    return _NAME_TO_USE.get(" ".join(name.split()).casefold())
 
 
 def readable_name(part: str) -> tuple[str, list[str]]:

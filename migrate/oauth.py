@@ -343,17 +343,17 @@ class KeyringTokens:
     """Refresh tokens in the OS keyring, one per account."""
 
     def get(self, host: str, user: str) -> Secret | None:
-        from migrate.credentials import _keyring
-        value = _keyring().get_password(KEYRING_SERVICE, f"{user}@{host}")
+        from migrate.credentials import keyring_module
+        value = keyring_module().get_password(KEYRING_SERVICE, f"{user}@{host}")
         return Secret(value) if value else None
 
     def put(self, host: str, user: str, token: Secret) -> None:
-        from migrate.credentials import _keyring
-        _keyring().set_password(KEYRING_SERVICE, f"{user}@{host}", token.reveal())
+        from migrate.credentials import keyring_module
+        keyring_module().set_password(KEYRING_SERVICE, f"{user}@{host}", token.reveal())
 
     def forget(self, host: str, user: str) -> None:
-        from migrate.credentials import _keyring
-        keyring = _keyring()
+        from migrate.credentials import keyring_module
+        keyring = keyring_module()
         try:
             keyring.delete_password(KEYRING_SERVICE, f"{user}@{host}")
         except Exception:  # noqa: BLE001 - nothing stored: nothing to remove

@@ -29,6 +29,7 @@ from pathlib import Path
 from migrate.errors import UsageError
 from migrate.filestat import sha256_file, stat_text
 from migrate.sources.base import Folder
+from migrate.state import FACT_COLUMNS
 
 VERSION = 2  # bump when message_row's facts change meaning (2: mbox keys say where)
 RACY_SECONDS = 2.0
@@ -57,9 +58,7 @@ def signature(folder: Folder) -> str | None:
     return h.hexdigest()
 
 
-COLUMNS = ("key", "location", "size", "content_hash", "header_key", "body_hash", "message_id",
-           "internaldate", "flags", "keywords", "skip_reason", "notes", "has_nul",
-           "longest_line")
+COLUMNS = FACT_COLUMNS  # a message's facts row: the state's table, the spool's too
 
 
 class FactsDamaged(UsageError):

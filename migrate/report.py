@@ -31,7 +31,7 @@ from migrate.plan import (
     Plan,
 )
 from migrate.sources.base import NOTES, SKIP_REASONS, printable
-from migrate.textsafe import shown
+from migrate.textsafe import csv_cell, files, human_size, shown
 
 PLAN_SCHEMA = "mailmigrate-plan/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "plan-1.json"
@@ -48,18 +48,6 @@ NOT_MOVING = {DUPLICATE: "duplicate of a message already planned",
               FAILED: "the server refused it", LATER: "left for a later pass"}
 CSV_FIELDS = ["folder", "source", "store_type", "target", "target_exists", "messages", "bytes",
               "upload_bytes", "oldest", "newest", *ACTIONS, "reasons", "mapping_note"]
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def files(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _iso(when: dt.datetime | None) -> str | None:
@@ -401,11 +389,3 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         for r in rows:
             row = {**r, "reasons": "; ".join(f"{k}={v}" for k, v in r["reasons"].items())}
             writer.writerow({k: csv_cell(v) for k, v in row.items()})
-
-
-def csv_cell(value):
-    """A text cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make
-    it a live formula (``=HYPERLINK(...)`` in a folder name), so it gets a leading '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

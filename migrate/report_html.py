@@ -44,13 +44,13 @@ td.wrap{white-space:normal;overflow-wrap:anywhere;text-align:left}
 """
 
 
-def _page(title: str, body: list[str]) -> str:
+def html_page(title: str, body: list[str]) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def _who(doc: dict) -> str:
+def who_line(doc: dict) -> str:
     """Whose mail, from where, to which account: first on every page."""
     w = doc.get("who") or {}
     parts = []
@@ -80,18 +80,18 @@ GLOSSARY = [
 ]
 
 
-def _glossary() -> str:
+def html_glossary() -> str:
     return ('<h2>Words used here</h2><table class="glossary"><tbody>' + "".join(
         f'<tr><th>{escape(term)}</th><td class="wrap">{escape(meaning)}</td></tr>'
         for term, meaning in GLOSSARY) + "</tbody></table>")
 
 
-def _card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
+def html_card(title: str, value: str, detail: str = "", tone: str = "ok") -> str:
     return (f'<div class="card {tone}">{escape(title)}<b>{escape(value)}</b>'
             f'{escape(detail)}</div>')
 
 
-def _table(header: list[str], rows: list[list[str]], footer: list[str] | None = None,
+def html_table(header: list[str], rows: list[list[str]], footer: list[str] | None = None,
            wrap: bool = False, keep: tuple = ()) -> str:
     """*wrap*: long cells wrap (anywhere, for paths), except the columns in *keep*
     (names, times, numbers), which never break inside a word."""
@@ -157,31 +157,31 @@ def render_plan_html(document: dict) -> str:
              "What the mail stores hold (no server chosen yet)")
     passing = (f"<p><b>This pass:</b> {escape(document['filters'])}; the rest is left for a "
                "later pass.</p>" if document.get("filters") else "")
-    body = [f"<h1>Mail migration plan</h1>{_who(document)}{passing}"
+    body = [f"<h1>Mail migration plan</h1>{who_line(document)}{passing}"
             f"<p class=\"meta\">{escape(where)}; made "
             f"{escape(document['generated'])} by mailmigrate "
             f"{escape(document['mailmigrate_version'])}. Nothing has been changed yet.</p>",
             "<h2>Summary</h2>", f"<p>{escape(headline(document))}</p>", '<div class="cards">']
-    body.append(_card("Will move", messages(s["upload_messages"]),
+    body.append(html_card("Will move", messages(s["upload_messages"]),
                       f" {human_size(s['upload_bytes'])} of {human_size(s['bytes'])} found"))
     if target:
         fits = s["fits"]
-        body.append(_card("Will it fit?", {True: "Yes", False: "No", None: "No limit"}[fits],
+        body.append(html_card("Will it fit?", {True: "Yes", False: "No", None: "No limit"}[fits],
                           " " + fit_sentence(document).removeprefix("Quota: "),
                           "bad" if fits is False else "ok"))
         if s["estimate"]:
-            body.append(_card("How long?", s["estimate"]["text"],
+            body.append(html_card("How long?", s["estimate"]["text"],
                               " estimated from a measured round trip and upload speed", "ok"))
     m = meanings(s)
     if m["earlier"]:
-        body.append(_card("Moved earlier", messages(m["earlier"]), " by earlier runs", "ok"))
+        body.append(html_card("Moved earlier", messages(m["earlier"]), " by earlier runs", "ok"))
     if m["there"]:
-        body.append(_card("Already in the account", messages(m["there"]),
+        body.append(html_card("Already in the account", messages(m["there"]),
                           " the new account had these before", "ok"))
     if m["later"]:
-        body.append(_card("Left for a later pass", messages(m["later"]),
+        body.append(html_card("Left for a later pass", messages(m["later"]),
                           " moves when the filter of this pass is lifted", "ok"))
-    body.append(_card("Will not move", messages(m["never"]),
+    body.append(html_card("Will not move", messages(m["never"]),
                       " reasons below" if m["never"] else "", "warn" if m["never"] else "ok"))
     body.append("</div>")
     for warning in (target or {}).get("provider", {}).get("warnings", []):
@@ -189,7 +189,7 @@ def render_plan_html(document: dict) -> str:
     never = [i for i in s["not_moving"] if i["action"] not in (DONE, PRESENT, LATER)]
     if never:
         body += ["<h2>What will not move, and why</h2>",
-                 _table(["reason", "messages"], [[i["reason"], i["messages"]] for i in never])]
+                 html_table(["reason", "messages"], [[i["reason"], i["messages"]] for i in never])]
     if s["not_mail"]:
         body.append(f"<p>{files(s['not_mail'])} in the stores are not mail (address books, "
                     "indexes, ...): listed in plan.json, not uploaded.</p>")
@@ -205,8 +205,8 @@ def render_plan_html(document: dict) -> str:
              bar_chart_horizontal([(r["folder"], r["bytes"]) for r in document["folders"]],
                                   label=human_size),
              "<h2>Messages per year</h2>",
-             bar_chart_vertical(list(document["per_year"].items())), _glossary()]
-    return _page("Mail migration plan", body)
+             bar_chart_vertical(list(document["per_year"].items())), html_glossary()]
+    return html_page("Mail migration plan", body)
 
 
 def messages(n: int) -> str:
@@ -225,7 +225,7 @@ def _folder_table(rows: list[dict], s: dict, columns=COLUMNS) -> str:
                      + [(r.get("oldest") or "-")[:10], (r.get("newest") or "-")[:10]])
     footer = ["Total", "", s["messages"], human_size(s["bytes"])] + \
         [s["counts"][action] for action, _ in columns] + ["", ""]
-    return _table(header, table, footer)
+    return html_table(header, table, footer)
 
 
 def _unread_section(rows: list[dict]) -> list[str]:
@@ -239,12 +239,12 @@ def _unread_section(rows: list[dict]) -> list[str]:
                 f'<p class="bad">{files(len(mail))} under the sources look like mail that '
                 "no reader took: nothing of them moves. Give their folder as a source of "
                 "its own, or copy their mail out with the program that wrote it.</p>",
-                _table(["file", "size"], [[r["path"], human_size(r["size"])] for r in mail],
+                html_table(["file", "size"], [[r["path"], human_size(r["size"])] for r in mail],
                        wrap=True)]
     other = [r for r in rows if not r["looks_like_mail"]]
     if other:
         out += ["<h2>Other files not read (unknown format)</h2>",
-                _table(["file", "size"], [[r["path"], human_size(r["size"])] for r in other],
+                html_table(["file", "size"], [[r["path"], human_size(r["size"])] for r in other],
                        wrap=True)]
     return out
 
@@ -254,17 +254,17 @@ def render_run_html(summary: dict) -> str:
     t = summary["totals"]
     ok = not summary.get("missing") and not summary.get("error")
     moved = t.get("uploaded", 0) + t.get("done", 0)
-    body = ["<h1>Mail migration result</h1>", _who(summary),
+    body = ["<h1>Mail migration result</h1>", who_line(summary),
             f"<p class=\"meta\">{escape(summary.get('finished', ''))}</p>",
             '<div class="cards">',
-            _card("Moved, all runs together", str(moved),
+            html_card("Moved, all runs together", str(moved),
                   f" {t.get('uploaded', 0)} in this run "
                   f"({human_size(summary.get('uploaded_bytes', 0))}"
                   + (f"; {summary['copied']} of them copied on the server from another folder"
                      if summary.get("copied") else "") + "), the rest by earlier runs"),
-            _card("Already in the account", str(t.get("present", 0)),
+            html_card("Already in the account", str(t.get("present", 0)),
                   " the new account had these before"),
-            _card("Verification", "passed" if ok else "PROBLEM",
+            html_card("Verification", "passed" if ok else "PROBLEM",
                   f" {summary.get('missing', 0)} missing", "ok" if ok else "bad"),
             "</div>"]
     if summary.get("error"):
@@ -272,7 +272,7 @@ def render_run_html(summary: dict) -> str:
     left = summary.get("not_uploaded", [])
     if left:
         body += ["<h2>Not uploaded, and why</h2>",
-                 _table(["folder", "message", "what", "why"],
+                 html_table(["folder", "message", "what", "why"],
                         [[i["folder"], message_words(i),
                           ACTION_WORDS.get(i["action"], i["action"]),
                           SKIP_REASONS.get(i["reason"], i["reason"] or "")]
@@ -285,7 +285,7 @@ def render_run_html(summary: dict) -> str:
     body += _unread_section(summary.get("unread", []))
     if summary.get("verification"):
         body += ["<h2>Check after upload (per mailbox)</h2>",
-                 _table(["mailbox", "expected", "on server", "missing", "duplicated"],
+                 html_table(["mailbox", "expected", "on server", "missing", "duplicated"],
                         [[v["mailbox"], v["expected"], v["on_server"], v["missing"],
                           v["duplicated"]] for v in summary["verification"]])]
         how = summary.get("final_check")
@@ -299,8 +299,8 @@ def render_run_html(summary: dict) -> str:
         s = {"messages": sum(r["messages"] for r in summary["folders"]),
              "bytes": sum(r["bytes"] for r in summary["folders"]), "counts": counts}
         body += ["<h2>Folders</h2>", _folder_table(summary["folders"], s)]
-    body.append(_glossary())
-    return _page("Mail migration result", body)
+    body.append(html_glossary())
+    return html_page("Mail migration result", body)
 
 
 def message_words(row: dict, language: str = "en") -> str:
@@ -331,20 +331,20 @@ def render_verify_html(result: dict) -> str:
     """The check, for the client: is everything there, and what is not, by name."""
     missing = result["missing"] or result["folders_missing"]
     tone = "bad" if missing else ("warn" if result["refused"] else "ok")
-    body = ["<h1>Mail migration check</h1>", _who(result),
+    body = ["<h1>Mail migration check</h1>", who_line(result),
             f"<p>{escape(result.get('conclusion', ''))}</p>", '<div class="cards">',
-            _card("Missing", str(result["missing"]), " not found on the server", tone
+            html_card("Missing", str(result["missing"]), " not found on the server", tone
                   if missing else "ok"),
-            _card("Refused by the server", str(result["refused"]),
+            html_card("Refused by the server", str(result["refused"]),
                   " running again will not change this", "warn" if result["refused"] else "ok"),
-            _card("Changed by the server", str(result["altered"]), " stored, slightly altered"),
-            _card("Duplicate copies", str(result["duplicated"]), "",
+            html_card("Changed by the server", str(result["altered"]), " stored, slightly altered"),
+            html_card("Duplicate copies", str(result["duplicated"]), "",
                   "warn" if result["duplicated"] else "ok"), "</div>"]
     rows = [[b["mailbox"], "yes" if b["exists"] else "NO", b["expected"], b["on_server"],
              counted(b, "missing"), counted(b, "refused"), counted(b, "duplicated"),
              b.get("unexpected_count", 0)] for b in result["mailboxes"]]
     body += ["<h2>Per folder on the server</h2>",
-             _table(["folder", "exists", "expected", "on server", "missing", "refused",
+             html_table(["folder", "exists", "expected", "on server", "missing", "refused",
                      "duplicated", "not from these sources"], rows)]
     others = result.get("unexpected", 0)
     if others:  # "expected 516, on server 557" said nothing of the 41
@@ -355,7 +355,7 @@ def render_verify_html(result: dict) -> str:
              for kind in ("missing", "refused", "altered") for m in b[kind]]
     if named:
         body += ["<h2>Each message that needs a look</h2>",
-                 _table(["folder", "what", "subject", "date", "from", "why"],
+                 html_table(["folder", "what", "subject", "date", "from", "why"],
                         [[box, kind, m.get("subject") or "", m.get("date") or "",
                           m.get("from") or "", m.get("reason") or ""]
                          for box, kind, m in named], wrap=True)]
@@ -364,8 +364,8 @@ def render_verify_html(result: dict) -> str:
     if more:
         body.append(f"<p>... and {more} more messages: <code>verify.csv</code>, beside this "
                     "page, names every one (it opens in any spreadsheet).</p>")
-    body.append(_glossary())
-    return _page("Mail migration check", body)
+    body.append(html_glossary())
+    return html_page("Mail migration check", body)
 
 
 def write_plan_report(directory: Path, document: dict) -> list[Path]:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Callable
 
 from migrate.errors import UsageError
-from migrate.quickcheck import COLUMNS as FACT_COLUMNS
 
 INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed"
 # reconcile.trusted_records' rule in SQL (bind the mailbox's UIDVALIDITY twice): a record
@@ -256,6 +255,11 @@ def _guard_all(cls):
 _TYPES = {"INTEGER": ("integer",), "REAL": ("real", "integer"), "TEXT": ("text",),
           "BLOB": ("blob",)}
 _UID_COLUMNS = {"uid", "uidvalidity", "uidnext"}
+# a message's facts as the quick check keeps them (table message_facts; the plan's spool
+# has the same columns): what reading it again would give, so it need not be read
+FACT_COLUMNS = ("key", "location", "size", "content_hash", "header_key", "body_hash",
+                "message_id", "internaldate", "flags", "keywords", "skip_reason", "notes",
+                "has_nul", "longest_line")
 
 
 def edited_rows(db: sqlite3.Connection) -> list[str]:

@@ -107,3 +107,23 @@ class SafeStream(io.TextIOBase):
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make
+    it a live formula (``=HYPERLINK(...)`` in a folder name), so it gets a leading '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -536,7 +536,7 @@ PROBLEMS = {"missing": "missing", "refused": "refused by the server",
 def write_csv(checks: list[MailboxCheck], path) -> int:
     """verify.csv: every message the check names, a row each, written as read (a
     million missing messages are named in flat memory). Returns the rows written."""
-    from migrate.report import csv_cell
+    from migrate.textsafe import csv_cell
     written = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)

@@ -109,6 +109,7 @@ fi
 # The linter first (pyproject.toml [tool.ruff]): seconds, and a red line names the file.
 if [ "$*" = "" ] || [ "$*" = "-q" ]; then
   .venv/bin/ruff check migrate tests scripts bench
+  .venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md
 fi
 # Planted data-safety bugs first: the suite must catch each one (docs/testing.md).
 # Skipped when pytest is asked for a subset (arguments other than -q).

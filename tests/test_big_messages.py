@@ -171,12 +171,12 @@ def test_streamed_pieces_are_the_message_as_sent(parts, unquote, piece):
 
     from migrate import fingerprint, headers
     from migrate.sources import stream
-    from migrate.sources.mbox import _unquoted
+    from migrate.sources.mbox import mboxrd_unquoted
     raw = b"".join(parts)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.mbox"
         path.write_bytes(b"junk" + raw + b"tail")
-        want = headers.to_crlf(_unquoted(raw) if unquote else raw)
+        want = headers.to_crlf(mboxrd_unquoted(raw) if unquote else raw)
         saved = stream.PIECE, stream.LONG_PIECE
         # a line is cut only past its first LONG_PIECE bytes (8 MB): its ">From " whole
         stream.PIECE, stream.LONG_PIECE = piece, max(piece * 2, 16)

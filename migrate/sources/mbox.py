@@ -29,10 +29,10 @@ from typing import BinaryIO, Iterator
 
 from migrate import headers
 from migrate.errors import SourceError
-from migrate.mapping import special_use_of
 from migrate.sources import flags as flagmap
 from migrate.sources.base import SKIP_EMPTY, Folder, SourceMessage, Store
 from migrate.sources.stream import UNQUOTE, Streamed, open_mbox
+from migrate.special_use import special_use_of
 
 CHUNK = 1 << 20
 BOUNDARY_CHUNK = 64 << 10
@@ -348,7 +348,7 @@ def has_quoted_from(data: bytes, tries: int = 64) -> bool:
     return i >= 0 and data.find(b">From ", i) >= 0
 
 
-def _unquoted(data: bytes) -> bytes:
+def mboxrd_unquoted(data: bytes) -> bytes:
     """An mboxrd message as it was before quoting: one ``>`` less on ``>+From `` lines."""
     return _UNQUOTE.sub(rb"\1", data) if has_quoted_from(data) else data
 
@@ -376,7 +376,8 @@ class MboxFolder(Folder):
                 if unquote is None:
                     unquote = is_mboxrd(data)
                 key = f"@{offset}:{at}+{len(data)}"  # where its bytes are: see ``direct_reader``
-                yield self._message(offset, key, from_line, _unquoted(data) if unquote else data)
+                as_sent = mboxrd_unquoted(data) if unquote else data
+                yield self._message(offset, key, from_line, as_sent)
 
     def direct_reader(self) -> "MboxAt":
         return MboxAt(self.path)
@@ -456,7 +457,7 @@ class MboxAt:
             raise SourceError(f"cannot read mbox file {self.path}: {e.strerror}") from e
         if len(data) != size:
             return None  # the file is shorter now: the caller says it changed
-        return _unquoted(data) if self.unquote else data
+        return mboxrd_unquoted(data) if self.unquote else data
 
 
 class MboxStore(Store):

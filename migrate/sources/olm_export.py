@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from migrate.sources.olm import NON_MAIL, OlmError, parse_xml, read_member
-from migrate.sources.pst_export import _escape, _lines, _safe
+from migrate.sources.pst_export import safe_file_name, vcard_escape, vcard_lines
 
 FILES = {"Contacts.xml": ("contact", ".vcf"), "Groups.xml": ("group", ".vcf"),
          "Calendar.xml": ("appointment", ".ics"), "Tasks.xml": ("task", ".ics"),
@@ -67,35 +67,35 @@ def _floating(value: str) -> str | None:
 
 def contact(el) -> str:
     name = _get(el, "OPFContactCopyDisplayName") or "(no name)"
-    rows = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_escape(name)}",
-            f"N:{_escape(_get(el, 'OPFContactCopyLastName'))};"
-            f"{_escape(_get(el, 'OPFContactCopyFirstName'))};;;"]
+    rows = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{vcard_escape(name)}",
+            f"N:{vcard_escape(_get(el, 'OPFContactCopyLastName'))};"
+            f"{vcard_escape(_get(el, 'OPFContactCopyFirstName'))};;;"]
     for tag, field in (("OPFContactCopyBusinessCompany", "ORG"),
                        ("OPFContactCopyBusinessTitle", "TITLE")):
         if _get(el, tag):
-            rows.append(f"{field}:{_escape(_get(el, tag))}")
+            rows.append(f"{field}:{vcard_escape(_get(el, tag))}")
     for address in el.iter("contactEmailAddress"):
         if address.get("OPFContactEmailAddressAddress"):
-            rows.append(f"EMAIL;TYPE=INTERNET:{_escape(address.get('OPFContactEmailAddressAddress'))}")
+            rows.append(f"EMAIL;TYPE=INTERNET:{vcard_escape(address.get('OPFContactEmailAddressAddress'))}")
     for tag, kind in (("OPFContactCopyBusinessPhone", "WORK"), ("OPFContactCopyHomePhone", "HOME"),
                       ("OPFContactCopyCellPhone", "CELL"), ("OPFContactCopyBusinessFax", "FAX")):
         if _get(el, tag):
-            rows.append(f"TEL;TYPE={kind}:{_escape(_get(el, tag))}")
+            rows.append(f"TEL;TYPE={kind}:{vcard_escape(_get(el, tag))}")
     note = plain(_get(el, "OPFContactCopyNotesPlain") or _get(el, "OPFContactCopyNotes"))
     if note:
-        rows.append(f"NOTE:{_escape(note)}")
-    return _lines(rows + ["END:VCARD"])
+        rows.append(f"NOTE:{vcard_escape(note)}")
+    return vcard_lines(rows + ["END:VCARD"])
 
 
 def group(el) -> str:
     rows = ["BEGIN:VCARD", "VERSION:3.0",
-            f"FN:{_escape(_get(el, 'OPFGroupCopyDisplayName') or '(no name)')}",
+            f"FN:{vcard_escape(_get(el, 'OPFGroupCopyDisplayName') or '(no name)')}",
             "X-ADDRESSBOOKSERVER-KIND:group"]
     for member in el.iter("emailAddress"):
         address = member.get("OPFContactEmailAddressAddress")
         if address:
-            rows.append(f"X-ADDRESSBOOKSERVER-MEMBER:mailto:{_escape(address)}")
-    return _lines(rows + ["END:VCARD"])
+            rows.append(f"X-ADDRESSBOOKSERVER-MEMBER:mailto:{vcard_escape(address)}")
+    return vcard_lines(rows + ["END:VCARD"])
 
 
 def calendar(el, kind: str, uid: str) -> str:
@@ -116,7 +116,7 @@ def calendar(el, kind: str, uid: str) -> str:
         component, summary = "VJOURNAL", _get(el, "OPFNoteCopyTitle")
         times = (("DTSTART", "OPFNoteCopyCreationDate"),)
         body = plain(_get(el, "OPFNoteCopyText"))
-    rows += [f"BEGIN:{component}", f"UID:{_escape(uid)}"]
+    rows += [f"BEGIN:{component}", f"UID:{vcard_escape(uid)}"]
     stamp = None
     for field, tag in times:
         when = _floating(_get(el, tag))
@@ -125,12 +125,12 @@ def calendar(el, kind: str, uid: str) -> str:
             stamp = stamp or when
     rows.append(f"DTSTAMP:{stamp or '19700101T000000'}")
     if kind == "appointment" and _get(el, "OPFCalendarEventCopyLocation"):
-        rows.append(f"LOCATION:{_escape(_get(el, 'OPFCalendarEventCopyLocation'))}")
+        rows.append(f"LOCATION:{vcard_escape(_get(el, 'OPFCalendarEventCopyLocation'))}")
     if summary:
-        rows.append(f"SUMMARY:{_escape(summary)}")
+        rows.append(f"SUMMARY:{vcard_escape(summary)}")
     if body:
-        rows.append(f"DESCRIPTION:{_escape(body)}")
-    return _lines(rows + [f"END:{component}", "END:VCALENDAR"])
+        rows.append(f"DESCRIPTION:{vcard_escape(body)}")
+    return vcard_lines(rows + [f"END:{component}", "END:VCALENDAR"])
 
 
 ITEM_TAGS = {"contact": "contact", "group": "group", "appointment": "appointment",
@@ -156,7 +156,7 @@ def export_non_mail(store, directory: Path) -> dict[str, int]:
                 except OlmError:
                     continue
                 target = Path(directory) / archive_path.stem / Path(
-                    *[_safe(p) for p in Path(name).parent.parts])
+                    *[safe_file_name(p) for p in Path(name).parent.parts])
                 for n, el in enumerate(root.iter(ITEM_TAGS[kind])):
                     uid = hashlib.sha256(f"{archive_path.name}/{name}/{n}".encode()).hexdigest()
                     text = (contact(el) if kind == "contact" else group(el) if kind == "group"

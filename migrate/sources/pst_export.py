@@ -17,7 +17,7 @@ import hashlib
 import uuid
 from pathlib import Path
 
-from migrate.sources.pst_mime import BODY, DISPLAY_NAME, SUBJECT, Props, _clean_subject
+from migrate.sources.pst_mime import BODY, DISPLAY_NAME, SUBJECT, Props, clean_subject
 from migrate.sources.pst_props import EPOCH_1601
 
 PSETID_ADDRESS = uuid.UUID("00062004-0000-0000-c000-000000000046")
@@ -68,7 +68,7 @@ class NamedProps:
         return self.tags.get(name)
 
 
-def _escape(text: str) -> str:
+def vcard_escape(text: str) -> str:
     return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\r\n", "\\n").replace("\n", "\\n"))
 
@@ -86,7 +86,7 @@ def _fold(line: str) -> str:
     return "\r\n ".join(out)
 
 
-def _lines(rows: list[str]) -> str:
+def vcard_lines(rows: list[str]) -> str:
     return "".join(_fold(row) + "\r\n" for row in rows)
 
 
@@ -106,32 +106,33 @@ def _named_string(props: Props, named: NamedProps, name) -> str | None:
 
 def vcard(props: Props, named: NamedProps, kind: str) -> str:
     """A contact (or a distribution list, by name only) as vCard 3.0."""
-    name = props.string(DISPLAY_NAME) or _clean_subject(props.string(SUBJECT)) or "(no name)"
-    rows = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_escape(name)}",
-            f"N:{_escape(props.string(SURNAME) or '')};{_escape(props.string(GIVEN) or '')};;;"]
+    name = props.string(DISPLAY_NAME) or clean_subject(props.string(SUBJECT)) or "(no name)"
+    rows = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{vcard_escape(name)}",
+            f"N:{vcard_escape(props.string(SURNAME) or '')};"
+            f"{vcard_escape(props.string(GIVEN) or '')};;;"]
     for tag, field in ((COMPANY, "ORG"), (TITLE, "TITLE")):
         if props.string(tag):
-            rows.append(f"{field}:{_escape(props.string(tag))}")
+            rows.append(f"{field}:{vcard_escape(props.string(tag))}")
     for name_ in (EMAIL1, EMAIL2, EMAIL3):
         address = _named_string(props, named, name_)
         if address:
-            rows.append(f"EMAIL;TYPE=INTERNET:{_escape(address)}")
+            rows.append(f"EMAIL;TYPE=INTERNET:{vcard_escape(address)}")
     for label, tag in PHONES.items():
         if props.string(tag):
-            rows.append(f"TEL;TYPE={label}:{_escape(props.string(tag))}")
+            rows.append(f"TEL;TYPE={label}:{vcard_escape(props.string(tag))}")
     note = props.string(BODY) or ""
     if "DistList" in kind:
         rows.append("X-ADDRESSBOOKSERVER-KIND:group")
         note = ("Outlook distribution list (its members are not exported). " + note).strip()
     if note.strip():
-        rows.append(f"NOTE:{_escape(note.strip())}")
+        rows.append(f"NOTE:{vcard_escape(note.strip())}")
     rows.append("END:VCARD")
-    return _lines(rows)
+    return vcard_lines(rows)
 
 
 def icalendar(props: Props, named: NamedProps, kind: str, uid: str) -> str:
     """An appointment, task, note or journal entry as an iCalendar object."""
-    summary = _clean_subject(props.string(SUBJECT)) or ""
+    summary = clean_subject(props.string(SUBJECT)) or ""
     body = props.string(BODY) or ""
     stamp = props.time(0x3008) or props.time(0x3007) or EPOCH_1601
     rows = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//mailmigrate//PST export//EN"]
@@ -145,7 +146,7 @@ def icalendar(props: Props, named: NamedProps, kind: str, uid: str) -> str:
             rows.append(f"DTEND:{_utc(end)}")
         where = _named_string(props, named, LOCATION)
         if where:
-            rows.append(f"LOCATION:{_escape(where)}")
+            rows.append(f"LOCATION:{vcard_escape(where)}")
     elif "Task" in kind:
         component = "VTODO"
         rows += [f"BEGIN:{component}", f"UID:{uid}", f"DTSTAMP:{_utc(stamp)}"]
@@ -160,11 +161,11 @@ def icalendar(props: Props, named: NamedProps, kind: str, uid: str) -> str:
         component = "VJOURNAL"
         rows += [f"BEGIN:{component}", f"UID:{uid}", f"DTSTAMP:{_utc(stamp)}"]
     if summary:
-        rows.append(f"SUMMARY:{_escape(summary)}")
+        rows.append(f"SUMMARY:{vcard_escape(summary)}")
     if body.strip():
-        rows.append(f"DESCRIPTION:{_escape(body.strip())}")
+        rows.append(f"DESCRIPTION:{vcard_escape(body.strip())}")
     rows += [f"END:{component}", "END:VCALENDAR"]
-    return _lines(rows)
+    return vcard_lines(rows)
 
 
 def export_non_mail(store, directory: Path) -> dict[str, int]:
@@ -181,8 +182,9 @@ def export_non_mail(store, directory: Path) -> dict[str, int]:
         else:
             text, suffix = icalendar(props, named, kind, f"{ident}@pst.mailmigrate.invalid"), \
                 ".ics"
-        target = Path(directory) / store.path.stem / Path(*[_safe(p) for p in folder.name]) \
-            if folder.name else Path(directory) / store.path.stem
+        target = Path(directory) / store.path.stem
+        if folder.name:
+            target = target / Path(*[safe_file_name(p) for p in folder.name])
         target.mkdir(parents=True, exist_ok=True)
         (target / f"{item.identifier}{suffix}").write_text(text, encoding="utf-8",
                                                            newline="")
@@ -190,5 +192,5 @@ def export_non_mail(store, directory: Path) -> dict[str, int]:
     return written
 
 
-def _safe(part: str) -> str:
+def safe_file_name(part: str) -> str:
     return "".join(c if c.isalnum() or c in " -_.()" else "_" for c in part).strip() or "_"

@@ -310,7 +310,7 @@ def _synthesised_headers(props, recipients, seed: str, subject_hint: str | None)
             names = [n.strip() for n in (props.string(tag) or "").split(";") if n.strip()]
             if names:  # RFC 5322 groups without members: the names, no invented address
                 head[field] = [Group(display_name=n) for n in names]
-    subject = subject_hint if subject_hint is not None else _clean_subject(props.string(SUBJECT))
+    subject = subject_hint if subject_hint is not None else clean_subject(props.string(SUBJECT))
     if subject:
         head["Subject"] = subject
     when = (props.time(SUBMIT_TIME) or props.time(DELIVERY_TIME) or
@@ -330,7 +330,7 @@ def _synthesised_headers(props, recipients, seed: str, subject_hint: str | None)
     return head.as_bytes(policy=POLICY).rstrip(b"\r\n") + b"\r\n"
 
 
-def _clean_subject(value: str | None) -> str | None:
+def clean_subject(value: str | None) -> str | None:
     """MAPI subjects may start with \\x01 and a prefix-length character."""
     if value and value.startswith("\x01") and len(value) >= 2:
         return value[2:]

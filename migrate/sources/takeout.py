@@ -33,10 +33,10 @@ from migrate.sources.mbox import (
     MboxAt,
     MboxFolder,
     NotAnMbox,
-    _unquoted,
     is_mboxrd,
     looks_like_mbox,
     mbox_spans,
+    mboxrd_unquoted,
     open_mbox,
 )
 
@@ -160,7 +160,7 @@ class TakeoutFolder(Folder):
                 from_line = raw[:at - offset].rstrip(b"\r\n")
                 data = raw[at - offset:]
                 if self.unquote:
-                    data = _unquoted(data)
+                    data = mboxrd_unquoted(data)
                 msg = reader._message(offset, f"@{offset}:{at}+{length}", from_line, data)
                 _, msg.flags, msg.keywords = places_and_marks(labels_of(data))
                 yield msg

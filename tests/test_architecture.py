@@ -1,0 +1,61 @@
+"""What docs/architecture.md says of the package's shape, checked (issue 38).
+
+The layers are import-linter's contract in pyproject.toml (``lint-imports``, run by
+scripts/test.sh); here, what it does not check: no import cycle anywhere (also inside
+a layer), and no private name imported from another module.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_import_cycle_in_the_package():
+    grimp = pytest.importorskip("grimp", reason="comes with import-linter ([test] extra)")
+    graph = grimp.build_graph("migrate")
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    index, low, stack, on, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                cycles.append(sorted(part))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert cycles == []
+
+
+def test_no_private_name_is_imported_from_another_module():
+    found = []
+    for path in sorted((ROOT / "migrate").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("migrate"):
+                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                          for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
