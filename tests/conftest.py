@@ -138,3 +138,14 @@ def mm(tmp_path):
                               stdin=subprocess.DEVNULL, cwd=ROOT)
         return Result(proc.returncode, proc.stdout, proc.stderr)
     return run
+
+
+SERVER_FIXTURES = {"dovecot_servers", "cyrus_servers", "courier_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test is ``server`` (it starts or uses a real IMAP server: its fixtures say
+    so) or ``unit`` (none): ``pytest -m unit`` is the fast layer (CONTRIBUTING.md)."""
+    for item in items:
+        uses = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.server if uses else pytest.mark.unit)
