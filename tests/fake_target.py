@@ -16,8 +16,7 @@ from migrate import fingerprint, headers, providers
 from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
 from migrate.mapping import ServerLayout
 from migrate.reconcile import ServerCopy
-from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
-from migrate.target.imap import AppendResult
+from migrate.target.base import AppendItem, AppendResult, SelectInfo, ServerLimits, StoredInfo
 
 
 @dataclasses.dataclass

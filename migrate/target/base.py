@@ -32,7 +32,35 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Protocol, Sequence, runtime_checkable
+
+_BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
+QUOTA_CODES = {"OVERQUOTA"}
+
+
+@dataclasses.dataclass
+class AppendResult:
+    ok: bool
+    uidvalidity: int | None = None
+    uids: list[int] | None = None
+    code: str | None = None  # response code, e.g. OVERQUOTA, LIMIT, TRYCREATE
+    text: str = ""
+    sources: list[int] | None = None  # UID COPY: the copied UIDs, paired with ``uids``
+
+    @property
+    def over_quota(self) -> bool:
+        return self.code in QUOTA_CODES or "quota" in self.text.lower()
+
+    @property
+    def throttled(self) -> bool:
+        """Office 365: "Request is throttled. Suggested Backoff Time: N milliseconds"."""
+        return "throttl" in self.text.lower()
+
+    @property
+    def suggested_delay(self) -> float | None:
+        m = _BACKOFF.search(self.text)
+        return int(m.group(1)) / 1000 if m else None
 
 
 @dataclasses.dataclass(frozen=True)

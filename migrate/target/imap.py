@@ -41,7 +41,7 @@ from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 from migrate.secret import Secret  # also imported from here by callers
 from migrate.sources.stream import Streamed
 from migrate.target import search_response
-from migrate.target.base import AppendItem, SelectInfo, ServerLimits, StoredInfo
+from migrate.target.base import AppendItem, AppendResult, SelectInfo, ServerLimits, StoredInfo
 from migrate.target.fetch_response import fingerprint_items
 from migrate.target.guard import ReadGuard, uid_number
 from migrate.target.list_response import ListParseError, parse_list
@@ -57,9 +57,7 @@ _TOO_MANY = re.compile(r"(?i)too many (simultaneous |concurrent )?connections")
 # RFC 5530: the server could not decide (Dovecot: "Temporary authentication failure"
 # when its user database cannot be read), as opposed to [AUTHENTICATIONFAILED]
 _UNAVAILABLE = re.compile(r"(?i)\[UNAVAILABLE\]|temporary authentication failure")
-_BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 _SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
-QUOTA_CODES = {"OVERQUOTA"}
 DEFAULT_TIMEOUT = 60.0
 
 PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
@@ -90,30 +88,6 @@ class TargetConfig:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.effective_port}"
-
-
-@dataclasses.dataclass
-class AppendResult:
-    ok: bool
-    uidvalidity: int | None = None
-    uids: list[int] | None = None
-    code: str | None = None  # response code, e.g. OVERQUOTA, LIMIT, TRYCREATE
-    text: str = ""
-    sources: list[int] | None = None  # UID COPY: the copied UIDs, paired with ``uids``
-
-    @property
-    def over_quota(self) -> bool:
-        return self.code in QUOTA_CODES or "quota" in self.text.lower()
-
-    @property
-    def throttled(self) -> bool:
-        """Office 365: "Request is throttled. Suggested Backoff Time: N milliseconds"."""
-        return "throttl" in self.text.lower()
-
-    @property
-    def suggested_delay(self) -> float | None:
-        m = _BACKOFF.search(self.text)
-        return int(m.group(1)) / 1000 if m else None
 
 
 MOST_UIDS = 100_000  # more than any APPEND or COPY of ours carries
