@@ -11,23 +11,14 @@ import dataclasses
 import unicodedata
 
 from migrate.special_use import special_use_of
+from migrate.target.base import ServerLayout, fallback_name
+
+REEXPORTED = (fallback_name,)  # the server's naming rules (target/base.py), named here too
 
 INBOX = "INBOX"
 
 DEFAULT_SPECIAL_NAMES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash",
                          "\\Junk": "Junk", "\\Archive": "Archive"}
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerLayout:
-    """What the server told us about its mailbox names."""
-
-    prefix: str = ""  # personal namespace prefix, e.g. "INBOX."
-    delimiter: str = "/"
-    special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
-    existing: frozenset = frozenset()  # mailbox names that exist
-    reserved: frozenset = frozenset()  # casefolded top-level names the provider keeps for itself
-    refused_first: str = ""  # characters a name may not begin with (Gmail: "^")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,16 +159,5 @@ def _join(parts: list[str], rest, layout: ServerLayout, notes: list[str]) -> Map
     return MappedFolder(layout.delimiter.join(parts), "; ".join(notes) or None)
 
 
-_OFTEN_REFUSED = ".~%*\\\"&"
 
 
-def fallback_name(target: str, delimiter: str) -> str:
-    """A safer spelling of *target*, used when the server refuses to CREATE it.
-
-    Characters servers often reject inside a name (Dovecot's maildir refuses
-    '.') become '_'. Deterministic, so re-runs and ``verify`` find the same name.
-    """
-    parts = target.split(delimiter) if delimiter else [target]
-    safe = ["".join("_" if c in _OFTEN_REFUSED and c != delimiter else c for c in part)
-            for part in parts]
-    return delimiter.join(safe) if delimiter else safe[0]

@@ -30,28 +30,19 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import itertools
 import sqlite3
 from array import array
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 from migrate.state import guarded_by
+from migrate.target.base import MAX_UID, UID_TYPE, ServerCopy, uid_set
+
+# the server's copies are the contract's types (target/base.py), named here too for
+# the callers that match them
+REEXPORTED = (MAX_UID, uid_set)
 
 BY_UID, EXACT, ALTERED = "uid", "exact", "altered"
-UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
-MAX_UID = 2 ** 32 - 1
 PASSES = (BY_UID, EXACT, ALTERED)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ServerCopy:
-    """One message on the server, as far as matching needs it."""
-
-    uid: int
-    header_key: str
-    size: int
-    message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
-    flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -359,16 +350,3 @@ def fetch_copies(target, uids: Iterable[int], contents=None) -> ServerMailbox:
     return server
 
 
-def uid_set(uids: Sequence[int]) -> bytes:
-    """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7". Ascending
-    input (a server's listing) is read as it comes: no copy of a million UIDs."""
-    if any(a > b for a, b in zip(uids, itertools.islice(uids, 1, None))):
-        uids = sorted(uids)
-    out, run = [], None
-    for uid in uids:
-        if run and uid <= run[1] + 1:
-            run[1] = max(run[1], uid)
-        else:
-            run = [uid, uid]
-            out.append(run)
-    return b",".join(b"%d" % a if a == b else b"%d:%d" % (a, b) for a, b in out)

@@ -52,9 +52,8 @@ from migrate.reconcile import (
     UidSet,
     fetch_copies,
     trusted_records,
-    uid_set,
 )
-from migrate.target.base import Target
+from migrate.target.base import Target, uid_set
 from migrate.textsafe import windows_device
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)

@@ -14,9 +14,15 @@ import time
 
 from migrate import fingerprint, headers, providers
 from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
-from migrate.mapping import ServerLayout
-from migrate.reconcile import ServerCopy
-from migrate.target.base import AppendItem, AppendResult, SelectInfo, ServerLimits, StoredInfo
+from migrate.target.base import (
+    AppendItem,
+    AppendResult,
+    SelectInfo,
+    ServerCopy,
+    ServerLayout,
+    ServerLimits,
+    StoredInfo,
+)
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrate import fingerprint
-from migrate.reconcile import uid_set
+from migrate.target.base import uid_set
 from migrate.target.imap import _QUOTA_STORAGE, _decode, _parse_uid_set, parse_append_response
 
 

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import re
+from array import array
 from typing import Protocol, Sequence, runtime_checkable
 
 _BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
@@ -261,3 +263,62 @@ class ReadOnlyTarget:
 
     def __exit__(self, *exc):
         return self._inner.__exit__(*exc)
+
+
+# -- what the server's names and messages are, as the contract speaks of them ----------
+
+UID_TYPE = "I" if array("I").itemsize >= 4 else "L"  # an IMAP UID is 32 bits
+MAX_UID = 2 ** 32 - 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerCopy:
+    """One message on the server, as far as matching needs it."""
+
+    uid: int
+    header_key: str
+    size: int
+    message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
+    flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerLayout:
+    """What the server told us about its mailbox names."""
+
+    prefix: str = ""  # personal namespace prefix, e.g. "INBOX."
+    delimiter: str = "/"
+    special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
+    existing: frozenset = frozenset()  # mailbox names that exist
+    reserved: frozenset = frozenset()  # casefolded top-level names the provider keeps for itself
+    refused_first: str = ""  # characters a name may not begin with (Gmail: "^")
+
+
+_OFTEN_REFUSED = ".~%*\\\"&"
+
+
+def fallback_name(target: str, delimiter: str) -> str:
+    """A safer spelling of *target*, used when the server refuses to CREATE it.
+
+    Characters servers often reject inside a name (Dovecot's maildir refuses
+    '.') become '_'. Deterministic, so re-runs and ``verify`` find the same name.
+    """
+    parts = target.split(delimiter) if delimiter else [target]
+    safe = ["".join("_" if c in _OFTEN_REFUSED and c != delimiter else c for c in part)
+            for part in parts]
+    return delimiter.join(safe) if delimiter else safe[0]
+
+
+def uid_set(uids: Sequence[int]) -> bytes:
+    """*uids* as an IMAP sequence set with ranges: [1, 2, 3, 7] -> b"1:3,7". Ascending
+    input (a server's listing) is read as it comes: no copy of a million UIDs."""
+    if any(a > b for a, b in zip(uids, itertools.islice(uids, 1, None))):
+        uids = sorted(uids)
+    out, run = [], None
+    for uid in uids:
+        if run and uid <= run[1] + 1:
+            run[1] = max(run[1], uid)
+        else:
+            run = [uid, uid]
+            out.append(run)
+    return b",".join(b"%d" % a if a == b else b"%d:%d" % (a, b) for a, b in out)

@@ -36,12 +36,22 @@ from migrate.errors import (
     TooManyConnections,
     UsageError,
 )
-from migrate.mapping import ServerLayout, fallback_name
-from migrate.reconcile import MAX_UID, UID_TYPE, ServerCopy, uid_set
 from migrate.secret import Secret  # also imported from here by callers
 from migrate.sources.stream import Streamed
 from migrate.target import search_response
-from migrate.target.base import AppendItem, AppendResult, SelectInfo, ServerLimits, StoredInfo
+from migrate.target.base import (
+    MAX_UID,
+    UID_TYPE,
+    AppendItem,
+    AppendResult,
+    SelectInfo,
+    ServerCopy,
+    ServerLayout,
+    ServerLimits,
+    StoredInfo,
+    fallback_name,
+    uid_set,
+)
 from migrate.target.fetch_response import fingerprint_items
 from migrate.target.guard import ReadGuard, uid_number
 from migrate.target.list_response import ListParseError, parse_list
