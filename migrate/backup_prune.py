@@ -33,7 +33,12 @@ class Archive:
 
     @property
     def files(self) -> list[Path]:
-        return [self.path, sidecar(self.path, ".manifest.json"), sidecar(self.path, ".verified")]
+        return files_of(self.path)
+
+
+def files_of(archive: Path) -> list[Path]:
+    """An archive and its sidecars: what is counted, and removed, together."""
+    return [archive, sidecar(archive, ".manifest.json"), sidecar(archive, ".verified")]
 
 
 def archives(backup_dir: Path) -> list[Archive]:
@@ -50,9 +55,7 @@ def archives(backup_dir: Path) -> list[Archive]:
             verified = load_backup(path, manifest).verified
         except (OSError, ValueError, KeyError, TypeError, BackupError):
             sources, verified = None, False
-        size = sum(p.stat().st_size for p in
-                   [path, sidecar(path, ".manifest.json"), sidecar(path, ".verified")]
-                   if p.is_file())
+        size = sum(p.stat().st_size for p in files_of(path) if p.is_file())
         found.append(Archive(path, size, path.stat().st_mtime, verified, sources))
     return sorted(found, key=lambda a: a.when, reverse=True)
 

@@ -302,14 +302,9 @@ class JobResult:
         """The few numbers of the one-line summary, by command."""
         d = self.data or {}
         if self.command == "run":
-            t = d.get("totals", {})
-            return {"moved now": t.get("uploaded", 0), "moved earlier": t.get("done", 0),
-                    "already in the account": t.get("present", 0),
-                    "left for the next run": d.get("left_for_next_run", t.get("upload", 0)),
-                    "left for a later pass": t.get("later", 0),
-                    "will not move": sum(t.get(a, 0) for a in
-                                         ("skip", "refuse", "failed", "duplicate")),
-                    "missing": d.get("missing", 0)} if t else {}
+            from migrate.report import run_meanings
+            return {**run_meanings(d), "missing": d.get("missing", 0)} \
+                if d.get("totals") else {}
         if self.command == "plan" and "summary" in d:
             from migrate.report import meanings
             s, m = d["summary"], meanings(d["summary"])

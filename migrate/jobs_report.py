@@ -19,7 +19,7 @@ from pathlib import Path
 
 from migrate import jobs as jobs_mod
 from migrate import report
-from migrate.report import human_size
+from migrate.report import human_size, run_meanings
 
 SCHEMA = "mailmigrate-jobs-summary/1"
 HISTORY = "history"
@@ -94,22 +94,25 @@ def summary_of(command: str, jobs_file: Path, results, started: str, ended: str)
 def whole_file(this_time: dict, previous: dict | None, names: list[str]) -> dict:
     """*this_time* with every other job of the file as its last summary had it."""
     ran = {j["job"]: dict(j, this_time=True) for j in this_time["jobs"]}
-    before = {j["job"]: j for j in (previous or {}).get("jobs", [])
+    before = {j["job"]: j for j in _listed((previous or {}).get("jobs")
+                                           if isinstance(previous, dict) else None)
               if isinstance(j, dict) and isinstance(j.get("job"), str)}
     jobs = []
     for name in names:
         if name in ran:
             jobs.append(ran[name])
             continue
-        kept = {**NOT_RUN, **before.get(name, {}), "job": name, "this_time": False}
-        if not isinstance(kept["counts"], dict):  # a damaged or foreign file
-            kept["counts"] = {}
-        jobs.append(kept)
+        earlier = before.get(name, {})  # from a file on disk: each value's kind checked
+        kept = {key: earlier.get(key) if isinstance(earlier.get(key), KINDS[key]) else
+                default for key, default in NOT_RUN.items()}
+        jobs.append({**kept, "job": name, "this_time": False})
     return dict(this_time, jobs=jobs, ran=len(ran))
 
 
 NOT_RUN = {"state": "not run yet", "exit_code": None, "counts": {}, "error": None,
            "log": None, "output": None, "started": None, "ended": None, "seconds": None}
+KINDS = {"state": str, "exit_code": int, "counts": dict, "error": str, "log": str,
+         "output": str, "started": str, "ended": str, "seconds": int}
 
 
 def render_text(summary: dict) -> str:
@@ -144,6 +147,9 @@ def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:
     entry: dict = {"name": job.name, "nights": nights,
                    "who": report.who(s.get("name", job.name), job.sources, s.get("user"),
                                      s.get("host"))}
+    printable = job.state.with_suffix(".client.html")
+    if printable.exists():
+        entry["client_html"] = os.path.relpath(printable, out_dir)
     pages = {"plan": job.work_dir / "plan" / "plan.json",
              "run": job.state.with_suffix(".run.json"),
              "verify": job.work_dir / "verify" / "verify.json"}
@@ -152,10 +158,10 @@ def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:
         html = json_path.with_name(json_path.name.removesuffix(".json") + ".html")
         if html.exists():
             entry[f"{key}_html"] = os.path.relpath(html, out_dir)
-        printable = job.state.with_suffix(".client.html")
-        if key == "run" and printable.exists():
-            entry["client_html"] = os.path.relpath(printable, out_dir)
         if data is None:
+            continue
+        if not isinstance(data, dict):  # valid JSON, but not what the command writes
+            entry[key] = f"{json_path.name} cannot be read; run the command again"
             continue
         entry[f"{key}_when"] = when_of(key, data, json_path)
         try:
@@ -191,19 +197,6 @@ def state_of(kind: str, data: dict) -> str:
     return data.get("conclusion") or ("complete" if data.get("ok") else "problems found")
 
 
-RUN_MEANINGS = ("moved now", "moved earlier", "already in the account",
-                "left for the next run", "left for a later pass", "will not move")
-
-
-def run_meanings(run: dict) -> dict[str, int]:
-    """A run's messages by meaning, each counted once (the words of every page)."""
-    t = run.get("totals") or {}
-    return dict(zip(RUN_MEANINGS, (
-        t.get("uploaded", 0), t.get("done", 0), t.get("present", 0),
-        run.get("left_for_next_run", t.get("upload", 0)), t.get("later", 0),
-        sum(t.get(a, 0) for a in ("skip", "refuse", "failed", "duplicate")))))
-
-
 def final_totals(entries: list[dict]) -> dict[str, int]:
     """Over every person's latest run: moved (all runs together), still to move, and
     what will not move; and over their latest check: missing and duplicated."""
@@ -233,13 +226,24 @@ def nights_of(out_dir: Path) -> dict[str, list[dict]]:
         kept = read_json(path)
         if not isinstance(kept, dict) or kept.get("command") != "run":
             continue
-        for j in kept.get("jobs", []):
+        for j in _listed(kept.get("jobs")):
             if isinstance(j, dict) and isinstance(j.get("job"), str):
-                found.setdefault(j["job"], []).append(
-                    {"started": j.get("started"), "seconds": j.get("seconds"),
-                     "state": j.get("state"), "moved": (j.get("counts") or {}).get(
-                         "moved now", (j.get("counts") or {}).get("uploaded"))})
+                counts = j.get("counts") if isinstance(j.get("counts"), dict) else {}
+                moved = counts.get("moved now", counts.get("uploaded"))
+                found.setdefault(j["job"], []).append(  # a hand-edited file: its kinds
+                    {"started": _kind(j.get("started"), str),  # checked, never trusted
+                     "seconds": _kind(j.get("seconds"), int),
+                     "state": _kind(j.get("state"), str) or "", "moved": _kind(moved, int)})
     return found
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _kind(value, kind):
+    """*value* if it is of *kind* (bool is not a number here), else None."""
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def read_json(path: Path):

@@ -11,7 +11,6 @@ from pathlib import Path
 from migrate import report
 from migrate.jobs_report import (
     HISTORY,
-    RUN_MEANINGS,
     client_entry,
     details,
     duration,
@@ -20,6 +19,7 @@ from migrate.jobs_report import (
     read_json,
     whole_file,
 )
+from migrate.report import RUN_MEANINGS
 from migrate.report_html import html_card, html_glossary, html_page, html_table, who_line
 
 

@@ -313,6 +313,19 @@ def meanings(summary: dict) -> dict[str, int]:
             "never": sum(c.get(a, 0) for a in (SKIP, DUPLICATE, REFUSE, FAILED))}
 
 
+RUN_MEANINGS = ("moved now", "moved earlier", "already in the account",
+                "left for the next run", "left for a later pass", "will not move")
+
+
+def run_meanings(run: dict) -> dict[str, int]:
+    """A run's messages by meaning, each counted once (the words of every page)."""
+    t = run.get("totals") or {}
+    return dict(zip(RUN_MEANINGS, (
+        t.get("uploaded", 0), t.get("done", 0), t.get("present", 0),
+        run.get("left_for_next_run", t.get("upload", 0)), t.get("later", 0),
+        sum(t.get(a, 0) for a in ("skip", "refuse", "failed", "duplicate")))))
+
+
 def headline(document: dict, pointer: bool = True) -> str:
     """One sentence; *pointer* says where the reasons are (only where they follow)."""
     s = document["summary"]

@@ -396,8 +396,8 @@ def test_the_whole_file_summary_keeps_the_others_even_from_an_older_summary():
                  "jobs": [{"job": "c", "state": "ok", "exit_code": 0, "counts": {},
                            "error": None, "log": "l", "output": "o", "started": None,
                            "ended": None, "seconds": 3}]}
-    older = {"jobs": [{"job": "a", "state": "ok", "exit_code": 0, "counts": "broken"},
-                      {"job": 7}]}
+    older = {"jobs": [{"job": "a", "state": "ok", "exit_code": 0, "counts": "broken",
+                       "seconds": "ten", "ended": 5}, {"job": 7}]}
     merged = whole_file(this_time, older, ["a", "b", "c"])
     assert [(j["job"], j["this_time"], j["state"]) for j in merged["jobs"]] == [
         ("a", False, "ok"), ("b", False, "not run yet"), ("c", True, "ok")]
@@ -405,3 +405,31 @@ def test_the_whole_file_summary_keeps_the_others_even_from_an_older_summary():
     assert "2 others not run this time" in text and "not run yet" in text
     from migrate.jobs_report_html import render_jobs_html
     assert "not run yet" in render_jobs_html(merged)
+    for damaged in ([1, 2], {"jobs": 7}, None):  # valid JSON, not a summary
+        assert [j["state"] for j in whole_file(this_time, damaged, ["a", "c"])["jobs"]] == [
+            "not run yet", "ok"]
+
+
+def test_report_html_from_damaged_files_names_them_and_goes_on(tmp_path):
+    """The history and a job's run.json are files on disk a person can edit or a full
+    disk can cut: whatever JSON they hold, report.html is written (no traceback)."""
+    import json
+
+    from migrate.jobs import Job
+    from migrate.jobs_report import nights_of
+    from migrate.jobs_report_html import write_client_report
+    history = tmp_path / "work" / "history"
+    history.mkdir(parents=True)
+    (history / "1-run.json").write_text(json.dumps({"command": "run", "jobs": [
+        {"job": "a", "started": 5, "seconds": "x", "state": [], "counts": [1]},
+        {"job": "a", "started": "2026-12-07T22:00:00", "seconds": 61,
+         "counts": {"moved now": 4}, "state": "ok"}, "junk"]}))
+    (history / "2-run.json").write_text(json.dumps({"command": "run", "jobs": 3}))
+    job = Job("a", {"sources": ["x"], "host": "h", "user": "u"}, tmp_path)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    job.state.with_suffix(".run.json").write_text("[1, 2]")
+    nights = nights_of(tmp_path / "work")["a"]
+    assert [(n["started"], n["seconds"], n["moved"]) for n in nights] == [
+        (None, None, None), ("2026-12-07T22:00:00", 61, 4)]
+    page = write_client_report([job], tmp_path / "work").read_text()
+    assert "state.run.json cannot be read" in page and "not known" in page
