@@ -2,7 +2,7 @@
 
 The pipeline, one module per stage:
 
-    sources/  -> plan.py -> backup.py -> upload.py (+ state.py) -> report.py / verify.py
+    sources/  -> plan.py -> backup.py -> upload/ (+ state.py) -> report.py / verify.py
 
 `target/` is the only place that talks IMAP.
 """

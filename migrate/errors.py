@@ -61,6 +61,12 @@ class Throttled(ConnectionFailed):
         self.delay = delay
 
 
+class SessionEnded(ConnectionFailed):
+    """The server ended the session saying it expired ("* BYE Session expired, please
+    login again."): Gmail says so past its daily upload budget, and so does an ordinary
+    expiry. Classified by the transport; the engine decides which it was."""
+
+
 class TooManyConnections(ConnectionFailed):
     """The account has all the connections its provider allows ("[ALERT] Too many
     simultaneous connections", Gmail): retried when one of ours closes, so a run

@@ -218,7 +218,7 @@ class Spool:
     def copies(self) -> tuple[int, int]:
         """(messages, bytes) the server will copy instead of receiving them again: their
         bytes, date, flags and keywords are planned for an earlier other mailbox too
-        (the run's rule, ``upload._carries_the_same``, also copies where only system
+        (the run's rule, ``upload.copy_once.carries_the_same``, also copies where only system
         flags differ the right way: so this is the least it copies)."""
         with self.lock:
             self.db.execute(_BY_HASH)

@@ -13,7 +13,7 @@ import itertools
 import time
 
 from migrate import fingerprint, headers, providers
-from migrate.errors import ConnectionFailed, MailboxError, TooManyConnections
+from migrate.errors import ConnectionFailed, MailboxError, SessionEnded, TooManyConnections
 from migrate.target.base import (
     AppendItem,
     AppendResult,
@@ -87,8 +87,8 @@ class FakeServer:
         if self.drop_on.get(n) == "before":
             raise ConnectionFailed(f"fake: connection lost before APPEND {n} was stored")
         if self.drop_on.get(n) == "bye-expired":  # Gmail past its daily budget
-            raise ConnectionFailed("connection lost during append_batch: abort: "
-                                   "BYE Session expired, please login again.")
+            raise SessionEnded("connection lost during append_batch: abort: "
+                               "BYE Session expired, please login again.")
         if n in self.throttle_on:
             return AppendResult(False, text="Request is throttled. Suggested Backoff Time: "
                                              "20 milliseconds")

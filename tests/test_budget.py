@@ -42,8 +42,8 @@ def run(tmp_path, server, budget, ahead=0.0, wait=False, sleeps=None, **options)
                                          "backoff_base": 0.01, "max_bytes_per_day": budget,
                                          "wait_for_budget": wait, **options}),
                         sleep=sleep)
-    if uploader.budget is not None:
-        uploader.budget.clock = lambda: clock["now"]
+    if uploader.ctx.budget is not None:
+        uploader.ctx.budget.clock = lambda: clock["now"]
     try:
         uploader.run()
     finally:

@@ -22,6 +22,7 @@ from migrate.state import State
 from migrate.stopping import Stopped, StopRequest
 from migrate.target.base import AppendItem, ReadOnlyTarget, ReadOnlyViolation, Target
 from migrate.upload import Uploader, UploadOptions
+from migrate.upload import mailbox as mailbox_step
 from migrate.verify import verify_plan
 from tests.builders import crlf, message, write_mbox
 from tests.fake_target import FakeServer, FakeTarget, Stored
@@ -87,8 +88,8 @@ def test_messages_refused_one_by_one_are_counted_and_the_first_named(tmp_path, m
     """A server refusing most of a mailbox one by one: the run names the first
     FAILED_KEPT in memory (run.json's list) and counts all; every one is FAILED in the
     plan, where run.csv reads them (a million refusals were a million tuples)."""
-    from migrate import upload as uploading
-    monkeypatch.setattr(uploading, "FAILED_KEPT", 4)
+    from migrate.upload import outcome
+    monkeypatch.setattr(outcome, "FAILED_KEPT", 4)
     server = FakeServer()
     server.refuse = lambda item: "[CANNOT] no (fake)" if b"refuse me" in item.data else None
     for name in ("A", "B"):
@@ -552,11 +553,11 @@ def test_flags_unchecked_when_a_run_stopped_are_repaired_by_the_next(tmp_path, m
     class Killed(Exception):
         pass
 
-    def killed(self, mailbox, fplans):
+    def killed(worker, mailbox, fplans):
         raise Killed()
 
     with monkeypatch.context() as m:
-        m.setattr(Uploader, "_repair_flags", killed)
+        m.setattr(mailbox_step, "repair_flags", killed)
         with pytest.raises(Killed):
             upload(tmp_path, server, path)
     assert all(not m.flags for m in server.mailboxes["INBOX"].messages)
@@ -616,9 +617,9 @@ def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
     each once, in order, odd bytes in a name included."""
     import csv
 
-    from migrate import upload as uploading
     from migrate.cli import run_cmd
-    monkeypatch.setattr(uploading, "FAILED_KEPT", 3)
+    from migrate.upload import outcome
+    monkeypatch.setattr(outcome, "FAILED_KEPT", 3)
     server = FakeServer()
     server.drop_flags = server.refuse_keyword_store = True
     for name in ("A", "B\udcff"):  # an undecodable byte in a file name

@@ -33,6 +33,7 @@ from migrate.errors import (
     ConnectionFailed,
     MailboxError,
     SourceError,
+    SessionEnded,
     TooManyConnections,
     UsageError,
 )
@@ -185,6 +186,19 @@ def _lost_connection(e: BaseException) -> bool:
         "socket" in text.lower() or "EOF" in text)
 
 
+# Gmail past ~500 MB a day: "* BYE Session expired, please login again." (imaplib keeps
+# the text, not the word BYE)
+_SESSION_EXPIRED = re.compile(r"(?i)\bsession expired\b")
+
+
+def lost(message: str) -> ConnectionFailed:
+    """A lost connection, classified where it is read: a session the server ended as
+    expired is ``SessionEnded`` (the engine weighs it against the daily budget)."""
+    if _SESSION_EXPIRED.search(message):
+        return SessionEnded(message)
+    return ConnectionFailed(message)
+
+
 def connection_guard(method):
     """Turn a lost connection inside *method* into ConnectionFailed (retryable)."""
     @functools.wraps(method)
@@ -195,8 +209,8 @@ def connection_guard(method):
             raise
         except Exception as e:  # classified below, re-raised otherwise
             if _lost_connection(e):
-                raise ConnectionFailed(f"connection to {self.config.address} lost during "
-                                       f"{method.__name__}: {type(e).__name__}: {e}") from None
+                raise lost(f"connection to {self.config.address} lost during "
+                           f"{method.__name__}: {type(e).__name__}: {e}") from None
             if isinstance(e, imaplib.IMAP4.error) and "got more than" in str(e):
                 raise ConnectionFailed(
                     f"{self.config.address} answered {method.__name__} with one line of over "
@@ -956,8 +970,8 @@ class IMAPTarget:
         except (OSError, socket.timeout, IMAPClientError, imaplib.IMAP4.error) as e:
             if not _lost_connection(e):
                 return AppendResult(ok=False, text=server_words(e).decode("utf-8", "replace"))
-            raise ConnectionFailed(f"connection lost during APPEND to {mailbox!r}: "
-                                   f"{type(e).__name__}: {e}") from None
+            raise lost(f"connection lost during APPEND to {mailbox!r}: "
+                       f"{type(e).__name__}: {e}") from None
 
     def batch_limit(self, wanted: int) -> int:
         """Messages one APPEND may carry: *wanted* with MULTIAPPEND (RFC 3502), else 1."""
