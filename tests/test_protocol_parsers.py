@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from migrate import fingerprint
 from migrate.target.base import uid_set
-from migrate.target.imap import _QUOTA_STORAGE, _decode, _parse_uid_set, parse_append_response
+from migrate.target.responses import (
+    QUOTA_STORAGE,
+    decode_atom,
+    parse_append_response,
+    parse_uid_set,
+)
 
 
 @pytest.mark.parametrize("text, validity, uids", [
@@ -46,8 +51,8 @@ def test_refusals_are_classified(typ, text, code, quota, throttled, delay):
 
 
 def test_uid_sets():
-    assert _parse_uid_set(b"1") == [1]
-    assert _parse_uid_set(b"1:3,7") == [1, 2, 3, 7]
+    assert parse_uid_set(b"1") == [1]
+    assert parse_uid_set(b"1:3,7") == [1, 2, 3, 7]
     assert uid_set([7, 3, 1, 2, 2]) == b"1:3,7" and uid_set(array("I", [4, 5, 9])) == b"4:5,9"
 
 
@@ -58,21 +63,21 @@ def test_uid_set_names_each_uid_once_however_they_come(uids, ascending):
     repeats; a server's ascending listing is read without a copy."""
     uids = sorted(uids) if ascending else uids
     text = uid_set(uids)
-    assert (_parse_uid_set(text) if uids else []) == sorted(set(uids))
+    assert (parse_uid_set(text) if uids else []) == sorted(set(uids))
     assert text.count(b",") < len(set(uids)) or not uids
 
 
 def test_a_flag_of_bytes_no_atom_has_is_text_not_a_traceback():
     """FLAGS come back from a server as bytes; a hostile or broken one may send 8-bit
     bytes, which stopped the fingerprint fetch with UnicodeDecodeError (exit 70)."""
-    assert _decode(b"\\Seen") == "\\Seen" and _decode(b"$Label1") == "$Label1"
-    assert _decode(b"$\xff\xfe") == "$\ufffd\ufffd" and _decode(42) == "42"
+    assert decode_atom(b"\\Seen") == "\\Seen" and decode_atom(b"$Label1") == "$Label1"
+    assert decode_atom(b"$\xff\xfe") == "$\ufffd\ufffd" and decode_atom(42) == "42"
 
 
 def test_quota_storage_line():
-    m = _QUOTA_STORAGE.search(b'"User quota" (STORAGE 10 512 MESSAGE 1 1000)')
+    m = QUOTA_STORAGE.search(b'"User quota" (STORAGE 10 512 MESSAGE 1 1000)')
     assert m and (int(m.group(1)), int(m.group(2))) == (10, 512)
-    assert _QUOTA_STORAGE.search(b'"" (MESSAGE 1 1000)') is None
+    assert QUOTA_STORAGE.search(b'"" (MESSAGE 1 1000)') is None
 
 
 def test_header_key_survives_what_stores_and_servers_change():
@@ -220,14 +225,14 @@ def test_body_hash_with_the_blank_line_given_equals_the_one_that_finds_it(data):
      b"Error in IMAP command UID COPY: Invalid uidset"),
 ])
 def test_the_servers_words_are_taken_out_of_imaplibs_errors(error, words):
-    from migrate.target.imap import server_words
+    from migrate.target.responses import server_words
     assert server_words(Exception(error)) == words
 
 
 @pytest.mark.parametrize("uids, text", [([1, 2, 3, 7], b"1:3,7"), ([5], b"5"),
                                         ([9, 8, 10, 2], b"2,8:10"), ([], b"")])
 def test_uid_sets_are_written_as_ranges(uids, text):
-    from migrate.target.imap import uid_set
+    from migrate.target.base import uid_set
     assert uid_set(uids) == text
 
 
@@ -237,7 +242,7 @@ def test_uid_sets_are_written_as_ranges(uids, text):
     ("OK", [b"[COPYUID 1 1:3 7:8] mismatched"], None, None),
 ])
 def test_copyuid_pairs_old_and_new_uids(typ, data, sources, uids):
-    from migrate.target.imap import parse_copy_response
+    from migrate.target.responses import parse_copy_response
     result = parse_copy_response(typ, data)
     assert (result.ok, result.sources, result.uids) == (True, sources, uids)
 
@@ -255,7 +260,7 @@ def test_a_malformed_or_huge_appenduid_gives_no_uids(text):
 @pytest.mark.parametrize("text", [b"[COPYUID 7 1::2 3:4] done", b"[COPYUID 7 1:2 3:4294967295] x",
                                   b"[COPYUID 7 1:4000000000 1:4000000000] x"])
 def test_a_malformed_or_huge_copyuid_is_resolved_like_a_missing_one(text):
-    from migrate.target.imap import parse_copy_response
+    from migrate.target.responses import parse_copy_response
     r = parse_copy_response("OK", [text])
     assert r.ok and r.sources is None and r.uids is None
 
@@ -465,8 +470,13 @@ def test_the_layout_read_at_login_or_asked_alone_when_odd(namespace, personal):
     target = object.__new__(IMAPTarget)
     target.client, target.capabilities = Client(), frozenset({"NAMESPACE"})
     target._list = lambda pattern: ["listed alone"]  # LIST asked alone
-    target._pipelined = lambda commands: [(True, [{"NAMESPACE": namespace},
-                                                  {"LIST": [b'(\\HasNoChildren) "/" INBOX']}])]
+
+    class Wire:
+        def pipelined(self, commands):
+            return [(True, [{"NAMESPACE": namespace},
+                            {"LIST": [b'(\\HasNoChildren) "/" INBOX']}])]
+
+    target.wire = Wire()
     found, folders = target._namespace_and_list()
     assert found == personal
     assert folders == (["listed alone"] if personal == ("asked", "alone")

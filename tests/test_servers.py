@@ -267,7 +267,7 @@ def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server
     """Each server's own FETCH answers (item order, flags, a message without the
     fields, one whose header has parens, braces and quotes) are read by the fast path
     (none left to imapclient) into the very fingerprints imapclient's parse gives."""
-    from migrate.target import imap
+    from migrate.target import imap, imap_read
     account = any_account
     stored = [(crlf(message("plain")), ()),
               (crlf(message("no id", msgid=None)), ("\\Seen",)),
@@ -282,7 +282,7 @@ def test_fingerprints_are_read_fast_and_as_imapclient_reads_them_on_every_server
         uids = list(target.uids())
         fast = target.fingerprints(uids, chunk=3)
         assert target.fetches_parsed_slowly == 0 and len(fast) == len(stored)
-        monkeypatch.setattr(imap, "fingerprint_items", lambda data: None)
+        monkeypatch.setattr(imap_read, "fingerprint_items", lambda data: None)
         assert target.fingerprints(uids, chunk=3) == fast
         assert target.fetches_parsed_slowly == 2
     assert [c.flags >= {"\\Seen", "\\Flagged", "$Label1"} for c in fast] == [

@@ -1,6 +1,10 @@
 """Limits on what a server may make the client read: the one place that wraps
 imaplib's reading (``IMAP4.read``/``readline``) of a connection.
 
+Lines are read here up to LINE_LIMIT, per connection: imaplib's own limit (1 MB, a
+global) stopped a UID SEARCH answer of 140,000 messages or more, and changing the
+global changed it for every imaplib user in the process.
+
 imaplib reads a literal of whatever size the server announces into memory
 (``{99999999999}`` was a MemoryError) and times out only between reads (a
 server sending a line every 0.2 s kept ``plan`` waiting for ever). Here a
@@ -17,17 +21,22 @@ from migrate.errors import BadServerAnswer
 
 MIN_RATE = 1024  # bytes a second: an answer slower than this past the timeout is a hang
 LITERAL_FLOOR = 1 << 30  # the largest literal read when the server states no message limit
+# A UID SEARCH answer is one line: 64 MB holds the UIDs of about six million messages
+# (the million-message benchmark's mailbox was cut at 1 MB by imaplib's own limit)
+LINE_LIMIT = 64 * 1024 * 1024
+RECV_BYTES = 64 * 1024
 
 
 class ReadGuard:
     """Installed on one imaplib connection (``install``)."""
 
-    def __init__(self, imap, address: str, timeout: float, max_literal: int = LITERAL_FLOOR):
+    def __init__(self, imap, address: str, timeout: float, max_literal: int = LITERAL_FLOOR,
+                 line_limit: int = LINE_LIMIT):
         self.imap, self.address, self.timeout = imap, address, timeout
-        self.max_literal = max_literal
+        self.max_literal, self.line_limit = max_literal, line_limit
         self.started = time.monotonic()
         self.got = 0
-        self._read, self._readline, self._send = imap.read, imap.readline, imap.send
+        self._read, self._send = imap.read, imap.send
         imap.read, imap.readline, imap.send = self.read, self.readline, self.send
 
     def limit_messages_to(self, largest: int | None) -> None:
@@ -50,7 +59,13 @@ class ReadGuard:
         return data
 
     def readline(self) -> bytes:
-        line = self._readline()
+        """imaplib's ``readline`` with this connection's own line limit."""
+        if hasattr(self.imap, "_readbuf"):  # Python 3.14+: imaplib buffers reads itself
+            line = buffered_line(self.imap, self.line_limit)
+        else:
+            line = self.imap.file.readline(self.line_limit + 1)
+        if len(line) > self.line_limit:
+            raise self.imap.error(f"got more than {self.line_limit} bytes")
         self._check(len(line))
         return line
 
@@ -63,6 +78,33 @@ class ReadGuard:
                 f"{elapsed:.0f} s, past --timeout {self.timeout:g} s); the server or the link "
                 "is not working: try again later, or ask the server's administrator. Nothing "
                 "was lost")
+
+
+def buffered_line(imap, limit: int) -> bytes:
+    """One line (up to *limit* + 1 bytes) from an imaplib that keeps its own read buffer
+    (Python 3.14: ``_readbuf``, a list of received chunks its ``read`` takes in order);
+    what follows the line stays at the buffer's front for the next read."""
+    parts: list[bytes] = []
+    length = 0
+    while length <= limit:
+        if imap._readbuf:
+            buf = imap._readbuf.pop(0)
+        else:
+            try:
+                buf = imap.sock.recv(RECV_BYTES)
+            except ConnectionError:
+                break
+            if not buf:
+                break
+        end = buf.find(b"\n") + 1
+        if end:
+            parts.append(buf[:end])
+            if end < len(buf):
+                imap._readbuf.insert(0, buf[end:])
+            break
+        parts.append(buf)
+        length += len(buf)
+    return b"".join(parts)
 
 
 def uid_number(value: bytes, what: str, address: str) -> int:
