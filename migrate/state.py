@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from migrate.errors import UsageError
 
@@ -443,7 +443,7 @@ class State:
             "SELECT rowid, content_hash, header_key, size, coalesce(message_id, '') FROM messages"
             " WHERE batch=? AND status=? ORDER BY rowid", (batch, INFLIGHT))]
 
-    def resolve_batch(self, batch: int, found: dict[int, int | None],
+    def resolve_batch(self, batch: int, found: Mapping[int, int | None],
                       uidvalidity: int | None) -> None:
         """Rows in *found* (rowid -> uid) are on the server; the rest go back to pending."""
         now = time.time()

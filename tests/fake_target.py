@@ -313,6 +313,12 @@ class FakeTarget:
         return None if self.server.quota_bytes is None else (self.server.used(),
                                                              self.server.quota_bytes)
 
+    def round_trip(self) -> float:
+        return 0.0  # in memory
+
+    def probe_send_rate(self) -> float | None:
+        return None  # nothing to measure
+
     def close(self) -> None:
         self.selected = None
         if not self.closed:

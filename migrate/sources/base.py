@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from migrate.errors import SourceError
 from migrate.sources.harmless import harmless as known_harmless
@@ -93,8 +93,8 @@ class Folder(abc.ABC):
         key ``messages`` gave it, without reading the others (``MboxAt``)."""
         return None
 
-    def read_keyed(self, wanted: Iterator, gone_if_unreadable: bool = False
-                   ) -> Iterator[tuple[object, bytes | None]]:
+    def read_keyed(self, wanted: Iterator[Any], gone_if_unreadable: bool = False
+                   ) -> Iterator[tuple[Any, bytes | None]]:
         """(item, its message's bytes now, or None when the folder no longer has it at
         that key) for *wanted*: items with the ``key`` ``messages`` gave, in store
         order. Only those are read where the folder can read by key (a reader that

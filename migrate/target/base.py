@@ -37,6 +37,9 @@ import re
 from array import array
 from typing import Protocol, Sequence, runtime_checkable
 
+from migrate.providers import Provider
+from migrate.target.config import TargetConfig
+
 _BACKOFF = re.compile(r"(?i)backoff time:\s*(\d+)\s*milliseconds")
 QUOTA_CODES = {"OVERQUOTA"}
 
@@ -113,8 +116,11 @@ class StoredInfo:
 class Target(Protocol):
     """A logged-in connection to the account mail is moved into."""
 
-    layout: object  # mapping.ServerLayout: namespace prefix, delimiter, special-use folders
+    config: TargetConfig  # where it is connected, as whom (survey names them)
+    layout: ServerLayout  # namespace prefix, delimiter, special-use folders
     limits: ServerLimits
+    provider: Provider  # the profile that applies (``generic`` when none), known at login
+    selected: str | None  # the mailbox selected or examined last, if any
 
     def has(self, capability: str) -> bool: ...
 
@@ -220,11 +226,14 @@ class Target(Protocol):
         """The ``AppendResult`` of the APPEND sent with *tag*, in the order sent."""
 
     # -- the account ------------------------------------------------------------
-    @property
-    def provider(self):
-        """The ``providers.Provider`` profile that applies (``generic`` when none)."""
-
     def quota(self) -> tuple[int, int] | None: ...
+
+    def round_trip(self) -> float:
+        """Median seconds of a command and its answer (``plan``'s estimate)."""
+
+    def probe_send_rate(self) -> float | None:
+        """Bytes a second the server reads, measured without storing anything; None
+        when it cannot be measured."""
 
     def close(self) -> None: ...
 

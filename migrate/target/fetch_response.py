@@ -41,7 +41,7 @@ def fingerprint_items(data: list) -> dict[int, dict] | None:  # noqa: C901 - to 
     (...)]": bytes} as imapclient would parse imaplib's FETCH *data*; None when
     *data* is not in the shape this reads (then parse it with imapclient)."""
     out: dict[int, dict] = {}
-    item = None  # the answer being read (its items so far), between chunks
+    item: dict | None = None  # the answer being read (its items so far), between chunks
     for chunk in data:
         if isinstance(chunk, tuple):
             if len(chunk) != 2 or not isinstance(chunk[1], bytes):

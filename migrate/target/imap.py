@@ -59,14 +59,16 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
 
     def __init__(self, config: TargetConfig):
         self.config = config
-        self.client: imapclient.IMAPClient | None = None
-        self.capabilities: frozenset[str] = frozenset()
+        self.client = self.wire = None  # type: ignore[assignment]  # until connect()
+        self.capabilities = frozenset()
         self.layout = ServerLayout()
-        self.selected: str | None = None
-        self.exists = 0  # messages in the selected mailbox when it was selected
-        self.listed: set[str] = set()  # mailboxes holding mail at login (LIST "" "*")
-        self.wire: Wire | None = None  # the connection's imaplib internals (wire.py)
-        self.fetches_parsed_slowly = 0  # fingerprint answers fetch_response left to imapclient
+        self.selected = None
+        self.exists = 0
+        self.listed = set()
+        self.fetches_parsed_slowly = 0
+        # the provider profile (--provider, else the host; at login also a capability):
+        # resolved here and at login only, then read by everyone from here
+        self.provider = providers.detect(config.host, override=config.provider)
 
     def connect(self) -> "IMAPTarget":
         cfg = self.config
@@ -96,6 +98,7 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
             if cfg.token_source is not None:
                 _oauth2_login(client, cfg)
             else:
+                assert cfg.password is not None  # (checked above)
                 _login(client, wire, cfg.user, cfg.password.reveal())
         except LoginError as e:
             wire.logout_quietly()
@@ -112,7 +115,7 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
                     "again in a few minutes, and if this repeats, ask the server's "
                     "administrator") from None
             how = f"check the user name and {cfg.password_from}"
-            known = providers.detect(cfg.host, override=cfg.provider).name
+            known = self.provider.name
             if cfg.token_source is None and known in ("office365", "outlook"):
                 how = ("this provider takes OAuth 2 only: sign in once with 'mailmigrate "
                        f"credentials login --provider {known}' (docs/providers.md)")
@@ -133,6 +136,7 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
         except UnicodeDecodeError:
             raise BadServerAnswer(f"{cfg.address} listed capabilities that are not text; it "
                                   "is not behaving as IMAP: ask its administrator") from None
+        self.provider = providers.detect(cfg.host, self.capabilities, cfg.provider)
         self.guard.limit_messages_to(self.append_limit)
         self.layout = self._read_layout()
         return self
@@ -141,7 +145,7 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
         if self.client is not None:
             self.wire.forget_answered()
             self.wire.logout_quietly()
-            self.client = self.wire = None
+            self.client = self.wire = None  # type: ignore[assignment]  # closed
             self.selected = None
 
     def __enter__(self):
@@ -149,9 +153,6 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
 
     def __exit__(self, *exc):
         self.close()
-
-    def has(self, capability: str) -> bool:
-        return capability.upper() in self.capabilities
 
     @property
     def append_limit(self) -> int | None:
@@ -177,10 +178,6 @@ class IMAPTarget(MailboxTree, ReadBack, Writing):
         """Longest line (without CRLF) the server takes, where known."""
         return self.provider.max_line
 
-    @property
-    def provider(self) -> providers.Provider:
-        """The provider profile (``--provider``, else the host, else a capability)."""
-        return providers.detect(self.config.host, self.capabilities, self.config.provider)
 
     @connection_guard
     def quota(self) -> tuple[int, int] | None:

@@ -11,13 +11,14 @@ from imapclient.util import to_unicode
 
 from migrate.errors import MailboxError
 from migrate.target.base import ServerLayout, fallback_name
+from migrate.target.connected import Connected
 from migrate.target.failures import connection_guard, lost_connection
 from migrate.target.list_response import ListParseError, parse_list
 from migrate.target.responses import SPECIAL_USE, decode_atom, holds_mail, mailbox_name, said
 
 
-class MailboxTree:
-    """Part of ``IMAPTarget`` (``self.client``, ``self.wire``, ``self.has``...)."""
+class MailboxTree(Connected):
+    """Part of ``IMAPTarget``."""
 
     def _namespace_and_list(self) -> tuple[tuple | None, list]:
         """NAMESPACE (where the server has it) and LIST "" "*" in one round trip: the
@@ -39,13 +40,14 @@ class MailboxTree:
         ``list_response`` (any name a server sends; imapclient's parser refused some)."""
         out = []
         for flags, delimiter, raw in parse_list(data):
-            name = mailbox_name(raw) if self.client.folder_encode else raw
+            name = mailbox_name(raw) if self.client.folder_encode else \
+                raw.decode("utf-8", "surrogateescape")  # (never: folder_encode is on)
             out.append((flags, delimiter, name))
         return out
 
     def _list(self, pattern: str) -> list[tuple[tuple, bytes | None, str]]:
         """LIST "" *pattern*, read by ``list_response``."""
-        data = self.wire.list(pattern)
+        data = self.wire.list_mailboxes(pattern)
         try:
             return self._folders(data)
         except ListParseError as e:
@@ -96,8 +98,9 @@ class MailboxTree:
                 self.wire.quote(name)
             except (UnicodeError, ValueError):
                 continue
-            with_use = use and self.has("CREATE-SPECIAL-USE")
-            create = b"CREATE %s" + (b" (USE (%s))" % use.encode() if with_use else b"")
+            create = b"CREATE %s"
+            if use and self.has("CREATE-SPECIAL-USE"):
+                create += b" (USE (%s))" % use.encode()
             todo.append((name, [create, b"SUBSCRIBE %s"]))
         for start in range(0, len(todo), self.LOOK_WINDOW):
             window = todo[start:start + self.LOOK_WINDOW]

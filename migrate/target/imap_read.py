@@ -13,6 +13,7 @@ from migrate import fingerprint, headers
 from migrate.errors import MailboxError
 from migrate.target import search_response
 from migrate.target.base import MAX_UID, UID_TYPE, SelectInfo, ServerCopy, StoredInfo, uid_set
+from migrate.target.connected import Connected
 from migrate.target.failures import connection_guard, lost_connection
 from migrate.target.fetch_response import fingerprint_items
 from migrate.target.responses import copy_of, decode_atom, header_item, said
@@ -20,10 +21,8 @@ from migrate.target.responses import copy_of, decode_atom, header_item, said
 log = logging.getLogger(__name__)
 
 
-class ReadBack:
-    """Part of ``IMAPTarget`` (``self.client``, ``self.wire``, ``self.select``...)."""
-
-    LOOK_WINDOW = 50  # mailboxes whose commands go in one write
+class ReadBack(Connected):
+    """Part of ``IMAPTarget``."""
 
     @connection_guard
     def look_into(self, names: list[str], sizes: dict[str, int] | None = None

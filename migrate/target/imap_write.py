@@ -7,6 +7,7 @@ import imaplib
 import logging
 import re
 import socket
+from typing import cast
 
 import imapclient
 from imapclient.exceptions import IMAPClientError
@@ -14,14 +15,15 @@ from imapclient.exceptions import IMAPClientError
 from migrate.errors import SourceError
 from migrate.sources.stream import Streamed
 from migrate.target.base import AppendItem, AppendResult, uid_set
+from migrate.target.connected import Connected
 from migrate.target.failures import connection_guard, lost, lost_connection
 from migrate.target.responses import parse_append_response, parse_copy_response, server_words
 
 log = logging.getLogger(__name__)
 
 
-class Writing:
-    """Part of ``IMAPTarget`` (``self.client``, ``self.wire``, ``self.has``...)."""
+class Writing(Connected):
+    """Part of ``IMAPTarget``."""
 
     @connection_guard
     def add_flags(self, uids: list[int], flags: tuple[str, ...]) -> bool:
@@ -125,11 +127,11 @@ class Writing:
         if refused is not None:
             return parse_append_response(*refused)
         try:
-            for piece in item.data.checked():
+            for piece in cast(Streamed, item.data).checked():
                 wire.send(piece)
         except SourceError:
             wire.shutdown()  # the literal is never completed: nothing is stored
-            self.client = self.wire = None
+            self.client = self.wire = None  # type: ignore[assignment]  # dropped
             raise
         wire.send(b"\r\n")
         return parse_append_response(*wire.answer("APPEND", tag))
@@ -180,7 +182,7 @@ def append_args(item: AppendItem) -> bytes:
 
 
 def append_dict(item: AppendItem) -> dict:
-    d = {"msg": item.data, "flags": item.flags}
+    d: dict[str, object] = {"msg": item.data, "flags": item.flags}
     if item.internaldate is not None:
         d["date"] = item.internaldate
     return d

@@ -46,8 +46,8 @@ def parse_list_line(line: bytes, literal: bytes | None = None
     while i < len(line) and line[i] == 0x20:
         i += 1
     if line[i:i + 1] == b'"':
-        delimiter, i = _quoted(line, i)
-        delimiter = delimiter or None
+        quoted, i = _quoted(line, i)
+        delimiter = quoted or None
     elif line[i:i + 3].upper() == b"NIL":
         delimiter, i = None, i + 3
     else:

@@ -82,14 +82,14 @@ class Wire:
         self.imap.untagged_responses.pop("SEARCH", None)
         return ok
 
-    def list(self, pattern: str) -> list:
+    def list_mailboxes(self, pattern: str) -> list:
         """LIST "" *pattern*: the raw answers (``list_response`` reads any name)."""
         typ, data = self.simple("LIST", b'""', self.quote(pattern))
         self.client._checkok("list", typ, data)
         _, data = self.imap._untagged_response(typ, data, "LIST")
         return data
 
-    def fetch(self, uids: str, items: str) -> list:
+    def fetch(self, uids: bytes, items: str) -> list:
         """UID FETCH: the raw answers (read by ``fetch_response``)."""
         tag = self.imap._command("UID", "FETCH", uids, items)
         typ, data = self.answer("FETCH", tag)
@@ -97,7 +97,7 @@ class Wire:
         _, data = self.imap._untagged_response(typ, data, "FETCH")
         return data
 
-    def uid_copy(self, uids: str, mailbox: str):
+    def uid_copy(self, uids: bytes, mailbox: str):
         """UID COPY: (typ, data) with the tagged text (imapclient's copy() drops
         COPYUID); a BAD is a refusal, its words kept."""
         try:

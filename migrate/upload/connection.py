@@ -130,7 +130,7 @@ class ConnectionKeeper:
                 tries = throttles if throttled else failures
                 delay = min(options.backoff_max,
                             options.backoff_base * 2 ** min(tries - 1, 30))
-                if throttled and e.delay is not None:
+                if isinstance(e, Throttled) and e.delay is not None:
                     delay = e.delay  # what the server asked for
                     log.warning("the server asks us to slow down; waiting %.1fs", delay)
                 else:

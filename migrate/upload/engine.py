@@ -8,6 +8,7 @@ one message per round trip); ``verify`` is the end-of-run check.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Callable
 
@@ -18,7 +19,7 @@ from migrate.upload.context import RunContext
 from migrate.upload.mailbox import nothing_to_do, special_use, upload_mailbox
 from migrate.upload.options import UploadOptions
 from migrate.upload.outcome import UploadOutcome
-from migrate.upload.parallel import in_parallel
+from migrate.upload.parallel import in_parallel, step
 from migrate.upload.worker import Worker
 
 
@@ -75,7 +76,7 @@ class Uploader:
         elif self.options.connections > 1 and len(groups) > 1:
             return self._run_parallel_once(groups)
         for mailbox, fplans in groups:  # the connection stays for the check (see close)
-            self.with_retries(lambda m=mailbox, f=fplans: upload_mailbox(lead, m, f))
+            self.with_retries(functools.partial(upload_mailbox, lead, mailbox, fplans))
         return self.outcome
 
     def _one_message_a_round_trip(self) -> bool:
@@ -96,7 +97,7 @@ class Uploader:
         try:
             self._run_parallel(groups)
         finally:
-            if held:
+            if spool is not None and held:
                 spool.release_copies()
         failed = {mailbox for mailbox, _ in self.outcome.failed_folders}  # named once: done
         second = [(mailbox, fplans) for mailbox, fplans in groups if mailbox not in failed
@@ -105,7 +106,7 @@ class Uploader:
 
     def _run_parallel(self, groups) -> UploadOutcome:
         """Upload several mailboxes at once, each on its own connection and state handle."""
-        in_parallel(self.lead, [lambda w, m=m, f=f: upload_mailbox(w, m, f) for m, f in groups])
+        in_parallel(self.lead, [step(upload_mailbox, m, f) for m, f in groups])
         return self.outcome
 
     def verify(self):

@@ -42,15 +42,16 @@ def repair_flags(w: Worker, mailbox: str, fplans: list[FolderPlan]) -> None:
     one FETCH FLAGS per page, a UID STORE +FLAGS where some are missing (a
     flag is only ever added); then they are marked checked in the state.
     """
-    selected = w.target is not None and w.target.selected == mailbox
-    if not w.state.flags_unchecked(mailbox, w.info.uidvalidity if selected else None):
+    link, info = w.keeper.target, w.info
+    here = info.uidvalidity if link is not None and link.selected == mailbox and info else None
+    if not w.state.flags_unchecked(mailbox, here):
         return  # all checked: no connection, no round trip, no pass over the plan
     target = w.connected()
-    if target.selected != mailbox:
-        w.info = target.select(mailbox)
-    permanent = w.info.permanent_flags
+    if target.selected != mailbox or info is None:
+        info = w.info = target.select(mailbox)
+    permanent = info.permanent_flags
     for page in pages(fplans, UPLOADED, DONE):
-        ours = w.state.flags_unchecked(mailbox, w.info.uidvalidity,
+        ours = w.state.flags_unchecked(mailbox, info.uidvalidity,
                                        [p.content_hash for p in page])
         if not ours:
             continue
@@ -62,13 +63,13 @@ def repair_flags(w: Worker, mailbox: str, fplans: list[FolderPlan]) -> None:
         for uid, flags in want.items():
             if uid in have and flags - have[uid]:
                 lost[tuple(sorted(flags - have[uid]))].append(uid)
-        for flags, uids in lost.items():
+        for missing, uids in lost.items():
             log.info("%s: the server dropped %s of %d messages on APPEND; adding them back",
-                     mailbox, " ".join(flags), len(uids))
-            if not target.add_flags(uids, flags):
-                keywords_not_kept(w, mailbox, [mine[uid] for uid in uids], flags)
-                flags = tuple(f for f in flags if f.startswith("\\"))
-                if not flags or not target.add_flags(uids, flags):
+                     mailbox, " ".join(missing), len(uids))
+            if not target.add_flags(uids, missing):
+                keywords_not_kept(w, mailbox, [mine[uid] for uid in uids], missing)
+                missing = tuple(f for f in missing if f.startswith("\\"))
+                if not missing or not target.add_flags(uids, missing):
                     continue
             w.outcome.flags_repaired += len(uids)
         w.state.mark_flags_checked(mailbox, list(ours))

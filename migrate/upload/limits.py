@@ -25,7 +25,7 @@ class RateLimiter:
                  clock=time.monotonic, sleep=time.sleep):
         self.max_messages, self.max_bytes = max_messages, max_bytes
         self.clock, self.sleep = clock, sleep
-        self.started = None
+        self.started: float | None = None
         self.messages = self.bytes = 0
         self.lock = threading.Lock()
 
@@ -39,14 +39,15 @@ class RateLimiter:
             now = self.clock()
             if self.started is None:
                 self.started = now
+            started = self.started
             self.messages += messages
             self.bytes += size
             due = max(self.messages / self.max_messages if self.max_messages else 0,
                       self.bytes / self.max_bytes if self.max_bytes else 0)
-            ahead = self.started + due - now
+            ahead = started + due - now
         if ahead > 0 and meanwhile is not None:
             meanwhile()
-            ahead = self.started + due - self.clock()
+            ahead = started + due - self.clock()
         if ahead > 0:
             self.sleep(ahead)
 

@@ -24,7 +24,7 @@ from migrate.upload.batches import BatchSender
 from migrate.upload.copy_once import copy_known
 from migrate.upload.flag_repair import repair_flags
 from migrate.upload.inflight import resolve_inflight, settle
-from migrate.upload.parallel import in_parallel
+from migrate.upload.parallel import in_parallel, step
 from migrate.upload.source_bytes import planned_bytes
 from migrate.upload.worker import Worker
 
@@ -51,10 +51,9 @@ def upload_mailbox(w: Worker, mailbox: str, fplans: list[FolderPlan]) -> None:
                 for ref, _, _ in page)  # refs alone: no message objects
         starts = [ref for i, ref in enumerate(refs) if i % size == 0]
         parts = list(zip(starts, starts[1:] + [float("inf")]))
-        in_parallel(w, [lambda worker, part=part: send_shard(worker, mailbox, fplans, part)
-                        for part in parts])
+        in_parallel(w, [step(send_shard, mailbox, fplans, part) for part in parts])
     elif todo:
-        send(w, mailbox, fplans, w.info)
+        send(w, mailbox, fplans, w.here)
     repair_flags(w, mailbox, fplans)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import typing
 
 from migrate.verify import DETAIL_LIMIT
 
@@ -26,7 +27,8 @@ class Named:
         self.kept = FAILED_KEPT if kept is None else kept
         self.rows: list = []
         self.count = 0
-        self._file = None  # unbuffered; its first _size bytes are whole rows
+        self._file: typing.IO[bytes] | None = None  # unbuffered; its first _size bytes
+        # are whole rows
         self._size = 0
         self._full = False  # the disk refused a write: no more are tried
         self._held: list = []  # rows not in the file (yet)

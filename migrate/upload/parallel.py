@@ -15,6 +15,11 @@ from migrate.upload.worker import Worker
 Step = Callable[[Worker], object]
 
 
+def step(function: Callable[..., object], *args: object) -> Step:
+    """The step ``function(worker, *args)``, on whichever worker takes it."""
+    return lambda worker: function(worker, *args)
+
+
 def in_parallel(lead: Worker, steps: list[Step]) -> None:
     """Run the steps on up to ``connections`` workers, each with its own connection
     and state handle, kept from one step to the next (a profile of 500 folders

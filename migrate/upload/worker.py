@@ -25,8 +25,19 @@ class Worker:
         self.info: SelectInfo | None = None  # of the mailbox being uploaded
 
     @property
-    def target(self) -> Target | None:
-        return self.keeper.target
+    def target(self) -> Target:
+        """The connection the step works on (every step begins with ``connected()``)."""
+        target = self.keeper.target
+        if target is None:
+            raise RuntimeError("a step used its connection before connecting (a bug)")
+        return target
+
+    @property
+    def here(self) -> SelectInfo:
+        """The mailbox the step opened (``open_mailbox`` selected it)."""
+        if self.info is None:
+            raise RuntimeError("a step sent to a mailbox before opening it (a bug)")
+        return self.info
 
     def connected(self) -> Target:
         return self.keeper.connected()
