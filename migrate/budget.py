@@ -46,6 +46,12 @@ class DailyBudget:
         self.lock = threading.Lock()
         self._used(clock())  # the state is read here, on the thread that owns it
 
+    def _buckets(self) -> collections.OrderedDict[int, int]:
+        """The window's buckets (read from the state by the first ``_used``)."""
+        if self.buckets is None:
+            raise RuntimeError("the budget was used before it was read (a bug)")
+        return self.buckets
+
     def _used(self, now: float) -> int:
         if self.buckets is None:
             self.buckets = collections.OrderedDict()
@@ -58,7 +64,7 @@ class DailyBudget:
     def _free_at(self, now: float, size: int) -> float:
         """When enough of the oldest uploads leave the window for *size* more."""
         used = self._used(now)
-        for minute, spent in self.buckets.items():
+        for minute, spent in self._buckets().items():
             used -= spent
             if used + size <= self.limit:
                 return minute + 60 + WINDOW
@@ -88,7 +94,8 @@ class DailyBudget:
                 used = self._used(now)
                 if used == 0 or used + size <= self.limit:  # one batch always fits an empty day
                     minute = int(now // 60 * 60)
-                    self.buckets[minute] = self.buckets.get(minute, 0) + size
+                    buckets = self._buckets()
+                    buckets[minute] = buckets.get(minute, 0) + size
                     return
                 free_at = self._free_at(now, size)
             when = dt.datetime.fromtimestamp(free_at).astimezone().strftime("%Y-%m-%d %H:%M %Z")

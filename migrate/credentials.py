@@ -151,7 +151,9 @@ def command_words(command: str, windows: bool = os.name == "nt") -> list[str]:
     are removed, backslashes are kept (they are path separators there)."""
     if not windows:
         return shlex.split(command)
-    words, word, quoted, any_char = [], [], False, False
+    words: list[str] = []
+    word: list[str] = []
+    quoted = any_char = False
     for c in command:
         if c == '"':
             quoted, any_char = not quoted, True

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from typing import Literal
 
 from migrate import headers
 
@@ -34,7 +35,7 @@ def content_hash(crlf_data: bytes) -> str:
     return hashlib.sha256(crlf_data).hexdigest()
 
 
-def body_hash(crlf_data: bytes, blank: tuple[int, int] | None | bool = False) -> str:
+def body_hash(crlf_data: bytes, blank: tuple[int, int] | None | Literal[False] = False) -> str:
     """Hash of the body only, trailing blank lines ignored (hashed in place: no copy).
     *blank*: ``headers._blank_line(crlf_data)`` when the caller has it already."""
     found = headers._blank_line(crlf_data) if blank is False else blank

@@ -12,6 +12,7 @@ import email.header
 import email.utils
 import functools
 import re
+from typing import Literal
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _EOL = re.compile(rb"\r\n|\r|\n")
@@ -112,7 +113,8 @@ def iter_headers(block: bytes, wanted: set[str] | frozenset | None = None,
             if wanted is None or name in wanted:
                 yield name, value
         return
-    name, spans = None, []
+    name = None
+    spans: list[tuple[int, int]] = []
     pos = 0
     while pos <= end:
         m = _EOL.search(block, pos, end)
@@ -244,7 +246,7 @@ _MONTH_NUMBER = {m.encode(): i for i, m in enumerate(
 _ZONES: dict[int, dt.timezone] = {}
 
 
-def _common_date(value: bytes) -> dt.datetime | None | bool:
+def _common_date(value: bytes) -> dt.datetime | None | Literal[False]:
     """The date in the common form; False when *value* is not in that form."""
     m = _COMMON_DATE.fullmatch(value.strip())
     if m is None:

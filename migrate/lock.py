@@ -8,6 +8,7 @@ when the process dies, so a kill -9 never leaves a stale lock behind.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from migrate.errors import UsageError
@@ -37,7 +38,7 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":
                 import msvcrt
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             else:

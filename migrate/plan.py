@@ -98,15 +98,15 @@ class Plan:
                 store, [f.folder for f in self.folders if f.store is store])]
         return self._unread
 
-    def totals(self) -> collections.Counter:
-        total = collections.Counter()
+    def totals(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
         for f in self.folders:
             total.update(f.counts())
         return total
 
     def per_year(self) -> dict[str, int]:
         """Messages per year of their date ("unknown" when a message has none)."""
-        years = collections.Counter()
+        years: collections.Counter[str] = collections.Counter()
         for f in self.folders:
             years.update(f.messages.years())
         return dict(sorted(years.items()))

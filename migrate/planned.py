@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 UPLOAD = "upload"
 UPLOADED = "uploaded"  # sent by this run and confirmed by the server
@@ -39,7 +40,7 @@ class PlannedMessage:
     longest_line: int = 0  # characters without CRLF; 0 when all are short (see longest_line)
     server_uid: int | None = None  # the server copy found for it (PRESENT), when known
     ref: int = 0  # unique within the plan: the same message however often it is read
-    home: object = None  # the spool.Messages it was read from
+    home: Any = None  # the spool.Messages it was read from
 
     @property
     def has_message_id(self) -> bool:

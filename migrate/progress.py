@@ -28,13 +28,13 @@ class Progress:
         self.started = time.monotonic()
         self.last_log = self.started
         self.bar = None
-        self.per_mailbox = {f.target: 0 for f in plan.folders}
+        self.per_mailbox: dict[str | None, int] = {f.target: 0 for f in plan.folders}
         self.mailbox_bytes = {f.target: 0 for f in plan.folders}
         for f in plan.folders:
             self.per_mailbox[f.target] += f.counts().get(UPLOAD, 0)
             self.mailbox_bytes[f.target] += f.bytes_for(UPLOAD)
-        self.done_in = {}  # mailbox -> (messages, bytes) this run sent there
-        self.mailbox = None
+        self.done_in: dict[str | None, tuple[int, int]] = {}  # mailbox -> (messages, bytes)
+        self.mailbox: str | None = None
         self.mailbox_done = 0
         self.lock = threading.Lock()
         self.progress_file = progress_file  # the jobs runner reads it for its live lines

@@ -95,7 +95,7 @@ def folder_names(folders) -> dict[int, str]:
 
 def not_moving(plan: Plan) -> list[dict]:
     """Why messages stay behind: one entry per (action, reason), largest first."""
-    counter = collections.Counter()
+    counter: collections.Counter[tuple[str, str]] = collections.Counter()
     for f in plan.folders:
         for (action, reason), n in f.messages.by_reason().items():
             if action in NOT_MOVING:

@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar, cast
 
 from migrate.errors import UsageError
 
@@ -176,7 +176,15 @@ def sqlite_uri(path) -> str:
     return "file:" + quoted
 
 
-def default_state_path(host: str, user: str) -> Path:
+def inserted(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT gave (sqlite3 types it optional: it is set after one)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise RuntimeError("an INSERT gave no rowid (a bug)")
+    return rowid
+
+
+def default_state_path(host: str | None, user: str | None) -> Path:
     """Per-user data directory: %LOCALAPPDATA%, ~/Library/Application Support, XDG."""
     if os.name == "nt":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -196,17 +204,21 @@ class StateUnavailable(UsageError):
     """
 
 
-def guarded_by(error: Callable[[object, sqlite3.OperationalError], Exception]):
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def guarded_by(error: Callable[[Any, sqlite3.OperationalError], Exception]
+               ) -> Callable[[Method], Method]:
     """A method decorator: SQLite's operational errors (disk full, I/O) become
     ``error(self, e)``, an error that says what to do, not a traceback."""
-    def decorate(method):
+    def decorate(method: Method) -> Method:
         @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
             except sqlite3.OperationalError as e:
                 raise error(self, e) from None
-        return wrapper
+        return cast(Method, wrapper)
     return decorate
 
 
@@ -387,9 +399,9 @@ class State:
                     " SELECT 1 FROM messages WHERE mailbox=? AND status IN (?,?)"
                     " AND (uidvalidity IS NULL OR uidvalidity=?))",
                     (mailbox, uidvalidity, uidnext, mailbox, INFLIGHT, UPLOADED, uidvalidity))
-            batch = self.db.execute(
+            batch = inserted(self.db.execute(
                 "INSERT INTO batches (mailbox, uidvalidity, uidnext, created) VALUES (?,?,?,?)",
-                (mailbox, uidvalidity, uidnext, now)).lastrowid
+                (mailbox, uidvalidity, uidnext, now)))
             self.db.executemany(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
                 " batch, reason, source, updated, message_id, copied)"
@@ -639,9 +651,9 @@ class State:
             if old:
                 self.db.execute("DELETE FROM message_facts WHERE folder=?", (old[0],))
                 self.db.execute("DELETE FROM folder_facts WHERE id=?", (old[0],))
-            return self.db.execute("INSERT INTO folder_facts (store, folder, signature, messages,"
-                                   " recorded) VALUES (?,?,'',-1,?)",
-                                   (store, folder, time.time())).lastrowid
+            return inserted(self.db.execute(
+                "INSERT INTO folder_facts (store, folder, signature, messages, recorded)"
+                " VALUES (?,?,'',-1,?)", (store, folder, time.time())))
 
     def add_folder_facts(self, fid: int, first_seq: int, rows: list) -> None:
         with self.db:
@@ -671,8 +683,8 @@ class State:
 
     def start_run(self, command: str) -> int:
         with self.db:
-            return self.db.execute("INSERT INTO runs (command, started) VALUES (?,?)",
-                                   (command, time.time())).lastrowid
+            return inserted(self.db.execute("INSERT INTO runs (command, started) VALUES (?,?)",
+                                            (command, time.time())))
 
     def end_run(self, run: int, exit_code: int, summary: dict) -> None:
         with self.db:

@@ -470,7 +470,7 @@ def named_rows(c: MailboxCheck, kind: str) -> Iterator[dict]:
     """verify.json's rows of *c*'s messages of *kind* (NAMED), in source order, read as
     consumed: the source is read again for their headers."""
     for f, marked in getattr(c, kind).folders():
-        marks = {}
+        marks: dict[int, str] = {}
 
         def messages(marked=marked, marks=marks):
             for p, mark in marked:

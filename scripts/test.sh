@@ -110,6 +110,7 @@ fi
 if [ "$*" = "" ] || [ "$*" = "-q" ]; then
   .venv/bin/ruff check migrate tests scripts bench
   .venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md
+  .venv/bin/python -m mypy  # pyproject.toml [tool.mypy]: gradual, strict on the contract
 fi
 # Planted data-safety bugs first: the suite must catch each one (docs/testing.md).
 # Skipped when pytest is asked for a subset (arguments other than -q).

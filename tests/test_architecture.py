@@ -63,3 +63,27 @@ def test_no_private_name_is_imported_from_another_module():
                           for a in node.names
                           if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
+
+
+# The mypy ratchet (pyproject.toml): modules whose type errors are still to fix. A module
+# may leave the list, never join it: new code is typed from the start.
+RATCHET_AT_MOST = {
+    "migrate.backup", "migrate.jobs", "migrate.jobs_report", "migrate.jobs_report_html",
+    "migrate.oauth", "migrate.plan", "migrate.report_html", "migrate.sources",
+    "migrate.sources.applemail", "migrate.sources.emltree", "migrate.sources.emlx",
+    "migrate.sources.flags", "migrate.sources.maildir", "migrate.sources.mbox",
+    "migrate.sources.mboxtree", "migrate.sources.msg", "migrate.sources.olm",
+    "migrate.sources.olm_export", "migrate.sources.outlook_express", "migrate.sources.pop3",
+    "migrate.sources.pst", "migrate.sources.pst_export", "migrate.sources.pst_mime",
+    "migrate.sources.pst_props", "migrate.sources.takeout", "migrate.sources.walk",
+    "migrate.survey", "migrate.verify",
+}
+
+
+def test_the_type_check_ratchet_only_shrinks():
+    import tomllib
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    ratchet = [o for o in config["overrides"] if o.get("ignore_errors")]
+    assert len(ratchet) == 1
+    listed = set(ratchet[0]["module"])
+    assert listed <= RATCHET_AT_MOST, f"typed from the start: {sorted(listed - RATCHET_AT_MOST)}"

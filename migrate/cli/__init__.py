@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     names and subjects from mail reach the terminal as text, never as control."""
     from migrate.textsafe import SafeStream, writable
     out, err = sys.stdout, sys.stderr
-    writable(out), writable(err)
+    writable(out)
+    writable(err)
     sys.stdout, sys.stderr = SafeStream(out), SafeStream(err, keep="\r")
     try:
         return _main(argv)

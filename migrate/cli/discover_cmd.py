@@ -36,7 +36,7 @@ def run(args) -> int:
               "mailmigrate discover PATH")
     else:
         for f in found:
-            numbers = (f"{f.folders} folders, {f.messages} messages, {human_size(f.size)}"
+            numbers = (f"{f.folders} folders, {f.messages} messages, {human_size(f.size or 0)}"
                        if f.messages is not None else
                        human_size(f.size) if f.size is not None else "")
             who = f", {shown(f.owner)}'s" if f.owner else ""

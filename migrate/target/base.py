@@ -35,7 +35,7 @@ import datetime as dt
 import itertools
 import re
 from array import array
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from migrate.providers import Provider
 from migrate.target.config import TargetConfig
@@ -68,6 +68,14 @@ class AppendResult:
         return int(m.group(1)) / 1000 if m else None
 
 
+class PlannedLike(Protocol):
+    """What a server's limits are checked against (``planned.PlannedMessage``)."""
+
+    size: int
+    has_nul: bool
+    longest_line: int
+
+
 @dataclasses.dataclass(frozen=True)
 class ServerLimits:
     """What a server refuses whatever the mailbox: size, NUL bytes, long lines."""
@@ -76,7 +84,7 @@ class ServerLimits:
     binary: bool = True  # takes BINARY literals (messages with NUL bytes)
     line_limit: int | None = None  # longest line a provider takes
 
-    def refusal(self, p) -> str | None:
+    def refusal(self, p: PlannedLike) -> str | None:
         """Why the server would refuse *p* (size, has_nul, longest_line), or None."""
         if self.append_limit is not None and p.size > self.append_limit:
             return f"larger than the server's limit of {self.append_limit} bytes"
@@ -100,14 +108,14 @@ class SelectInfo:
     uidvalidity: int
     uidnext: int | None
     exists: int
-    permanent_flags: frozenset
+    permanent_flags: frozenset[str]
 
 
 @dataclasses.dataclass(frozen=True)
 class StoredInfo:
     """What a copy on the server carries besides its bytes (``stored_info``)."""
 
-    flags: frozenset
+    flags: frozenset[str]
     size: int
     internaldate: dt.datetime | None
 
@@ -164,14 +172,15 @@ class Target(Protocol):
     def examine(self, name: str) -> SelectInfo:
         """Read-only select: no flag or \\Recent change."""
 
-    def copies_in(self, names: list[str]) -> dict:
+    def copies_in(self, names: list[str]) -> dict[str, tuple[SelectInfo, list[ServerCopy]]]:
         """name -> (``examine``, the ``fingerprints`` of all its messages, by UID) of
         those of *names* the server answered for at once (IMAP: small mailboxes,
         pipelined); the others are for the caller to read one by one. Read-only;
         leaves any one of them selected."""
         return {}
 
-    def look_into(self, names: list[str], sizes: dict[str, int] | None = None) -> dict:
+    def look_into(self, names: list[str], sizes: dict[str, int] | None = None
+                  ) -> dict[str, tuple[SelectInfo, Sequence[int]]]:
         """name -> (``examine``, ``uids``) of those of *names* the server answered for
         at once (IMAP: pipelined); the others are for the caller to look into one by
         one. *sizes*: how many messages some of them hold, as the caller saw them.
@@ -185,7 +194,7 @@ class Target(Protocol):
         """Every UID >= *uid_from* in the mailbox, ascending (cheap: no message is
         fetched; 4 bytes a UID)."""
 
-    def fingerprints(self, uids: list[int]) -> list:
+    def fingerprints(self, uids: list[int]) -> list[ServerCopy]:
         """``reconcile.ServerCopy`` of the messages *uids* (``reconcile.fetch_copies``
         asks a page at a time)."""
 
@@ -200,10 +209,10 @@ class Target(Protocol):
 
     def header_fields(self, uids: list[int]) -> dict[int, dict[str, str]]: ...
 
-    def flags_of(self, uids: list[int]) -> dict[int, frozenset]:
+    def flags_of(self, uids: list[int]) -> dict[int, frozenset[str]]:
         """The flags of *uids* (selected mailbox); read-only."""
 
-    def add_flags(self, uids: list[int], flags: tuple) -> bool:
+    def add_flags(self, uids: list[int], flags: tuple[str, ...]) -> bool:
         """Add *flags* to *uids* (UID STORE +FLAGS): for messages our runs uploaded only.
         False when the server refuses them."""
 
@@ -212,17 +221,17 @@ class Target(Protocol):
         out); read-only."""
 
     # -- writing -------------------------------------------------------------
-    def copy(self, uids: list[int], mailbox: str):
+    def copy(self, uids: list[int], mailbox: str) -> AppendResult:
         """UID COPY *uids* (selected mailbox) into *mailbox*: an ``AppendResult`` whose
         ``sources`` and ``uids`` pair old and new UIDs (COPYUID). All or nothing."""
 
-    def append_batch(self, mailbox: str, items: list[AppendItem]):
+    def append_batch(self, mailbox: str, items: list[AppendItem]) -> AppendResult:
         """APPEND *items* (at most ``batch_limit``) and wait: an ``AppendResult``."""
 
     def append_start(self, mailbox: str, items: list[AppendItem]) -> bytes:
         """Send an APPEND without waiting (``can_pipeline``); its tag."""
 
-    def append_finish(self, tag: bytes):
+    def append_finish(self, tag: bytes) -> AppendResult:
         """The ``AppendResult`` of the APPEND sent with *tag*, in the order sent."""
 
     # -- the account ------------------------------------------------------------
@@ -252,25 +261,26 @@ class ReadOnlyTarget:
     _WRITES = frozenset({"ensure_mailbox", "create_mailboxes", "append_batch", "append_start",
                          "append_finish", "select", "add_flags", "copy"})
 
-    def __init__(self, inner):
+    def __init__(self, inner: Any) -> None:
         object.__setattr__(self, "_inner", inner)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name in self._WRITES:
-            def refuse(*args, **kwargs):
+            def refuse(*args: object, **kwargs: object) -> None:
                 raise ReadOnlyViolation(f"{name} on a read-only target (plan and verify never "
                                         "change the server)")
             return refuse
         return getattr(self._inner, name)
 
     def examine(self, name: str) -> SelectInfo:
-        return self._inner.select(name, readonly=True)
+        info: SelectInfo = self._inner.select(name, readonly=True)
+        return info
 
-    def __enter__(self):
+    def __enter__(self) -> ReadOnlyTarget:
         self._inner.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Any:
         return self._inner.__exit__(*exc)
 
 
@@ -288,7 +298,7 @@ class ServerCopy:
     header_key: str
     size: int
     message_id: str = ""  # normalised (fingerprint.normalise_message_id), "" when none
-    flags: frozenset = frozenset()  # as the server keeps them (verify compares them)
+    flags: frozenset[str] = frozenset()  # as the server keeps them (verify compares them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,9 +307,9 @@ class ServerLayout:
 
     prefix: str = ""  # personal namespace prefix, e.g. "INBOX."
     delimiter: str = "/"
-    special_use: dict = dataclasses.field(default_factory=dict)  # "\\Sent" -> mailbox name
-    existing: frozenset = frozenset()  # mailbox names that exist
-    reserved: frozenset = frozenset()  # casefolded top-level names the provider keeps for itself
+    special_use: dict[str, str] = dataclasses.field(default_factory=dict)  # "\\Sent" -> name
+    existing: frozenset[str] = frozenset()  # mailbox names that exist
+    reserved: frozenset[str] = frozenset()  # casefolded top-level names the provider keeps
     refused_first: str = ""  # characters a name may not begin with (Gmail: "^")
 
 

@@ -18,6 +18,7 @@ tests/test_protocol_parsers.py holds the two to the same answer.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _START = re.compile(rb"(0|[1-9][0-9]*) \(")  # imapclient keeps "0123" as bytes: not ours
 # One item after the list's "(" or a space; FLAGS atoms are printable ASCII without
@@ -36,12 +37,12 @@ _DIGITS = re.compile(rb"[0-9]+\Z")
 _SIZE, _FLAGS = b"RFC822.SIZE", b"FLAGS"
 
 
-def fingerprint_items(data: list) -> dict[int, dict] | None:  # noqa: C901 - to split (issue 38)
+def fingerprint_items(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:  # noqa: C901 - to split (issue 38)
     """UID -> {b"SEQ": n, b"RFC822.SIZE": n, b"FLAGS": (...), b"BODY[HEADER.FIELDS
     (...)]": bytes} as imapclient would parse imaplib's FETCH *data*; None when
     *data* is not in the shape this reads (then parse it with imapclient)."""
-    out: dict[int, dict] = {}
-    item: dict | None = None  # the answer being read (its items so far), between chunks
+    out: dict[int, dict[bytes, Any]] = {}
+    item: dict[bytes, Any] | None = None  # the answer being read (its items so far), between chunks
     for chunk in data:
         if isinstance(chunk, tuple):
             if len(chunk) != 2 or not isinstance(chunk[1], bytes):

@@ -16,6 +16,7 @@ literal above *max_literal* is refused, and an answer still incomplete after
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from migrate.errors import BadServerAnswer
 
@@ -30,7 +31,7 @@ RECV_BYTES = 64 * 1024
 class ReadGuard:
     """Installed on one imaplib connection (``install``)."""
 
-    def __init__(self, imap, address: str, timeout: float, max_literal: int = LITERAL_FLOOR,
+    def __init__(self, imap: Any, address: str, timeout: float, max_literal: int = LITERAL_FLOOR,
                  line_limit: int = LINE_LIMIT):
         self.imap, self.address, self.timeout = imap, address, timeout
         self.max_literal, self.line_limit = max_literal, line_limit
@@ -44,7 +45,7 @@ class ReadGuard:
         it below LITERAL_FLOOR (older mail on the server may be larger)."""
         self.max_literal = max(LITERAL_FLOOR, 2 * (largest or 0))
 
-    def send(self, data: bytes):
+    def send(self, data: bytes) -> Any:
         self.started, self.got = time.monotonic(), 0  # a new command: a new deadline
         return self._send(data)
 
@@ -54,7 +55,7 @@ class ReadGuard:
                 f"{self.address} announced a literal of {size:,} bytes, more than any message "
                 f"it could hold (mailmigrate reads up to {self.max_literal:,}); the server is "
                 "broken or not an IMAP server: ask its administrator. Nothing was lost")
-        data = self._read(size)
+        data: bytes = self._read(size)
         self._check(len(data))
         return data
 
@@ -80,7 +81,7 @@ class ReadGuard:
                 "was lost")
 
 
-def buffered_line(imap, limit: int) -> bytes:
+def buffered_line(imap: Any, limit: int) -> bytes:
     """One line (up to *limit* + 1 bytes) from an imaplib that keeps its own read buffer
     (Python 3.14: ``_readbuf``, a list of received chunks its ``read`` takes in order);
     what follows the line stays at the buffer's front for the next read."""

@@ -9,6 +9,8 @@ name holds. No I/O: tested on byte literals.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ListParseError(ValueError):
     """A LIST line that is not ``(flags) delimiter name``."""
@@ -66,7 +68,7 @@ def parse_list_line(line: bytes, literal: bytes | None = None
     return flags, delimiter, name
 
 
-def parse_list(data: list) -> list[tuple[tuple[bytes, ...], bytes | None, bytes]]:
+def parse_list(data: list[Any]) -> list[tuple[tuple[bytes, ...], bytes | None, bytes]]:
     """Every (flags, delimiter, raw name) of LIST answers as imaplib gives them: a
     line as bytes, or a (line up to the literal, literal) pair followed by the rest
     of that line (LIST-EXTENDED data, ignored)."""

@@ -4,6 +4,7 @@ server's words for a person, LIST names and flags, a FETCH answer's fingerprint.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from imapclient.imap_utf7 import decode as decode_utf7
 
@@ -39,7 +40,7 @@ def parse_uid_set(text: bytes) -> list[int] | None:
     return [uid for a, b in ranges for uid in range(a, b + 1)]
 
 
-def parse_append_response(typ: str, data) -> AppendResult:
+def parse_append_response(typ: str, data: list[Any] | None) -> AppendResult:
     """Turn an APPEND's (typ, data) into an AppendResult (APPENDUID parsed)."""
     text = b" ".join(d if isinstance(d, bytes) else str(d).encode() for d in (data or []) if d)
     ok = typ == "OK"
@@ -78,7 +79,7 @@ def said(e: BaseException, limit: int = 200) -> str:
     return (text[:limit] + "...") if len(text) > limit else text or "nothing"
 
 
-def parse_copy_response(typ: str, data) -> AppendResult:
+def parse_copy_response(typ: str, data: list[Any] | None) -> AppendResult:
     """Turn a UID COPY's (typ, data) into an AppendResult: COPYUID's source UIDs in
     ``sources``, the new ones in ``uids``, in the same order (RFC 4315)."""
     result = parse_append_response(typ, data)
@@ -91,7 +92,7 @@ def parse_copy_response(typ: str, data) -> AppendResult:
     return result
 
 
-def copy_of(uid: int, item: dict) -> ServerCopy:
+def copy_of(uid: int, item: dict[bytes, Any]) -> ServerCopy:
     """A server message's fingerprint from its FETCH answer (``IMAPTarget.FINGERPRINT_ITEMS``)."""
     fields = fingerprint.answer_fingerprint_fields(header_item(item))
     size = int(item[b"RFC822.SIZE"])
@@ -106,12 +107,12 @@ def mailbox_name(raw: bytes) -> str:
     other encoding) its bytes kept as undecodable escapes, never an error."""
     try:
         raw.decode("ascii")
-        return decode_utf7(raw)
+        return str(decode_utf7(raw))
     except (UnicodeError, ValueError, IndexError):
         return raw.decode("utf-8", "surrogateescape")
 
 
-def holds_mail(flags) -> bool:
+def holds_mail(flags: tuple[bytes, ...]) -> bool:
     """A LISTed mailbox that can hold mail: a parent that exists only because a child
     was created (Dovecot lists it \\NonExistent or \\Noselect) must still be CREATEd."""
     return not ({b"\\NOSELECT", b"\\NONEXISTENT"} & {f.upper() for f in flags})
@@ -122,14 +123,14 @@ def quoted(value: bytes) -> bytes:
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
-def header_item(item: dict) -> bytes:
+def header_item(item: dict[bytes, Any]) -> bytes:
     for key, value in item.items():
         if key.startswith(b"BODY[HEADER.FIELDS"):
             return value or b""
     return b""
 
 
-def decode_atom(value) -> str:
+def decode_atom(value: object) -> str:
     """A flag or delimiter as text: IMAP makes them ASCII atoms; a server that sends
     other bytes gets U+FFFD for them, not a traceback (no kept flag is non-ASCII)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from array import array
+from typing import Any
 
 _STATUS_ITEMS = re.compile(rb"\(([A-Z0-9 ]*)\)\s*$")
 _DIGITS = re.compile(rb"[0-9]+")
 _PIECE = 1 << 16  # bytes of a SEARCH answer read at a time (no list of a million)
 
 
-def status_items(answers: list) -> dict[bytes, int] | None:
+def status_items(answers: list[Any]) -> dict[bytes, int] | None:
     """The items of the one STATUS answer in *answers* (imaplib's untagged data):
     {b"MESSAGES": 3, b"UIDVALIDITY": ...}, or None."""
     if len(answers) != 1 or not isinstance(answers[0], bytes):
@@ -35,7 +36,7 @@ def status_items(answers: list) -> dict[bytes, int] | None:
     return {name: int(value) for name, value in zip(items[::2], items[1::2])}
 
 
-def search_uids(answers: list, uid_type: str, max_uid: int) -> array | None:
+def search_uids(answers: list[Any], uid_type: str, max_uid: int) -> array[int] | None:
     """The UIDs of SEARCH answers, ascending and distinct, or None when some token is not
     a UID (a number from 1 to *max_uid*)."""
     out = array(uid_type)
@@ -59,9 +60,9 @@ def search_uids(answers: list, uid_type: str, max_uid: int) -> array | None:
     return out
 
 
-def examined(untagged: dict) -> tuple[int, int | None, int] | None:
+def examined(untagged: dict[str, Any]) -> tuple[int, int | None, int] | None:
     """(UIDVALIDITY, UIDNEXT or None, EXISTS) of an EXAMINE's untagged data, or None."""
-    def last(key):
+    def last(key: str) -> int | None:
         values = untagged.get(key) or [None]
         value = values[-1]
         return int(value) if isinstance(value, bytes) and _DIGITS.fullmatch(value) else None

@@ -89,7 +89,7 @@ def copy_from(w: Worker, source: str, mailbox: str, here: SelectInfo, entries,
                                         w.ctx.started)
             copied(w, mailbox, [p for p, _ in chunk if p.content_hash in placed])
             return None
-        new = dict(zip(result.sources, result.uids))
+        new = dict(zip(result.sources, result.uids or []))
         rows = {r.content_hash: r.rowid for r in w.state.batch_rows(batch)}
         done = [(p, new[uid]) for p, uid in chunk if uid in new]
         w.state.resolve_batch(batch, {rows[p.content_hash]: uid for p, uid in done},
