@@ -143,9 +143,20 @@ def mm(tmp_path):
 SERVER_FIXTURES = {"dovecot_servers", "cyrus_servers", "courier_server"}
 
 
+FUNCTIONAL_FIXTURES = {"mm"}  # runs ``python -m migrate`` as its own process
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test is ``server`` (it starts or uses a real IMAP server: its fixtures say
-    so) or ``unit`` (none): ``pytest -m unit`` is the fast layer (CONTRIBUTING.md)."""
+    """Every test is in one layer (pip's split, CONTRIBUTING.md): ``server`` (it starts
+    or uses a real IMAP server: its fixtures say so), ``functional`` (no server, but the
+    command runs as a process of its own, or the test starts processes: the ``mm``
+    fixture, or marked so), else ``unit`` (in this process: ``pytest -m unit``, the fast
+    layer, under a minute)."""
     for item in items:
-        uses = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
-        item.add_marker(pytest.mark.server if uses else pytest.mark.unit)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.server)
+        elif FUNCTIONAL_FIXTURES & fixtures or item.get_closest_marker("functional"):
+            item.add_marker(pytest.mark.functional)
+        else:
+            item.add_marker(pytest.mark.unit)

@@ -13,6 +13,8 @@ import pytest
 from migrate.report_person import render_person_page
 from tests.browser import layout, print_pdf
 
+pytestmark = pytest.mark.functional  # Chromium draws and prints the pages
+
 
 def crowded_summary(language: str) -> dict:
     """A POP user's ten years: 80 folders, 400 deleted-but-kept messages, 3 refused."""

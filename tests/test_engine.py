@@ -784,6 +784,7 @@ def test_the_report_groups_what_stayed_behind_and_names_each_message():
     assert "Inbox: 25 x deleted in the mail client but not yet compacted" in english
 
 
+@pytest.mark.functional  # memory at scale
 def test_verify_of_many_messages_holds_a_page_of_them_not_all(tmp_path, monkeypatch):
     """The full check compares every message with the server's copies; it held every
     message not found by UID as an object (all of them without a state: ~600 bytes
@@ -809,6 +810,7 @@ def test_verify_of_many_messages_holds_a_page_of_them_not_all(tmp_path, monkeypa
     assert peak < 8 << 20, peak  # 20 MB when every message not found by UID was held
 
 
+@pytest.mark.functional  # memory at scale
 def test_the_survey_of_many_messages_ours_without_uids_holds_a_page_of_them(tmp_path,
                                                                              monkeypatch):
     """A re-run's plan claims the server copies of what earlier runs sent: by UID, or
@@ -874,6 +876,7 @@ def test_verify_runs_the_looser_pass_only_over_what_the_exact_pass_left(tmp_path
     assert check.duplicated_uids == [6] and not check.missing
 
 
+@pytest.mark.functional  # memory at scale
 def test_verify_names_every_missing_message_in_flat_memory(tmp_path, monkeypatch):
     """A run that stopped early, then ``verify --report``: every message of a folder
     missing. Each was an object, a dict of its headers and a JSON row (3 GB at a

@@ -320,6 +320,7 @@ def plan_workers(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.functional  # real worker processes
 def test_a_worker_killed_for_real_stops_the_plan_with_a_sentence(tmp_path):
     import os
     import signal
