@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import io
 import json
@@ -23,19 +22,32 @@ import os
 import shutil
 import tarfile
 import time
-import zlib
 from pathlib import Path
 from typing import Iterable
 
 from migrate import __version__
+from migrate.backup_archive import (  # the archive's format, read and checked there
+    COPY_CHUNK,
+    FORMAT,
+    MANIFEST_NAME,
+    check_manifest,
+    damaged,
+    durable,
+    identity,
+    local_name,
+    manifest_digest,
+    private_open,
+    sidecar,
+    verified_marker,
+    verify_backup,
+)
+from migrate.backup_restore import restore_backup
 from migrate.errors import BackupError
-from migrate.filestat import CHUNK, sha256_file, sha256_of, stat_text
+from migrate.filestat import sha256_file, stat_text
 from migrate.sources.base import Store, held_open, held_open_advice, source_containing
-from migrate.textsafe import windows_device
 
-MANIFEST_NAME = "MANIFEST.json"
-FORMAT = "mailmigrate-backup"
-COPY_CHUNK = CHUNK
+# Imported from here by callers (cli, tests): one name for the backup step
+REEXPORTED = (FORMAT, MANIFEST_NAME, local_name, restore_backup, sidecar)
 
 
 @dataclasses.dataclass
@@ -120,36 +132,6 @@ def check_destination(stores: list[Store], backup_dir: Path, needed: int) -> Non
                           "choose another --backup-dir or free some space")
 
 
-def _private_open(path: Path, mode: str = "wb"):
-    """Open *path* for writing, readable only by its owner (the content is private mail)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    return os.fdopen(fd, mode)
-
-
-def _durable(path: Path) -> None:
-    """*path*'s bytes on the disk itself, not only in the system's cache."""
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_directory(directory: Path) -> None:
-    """The names in *directory* on the disk (POSIX; NTFS journals them itself). Some
-    file systems (network shares, FUSE) cannot flush a directory: theirs is left to them."""
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as e:
-        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
-
-
 class BackupCancelled(Exception):
     """The run stopped while its backup was being written (the archive is removed)."""
 
@@ -180,15 +162,6 @@ class _HashingReader:
         self.h.update(data)
         self.n += len(data)
         return data
-
-
-def sidecar(archive: Path, kind: str) -> Path:
-    """``x.tar`` / ``x.tar.gz`` -> ``x.manifest.json`` or ``x.verified``."""
-    name = archive.name
-    for ext in (".tar.gz", ".tar"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-    return archive.with_name(name + kind)
 
 
 def count_messages(store: Store) -> dict:
@@ -231,7 +204,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     mode = "w:gz" if compress else "w"
     extra = {"compresslevel": 1} if compress else {}
     try:
-        with _private_open(archive) as raw, tarfile.open(fileobj=raw, mode=mode,
+        with private_open(archive) as raw, tarfile.open(fileobj=raw, mode=mode,
                                                         format=tarfile.PAX_FORMAT,
                                                         copybufsize=COPY_CHUNK, **extra) as tar:
             written: list[tuple[str, Path, dict]] = []  # (member, source, its entry)
@@ -256,7 +229,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
             tar.addfile(info, io.BytesIO(data))
-        _durable(archive)  # before anything says verified: a crash must not leave a
+        durable(archive)  # before anything says verified: a crash must not leave a
         # marker beside an archive the disk never got (the system writes it back later)
     except BaseException as e:
         archive.unlink(missing_ok=True)  # never leave a partial archive behind
@@ -269,7 +242,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
         raise
     manifest_path = sidecar(archive, ".manifest.json")
     try:
-        with _private_open(manifest_path) as f:
+        with private_open(manifest_path) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -305,7 +278,7 @@ def _compare_written(archive: Path, written: list[tuple[str, Path, dict]],
                 member = tar.next()
                 if member is None or member.name != name or not member.isfile() \
                         or member.size != entry["size"]:
-                    raise _damaged(archive, f"{name} is not where it was written")
+                    raise damaged(archive, f"{name} is not where it was written")
                 if not _same_bytes(again, member.offset_data, source, member.size, cancelled):
                     raise BackupError(f"backup {archive} is damaged: {name} does not match "
                                       f"its source as read (did {source} change meanwhile? "
@@ -412,172 +385,6 @@ def check_unchanged(fplans, before: dict[bytes, str]) -> None:
                           "the same command again")
 
 
-def _verified_marker(archive: Path) -> Path:
-    return sidecar(archive, ".verified")
-
-
-def _identity(archive: Path) -> dict:
-    """What the marker ties the verification to: any change means verify again."""
-    st = archive.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino,
-            "device": st.st_dev}
-
-
-def _damaged(archive: Path, why) -> BackupError:
-    return BackupError(f"the backup {archive} is damaged or not a mailmigrate backup ({why}); "
-                       "make a new one with --backup-dir")
-
-
-def check_manifest(manifest, archive: Path) -> dict:
-    """*manifest* if it is well formed, else BackupError: it drives what is read and written."""
-    def bad(why):
-        return _damaged(archive, f"manifest: {why}")
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise bad("not a mailmigrate manifest")
-    stores = manifest.get("stores")
-    if not isinstance(stores, list):
-        raise bad("no list of stores")
-    prefixes = set()
-    for store in stores:
-        if not isinstance(store, dict) or not isinstance(store.get("files"), list):
-            raise bad("a store entry is not an object with a list of files")
-        prefix = store.get("archive_prefix")
-        if not isinstance(prefix, str) or not prefix.startswith("store") \
-                or not prefix[5:].isdigit() or prefix in prefixes:
-            raise bad(f"bad archive prefix {prefix!r}")
-        prefixes.add(prefix)
-        for f in store["files"]:
-            if not isinstance(f, dict):
-                raise bad("a file entry is not an object")
-            _check_member_path(f.get("path"), bad)
-            if not isinstance(f.get("size"), int) or f["size"] < 0 or \
-                    not isinstance(f.get("mtime"), (int, float)) or \
-                    not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
-                raise bad(f"bad size, time or hash for {f.get('path')!r}")
-    return manifest
-
-
-def _check_member_path(path, bad) -> None:
-    """A relative path ('/' between its parts) that stays inside its store: no '..', no
-    '.', no empty part, no root, no NUL. Any other name a source's file system holds
-    is legal here (``Taxes: 2020``, ``a\\b`` on Linux and macOS): restore makes a
-    name this system cannot hold safe (``local_name``), it never refuses one."""
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise bad(f"bad file path {path!r}")
-    parts = path.split("/")
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise bad(f"file path {path!r} would leave the restore directory")
-
-
-_WINDOWS_BAD = set('<>:"|?*\\') | {chr(i) for i in range(32)}
-
-
-def local_name(part: str, windows: bool = os.name == "nt") -> str:
-    """One part of a backed-up path as this system can hold it. On Windows, characters
-    it refuses (``< > : " | ? * \\`` and controls) become %XX, a trailing dot or
-    space too, and a reserved device name (CON, AUX, NUL...) gets a '_'; a '%' that
-    could be read as such an escape becomes %25. Elsewhere the name is kept."""
-    if not windows:
-        return part
-    out = "".join(f"%{ord(c):02X}" if c in _WINDOWS_BAD or c == "%" else c for c in part)
-    if out[-1:] in (".", " "):
-        out = out[:-1] + f"%{ord(out[-1]):02X}"
-    if windows_device(out):
-        out = "_" + out
-    return out
-
-
-def _regular_member(tar: tarfile.TarFile, name: str, archive: Path) -> tarfile.TarInfo:
-    """The member *name*, which must be there and be a regular file (not a link or dir)."""
-    try:
-        member = tar.getmember(name)
-    except KeyError:
-        raise _damaged(archive, f"{name} is missing") from None
-    if not member.isfile():
-        raise _damaged(archive, f"{name} is not a regular file")
-    return member
-
-
-def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict:
-    member = _regular_member(tar, MANIFEST_NAME, archive)
-    try:
-        manifest = json.loads(tar.extractfile(member).read())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise _damaged(archive, f"{MANIFEST_NAME} is not JSON: {e}") from None
-    return check_manifest(manifest, archive)
-
-
-def _check_complete(tar: tarfile.TarFile, archive: Path) -> None:
-    """The archive ends as a tar must (two zero blocks): a cut file is damaged even
-    when every listed member happens to be whole."""
-    tar.getmembers()  # read to the end; a cut .tar.gz fails its CRC here
-    if tar.fileobj is not None and not archive.name.endswith(".gz"):
-        end = tar.offset
-        with open(archive, "rb") as f:
-            f.seek(end)
-            tail = f.read(2 * tarfile.BLOCKSIZE)
-        if len(tail) < 2 * tarfile.BLOCKSIZE or tail.strip(b"\0"):
-            raise _damaged(archive, "it ends before the end of the archive (cut short)")
-
-
-def verify_backup(archive: Path, mark: bool = True, checked: dict | None = None) -> dict:
-    """Re-read *archive*, check every member against its manifest; return the manifest.
-
-    With *mark*, write the ``.verified`` marker tied to the archive's size,
-    time and identity (``restore`` reads without marking: a backup on
-    read-only media can be restored). *checked* ({name: (size, sha256)}):
-    members ``create_backup`` has already re-read from this archive.
-    """
-    archive = Path(archive)
-    try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            manifest = _read_manifest(tar, archive)
-            for store in manifest["stores"]:
-                for f in store["files"]:
-                    name = f"{store['archive_prefix']}/{f['path']}"
-                    member = _regular_member(tar, name, archive)
-                    expected = (f["size"], f["sha256"])
-                    if member.size == f["size"] and (checked or {}).get(name) == expected:
-                        continue  # re-read while the plan ran
-                    if sha256_of(tar.extractfile(member)) != expected:
-                        raise BackupError(f"backup {archive} is damaged: {name} does not match "
-                                          "its manifest; make a new backup")
-            _check_complete(tar, archive)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise BackupError(f"backup {archive} failed verification ({e}); make a new backup") from e
-    side = sidecar(archive, ".manifest.json")
-    if side.exists():
-        try:
-            same = json.loads(side.read_bytes()) == manifest
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            raise BackupError(f"{side} does not match the manifest inside {archive}; make a "
-                              "new backup")
-    if mark:
-        marker = _verified_marker(archive)
-        try:
-            marker.unlink(missing_ok=True)
-            with _private_open(marker) as out:
-                out.write(json.dumps({"verified": dt.datetime.now(dt.timezone.utc).isoformat(),
-                                      "manifest_sha256": _manifest_digest(manifest),
-                                      "archive": _identity(archive)}).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            _durable_directory(archive.parent)  # the names too
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                marker.unlink(missing_ok=True)  # never a marker whose writing failed
-            raise BackupError(f"the backup {archive} was verified, but its mark {marker} "
-                              f"cannot be written ({e}); free space or fix that disk, then run "
-                              "again; nothing was uploaded") from None
-    return manifest
-
-
-def _manifest_digest(manifest: dict) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
-
-
 def load_backup(archive: Path, manifest: dict | None = None) -> BackupResult:
     """The backup at *archive*, ``verified`` only if its marker matches this very archive.
 
@@ -589,14 +396,14 @@ def load_backup(archive: Path, manifest: dict | None = None) -> BackupResult:
     if manifest is None:
         manifest = check_manifest(json.loads(sidecar(archive, ".manifest.json").read_bytes()),
                                   archive)
-    marker = _verified_marker(archive)
-    digest = _manifest_digest(manifest)
+    marker = verified_marker(archive)
+    digest = manifest_digest(manifest)
     verified, when = False, None
     if marker.exists():
         try:
             mark = json.loads(marker.read_bytes())
             verified = (mark.get("manifest_sha256") == digest
-                        and mark.get("archive") == _identity(archive))
+                        and mark.get("archive") == identity(archive))
             when = dt.datetime.fromisoformat(mark["verified"])
             if when.tzinfo is None:
                 raise ValueError("a time without its zone")
@@ -632,7 +439,7 @@ def find_verified_backup(stores: list[Store], backup_dir: Path,
             except BackupError as e:  # damaged since (bit rot): never used, never again
                 log.warning("%s; it is no longer used, a new backup is written", e)
                 with contextlib.suppress(OSError):
-                    _verified_marker(archive).unlink()
+                    verified_marker(archive).unlink()
     return None
 
 
@@ -661,63 +468,3 @@ def use_backup(stores: list[Store], archive: Path) -> BackupResult:
     return result
 
 
-def restore_backup(archive: Path, to: Path, force: bool = False) -> list[Path]:
-    """Verify *archive*, then extract its stores under *to*; returns the store roots.
-
-    Like a careful archiver: every path is checked before anything is
-    created; *to* must be new or empty (unless *force*), and is not followed
-    if it is a link; nothing existing is overwritten unless *force*; files are
-    written 0600 in 0700 directories, with their original times.
-    """
-    archive, to = Path(archive), Path(to)
-    if not archive.is_file():
-        raise BackupError(f"the backup {archive} does not exist or is not a file")
-    if to.is_symlink():
-        raise BackupError(f"--to {to} is a symbolic link; give the real directory")
-    if to.exists() and not to.is_dir():
-        raise BackupError(f"--to {to} exists and is not a directory")
-    if to.is_dir() and any(to.iterdir()) and not force:
-        raise BackupError(f"--to {to} is not empty; restore into a new or empty directory "
-                          "(or pass --force to add to it, never overwriting)")
-    manifest = verify_backup(archive, mark=False)  # validates every path first
-    to.mkdir(parents=True, exist_ok=True, mode=0o700)
-    base = to.resolve()
-    roots = []
-    try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            for store in manifest["stores"]:
-                root = to / store["archive_prefix"]
-                for f in store["files"]:
-                    name = f"{store['archive_prefix']}/{f['path']}"
-                    member = tar.getmember(name)
-                    parts = [local_name(part) for part in name.split("/")]
-                    if parts != name.split("/"):
-                        log.warning("%s is restored as %s: this system cannot hold its "
-                                    "name", name, "/".join(parts))
-                    dest = base.joinpath(*parts)
-                    _make_dirs(base, parts[:-1])
-                    try:
-                        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
-                                     getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0),
-                                     0o600)
-                    except FileExistsError:
-                        raise BackupError(f"{dest} already exists; nothing is overwritten. "
-                                          "Restore into an empty directory") from None
-                    with tar.extractfile(member) as src, os.fdopen(fd, "wb") as out:
-                        shutil.copyfileobj(src, out, COPY_CHUNK)
-                    os.utime(dest, (f["mtime"], f["mtime"]))
-                roots.append(root)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise BackupError(f"restoring {archive} into {to} failed: {e}") from None
-    return roots
-
-
-def _make_dirs(base: Path, parts: list[str]) -> None:
-    """Create base/parts... (0700), refusing any link on the way."""
-    current = base
-    for part in parts:
-        current = current / part
-        if current.is_symlink():
-            raise BackupError(f"{current} is a symbolic link; refusing to restore through it")
-        if not current.exists():
-            current.mkdir(mode=0o700)

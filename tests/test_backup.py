@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from migrate import backup
+from migrate import backup, backup_archive
 from migrate.errors import BackupError, ExitCode
 from migrate.sources import open_store
 from tests.builders import message, snapshot, write_mbox
@@ -309,7 +309,7 @@ def test_a_name_windows_cannot_hold_is_restored_under_a_safe_name():
 @pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\0b"])
 def test_a_manifest_path_that_leaves_the_restore_directory_is_refused(path):
     with pytest.raises(BackupError):
-        backup._check_member_path(path, lambda why: BackupError(why))
+        backup_archive.check_member_path(path, lambda why: BackupError(why))
 
 
 def test_a_backup_that_fails_its_check_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -337,7 +337,7 @@ def test_a_run_of_a_folder_named_with_a_colon_uploads(tmp_path, account, mm):
 def _age_marker(archive, days):
     import datetime as dt
     import json as js
-    marker = backup._verified_marker(archive)
+    marker = backup_archive.verified_marker(archive)
     mark = js.loads(marker.read_bytes())
     mark["verified"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()
     marker.write_bytes(js.dumps(mark).encode())
