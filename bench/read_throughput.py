@@ -60,7 +60,7 @@ def measure(method: str, path: str) -> dict:
             total += len(data)
         box.close()
     else:
-        from migrate.plan import message_row
+        from migrate.plan_rows import message_row
         from migrate.sources.mbox import MboxStore
         folder = MboxStore(Path(path)).folders()[0]
         for msg in folder.messages():

@@ -40,7 +40,7 @@ def big_mbox(path, size, long_header=False):
 
 @pytest.mark.parametrize("long_header", [False, True])
 def test_reading_a_big_message_holds_it_about_twice(tmp_path, long_header):
-    from migrate.plan import message_row
+    from migrate.plan_rows import message_row
     from migrate.sources import open_store
     size = 48 * MB
     [folder] = open_store(big_mbox(tmp_path / "big.mbox", size, long_header)).folders()

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrate import plan as planning
+from migrate import plan_rows
 from migrate.quickcheck import Facts
 from migrate.sources import open_store
 from migrate.sources.mbox import MboxAt
@@ -40,8 +41,8 @@ def decisions(plan) -> list:
 
 
 def every_body_hashed(monkeypatch):
-    real = planning.message_row
-    monkeypatch.setattr(planning, "message_row", lambda m, body=True: real(m, True))
+    real = plan_rows.message_row
+    monkeypatch.setattr(plan_rows, "message_row", lambda m, body=True: real(m, True))
 
 
 def build(root: Path, across: bool):

@@ -14,6 +14,7 @@ import os
 import pytest
 
 from migrate import plan as planning
+from migrate import plan_rows
 from migrate.cli.run_cmd import BackupGate
 from migrate.errors import AuthFailed, ExitCode
 from migrate.mapping import ServerLayout
@@ -30,8 +31,8 @@ def test_the_layout_is_asked_for_once_after_the_sources_are_read(tmp_path, monke
     write_mbox(root / "Inbox", [message("a"), message("b")])
     write_mbox(root / "Work", [message("c")])
     read, asked = [], []
-    real = planning.message_row
-    monkeypatch.setattr(planning, "message_row", lambda m, body=True: read.append(m.key) or real(m, body))
+    real = plan_rows.message_row
+    monkeypatch.setattr(plan_rows, "message_row", lambda m, body=True: read.append(m.key) or real(m, body))
 
     def layout():
         asked.append(len(read))
@@ -71,8 +72,8 @@ def test_a_failed_login_stops_the_reading_at_once(tmp_path, monkeypatch):
         write_mbox(root / name, [message(f"{name}{i}") for i in range(3)])
     store = open_store(root)
     read = []
-    real = planning.facts_rows
-    monkeypatch.setattr(planning, "facts_rows", lambda folder, workers=None:
+    real = plan_rows.facts_rows
+    monkeypatch.setattr(plan_rows, "facts_rows", lambda folder, workers=None:
                         read.append(folder.name) or real(folder, workers))
     calls = []
 
@@ -328,8 +329,8 @@ def test_plan_and_verify_log_in_while_the_sources_are_read(tmp_path, monkeypatch
     from migrate.cli import common, main
     write_mbox(tmp_path / "one.mbox", [message(f"m{i}") for i in range(3)])
     read = threading.Event()
-    real = planning.message_row
-    monkeypatch.setattr(planning, "message_row", lambda m, body=True: read.set() or real(m, body))
+    real = plan_rows.message_row
+    monkeypatch.setattr(plan_rows, "message_row", lambda m, body=True: read.set() or real(m, body))
 
     class LoginAfterReading:
         def __init__(self, config):

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrate import plan as planning
+from migrate import plan_rows
 from migrate.sources import open_store
 from migrate.sources.mbox import likely_boundaries
 from tests.builders import crlf, message, write_mbox
@@ -21,15 +22,15 @@ FAKE_SEPARATOR = "\n\nFrom fake@example.org Mon Jan  1 00:00:00 2001\nSubject: i
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    monkeypatch.setattr(planning, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(planning, "PART_BYTES", 700)
+    monkeypatch.setattr(plan_rows, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(plan_rows, "PART_BYTES", 700)
 
 
 def both_ways(path):
     [folder] = open_store(path).folders()
-    parallel = planning.planned_rows_in_parts(folder)
+    parallel = plan_rows.planned_rows_in_parts(folder)
     assert parallel is not None
-    sequential = [planning.message_row(m, body=False) for m in folder.messages()]
+    sequential = [plan_rows.message_row(m, body=False) for m in folder.messages()]
     return list(parallel), sequential
 
 
@@ -74,8 +75,8 @@ def test_mboxcl2_files_are_not_unquoted_in_any_part(tmp_path, small_parts):
 @given(st.lists(st.tuples(st.integers(0, 40), st.booleans(), st.booleans()), min_size=1,
                 max_size=25))
 def test_any_mix_plans_the_same_in_parts(tmp_path_factory, shapes):
-    saved = planning.PARALLEL_MIN_BYTES, planning.PART_BYTES
-    planning.PARALLEL_MIN_BYTES, planning.PART_BYTES = 0, 500
+    saved = plan_rows.PARALLEL_MIN_BYTES, plan_rows.PART_BYTES
+    plan_rows.PARALLEL_MIN_BYTES, plan_rows.PART_BYTES = 0, 500
     try:
         parts = []
         for i, (lines, fake, quoted) in enumerate(shapes):
@@ -88,7 +89,7 @@ def test_any_mix_plans_the_same_in_parts(tmp_path_factory, shapes):
         parallel, sequential = both_ways(path)
         assert parallel == sequential
     finally:
-        planning.PARALLEL_MIN_BYTES, planning.PART_BYTES = saved
+        plan_rows.PARALLEL_MIN_BYTES, plan_rows.PART_BYTES = saved
 
 
 # -- a store of many folders: mbox files read ahead by the workers ---------------------
@@ -112,10 +113,10 @@ def plan_fields(plan):
 
 def test_many_folders_read_ahead_plan_as_one_by_one(tmp_path, monkeypatch):
     root = _tree(tmp_path / "Local Folders")
-    monkeypatch.setattr(planning, "_cores", lambda: 1)  # no workers: one by one, here
+    monkeypatch.setattr(plan_rows, "cores_here", lambda: 1)  # no workers: one by one, here
     alone = plan_fields(planning.build_plan([open_store(root)]))
-    monkeypatch.setattr(planning, "_cores", lambda: 2)
-    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(plan_rows, "cores_here", lambda: 2)
+    monkeypatch.setattr(plan_rows, "READ_AHEAD_MIN_BYTES", 0)
     submitted = []
     real = planning.Workers.submit
     monkeypatch.setattr(planning.Workers, "submit",
@@ -134,8 +135,8 @@ def test_a_folder_gone_before_a_worker_reads_it_stops_as_it_did(tmp_path, monkey
     (root / "F3").unlink()
     said = []
     for cores, least in ((1, 1 << 20), (2, 0)):
-        monkeypatch.setattr(planning, "_cores", lambda cores=cores: cores)
-        monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", least)
+        monkeypatch.setattr(plan_rows, "cores_here", lambda cores=cores: cores)
+        monkeypatch.setattr(plan_rows, "READ_AHEAD_MIN_BYTES", least)
         with pytest.raises(SourceError) as e:
             planning.build_plan([store])
         said.append(str(e.value))
@@ -151,8 +152,8 @@ def test_facts_of_folders_read_ahead_are_kept_and_reused(tmp_path, monkeypatch):
     root = _tree(tmp_path / "Local Folders")
     for path in root.rglob("*"):
         os.utime(path, (time.time() - 3600,) * 2)
-    monkeypatch.setattr(planning, "_cores", lambda: 2)
-    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(plan_rows, "cores_here", lambda: 2)
+    monkeypatch.setattr(plan_rows, "READ_AHEAD_MIN_BYTES", 0)
     state = State(tmp_path / "s.sqlite")
     try:
         first = plan_fields(planning.build_plan([open_store(root)], facts=Facts(state)))
@@ -224,8 +225,8 @@ def test_a_worker_killed_mid_plan_is_a_sentence_to_run_again(tmp_path, monkeypat
 
     from migrate import workers
     root = _tree(tmp_path / "Local Folders")
-    monkeypatch.setattr(planning, "_cores", lambda: 2)
-    monkeypatch.setattr(planning, "READ_AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(plan_rows, "cores_here", lambda: 2)
+    monkeypatch.setattr(plan_rows, "READ_AHEAD_MIN_BYTES", 0)
     real = workers.Workers.submit
 
     def dying(self, fn, path, *rest):

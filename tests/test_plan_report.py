@@ -322,7 +322,7 @@ def test_longest_line_is_exact_where_it_matters_and_cheap_elsewhere():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from migrate.plan import LONG_LINE, longest_line
+    from migrate.plan_rows import LONG_LINE, longest_line
 
     @given(st.lists(st.integers(0, 13_000), min_size=1, max_size=8))
     def check(lengths):
