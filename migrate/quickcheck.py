@@ -29,7 +29,7 @@ from pathlib import Path
 from migrate.errors import UsageError
 from migrate.filestat import sha256_file, stat_text
 from migrate.sources.base import Folder
-from migrate.state import FACT_COLUMNS
+from migrate.state_schema import FACT_COLUMNS
 
 VERSION = 2  # bump when message_row's facts change meaning (2: mbox keys say where)
 RACY_SECONDS = 2.0
