@@ -94,6 +94,11 @@ def _store_files(store: Store) -> list[tuple[Path, str]]:
     return [(p, p.relative_to(root).as_posix()) for p in store.files()]
 
 
+def source_bytes(stores: Iterable[Store]) -> int:
+    """The size of every file of the stores: what a backup reads."""
+    return sum(f.stat().st_size for s in stores for f in s.files())
+
+
 def describe_sources(stores: Iterable[Store], hashes: bool = True, known=None) -> list[dict]:
     """The sources as a manifest lists them (sizes, mtimes, hashes).
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from migrate import jobs as jobs_mod
-from migrate import report
+from migrate import report, run_document
 from migrate.report import human_size, run_meanings
 
 SCHEMA = "mailmigrate-jobs-summary/1"
@@ -151,10 +151,13 @@ def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:
     if printable.exists():
         entry["client_html"] = os.path.relpath(printable, out_dir)
     pages = {"plan": job.work_dir / "plan" / "plan.json",
-             "run": job.state.with_suffix(".run.json"),
+             "run": run_document.path_of(job.state),
              "verify": job.work_dir / "verify" / "verify.json"}
     for key, json_path in pages.items():
-        data = read_json(json_path)
+        try:  # a run's document is read where it is written (run_document)
+            data = run_document.read(json_path) if key == "run" else read_json(json_path)
+        except run_document.NotARunDocument:
+            data = []  # named below: cannot be read
         html = json_path.with_name(json_path.name.removesuffix(".json") + ".html")
         if html.exists():
             entry[f"{key}_html"] = os.path.relpath(html, out_dir)

@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 from migrate import __version__, providers
 from migrate.errors import UsageError
@@ -107,7 +107,7 @@ def not_moving(plan: Plan) -> list[dict]:
             for (a, r), n in counter.most_common()]
 
 
-def counted(document: dict, key: str) -> int:
+def counted(document: Mapping[str, Any], key: str) -> int:
     """How many *key* there are: ``KEY_count`` where a report lists only the first of
     them (verify.json, run.json), else the length of the list."""
     return document.get(f"{key}_count", len(document.get(key, ())))
@@ -303,7 +303,7 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: 
     return "\n".join(lines)
 
 
-def meanings(summary: dict) -> dict[str, int]:
+def meanings(summary: Mapping[str, Any]) -> dict[str, int]:
     """The plan's messages by what happens to them, each counted once: moving now, moved
     by earlier runs, already on the server (from elsewhere), left for a later pass, and
     will not move (with a reason). A deferred message is never "will not move"."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any, Mapping
 
 from migrate.plan import DONE, FAILED, LATER, PRESENT, UPLOAD, UPLOADED
 from migrate.report import (
@@ -249,7 +250,7 @@ def _unread_section(rows: list[dict]) -> list[str]:
     return out
 
 
-def render_run_html(summary: dict) -> str:
+def render_run_html(summary: Mapping[str, Any]) -> str:
     """The morning report: what moved, what did not and why, and the check afterwards."""
     t = summary["totals"]
     ok = not summary.get("missing") and not summary.get("error")

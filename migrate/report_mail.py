@@ -14,6 +14,7 @@ import datetime as dt
 import email.header
 import email.utils
 import hashlib
+from typing import Any, Mapping
 
 from migrate.reconcile import fetched_pages
 from migrate.report import counted
@@ -31,12 +32,12 @@ def message_id(user: str, host: str, update: int | None = None) -> str:
     return f"mailmigrate-report.{token}{f'.n{update}' if update else ''}@mailmigrate.invalid"
 
 
-def moved_total(summary: dict) -> int:
+def moved_total(summary: Mapping[str, Any]) -> int:
     t = summary["totals"]
     return t.get("uploaded", 0) + t.get("done", 0)
 
 
-def build(summary: dict, user: str, host: str, now: dt.datetime | None = None,
+def build(summary: Mapping[str, Any], user: str, host: str, now: dt.datetime | None = None,
           language: str = "en", update_of: int | None = None) -> bytes:
     """The report as a plain-text message (CRLF, ASCII headers, UTF-8 body). With
     *update_of* (how many the last report said had moved) it is an update."""
@@ -89,7 +90,8 @@ def _domain(user: str, host: str) -> str:
     return user.rpartition("@")[2] if "@" in user else host
 
 
-def deliver(target, state, summary: dict, user: str, host: str, language: str = "en") -> str:
+def deliver(target, state, summary: Mapping[str, Any], user: str, host: str,
+            language: str = "en") -> str:
     """Put the report into INBOX once; when a later run has moved more since (mail added
     to a source, a pass after the cutover), one update saying so. Returns what happened
     (for the summary)."""

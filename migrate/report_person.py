@@ -11,6 +11,7 @@ messages are named, the rest counted).
 from __future__ import annotations
 
 from html import escape
+from typing import Any, Mapping
 
 from migrate.plan import DUPLICATE
 from migrate.report import NOT_MOVING, human_size
@@ -35,7 +36,7 @@ code{overflow-wrap:anywhere;font-size:.9em}
 """
 
 
-def render_person_page(summary: dict) -> str:
+def render_person_page(summary: Mapping[str, Any]) -> str:
     lang = summary.get("language") or "en"
     who = summary.get("who") or {}
     t = summary.get("totals") or {}
@@ -95,7 +96,7 @@ def _folders(rows: list[dict], lang: str) -> list[str]:
     return out
 
 
-def _not_moved(summary: dict, lang: str) -> list[str]:
+def _not_moved(summary: Mapping[str, Any], lang: str) -> list[str]:
     """Each reason once with its count, and under it the first of its messages by
     subject, date and sender (MESSAGES_NAMED in all); the rest counted. Folders are
     named as the client will find them in the new account (not "(root)")."""

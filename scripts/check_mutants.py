@@ -59,7 +59,7 @@ MUTANTS = [
            "    def _quota(self, result) -> None:\n        raise account_full(",
            "    def _quota(self, result) -> None:\n        return\n        raise account_full(",
            ("tests/test_limits.py", "-k", "quota")),
-    Mutant("upload although no backup could be made", "migrate/cli/run_cmd.py",
+    Mutant("upload although no backup could be made", "migrate/run.py",
            "        except BaseException as e:  # noqa: BLE001 - handed to the main thread\n"
            "            self._error = e\n",
            "        except MigrateError:\n"
@@ -133,8 +133,8 @@ MUTANTS = [
            "",
            ("tests/test_engine.py", "-k", "many_mailboxes_fetches")),
     Mutant("a source written to while the run read it is uploaded (the backup lacks what "
-           "the plan read)", "migrate/cli/run_cmd.py",
-           "        backup.check_unchanged(plan.folders, before)  # and as they both ended\n",
+           "the plan read)", "migrate/run.py",
+           "    backup.check_unchanged(plan.folders, before)  # and as they both ended\n",
            "",
            ("tests/test_overlap.py", "-k", "written_to")),
 ]

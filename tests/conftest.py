@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,11 +135,27 @@ def mm(tmp_path):
         if account is not None:
             full_env["MM_TEST_PASSWORD"] = account.password
         full_env.update(env or {})
+        started = time.time()
         proc = subprocess.run([sys.executable, "-m", "migrate", *map(str, args)],
                               capture_output=True, text=True, env=full_env, timeout=timeout,
                               stdin=subprocess.DEVNULL, cwd=ROOT)
+        if args and args[0] == "run":  # every run's document holds to its schema
+            check_run_documents(tmp_path, started)
         return Result(proc.returncode, proc.stdout, proc.stderr)
     return run
+
+
+def check_run_documents(root: Path, since: float) -> None:
+    """Each <state>.run.json under *root* written since *since* is valid against
+    migrate/schemas/run-1.json (whatever ended the run: success, error, stop)."""
+    import jsonschema
+
+    from migrate.run_document import SCHEMA_FILE
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for path in root.rglob("*.run.json"):
+        if path.stat().st_mtime >= since - 1:
+            jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), schema,
+                                format_checker=jsonschema.FormatChecker())
 
 
 SERVER_FIXTURES = {"dovecot_servers", "cyrus_servers", "courier_server"}

@@ -617,7 +617,7 @@ def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
     each once, in order, odd bytes in a name included."""
     import csv
 
-    from migrate.cli import run_cmd
+    from migrate import run_document, run_report
     from migrate.upload import outcome
     monkeypatch.setattr(outcome, "FAILED_KEPT", 3)
     server = FakeServer()
@@ -626,11 +626,11 @@ def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
         store(tmp_path / "src", n=10, name=name, extra=lambda i: "X-Keywords: work")
     plan, uploader = upload(tmp_path, server, tmp_path / "src", connections=connections)
     dropped = uploader.outcome.flags_dropped
-    assert len(dropped) == 20 and len(dropped[:run_cmd.DETAIL_LIMIT]) == 3
+    assert len(dropped) == 20 and len(dropped[:verify.DETAIL_LIMIT]) == 3
     named = [loc for _, loc, _ in dropped]
     assert sorted(named) == sorted(p.location for f in plan.folders for p in f.messages)
-    assert run_cmd.run_summary(plan, uploader, [])["flags_dropped_count"] == 20
-    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [], dropped)
+    assert run_document.counts_of(plan, uploader.outcome, [])["flags_dropped_count"] == 20
+    run_report.write_run_csv(tmp_path / "run.csv", plan, [], dropped)
     with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["what"] == "stored without its keywords"]
     assert len(rows) == 20 and len({r["source"] for r in rows}) == 20
@@ -962,14 +962,14 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     DETAIL_LIMIT with the count, and run.csv every one, written from the plan's spool."""
     import csv
 
-    from migrate.cli import run_cmd
+    from migrate import run_document, run_report
     server = FakeServer()
     path, _ = store(tmp_path, 9, extra=lambda i: "X-Mozilla-Status: 0008" if i % 3 else "")
     plan, uploader = upload(tmp_path, server, path)
-    monkeypatch.setattr(run_cmd, "DETAIL_LIMIT", 2)
-    summary = run_cmd.run_summary(plan, uploader, [])
+    monkeypatch.setattr(run_document, "DETAIL_LIMIT", 2)
+    summary = run_document.counts_of(plan, uploader.outcome, [])
     assert summary["not_uploaded_count"] == 6 and len(summary["not_uploaded"]) == 2
-    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [])
+    run_report.write_run_csv(tmp_path / "run.csv", plan, [])
     with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["source"] for r in rows] == [p.location for p in plan.folders[0].messages
@@ -981,14 +981,14 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     from migrate.report_html import message_words
     assert first["subject"] in message_words(first) and first["source"] not in \
         message_words(first)
-    run_cmd.write_run_csv(tmp_path / "run.csv", plan, [], [("INBOX", "one.mbox#3", "why")])
+    run_report.write_run_csv(tmp_path / "run.csv", plan, [], [("INBOX", "one.mbox#3", "why")])
     with open(tmp_path / "run.csv", newline="", encoding="utf-8") as fh:
         last = list(csv.DictReader(fh))[-1]
     assert (last["source"], last["what"], last["why"]) == (
         "one.mbox#3", "stored without its keywords", "why")
     summary.update(altered_count=25, altered=[{"mailbox": "INBOX", "source": "x"}] * 2,
                    run_csv="/s/state.run.csv", verification=[], missing=0)
-    text = run_cmd.render_summary(summary)
+    text = run_report.render_summary(summary)
     assert "25 changed by the server" in text and text.count("changed by the server on") == 2
     assert "... and 23 more changed on arrival (/s/state.run.csv names every one)" in text
 
@@ -1078,13 +1078,13 @@ def test_no_floor_is_recorded_where_an_earlier_upload_of_ours_is(tmp_path):
 def test_refused_and_keywordless_messages_are_shown_twenty_then_counted(tmp_path):
     """A server that refuses many messages one by one flooded the terminal with a line
     each; it shows 20 of each list and says where every one is named."""
-    from migrate.cli import run_cmd
+    from migrate import run_report
     failed = [{"mailbox": "INBOX", "source": f"m{i}", "reason": "server refused: virus"}
               for i in range(25)]
     summary = {"totals": {}, "not_moving": [], "failed": failed, "failed_count": 3000,
                "flags_dropped": failed[:2], "flags_dropped_count": 2, "verification": [],
                "missing": 0, "run_csv": "/s/state.run.csv"}
-    text = run_cmd.render_summary(summary)
+    text = run_report.render_summary(summary)
     assert text.count("    failed: m") == 20 and "failed: m20:" not in text
     assert "... and 2980 more refused by the server (/s/state.run.csv names every one)" in text
     assert text.count("stored without keywords: m") == 2 and "more stored without" not in text

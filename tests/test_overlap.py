@@ -8,16 +8,15 @@ a backup that is stopped leaves no archive behind.
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import pytest
 
 from migrate import plan as planning
 from migrate import plan_rows
-from migrate.cli.run_cmd import BackupGate
 from migrate.errors import AuthFailed, ExitCode
 from migrate.mapping import ServerLayout
+from migrate.run import BackupGate
 from migrate.sources import open_store
 from tests.builders import message, snapshot, write_mbox
 
@@ -87,15 +86,15 @@ def test_a_failed_login_stops_the_reading_at_once(tmp_path, monkeypatch):
     assert len(read) == 1  # the second folder was never read
 
 
-def gate_args(tmp_path, **kw):
-    return argparse.Namespace(use_backup=None, backup_dir=tmp_path / "bk",
-                              compress_backup=False, **kw)
+def gate_args(tmp_path):
+    """The gate's settings as run passes them: no --use-backup, a backup folder, plain."""
+    return {"use": None, "backup_dir": tmp_path / "bk", "compress": False}
 
 
 def test_a_backup_written_beside_the_plan_holds_its_counts(tmp_path):
     write_mbox(tmp_path / "src" / "one.mbox", [message(f"m{i}") for i in range(5)])
     store = open_store(tmp_path / "src" / "one.mbox")
-    gate = BackupGate([store], gate_args(tmp_path))
+    gate = BackupGate([store], **gate_args(tmp_path))
     assert gate._thread is not None  # being written while the plan reads
     counts = {str(store.path): {"messages": 5, "skipped_by_source": 0, "not_mail": 0}}
     result = gate.result(counts)
@@ -106,7 +105,7 @@ def test_a_stopped_backup_leaves_no_archive(tmp_path):
     src = tmp_path / "src"
     write_mbox(src / "one.mbox", [message(f"m{i}", body="x" * 5000 + "\n") for i in range(400)])
     before = snapshot(src)
-    gate = BackupGate([open_store(src / "one.mbox")], gate_args(tmp_path))
+    gate = BackupGate([open_store(src / "one.mbox")], **gate_args(tmp_path))
     gate.cancel()  # the plan failed: the gate is not passed
     assert not gate._thread.is_alive()
     assert [p.name for p in (tmp_path / "bk").iterdir()] == []
@@ -116,7 +115,7 @@ def test_a_stopped_backup_leaves_no_archive(tmp_path):
 def test_pop_leftovers_are_backed_up_after_the_plan_downloads_them(tmp_path):
     from migrate.sources.pop3 import Pop3Store
     store = Pop3Store("pop3://ann@127.0.0.1:1", cache_root=tmp_path / "cache", take=False)
-    gate = BackupGate([store], gate_args(tmp_path))
+    gate = BackupGate([store], **gate_args(tmp_path))
     assert gate._thread is None and gate.found is None  # nothing asked of the store yet
 
 
@@ -212,7 +211,7 @@ def test_a_source_written_to_while_the_run_reads_it_is_not_uploaded(tmp_path, mo
         return checked
     monkeypatch.setattr(backup, "_compare_written", compared_then_written_to)
     before = backup.source_stats([store])
-    gate = BackupGate([store], gate_args(tmp_path))
+    gate = BackupGate([store], **gate_args(tmp_path))
     assert written_to.wait(60)
     plan = planning.build_plan([store], ServerLayout())
     result = gate.result({})

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 
 from migrate import providers
-from migrate.cli.run_cmd import allowed_connections
 from migrate.errors import UsageError
 from migrate.estimate import estimate
 from migrate.report import SCHEMA_FILE
+from migrate.run import allowed_connections
 from migrate.target.imap import IMAPTarget, TargetConfig
 from tests.builders import message, write_mbox
 

@@ -30,10 +30,6 @@ def add_parser(sub):
     return p
 
 
-def source_bytes(stores) -> int:
-    return sum(f.stat().st_size for s in stores for f in s.files())
-
-
 def run(args) -> int:
     if args.list or args.prune:
         return list_or_prune(args)
@@ -47,7 +43,7 @@ def run(args) -> int:
     if not args.sources or args.backup_dir is None:
         raise UsageError("backup needs SOURCE... and --backup-dir DIR (or --check ARCHIVE)")
     stores = common.open_stores(args, take=True)
-    with byte_bar(source_bytes(stores), "backing up") as bar:
+    with byte_bar(backup.source_bytes(stores), "backing up") as bar:
         result = backup.create_backup(stores, args.backup_dir, progress=bar,
                                       compress=args.compress)
     print(f"backup written and verified: {result.archive} ({report.human_size(result.size)})")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import threading
-import time
 from pathlib import Path
 
 from migrate import credentials, options
 from migrate.cli import arguments
+from migrate.connecting import Connecting, connector
 from migrate.errors import UsageError, check_line
 from migrate.mapping import MappingRules
 from migrate.sources import Store, open_store
@@ -18,6 +17,7 @@ from migrate.target.imap import IMAPTarget, TargetConfig
 
 log = logging.getLogger("migrate")
 DEFAULT_CONNECTIONS = options.DEFAULT_CONNECTIONS  # measured: docs/performance.md
+REEXPORTED = (Connecting, connector)  # the commands log in while they read
 
 
 def add_command_args(p: argparse.ArgumentParser, command: str) -> None:
@@ -132,11 +132,6 @@ def oauth_app(args):
                          args.oauth2_client_secret_env)
 
 
-def connector(config: TargetConfig):
-    """A function that returns a new logged-in target (used for reconnects)."""
-    return lambda: IMAPTarget(config).connect()
-
-
 @contextlib.contextmanager
 def read_only_login(config: TargetConfig):
     """``Connecting`` to a read-only target (``plan``, ``verify``): the login overlaps
@@ -150,63 +145,6 @@ def read_only_login(config: TargetConfig):
         yield connecting
     finally:
         connecting.close()
-
-
-class Connecting:
-    """A login made in a thread while the sources are read: the round trips of TCP,
-    TLS and LOGIN overlap local work instead of coming before it (``run``)."""
-
-    def __init__(self, connect):
-        self._target = self._error = None
-        self._abandoned = False
-        self._lock = threading.Lock()
-        self.at = 0.0  # time.monotonic() when logged in: the connection is idle since
-        self._thread = threading.Thread(target=self._connect, args=(connect,),
-                                        name="login", daemon=True)
-        self._thread.start()
-
-    def _connect(self, connect) -> None:
-        try:
-            target = connect()
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            self._error = e
-            return
-        with self._lock:
-            self._target, self.at = target, time.monotonic()
-            if self._abandoned:
-                self._close()
-
-    def check(self) -> None:
-        """Raise the login's error as soon as it is known (the reading stops early)."""
-        if self._error is not None:
-            raise self._error
-
-    def wait(self):
-        """The logged-in target, once the login is done (or its error)."""
-        self._thread.join()
-        self.check()
-        return self._target
-
-    def take(self):
-        """(target, logged in at): the caller closes it from now on."""
-        target = self.wait()
-        self._target = None
-        return target, self.at
-
-    def close(self) -> None:
-        """Log out if nobody took the connection; a login still under way is
-        abandoned (closed by its thread when it ends), not waited for."""
-        with self._lock:
-            self._abandoned = True
-            self._close()
-
-    def _close(self) -> None:
-        if self._target is not None:
-            target, self._target = self._target, None
-            try:
-                target.close()
-            except Exception as e:  # noqa: BLE001 - logging out of an unused connection
-                log.debug("closing the unused connection: %s", e)
 
 
 def setup_logging(level: str, log_file=None) -> None:
