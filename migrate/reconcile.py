@@ -32,10 +32,10 @@ import bisect
 import dataclasses
 import sqlite3
 from array import array
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from migrate.state import guarded_by
-from migrate.target.base import MAX_UID, UID_TYPE, ServerCopy, uid_set
+from migrate.target.base import MAX_UID, UID_TYPE, ServerCopy, Target, uid_set
 
 # the server's copies are the contract's types (target/base.py), named here too for
 # the callers that match them
@@ -52,7 +52,24 @@ class Match:
     altered: bool = False  # the server's copy differs from what was sent
 
 
-def trusted_records(recorded: dict, uidvalidity: int | None) -> dict[str, int | None]:
+class Expected(Protocol):
+    """A message the rule looks for: planned (``PlannedMessage``), in flight (``state.Row``)
+    or in verify's check. ``message_id`` and ``body_hash`` where it has them."""
+
+    header_key: str
+    size: int
+    content_hash: str
+
+    @property
+    def has_message_id(self) -> bool: ...
+
+
+Contents = Callable[[list[int]], dict[int, tuple[str, str]]]  # uid -> (content, body) hash
+CopyRow = tuple[Any, ...]  # uid, key, size, mid, flags, content hash, body hash
+
+
+def trusted_records(recorded: dict[str, tuple[int | None, int | None]], uidvalidity: int | None
+                    ) -> dict[str, int | None]:
     """content hash -> UID of the state's records that still hold for the mailbox.
 
     *recorded* maps content hashes to the (UIDVALIDITY, UID) our runs recorded.
@@ -65,7 +82,7 @@ def trusted_records(recorded: dict, uidvalidity: int | None) -> dict[str, int | 
             if uidvalidity is None or valid is None or valid == uidvalidity}
 
 
-def _unavailable(server, e) -> Exception:
+def _unavailable(server: object, e: Exception) -> Exception:
     from migrate.spool import SpoolUnavailable
     return SpoolUnavailable(
         f"the list of the server's messages cannot be kept in a temporary file ({e}); free "
@@ -88,7 +105,7 @@ class ServerMailbox:
     """
 
     @_guarded
-    def __init__(self, copies: Iterable[ServerCopy] = (), contents=None):
+    def __init__(self, copies: Iterable[ServerCopy] = (), contents: Contents | None = None):
         """*contents(uids)*: (content hash, body hash) of those server messages,
         fetched; without it a weak match is never made (docs/fingerprint.md)."""
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
@@ -129,7 +146,7 @@ class ServerMailbox:
         return [uid for uid, in self._db.execute("SELECT uid FROM copy ORDER BY uid")]
 
     @_guarded
-    def expect(self, expected: Iterable) -> None:
+    def expect(self, expected: Iterable[Expected]) -> None:
         """Count *expected* messages (all that will be matched, before the first pass):
         a key and size, or a Message-ID, that two of them share is contested, and a
         contested match is decided on content. Only those the server has a copy
@@ -144,7 +161,7 @@ class ServerMailbox:
                    OR (?3 != '' AND EXISTS (SELECT 1 FROM copy WHERE mid = ?3))
                 ON CONFLICT DO UPDATE SET n = n + 1""", rows)
 
-    def _contested(self, m, by_size: bool) -> bool:
+    def _contested(self, m: Expected, by_size: bool) -> bool:
         """Whether another expected message shares *m*'s key (and size), or its
         Message-ID: then one copy could stand for either."""
         mid = getattr(m, "message_id", "") or ""
@@ -161,12 +178,12 @@ class ServerMailbox:
             return (row[0] or 0) > 1
         return False
 
-    def _candidates(self, where: str, *args) -> list[tuple]:
+    def _candidates(self, where: str, *args: object) -> list[CopyRow]:
         return self._db.execute(
             f"SELECT uid, key, size, mid, flags, chash, bhash FROM copy WHERE {where} "
             "ORDER BY uid", args).fetchall()
 
-    def _hashes(self, rows: list[tuple]) -> list[tuple]:
+    def _hashes(self, rows: list[CopyRow]) -> list[CopyRow]:
         """*rows* with their content and body hashes, fetched where not known yet."""
         wanted = [r[0] for r in rows if r[5] is None]
         if wanted and self.contents is not None:
@@ -177,7 +194,7 @@ class ServerMailbox:
             rows = [r[:5] + got.get(r[0], (r[5], r[6])) for r in rows]
         return rows
 
-    def _claim(self, row: tuple) -> ServerCopy:
+    def _claim(self, row: CopyRow) -> ServerCopy:
         self._db.execute("DELETE FROM copy WHERE uid = ?", (row[0],))
         self._count -= 1
         uid, key, size, mid, flags = row[:5]
@@ -185,7 +202,7 @@ class ServerMailbox:
                           frozenset())
 
     @_guarded
-    def _take(self, m, where: str, *args, weak: bool = False,
+    def _take(self, m: Expected, where: str, *args: object, weak: bool = False,
               body_says: bool = True) -> ServerCopy | None:
         """The lowest-UID copy that fits *where*; when the match is *weak* (or several
         copies fit, or another expected message could take it), the lowest whose
@@ -217,11 +234,11 @@ class ServerMailbox:
         rows = self._candidates("uid = ?", uid)
         return self._claim(rows[0]) if rows else None
 
-    def claim_exact(self, m) -> ServerCopy | None:
+    def claim_exact(self, m: Expected) -> ServerCopy | None:
         return self._take(m, "key = ? AND size = ?", m.header_key, m.size,
                           weak=not m.has_message_id)
 
-    def claim_altered(self, m) -> ServerCopy | None:
+    def claim_altered(self, m: Expected) -> ServerCopy | None:
         """Same key, another size (a Message-ID says which message it is); or the same
         Message-ID and size with other header fields: a Message-ID alone can be
         reused, so that one is always decided on content."""
@@ -236,8 +253,9 @@ class ServerMailbox:
                               body_says=not contested)
         return copy
 
-    def match(self, expected: Iterable, recorded_uid=lambda m: None,
-              passes: tuple = PASSES) -> dict[int, Match]:
+    def match(self, expected: Iterable[Expected],
+              recorded_uid: Callable[[Any], int | None] = lambda m: None,
+              passes: tuple[str, ...] = PASSES) -> dict[int, Match]:
         """Match *expected* messages (anything with header_key, size, has_message_id,
         message_id): ``id(message) -> Match`` for those found. *recorded_uid(m)* is
         the UID our state trusts for *m* (same UIDVALIDITY), or None. A caller
@@ -259,7 +277,7 @@ class ServerMailbox:
         return found
 
     @_guarded
-    def related(self, expected: Iterable) -> tuple[list[int], array]:
+    def related(self, expected: Iterable[Expected]) -> tuple[list[int], array[int]]:
         """Unclaimed copies split into (extra copies of expected messages, unrelated).
 
         *expected* is streamed into the database; memory holds the answer only (the
@@ -274,8 +292,9 @@ class ServerMailbox:
             with db:
                 for m in expected:
                     db.execute("INSERT OR IGNORE INTO seen_key VALUES (?)", (m.header_key,))
-                    if m.has_message_id and m.message_id:
-                        db.execute("INSERT OR IGNORE INTO seen_mid VALUES (?)", (m.message_id,))
+                    mid = getattr(m, "message_id", "")
+                    if m.has_message_id and mid:
+                        db.execute("INSERT OR IGNORE INTO seen_mid VALUES (?)", (mid,))
         related = ("key IN (SELECT key FROM seen_key)"
                    " OR (mid != '' AND mid IN (SELECT mid FROM seen_mid))")
         extra = [uid for uid, in db.execute(f"SELECT uid FROM copy WHERE {related} ORDER BY uid")]
@@ -303,8 +322,8 @@ class UidSet:
         i = bisect.bisect_left(self.listed, uid)
         return i if i < len(self.listed) and self.listed[i] == uid else -1
 
-    def __contains__(self, uid) -> bool:
-        return self._index(uid) >= 0
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, int) and self._index(uid) >= 0
 
     def __len__(self) -> int:
         return len(self.listed)
@@ -327,7 +346,7 @@ class UidSet:
 FETCH_PAGE = 20_000  # fingerprints held as objects at once while a ServerMailbox fills
 
 
-def fetched_pages(target, uids: Iterable[int]) -> Iterator[list[ServerCopy]]:
+def fetched_pages(target: Target, uids: Iterable[int]) -> Iterator[list[ServerCopy]]:
     """The fingerprints of *uids* in *target*'s selected mailbox, FETCH_PAGE at a
     time (a page as objects is ~10 MB; all of a big mailbox's were GBs)."""
     page = []
@@ -340,7 +359,8 @@ def fetched_pages(target, uids: Iterable[int]) -> Iterator[list[ServerCopy]]:
         yield target.fingerprints(uids=page)
 
 
-def fetch_copies(target, uids: Iterable[int], contents=None) -> ServerMailbox:
+def fetch_copies(target: Target, uids: Iterable[int], contents: Contents | None = None
+                 ) -> ServerMailbox:
     """The copies *uids* of *target*'s selected mailbox, to match (``fetched_pages``);
     weak matches read the candidates' bytes with *contents* (default: from *target*,
     its mailbox still selected)."""

@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar, cast
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar, cast, overload
 
 from migrate.errors import UsageError
 from migrate.state_schema import FACT_COLUMNS, MIGRATIONS, edited_rows
@@ -36,7 +36,21 @@ INFLIGHT, UPLOADED, PRESENT, FAILED = "inflight", "uploaded", "present", "failed
 # holds without a UIDVALIDITY of its own, when none is known, or under the same one
 _HOLDS = "(uidvalidity IS NULL OR ? IS NULL OR uidvalidity=?)"
 
-def sqlite_uri(path) -> str:
+class PlannedLike(Protocol):
+    """What the journal keeps of a message (``planned.PlannedMessage``)."""
+
+    content_hash: str
+    header_key: str
+    size: int
+    location: str
+    message_id: str
+    server_uid: int | None
+
+
+StateClass = TypeVar("StateClass")
+
+
+def sqlite_uri(path: str | Path) -> str:
     """A read-only open's URI for *path* (absolute) on every system: ``file:///C:/x`` for
     a drive path, ``file:////server/share/x`` for a Windows share (SQLite takes
     ``file://server/...`` for a host name, and refuses any but localhost), else
@@ -96,7 +110,7 @@ def guarded_by(error: Callable[[Any, sqlite3.OperationalError], Exception]
     return decorate
 
 
-def _unavailable(state, e) -> StateUnavailable:
+def _unavailable(state: State, e: Exception) -> StateUnavailable:
     full = "full" in str(e) or "I/O" in str(e)
     return StateUnavailable(
         f"the state file {state.path} cannot be written ({e}); "
@@ -107,22 +121,22 @@ def _unavailable(state, e) -> StateUnavailable:
 _guarded = guarded_by(_unavailable)
 
 
-def _damaged(state, e) -> UsageError:
+def _damaged(state: State, e: Exception) -> UsageError:
     return UsageError(
         f"the state file {state.path} is damaged ({e}); move it aside and run the same "
         "command again without it: the run then checks the server before uploading, so "
         "nothing is sent twice (docs/state.md)")
 
 
-def _guard_all(cls):
+def _guard_all(cls: type[StateClass]) -> type[StateClass]:
     """Every public method turns SQLite's operational errors into StateUnavailable, and
     a damaged file ("database disk image is malformed", which SQLite finds only when it
     reads the damaged page) into a sentence with exit 2."""
-    def guard(method):
+    def guard(method: Callable[..., Any]) -> Callable[..., Any]:
         guarded = _guarded(method)
 
         @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
+        def wrapper(self: State, *args: Any, **kwargs: Any) -> Any:
             try:
                 return guarded(self, *args, **kwargs)
             except sqlite3.DatabaseError as e:
@@ -223,7 +237,7 @@ class State:
     # -- journal -----------------------------------------------------------
 
     def begin_batch(self, mailbox: str, uidvalidity: int | None, uidnext: int | None,
-                    messages, copied: bool = False) -> int:
+                    messages: Iterable[PlannedLike], copied: bool = False) -> int:
         """Record *messages* (PlannedMessage) as in flight; durable on return.
 
         *copied*: they are placed by UID COPY from another mailbox, not APPENDed."""
@@ -273,7 +287,7 @@ class State:
             self.db.execute("DELETE FROM messages WHERE batch=? AND status=?", (batch, INFLIGHT))
             self.db.execute("DELETE FROM batches WHERE id=?", (batch,))
 
-    def record_failed(self, mailbox: str, message, reason: str) -> None:
+    def record_failed(self, mailbox: str, message: PlannedLike, reason: str) -> None:
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO messages (mailbox, content_hash, header_key, size, status,"
@@ -306,7 +320,7 @@ class State:
 
     # -- queries -----------------------------------------------------------
 
-    def _among(self, sql: str, args: tuple, hashes) -> list:
+    def _among(self, sql: str, args: tuple[object, ...], hashes: Iterable[str]) -> list[Any]:
         """Rows of *sql* (ending in a WHERE clause) restricted to content hashes *hashes*,
         asked 500 at a time (by the primary key)."""
         hashes, rows = list(hashes), []
@@ -316,7 +330,8 @@ class State:
                                     (*args, *part)).fetchall()
         return rows
 
-    def recorded(self, mailbox: str, hashes=None) -> dict[str, tuple[int | None, int | None]]:
+    def recorded(self, mailbox: str, hashes: Iterable[str] | None = None
+                 ) -> dict[str, tuple[int | None, int | None]]:
         """content hash -> (UIDVALIDITY, UID) of what our runs put (or found) in *mailbox*:
         of those of *hashes* (a page of messages), or all when None."""
         sql = ("SELECT content_hash, uidvalidity, uid FROM messages"  # +status: by primary key
@@ -347,11 +362,20 @@ class State:
 
     def recorded_count(self, mailbox: str, uidvalidity: int | None = None) -> int:
         """How many records of *mailbox* hold under *uidvalidity* (all when None)."""
-        return self.db.execute(
+        count: int = self.db.execute(
             f"SELECT count(*) FROM messages WHERE mailbox=? AND status IN (?,?) AND {_HOLDS}",
             (mailbox, UPLOADED, PRESENT, uidvalidity, uidvalidity)).fetchone()[0]
+        return count
 
-    def flags_unchecked(self, mailbox: str, uidvalidity: int | None, hashes=None):
+    @overload
+    def flags_unchecked(self, mailbox: str, uidvalidity: int | None) -> bool: ...
+
+    @overload
+    def flags_unchecked(self, mailbox: str, uidvalidity: int | None,
+                        hashes: Iterable[str]) -> dict[str, int]: ...
+
+    def flags_unchecked(self, mailbox: str, uidvalidity: int | None,
+                        hashes: Iterable[str] | None = None) -> bool | dict[str, int]:
         """content hash -> UID of our uploads into *mailbox* whose flags were not yet
         checked on the server (of *hashes*; with None, only whether any is left)."""
         sql = ("SELECT content_hash, uid FROM messages WHERE mailbox=? AND +status=? AND "
@@ -361,7 +385,7 @@ class State:
             return bool(self.db.execute(sql + " LIMIT 1", args).fetchone())
         return dict(self._among(sql, args, hashes))
 
-    def mark_flags_checked(self, mailbox: str, hashes) -> None:
+    def mark_flags_checked(self, mailbox: str, hashes: Iterable[str]) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany("UPDATE messages SET flags_checked=1 WHERE mailbox=? AND "
@@ -375,7 +399,8 @@ class State:
             " WHERE status IN (?,?) AND updated >= ? AND copied IS NULL GROUP BY 1",
             (UPLOADED, INFLIGHT, since)).fetchall()
 
-    def uploaded_elsewhere(self, mailbox: str, hashes) -> dict[str, tuple[str, int, int]]:
+    def uploaded_elsewhere(self, mailbox: str, hashes: Iterable[str]
+                           ) -> dict[str, tuple[str, int, int]]:
         """content hash -> (mailbox, UIDVALIDITY, UID) of one of our uploads of it into a
         mailbox other than *mailbox* (of *hashes*): a copy ``UID COPY`` can place here."""
         return {h: (box, validity, uid) for h, box, validity, uid in self._among(
@@ -383,7 +408,7 @@ class State:
             " +status=? AND uid IS NOT NULL AND uidvalidity IS NOT NULL", (mailbox, UPLOADED),
             hashes)}
 
-    def sent_since(self, mailbox: str, hashes, since: float) -> set[str]:
+    def sent_since(self, mailbox: str, hashes: Iterable[str], since: float) -> set[str]:
         """Those of *hashes* uploaded into *mailbox* at or after *since* (this run)."""
         return {r[0] for r in self._among(
             "SELECT content_hash FROM messages WHERE mailbox=? AND +status=? AND updated>=?",
@@ -395,7 +420,8 @@ class State:
             "SELECT content_hash, reason FROM messages WHERE mailbox=? AND status=?",
             (mailbox, FAILED)))
 
-    def mark_present(self, mailbox: str, messages, uidvalidity: int | None = None) -> None:
+    def mark_present(self, mailbox: str, messages: Iterable[PlannedLike],
+                     uidvalidity: int | None = None) -> None:
         """*messages* were found on the server (their ``server_uid`` where known)."""
         now = time.time()
         with self.db:
@@ -419,7 +445,7 @@ class State:
             "SELECT content_hash, uidvalidity, uid FROM messages WHERE mailbox=? AND status=?",
             (mailbox, UPLOADED)).fetchall()
 
-    def record_plan(self, run: int, plan) -> None:
+    def record_plan(self, run: int, plan: Any) -> None:
         """Sources, folder mapping, and every message not to be uploaded, for ``status``."""
         now = time.time()
         with self.db:
@@ -448,7 +474,8 @@ class State:
 
     # -- the quick check (quickcheck.py) -------------------------------------
 
-    def folder_facts(self, store: str, folder: str, signature: str):
+    def folder_facts(self, store: str, folder: str, signature: str
+                     ) -> Iterator[tuple[Any, ...]] | None:
         """The recorded facts rows of a folder read under *signature*, or None."""
         try:
             row = self.db.execute("SELECT id, messages FROM folder_facts WHERE store=? AND "
@@ -463,7 +490,7 @@ class State:
             return None
         return self._facts_pages(fid)
 
-    def _facts_pages(self, fid: int, page: int = 2000):
+    def _facts_pages(self, fid: int, page: int = 2000) -> Iterator[tuple[Any, ...]]:
         after = -1
         while True:
             rows = self.facts_page(fid, after, page)
@@ -473,7 +500,7 @@ class State:
                 return
             after = rows[-1][0]
 
-    def facts_page(self, fid: int, after: int, page: int) -> list:
+    def facts_page(self, fid: int, after: int, page: int) -> list[tuple[Any, ...]]:
         """One page of a folder's facts (guarded like every public method)."""
         return self.db.execute(f"SELECT seq, {', '.join(FACT_COLUMNS)} FROM message_facts "
                                f"WHERE folder=? AND seq>? ORDER BY seq LIMIT {page}",
@@ -492,7 +519,7 @@ class State:
                 "INSERT INTO folder_facts (store, folder, signature, messages, recorded)"
                 " VALUES (?,?,'',-1,?)", (store, folder, time.time())))
 
-    def add_folder_facts(self, fid: int, first_seq: int, rows: list) -> None:
+    def add_folder_facts(self, fid: int, first_seq: int, rows: list[tuple[Any, ...]]) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")  # one commit (one fsync) per chunk, not per row
             self.db.executemany(
@@ -523,7 +550,7 @@ class State:
             return inserted(self.db.execute("INSERT INTO runs (command, started) VALUES (?,?)",
                                             (command, time.time())))
 
-    def end_run(self, run: int, exit_code: int, summary: dict) -> None:
+    def end_run(self, run: int, exit_code: int, summary: dict[str, Any]) -> None:
         with self.db:
             self.db.execute("UPDATE runs SET ended=?, exit_code=?, summary=? WHERE id=?",
                             (time.time(), exit_code, json.dumps(summary, default=str), run))
@@ -539,7 +566,8 @@ class Row:
 
     __slots__ = ("rowid", "content_hash", "header_key", "size", "message_id")
 
-    def __init__(self, rowid, content_hash, header_key, size, message_id):
+    def __init__(self, rowid: int, content_hash: str, header_key: str, size: int,
+                 message_id: str) -> None:
         self.rowid, self.content_hash, self.header_key = rowid, content_hash, header_key
         self.size, self.message_id = size, message_id
 
