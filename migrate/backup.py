@@ -23,7 +23,7 @@ import shutil
 import tarfile
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from migrate import __version__
 from migrate.backup_archive import (  # the archive's format, read and checked there
@@ -203,7 +203,7 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     while archive.exists() or sidecar(archive, ".manifest.json").exists():
         n += 1
         archive = backup_dir / f"mailmigrate-backup-{stamp}-{n}{ext}"
-    manifest = {"format": FORMAT, "version": 1, "tool_version": __version__,
+    manifest: dict[str, Any] = {"format": FORMAT, "version": 1, "tool_version": __version__,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "compressed": compress, "stores": []}
     mode = "w:gz" if compress else "w"
@@ -211,7 +211,8 @@ def create_backup(stores: list[Store], backup_dir: Path, progress=None,
     try:
         with private_open(archive) as raw, tarfile.open(fileobj=raw, mode=mode,
                                                         format=tarfile.PAX_FORMAT,
-                                                        copybufsize=COPY_CHUNK, **extra) as tar:
+                                                        copybufsize=COPY_CHUNK,  # type: ignore[call-overload]
+                                                        **extra) as tar:
             written: list[tuple[str, Path, dict]] = []  # (member, source, its entry)
             for store, desc in zip(stores, sources):
                 entry = dict(desc, files=[])

@@ -32,6 +32,7 @@ import threading
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from migrate import options
 from migrate.errors import UsageError
@@ -74,12 +75,13 @@ class Job:
 
     @property
     def work_dir(self) -> Path:
-        return self.path("work_dir") / self.name if "work_dir" in self.settings else \
+        configured = self.path("work_dir")
+        return configured / self.name if configured is not None else \
             self.base / "work" / self.name
 
     @property
     def state(self) -> Path:
-        return self.path("state", self.work_dir / "state.sqlite")
+        return self.path("state") or self.work_dir / "state.sqlite"
 
     @property
     def progress_file(self) -> Path:
@@ -87,7 +89,7 @@ class Job:
 
     @property
     def backup_dir(self) -> Path:
-        return self.path("backup_dir", self.work_dir / "backup")
+        return self.path("backup_dir") or self.work_dir / "backup"
 
     @property
     def sources(self) -> list[str]:
@@ -339,8 +341,9 @@ def run_job(job: Job, command: str, env: dict | None = None) -> JobResult:
             return JobResult(job.name, command, 130, log_file, output_file, {},
                              "not started: the jobs run was stopped", began, now_iso())
         # own process group: a Ctrl-C reaches the jobs runner only, which passes it on once
-        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
-                 else {"start_new_session": True})
+        group: dict[str, Any] = {"start_new_session": True}
+        if sys.platform == "win32":
+            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err,
                                  stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
                                  errors="replace", env=env, **group)  # a job writes UTF-8

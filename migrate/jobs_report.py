@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 from migrate import jobs as jobs_mod
 from migrate import report, run_document
@@ -26,6 +27,8 @@ HISTORY = "history"
 
 
 def seconds_between(started: str | None, ended: str | None) -> int | None:
+    if not started or not ended:
+        return None
     try:
         return int((dt.datetime.fromisoformat(ended) -
                     dt.datetime.fromisoformat(started)).total_seconds())
@@ -75,6 +78,8 @@ def last_run_times(status: dict) -> tuple[str | None, str | None]:
         return None, None
 
     def local(utc: str | None) -> str | None:
+        if utc is None:
+            return None
         try:
             return dt.datetime.fromisoformat(utc).replace(tzinfo=dt.timezone.utc) \
                 .astimezone().isoformat(timespec="seconds")
@@ -109,7 +114,7 @@ def whole_file(this_time: dict, previous: dict | None, names: list[str]) -> dict
     return dict(this_time, jobs=jobs, ran=len(ran))
 
 
-NOT_RUN = {"state": "not run yet", "exit_code": None, "counts": {}, "error": None,
+NOT_RUN: dict[str, Any] = {"state": "not run yet", "exit_code": None, "counts": {}, "error": None,
            "log": None, "output": None, "started": None, "ended": None, "seconds": None}
 KINDS = {"state": str, "exit_code": int, "counts": dict, "error": str, "log": str,
          "output": str, "started": str, "ended": str, "seconds": int}
@@ -179,7 +184,7 @@ def client_entry(job, out_dir: Path, nights: list[dict]) -> dict:
     return entry
 
 
-def when_of(kind: str, data: dict, path: Path) -> str:
+def when_of(kind: str, data: Mapping[str, Any], path: Path) -> str:
     """When that page's command ended, local time to the minute."""
     value = data.get("finished") if kind == "run" else data.get("generated")
     try:
@@ -190,12 +195,13 @@ def when_of(kind: str, data: dict, path: Path) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
-def state_of(kind: str, data: dict) -> str:
+def state_of(kind: str, data: Mapping[str, Any]) -> str:
     if kind == "plan":
         return report.headline(data, pointer=False)
     if kind == "run":
         code = data.get("exit_code")
-        return (jobs_mod.STATES.get(code, f"exit {code}")
+        known = jobs_mod.STATES.get(code) if isinstance(code, int) else None
+        return ((known or f"exit {code}")
                 + (f": {data['error']}" if data.get("error") else ""))
     return data.get("conclusion") or ("complete" if data.get("ok") else "problems found")
 
@@ -231,7 +237,7 @@ def nights_of(out_dir: Path) -> dict[str, list[dict]]:
             continue
         for j in _listed(kept.get("jobs")):
             if isinstance(j, dict) and isinstance(j.get("job"), str):
-                counts = j.get("counts") if isinstance(j.get("counts"), dict) else {}
+                counts: dict[str, Any] = j["counts"] if isinstance(j.get("counts"), dict) else {}
                 moved = counts.get("moved now", counts.get("uploaded"))
                 found.setdefault(j["job"], []).append(  # a hand-edited file: its kinds
                     {"started": _kind(j.get("started"), str),  # checked, never trusted

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from migrate import report
 from migrate.jobs_report import (
@@ -76,7 +77,7 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
     if totals["not run yet"]:
         body.append(f"<p>{totals['not run yet']} of {totals['people']} mailboxes have not "
                     "been moved yet.</p>")
-    rows = []
+    rows: list[list[Any]] = []
     for j in jobs:
         m = j.get("totals") or {}
         checked = j.get("checked") or {}
@@ -90,17 +91,17 @@ def render_client_report(jobs: list[dict], totals: dict) -> str:
                                           "will not move", "missing", "last run"], rows)]
     for j in jobs:
         body.append(f"<h2>{escape(j['name'])}</h2>{who_line(j)}")
-        rows = []
+        lines = []
         for label, key in (("plan", "plan"), ("result", "run"), ("check", "verify")):
             page = j.get(f"{key}_html")
             link = f'<a href="{escape(page)}">{escape(label)}</a>' if page else escape(label)
-            rows.append(f"<tr><td>{link}</td><td>{escape(j.get(f'{key}_when', ''))}</td>"
-                        f"<td class=\"wrap\">{escape(j.get(key) or 'not yet')}</td></tr>")
+            lines.append(f"<tr><td>{link}</td><td>{escape(j.get(f'{key}_when', ''))}</td>"
+                         f"<td class=\"wrap\">{escape(j.get(key) or 'not yet')}</td></tr>")
         if j.get("client_html"):
-            rows.append(f'<tr><td><a href="{escape(j["client_html"])}">printable page</a>'
-                        '</td><td></td><td class="wrap">for the client to keep (prints on '
-                        "one or two A4 pages)</td></tr>")
-        body.append('<div class="scroll"><table><tbody>' + "".join(rows) + "</tbody></table>"
+            lines.append(f'<tr><td><a href="{escape(j["client_html"])}">printable page</a>'
+                         '</td><td></td><td class="wrap">for the client to keep (prints on '
+                         "one or two A4 pages)</td></tr>")
+        body.append('<div class="scroll"><table><tbody>' + "".join(lines) + "</tbody></table>"
                     "</div>")
         if j.get("totals"):
             body.append('<p class="meta">The latest run, each message counted once:</p>')

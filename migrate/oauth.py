@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
 from migrate.secret import Secret
@@ -29,7 +30,7 @@ from migrate.secret import Secret
 KEYRING_SERVICE = "mailmigrate-oauth2"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 EARLY = 60  # seconds before expiry a token is refreshed
-PROVIDERS = {
+PROVIDERS: dict[str, dict[str, Any]] = {
     # endpoints as the provider documents them; the tenant (Microsoft) goes in {tenant}
     "office365": {"authority": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0",
                   "device": "/devicecode", "token": "/token", "authorize": "/authorize",
@@ -40,7 +41,7 @@ PROVIDERS = {
               "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
               "extra": {"access_type": "offline", "prompt": "consent"}},
 }
-GENERIC = {"device": "/devicecode", "token": "/token", "authorize": "/authorize",
+GENERIC: dict[str, Any] = {"device": "/devicecode", "token": "/token", "authorize": "/authorize",
            "scopes": ("imap", "offline_access")}
 
 
@@ -308,6 +309,8 @@ class AccessTokens:
     def __call__(self) -> Secret:
         if self._token is None or self.clock() > self._expires - EARLY:
             self._refresh()
+        if self._token is None:
+            raise RuntimeError("no token after a refresh (a bug)")
         return self._token
 
     def invalidate(self) -> None:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 from array import array
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from migrate import quickcheck
 from migrate import spool as spooling
@@ -286,7 +286,7 @@ def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,  # n
     when some message is not accounted for, and then only the copies that
     are not ours. *on_done(page)* sees each page of DONE messages.
     """
-    lookup = recorded or (lambda hashes: {})
+    lookup: Callable[[Any], dict[str, Any]] = recorded or (lambda hashes: {})
 
     pending = False
     for f in fplans:  # by hash alone: no message object needed

@@ -317,7 +317,7 @@ RUN_MEANINGS = ("moved now", "moved earlier", "already in the account",
                 "left for the next run", "left for a later pass", "will not move")
 
 
-def run_meanings(run: dict) -> dict[str, int]:
+def run_meanings(run: Mapping[str, Any]) -> dict[str, int]:
     """A run's messages by meaning, each counted once (the words of every page)."""
     t = run.get("totals") or {}
     return dict(zip(RUN_MEANINGS, (
@@ -326,7 +326,7 @@ def run_meanings(run: dict) -> dict[str, int]:
         sum(t.get(a, 0) for a in ("skip", "refuse", "failed", "duplicate")))))
 
 
-def headline(document: dict, pointer: bool = True) -> str:
+def headline(document: Mapping[str, Any], pointer: bool = True) -> str:
     """One sentence; *pointer* says where the reasons are (only where they follow)."""
     s = document["summary"]
     m = meanings(s)

@@ -51,7 +51,7 @@ def html_page(title: str, body: list[str]) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def who_line(doc: dict) -> str:
+def who_line(doc: Mapping[str, Any]) -> str:
     """Whose mail, from where, to which account: first on every page."""
     w = doc.get("who") or {}
     parts = []
@@ -308,10 +308,10 @@ def message_words(row: dict, language: str = "en") -> str:
     """A message as its owner knows it: subject, date, sender; where it is in the
     source only when the source no longer says (or it has none of them)."""
     from migrate.words import say
-    said = [row.get("subject") and f"“{row['subject']}”",
-            row.get("date") and short_date(row["date"]),
-            row.get("from") and say(language, "from_sender", sender=row["from"])]
-    said = [s for s in said if s]
+    parts = [row.get("subject") and f"“{row['subject']}”",
+             row.get("date") and short_date(row["date"]),
+             row.get("from") and say(language, "from_sender", sender=row["from"])]
+    said = [str(s) for s in parts if s]
     return ", ".join(said) if said else row["source"]
 
 

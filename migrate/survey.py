@@ -38,13 +38,13 @@ class ServerSurvey:
         """Whether *upload_bytes* more fit in the quota (None: no quota known)."""
         if self.quota_limit is None:
             return None
-        return self.quota_used + upload_bytes <= self.quota_limit
+        return (self.quota_used or 0) + upload_bytes <= self.quota_limit
 
     def headroom(self, upload_bytes: int) -> int | None:
         """Quota left after the upload (negative: the shortfall)."""
         if self.quota_limit is None:
             return None
-        return self.quota_limit - self.quota_used - upload_bytes
+        return self.quota_limit - (self.quota_used or 0) - upload_bytes
 
 
 def survey(target: Target, plan: Plan, recorded=None, connections: int = 3,

@@ -26,7 +26,7 @@ import csv
 import dataclasses
 import itertools
 from array import array
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 from migrate import headers
 from migrate import spool as spooling
@@ -47,13 +47,12 @@ from migrate.plan import (
 from migrate.reconcile import (
     ALTERED,
     EXACT,
-    UID_TYPE,
     ServerMailbox,
     UidSet,
     fetch_copies,
     trusted_records,
 )
-from migrate.target.base import Target, uid_set
+from migrate.target.base import UID_TYPE, Target, uid_set
 from migrate.textsafe import windows_device
 
 SHOULD_BE_THERE = (UPLOAD, UPLOADED, DONE, PRESENT)
@@ -114,9 +113,9 @@ class MailboxCheck:
     expected: int
     on_server: int
     missing: Named = dataclasses.field(default_factory=Named)
-    duplicated_uids: list[int] = dataclasses.field(default_factory=list)  # extra copies of
+    duplicated_uids: Sequence[int] = dataclasses.field(default_factory=list)  # extra copies of
     # expected messages
-    unexpected_uids: list[int] = dataclasses.field(default_factory=list)  # server messages no
+    unexpected_uids: Sequence[int] = dataclasses.field(default_factory=list)  # server messages no
     # source message accounts for (an array)
     details: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)  # uid -> headers
     altered: Named = dataclasses.field(default_factory=Named)
@@ -209,9 +208,9 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
             check = MailboxCheck(mailbox, 0, 0, exists=existing is not None, unopened=unopened)
             for f in fplans:
                 for p in f.messages.where(*WANTED):
-                    there = p.action in SHOULD_BE_THERE
-                    check.expected += there
-                    (check.missing if there else check.refused).add(f, p)
+                    wanted = p.action in SHOULD_BE_THERE
+                    check.expected += wanted
+                    (check.missing if wanted else check.refused).add(f, p)
         check.mailbox = mailbox
         if describe_server and existing and (check.duplicated or check.unexpected):
             if existing in looked:
@@ -244,11 +243,12 @@ def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - 
         listed = seen
     else:
         copies, listed = seen, [c.uid for c in seen]
-    listed = UidSet(listed)
-    check = MailboxCheck("", 0, len(listed))
+    uids = UidSet(listed)
+    del listed  # (held once: as the set's array)
+    check = MailboxCheck("", 0, len(uids))
     contents = _contents_after(reopen, target)
     server = None if quick else (ServerMailbox(copies, contents) if copies is not None
-                                 else fetch_copies(target, listed.listed, contents))
+                                 else fetch_copies(target, uids.listed, contents))
     del copies
     unsettled, by_uid = Refs(fplans), 0
     unfound = 0  # expected messages not found by UID
@@ -260,7 +260,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - 
             for ref, h, action in page:
                 check.expected += action in SHOULD_BE_THERE
                 uid = ours.get(h)
-                if listed.claim(uid):
+                if uids.claim(uid):
                     claimed[ref] = uid
                 else:
                     unsettled.add(f, (ref,))
@@ -268,6 +268,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - 
             if quick:  # there, as sent: not fetched
                 by_uid += len(claimed)
                 continue
+            assert server is not None  # (the full check fetched every copy above)
             for p in f.messages.get(list(claimed)) if claimed else ():
                 copy = server.claim_uid(claimed[p.ref])
                 if copy is None:  # expunged since it was listed
@@ -279,7 +280,7 @@ def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - 
                 _compare_flags(check, f, p, copy)
     older = array(UID_TYPE)  # server messages below the floor: neither fetched nor ours
     if quick:
-        unclaimed = array(UID_TYPE, listed.unclaimed())
+        unclaimed = array(UID_TYPE, uids.unclaimed())
         if floor is not None and not unfound:  # every expected message found by UID; a
             # refused one's copy, if any, came since the plan looked (or it was PRESENT)
             cut = bisect.bisect_left(unclaimed, floor)
@@ -288,7 +289,8 @@ def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - 
             reopen()
             contents = target.contents
         server = fetch_copies(target, unclaimed, contents)
-    del listed
+    del uids
+    assert server is not None  # (fetched above: all of them, or the quick check's rest)
     for _, page in unsettled.pages():
         server.expect(page)
     found = 0
@@ -470,7 +472,7 @@ def named_rows(c: MailboxCheck, kind: str) -> Iterator[dict]:
     """verify.json's rows of *c*'s messages of *kind* (NAMED), in source order, read as
     consumed: the source is read again for their headers."""
     for f, marked in getattr(c, kind).folders():
-        marks: dict[int, str] = {}
+        marks: dict[int, Any] = {}
 
         def messages(marked=marked, marks=marks):
             for p, mark in marked:
@@ -478,7 +480,7 @@ def named_rows(c: MailboxCheck, kind: str) -> Iterator[dict]:
                 yield p
         for p, found in described(f, messages()):
             mark = marks.pop(p.ref)  # held only while described() looks ahead
-            row = {"source": p.location, **_fields(found)}
+            row: dict[str, Any] = {"source": p.location, **_fields(found)}
             if kind == "refused":
                 row["reason"] = p.reason
             if kind == "flags_missing":
