@@ -48,7 +48,7 @@ def to_crlf(data: bytes) -> bytes:
 _WINDOW = 4096
 
 
-def _blank_line(data: bytes, begin: int = 0) -> tuple[int, int] | None:
+def _blank_line(data: bytes | bytearray, begin: int = 0) -> tuple[int, int] | None:
     """Where the first blank line at or after *begin* is: what ``_HEADER_END.search``
     finds, by memchr-speed finds instead of the regex engine (it runs on every
     message; the mbox splitter also asks it of its read window)."""

@@ -7,6 +7,7 @@ overrides detection.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from migrate.errors import SourceError
 from migrate.sources.applemail import AppleMailStore, looks_like_apple_mail
@@ -29,7 +30,7 @@ from migrate.sources.thunderbird import ThunderbirdStore, is_profile
 from migrate.sources.walk import walk
 from migrate.sources.windows_live_mail import WlmStore, looks_like_wlm
 
-STORE_TYPES = {
+STORE_TYPES: dict[str, Any] = {  # name -> the Store class that reads it
     "mbox": MboxStore,
     "mbox-tree": MboxTreeStore,
     "maildir": MaildirStore,

@@ -48,6 +48,8 @@ def _attachments_of(message_file: Path) -> Path:
 
 
 class AppleMailFolder(Folder):
+    store: AppleMailStore
+
     def __init__(self, store, name, path, files: list[Path]):
         super().__init__(store, name, path)
         self.files = files
@@ -74,7 +76,8 @@ class AppleMailFolder(Folder):
                 yield SourceMessage(key=key, location=str(path), data=b"",
                                     skip_reason=SKIP_UNREADABLE, notes=(str(e),))
                 continue
-            message, notes = emlx.message, ()
+            message = emlx.message
+            notes: tuple[str, ...] = ()
             if ".partial." in path.name:
                 message, missing = rebuild(message, _attachments_of(path))
                 if missing:
@@ -126,7 +129,7 @@ class AppleMailStore(Store):
             for directory in listing.dirs:  # every mailbox arrives, empty or not
                 if directory.name.endswith(".mbox") and account in directory.parents:
                     by_folder.setdefault((account, directory), [])
-        found = []
+        found: list[Folder] = []
         for (account, directory), files in sorted(by_folder.items()):
             name = tuple(p[:-5] if p.endswith(".mbox") else p
                          for p in directory.relative_to(account).parts)
@@ -136,9 +139,10 @@ class AppleMailStore(Store):
     def attachment_files(self, directory: Path) -> list[Path]:
         """The files under ``Attachments/<number>`` (indexed once: a store of many
         partial messages is not listed again for each)."""
-        index = getattr(self, "_attachments", None)
+        index: dict[Path, list[Path]] | None = getattr(self, "_attachments", None)
         if index is None:
-            index = self._attachments = {}
+            index = {}
+            self._attachments = index
             for path in self.listing().files:
                 parts = path.parts
                 if "Attachments" in parts:

@@ -26,9 +26,9 @@ def unwrap(root: Path, listing) -> Path:
     while True:
         entries = {p.relative_to(root).parts[0] for p in listing.files_under(root)}
         entries |= {d.name for d in listing.dirs if d.parent == root}
-        entries = [e for e in entries if not e.startswith(".")]
-        if len(entries) == 1 and listing.has_dir(root / entries[0]):
-            root = root / entries[0]
+        visible = [e for e in entries if not e.startswith(".")]
+        if len(visible) == 1 and listing.has_dir(root / visible[0]):
+            root = root / visible[0]
         else:
             return root
 

@@ -129,7 +129,8 @@ def _parts(data: bytes, begin: int, end: int, boundary: bytes) -> list[tuple[int
     """(start, end) of each body part between ``--boundary`` lines (the line end
     before a delimiter belongs to the delimiter, RFC 2046 5.1.1)."""
     delimiter = re.compile(rb"(?m)^--" + re.escape(boundary) + rb"(--)?[ \t]*\r?$")
-    spans, start = [], None
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
     for m in delimiter.finditer(data, begin, end):
         if start is not None:
             stop = m.start()

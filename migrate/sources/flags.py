@@ -9,6 +9,7 @@ with a skip reason instead of a ``\\Deleted`` flag, so it is never migrated.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from migrate import headers
 from migrate.keywords import imap_keyword
@@ -55,7 +56,7 @@ def from_mbox_headers(data: bytes):  # noqa: C901 - to split (issue 38)
     end = headers.header_end(data)  # read in place: no copy of the header block
     if not _ANY_STATE_HEADER.search(data, 0, end):
         return frozenset(), frozenset(), None, ()
-    found = {}
+    found: dict[Any, list[Any]] = {}
     for name, value in headers.iter_headers(data, _MOZ_HEADERS, end):
         found.setdefault(name, []).append(value)
     first = {name: values[0] for name, values in found.items()}

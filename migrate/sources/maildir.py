@@ -116,7 +116,7 @@ class MaildirFolder(Folder):
 
     def message_files(self) -> list[tuple[Path, str]]:
         """(file, key) for every message of this folder: new/, cur/, then loose files."""
-        found = []
+        found: list[tuple[Path, str]] = []
         listing = self.store.listing()
         for part in ("new", "cur", None):
             directory = self.path / part if part else self.path
@@ -174,7 +174,7 @@ class MaildirStore(Store):
         found: list[MaildirFolder] = []
         self._walk(self.path, (), found, top=True)
         found.sort(key=lambda f: f.name)
-        return found
+        return list(found)
 
     def _walk(self, directory: Path, name: tuple[str, ...], found: list, top: bool,
               holder: bool = False) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Generator, Iterator
 
 from migrate import headers
 from migrate.errors import SourceError
@@ -61,7 +61,7 @@ class _Buffer:
         try:
             self.size = os.fstat(f.fileno()).st_size
         except (OSError, AttributeError, ValueError):
-            self.size = None
+            self.size = None  # type: ignore[assignment]  # (not a regular file)
 
     @property
     def end(self) -> int:
@@ -177,8 +177,8 @@ def split_mbox(f: BinaryIO, begin: int = 0,
         yield offset, from_line, data
 
 
-def mbox_spans(f: BinaryIO, begin: int = 0,
-               stop: int | None = None) -> Iterator[tuple[int, bytes, int, bytes]]:
+def mbox_spans(f: BinaryIO, begin: int = 0, stop: int | None = None
+               ) -> Generator[tuple[int, bytes, int, bytes], None, int]:
     """Yield (offset of From_ line, From_ line, offset of the message, its bytes)
     from a binary file.
 

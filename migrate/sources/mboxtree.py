@@ -75,7 +75,7 @@ class MboxTreeStore(Store):
         from migrate.sources.emltree import unwrap
         listing = self.listing()
         root = unwrap(self.path, listing)
-        found = []
+        found: list[Folder] = []
         for path in listing.files_under(root):
             if path.name in READPST_NON_MAIL:
                 self.non_mail.append(NonMail(path, READPST_NON_MAIL[path.name]))

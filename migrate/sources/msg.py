@@ -172,8 +172,9 @@ class MsgStore(Store):
             if path.suffix.lower() == ".msg" or (path.suffix.lower() == ".eml"
                                                  and looks_like_message(path)):
                 kind = self._class_of(path)
-                if kind and not_mail(kind):
-                    self.non_mail.append(NonMail(path, not_mail(kind)))
+                reason = not_mail(kind) if kind else None
+                if reason:
+                    self.non_mail.append(NonMail(path, reason))
                     continue
                 by_dir.setdefault(path.parent, []).append(path)
         return [MsgFolder(self, d.relative_to(root).parts, d, sorted(files))

@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from migrate.sources.base import SKIP_UNREADABLE, Folder, NonMail, SourceMessage, Store
 from migrate.sources.flags import FLAGGED, SEEN
@@ -81,8 +81,10 @@ def _text(email_el: ET.Element, tag: str) -> str | None:
 
 
 def _true(value: str | None) -> bool:
+    if not value:
+        return False
     try:
-        return bool(value) and float(value) != 0  # OLM writes 1E0 / 0E0
+        return float(value) != 0  # OLM writes 1E0 / 0E0
     except ValueError:
         return False
 
@@ -109,8 +111,8 @@ def _addresses(email_el: ET.Element, tag: str) -> list[str]:
     return found
 
 
-def build(email_el: ET.Element, attachment: callable) -> tuple[bytes, frozenset, frozenset,
-                                                               dt.datetime | None]:
+def build(email_el: ET.Element, attachment: Callable[[str], Any]
+          ) -> tuple[bytes, frozenset, frozenset, dt.datetime | None]:
     """(MIME bytes, flags, keywords, received time) of one ``<email>``; *attachment*
     gives an attachment member's bytes by its URL."""
     msg = EmailMessage(policy=email.policy.SMTP)
@@ -171,7 +173,8 @@ def _attach(msg: EmailMessage, el: ET.Element, data: bytes) -> None:
         part = EmailMessage(policy=email.policy.SMTP)
         part["Content-Type"] = "message/rfc822"
         part.add_header("Content-Disposition", "attachment", filename=name)
-        part._payload = data.decode("ascii", "surrogateescape")  # the generator writes it as is
+        part._payload = data.decode(  # type: ignore[attr-defined]  # written as it is
+            "ascii", "surrogateescape")
         msg.attach(part)
         return
     msg.add_attachment(data, maintype=maintype or "application",

@@ -102,8 +102,8 @@ def calendar(el, kind: str, uid: str) -> str:
     rows = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//mailmigrate//OLM export//EN"]
     if kind == "appointment":
         component, summary = "VEVENT", _get(el, "OPFCalendarEventCopySummary")
-        times = (("DTSTART", "OPFCalendarEventCopyStartTime"),
-                 ("DTEND", "OPFCalendarEventCopyEndTime"))
+        times: tuple[tuple[str, str], ...] = (("DTSTART", "OPFCalendarEventCopyStartTime"),
+                                              ("DTEND", "OPFCalendarEventCopyEndTime"))
         body = plain(_get(el, "OPFCalendarEventCopyDescriptionPlain") or
                      _get(el, "OPFCalendarEventCopyDescription"))
         uid = _get(el, "OPFCalendarEventCopyUUID") or uid

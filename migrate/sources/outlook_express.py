@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import mmap
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, cast
 
 from migrate.sources import dbx_format as fmt
 from migrate.sources.base import (
@@ -121,7 +121,7 @@ class OutlookExpressFolder(Folder):
                      if bits & bit}
             yield SourceMessage(
                 key=key, location=location, data=text, flags=frozenset(flags),
-                internaldate=item.filetime(0x12) or best_date(text, b"", self.file),
+                internaldate=item.filetime(0x12) or best_date(text, b"", cast(Path, self.file)),
                 skip_reason=SKIP_DELETED if bits & fmt.ARF_ENDANGERED else None)
 
     def _mbx(self, data) -> Iterator[SourceMessage]:
@@ -132,7 +132,7 @@ class OutlookExpressFolder(Folder):
             return
         for n, (at, text) in enumerate(records, 1):
             yield SourceMessage(key=f"@{at}", location=f"{self.file} message {n}", data=text,
-                                internaldate=best_date(text, b"", self.file))
+                                internaldate=best_date(text, b"", cast(Path, self.file)))
 
 
 class OutlookExpressStore(Store):
@@ -176,7 +176,8 @@ class OutlookExpressStore(Store):
         for row in rows:
             if not row["file"]:
                 continue  # the tree's top ("Outlook Express", "Local Folders"), accounts
-            chain, at, seen = [], row, set()
+            chain, seen = [], set()
+            at: dict[str, Any] | None = row
             while at is not None and (at["id"] or 0) not in seen:
                 seen.add(at["id"] or 0)
                 if at["file"]:

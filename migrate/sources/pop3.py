@@ -32,10 +32,11 @@ from typing import Callable, Iterator
 
 from migrate import headers
 from migrate.errors import AuthFailed, ConnectionFailed, UsageError
+from migrate.secret import Secret
 from migrate.sources.base import Folder, SourceMessage, Store
 
 # poplib refuses lines over 2,048 bytes; real mail has longer ones.
-poplib._MAXLINE = 64 * 1024 * 1024
+poplib._MAXLINE = 64 * 1024 * 1024  # type: ignore[attr-defined]
 TIMEOUT = 60.0
 
 
@@ -87,6 +88,8 @@ def default_cache_root() -> Path:
 
 
 class Pop3Folder(Folder):
+    store: Pop3Store
+
     def messages(self) -> Iterator[SourceMessage]:
         yield from self.store.iter_messages(self)
 
@@ -97,7 +100,7 @@ class Pop3Store(Store):
     kind = "pop3"
     files_fixed = False  # reading downloads the messages that the backup then holds
 
-    def __init__(self, url: str, password: Callable[[], object] | None = None,
+    def __init__(self, url: str, password: Callable[[], Secret] | None = None,
                  cache_root: Path | None = None, take: bool = True):
         self.address = PopAddress(url)
         safe = "".join(c if c.isalnum() or c in "-_.@" else "_"
@@ -154,6 +157,7 @@ class Pop3Store(Store):
     def _connect(self) -> poplib.POP3:
         a = self.address
         context = ssl.create_default_context(cafile=a.ca_file)
+        pop: poplib.POP3
         try:
             if a.tls == "ssl":
                 pop = poplib.POP3_SSL(a.host, a.port, context=context, timeout=TIMEOUT)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from migrate.errors import SourceError
 from migrate.sources import pst_mime
@@ -80,6 +80,8 @@ def pst_version(path: Path) -> int | None:
 
 
 class PstFolder(Folder):
+    store: PstStore
+
     def __init__(self, store: "PstStore", name: tuple[str, ...], path: Path, node: int,
                  route: tuple[int, ...] = ()):
         super().__init__(store, name, path)
@@ -155,7 +157,7 @@ class PstStore(Store):
 
     def _guess_codepage(self, handle) -> str | None:
         """The ANSI code page the items declare most often (first 200 items)."""
-        seen = collections.Counter()
+        seen: collections.Counter[str] = collections.Counter()
         for item in self._walk_items(handle.get_root_folder(), limit=200):
             props = Props(item)
             cp = props.integer(PR_MESSAGE_CODEPAGE) or props.integer(PR_INTERNET_CPID)
@@ -200,7 +202,7 @@ class PstStore(Store):
         if self._folders is None:
             found: list[PstFolder] = []
             top = self._ipm_root()
-            stack = [((), (), top)]
+            stack: list[tuple[tuple[str, ...], tuple[int, ...], Any]] = [((), (), top)]
             while stack:
                 name, route, folder = stack.pop(0)
                 path = self.path.joinpath(*name) if name else self.path

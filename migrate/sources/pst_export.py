@@ -75,7 +75,8 @@ def vcard_escape(text: str) -> str:
 
 def _fold(line: str) -> str:
     """Content lines of at most 75 octets (RFC 5545 3.1, RFC 2426 2.6)."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for ch in line:
         encoded = ch.encode("utf-8")
         if len(current) + len(encoded) > (75 if not out else 74):
@@ -111,15 +112,15 @@ def vcard(props: Props, named: NamedProps, kind: str) -> str:
             f"N:{vcard_escape(props.string(SURNAME) or '')};"
             f"{vcard_escape(props.string(GIVEN) or '')};;;"]
     for tag, field in ((COMPANY, "ORG"), (TITLE, "TITLE")):
-        if props.string(tag):
-            rows.append(f"{field}:{vcard_escape(props.string(tag))}")
+        if value := props.string(tag):
+            rows.append(f"{field}:{vcard_escape(value)}")
     for name_ in (EMAIL1, EMAIL2, EMAIL3):
         address = _named_string(props, named, name_)
         if address:
             rows.append(f"EMAIL;TYPE=INTERNET:{vcard_escape(address)}")
     for label, tag in PHONES.items():
-        if props.string(tag):
-            rows.append(f"TEL;TYPE={label}:{vcard_escape(props.string(tag))}")
+        if value := props.string(tag):
+            rows.append(f"TEL;TYPE={label}:{vcard_escape(value)}")
     note = props.string(BODY) or ""
     if "DistList" in kind:
         rows.append("X-ADDRESSBOOKSERVER-KIND:group")

@@ -137,7 +137,7 @@ def _body(props, plain_bytes, html_bytes, rtf_bytes) -> MIMEPart:
     parts = []
     if has_plain:
         part = MIMEPart(policy=POLICY)
-        part.set_content(plain.replace("\r\n", "\n"), subtype="plain", charset="utf-8",
+        part.set_content((plain or "").replace("\r\n", "\n"), subtype="plain", charset="utf-8",
                          cte="quoted-printable")
         parts.append(part)
     if has_html:

@@ -4,6 +4,7 @@ items, a node's raw heap, a .msg file's streams) answers the message builder wit
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 EPOCH_1601 = dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)  # FILETIME's zero
 
@@ -12,7 +13,7 @@ class Props:
     """MAPI properties of a pypff item (record set *index*): tag -> typed value."""
 
     def __init__(self, item, index: int = 0, codepage: str | None = None):
-        self.values: dict[int, tuple[int, bytes | None, object]] = {}
+        self.values: dict[int, tuple[int, bytes | None, Any]] = {}
         self.codepage = codepage
         if item is None or item.number_of_record_sets <= index:
             return
@@ -31,9 +32,11 @@ class Props:
 
     def string(self, tag: int) -> str | None:
         found = self.values.get(tag)
-        if not found or found[1] is None:
+        if not found:
             return None
         kind, data, entry = found
+        if data is None:
+            return None
         if kind == 0x1F:
             return data.decode("utf-16-le", "replace").rstrip("\0")
         if kind == 0x1E:
@@ -49,9 +52,11 @@ class Props:
 
     def integer(self, tag: int) -> int | None:
         found = self.values.get(tag)
-        if not found or not found[1]:
+        if not found:
             return None
         kind, data, _ = found
+        if not data:
+            return None
         if kind in (0x2, 0x3, 0xB, 0x14):
             return int.from_bytes(data[:{0x2: 2, 0x3: 4, 0xB: 1, 0x14: 8}[kind]], "little",
                                   signed=kind != 0xB)

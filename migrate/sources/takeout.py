@@ -68,7 +68,9 @@ def labels_of(data: bytes) -> list[str]:
     if raw is None:
         return []
     text = _decoded(raw)
-    labels, current, quoted = [], [], False
+    labels: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

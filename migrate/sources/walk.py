@@ -80,7 +80,8 @@ def walk(root: Path) -> Listing:
     elif stat.S_ISDIR(st.st_mode):
         real = Path(os.path.realpath(root))
         listing.dirs.add(root)
-        roots, links = [real], []
+        roots = [real]
+        links: list[tuple[Path, Path]] = []
         _walk(listing, root, (real,), roots, {real}, links)
         for path, target in links:  # once every followed directory is known
             if _inside(target, roots):
