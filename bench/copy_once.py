@@ -12,7 +12,7 @@ run`` into fresh accounts of a private Dovecot, interleaved per round:
   one is APPENDed.
 
 The client talks plaintext to a latency proxy (its own process, ``--delay``
-seconds each way), which forwards to ``tests.faults.GmailProxy`` (no limits
+seconds each way), which forwards to ``tests.support.faults.GmailProxy`` (no limits
 set: it only counts the APPEND bytes that reach the server) in front of
 Dovecot. Prints seconds and APPEND bytes per store (medians).
 """
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.whole_run import corpus  # noqa: E402
-from tests.builders import write_mbox  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
-from tests.faults import GmailProxy  # noqa: E402
+from tests.support.builders import write_mbox  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
+from tests.support.faults import GmailProxy  # noqa: E402
 
 HOUR_AGO = time.time() - 3600
 
@@ -55,7 +55,7 @@ def stores(work: Path, n: int, mean_kb: float) -> dict[str, Path]:
 
 
 def latency_proxy(port: int, delay: float) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.faults", str(port), str(delay)],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.faults", str(port), str(delay)],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     return proc, int(proc.stdout.readline())
 

@@ -5,7 +5,7 @@
 Courier takes one message per APPEND and waits for each literal's "+": two
 round trips a message on one connection. mailmigrate therefore shares each
 mailbox over several connections there. This starts a private Courier-IMAP
-and Dovecot (tests/courier.py, tests/dovecot.py; root, for Courier's mount
+and Dovecot (tests/support/courier.py, tests/support/dovecot.py; root, for Courier's mount
 namespace), a latency proxy per server in its own process (``--delay``
 seconds each way), and uploads the same messages into one mailbox with
 mailmigrate's uploader: Courier with 1 and with 3 connections, Dovecot with
@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.upload_speed import corpus  # noqa: E402
-from tests.builders import write_mbox  # noqa: E402
-from tests.courier import Courier  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import write_mbox  # noqa: E402
+from tests.support.courier import Courier  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 
 def latency_proxy(port: int, delay: float):
-    proc = subprocess.Popen([sys.executable, "-m", "tests.faults", str(port), str(delay)],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.faults", str(port), str(delay)],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     return types.SimpleNamespace(port=int(proc.stdout.readline()), stop=proc.kill)
 

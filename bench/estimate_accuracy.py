@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.upload_speed import corpus  # noqa: E402
-from tests.builders import write_mbox  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import write_mbox  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 
 def cli(args, account, env_extra=None) -> subprocess.CompletedProcess:
@@ -53,7 +53,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     try:
         for delay in map(float, args.delays.split(",")):
-            proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.faults",
+            proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.support.faults",
                                            str(server.imaps_port), str(delay)], cwd=ROOT,
                                           stdout=subprocess.PIPE, text=True)
             proxy = types.SimpleNamespace(port=int(proxy_proc.stdout.readline()))

@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--before", default=BEFORE)
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
-    from tests.dovecot import Dovecot
+    from tests.support.dovecot import Dovecot
     work = Path(tempfile.mkdtemp(prefix="mm-held-", dir=args.dir))
     trees = {"before": checkout(args.before, work / "before")} if args.before else {}
     trees["after"] = ROOT  # --before "": the working tree alone

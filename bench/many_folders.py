@@ -10,7 +10,7 @@ average, every message its own), moved into a private Dovecot by the code of
 the working tree: ``mailmigrate run`` (plan, backup, upload, check), then the
 same command again with nothing left to do, each in a fresh process, a new
 account per version and round. With ``--delay`` (seconds each way) through
-the latency proxy of ``tests/faults.py``, as a WAN link. Then ``plan`` and
+the latency proxy of ``tests/support/faults.py``, as a WAN link. Then ``plan`` and
 ``verify`` with the run's state (the report before cutover asked again, the
 morning's check). Prints seconds, seconds per 10,000 messages for the re-run,
 and peak RSS.
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from plan_versions import checkout, remove_checkouts  # noqa: E402
 from scale import generate  # noqa: E402
 
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 BEFORE = "bfdf8cb"  # the last commit of session 9
 
@@ -75,7 +75,7 @@ def main() -> None:
         server = Dovecot("default")
         port = server.imaps_port
         if args.delay:
-            proxy = subprocess.Popen([sys.executable, "-m", "tests.faults", str(port),
+            proxy = subprocess.Popen([sys.executable, "-m", "tests.support.faults", str(port),
                                       str(args.delay)], cwd=ROOT, stdout=subprocess.PIPE,
                                      text=True)
             port = int(proxy.stdout.readline())

@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--after", default="HEAD")
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
-    from tests.dovecot import Dovecot
+    from tests.support.dovecot import Dovecot
     work = Path(tempfile.mkdtemp(prefix="mm-missing-", dir=args.dir))
     trees = {"before": checkout(args.before, work / "before"),
              "after": checkout(args.after, work / "after")}

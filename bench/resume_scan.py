@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.whole_run import run_twice  # noqa: E402
-from tests.builders import message, write_mbox  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import message, write_mbox  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 
 def main() -> None:

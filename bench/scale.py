@@ -97,7 +97,7 @@ def main() -> None:
                    "plan MB/s": size / plan, "plan RSS MB": plan_rss}
             if n <= args.run_upto:
                 if server is None:
-                    from tests.dovecot import Dovecot
+                    from tests.support.dovecot import Dovecot
                     # Dovecot's default vsz_limit (256M) cannot open a maildir folder of a
                     # million messages: the run's final check was lost at SELECT every time
                     server = Dovecot("default", vsz_limit="2G")

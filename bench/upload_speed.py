@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import message, write_mbox  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import message, write_mbox  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 OPTIONS = types.SimpleNamespace(depth=None, batch=None, connections=1, mailboxes=1)
 
@@ -158,7 +158,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mm-bench-"))
     server = Dovecot("default")
     # the proxy runs in its own process, so it does not share a GIL with the clients
-    proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.faults", str(server.imaps_port),
+    proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.support.faults", str(server.imaps_port),
                                    str(args.delay)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     proxy = types.SimpleNamespace(port=int(proxy_proc.stdout.readline()), stop=proxy_proc.kill)
     try:

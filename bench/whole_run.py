@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.upload_speed import raw_pipelined  # noqa: E402
-from tests.builders import message, write_mbox  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import message, write_mbox  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 HOUR_AGO = time.time() - 3600
 
@@ -161,7 +161,7 @@ def main() -> None:
     crlf = [m.replace(b"\n", b"\r\n") for m in msgs]
     mb = sum(map(len, crlf)) / 1e6
     server = Dovecot("default")
-    proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.faults", str(server.imaps_port),
+    proxy_proc = subprocess.Popen([sys.executable, "-m", "tests.support.faults", str(server.imaps_port),
                                    str(args.delay)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     proxy = types.SimpleNamespace(port=int(proxy_proc.stdout.readline()), stop=proxy_proc.kill)
     rows: dict[str, list[float]] = {"mailmigrate run (whole command)": [],

@@ -237,7 +237,7 @@ def parse_ctime(text: bytes) -> dt.datetime | None:
 
 # The form nearly every Date: header has ("Mon, 01 Jan 2001 00:00:00 +0000"), read
 # without the stdlib's general parser (a fifth of the plan's time); anything
-# else goes to email.utils, and tests/test_protocol_parsers.py holds the two equal.
+# else goes to email.utils, and tests/unit/test_protocol_parsers.py holds the two equal.
 _COMMON_DATE = re.compile(
     rb"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]*)?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
     rb"Sep|Oct|Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")

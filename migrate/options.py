@@ -3,7 +3,7 @@
 From :data:`OPTIONS` come the argparse arguments of each command, the keys a
 ``--config`` TOML file accepts, the keys of a jobs file and the command line a
 job's child process gets. Adding an option here makes it settable in all three
-places; ``tests/test_options.py`` walks this table to prove it.
+places; ``tests/unit/test_options.py`` walks this table to prove it.
 
 Values are resolved in one place (``cli.arguments.resolve``): the command
 line wins, then the ``--config`` file, then the declared default.

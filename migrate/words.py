@@ -2,7 +2,7 @@
 in their language: ``--language en`` (default) or ``de``.
 
 A key missing from a language falls back to English, so a new sentence never breaks
-a translation; ``tests/test_words.py`` checks that every language has every key and
+a translation; ``tests/unit/test_words.py`` checks that every language has every key and
 the same {placeholders}.
 """
 

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import message  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
+from tests.support.builders import message  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 

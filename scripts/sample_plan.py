@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import crlf  # noqa: E402
-from tests.dovecot import Dovecot  # noqa: E402
-from tests.faults import FaultProxy  # noqa: E402
+from tests.support.builders import crlf  # noqa: E402
+from tests.support.dovecot import Dovecot  # noqa: E402
+from tests.support.faults import FaultProxy  # noqa: E402
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ if [ ${#need[@]} -gt 0 ] || [ ${#want[@]} -gt 0 ]; then
 fi
 command -v dovecot >/dev/null 2>&1 || { echo "ERROR: Dovecot is still not installed." >&2; exit 2; }
 
-# Cyrus IMAP 3.6 (tests/cyrus.py): cyrus-imapd conflicts with dovecot-imapd (both are
+# Cyrus IMAP 3.6 (tests/support/cyrus.py): cyrus-imapd conflicts with dovecot-imapd (both are
 # an imap-server), so its dependencies install normally and imapd itself is unpacked
 # into a cache the cyrus user can read. Its tests need root (Cyrus runs as 'cyrus').
 CACHE=${MM_SERVER_CACHE:-/var/cache/mailmigrate-test}
@@ -76,7 +76,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       cyrus-common sasl2-bin >/dev/null || echo "NOTE: could not install Cyrus." >&2
   fi
   [ -x "$CACHE/cyrus-imapd/usr/lib/cyrus/bin/imapd" ] || unpack cyrus-imapd
-  # Courier-IMAP 5.0 (tests/courier.py; wanted: its tests skip, saying why, without it):
+  # Courier-IMAP 5.0 (tests/support/courier.py; wanted: its tests skip, saying why, without it):
   # the authentication daemon installs normally, imapd is unpacked like Cyrus's.
   if [ ! -x /usr/lib/courier/courier-authlib/authdaemond ] || ! command -v makeuserdb >/dev/null 2>&1; then
     echo "Installing courier-authdaemon courier-authlib-userdb ..."

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dovecot import Account, Dovecot
+from tests.support.dovecot import Account, Dovecot
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -51,24 +51,24 @@ def started_on_first_use(start, unavailable=(), when_unavailable=skip_or_fail):
 
 @pytest.fixture(scope="session")
 def dovecot_servers():
-    """Dovecot by variant (tests/dovecot.py): needed, so never skipped."""
+    """Dovecot by variant (tests/support/dovecot.py): needed, so never skipped."""
     with started_on_first_use(Dovecot) as get:
         yield get
 
 
 @pytest.fixture(scope="session")
 def cyrus_servers():
-    """Cyrus by shape (tests/cyrus.py); needed: in CI it fails rather than skips."""
-    from tests.cyrus import Cyrus, CyrusUnavailable
+    """Cyrus by shape (tests/support/cyrus.py); needed: in CI it fails rather than skips."""
+    from tests.support.cyrus import Cyrus, CyrusUnavailable
     with started_on_first_use(Cyrus, CyrusUnavailable) as get:
         yield lambda shape="slash": get(shape)
 
 
 @pytest.fixture(scope="session")
 def courier_server():
-    """One Courier-IMAP (tests/courier.py); wanted, not needed: where it cannot start its
+    """One Courier-IMAP (tests/support/courier.py); wanted, not needed: where it cannot start its
     tests skip, saying why (in CI too)."""
-    from tests.courier import Courier, CourierUnavailable
+    from tests.support.courier import Courier, CourierUnavailable
 
     def skip(reason: str):
         pytest.skip(f"Courier-IMAP: {reason}")
@@ -162,6 +162,7 @@ SERVER_FIXTURES = {"dovecot_servers", "cyrus_servers", "courier_server"}
 
 
 FUNCTIONAL_FIXTURES = {"mm"}  # runs ``python -m migrate`` as its own process
+LAYERS = ("unit", "functional", "server")  # tests/<layer>/: each folder holds one layer
 
 
 def pytest_collection_modifyitems(config, items):
@@ -170,11 +171,18 @@ def pytest_collection_modifyitems(config, items):
     command runs as a process of its own, or the test starts processes: the ``mm``
     fixture, or marked so), else ``unit`` (in this process: ``pytest -m unit``, the fast
     layer, under a minute)."""
+    misplaced = []
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if SERVER_FIXTURES & fixtures:
-            item.add_marker(pytest.mark.server)
+            layer = "server"
         elif FUNCTIONAL_FIXTURES & fixtures or item.get_closest_marker("functional"):
-            item.add_marker(pytest.mark.functional)
+            layer = "functional"
         else:
-            item.add_marker(pytest.mark.unit)
+            layer = "unit"
+        item.add_marker(getattr(pytest.mark, layer))
+        folder = Path(str(item.fspath)).parent.name
+        if folder in LAYERS and folder != layer:
+            misplaced.append(f"{item.nodeid} is a {layer} test: move it to tests/{layer}/")
+    if misplaced:  # the folders are the layers: tests/unit never waits for a server
+        raise pytest.UsageError("\n".join(misplaced))

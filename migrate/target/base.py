@@ -2,7 +2,7 @@
 
 Like mbsync's driver interface and restic's backend: a few operations with
 their semantics written here, one real implementation (``target.imap``), an
-in-memory one for the engine's unit tests (``tests/fake_target.py``), and
+in-memory one for the engine's unit tests (``tests/support/fake_target.py``), and
 wrappers instead of flags (:class:`ReadOnlyTarget` for ``plan`` and
 ``verify``).
 

@@ -12,7 +12,7 @@ body, an answer without a UID, a flag imapclient would read as a number or
 NIL, leading zeros, other whitespace, an item it does not know. On None the
 caller gives the same data to imapclient, so an unusual server costs time,
 never a misread (a misread fingerprint is a message sent twice).
-tests/test_protocol_parsers.py holds the two to the same answer.
+tests/unit/test_protocol_parsers.py holds the two to the same answer.
 """
 
 from __future__ import annotations

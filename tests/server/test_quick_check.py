@@ -1,0 +1,144 @@
+"""The quick check: a folder unchanged since a run read it is not read again.
+
+The backup gate does not hash an unchanged file again either.
+
+Its facts come from the state and equal a fresh read field for field; any
+change is noticed (same size with a new mtime, same mtime with a new size,
+same size and mtime with new bytes, a message file added to a maildir); a
+file modified moments ago is never trusted; ``--full-check`` reads it all.
+End to end on Dovecot: a no-op re-run reads nothing, a changed mbox is read
+again and its new message uploaded, exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import pytest
+
+from migrate.plan import build_plan
+from migrate.quickcheck import Facts
+from migrate.sources import open_store
+from migrate.state import State
+from tests.support.builders import crlf, message, write_mbox
+
+HOUR_AGO = time.time() - 3600
+
+
+def age(*paths, when=HOUR_AGO):
+    """Make files look written long ago (a fresh file is never trusted: racy)."""
+    for p in paths:
+        os.utime(p, (when, when))
+
+
+def sources(tmp_path):
+    mbox = tmp_path / "src" / "Archive.mbox"
+    mbox.parent.mkdir()
+    write_mbox(mbox, [message(f"m{i}", extra="X-Status: F" if i == 1 else "") for i in range(5)])
+    md = tmp_path / "src" / "md"
+    for part in ("cur", "new", "tmp"):
+        (md / part).mkdir(parents=True)
+    (md / "cur" / "1.a:2,S").write_bytes(message("seen"))
+    (md / "cur" / "2.b:2,RT").write_bytes(message("trashed"))
+    (md / "new" / "3.c").write_bytes(message("new one"))
+    age(mbox, md, md / "cur", md / "new", *(md / "cur").iterdir(), *(md / "new").iterdir())
+    return mbox, md
+
+
+def plan_with(state, *paths, full=False):
+    facts = Facts(state, full=full)
+    plan = build_plan([open_store(p) for p in paths], facts=facts)
+    return plan, facts
+
+
+def fields(plan):
+    """Every planned message's facts and decisions (not where it is kept)."""
+    return [[{f.name: getattr(m, f.name) for f in dataclasses.fields(m)
+              if f.name not in ("ref", "home")} for m in f.messages] for f in plan.folders]
+
+
+def changed(tmp_path, how):
+    mbox, md = sources(tmp_path)
+    state = State(tmp_path / "state.sqlite")
+    plan_with(state, mbox, md)
+    st = mbox.stat()
+    data = mbox.read_bytes()
+    if how == "same size, new mtime":
+        mbox.write_bytes(data.replace(b"Subject: m3", b"Subject: M3"))
+        age(mbox, when=HOUR_AGO - 60)
+    elif how == "same mtime, new size":
+        with open(mbox, "ab") as f:
+            f.write(b"From x@example.org Mon Jan  1 00:00:00 2001\n" + message("added"))
+        os.utime(mbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+    elif how == "same size and mtime, new bytes":
+        mbox.write_bytes(data.replace(b"Subject: m3", b"Subject: M3"))
+        os.utime(mbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert mbox.stat().st_mtime_ns == st.st_mtime_ns or how == "same size, new mtime"
+    again, facts = plan_with(state, mbox, md)
+    return again, facts
+
+
+def test_a_no_op_rerun_reads_nothing_and_a_changed_mbox_uploads_only_its_new_message(
+        tmp_path, account, mm):
+    mbox, md = sources(tmp_path)
+    args = (*account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
+            tmp_path / "state.sqlite", "--yes", "--json")
+    first = mm("run", mbox, md, *args, account=account)
+    assert first.code == 0, first.out + first.err  # the trashed message stays behind: intent
+    assert json.loads(first.out)["sources_read"].startswith("2 of 2 folders")
+    backup = json.loads(first.out)["backup"]["archive"]
+    again = mm("run", mbox, md, *args, account=account)
+    summary = json.loads(again.out)
+    assert summary["sources_read"].startswith("0 of 2 folders")
+    assert summary["backup"]["archive"] == backup
+    assert summary["totals"]["done"] == 7 and summary["missing"] == 0
+    assert summary["final_check"] == {"by_uid": 7, "by_headers": 0}
+
+    st = mbox.stat()
+    with open(mbox, "ab") as f:
+        f.write(b"From x@example.org Mon Jan  1 00:00:00 2001\n" + message("added"))
+    os.utime(mbox, ns=(st.st_atime_ns, st.st_mtime_ns))  # only size and ctime tell
+    third = mm("run", mbox, md, *args, account=account)
+    summary = json.loads(third.out)
+    assert summary["sources_read"].startswith("1 of 2 folders")
+    assert summary["backup"]["archive"] != backup  # the gate saw the change too
+    assert summary["totals"]["uploaded"] == 1 and summary["missing"] == 0
+    server = account.read_back()
+    assert sorted(m.data for m in server["Archive"]) == sorted(
+        [crlf(message(f"m{i}", extra="X-Status: F" if i == 1 else "")) for i in range(5)]
+        + [crlf(message("added"))])
+
+
+@pytest.mark.parametrize("column, value", [("flags", "not json"), ("internaldate", "yesterday"),
+                                           ("notes", "[unclosed")])
+def test_a_hand_damaged_facts_row_is_exit_2_with_what_to_do(tmp_path, account, mm, column,
+                                                           value):
+    """The facts are a record the run trusts as it trusts its journal; one edited by hand
+    is never a traceback: where it is read back it stops the command with exit 2 and the
+    advice (--full-check), and with that advice the run finishes."""
+    mbox, md = sources(tmp_path)
+    args = (*account.cli_args(), "--backup-dir", tmp_path / "bk", "--state",
+            tmp_path / "state.sqlite", "--yes")
+    assert mm("run", mbox, *args, account=account).code == 0
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    with db:
+        db.execute(f"UPDATE message_facts SET {column}=?", (value,))
+    db.close()
+    check = ("verify", mbox, *account.cli_args(), "--state", tmp_path / "state.sqlite")
+    for again in (mm(*check, account=account),
+                  mm("run", mbox, *args, "--since", "2000-01-01", account=account)):
+        assert again.code in (0, 2) and "Traceback" not in again.err, again.err
+        if again.code == 2:
+            assert "--full-check" in again.err, again.err
+    assert mm("run", mbox, *args, "--full-check", account=account).code == 0
+    assert mm(*check, account=account).code == 0
+    from migrate.plan import PlannedMessage
+    from migrate.quickcheck import FactsDamaged, from_row
+    row = [b"@0", "x", 1, "h", "k", "b", "", None, "[]", "[]", None, None, 0, 0]
+    row[{"flags": 8, "internaldate": 7, "notes": 11}[column]] = value
+    with pytest.raises(FactsDamaged, match="--full-check"):
+        from_row(row, PlannedMessage)

@@ -1,0 +1,180 @@
+"""Hostile and unlucky input: the backup is exactly what was read, restores are safe,
+and every bad input ends with a sentence and its exit code, never a traceback.
+
+One test per reproduction of the backup issue, plus hypothesis-made manifests and
+archive members.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from migrate import backup
+from migrate.errors import BackupError, ExitCode
+from migrate.sources import open_store
+from tests.support.builders import message, write_mbox
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX links, FIFOs and modes")
+
+
+def no_traceback(r):
+    assert "Traceback" not in r.err and r.code != ExitCode.INTERNAL, r.err
+    return r
+
+
+def run(mm, account, src, tmp_path, *extra):
+    return mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
+              "--state", tmp_path / "state.sqlite", "--yes", *extra, account=account)
+
+
+def backed_up(archive: Path) -> set[str]:
+    """'storeN/relative/path' of every file in a backup's manifest."""
+    manifest = json.loads(backup.sidecar(archive, ".manifest.json").read_text())
+    return {f"{s['archive_prefix']}/{f['path']}" for s in manifest["stores"] for f in s["files"]}
+
+
+def read_files(store) -> set[Path]:
+    """The files the readers took messages from (mbox locations name the file first)."""
+    out = set()
+    for folder in store.folders():
+        for m in folder.messages():
+            out.add(Path(m.location.split(" at byte ")[0]))
+    return out
+
+
+def assert_read_is_backed_up(store, tmp_path):
+    result = backup.create_backup([store], tmp_path / "bk-check")
+    names = backed_up(result.archive)
+    root = store.path if store.path.is_dir() else store.path.parent
+    for path in read_files(type(store)(store.path)):
+        assert f"store0/{path.relative_to(root).as_posix()}" in names, path
+    return names
+
+
+# -- the gate ------------------------------------------------------------------
+
+
+def crafted_archive(path: Path, manifest, members=()) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        data = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+        info = tarfile.TarInfo(backup.MANIFEST_NAME)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def manifest_for(path: str, data: bytes = b"x", prefix: str = "store0") -> dict:
+    import hashlib
+    return {"format": backup.FORMAT, "version": 1, "stores": [{
+        "source": "/nowhere", "kind": "mbox", "archive_prefix": prefix,
+        "files": [{"path": path, "size": len(data), "mtime": 0,
+                   "sha256": hashlib.sha256(data).hexdigest()}]}]}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(manifest=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["format", "stores", "files", "path", "size", "mtime", "sha256",
+                         "archive_prefix"]), children, max_size=4), max_leaves=12),
+       name=st.text(min_size=1, max_size=20))
+def test_any_crafted_manifest_or_member_is_a_backup_error(tmp_path, manifest, name):
+    if isinstance(manifest, dict):
+        manifest.setdefault("format", backup.FORMAT)
+    archive = crafted_archive(tmp_path / "h.tar", manifest, [(name, b"data")])
+    to = tmp_path / "h-to"
+    before = set(tmp_path.rglob("*"))
+    try:
+        backup.restore_backup(archive, to)  # a well-formed (empty) backup may restore
+    except BackupError:
+        assert not to.exists()
+    finally:
+        archive.unlink()
+    assert {p for p in set(tmp_path.rglob("*")) - before if to not in p.parents} <= {to}
+    if to.exists():
+        import shutil
+        shutil.rmtree(to)
+
+
+def test_failed_backup_leaves_no_partial_archive(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_mbox(src / "Inbox", [message("a")])
+    write_mbox(src / "Sent", [message("b")])
+    real = backup._add_file
+    calls = []
+
+    def failing(tar, path, *args):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        return real(tar, path, *args)
+
+    monkeypatch.setattr(backup, "_add_file", failing)
+    with pytest.raises(BackupError, match="nothing was uploaded"):
+        backup.create_backup([open_store(src)], tmp_path / "bk")
+    assert list((tmp_path / "bk").iterdir()) == []
+
+
+# -- links and special files: what is read is what is backed up ------------------
+
+
+@posix_only
+def test_maildir_subfolder_behind_a_link_is_backed_up(tmp_path):
+    root = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+        (tmp_path / "far" / ".Work" / sub).mkdir(parents=True, exist_ok=True)
+    (root / "cur" / "1.x:2,S").write_bytes(message("inbox"))
+    (tmp_path / "far" / ".Work" / "cur" / "2.x:2,S").write_bytes(message("work"))
+    (root / ".Work").symlink_to(tmp_path / "far" / ".Work")
+    store = open_store(root)
+    names = assert_read_is_backed_up(store, tmp_path)
+    assert "store0/.Work/cur/2.x:2,S" in names
+    assert {f.display_name for f in open_store(root).folders()} == {"(root)", "Work"}
+
+
+@posix_only
+def test_a_link_loop_is_not_followed(tmp_path):
+    root = tmp_path / "exports"
+    (root / "Loop").mkdir(parents=True)
+    write_mbox(root / "Loop" / "a.mbox", [message("a")])
+    write_mbox(root / "b.mbox", [message("b")])
+    (root / "Loop" / "Again").symlink_to("..")
+    store = open_store(root)
+    folders = store.folders()
+    assert sorted(f.display_name for f in folders) == ["Loop/a", "b"]
+    assert any("loop" in n.kind for n in store.non_mail)
+    assert_read_is_backed_up(open_store(root), tmp_path)
+
+
+# -- input hygiene ----------------------------------------------------------------
+
+
+def test_damaged_pop_cache_index(tmp_path):
+    from migrate.errors import UsageError
+    from migrate.sources.pop3 import Pop3Store
+    store = Pop3Store("pop3s://bob@127.0.0.1:1", cache_root=tmp_path, take=False)
+    store.path.mkdir(parents=True)
+    for content in ("{broken", '{"uidl": "../../etc/passwd"}', "[1, 2]"):
+        store.index_path.write_text(content)
+        with pytest.raises(UsageError, match="damaged"):
+            store._index()
+
+
