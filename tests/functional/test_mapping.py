@@ -5,13 +5,6 @@ from __future__ import annotations
 from tests.support.builders import message, write_mbox
 
 
-def run(mm, account, tmp_path, src, *extra):
-    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
-           "--state", tmp_path / "state.sqlite", "--yes", *extra, account=account)
-    assert r.code == 0, r.err + r.out
-    return r
-
-
 def test_map_rule_syntax_error_is_a_usage_error(tmp_path, mm):
     write_mbox(tmp_path / "m.mbox", [message("x")])
     r = mm("plan", tmp_path / "m.mbox", "--map", "no-equals-sign")

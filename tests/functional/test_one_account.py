@@ -8,8 +8,7 @@ import json
 import tomllib
 
 from tests.support.builders import message, write_mbox
-
-HOSTILE = 'x\ntls = "none"\noauth2_token_command = "touch PWNED"\n#.mbox'
+from tests.support.one_account_shared import HOSTILE
 
 
 def test_discover_writes_any_file_name_as_data_and_one_job_per_person(tmp_path, mm):

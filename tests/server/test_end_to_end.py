@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 from migrate import backup
 from migrate.errors import ExitCode
 from tests.support.builders import crlf, message, snapshot, write_mbox
+from tests.support.end_to_end_shared import UTC, sample_mbox
 from tests.support.invariants import assert_state_matches
-
-UTC = dt.timezone.utc
-
-
-def sample_mbox(path):
-    msgs = [
-        message("read", extra="Status: RO"),
-        message("answered", extra="Status: RO\nX-Status: A"),
-        message("flagged", extra="X-Status: F"),
-        message("quoted", body="Line one\nFrom the start, a body line.\n>From already quoted\n"),
-        message("unread no id", msgid=None, body="No Message-ID here.\n"),
-        message("deleted", extra="Status: RO\nX-Status: D"),
-    ]
-    dates = [dt.datetime(2019, 3, 4, 5, 6, 7 + i) for i in range(len(msgs))]
-    write_mbox(path, msgs, dates)
-    return msgs, dates
 
 
 def test_run_uploads_mbox_into_inbox_exactly(tmp_path, account, mm):

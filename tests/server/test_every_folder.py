@@ -16,26 +16,16 @@ import pytest
 
 from migrate.errors import ExitCode
 from tests.support.builders import crlf, message, write_mbox
+from tests.support.every_folder_shared import (
+    EIGHT_BIT,
+    _every_command_says_damaged,
+    _state_after_a_run,
+    account_messages,
+    run,
+    thunderbird_with_empty_folder,
+    verify,
+)
 from tests.support.faults import RewriteProxy
-
-
-def run(mm, account, src, tmp_path, *extra, state="state.sqlite", target=None):
-    return mm("run", src, *(target or account.cli_args()), "--backup-dir", tmp_path / "bk",
-              "--state", tmp_path / state, "--yes", *extra, account=account)
-
-
-def verify(mm, account, src, tmp_path, *extra, state="state.sqlite", target=None):
-    return mm("verify", src, *(target or account.cli_args()), "--state", tmp_path / state,
-              *extra, account=account)
-
-
-def thunderbird_with_empty_folder(root):
-    (root / "Projekte.sbd").mkdir(parents=True)
-    write_mbox(root / "Inbox", [message("in 1")])
-    write_mbox(root / "Projekte", [message("projekt 1")])
-    (root / "Projekte.sbd" / "Leer").write_bytes(b"")
-    (root / "Projekte.sbd" / "Leer.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n")
-    return root
 
 
 @pytest.mark.parametrize("variant, leer", [("default", "Projekte/Leer"),
@@ -133,9 +123,6 @@ def test_non_ascii_password_logs_in(tmp_path, dovecot_servers, mm):
     assert len(account.read_back()["INBOX"]) == 1
 
 
-EIGHT_BIT = "Grüße aus Köln"
-
-
 def test_message_the_server_changes_is_present_and_never_sent_twice(tmp_path, account, mm):
     """Cyrus replaces 8-bit header bytes with 'X' on APPEND; a proxy does the same here."""
     raw = EIGHT_BIT.encode()
@@ -199,10 +186,6 @@ def test_state_of_another_account_is_refused(tmp_path, make_account, mm):
     assert account_messages(second) == 0
     v = verify(mm, second, tmp_path / "one.mbox", tmp_path)
     assert v.code == ExitCode.USAGE and "belongs to" in v.err
-
-
-def account_messages(account) -> int:
-    return sum(len(v) for v in account.read_back().values())
 
 
 def test_recreated_mailbox_is_checked_again(tmp_path, account, mm):
@@ -375,26 +358,6 @@ def test_an_export_never_follows_a_planted_link_nor_overwrites(tmp_path, make_ac
                  tmp_path / "link-dir")
     assert bad.code == ExitCode.USAGE and "symbolic link" in bad.err
     assert list(linked.iterdir()) == []
-
-
-def _state_after_a_run(tmp_path, account, mm, n=300):
-    write_mbox(tmp_path / "one.mbox", [message(f"m {i}", body="x" * 400 + "\n")
-                                       for i in range(n)])
-    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
-    assert r.code == 0, r.err
-    return tmp_path / "state.sqlite"
-
-
-def _every_command_says_damaged(tmp_path, account, mm, words):
-    state = tmp_path / "state.sqlite"
-    for args in (["plan", tmp_path / "one.mbox", *account.cli_args(), "--state", state],
-                 ["status", "--state", state], ["verify", tmp_path / "one.mbox",
-                                                *account.cli_args(), "--state", state]):
-        r = mm(*args, account=account)
-        assert r.code == ExitCode.USAGE, (args[0], r.out, r.err)
-        assert words in r.err and "Traceback" not in r.err, r.err
-    r = run(mm, account, tmp_path / "one.mbox", tmp_path)
-    assert r.code == ExitCode.USAGE and words in r.err and "Traceback" not in r.err, r.err
 
 
 def test_a_state_whose_data_pages_are_damaged_is_a_sentence(tmp_path, account, mm):

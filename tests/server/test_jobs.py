@@ -5,37 +5,12 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from migrate.errors import ExitCode
-from tests.support.builders import crlf, message, write_mbox
-
-KEYRING_ENV = {"PYTHON_KEYRING_BACKEND": "tests.support.keyring_backend.FileKeyring"}
-
-
-def keyring_env(tmp_path) -> dict:
-    return {**KEYRING_ENV, "MM_TEST_KEYRING_FILE": str(tmp_path / "keyring.json")}
-
-
-def set_password(mm, tmp_path, account, password: str):
-    """`credentials set` reads the password from stdin when stdin is not a terminal."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-    env = dict(os.environ, **keyring_env(tmp_path))
-    return subprocess.run([sys.executable, "-m", "migrate", "credentials", "set", "--host",
-                           account.host, "--user", account.user], input=password + "\n",
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-
-
-def client_store(root: Path, who: str, n: int = 4) -> list[bytes]:
-    msgs = [message(f"{who} {i}", msgid=f"<{who}.{i}@example.org>") for i in range(n)]
-    write_mbox(root / "Inbox", msgs)
-    write_mbox(root / "Sent", [message(f"{who} sent", msgid=f"<{who}.s@example.org>")])
-    return msgs
+from tests.support.builders import crlf, message
+from tests.support.jobs_shared import client_store, keyring_env, set_password
 
 
 def test_jobs_in_parallel_two_complete_one_fails_auth(tmp_path, make_account, mm):
@@ -142,13 +117,6 @@ def test_credentials_set_test_delete_and_no_keyring(tmp_path, account, mm):
         assert mm("credentials", "test", *args, "--password-file", pw).code == 0
 
 
-def thunderbird_profile(profile: Path) -> None:
-    local = profile / "Mail" / "Local Folders"
-    write_mbox(local / "Inbox", [message(f"tb {i}") for i in range(3)])
-    write_mbox(local / "Sent", [message("tb sent")])
-    (profile / "prefs.js").write_text("// Mozilla User Preferences\n")
-
-
 def test_pop_leftovers_land_in_inbox_and_stay_on_the_pop_server(tmp_path, make_account, mm):
     old = make_account()  # the old POP mailbox
     new = make_account()  # the IMAP account
@@ -194,7 +162,7 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
 
     from tests.conftest import ROOT
     from tests.server.test_exactly_once import assert_exactly_once, make_store
-    from tests.server.test_overnight import messages_on_server
+    from tests.support.overnight_shared import messages_on_server
     expected = make_store(tmp_path / "client", (("Inbox", 150),))
     jobs = tmp_path / "night.toml"
     jobs.write_text(textwrap.dedent(f"""\
@@ -228,15 +196,5 @@ def test_sigterm_to_jobs_run_stops_the_jobs_cleanly(tmp_path, account, mm):
     again = mm("jobs", "run", jobs, env={"MM_TEST_PASSWORD": account.password})
     assert again.code == 0, again.out + again.err
     assert_exactly_once(account, expected)
-
-
-def local_jobs(tmp_path, *names):
-    """A jobs file of *names*, each into its own account, loaded (no server is asked)."""
-    from migrate import jobs as jobs_mod
-    (tmp_path / "src").mkdir()
-    text = '[defaults]\nhost = "127.0.0.1"\npassword = "env:HOME"\n' + "".join(
-        f'[jobs.{name}]\nsources = ["src"]\nuser = "{name}@x"\n' for name in names)
-    (tmp_path / "jobs.toml").write_text(text)
-    return jobs_mod.load(tmp_path / "jobs.toml")
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from migrate.errors import ExitCode
 from tests.support.builders import crlf, message, write_mbox
-
-
-def run(mm, account, src, tmp_path):
-    return mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
-              "--state", tmp_path / "state.sqlite", "--yes", account=account)
+from tests.support.limits_shared import run
 
 
 def test_quota_stops_cleanly_then_rerun_completes(tmp_path, make_account, mm):

@@ -5,9 +5,7 @@ command of the account)."""
 from __future__ import annotations
 
 from migrate.target.list_response import parse_list
-
-NAMES = ["Evil_[31mRed", "a]b", "x(y)", "br{ace}", "pct%", "star*", 'quo"te', "back\\slash",
-         "café", "日本語", "tab\tname"]
+from tests.support.list_response_shared import NAMES
 
 
 def test_every_name_a_real_server_lists_is_read(account, tmp_path, mm):

@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.builders import crlf, message, write_mbox
-
-
-def run(mm, account, tmp_path, src, *extra):
-    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
-           "--state", tmp_path / "state.sqlite", "--yes", *extra, account=account)
-    assert r.code == 0, r.err + r.out
-    return r
+from tests.support.mapping_shared import run
 
 
 @pytest.mark.parametrize("variant,expect", [

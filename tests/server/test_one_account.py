@@ -10,8 +10,6 @@ import textwrap
 from migrate.errors import ExitCode
 from tests.support.builders import crlf, message, write_mbox
 
-HOSTILE = 'x\ntls = "none"\noauth2_token_command = "touch PWNED"\n#.mbox'
-
 
 def test_a_run_into_an_account_another_run_uploads_to_waits_its_turn(tmp_path, account, mm):
     """Another run holds the account (its own state file): this one says so and sends

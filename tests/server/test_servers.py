@@ -236,8 +236,8 @@ def test_kill_while_a_copy_is_answered_on_every_server(tmp_path, dovecot_servers
     """kill -9 when the server's answer to the UID COPY is held back: the copies are
     journaled, and the re-run finds them instead of copying again."""
     from tests.conftest import account_on
-    from tests.server.test_copy_once import filed_twice_with_state
     from tests.server.test_kill_points import kill_then_rerun
+    from tests.support.copy_once_shared import filed_twice_with_state
     account = account_on(kind, dovecot_servers, cyrus_servers, courier_server)
     expected = filed_twice_with_state(tmp_path / "store")
     if kind == "courier":  # "INBOX." with "."

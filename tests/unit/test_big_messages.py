@@ -6,34 +6,9 @@ traceback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tracemalloc
 
 import pytest
-
-from tests.conftest import ROOT
-
-MB = 1 << 20
-
-
-def big_mbox(path, size, long_header=False):
-    """One message of about *size* bytes: a body of short lines, or one header line."""
-    with open(path, "wb") as f:
-        f.write(b"From a@b Mon Jan  1 00:00:00 2020\nFrom: a@b\n")
-        if long_header:
-            f.write(b"X-Long: ")
-            for _ in range(size // MB):
-                f.write(b"y" * MB)
-            f.write(b"\n")
-        f.write(b"Subject: big\nMessage-ID: <big@x>\nDate: Mon, 1 Jan 2020 00:00:00 +0000\n\n")
-        if not long_header:
-            line = b"x" * 76 + b"\n"
-            for _ in range(size // len(line)):
-                f.write(line)
-        f.write(b"end\n")
-    return path
 
 
 @pytest.mark.parametrize("long_header", [False, True])
@@ -52,38 +27,10 @@ def test_reading_a_big_message_holds_it_about_twice(tmp_path, long_header):
     assert peak < 2.2 * size, f"{peak / size:.2f} x the message"
 
 
-def _remove_chain(root, depth: int) -> None:
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        for _ in range(depth):
-            os.chdir("d")
-        for _ in range(depth):
-            for name in os.listdir("."):
-                os.unlink(name)
-            os.chdir("..")
-            os.rmdir("d")
-    finally:
-        os.chdir(cwd)
-
-
-def rss_of_run(args, env) -> float:
-    """The largest resident set of the command's processes, in bytes (Linux)."""
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "migrate",
-                          *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT,
-                         timeout=600)
-    return int(out.stdout.strip().splitlines()[-1]) * 1024
-
-
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-LINES = st.lists(st.sampled_from([b"From: a", b"Subject: x", b" cont", b"\tcont2", b"X y: z",
-                                  b":bad", b"", b"Date:  Mon ", b"a:b:c", b"NoColon", b" ",
-                                  b"\r", b"Message-ID: <a>", b"\x0b:", b"x-long: " + b"y" * 90]),
-                 max_size=14)
+from tests.support.big_messages_shared import LINES, MB, PIECES, big_mbox  # noqa: E402
 
 
 @settings(max_examples=1500, deadline=None)
@@ -107,9 +54,6 @@ def test_headers_read_in_place_are_the_headers_read_from_a_copy(lines, ends):
 
 
 # -- a big message goes from its file to the socket (sources/stream.py) ------------------
-
-PIECES = st.lists(st.sampled_from([b"From a", b">From b", b">>From c", b"text", b"", b"x" * 40,
-                                   b"\r", b"\r\n", b"\n", b">"]), max_size=40)
 
 
 @settings(max_examples=400, deadline=None)

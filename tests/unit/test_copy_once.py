@@ -16,51 +16,11 @@ import os
 import pytest
 
 from migrate.errors import ConnectionFailed
-from migrate.plan import UPLOADED, build_plan
-from migrate.sources import open_store
+from migrate.plan import UPLOADED
 from migrate.state import State
-from migrate.upload import Uploader, UploadOptions
-from tests.support.builders import crlf, message, write_mbox
-from tests.support.fake_target import FakeServer, FakeTarget
-
-
-def filed_twice(tmp_path, n=20, flags=lambda box, i: ""):
-    """A Thunderbird-like store: folders Archive and Inbox hold the same *n* messages;
-    Archive is planned (and uploaded) first."""
-    root = tmp_path / "store"
-    msgs = {}
-    for box in ("Archive", "Inbox"):  # planned in this order
-        msgs[box] = [message(f"m{i}", body=f"body {i}\n", extra=flags(box, i)) for i in range(n)]
-        write_mbox(root / box, msgs[box])
-    return root, msgs
-
-
-def upload(tmp_path, server, root, **options):
-    plan = build_plan([open_store(root)], server.layout)
-    state = State(tmp_path / "state.sqlite")
-    opts = UploadOptions(**{"batch_messages": 10, "settle_seconds": 0, "backoff_base": 0.01,
-                            **options})
-    uploader = Uploader(lambda: FakeTarget(server), state, plan, opts, sleep=lambda s: None)
-    try:
-        uploader.run()
-        return plan, uploader
-    finally:
-        state.close()
-
-
-def appended(server) -> int:
-    return sum(n for _, n in server.log)
-
-
-def contents(server, mailbox) -> list[bytes]:
-    return sorted(m.data for m in server.mailboxes[SERVER_NAME.get(mailbox, mailbox)].messages)
-
-
-SERVER_NAME = {"Inbox": "INBOX"}
-
-
-def wanted(msgs, box):
-    return sorted(crlf(m) for m in msgs[box])
+from tests.support.builders import crlf, message
+from tests.support.copy_once_shared import appended, contents, filed_twice, upload, wanted
+from tests.support.fake_target import FakeServer
 
 
 @pytest.mark.parametrize("connections", [1, 3])
@@ -202,26 +162,6 @@ def test_a_full_account_stops_the_copies_cleanly(tmp_path):
 
 
 # -- on Dovecot: kill -9 at the points of a UID COPY, then the re-run ----------------------
-
-COPY_POINTS = ("last-byte", "ok-held", "after-ok")
-
-
-def filed_twice_with_state(root, n=30):
-    """Archive and Inbox hold the same messages, with flags and dates: what each mailbox
-    must end with (``assert_exactly_once``'s shape)."""
-    import datetime as dt
-    flags_of = ["", "Status: RO", "X-Status: F", "Status: RO\nX-Status: A"]
-    sets = [frozenset(), frozenset({"\\Seen"}), frozenset({"\\Flagged"}),
-            frozenset({"\\Seen", "\\Answered"})]
-    msgs = [message(f"filed twice {i}", body=f"line of {i}\n" * (i + 3),
-                    extra=flags_of[i % 4]) for i in range(n)]
-    dates = [dt.datetime(2016, 3, 1) + dt.timedelta(hours=5 * i) for i in range(n)]
-    expected = {}
-    for box, mailbox in (("Archive", "Archive"), ("Inbox", "INBOX")):
-        write_mbox(root / box, msgs, dates)
-        expected[mailbox] = [(crlf(m), d.replace(tzinfo=dt.timezone.utc), sets[i % 4])
-                             for i, (m, d) in enumerate(zip(msgs, dates))]
-    return expected
 
 
 def test_a_copy_whose_original_was_deleted_on_the_server_is_appended(tmp_path):

@@ -19,52 +19,21 @@ from migrate.errors import ConnectionFailed, QuotaExceeded
 from migrate.plan import FAILED, UPLOADED, build_plan
 from migrate.sources import open_store
 from migrate.state import State
-from migrate.stopping import Stopped, StopRequest
+from migrate.stopping import Stopped
 from migrate.target.base import AppendItem, ReadOnlyTarget, ReadOnlyViolation, Target
 from migrate.upload import Uploader, UploadOptions
 from migrate.upload import mailbox as mailbox_step
 from migrate.verify import verify_plan
 from tests.support.builders import crlf, message, write_mbox
+from tests.support.engine_shared import (
+    _DiskFillsUp,
+    fetched_fingerprints,
+    inbox,
+    stop_after,
+    store,
+    upload,
+)
 from tests.support.fake_target import FakeServer, FakeTarget, Stored
-
-
-def store(tmp_path, n=30, name="one.mbox", extra=lambda i: ""):
-    msgs = [message(f"m{i}", body=f"body {i}\n", extra=extra(i)) for i in range(n)]
-    write_mbox(tmp_path / name, msgs)
-    return tmp_path / name, msgs
-
-
-def upload(tmp_path, server, path, sleeps=None, **options):
-    plan = build_plan([open_store(path)], server.layout)
-    state = State(tmp_path / "state.sqlite")
-    opts = UploadOptions(**{"batch_messages": 10, "settle_seconds": 0, "backoff_base": 0.01,
-                            **options})
-    uploader = Uploader(lambda: FakeTarget(server), state, plan, opts,
-                        sleep=(sleeps.append if sleeps is not None else (lambda s: None)))
-    try:
-        uploader.run()
-        return plan, uploader
-    finally:
-        state.close()
-
-
-def stop_after(server, appends: int) -> StopRequest:
-    """A stop request (Ctrl-C) made right after the server stored its Nth APPEND."""
-    stop = StopRequest()
-    real = server.receive
-
-    def receive(mailbox, items):
-        result = real(mailbox, items)
-        if server.appends == appends:
-            stop.request("test stop")
-        return result
-
-    server.receive = receive
-    return stop
-
-
-def inbox(server) -> list[bytes]:
-    return [m.data for m in server.mailboxes["INBOX"].messages]
 
 
 def test_fake_target_keeps_the_contract():
@@ -636,25 +605,6 @@ def test_messages_stored_without_keywords_are_each_named_once_and_few_kept(
     assert len(rows) == 20 and len({r["source"] for r in rows}) == 20
 
 
-class _DiskFillsUp:
-    """A temporary file on a disk with *room* bytes left: a write past it is cut short,
-    the next one refused (ENOSPC), as a full disk does."""
-
-    def __init__(self, room: int, real):
-        self.real, self.room = real, room
-
-    def write(self, data) -> int:
-        import errno
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n = self.real.write(bytes(data[:self.room]))
-        self.room -= n
-        return n
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
-
 @pytest.mark.parametrize("room", [None, 0, 250, 10 ** 6])
 def test_names_beyond_those_kept_are_read_back_once_in_order(monkeypatch, room):
     """upload.Named: the first few in memory, the rest through a temporary file; a disk
@@ -895,19 +845,6 @@ def test_the_run_report_names_the_first_of_each_list_and_its_csv_every_one(tmp_p
     text = run_report.render_summary(summary)
     assert "25 changed by the server" in text and text.count("changed by the server on") == 2
     assert "... and 23 more changed on arrival (/s/state.run.csv names every one)" in text
-
-
-def fetched_fingerprints(monkeypatch) -> list:
-    """UIDs whose fingerprints any FakeTarget is asked for, from now on."""
-    asked: list = []
-    real = FakeTarget.fingerprints
-
-    def fingerprints(self, uids):
-        uids = list(uids)
-        asked.extend(uids)
-        return real(self, uids)
-    monkeypatch.setattr(FakeTarget, "fingerprints", fingerprints)
-    return asked
 
 
 def test_the_run_check_reads_no_message_older_than_the_first_upload(tmp_path, monkeypatch):

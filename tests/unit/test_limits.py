@@ -5,11 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-def run(mm, account, src, tmp_path):
-    return mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
-              "--state", tmp_path / "state.sqlite", "--yes", account=account)
-
-
 def test_rate_limiter_arithmetic():
     from migrate.upload import RateLimiter
     now = [0.0]

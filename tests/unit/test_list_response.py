@@ -45,10 +45,6 @@ def test_any_quoted_name_comes_back_as_sent(name):
     assert parse_list_line(b'() "/" ' + quoted)[2] == name
 
 
-NAMES = ["Evil_[31mRed", "a]b", "x(y)", "br{ace}", "pct%", "star*", 'quo"te', "back\\slash",
-         "café", "日本語", "tab\tname"]
-
-
 def test_safe_text_escapes_controls_and_keeps_lines():
     import io
 

@@ -5,13 +5,6 @@ from __future__ import annotations
 from migrate.mapping import MappingRules, ServerLayout, map_folder
 
 
-def run(mm, account, tmp_path, src, *extra):
-    r = mm("run", src, *account.cli_args(), "--backup-dir", tmp_path / "bk",
-           "--state", tmp_path / "state.sqlite", "--yes", *extra, account=account)
-    assert r.code == 0, r.err + r.out
-    return r
-
-
 def test_longest_rule_wins_and_children_follow():
     rules = MappingRules.parse(["A=X", "A/B=Y"])
     layout = ServerLayout(delimiter=".")

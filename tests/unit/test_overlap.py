@@ -19,10 +19,7 @@ from migrate.mapping import ServerLayout
 from migrate.run import BackupGate
 from migrate.sources import open_store
 from tests.support.builders import message, snapshot, write_mbox
-
-
-def rows(plan):
-    return [(f.target, p.content_hash, p.action) for f in plan.folders for p in f.messages]
+from tests.support.overlap_shared import _before_the_comparison, _flip_byte, gate_args, rows
 
 
 def test_the_layout_is_asked_for_once_after_the_sources_are_read(tmp_path, monkeypatch):
@@ -86,11 +83,6 @@ def test_a_failed_login_stops_the_reading_at_once(tmp_path, monkeypatch):
     assert len(read) == 1  # the second folder was never read
 
 
-def gate_args(tmp_path):
-    """The gate's settings as run passes them: no --use-backup, a backup folder, plain."""
-    return {"use": None, "backup_dir": tmp_path / "bk", "compress": False}
-
-
 def test_a_backup_written_beside_the_plan_holds_its_counts(tmp_path):
     write_mbox(tmp_path / "src" / "one.mbox", [message(f"m{i}") for i in range(5)])
     store = open_store(tmp_path / "src" / "one.mbox")
@@ -133,23 +125,6 @@ def test_a_backup_written_wrong_is_never_passed(tmp_path, monkeypatch, beside_pl
     with pytest.raises(backup.BackupError, match="damaged|does not match"):
         backup.create_backup([open_store(src / "one.mbox")], tmp_path / "bk", counts=counts)
     assert not any(p.name.endswith(".verified") for p in (tmp_path / "bk").iterdir())
-
-
-def _before_the_comparison(monkeypatch, change):
-    """Call *change* (archive, source) between the writing and the re-reading."""
-    from migrate import backup
-    real = backup._compare_written
-
-    def changed_then_compared(archive, written, *args):
-        change(archive, written[0][1])
-        return real(archive, written, *args)
-    monkeypatch.setattr(backup, "_compare_written", changed_then_compared)
-
-
-def _flip_byte(path, needle: bytes) -> None:
-    data = bytearray(path.read_bytes())
-    data[data.index(needle)] ^= 0x20
-    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize("change", ["archive damaged on disk", "source rewritten, same size",
@@ -203,59 +178,6 @@ def test_a_source_written_to_while_the_run_reads_it_is_not_uploaded(tmp_path, mo
                                                  "mail client, then run the same command"):
         backup.check_unchanged(plan.folders, before)
     backup.check_unchanged(plan.folders, backup.source_stats([store]))  # as it is now: fine
-
-
-_WRITTEN_TO_MEANWHILE = """
-import sys
-from migrate import backup
-real = backup._compare_written
-source, appended = sys.argv.pop(1), bytes.fromhex(sys.argv.pop(1))
-
-def compared_then_written_to(archive, written, *args):
-    checked = real(archive, written, *args)
-    with open(source, "ab") as f:  # a mail client's new message, mid-run
-        f.write(appended)
-    return checked
-
-backup._compare_written = compared_then_written_to
-from migrate.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def in_pty(args: list, env: dict, timeout: float = 120) -> tuple[int, str]:
-    """Run mailmigrate on a real terminal (a pty): (exit code, what the terminal showed)."""
-    import fcntl
-    import os
-    import pty
-    import select
-    import struct
-    import subprocess
-    import sys
-    import termios
-    import time
-
-    from tests.conftest import ROOT
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # as a window
-    proc = subprocess.Popen([sys.executable, "-m", "migrate", *map(str, args)], cwd=ROOT,
-                            stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
-    os.close(child)
-    out, deadline = bytearray(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # the other side closed: the command is done
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(main)
-    return proc.wait(timeout=30), out.decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize("command", ["plan", "verify"])

@@ -4,20 +4,12 @@ listed in docs/platforms.md)."""
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 
 import pytest
 
 from migrate.errors import BackupError, SourceError
-
-
-def sharing_violation(path):
-    e = PermissionError(errno.EACCES, "The process cannot access the file because it is "
-                        "being used by another process", str(path))
-    e.winerror = 32
-    return e
 
 
 def test_a_pst_outlook_holds_open_says_close_outlook(tmp_path, monkeypatch):
@@ -93,38 +85,9 @@ def test_decomposed_folder_names_from_a_mac_map_as_composed_ones():
 
 # -- the same results under every start method and in a simulated Windows process ----
 
-import json  # noqa: E402
-import unicodedata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-SIMWIN = Path(__file__).resolve().parent.parent / "support" / "simwin"
-MODES = {
-    "fork": {"MAILMIGRATE_START_METHOD": "fork"},
-    "forkserver": {"MAILMIGRATE_START_METHOD": "forkserver"},
-    "spawn": {"MAILMIGRATE_START_METHOD": "spawn"},
-    "windows": {"MAILMIGRATE_START_METHOD": "spawn", "PYTHONIOENCODING": "cp1252",
-                "PYTHONPATH": str(SIMWIN)},
-}
-NAMES = ["Входящие", "送信済み", unicodedata.normalize("NFD", "Éléments envoyés"), "Ordinär"]
-
-
-def intl_tree(root: Path) -> Path:
-    """Folders of 1-5 MB (read by the plan's workers) with Cyrillic, CJK and NFD names."""
-    from tests.support.builders import message, write_mbox
-    body = ("Привет, 世界 " * 6 + "\n") * 600
-    for n, name in enumerate(NAMES):
-        write_mbox(root / name, [message(f"{name} {i}", body=body) for i in range(8 + 4 * n)])
-    return root
-
-
-def summary(report: Path) -> list:
-    doc = json.loads((report / "plan.json").read_text(encoding="utf-8"))
-    return sorted((f["folder"], f["target"], f["messages"], f["bytes"]) for f in doc["folders"])
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return intl_tree(tmp_path_factory.mktemp("intl") / "Local Folders")
+from tests.support.platforms_shared import sharing_violation  # noqa: E402
 
 
 def test_a_folder_inside_a_source_is_found_whatever_the_case_of_its_name(tmp_path,
