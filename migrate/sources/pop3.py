@@ -35,9 +35,33 @@ from migrate.errors import AuthFailed, ConnectionFailed, UsageError
 from migrate.secret import Secret
 from migrate.sources.base import Folder, SourceMessage, Store
 
-# poplib refuses lines over 2,048 bytes; real mail has longer ones.
-poplib._MAXLINE = 64 * 1024 * 1024  # type: ignore[attr-defined]
 TIMEOUT = 60.0
+LINE_LIMIT = 64 * 1024 * 1024  # poplib's own is 2,048 bytes; real mail has longer lines
+
+
+class _LongLines:
+    """A POP3 connection that reads lines up to LINE_LIMIT, for itself alone (poplib's
+    limit is a module global: changing it changed it for the whole process)."""
+
+    def _getline(self) -> tuple[bytes, int]:
+        line = self.file.readline(LINE_LIMIT + 1)  # type: ignore[attr-defined]
+        if len(line) > LINE_LIMIT:
+            raise poplib.error_proto("-ERR a line longer than mailmigrate reads")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        if line.endswith(b"\r\n"):  # lines end in LF: CRLF, LF or CR...LF
+            return line[:-2], len(line)
+        if line.startswith(b"\r"):
+            return line[1:-1], len(line)
+        return line[:-1], len(line)
+
+
+class _POP3(_LongLines, poplib.POP3):
+    pass
+
+
+class _POP3_SSL(_LongLines, poplib.POP3_SSL):
+    pass
 
 
 def is_pop_url(text: str) -> bool:
@@ -160,9 +184,9 @@ class Pop3Store(Store):
         pop: poplib.POP3
         try:
             if a.tls == "ssl":
-                pop = poplib.POP3_SSL(a.host, a.port, context=context, timeout=TIMEOUT)
+                pop = _POP3_SSL(a.host, a.port, context=context, timeout=TIMEOUT)
             else:
-                pop = poplib.POP3(a.host, a.port, timeout=TIMEOUT)
+                pop = _POP3(a.host, a.port, timeout=TIMEOUT)
                 if a.tls == "starttls":
                     pop.stls(context)
         except ssl.SSLCertVerificationError as e:

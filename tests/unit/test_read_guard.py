@@ -74,3 +74,13 @@ def test_a_long_line_within_this_connections_limit_is_read_whole():
     ReadGuard(imap, "test", timeout=60)
     assert imap.readline() == line
     assert guard.LINE_LIMIT > len(line) > imaplib._MAXLINE
+
+
+def test_the_pop_reader_leaves_poplib_as_it_found_it():
+    """POP lines longer than poplib's 2 KB are read by our connection class alone (the
+    real-server test sends 9,000-byte lines); poplib's own limit stays for everyone."""
+    import poplib
+
+    from migrate.sources import pop3
+    assert poplib._MAXLINE == 2048
+    assert pop3.LINE_LIMIT > 2048 and issubclass(pop3._POP3_SSL, poplib.POP3_SSL)
