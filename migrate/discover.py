@@ -256,9 +256,14 @@ def _homes_in(folder: Path) -> list[Path]:
 _NOT_A_PERSON = {"Maildir", "mail", "Mail", "AppData", "Documents", "Library", "My Documents"}
 
 
-def usual_places(home: Path, env: dict) -> list[Found]:  # noqa: C901 - to split (issue 38)
+def usual_places(home: Path, env: dict) -> list[Found]:
     """Where mail clients keep mail in *home* (Thunderbird via profiles.ini, Outlook files,
     maildir and mbox folders)."""
+    return (_thunderbird(home, env) + _windows_clients(home, env) + _mac_clients(home)
+            + _mail_folders(home, env))
+
+
+def _thunderbird(home: Path, env: dict) -> list[Found]:
     found: list[Found] = []
     for root in thunderbird_roots(home, env):
         for profile in profiles_from_ini(root, within=home):
@@ -267,6 +272,12 @@ def usual_places(home: Path, env: dict) -> list[Found]:  # noqa: C901 - to split
             found.append(Found(profile, ELSEWHERE, f"Thunderbird {root / 'profiles.ini'}",
                                note=f"{root / 'profiles.ini'} points outside {home}: not "
                                     "this home's mail; search that folder on its own"))
+    return found
+
+
+def _windows_clients(home: Path, env: dict) -> list[Found]:
+    """Outlook's files, Windows Live Mail, Outlook Express identities."""
+    found: list[Found] = []
     for place in outlook_places(home, env):
         if place.is_dir():
             for item in sorted(place.iterdir()):
@@ -278,12 +289,24 @@ def usual_places(home: Path, env: dict) -> list[Found]:  # noqa: C901 - to split
     for place in outlook_express_places(home, env):
         if place.is_dir():
             found.append(Found(place, "outlook-express", "Outlook Express identity"))
+    return found
+
+
+def _mac_clients(home: Path) -> list[Found]:
+    """Apple Mail, and Outlook for Mac's database (named, with how to export it)."""
+    found: list[Found] = []
     apple = home / "Library" / "Mail"
     if apple.is_dir() and any(apple.glob("V[0-9]*")):
         found.append(Found(apple, APPLE_MAIL, "Apple Mail"))
     outlook_mac = home / "Library" / "Group Containers" / "UBF8T346G9.Office" / "Outlook"
     if outlook_mac.is_dir():
         found.append(Found(outlook_mac, OUTLOOK_MAC, "Outlook for Mac", note=OUTLOOK_MAC_HOW))
+    return found
+
+
+def _mail_folders(home: Path, env: dict) -> list[Found]:
+    """KMail's, the usual mail folders, and exports in Documents, Desktop, Downloads."""
+    found: list[Found] = []
     for place in kmail_places(home):
         if place.is_dir():
             found += scan(place, how="KMail", depth=0)
@@ -314,22 +337,10 @@ def pst_readable() -> bool:
     return importlib.util.find_spec("pypff") is not None
 
 
-def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:  # noqa: C901 - to split (issue 38)
+def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:
     """Stores at or below *root* (a store is not searched inside)."""
-    from migrate.sources.outlook_express import file_kind
-    from migrate.sources.takeout import is_takeout_mbox
     if root.is_file():
-        if root.suffix.lower() in (".pst", ".ost"):
-            return [_outlook(root, how)]
-        if root.suffix.lower() == ".olm":
-            return [Found(root, "olm", how)]
-        if root.suffix.lower() == ".msg":
-            return [Found(root, "msg", how)]
-        if file_kind(root) in ("messages", "mbx"):
-            return [Found(root, "outlook-express", how)]
-        if looks_like_mbox(root):
-            return [Found(root, "takeout" if is_takeout_mbox(root) else "mbox", how)]
-        return []
+        return _file_store(root, how)
     if not root.is_dir() or depth > MAX_DEPTH or root.is_symlink():
         return []
     try:
@@ -342,30 +353,64 @@ def scan(root: Path, how: str = "search", depth: int = 0) -> list[Found]:  # noq
     except OSError:
         return []
     files = [e for e in entries if e.is_file()]
+    kind = _folder_store(root, entries, files)
+    if kind is not None:
+        return [Found(kind[0], kind[1], how)]
+    return _stores_in(root, entries, files, how, depth)
+
+
+def _file_store(path: Path, how: str) -> list[Found]:
+    """A file that is a store of its own (.pst, .olm, .msg, a .dbx, an mbox), if it is."""
+    from migrate.sources.outlook_express import file_kind
+    from migrate.sources.takeout import is_takeout_mbox
+    suffix = path.suffix.lower()
+    if suffix in (".pst", ".ost"):
+        return [_outlook(path, how)]
+    if suffix in (".olm", ".msg"):
+        return [Found(path, suffix[1:], how)]
+    if file_kind(path) in ("messages", "mbx"):
+        return [Found(path, "outlook-express", how)]
+    if looks_like_mbox(path):
+        return [Found(path, "takeout" if is_takeout_mbox(path) else "mbox", how)]
+    return []
+
+
+def _folder_store(root: Path, entries: list[Path], files: list[Path]
+                  ) -> tuple[Path, str] | None:
+    """(where, kind) when the folder itself is a store its files say (Windows Live Mail,
+    Outlook Express, MH, Apple Mail, a folder of .msg or .eml files)."""
+    from migrate.sources.outlook_express import file_kind
     names = {e.name.lower() for e in files}
+    suffixes = {e.suffix.lower() for e in files}
     if names & {"mail.msmessagestore"}:
-        return [Found(root, "windows-live-mail", how)]
+        return root, "windows-live-mail"
     if "folders.dbx" in names or any(file_kind(f) in ("messages", "mbx") for f in files
                                      if f.suffix.lower() in (".dbx", ".mbx")):
-        return [Found(root, "outlook-express", how)]
+        return root, "outlook-express"
     if _mh_root(root, entries):
-        return [Found(root, "mh", how)]
-    if root.name == "Messages" and any(e.suffix.lower() == ".emlx" for e in files):
-        store = root.parent if root.parent.name.endswith(".mbox") else root
-        return [Found(store, APPLE_MAIL, how)]
-    if any(e.suffix.lower() == ".emlx" for e in files):
-        return [Found(root, APPLE_MAIL, how)]
-    if any(e.suffix.lower() == ".msg" for e in files):
-        return [Found(root, "msg", how)]
-    if any(e.suffix.lower() == ".eml" for e in files):
-        return [Found(root, "eml-tree", how)]
+        return root, "mh"
+    if ".emlx" in suffixes:
+        if root.name == "Messages" and root.parent.name.endswith(".mbox"):
+            return root.parent, APPLE_MAIL
+        return root, APPLE_MAIL
+    if ".msg" in suffixes:
+        return root, "msg"
+    if ".eml" in suffixes:
+        return root, "eml-tree"
+    return None
+
+
+def _stores_in(root: Path, entries: list[Path], files: list[Path], how: str,
+               depth: int) -> list[Found]:
+    """A tree of mbox files is one store; else each mbox, .pst and .olm here is one, and
+    each folder below is searched."""
+    from migrate.sources.takeout import is_takeout_mbox
     mboxes = {f: "takeout" if is_takeout_mbox(f) else "mbox" for f in files
               if looks_like_mbox(f)}
-    found = []
     if mboxes and (len(mboxes) > 1 or any(e.suffix == ".sbd" for e in entries)) and \
             "takeout" not in mboxes.values():
         return [Found(root, "mbox-tree", how)]
-    found += [Found(f, kind, how) for f, kind in mboxes.items()]
+    found = [Found(f, kind, how) for f, kind in mboxes.items()]
     found += [_outlook(f, how) for f in files if f.suffix.lower() in (".pst", ".ost")]
     found += [Found(f, "olm", how) for f in files if f.suffix.lower() == ".olm"]
     for entry in entries:

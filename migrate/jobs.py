@@ -146,7 +146,28 @@ class Job:
 # -- reading and checking the file ------------------------------------------
 
 
-def load(path: Path, check_sources: bool = True) -> list[Job]:  # noqa: C901 - to split (issue 38)
+def _check_paths(job: Job, table: str, problem) -> None:
+    """The job's sources exist and can be read (or are POP URLs), and its password
+    files exist (named, never read aloud)."""
+    for source in job.sources if "sources" in job.settings else ():
+        if "://" in source:
+            if not is_pop_url(source) or any(c in source for c in "\r\n\0"):
+                problem(table, "sources", f"{source!r}: only local paths and "
+                        "pop3:// or pop3s:// URLs are sources")
+            continue
+        if not Path(source).exists():
+            problem(table, "sources", f"{source} does not exist; fix the path")
+        elif not os.access(source, os.R_OK):
+            problem(table, "sources", f"{source} is not readable by this user")
+    for key in ("password", "pop_password"):
+        ref = job.settings.get(key, "")
+        if isinstance(ref, str) and ref.startswith("file:") and ref[5:]:
+            where = job.path_of(ref[5:])
+            if not where.is_file():
+                problem(table, key, f"the password file {where} does not exist")
+
+
+def load(path: Path, check_sources: bool = True) -> list[Job]:
     """Read and check the whole jobs file; UsageError lists every problem with its line."""
     path = Path(path)
     try:
@@ -189,24 +210,8 @@ def load(path: Path, check_sources: bool = True) -> list[Job]:  # noqa: C901 - t
                 problem(table, None, f"missing {key!r} ({KEYS[key][1]}); add it here or in "
                                      "[defaults]")
         job = Job(name, settings, path.parent.resolve())
-        if "sources" in settings and check_sources:
-            for source in job.sources:
-                if "://" in source:
-                    if not is_pop_url(source) or any(c in source for c in "\r\n\0"):
-                        problem(table, "sources", f"{source!r}: only local paths and "
-                                "pop3:// or pop3s:// URLs are sources")
-                    continue
-                if not Path(source).exists():
-                    problem(table, "sources", f"{source} does not exist; fix the path")
-                elif not os.access(source, os.R_OK):
-                    problem(table, "sources", f"{source} is not readable by this user")
         if check_sources:
-            for key in ("password", "pop_password"):
-                ref = settings.get(key, "")
-                if isinstance(ref, str) and ref.startswith("file:") and ref[5:]:
-                    where = job.path_of(ref[5:])
-                    if not where.is_file():  # named, never read aloud
-                        problem(table, key, f"the password file {where} does not exist")
+            _check_paths(job, table, problem)
         jobs.append(job)
     if problems:
         raise UsageError(f"the jobs file has {len(problems)} problem(s); nothing was started:\n  "

@@ -271,7 +271,7 @@ def all_recorded(fplans: list[FolderPlan], recorded, uidvalidity: int) -> bool:
 NO_LIMITS = ServerLimits()  # frozen: one shared default
 
 
-def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,  # noqa: C901 - to split (issue 38)
+def apply_server_view(fplans: list[FolderPlan], target=None, recorded=None,  # noqa: C901 - the matching passes in their order (issue 40 tests them first)
                       limits: ServerLimits = NO_LIMITS, uidvalidity: int | None = None,
                       on_done=None) -> None:
     """Mark messages DONE (our state says uploaded), PRESENT, or REFUSE (see *limits*).

@@ -222,9 +222,19 @@ def unread_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: C901 - to split (issue 38)
+def render_plan_text(plan: Plan, document: dict | None = None) -> str:
     """The terminal table, then the notes, then (with a target) fit and time."""
     document = document or plan_document(plan)
+    lines = _plan_table(document) + _plan_notes(document) + _plan_sentences(document)
+    if document.get("filters"):
+        lines.insert(0, f"This pass: {document['filters']} (the rest is left for a later "
+                        "pass: run again without these to move it)\n")
+    return "\n".join(lines)
+
+
+def _plan_table(document: dict) -> list[str]:
+    """One row a folder and the totals, in the columns that matter: the stores' (no
+    target) or the server's."""
     rows = document["folders"]
     s = document["summary"]
     if document["target"] is None:  # what the stores hold
@@ -258,8 +268,14 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: 
                        for i, (c, w) in enumerate(zip(row, widths))) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _plan_notes(document: dict) -> list[str]:
+    """Per folder: its mapping, a mailbox the server would not open, why messages stay;
+    then what is not mail and the files no reader took."""
     notes = []
-    for r in rows:
+    for r in document["folders"]:
         if r["mapping_note"]:
             notes.append(f"  {r['folder']}: {r['mapping_note']}")
         if r.get("target_unopened"):
@@ -271,25 +287,30 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: 
         for note, n in sorted(r.get("noted", {}).items()):
             if note in NOTES:
                 notes.append(f"  {r['folder']}: {n} x {NOTES[note]}")
-    if notes:
-        lines += ["", "Notes:"] + notes
+    lines = ["", "Notes:"] + notes if notes else []
     non_mail = collections.Counter(item["kind"] for item in document["non_mail"])
     if non_mail:
         lines += ["", "Not mail (listed, not uploaded): " +
                   ", ".join(f"{n} x {kind}" for kind, n in sorted(non_mail.items()))]
     if document.get("unread"):
         lines += [""] + unread_lines(document["unread"])
-    lines += ["", headline(document)]
+    return lines
+
+
+def _plan_sentences(document: dict) -> list[str]:
+    """The headline, copies sent once, and with a target: fit, provider, time."""
+    s = document["summary"]
+    lines = ["", headline(document)]
     copies = s.get("copied_on_server") or {}
     if copies.get("messages"):
         lines.append(f"{copies['messages']} of them ({human_size(copies['bytes'])}) are filed in "
                      "more than one folder: each is sent once and copied on the server.")
-    if document["target"] is not None:
+    target = document["target"]
+    if target is not None:
         lines.append(fit_sentence(document))
-        if document["target"].get("provider"):
-            lines.append(provider_sentence(document["target"]["provider"]))
-            lines += [f"WARNING: {w}." for w in
-                      document["target"]["provider"].get("warnings", [])]
+        if target.get("provider"):
+            lines.append(provider_sentence(target["provider"]))
+            lines += [f"WARNING: {w}." for w in target["provider"].get("warnings", [])]
         if s["estimate"]:
             e = s["estimate"]
             rate = e["send_rate_bytes_per_second"]
@@ -297,10 +318,7 @@ def render_plan_text(plan: Plan, document: dict | None = None) -> str:  # noqa: 
                          + (f", upload {human_size(rate)}/s" if rate else ", upload speed "
                             "not measurable") + "; the model and its assumptions are in "
                          "plan.html and docs/plan-report.md).")
-    if document.get("filters"):
-        lines.insert(0, f"This pass: {document['filters']} (the rest is left for a later "
-                        "pass: run again without these to move it)\n")
-    return "\n".join(lines)
+    return lines
 
 
 def meanings(summary: Mapping[str, Any]) -> dict[str, int]:

@@ -222,7 +222,7 @@ def verify_plan(target: Target, plan: Plan, describe_server: bool = False,
     return checks
 
 
-def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - to split (issue 38)
+def _check(target: Target, fplans, info, recorded, quick: bool,  # noqa: C901 - the matching passes in their order (issue 40 tests them first)
            floor: int | None = None, seen=None, reopen=None) -> MailboxCheck:
     """One existing mailbox, in memory bounded by a page of messages (plus 8 bytes
     a message not found by UID, 4 a server UID; the server's fingerprints are in

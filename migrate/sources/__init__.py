@@ -52,7 +52,7 @@ def detect(path: Path) -> str:
     return _detect(path)[0]
 
 
-def _detect(path: Path):  # noqa: C901 - to split (issue 38)
+def _detect(path: Path):
     """(kind, the directory's listing when detection had to walk it, else None)."""
     if not path.exists():
         raise SourceError(f"source {path} does not exist")
@@ -60,54 +60,67 @@ def _detect(path: Path):  # noqa: C901 - to split (issue 38)
         raise SourceError(f"source {path} is not a file or a directory (a FIFO, socket or "
                           "device is never read)")
     if path.is_file():
-        if looks_like_mbox(path):
-            return ("takeout" if is_takeout_mbox(path) else "mbox"), None
-        if path.suffix.lower() == ".pst":
-            return "pst", None
-        if file_kind(path) in ("messages", "mbx"):
-            return "outlook-express", None
-        if looks_like_olm(path):
-            return "olm", None
-        if path.suffix.lower() == ".msg":
-            return "msg", None
-        if path.suffix.lower() == ".ost":
-            raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
-                              "that lives on a server (Exchange, Office 365); its mail is "
-                              "already there. Migrate that server mailbox instead")
-        raise SourceError(f"{path} is not a mail store this tool can read (it does not start "
-                          "with an mbox 'From ' line); pass --source-type to force a kind")
+        return _file_kind(path), None
     try:
-        if is_profile(path):
-            return "thunderbird", None
-        if looks_like_maildir_tree(path):
-            return "maildir", None
-        listing = walk(path)
-        if any(is_takeout_mbox(p) for p in listing.files):
-            return "takeout", listing
-        if any(looks_like_olm(p) for p in listing.files):
-            return "olm", listing
-        if looks_like_outlook_express(listing):
-            return "outlook-express", listing
-        if looks_like_wlm(listing):
-            return "windows-live-mail", listing
-        if looks_like_msg_tree(listing):
-            return "msg", listing
-        if looks_like_mh_tree(listing):
-            return "mh", listing
-        if looks_like_apple_mail(listing):
-            return "apple-mail", listing
-        if any(p.suffix.lower() == ".eml" for p in listing.files):
-            return "eml-tree", listing
-        if looks_like_mbox_tree(path, listing):
-            return "mbox-tree", listing
-        if looks_like_eml_tree(path, listing):
-            return "eml-tree", listing
+        found = _directory_kind(path)
     except OSError as e:
         raise SourceError(f"cannot read the directory {path}: {e.strerror}") from None
-    raise SourceError(f"no mail store recognised in directory {path} (looked for a "
-                      "Thunderbird profile, maildir, KMail, MH, Apple Mail, Outlook Express, "
-                      "Gmail Takeout, mbox files and .eml files); pass --source-type to "
-                      "force a kind")
+    if found is None:
+        raise SourceError(f"no mail store recognised in directory {path} (looked for a "
+                          "Thunderbird profile, maildir, KMail, MH, Apple Mail, Outlook "
+                          "Express, Gmail Takeout, mbox files and .eml files); pass "
+                          "--source-type to force a kind")
+    return found
+
+
+def _file_kind(path: Path) -> str:
+    """The kind of a store that is one file, or a sentence saying why it is none."""
+    if looks_like_mbox(path):
+        return "takeout" if is_takeout_mbox(path) else "mbox"
+    if path.suffix.lower() == ".pst":
+        return "pst"
+    if file_kind(path) in ("messages", "mbx"):
+        return "outlook-express"
+    if looks_like_olm(path):
+        return "olm"
+    if path.suffix.lower() == ".msg":
+        return "msg"
+    if path.suffix.lower() == ".ost":
+        raise SourceError(f"{path} is an Outlook .ost file: an offline copy of a mailbox "
+                          "that lives on a server (Exchange, Office 365); its mail is "
+                          "already there. Migrate that server mailbox instead")
+    raise SourceError(f"{path} is not a mail store this tool can read (it does not start "
+                      "with an mbox 'From ' line); pass --source-type to force a kind")
+
+
+def _directory_kind(path: Path):
+    """(kind, the listing if it was walked) of a store that is a directory, or None."""
+    if is_profile(path):
+        return "thunderbird", None
+    if looks_like_maildir_tree(path):
+        return "maildir", None
+    listing = walk(path)
+    if any(is_takeout_mbox(p) for p in listing.files):
+        return "takeout", listing
+    if any(looks_like_olm(p) for p in listing.files):
+        return "olm", listing
+    if looks_like_outlook_express(listing):
+        return "outlook-express", listing
+    if looks_like_wlm(listing):
+        return "windows-live-mail", listing
+    if looks_like_msg_tree(listing):
+        return "msg", listing
+    if looks_like_mh_tree(listing):
+        return "mh", listing
+    if looks_like_apple_mail(listing):
+        return "apple-mail", listing
+    if any(p.suffix.lower() == ".eml" for p in listing.files):
+        return "eml-tree", listing
+    if looks_like_mbox_tree(path, listing):
+        return "mbox-tree", listing
+    if looks_like_eml_tree(path, listing):
+        return "eml-tree", listing
+    return None
 
 
 def open_store(path, source_type: str | None = None, pst_codepage: str | None = None,

@@ -48,7 +48,7 @@ def valid_keywords(words) -> frozenset[str]:
     return frozenset(w for w in words if imap_keyword(w))
 
 
-def from_mbox_headers(data: bytes):  # noqa: C901 - to split (issue 38)
+def from_mbox_headers(data: bytes):  # noqa: C901 - one pass of a parser, read top to bottom
     """Flags from Status/X-Status, X-Mozilla-Status(2), X-Mozilla-Keys, X-Keywords.
 
     Returns (flags, keywords, skip_reason or None, notes).

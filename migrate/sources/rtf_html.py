@@ -23,7 +23,7 @@ def is_encapsulated_html(rtf: bytes) -> bool:
     return b"\\fromhtml" in rtf[:200]
 
 
-def extract_html(rtf: bytes) -> str | None:  # noqa: C901 - to split (issue 38)
+def extract_html(rtf: bytes) -> str | None:  # noqa: C901 - one pass of a parser, read top to bottom
     """The HTML inside an Outlook RTF body, or None if it holds none."""
     if not is_encapsulated_html(rtf):
         return None

@@ -37,7 +37,7 @@ _DIGITS = re.compile(rb"[0-9]+\Z")
 _SIZE, _FLAGS = b"RFC822.SIZE", b"FLAGS"
 
 
-def fingerprint_items(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:  # noqa: C901 - to split (issue 38)
+def fingerprint_items(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:  # noqa: C901 - one pass of a parser, read top to bottom
     """UID -> {b"SEQ": n, b"RFC822.SIZE": n, b"FLAGS": (...), b"BODY[HEADER.FIELDS
     (...)]": bytes} as imapclient would parse imaplib's FETCH *data*; None when
     *data* is not in the shape this reads (then parse it with imapclient)."""
