@@ -59,9 +59,10 @@ def _run(args, stores, config, state, state_path, stop) -> int:
             print(json.dumps(summary, indent=2, default=str))
         elif "totals" in summary:
             print(render_summary(summary))
-        from migrate.credentials import notify
-        notify(args.notify_command, dict(summary), summary.get("exit_code", 70))
-        args.notified = True
+        if "exit_code" in summary:  # the run began: its end is told (else run() tells)
+            from migrate.credentials import notify
+            notify(args.notify_command, dict(summary), summary["exit_code"])
+            args.notified = True
 
 
 def _confirm(question: str) -> bool:
