@@ -2,8 +2,9 @@
 or written and the login made; the upload once the backup is verified; the check at
 the end; the run's documents (run.json, run.html, run.csv) beside the state.
 
-The CLI (``cli/run_cmd.py``) and the jobs runner call ``run_migration``; they own the
-terminal (what is asked, what is shown) and the notification.
+The CLI (``cli/run_cmd.py``) calls ``run_migration`` (the jobs runner runs that command,
+a process a job); it owns the terminal (what is asked, what is shown) and the
+notification.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def could_not_move(plan) -> int:
 
 @dataclasses.dataclass
 class Ask:
-    """What the run needs from whoever started it (the CLI, the jobs runner)."""
+    """What the run needs from whoever started it (the command: its terminal)."""
 
     say: Callable[[str], None]  # a line for people
     confirm: Callable[[str], bool] | None = None  # a question before the upload; None: go
