@@ -1,4 +1,6 @@
-"""One mbox file into INBOX of a real Dovecot: bytes, flags, dates, and a read-only source."""
+"""One mbox file into INBOX of a real Dovecot: bytes, flags, dates, and a read-only source:
+the functional tests (tests/server/test_end_to_end.py has the rest, and says what they
+prove)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""The upload engine on an in-memory target (tests/support/fake_target.py): seconds, not minutes.
-
-Splitting a refused batch, pipelining, one message per APPEND without
-MULTIAPPEND, a dropped connection before and after the server stored a
-batch, a crash that left a batch in flight, throttling, a stop request, a
-full account, keywords refused, folders the server will not create, and a
-read-only target that refuses every write.
-"""
+"""The upload engine on an in-memory target (tests/support/fake_target.py): seconds, not
+minutes: the functional tests (tests/unit/test_engine.py has the rest, and says what
+they prove)."""
 
 from __future__ import annotations
 

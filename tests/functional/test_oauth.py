@@ -1,9 +1,6 @@
-"""OAuth 2 sign-in (issue 37): a local authority, Dovecot checking the tokens it issues.
-
-The authority (tests/support/oauth_authority.py) runs on loopback over TLS with the test CA;
-the Dovecot ``oauth2`` variant introspects every XOAUTH2 token against the tokens
-the authority issued, so an expired or revoked token is refused by the server.
-"""
+"""OAuth 2 sign-in (issue 37): a local authority, Dovecot checking the tokens it issues:
+the functional tests (tests/server/test_oauth.py has the rest, and says what they
+prove)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The dry-run plan and its reports, and verify: what people read before and after cutover."""
+"""The dry-run plan and its reports, and verify: what people read before and after cutover:
+the functional tests (tests/server/test_plan_report.py has the rest, and says what they
+prove)."""
 
 from __future__ import annotations
 

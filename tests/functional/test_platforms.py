@@ -1,6 +1,5 @@
-"""Issue 35: what differs on Windows and macOS, tested here where it can be (the
-parts that need the real systems run in .github/workflows/platforms.yml and are
-listed in docs/platforms.md)."""
+"""Issue 35: what differs on Windows and macOS, tested here where it can be (the: the
+functional tests (tests/unit/test_platforms.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Backups: round trip, damage detection, the gate before upload, permissions."""
+"""Backups: round trip, damage detection, the gate before upload, permissions: the server
+tests (tests/unit/test_backup.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

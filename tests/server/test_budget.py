@@ -1,10 +1,5 @@
-"""The daily upload budget: counted across runs, a clean stop (exit 8), exactly once.
-
-Gmail takes about 500 MB a day by IMAP; past it, it refuses or crawls. The
-run stops before a batch would pass the budget, after the batches in flight
-are recorded, and says when it frees up; the same command continues then.
-A clock 25 hours ahead stands in for the next day.
-"""
+"""The daily upload budget: counted across runs, a clean stop (exit 8), exactly once: the
+server tests (tests/unit/test_budget.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

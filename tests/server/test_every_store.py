@@ -1,8 +1,5 @@
-"""Every store a POP user has, read whole, and every file under a source accounted for.
-
-Real samples from ../shared/corpus (PROVENANCE.md gives their counts and flags), the
-rest built here; plan -> run -> verify on a real Dovecot for each kind.
-"""
+"""Every store a POP user has, read whole, and every file under a source accounted for: the
+server tests (tests/unit/test_every_store.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""MSP fleets: jobs files, keyring credentials, discovery, POP leftovers."""
+"""MSP fleets: jobs files, keyring credentials, discovery, POP leftovers: the server tests
+(tests/unit/test_jobs.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

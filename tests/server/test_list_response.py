@@ -1,6 +1,5 @@
-"""LIST answers read by migrate/target/list_response.py: byte literals, then every
-name a real server lists (issue 34.8: a name the tool created broke every later
-command of the account)."""
+"""LIST answers read by migrate/target/list_response.py: byte literals, then every: the
+server tests (tests/unit/test_list_response.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

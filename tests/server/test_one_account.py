@@ -1,6 +1,6 @@
-"""Issue 34.2, 34.4, 34.5: runs into one account never overlap, and what discover
-finds in people's homes is written as data, attributed to the right person.
-"""
+"""Issue 34.2, 34.4, 34.5: runs into one account never overlap, and what discover: the
+server tests (tests/functional/test_one_account.py has the rest, and says what they
+prove)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""``run`` reads the sources while it logs in and while it writes the backup.
-
-The plan names the folders for the server only after reading them (the login
-runs meanwhile); the backup is written beside the plan and the upload still
-waits for it, verified. A failed login or backup stops the reading early, and
-a backup that is stopped leaves no archive behind.
-"""
+"""``run`` reads the sources while it logs in and while it writes the backup: the server
+tests (tests/unit/test_overlap.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

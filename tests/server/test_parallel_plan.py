@@ -1,9 +1,5 @@
-"""A big mbox file planned on every core reads exactly as when read from the start.
-
-Parts start at guessed boundaries; a guess inside a message (a From_ line
-with a date after a blank line, inside a Content-Length body) must be found
-out and the rest read in order. Thresholds are lowered so small files split.
-"""
+"""A big mbox file planned on every core reads exactly as when read from the start: the
+server tests (tests/unit/test_parallel_plan.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

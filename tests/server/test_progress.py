@@ -1,6 +1,5 @@
-"""Progress that follows the upload (issue 39, item 2): moving with the bytes the server
-confirms inside one large mailbox, counting this run's work only, with the time so far
-and a rate-based estimate in the --progress-file an RMM or the jobs runner reads."""
+"""Progress that follows the upload (issue 39, item 2): moving with the bytes the server:
+the server tests (tests/unit/test_progress.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Provider profiles: one table, recognised by host or capability, chosen with --provider.
-
-What a profile changes (size and line limits, reserved names, connections, the
-daily budget in the estimate) reaches plan and run; ``plan`` says which
-profile applies. docs/providers.md lists each figure's source.
-"""
+"""Provider profiles: one table, recognised by host or capability, chosen with --provider:
+the server tests (tests/unit/test_providers.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Outlook .pst files read directly (libpff-python), checked on the real corpus and Dovecot."""
+"""Outlook .pst files read directly (libpff-python), checked on the real corpus and
+Dovecot: the server tests (tests/functional/test_pst.py has the rest, and says what they
+prove)."""
 
 from __future__ import annotations
 

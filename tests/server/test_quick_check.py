@@ -1,14 +1,5 @@
-"""The quick check: a folder unchanged since a run read it is not read again.
-
-The backup gate does not hash an unchanged file again either.
-
-Its facts come from the state and equal a fresh read field for field; any
-change is noticed (same size with a new mtime, same mtime with a new size,
-same size and mtime with new bytes, a message file added to a maildir); a
-file modified moments ago is never trusted; ``--full-check`` reads it all.
-End to end on Dovecot: a no-op re-run reads nothing, a changed mbox is read
-again and its new message uploaded, exactly once.
-"""
+"""The quick check: a folder unchanged since a run read it is not read again: the server
+tests (tests/unit/test_quick_check.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

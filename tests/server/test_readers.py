@@ -1,4 +1,5 @@
-"""Maildir, Thunderbird, EML and readpst trees: fixtures, read-only, corpus counts."""
+"""Maildir, Thunderbird, EML and readpst trees: fixtures, read-only, corpus counts: the
+server tests (tests/unit/test_readers.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

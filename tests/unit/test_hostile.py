@@ -1,9 +1,5 @@
-"""Hostile and unlucky input: the backup is exactly what was read, restores are safe,
-and every bad input ends with a sentence and its exit code, never a traceback.
-
-One test per reproduction of the backup issue, plus hypothesis-made manifests and
-archive members.
-"""
+"""Hostile and unlucky input: the backup is exactly what was read, restores are safe,: the
+unit tests (tests/functional/test_hostile.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Server limits: a full account, an oversized message, and verify after tampering."""
+"""Server limits: a full account, an oversized message, and verify after tampering: the
+unit tests (tests/server/test_limits.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

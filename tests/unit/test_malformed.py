@@ -1,4 +1,5 @@
-"""Malformed input never crashes a run and never disappears."""
+"""Malformed input never crashes a run and never disappears: the unit tests
+(tests/server/test_malformed.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

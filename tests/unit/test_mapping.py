@@ -1,4 +1,5 @@
-"""Folder mapping on the real server: user rules, --into, case merges, non-ASCII names."""
+"""Folder mapping on the real server: user rules, --into, case merges, non-ASCII names: the
+unit tests (tests/server/test_mapping.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 

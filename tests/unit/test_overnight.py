@@ -1,4 +1,5 @@
-"""Unattended runs: SIGTERM and Ctrl-C, time limits, --json, log files, no secret anywhere."""
+"""Unattended runs: SIGTERM and Ctrl-C, time limits, --json, log files, no secret anywhere:
+the unit tests (tests/server/test_overnight.py has the rest, and says what they prove)."""
 
 from __future__ import annotations
 
