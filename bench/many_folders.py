@@ -81,9 +81,9 @@ def main() -> None:
             port = int(proxy.stdout.readline())
         results: dict[str, list] = {}
         for r in range(args.rounds):
-            for version, tree in trees.items():
+            for n, (version, tree) in enumerate(trees.items()):
                 account = server.add_user()
-                state = work / f"{r}-{len(results)}"
+                state = work / f"{r}-{n}"  # one state a round and tree: each its own account
                 env = dict(os.environ, MM_TEST_PASSWORD=account.password)
                 mm = [sys.executable, "-m", "migrate"]
                 target = [str(src), "--host", "127.0.0.1", "--port", str(port), "--ca-file",
