@@ -12,6 +12,7 @@ import contextlib
 import csv
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -406,9 +407,18 @@ def writing_reports(directory) -> Iterator[Path]:
                          "command again") from None
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """*data* as JSON at *path*, whole or not at all: a full disk leaves the document
+    there before as it was, never half of this one (pages and later runs read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        os.replace(part, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

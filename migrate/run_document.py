@@ -8,10 +8,8 @@ reads this document, never the engine's objects.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator, TypedDict
@@ -145,18 +143,9 @@ def path_of(state: Path) -> Path:
 
 
 def write(state: Path, summary: RunSummary) -> Path:
-    """Beside the state, whole or not at all: a full disk leaves the last run's document
-    as it was, never half of this one (the jobs pages and the next run read it)."""
+    """Beside the state, whole or not at all (``report.write_json``)."""
     path = path_of(state)
-    text = json.dumps(dict(summary), indent=2, default=str)
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_text(text, encoding="utf-8")
-        os.replace(part, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            part.unlink()
-        raise
+    report.write_json(path, summary)
     return path
 
 
