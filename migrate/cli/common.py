@@ -9,7 +9,7 @@ from pathlib import Path
 
 from migrate import credentials, options
 from migrate.cli import arguments
-from migrate.connecting import Connecting, connector
+from migrate.connecting import Connecting
 from migrate.errors import UsageError, check_line
 from migrate.mapping import MappingRules
 from migrate.sources import Store, open_store
@@ -17,7 +17,6 @@ from migrate.target.imap import IMAPTarget, TargetConfig
 
 log = logging.getLogger("migrate")
 DEFAULT_CONNECTIONS = options.DEFAULT_CONNECTIONS  # measured: docs/performance.md
-REEXPORTED = (Connecting, connector)  # the commands log in while they read
 
 
 def add_command_args(p: argparse.ArgumentParser, command: str) -> None:

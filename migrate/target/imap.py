@@ -31,7 +31,7 @@ from migrate.errors import (
 )
 from migrate.secret import Secret
 from migrate.target.base import SelectInfo, ServerLayout, ServerLimits
-from migrate.target.config import DEFAULT_TIMEOUT, TargetConfig, ssl_context
+from migrate.target.config import TargetConfig, ssl_context
 from migrate.target.failures import connection_guard, lost_connection
 from migrate.target.guard import ReadGuard, uid_number
 from migrate.target.imap_mailboxes import MailboxTree
@@ -49,7 +49,7 @@ from migrate.target.wire import Wire
 
 log = logging.getLogger(__name__)
 # Imported from here by callers: the target's configuration and its secret
-REEXPORTED = (DEFAULT_TIMEOUT, Secret, TargetConfig)
+REEXPORTED = (Secret, TargetConfig)
 
 PROBE_UID = 4294967295  # highest legal UID: a SEARCH limited to it matches nothing
 
