@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -145,13 +146,17 @@ def mm(tmp_path):
     return run
 
 
+@functools.cache
+def _run_schema() -> dict:
+    from migrate.run_document import SCHEMA_FILE
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
 def check_run_documents(root: Path, since: float) -> None:
     """Each <state>.run.json under *root* written since *since* is valid against
     migrate/schemas/run-1.json (whatever ended the run: success, error, stop)."""
     import jsonschema
-
-    from migrate.run_document import SCHEMA_FILE
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    schema = _run_schema()
     for path in root.rglob("*.run.json"):
         if path.stat().st_mtime >= since - 1:
             jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), schema,
